@@ -1,0 +1,3 @@
+from hubpulse.cli import app
+
+app(prog_name="hubpulse")

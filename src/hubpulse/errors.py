@@ -1,0 +1,39 @@
+"""The one error hierarchy of hubpulse.
+
+Every message names the object at fault and the next step. The CLI turns these into
+messages and a non-zero exit status in one place (``cli.main``).
+"""
+
+from __future__ import annotations
+
+
+class HubpulseError(Exception):
+    """Base class of every error hubpulse raises on purpose."""
+
+
+class SnapshotFormatError(ValueError, HubpulseError):
+    """An input file cannot be read as a snapshot at all (unknown layout, unreadable file)."""
+
+
+class SnapshotNotFoundError(LookupError, HubpulseError):
+    """The warehouse holds no snapshot for the requested date."""
+
+
+class SnapshotConflictError(HubpulseError):
+    """A different file was already ingested for the same snapshot date."""
+
+
+class RegistryError(ValueError, HubpulseError):
+    """A family registry (TOML) is malformed; the message names the file and line."""
+
+
+class UnknownFamilyError(LookupError, HubpulseError):
+    """A family name is not in the registry."""
+
+
+class ModelNotFoundError(LookupError, HubpulseError):
+    """A model id is not in the snapshot."""
+
+
+class LineageError(HubpulseError):
+    """The lineage graph could not be resolved (e.g. it did not converge)."""

@@ -1,0 +1,263 @@
+"""Lineage: parents, ancestors, roots, depth and descendants of every model in a snapshot.
+
+Everything is computed as joins in the engine. Ibis has no recursive construct, so
+``resolve_lineage`` makes one explicit choice: the ancestor closure is grown by **semi-naive
+iteration** — each round joins only the newest frontier of (model, ancestor) pairs with the edge
+table and keeps the pairs not seen before, materialising each round with ``Table.cache()``. The
+number of rounds is the longest shortest-path in the graph (≤ ``max_depth``), not the number of
+models.
+
+Graph repairs, each reported in ``Lineage.issues``:
+
+- parent ids are first resolved through the alias table (renamed repos), unless the old id is
+  itself a live repo in the snapshot;
+- self-references (a model naming itself as parent) are dropped;
+- cycles are broken deterministically: inside a cycle an edge is kept only when the parent is
+  older than the child (by ``created_at``, then id), so the oldest member becomes the cycle's root;
+- parents missing from the snapshot stay in the graph as *external* roots.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import ibis
+import ibis.expr.types as ir
+
+from hubpulse.errors import LineageError
+
+_ALIAS_ROUNDS = 4  # resolves rename chains up to 2**4 = 16 hops
+_FAR_FUTURE = ibis.timestamp("9999-12-31 00:00:00")
+
+
+@dataclass(frozen=True)
+class Lineage:
+    """The resolved lineage graph of one snapshot, as engine tables.
+
+    - ``edges``: child, parent, relation, parent_known (parent is a repo in the snapshot)
+    - ``closure``: model_id, ancestor_id, depth (shortest distance, ≥ 1)
+    - ``roots``: model_id, root_id, depth, external; a model without parents is its own root
+      at depth 0; ``external`` marks roots missing from the snapshot
+    - ``issues``: model_id, parent_id, kind (self_reference | cycle_break | alias), detail
+    - ``rounds``: closure iterations used
+    """
+
+    edges: ir.Table
+    closure: ir.Table
+    roots: ir.Table
+    issues: ir.Table
+    rounds: int
+
+
+def resolve_lineage(models: ir.Table, aliases: ir.Table, *, max_depth: int = 256) -> Lineage:
+    """Resolve the base-model graph of ``models`` (one snapshot) into a ``Lineage``."""
+    raw = models.select(
+        child=models.model_id, relation=models.base_relation, parent=models.base_models.unnest()
+    )
+    raw = raw.filter(raw.parent.notnull() & (raw.parent != ""))
+    renamed, alias_issues = _apply_aliases(raw, models, aliases)
+    self_refs = renamed.filter(renamed.child == renamed.parent)
+    edges = renamed.filter(renamed.child != renamed.parent).distinct(on=["child", "parent"]).cache()
+    closure, rounds = _close(edges, max_depth)
+    dropped = _cycle_breaks(edges, closure, models)
+    if _count(dropped):
+        edges = edges.anti_join(dropped, ["child", "parent"]).cache()
+        closure, rounds = _close(edges, max_depth)
+    known = models.select(known_id=models.model_id)
+    edges = (
+        edges.left_join(known, edges.parent == known.known_id)
+        .select("child", "parent", "relation", parent_known=ibis._.known_id.notnull())
+        .cache()
+    )
+    issues = ibis.union(
+        alias_issues,
+        _issue(self_refs, "self_reference", ibis.literal("model lists itself as its parent")),
+        _issue(dropped, "cycle_break", ibis.literal("edge to a younger parent inside a cycle")),
+    ).cache()
+    return Lineage(
+        edges=edges,
+        closure=closure,
+        roots=_roots(models, edges, closure).cache(),
+        issues=issues,
+        rounds=rounds,
+    )
+
+
+def _apply_aliases(
+    raw: ir.Table, models: ir.Table, aliases: ir.Table
+) -> tuple[ir.Table, ir.Table]:
+    """Map parent ids through the (transitively closed) alias table."""
+    live = models.select(live_id=models.model_id)
+    mapping = aliases.select("old_id", "new_id").distinct(on="old_id")
+    mapping = mapping.anti_join(live, mapping.old_id == live.live_id)
+    for _ in range(_ALIAS_ROUNDS):  # pointer jumping: each round doubles the chain length covered
+        hop = mapping.select(hop_old=mapping.old_id, hop_new=mapping.new_id)
+        mapping = mapping.left_join(hop, mapping.new_id == hop.hop_old).select(
+            "old_id", new_id=ibis.coalesce(ibis._.hop_new, ibis._.new_id)
+        )
+    mapping = mapping.filter(mapping.old_id != mapping.new_id).cache()
+    joined = raw.left_join(mapping, raw.parent == mapping.old_id)
+    renamed = joined.select(
+        "child", "relation", parent=ibis.coalesce(joined.new_id, joined.parent)
+    )
+    hits = joined.filter(joined.new_id.notnull())
+    issues = hits.select(
+        model_id=hits.child,
+        parent_id=hits.new_id,
+        kind=ibis.literal("alias"),
+        detail=ibis.literal("parent named by its old id ") + hits.parent,
+    )
+    return renamed, issues
+
+
+def _close(edges: ir.Table, max_depth: int) -> tuple[ir.Table, int]:
+    """Ancestor closure by semi-naive iteration (see module docstring)."""
+    step_edges = edges.select(step_child=edges.child, step_parent=edges.parent)
+    closure = edges.select(
+        model_id=edges.child, ancestor_id=edges.parent, depth=ibis.literal(1, "int64")
+    ).cache()
+    frontier = closure
+    for rounds in range(1, max_depth + 1):
+        step = frontier.join(step_edges, frontier.ancestor_id == step_edges.step_child).select(
+            model_id=frontier.model_id,
+            ancestor_id=step_edges.step_parent,
+            depth=frontier.depth + 1,
+        )
+        fresh = step.anti_join(closure, ["model_id", "ancestor_id"]).distinct(
+            on=["model_id", "ancestor_id"]
+        )
+        frontier = fresh.cache()
+        if not _count(frontier):
+            return closure, rounds
+        closure = closure.union(frontier).cache()
+    raise LineageError(
+        f"lineage did not converge within {max_depth} rounds: a chain is deeper than "
+        "max_lineage_depth; raise HUBPULSE_MAX_LINEAGE_DEPTH"
+    )
+
+
+def _cycle_breaks(edges: ir.Table, closure: ir.Table, models: ir.Table) -> ir.Table:
+    """Edges that close a cycle and point to a younger (or same-age, larger-id) parent."""
+    back = closure.select(back_from=closure.model_id, back_to=closure.ancestor_id)
+    cyclic = edges.join(
+        back, (edges.parent == back.back_from) & (edges.child == back.back_to)
+    ).select("child", "parent", "relation")
+    ages = models.select(
+        age_id=models.model_id, age=ibis.coalesce(models.created_at, _FAR_FUTURE)
+    )
+    child_age = ages.select(c_id=ages.age_id, c_age=ages.age)
+    parent_age = ages.view().select(p_id="age_id", p_age="age")
+    step = cyclic.join(child_age, cyclic.child == child_age.c_id).select(
+        "child", "parent", "relation", "c_age"
+    )
+    dated = step.join(parent_age, step.parent == parent_age.p_id)
+    younger_parent = (dated.p_age > dated.c_age) | (
+        (dated.p_age == dated.c_age) & (dated.parent > dated.child)
+    )
+    return dated.filter(younger_parent).select("child", "parent", "relation").cache()
+
+
+def _roots(models: ir.Table, edges: ir.Table, closure: ir.Table) -> ir.Table:
+    has_parent = edges.select(with_parent=edges.child).distinct()
+    known = models.select(known_id=models.model_id)
+    ancestral = closure.anti_join(has_parent, closure.ancestor_id == has_parent.with_parent)
+    ancestral = ancestral.select("model_id", root_id=ancestral.ancestor_id, depth=ancestral.depth)
+    orphans = models.anti_join(has_parent, models.model_id == has_parent.with_parent)
+    own = orphans.select(
+        "model_id", root_id=orphans.model_id, depth=ibis.literal(0, "int64")
+    )
+    roots = ancestral.union(own)
+    marked = roots.left_join(known, roots.root_id == known.known_id)
+    return marked.select("model_id", "root_id", "depth", external=marked.known_id.isnull())
+
+
+def _issue(edges: ir.Table, kind: str, detail: ir.StringValue) -> ir.Table:
+    return edges.select(
+        model_id=edges.child, parent_id=edges.parent, kind=ibis.literal(kind), detail=detail
+    )
+
+
+def _count(table: ir.Table) -> int:
+    return int(table.count().execute())
+
+
+def model_depths(lineage: Lineage) -> ir.Table:
+    """model_id → depth: the largest shortest-path distance to any of its roots."""
+    return lineage.roots.group_by("model_id").aggregate(depth=lineage.roots.depth.max())
+
+
+def ancestry_edges(lineage: Lineage, model_id: str) -> ir.Table:
+    """Edges of the subgraph above ``model_id``: every parent link of it and its ancestors."""
+    above = lineage.closure.filter(lineage.closure.model_id == model_id).select(
+        node=lineage.closure.ancestor_id
+    )
+    nodes = above.union(ibis.memtable({"node": [model_id]}))
+    return lineage.edges.semi_join(nodes, lineage.edges.child == nodes.node)
+
+
+def descendants(lineage: Lineage, ancestor_ids: ir.Table) -> ir.Table:
+    """model_id, depth (distance to the nearest given ancestor) of every descendant of the ids
+    in ``ancestor_ids`` (a one-column table named ``ancestor_id``)."""
+    below = lineage.closure.semi_join(ancestor_ids, "ancestor_id")
+    return below.group_by("model_id").aggregate(depth=below.depth.min())
+
+
+@dataclass(frozen=True)
+class LineageReport:
+    """What ``hubpulse lineage MODEL_ID`` shows, as plain Python values."""
+
+    model_id: str
+    in_snapshot: bool
+    ancestry: list[dict[str, object]]
+    roots: list[dict[str, object]]
+    depth: int
+    descendants_by_relation: list[dict[str, object]]
+    descendants_by_depth: list[dict[str, object]]
+    issues: list[dict[str, object]]
+
+    def to_dict(self) -> dict[str, object]:
+        return dict(self.__dict__)
+
+
+def describe_lineage(lineage: Lineage, models: ir.Table, model_id: str) -> LineageReport:
+    """Ancestry (every parent link up to the roots), roots, depth and a descendant summary."""
+    from hubpulse.errors import ModelNotFoundError
+
+    in_snapshot = bool(models.filter(models.model_id == model_id).count().execute())
+    known_parent = bool(
+        lineage.edges.filter(lineage.edges.parent == model_id).count().execute()
+    )
+    if not in_snapshot and not known_parent:
+        raise ModelNotFoundError(
+            f"model {model_id!r} is neither in the snapshot nor a parent of any model in it"
+        )
+    ancestry = ancestry_edges(lineage, model_id).order_by(["child", "parent"])
+    roots = lineage.roots.filter(lineage.roots.model_id == model_id).order_by("root_id")
+    below = descendants(lineage, ibis.memtable({"ancestor_id": [model_id]}))
+    rows = below.join(models, "model_id").mutate(
+        relation=ibis.coalesce(ibis._.base_relation, ibis.literal("unknown"))
+    )
+    by_relation = rows.group_by("relation").aggregate(
+        descendants=rows.model_id.nunique(),
+        publishers=rows.author.nunique(),
+        downloads_30d=rows.downloads_30d.fill_null(0).sum(),
+    ).order_by([ibis.desc("descendants"), "relation"])
+    by_depth = rows.group_by("depth").aggregate(descendants=rows.model_id.nunique()).order_by("depth")
+    issues = lineage.issues.filter(
+        (lineage.issues.model_id == model_id) | (lineage.issues.parent_id == model_id)
+    )
+    root_rows = _records(roots.select("root_id", "depth", "external"))
+    return LineageReport(
+        model_id=model_id,
+        in_snapshot=in_snapshot,
+        ancestry=_records(ancestry.select("child", "parent", "relation", "parent_known")),
+        roots=root_rows or [{"root_id": model_id, "depth": 0, "external": not in_snapshot}],
+        depth=max((int(r["depth"]) for r in root_rows), default=0),  # type: ignore[call-overload]
+        descendants_by_relation=_records(by_relation),
+        descendants_by_depth=_records(by_depth),
+        issues=_records(issues),
+    )
+
+
+def _records(table: ir.Table) -> list[dict[str, object]]:
+    return table.to_pyarrow().to_pylist()

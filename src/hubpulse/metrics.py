@@ -1,0 +1,270 @@
+"""Metrics: rankings, family-vs-next-N comparisons and derivative counts for one snapshot.
+
+Every function takes an ``Analysis`` (a snapshot's models, its lineage and the family registry)
+and returns Ibis expressions or small result objects; nothing here knows the engine. Downloads
+of a model split between families (lineage mode, cross-family merges) are weighted by its share,
+so family totals add up to the snapshot total.
+
+Definitions used throughout:
+
+- ``downloads_30d`` is the Hub's rolling 30-day count at the snapshot; ``downloads_all_time`` the
+  cumulative count (null where the source did not serve it, summed as 0);
+- ``share`` is the row's ``downloads_30d`` over the snapshot's total ``downloads_30d``;
+- ``models`` counts the repos credited to the row (any share); ``derivatives`` counts repos in
+  the snapshot that descend from the row's first-party repos and are not first-party themselves
+  (a lineage fact, the same in both modes).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import ibis
+import ibis.expr.types as ir
+
+from hubpulse.errors import ModelNotFoundError, UnknownFamilyError
+from hubpulse.families import UNATTRIBUTED, Registry, assign_families, match_publishers
+from hubpulse.lineage import Lineage, descendants, resolve_lineage
+from hubpulse.settings import Mode
+
+GroupBy = Literal["family", "model", "vendor", "country", "author"]
+Metric = Literal["downloads_30d", "downloads_all_time"]
+GROUPS: tuple[GroupBy, ...] = ("family", "model", "vendor", "country", "author")
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """One snapshot ready for questions: its models, lineage and the family registry."""
+
+    snapshot_date: dt.date
+    models: ir.Table
+    lineage: Lineage
+    registry: Registry
+
+    def attribution(self, mode: Mode) -> ir.Table:
+        """model_id, family, weight under ``mode``."""
+        return assign_families(self.models, self.registry, self.lineage, mode)
+
+
+def analyse_snapshot(
+    models: ir.Table,
+    aliases: ir.Table,
+    registry: Registry,
+    snapshot_date: dt.date,
+    *,
+    max_depth: int = 256,
+) -> Analysis:
+    """Resolve lineage once for a snapshot so that several questions can share it."""
+    models = models.cache()
+    lineage = resolve_lineage(models, aliases, max_depth=max_depth)
+    return Analysis(snapshot_date, models, lineage, registry)
+
+
+def rank_models(
+    analysis: Analysis, by: GroupBy = "family", mode: Mode = "lineage", limit: int | None = None
+) -> ir.Table:
+    """Ranking by ``by``: rank, key, downloads (30-day, all-time), share, likes, models,
+    derivatives; ordered by 30-day downloads."""
+    credited = _credited(analysis, mode)
+    key = "model_id" if by == "model" else by
+    grouped = credited.group_by(key).aggregate(
+        downloads_30d=credited.dl30.sum(),
+        downloads_all_time=credited.dlall.sum(),
+        likes=credited.likes_w.sum(),
+        models=credited.model_id.nunique(),
+    )
+    grouped = grouped.left_join(_derivative_counts(analysis, by), key).drop(f"{key}_right")
+    total = credited.dl30.sum().as_scalar()
+    ranked = grouped.select(
+        rank=ibis.row_number().over(order_by=[ibis.desc("downloads_30d"), key]) + 1,
+        **{key: grouped[key]},
+        downloads_30d=grouped.downloads_30d.round().cast("int64"),
+        downloads_all_time=grouped.downloads_all_time.round().cast("int64"),
+        share=grouped.downloads_30d / total,
+        likes=grouped.likes.round().cast("int64"),
+        models=grouped.models,
+        derivatives=grouped.derivatives.fill_null(0),
+    )
+    if by == "model":
+        ranked = ranked.join(_model_families(analysis, mode), "model_id")
+    ranked = ranked.order_by("rank")
+    return ranked.limit(limit) if limit else ranked
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """A family's downloads against the combined total of the next N families."""
+
+    family: str
+    mode: Mode
+    metric: Metric
+    next_n: int
+    snapshot_date: dt.date
+    rank: int
+    value: int
+    combined: int
+    rows: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def margin(self) -> int:
+        return self.value - self.combined
+
+    @property
+    def ratio(self) -> float | None:
+        return self.value / self.combined if self.combined else None
+
+    @property
+    def verdict(self) -> str:
+        return "exceeds" if self.value > self.combined else "does not exceed"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "family": self.family,
+            "mode": self.mode,
+            "metric": self.metric,
+            "snapshot_date": self.snapshot_date.isoformat(),
+            "next_n": self.next_n,
+            "rank": self.rank,
+            "value": self.value,
+            "combined_next": self.combined,
+            "verdict": self.verdict,
+            "margin": self.margin,
+            "ratio": self.ratio,
+            "families": self.rows,
+        }
+
+
+def compare_families(
+    ranking: list[dict[str, Any]],
+    family: str,
+    next_n: int,
+    *,
+    mode: Mode,
+    metric: Metric,
+    snapshot_date: dt.date,
+) -> Comparison:
+    """Compare ``family`` with the ``next_n`` attributed families ranked just below it by
+    ``metric``. ``ranking`` is an executed family ranking (``rank_models(by="family")``)."""
+    ordered = sorted(
+        (r for r in ranking if r["family"] != UNATTRIBUTED),
+        key=lambda r: (-(r[metric] or 0), r["family"]),
+    )
+    names = [r["family"].lower() for r in ordered]
+    if family.lower() not in names:
+        raise UnknownFamilyError(
+            f"family {family!r} has no models in the {snapshot_date} snapshot under {mode} mode"
+        )
+    at = names.index(family.lower())
+    subject, following = ordered[at], ordered[at + 1 : at + 1 + next_n]
+    rows = [
+        {"role": "subject" if i == 0 else "next", "rank": at + 1 + i, "family": r["family"],
+         metric: int(r[metric] or 0)}
+        for i, r in enumerate([subject, *following])
+    ]
+    return Comparison(
+        family=subject["family"],
+        mode=mode,
+        metric=metric,
+        next_n=len(following),
+        snapshot_date=snapshot_date,
+        rank=at + 1,
+        value=int(subject[metric] or 0),
+        combined=sum(int(r[metric] or 0) for r in following),
+        rows=rows,
+    )
+
+
+def count_derivatives(
+    analysis: Analysis, target: str, *, min_downloads: int = 0
+) -> ir.Table:
+    """Derivatives of a family (its first-party repos) or of one model, by relation:
+    relation, derivatives, publishers (distinct authors), downloads_30d. A final ``all`` row
+    totals them. Only derivatives with ``downloads_30d >= min_downloads`` count."""
+    bases = derivative_bases(analysis, target)
+    below = descendants(analysis.lineage, bases.select(ancestor_id=bases.model_id))
+    below = below.anti_join(bases, "model_id")
+    rows = analysis.models.semi_join(below, "model_id")
+    rows = rows.filter(rows.downloads_30d.fill_null(0) >= min_downloads).mutate(
+        relation=ibis.coalesce(ibis._.base_relation, ibis.literal("unknown"))
+    )
+    aggregates = {
+        "derivatives": rows.model_id.nunique(),
+        "publishers": rows.author.nunique(),
+        "downloads_30d": rows.downloads_30d.fill_null(0).sum(),
+    }
+    by_relation = rows.group_by("relation").aggregate(**aggregates).order_by(
+        [ibis.desc("derivatives"), "relation"]
+    )
+    total = rows.aggregate(**aggregates).mutate(relation=ibis.literal("all"))
+    return by_relation.union(total.select(*by_relation.columns))
+
+
+def derivative_bases(analysis: Analysis, target: str) -> ir.Table:
+    """model_id of the repos whose descendants are ``target``'s derivatives: a family's
+    first-party repos, or the model itself."""
+    if "/" in target:
+        found = analysis.models.filter(analysis.models.model_id == target).select("model_id")
+        if not int(found.count().execute()):
+            raise ModelNotFoundError(
+                f"model {target!r} is not in the {analysis.snapshot_date} snapshot"
+            )
+        return found
+    family = analysis.registry.get(target)
+    owners = match_publishers(analysis.models.select("model_id"), analysis.registry)
+    return owners.filter(owners.family == family.name).select("model_id")
+
+
+def _credited(analysis: Analysis, mode: Mode) -> ir.Table:
+    """One row per (model, family) share with weighted counts and family metadata."""
+    shares = analysis.attribution(mode)
+    joined = analysis.models.join(shares, "model_id").join(
+        analysis.registry.table(), "family"
+    )
+    return joined.select(
+        "model_id",
+        "author",
+        "family",
+        "vendor",
+        "country",
+        "weight",
+        dl30=joined.downloads_30d.fill_null(0) * joined.weight,
+        dlall=joined.downloads_all_time.fill_null(0) * joined.weight,
+        likes_w=joined.likes.fill_null(0) * joined.weight,
+    )
+
+
+def _first_party(analysis: Analysis, by: GroupBy) -> ir.Table:
+    """model_id → key of the group that publishes it (publisher rule), for every node of the
+    graph: the snapshot's models and the external parents they name."""
+    edges = analysis.lineage.edges
+    nodes = analysis.models.select("model_id").union(edges.select(model_id=edges.parent))
+    if by == "model":
+        return nodes.select("model_id", key=nodes.model_id)
+    if by == "author":
+        return nodes.select("model_id", key=nodes.model_id.split("/")[0])
+    owners = match_publishers(nodes, analysis.registry)
+    families = analysis.registry.table()
+    joined = owners.join(families, "family")
+    return joined.select("model_id", key=joined[by])
+
+
+def _derivative_counts(analysis: Analysis, by: GroupBy) -> ir.Table:
+    key = "model_id" if by == "model" else by
+    own = _first_party(analysis, by)
+    closure = analysis.lineage.closure
+    pairs = closure.join(own, closure.ancestor_id == own.model_id).select(
+        descendant=closure.model_id, key=own.key
+    )
+    own_pairs = own.select(descendant=own.model_id, key=own.key)
+    derived = pairs.anti_join(own_pairs, ["descendant", "key"]).distinct()
+    counts = derived.group_by("key").aggregate(derivatives=derived.descendant.nunique())
+    return counts.rename({key: "key"})
+
+
+def _model_families(analysis: Analysis, mode: Mode) -> ir.Table:
+    shares = analysis.attribution(mode)
+    return shares.group_by("model_id").aggregate(
+        family=shares.family.group_concat(", ", order_by=shares.family)
+    )

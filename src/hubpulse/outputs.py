@@ -1,0 +1,256 @@
+"""Outputs for people: Rich tables, JSON and CSV renderings, ingest progress and the demo.
+
+JSON output wraps rows with the facts needed to audit them: snapshot date, attribution mode
+and the definition of each figure.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+from collections.abc import Iterator, Sequence
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import ibis.expr.types as ir
+import pyarrow as pa
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from rich.tree import Tree
+
+from hubpulse.families import Registry
+from hubpulse.lineage import LineageReport, describe_lineage
+from hubpulse.metrics import Analysis, Comparison, compare_families, count_derivatives, rank_models
+from hubpulse.settings import Mode, OutputFormat
+from hubpulse.sources import count_records
+from hubpulse.warehouse import LoadResult, Warehouse, list_snapshots
+
+MODE_NOTE = {
+    "publisher": "publisher mode: a model counts for the family its own repo belongs to",
+    "lineage": "lineage mode: a model counts for the family of its root ancestor(s); "
+    "cross-family merges are split evenly",
+}
+DEMO_LINEAGE = "deepcogito/cogito-v1-preview-qwen-32B"
+
+
+def meta(analysis: Analysis, mode: Mode) -> dict[str, Any]:
+    """Facts stated with every query result."""
+    return {
+        "snapshot_date": analysis.snapshot_date.isoformat(),
+        "mode": mode,
+        "method": MODE_NOTE[mode],
+    }
+
+
+def rows(analysis: Analysis, expr: ir.Table) -> list[dict[str, Any]]:
+    """Execute ``expr`` and return plain dict rows."""
+    del analysis  # the expression is bound to the analysis' engine already
+    return expr.to_pyarrow().to_pylist()
+
+
+def emit_query(
+    console: Console, expr: ir.Table, fmt: OutputFormat, *, meta: dict[str, Any], title: str
+) -> None:
+    """Execute ``expr`` and print it in ``fmt`` with ``meta``."""
+    emit(console, expr.to_pyarrow(), fmt, title=title, meta=meta)
+
+
+def emit(
+    console: Console,
+    table: pa.Table | Sequence[dict[str, Any]],
+    fmt: OutputFormat,
+    *,
+    title: str,
+    meta: dict[str, Any] | None = None,
+) -> None:
+    """Print ``table`` as a Rich table, JSON (``{..meta, rows: [...]}``) or CSV."""
+    records = table.to_pylist() if isinstance(table, pa.Table) else list(table)
+    columns = table.column_names if isinstance(table, pa.Table) else list(records[0] if records else [])
+    if fmt == "json":
+        print(json.dumps({**(meta or {}), "rows": records}, default=_json_default, indent=2))
+    elif fmt == "csv":
+        print(to_csv(records, columns), end="")
+    else:
+        console.print(rich_table(records, columns, title=title))
+        if meta:
+            console.print(f"[dim]snapshot {meta['snapshot_date']} · {meta['method']}[/]")
+
+
+def to_csv(records: list[dict[str, Any]], columns: list[str]) -> str:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
+    writer.writeheader()
+    for record in records:
+        writer.writerow({k: _cell(v) for k, v in record.items()})
+    return buffer.getvalue()
+
+
+def rich_table(records: list[dict[str, Any]], columns: list[str], *, title: str) -> Table:
+    table = Table(title=title, title_justify="left")
+    for column in columns:
+        numeric = bool(records) and isinstance(records[0].get(column), int | float)
+        table.add_column(column, justify="right" if numeric else "left", overflow="fold")
+    for record in records:
+        table.add_row(*(_pretty(column, record.get(column)) for column in columns))
+    return table
+
+
+def registry_rows(registry: Registry) -> list[dict[str, Any]]:
+    return [
+        {
+            "family": f.name,
+            "vendor": f.vendor,
+            "country": f.country,
+            "ticker": f.ticker or "",
+            "organisations": ", ".join(f.orgs + f.repos),
+            "patterns": ", ".join(f.patterns),
+        }
+        for f in registry.families
+    ]
+
+
+def ingest_with_progress(
+    warehouse: Warehouse, path: Path, date: dt.date | None, *, replace: bool = False
+) -> LoadResult:
+    """Ingest one file with a Rich progress bar over its records."""
+    with Progress(
+        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+        TimeElapsedColumn(), transient=True,
+    ) as progress:
+        task = progress.add_task(f"ingest {Path(path).name}", total=count_records(path))
+        return warehouse.ingest(
+            path, date, replace=replace, progress=lambda n: progress.advance(task, n)
+        )
+
+
+def print_load(console: Console, result: LoadResult) -> None:
+    inferred = " (inferred from newest lastModified)" if result.date_inferred else ""
+    verb = {"loaded": "loaded", "replaced": "replaced", "unchanged": "already ingested"}[
+        result.status
+    ]
+    console.print(
+        f"{verb}: {Path(result.file).name} → snapshot {result.snapshot_date}{inferred}: "
+        f"{result.rows:,} rows, {result.rejects:,} rejected, {result.aliases:,} aliases "
+        f"[dim](load {result.load_id}, {result.source})[/]",
+        highlight=False,
+    )
+
+
+def print_comparison(console: Console, result: Comparison, fmt: OutputFormat) -> None:
+    if fmt != "table":
+        emit(console, result.rows, fmt, title="", meta=result.to_dict() | {"families": None})
+        return
+    console.print(rich_table(result.rows, list(result.rows[0]), title=_comparison_title(result)))
+    console.print(escape(comparison_sentence(result)), highlight=False)
+
+
+def comparison_sentence(result: Comparison) -> str:
+    ratio = f" ({result.ratio:.2f}×)" if result.ratio is not None else ""
+    return (
+        f"{result.family} {result.metric} {result.value:,} {result.verdict} the next "
+        f"{result.next_n} combined {result.combined:,}: margin {result.margin:+,}{ratio} "
+        f"[snapshot {result.snapshot_date}, {result.mode} mode]"
+    )
+
+
+def print_lineage(
+    console: Console, report: LineageReport, fmt: OutputFormat, meta: dict[str, Any]
+) -> None:
+    if fmt == "json":
+        print(json.dumps({**meta, **report.to_dict()}, default=_json_default, indent=2))
+        return
+    if fmt == "csv":
+        print(to_csv(report.ancestry, ["child", "parent", "relation", "parent_known"]), end="")
+        return
+    console.print(ancestry_tree(report))
+    roots = ", ".join(
+        f"{r['root_id']}{' (external)' if r['external'] else ''}" for r in report.roots
+    )
+    console.print(f"roots: {roots} · depth {report.depth}", highlight=False)
+    if report.descendants_by_relation:
+        console.print(rich_table(report.descendants_by_relation,
+                                 list(report.descendants_by_relation[0]),
+                                 title=f"Descendants of {report.model_id} by relation"))
+    else:
+        console.print(f"no descendants of {report.model_id} in this snapshot")
+    for issue in report.issues:
+        console.print(f"[yellow]note:[/] {issue['kind']}: {issue['model_id']} → "
+                      f"{issue['parent_id']} ({issue['detail']})", highlight=False)
+
+
+def ancestry_tree(report: LineageReport) -> Tree:
+    """The ancestry as a Rich tree: the model at the top, parents below it, up to the roots."""
+    parents: dict[str, list[dict[str, Any]]] = {}
+    for edge in report.ancestry:
+        parents.setdefault(str(edge["child"]), []).append(edge)
+    tree = Tree(f"[bold]{report.model_id}[/]")
+
+    def grow(node: Tree, model: str, seen: frozenset[str]) -> None:
+        for edge in parents.get(model, []):
+            parent = str(edge["parent"])
+            label = f"← {parent} [dim]({edge['relation'] or 'unknown'})[/]"
+            if not edge["parent_known"]:
+                label += " [yellow]external[/]"
+            if parent not in seen:
+                grow(node.add(label), parent, seen | {parent})
+
+    grow(tree, report.model_id, frozenset({report.model_id}))
+    return tree
+
+
+def demo_files() -> Iterator[tuple[Path, dt.date | None]]:
+    """The bundled real data: the hub-stats extract and recorded Hub API bodies."""
+    base = Path(str(resources.files("hubpulse").joinpath("data", "demo")))
+    yield base / "hub_stats_2026-06.parquet", None
+    yield base / "api_models_2025-01-22.json", dt.date(2025, 1, 22)
+    yield base / "api_models_2025-03-21.json", dt.date(2025, 3, 21)
+
+
+def print_demo(console: Console, warehouse: Warehouse, analysis: Analysis) -> None:
+    """What ``make demo`` shows after ingesting the bundled data."""
+    emit(console, list_snapshots(warehouse).select(["snapshot_date", "source", "rows", "rejects"]),
+         "table", title="Stored snapshots")
+    ranking = rank_models(analysis, by="family", mode="lineage", limit=12)
+    emit_query(console, ranking, "table", meta=meta(analysis, "lineage"),
+               title="Family ranking by 30-day downloads")
+    for mode in ("publisher", "lineage"):
+        family_rows = rows(analysis, rank_models(analysis, by="family", mode=mode))
+        result = compare_families(family_rows, "Qwen", 8, mode=mode, metric="downloads_30d",
+                                  snapshot_date=analysis.snapshot_date)
+        print_comparison(console, result, "table")
+    report = describe_lineage(analysis.lineage, analysis.models, DEMO_LINEAGE)
+    console.rule(f"Lineage of {DEMO_LINEAGE}")
+    print_lineage(console, report, "table", meta(analysis, "lineage"))
+    emit_query(console, count_derivatives(analysis, "Qwen"), "table",
+               meta=meta(analysis, "lineage"), title="Derivatives of Qwen in the snapshot")
+
+
+def _comparison_title(result: Comparison) -> str:
+    return f"{result.family} vs the next {result.next_n} families ({result.mode} mode)"
+
+
+def _pretty(column: str, value: Any) -> str:
+    if value is None:
+        return ""
+    if column == "share" and isinstance(value, float):
+        return f"{value:.1%}"
+    if isinstance(value, float):
+        return f"{value:,.2f}"
+    if isinstance(value, int) and not isinstance(value, bool) and column != "rank":
+        return f"{value:,}"
+    return str(value)
+
+
+def _cell(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, dt.date | dt.datetime) else value
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, dt.date | dt.datetime):
+        return value.isoformat()
+    raise TypeError(f"cannot serialise {type(value).__name__}")

@@ -1,0 +1,41 @@
+"""Typed settings: CLI flag > ``HUBPULSE_*`` environment variable > default."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+Mode = Literal["publisher", "lineage"]
+OutputFormat = Literal["table", "json", "csv"]
+
+
+def _default_warehouse() -> Path:
+    return Path.home() / ".local" / "share" / "hubpulse"
+
+
+class Settings(BaseSettings):
+    """Where data lives and how questions are answered by default."""
+
+    model_config = SettingsConfigDict(env_prefix="HUBPULSE_", frozen=True)
+
+    warehouse: Path = Field(
+        default_factory=_default_warehouse,
+        description="Directory holding Parquet partitions and the DuckDB catalog.",
+    )
+    families_file: Path | None = Field(
+        default=None,
+        description="Extra TOML registry that extends or overrides the built-in families.",
+    )
+    mode: Mode = Field(default="lineage", description="Default attribution mode.")
+    max_lineage_depth: int = Field(
+        default=256, description="Iteration cap for the lineage closure (longest chain)."
+    )
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Settings from the environment, with explicit (CLI) values taking precedence."""
+    given = {key: value for key, value in overrides.items() if value is not None}
+    return Settings(**given)  # type: ignore[arg-type]

@@ -1,0 +1,482 @@
+"""Readers that normalise any supported input into the canonical snapshot table.
+
+The canonical snapshot table has one row per model repo at a snapshot time:
+
+==================  ====================  =====================================================
+column              type                  meaning
+==================  ====================  =====================================================
+snapshot_date       date                  the day the Hub was observed
+model_id            string                ``org/name`` repo id
+author              string                organisation or user (``org`` part of the id)
+created_at          timestamp (UTC)       repo creation; null when unknown (Hub placeholder
+                                          ``2022-03-02T23:29:04`` is treated as unknown)
+last_modified       timestamp (UTC)       last commit
+downloads_30d       int64                 the Hub's rolling 30-day ``downloads``
+downloads_all_time  int64                 ``downloadsAllTime`` (null when not served)
+likes               int64
+trending_score      float64
+pipeline_tag        string
+library_name        string
+tags                list<string>
+params_total        int64                 ``safetensors.total``, else ``gguf.total``
+is_gguf             bool                  ships GGUF weights
+license             string                card ``license``, else the ``license:`` tag
+base_models         list<string>          immediate parent ids, as published
+base_relation       string                finetune | adapter | quantized | merge | null
+lineage_source      string                baseModels | tags | card | null (where lineage came from)
+==================  ====================  =====================================================
+
+Lineage is read from ``baseModels`` first, else the ``base_model:<relation>:<id>`` tags, else
+``cardData.base_model`` (a string or a list) with ``base_model_relation``. Where a card names a
+parent differently from ``baseModels``/tags the pair is recorded as an alias (a renamed repo), so
+stale card ids elsewhere resolve to the current id.
+
+Two layouts are understood: the ``cfahlgren1/hub-stats`` ``models.parquet`` (``cardData`` and
+``gguf`` are JSON strings, ``baseModels`` a struct) and Hub API bodies as JSON (one object or an
+array, as ``/api/models/{id}`` and ``/api/models`` return them) or JSON Lines.
+Malformed records are never dropped silently: they come back as rejects with file, row, field and
+reason, next to the good rows.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from hubpulse.errors import SnapshotFormatError
+
+RELATIONS = ("finetune", "adapter", "quantized", "merge")
+PLACEHOLDER_CREATED_AT = dt.datetime(2022, 3, 2, 23, 29, 4)
+
+SNAPSHOT_SCHEMA = pa.schema(
+    [
+        ("snapshot_date", pa.date32()),
+        ("model_id", pa.string()),
+        ("author", pa.string()),
+        ("created_at", pa.timestamp("us")),
+        ("last_modified", pa.timestamp("us")),
+        ("downloads_30d", pa.int64()),
+        ("downloads_all_time", pa.int64()),
+        ("likes", pa.int64()),
+        ("trending_score", pa.float64()),
+        ("pipeline_tag", pa.string()),
+        ("library_name", pa.string()),
+        ("tags", pa.list_(pa.string())),
+        ("params_total", pa.int64()),
+        ("is_gguf", pa.bool_()),
+        ("license", pa.string()),
+        ("base_models", pa.list_(pa.string())),
+        ("base_relation", pa.string()),
+        ("lineage_source", pa.string()),
+    ]
+)
+
+REJECT_SCHEMA = pa.schema(
+    [
+        ("file", pa.string()),
+        ("row", pa.int64()),
+        ("model_id", pa.string()),
+        ("field", pa.string()),
+        ("reason", pa.string()),
+        ("raw", pa.string()),
+    ]
+)
+
+ALIAS_SCHEMA = pa.schema([("old_id", pa.string()), ("new_id", pa.string())])
+
+Progress = Callable[[int], None]
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """One input file normalised: good rows, rejects and the aliases it revealed."""
+
+    path: Path
+    source: str
+    file_sha256: str
+    snapshot_date: dt.date
+    date_inferred: bool
+    rows: pa.Table
+    rejects: pa.Table
+    aliases: pa.Table
+
+
+class _Reject(Exception):
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(reason)
+        self.field = field
+        self.reason = reason
+
+
+def read_snapshot(
+    path: Path | str,
+    snapshot_date: dt.date | None = None,
+    *,
+    progress: Progress | None = None,
+) -> Snapshot:
+    """Read ``path`` (hub-stats Parquet, API JSON or JSONL) into the canonical table.
+
+    ``snapshot_date`` defaults to the day of the newest ``lastModified`` among the good rows
+    (for a daily dump that is the dump day); ``Snapshot.date_inferred`` says so.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise SnapshotFormatError(f"{path}: no such file")
+    source, records = _open_records(path)
+    rows: list[dict[str, Any]] = []
+    rejects: list[dict[str, Any]] = []
+    aliases: set[tuple[str, str]] = set()
+    seen: dict[str, int] = {}
+    for number, record in records:
+        try:
+            row, found_aliases = normalise_record(record)
+            if row["model_id"] in seen:
+                raise _Reject("id", f"duplicate id (first seen at row {seen[row['model_id']]})")
+        except _Reject as reject:
+            rejects.append(_reject_row(path, number, record, reject))
+        else:
+            seen[row["model_id"]] = number
+            rows.append(row)
+            aliases.update(found_aliases)
+        if progress is not None:
+            progress(1)
+    date, inferred = _snapshot_date(path, rows, snapshot_date)
+    for row in rows:
+        row["snapshot_date"] = date
+    return Snapshot(
+        path=path,
+        source=source,
+        file_sha256=file_sha256(path),
+        snapshot_date=date,
+        date_inferred=inferred,
+        rows=pa.Table.from_pylist(rows, schema=SNAPSHOT_SCHEMA),
+        rejects=pa.Table.from_pylist(rejects, schema=REJECT_SCHEMA),
+        aliases=pa.Table.from_pylist(
+            [{"old_id": old, "new_id": new} for old, new in sorted(aliases)], schema=ALIAS_SCHEMA
+        ),
+    )
+
+
+def count_records(path: Path | str) -> int:
+    """Number of records in ``path`` without normalising them (for progress bars)."""
+    path = Path(path)
+    if path.suffix == ".parquet":
+        return int(pq.ParquetFile(path).metadata.num_rows)
+    if path.suffix in (".jsonl", ".ndjson"):
+        with path.open("rb") as handle:
+            return sum(1 for line in handle if line.strip())
+    return sum(1 for _ in _open_records(path)[1])
+
+
+def file_sha256(path: Path) -> str:
+    """Content hash of a file, the identity of a load."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _open_records(path: Path) -> tuple[str, Iterator[tuple[int, Any]]]:
+    suffix = path.suffix.lower()
+    if suffix == ".parquet":
+        return "hub-stats-parquet", _parquet_records(path)
+    if suffix in (".jsonl", ".ndjson"):
+        return "hub-api-jsonl", _jsonl_records(path)
+    if suffix == ".json":
+        return "hub-api-json", _json_records(path)
+    raise SnapshotFormatError(
+        f"{path}: unknown input layout {suffix!r}; expected a hub-stats .parquet, "
+        "or Hub API .json / .jsonl"
+    )
+
+
+def _parquet_records(path: Path) -> Iterator[tuple[int, Any]]:
+    try:
+        parquet = pq.ParquetFile(path)
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise SnapshotFormatError(f"{path}: not a readable Parquet file ({exc})") from exc
+    if "id" not in parquet.schema_arrow.names:
+        raise SnapshotFormatError(f"{path}: no 'id' column; is this a hub-stats models.parquet?")
+    number = 0
+    for batch in parquet.iter_batches(batch_size=20_000):
+        for record in batch.to_pylist():
+            number += 1
+            yield number, record
+
+
+def _jsonl_records(path: Path) -> Iterator[tuple[int, Any]]:
+    with path.open(encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                yield number, json.loads(line)
+            except json.JSONDecodeError as exc:
+                yield number, _Unparsed(line, str(exc))
+
+
+def _json_records(path: Path) -> Iterator[tuple[int, Any]]:
+    try:
+        body = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise SnapshotFormatError(f"{path}: not valid JSON ({exc})") from exc
+    items = body if isinstance(body, list) else [body]
+    yield from enumerate(items, start=1)
+
+
+@dataclass(frozen=True)
+class _Unparsed:
+    text: str
+    error: str
+
+
+def _reject_row(path: Path, number: int, record: Any, reject: _Reject) -> dict[str, Any]:
+    if isinstance(record, _Unparsed):
+        raw = record.text.rstrip("\n")
+        model_id = None
+    else:
+        raw = json.dumps(record, default=str, ensure_ascii=False)
+        model_id = _text(record.get("id") or record.get("modelId")) if isinstance(record, dict) else None
+    return {
+        "file": str(path),
+        "row": number,
+        "model_id": model_id,
+        "field": reject.field,
+        "reason": reject.reason,
+        "raw": raw,
+    }
+
+
+def _snapshot_date(
+    path: Path, rows: list[dict[str, Any]], given: dt.date | None
+) -> tuple[dt.date, bool]:
+    if given is not None:
+        return given, False
+    stamps = [row["last_modified"] for row in rows if row["last_modified"] is not None]
+    if not stamps:
+        raise SnapshotFormatError(
+            f"{path}: cannot infer the snapshot date (no lastModified); pass --date YYYY-MM-DD"
+        )
+    return max(stamps).date(), True
+
+
+def normalise_record(record: Any) -> tuple[dict[str, Any], set[tuple[str, str]]]:
+    """One raw Hub record (hub-stats row or API body) → canonical row and aliases found.
+
+    Raises ``_Reject`` naming the field when the record is malformed.
+    """
+    if isinstance(record, _Unparsed):
+        raise _Reject("line", f"unparseable JSON: {record.error}")
+    if not isinstance(record, dict):
+        raise _Reject("record", f"expected a JSON object, got {type(record).__name__}")
+    model_id = _model_id(record)
+    card = _json_object(record.get("cardData"), "cardData")
+    gguf = _json_object(record.get("gguf"), "gguf")
+    tags = _tags(record.get("tags"))
+    parents, relation, origin, aliases = _lineage(record, tags, card, gguf)
+    row = {
+        "snapshot_date": None,
+        "model_id": model_id,
+        "author": _text(record.get("author")) or (model_id.split("/")[0] if "/" in model_id else None),
+        "created_at": _timestamp(record.get("createdAt"), "createdAt", placeholder=True),
+        "last_modified": _timestamp(record.get("lastModified"), "lastModified"),
+        "downloads_30d": _count(record.get("downloads"), "downloads"),
+        "downloads_all_time": _count(record.get("downloadsAllTime"), "downloadsAllTime"),
+        "likes": _count(record.get("likes"), "likes"),
+        "trending_score": _number(record.get("trendingScore"), "trendingScore"),
+        "pipeline_tag": _text(record.get("pipeline_tag")),
+        "library_name": _text(record.get("library_name")),
+        "tags": tags,
+        "params_total": _params_total(record.get("safetensors"), gguf),
+        "is_gguf": bool(gguf) or "gguf" in tags,
+        "license": _license(card, tags),
+        "base_models": parents,
+        "base_relation": relation,
+        "lineage_source": origin,
+    }
+    return row, aliases
+
+
+def _model_id(record: dict[str, Any]) -> str:
+    value = record.get("id") or record.get("modelId")
+    if not isinstance(value, str) or not value.strip():
+        raise _Reject("id", "missing model id")
+    if any(ch.isspace() for ch in value) or value.startswith("/") or value.endswith("/"):
+        raise _Reject("id", f"malformed model id {value!r}")
+    return value
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value != "" else None
+
+
+def _json_object(value: Any, field: str) -> dict[str, Any]:
+    if value is None or value == "":
+        return {}
+    if isinstance(value, dict):
+        return value
+    if isinstance(value, str):
+        try:
+            parsed = json.loads(value)
+        except json.JSONDecodeError as exc:
+            raise _Reject(field, f"unparseable {field} JSON: {exc}") from exc
+        if parsed is None:
+            return {}
+        if isinstance(parsed, dict):
+            return parsed
+    raise _Reject(field, f"{field} is not a JSON object")
+
+
+def _tags(value: Any) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, list | tuple) and all(isinstance(tag, str) for tag in value):
+        return list(value)
+    raise _Reject("tags", "tags is not a list of strings")
+
+
+def _timestamp(value: Any, field: str, *, placeholder: bool = False) -> dt.datetime | None:
+    if value is None:
+        return None
+    if isinstance(value, dt.datetime):
+        stamp = value
+    elif isinstance(value, str):
+        try:
+            stamp = dt.datetime.fromisoformat(value)
+        except ValueError as exc:
+            raise _Reject(field, f"bad timestamp in {field}: {value!r}") from exc
+    else:
+        raise _Reject(field, f"bad timestamp in {field}: {value!r}")
+    if stamp.tzinfo is not None:
+        stamp = stamp.astimezone(dt.UTC).replace(tzinfo=None)
+    if not dt.datetime(2000, 1, 1) <= stamp <= dt.datetime(2100, 1, 1):
+        raise _Reject(field, f"bad timestamp in {field}: {value!r} is out of range")
+    if placeholder and stamp.replace(microsecond=0) == PLACEHOLDER_CREATED_AT:
+        return None
+    return stamp
+
+
+def _count(value: Any, field: str) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise _Reject(field, f"{field} is not a number: {value!r}")
+    if value != value or value < 0 or int(value) != value:
+        raise _Reject(field, f"{field} must be a non-negative integer, got {value!r}")
+    return int(value)
+
+
+def _number(value: Any, field: str) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise _Reject(field, f"{field} is not a number: {value!r}")
+    return float(value)
+
+
+def _params_total(safetensors: Any, gguf: dict[str, Any]) -> int | None:
+    if isinstance(safetensors, dict) and isinstance(safetensors.get("total"), int):
+        return int(safetensors["total"])
+    total = gguf.get("total")
+    return int(total) if isinstance(total, int) and not isinstance(total, bool) else None
+
+
+def _license(card: dict[str, Any], tags: list[str]) -> str | None:
+    value = card.get("license")
+    if isinstance(value, list) and value:
+        value = value[0]
+    if isinstance(value, str) and value:
+        return value
+    return next((tag.split(":", 1)[1] for tag in tags if tag.startswith("license:")), None)
+
+
+def _lineage(
+    record: dict[str, Any], tags: list[str], card: dict[str, Any], gguf: dict[str, Any]
+) -> tuple[list[str], str | None, str | None, set[tuple[str, str]]]:
+    card_parents = _card_parents(card)
+    parents, relation, origin = _api_parents(record.get("baseModels"))
+    if not parents:
+        parents, relation = _tag_parents(tags)
+        origin = "tags" if parents else None
+    if not parents and card_parents:
+        parents, origin = card_parents, "card"
+        relation = _card_relation(card, parents, tags, gguf, record.get("library_name"))
+    aliases: set[tuple[str, str]] = set()
+    if origin in ("baseModels", "tags") and len(card_parents) == len(parents) == 1:
+        if card_parents[0] != parents[0]:
+            aliases.add((card_parents[0], parents[0]))
+    return parents, relation, origin, aliases
+
+
+def _api_parents(value: Any) -> tuple[list[str], str | None, str | None]:
+    if not isinstance(value, dict):
+        return [], None, None
+    models = value.get("models") or []
+    ids = _unique(m.get("id") for m in models if isinstance(m, dict))
+    if not ids:
+        return [], None, None
+    relation = value.get("relation") if value.get("relation") in RELATIONS else None
+    return ids, relation, "baseModels"
+
+
+def _tag_parents(tags: list[str]) -> tuple[list[str], str | None]:
+    typed: list[tuple[str, str]] = []
+    plain: list[str] = []
+    for tag in tags:
+        if not tag.startswith("base_model:"):
+            continue
+        rest = tag[len("base_model:") :]
+        head, _, tail = rest.partition(":")
+        if head in RELATIONS and tail:
+            typed.append((head, tail))
+        elif rest:
+            plain.append(rest)
+    if typed:
+        relations = [rel for rel, _ in typed]
+        return _unique(parent for _, parent in typed), max(set(relations), key=relations.count)
+    return _unique(plain), ("merge" if len(set(plain)) > 1 else None)
+
+
+def _card_parents(card: dict[str, Any]) -> list[str]:
+    value = card.get("base_model")
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list):
+        return []
+    return _unique(item.strip() for item in value if isinstance(item, str) and item.strip())
+
+
+def _card_relation(
+    card: dict[str, Any],
+    parents: list[str],
+    tags: list[str],
+    gguf: dict[str, Any],
+    library: Any,
+) -> str:
+    declared = card.get("base_model_relation")
+    if declared in RELATIONS:
+        return str(declared)
+    if len(parents) > 1:
+        return "merge"
+    if gguf or "gguf" in tags:
+        return "quantized"
+    if library == "peft" or "lora" in tags:
+        return "adapter"
+    return "finetune"
+
+
+def _unique(values: Iterable[Any]) -> list[str]:
+    out: list[str] = []
+    for value in values:
+        if isinstance(value, str) and value and value not in out:
+            out.append(value)
+    return out

@@ -1,0 +1,334 @@
+"""The warehouse: Parquet partitions per snapshot plus a DuckDB catalog of views.
+
+This is the only module that knows the engine (DuckDB), the file layout and the table names::
+
+    <root>/loads/<load_id>/models.parquet    canonical rows (sources.SNAPSHOT_SCHEMA + load_id)
+    <root>/loads/<load_id>/rejects.parquet   malformed records: file, row, field, reason, raw
+    <root>/loads/<load_id>/aliases.parquet   renames revealed by the snapshot (old_id → new_id)
+    <root>/loads/<load_id>/loads.parquet     the load log row of this snapshot
+    <root>/snapshots/date=YYYY-MM-DD         symlink to the load that holds that date
+    <root>/catalog.duckdb                    views over the above, for any DuckDB client
+
+A load is written in full under ``loads/`` (invisible), then published by atomically replacing the
+``snapshots/date=…`` symlink, so a killed ingest leaves nothing half-written in view and a
+replaced snapshot is swapped in one step; unreferenced load directories are swept on the next
+ingest. Ingesting the same file again is a no-op (the
+load is identified by the file's SHA-256); a different file for a stored date is refused unless
+``replace=True``. Analytics run on an in-memory DuckDB connection whose views read the Parquet
+files, so readers never lock the catalog file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import datetime as dt
+import fcntl
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import duckdb
+import ibis
+import ibis.expr.types as ir
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from hubpulse import __version__
+from hubpulse.errors import SnapshotConflictError, SnapshotNotFoundError
+from hubpulse.sources import ALIAS_SCHEMA, Progress, Snapshot, read_snapshot
+
+MODELS = "models"
+REJECTS = "rejects"
+ALIASES = "aliases"
+LOADS = "loads"
+TABLES = (MODELS, REJECTS, ALIASES, LOADS)
+CATALOG_FILE = "catalog.duckdb"
+
+LOAD_SCHEMA = pa.schema(
+    [
+        ("load_id", pa.string()),
+        ("snapshot_date", pa.date32()),
+        ("date_inferred", pa.bool_()),
+        ("source", pa.string()),
+        ("file", pa.string()),
+        ("file_sha256", pa.string()),
+        ("rows", pa.int64()),
+        ("rejects", pa.int64()),
+        ("aliases", pa.int64()),
+        ("hubpulse_version", pa.string()),
+        ("loaded_at", pa.timestamp("us")),
+    ]
+)
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    """What one ingest did: ``status`` is ``loaded``, ``replaced`` or ``unchanged``."""
+
+    status: str
+    load_id: str
+    snapshot_date: dt.date
+    date_inferred: bool
+    source: str
+    file: str
+    rows: int
+    rejects: int
+    aliases: int
+
+
+class Warehouse:
+    """A warehouse directory and an Ibis connection whose tables are views over it."""
+
+    def __init__(self, root: Path | str) -> None:
+        self.root = Path(root).expanduser()
+        self.con = ibis.duckdb.connect()
+        self._register_views()
+
+    # -- reading ---------------------------------------------------------------------------
+    def table(self, name: str) -> ir.Table:
+        """All snapshots of table ``name`` (one of ``TABLES``)."""
+        if name not in self.con.list_tables():
+            raise SnapshotNotFoundError(
+                f"warehouse {self.root} holds no snapshot yet: run `hubpulse ingest PATH` first"
+            )
+        return self.con.table(name)
+
+    def snapshot_dates(self) -> list[dt.date]:
+        """Stored snapshot dates, oldest first."""
+        return sorted(_partition_date(path) for path in self._partitions())
+
+    def resolve_date(self, date: dt.date | None) -> dt.date:
+        """``date`` if stored, the newest stored date when ``None``; else a clear error."""
+        dates = self.snapshot_dates()
+        if not dates:
+            raise SnapshotNotFoundError(
+                f"warehouse {self.root} holds no snapshot yet: run `hubpulse ingest PATH` first"
+            )
+        if date is None:
+            return dates[-1]
+        if date not in dates:
+            stored = ", ".join(str(d) for d in dates)
+            raise SnapshotNotFoundError(
+                f"no snapshot for {date} in {self.root} (stored: {stored}); "
+                "run `hubpulse ingest PATH --date ...` first"
+            )
+        return date
+
+    def models(self, date: dt.date | None = None) -> ir.Table:
+        """Canonical rows of one snapshot (the newest when ``date`` is None)."""
+        date = self.resolve_date(date)
+        return self.table(MODELS).filter(ibis._.snapshot_date == date)
+
+    def aliases(self) -> ir.Table:
+        """Every known rename (old_id → new_id): observed in snapshots plus the bundled list."""
+        bundled = ibis.memtable(_bundled_aliases())
+        if ALIASES not in self.con.list_tables():
+            return bundled
+        observed = self.con.table(ALIASES).select("old_id", "new_id")
+        return observed.union(bundled, distinct=True)
+
+    def execute(self, expr: ir.Expr) -> pa.Table:
+        """Run an Ibis expression on this warehouse's engine and return Arrow."""
+        return self.con.to_pyarrow(expr)
+
+    # -- writing ---------------------------------------------------------------------------
+    def ingest(
+        self,
+        path: Path | str,
+        snapshot_date: dt.date | None = None,
+        *,
+        replace: bool = False,
+        progress: Progress | None = None,
+    ) -> LoadResult:
+        """Normalise ``path`` and store it as one snapshot, atomically and idempotently."""
+        snapshot = read_snapshot(path, snapshot_date, progress=progress)
+        with self._lock():
+            return self._store(snapshot, replace=replace)
+
+    def _store(self, snapshot: Snapshot, *, replace: bool) -> LoadResult:
+        final = self._partition_dir(snapshot.snapshot_date)
+        existing = _read_load(final)
+        if existing is not None and existing["file_sha256"] == snapshot.file_sha256:
+            return _result("unchanged", existing["load_id"], snapshot)
+        if existing is not None and not replace:
+            raise SnapshotConflictError(
+                f"snapshot {snapshot.snapshot_date} already holds {existing['file']} "
+                f"(load {existing['load_id']}); pass --replace to swap in {snapshot.path}"
+            )
+        load_id = uuid.uuid4().hex[:12]
+        self._publish(self._write_load(snapshot, load_id), final)
+        self._register_views()
+        self.refresh_catalog()
+        return _result("replaced" if existing else "loaded", load_id, snapshot)
+
+    @contextlib.contextmanager
+    def _lock(self) -> Iterator[None]:
+        """One writer at a time: a second concurrent ingest waits for the first."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        with (self.root / ".lock").open("w") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def refresh_catalog(self) -> None:
+        """(Re)write ``catalog.duckdb`` with one view per table over the Parquet files."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        with duckdb.connect(str(self.root / CATALOG_FILE)) as catalog:
+            for name in TABLES:
+                catalog.execute(f'DROP VIEW IF EXISTS "{name}"')
+                if self._partitions():
+                    catalog.execute(f'CREATE VIEW "{name}" AS {self._view_sql(name)}')
+
+    def _write_load(self, snapshot: Snapshot, load_id: str) -> Path:
+        load_dir = self.root / "loads" / load_id
+        load_dir.mkdir(parents=True)
+        stamp = pa.array([load_id] * snapshot.rows.num_rows, pa.string())
+        _write(load_dir / f"{MODELS}.parquet", snapshot.rows.append_column("load_id", stamp))
+        reject_ids = pa.array([load_id] * snapshot.rejects.num_rows, pa.string())
+        _write(load_dir / f"{REJECTS}.parquet", snapshot.rejects.append_column("load_id", reject_ids))
+        _write(load_dir / f"{ALIASES}.parquet", snapshot.aliases)
+        _write(load_dir / f"{LOADS}.parquet", _load_row(snapshot, load_id))
+        return load_dir
+
+    def _publish(self, load_dir: Path, final: Path) -> None:
+        final.parent.mkdir(parents=True, exist_ok=True)
+        _fsync_dir(load_dir)
+        link = final.with_name(f".{load_dir.name}.link")
+        link.unlink(missing_ok=True)
+        link.symlink_to(Path("..") / "loads" / load_dir.name, target_is_directory=True)
+        os.replace(link, final)
+        _fsync_dir(final.parent)
+        self._sweep_loads()
+
+    def _sweep_loads(self) -> None:
+        """Remove load directories no snapshot points to (replaced or from killed ingests)."""
+        live = {p.resolve() for p in self._partitions()}
+        for load_dir in (self.root / "loads").iterdir():
+            if load_dir.resolve() not in live:
+                shutil.rmtree(load_dir, ignore_errors=True)
+
+    # -- layout ----------------------------------------------------------------------------
+    def _partition_dir(self, date: dt.date) -> Path:
+        return self.root / "snapshots" / f"date={date.isoformat()}"
+
+    def _partitions(self) -> list[Path]:
+        base = self.root / "snapshots"
+        if not base.is_dir():
+            return []
+        return sorted(p for p in base.glob("date=*") if (p / f"{LOADS}.parquet").is_file())
+
+    def _view_sql(self, name: str) -> str:
+        files = [str(p / f"{name}.parquet") for p in self._partitions()]
+        listed = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
+        return f"SELECT * FROM read_parquet([{listed}], union_by_name = true)"
+
+    def _register_views(self) -> None:
+        for name in TABLES:
+            self.con.raw_sql(f'DROP VIEW IF EXISTS "{name}"')
+            if self._partitions():
+                self.con.raw_sql(f'CREATE VIEW "{name}" AS {self._view_sql(name)}')
+
+
+def open_warehouse(root: Path | str) -> Warehouse:
+    """Open (or start) the warehouse at ``root``."""
+    return Warehouse(root)
+
+
+def ingest_snapshot(
+    warehouse: Warehouse,
+    path: Path | str,
+    snapshot_date: dt.date | None = None,
+    *,
+    replace: bool = False,
+    progress: Progress | None = None,
+) -> LoadResult:
+    """Ingest one file into ``warehouse`` (see ``Warehouse.ingest``)."""
+    return warehouse.ingest(path, snapshot_date, replace=replace, progress=progress)
+
+
+def list_snapshots(warehouse: Warehouse) -> pa.Table:
+    """The load log: one row per stored snapshot, oldest first."""
+    if not warehouse.snapshot_dates():
+        return LOAD_SCHEMA.empty_table()
+    loads = warehouse.table(LOADS).order_by("snapshot_date")
+    return warehouse.execute(loads)
+
+
+def list_rejects(warehouse: Warehouse, date: dt.date | None = None) -> pa.Table:
+    """Malformed records kept aside at ingest, with file, row, field and reason."""
+    date = warehouse.resolve_date(date)
+    rejects = warehouse.table(REJECTS)
+    loads = warehouse.table(LOADS).filter(ibis._.snapshot_date == date).select("load_id")
+    kept = rejects.semi_join(loads, "load_id").order_by(["file", "row"])
+    return warehouse.execute(kept.select("file", "row", "model_id", "field", "reason", "raw"))
+
+
+def _result(status: str, load_id: str, snapshot: Snapshot) -> LoadResult:
+    return LoadResult(
+        status=status,
+        load_id=load_id,
+        snapshot_date=snapshot.snapshot_date,
+        date_inferred=snapshot.date_inferred,
+        source=snapshot.source,
+        file=str(snapshot.path),
+        rows=snapshot.rows.num_rows,
+        rejects=snapshot.rejects.num_rows,
+        aliases=snapshot.aliases.num_rows,
+    )
+
+
+def _load_row(snapshot: Snapshot, load_id: str) -> pa.Table:
+    row = {
+        "load_id": load_id,
+        "snapshot_date": snapshot.snapshot_date,
+        "date_inferred": snapshot.date_inferred,
+        "source": snapshot.source,
+        "file": str(snapshot.path.resolve()),
+        "file_sha256": snapshot.file_sha256,
+        "rows": snapshot.rows.num_rows,
+        "rejects": snapshot.rejects.num_rows,
+        "aliases": snapshot.aliases.num_rows,
+        "hubpulse_version": __version__,
+        "loaded_at": dt.datetime.now(dt.UTC).replace(tzinfo=None),
+    }
+    return pa.Table.from_pylist([row], schema=LOAD_SCHEMA)
+
+
+def _read_load(partition: Path) -> dict[str, object] | None:
+    path = partition / f"{LOADS}.parquet"
+    if not path.is_file():
+        return None
+    return pq.read_table(path).to_pylist()[0]
+
+
+def _partition_date(path: Path) -> dt.date:
+    return dt.date.fromisoformat(path.name.removeprefix("date="))
+
+
+def _write(path: Path, table: pa.Table) -> None:
+    pq.write_table(table, path, compression="zstd")
+    with path.open("rb") as handle:
+        os.fsync(handle.fileno())
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _bundled_aliases() -> pa.Table:
+    text = resources.files("hubpulse").joinpath("aliases.csv").read_text(encoding="utf-8")
+    rows = [r for r in csv.DictReader(line for line in text.splitlines() if not line.startswith("#"))]
+    return pa.Table.from_pylist(
+        [{"old_id": r["old_id"], "new_id": r["new_id"]} for r in rows], schema=ALIAS_SCHEMA
+    )
