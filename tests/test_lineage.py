@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-
 from graphs import aliases, model, records, snapshot
+
 from hubpulse.errors import LineageError
 from hubpulse.lineage import describe_lineage, model_depths, resolve_lineage
 from hubpulse.sources import normalise_record
@@ -88,7 +88,10 @@ def test_three_cycle_without_dates_breaks_by_id():
 
 
 def test_missing_parent_is_an_external_root():
-    rows = [model("e/child", ["gone/parent"], "quantized"), model("e/grand", ["e/child"], "adapter")]
+    rows = [
+        model("e/child", ["gone/parent"], "quantized"),
+        model("e/grand", ["e/child"], "adapter"),
+    ]
     lineage = resolve_lineage(snapshot(rows), aliases())
     assert roots_of(lineage, "e/grand") == [("gone/parent", 2, True)]
     edge = records(lineage.edges.filter(lineage.edges.child == "e/child"))[0]

@@ -8,8 +8,8 @@ import json
 import duckdb
 import pyarrow.parquet as pq
 import pytest
-
 from conftest import API_MARCH, FIXTURES, HUB_STATS
+
 from hubpulse.errors import SnapshotFormatError
 from hubpulse.sources import SNAPSHOT_SCHEMA, read_snapshot
 
@@ -49,9 +49,13 @@ def test_hub_stats_lineage_prefers_base_models_struct(hub_stats):
     relations = duckdb.sql(
         f"select baseModels.relation r, count(*) from {RAW} where r is not null group by r"
     ).fetchall()
-    mine = hub_stats.rows.filter(
-        [s == "baseModels" for s in hub_stats.rows["lineage_source"].to_pylist()]
-    )["base_relation"].value_counts().to_pylist()
+    mine = (
+        hub_stats.rows.filter(
+            [s == "baseModels" for s in hub_stats.rows["lineage_source"].to_pylist()]
+        )["base_relation"]
+        .value_counts()
+        .to_pylist()
+    )
     assert {d["values"]: d["counts"] for d in mine} == dict(relations)
 
 
@@ -148,11 +152,11 @@ def test_card_list_base_model_with_gguf_is_a_merge_and_date_is_inferred():
 def test_unknown_layout_and_unreadable_files_are_clear_errors(tmp_path):
     bad = tmp_path / "models.csv"
     bad.write_text("id\nx/y\n")
-    with pytest.raises(SnapshotFormatError, match="models.csv: unknown input layout"):
+    with pytest.raises(SnapshotFormatError, match=r"models.csv: unknown input layout"):
         read_snapshot(bad)
     broken = tmp_path / "broken.parquet"
     broken.write_bytes(b"not parquet")
-    with pytest.raises(SnapshotFormatError, match="broken.parquet: not a readable Parquet"):
+    with pytest.raises(SnapshotFormatError, match=r"broken.parquet: not a readable Parquet"):
         read_snapshot(broken)
     with pytest.raises(SnapshotFormatError, match="no such file"):
         read_snapshot(tmp_path / "missing.json")

@@ -7,15 +7,17 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from hubpulse.families import Family, assign_families, load_registry  # noqa: E402
-from hubpulse.lineage import Lineage, resolve_lineage  # noqa: E402
-from hubpulse.metrics import (  # noqa: E402
+from hubpulse.families import Family, assign_families, load_registry
+from hubpulse.lineage import Lineage, resolve_lineage
+from hubpulse.metrics import (
+    analyse_snapshot,
     compare_families,
+    compare_family,
     count_derivatives,
     rank_models,
 )
-from hubpulse.sources import SNAPSHOT_SCHEMA, read_snapshot  # noqa: E402
-from hubpulse.warehouse import (  # noqa: E402
+from hubpulse.sources import SNAPSHOT_SCHEMA, read_snapshot
+from hubpulse.warehouse import (
     Warehouse,
     ingest_snapshot,
     list_rejects,
@@ -29,8 +31,10 @@ __all__ = [
     "Lineage",
     "Warehouse",
     "__version__",
+    "analyse_snapshot",
     "assign_families",
     "compare_families",
+    "compare_family",
     "count_derivatives",
     "ingest_snapshot",
     "list_rejects",

@@ -1,3 +1,3 @@
-from hubpulse.cli import app
+from hubpulse.cli import main
 
-app(prog_name="hubpulse")
+main()

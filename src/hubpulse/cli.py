@@ -22,7 +22,7 @@ from hubpulse.metrics import (
     GroupBy,
     Metric,
     analyse_snapshot,
-    compare_families,
+    compare_family,
     count_derivatives,
     rank_models,
 )
@@ -40,28 +40,38 @@ console = Console(width=None if sys.stdout.isatty() or "COLUMNS" in os.environ e
 WarehouseOpt = Annotated[
     Path | None,
     typer.Option(
-        "--warehouse", "-w", help="Warehouse directory [env HUBPULSE_WAREHOUSE; default "
-        "~/.local/share/hubpulse]", show_default=False,
+        "--warehouse",
+        "-w",
+        help="Warehouse directory [env HUBPULSE_WAREHOUSE; default ~/.local/share/hubpulse]",
+        show_default=False,
     ),
 ]
 FormatOpt = Annotated[OutputFormat, typer.Option("--format", "-f", help="Output format.")]
 ModeOpt = Annotated[
     Mode | None,
-    typer.Option("--mode", "-m", help="Attribution: publisher or lineage [env HUBPULSE_MODE; "
-                 "default lineage]", show_default=False),
+    typer.Option(
+        "--mode",
+        "-m",
+        help="Attribution: publisher or lineage [env HUBPULSE_MODE; default lineage]",
+        show_default=False,
+    ),
 ]
 DateOpt = Annotated[
     str | None, typer.Option("--date", "-d", help="Snapshot date YYYY-MM-DD (default: newest).")
 ]
 FamiliesOpt = Annotated[
     Path | None,
-    typer.Option("--families", help="Extra family registry TOML [env HUBPULSE_FAMILIES_FILE].",
-                 show_default=False),
+    typer.Option(
+        "--families",
+        help="Extra family registry TOML [env HUBPULSE_FAMILIES_FILE].",
+        show_default=False,
+    ),
 ]
 
 
-def _settings(warehouse: Path | None, mode: str | None = None,
-              families: Path | None = None) -> Settings:
+def _settings(
+    warehouse: Path | None, mode: str | None = None, families: Path | None = None
+) -> Settings:
     return load_settings(warehouse=warehouse, mode=mode, families_file=families)
 
 
@@ -71,7 +81,9 @@ def _date(value: str | None) -> dt.date | None:
     try:
         return dt.date.fromisoformat(value)
     except ValueError:
-        raise typer.BadParameter(f"{value!r} is not a date (YYYY-MM-DD)", param_hint="--date")
+        raise typer.BadParameter(
+            f"{value!r} is not a date (YYYY-MM-DD)", param_hint="--date"
+        ) from None
 
 
 def _analysis(settings: Settings, date: str | None) -> Analysis:
@@ -79,7 +91,10 @@ def _analysis(settings: Settings, date: str | None) -> Analysis:
     day = warehouse.resolve_date(_date(date))
     registry = load_registry(settings.families_file)
     return analyse_snapshot(
-        warehouse.models(day), warehouse.aliases(), registry, day,
+        warehouse.models(day),
+        warehouse.aliases(),
+        registry,
+        day,
         max_depth=settings.max_lineage_depth,
     )
 
@@ -88,7 +103,9 @@ def _analysis(settings: Settings, date: str | None) -> Analysis:
 def ingest(
     paths: Annotated[list[Path], typer.Argument(help="hub-stats .parquet or Hub API .json/.jsonl")],
     date: DateOpt = None,
-    replace: Annotated[bool, typer.Option(help="Replace a stored snapshot of the same date.")] = False,
+    replace: Annotated[
+        bool, typer.Option(help="Replace a stored snapshot of the same date.")
+    ] = False,
     warehouse: WarehouseOpt = None,
 ) -> None:
     """Normalise files into snapshots; malformed rows are kept aside as rejects."""
@@ -102,7 +119,20 @@ def ingest(
 def snapshots(warehouse: WarehouseOpt = None, fmt: FormatOpt = "table") -> None:
     """List stored snapshots with their load log."""
     table = list_snapshots(open_warehouse(_settings(warehouse).warehouse))
-    outputs.emit(console, table.drop(["file_sha256"]), fmt, title="Snapshots")
+    if fmt == "table":
+        table = table.select(
+            [
+                "snapshot_date",
+                "source",
+                "rows",
+                "rejects",
+                "aliases",
+                "load_id",
+                "loaded_at",
+                "file",
+            ]
+        )
+    outputs.emit(console, table, fmt, title="Snapshots")
 
 
 @app.command()
@@ -123,8 +153,11 @@ def families(families: FamiliesOpt = None, fmt: FormatOpt = "table") -> None:
 def top(
     by: Annotated[str, typer.Option(help="family, model, vendor, country or author")] = "family",
     limit: Annotated[int | None, typer.Option(help="Show the first N rows.")] = 20,
-    date: DateOpt = None, mode: ModeOpt = None, fmt: FormatOpt = "table",
-    warehouse: WarehouseOpt = None, families: FamiliesOpt = None,
+    date: DateOpt = None,
+    mode: ModeOpt = None,
+    fmt: FormatOpt = "table",
+    warehouse: WarehouseOpt = None,
+    families: FamiliesOpt = None,
 ) -> None:
     """Rank families, models, vendors, countries or authors by downloads."""
     if by not in GROUPS:
@@ -132,50 +165,68 @@ def top(
     settings = _settings(warehouse, mode, families)
     analysis = _analysis(settings, date)
     table = rank_models(analysis, by=_group(by), mode=settings.mode, limit=limit)
-    outputs.emit_query(console, table, fmt, meta=outputs.meta(analysis, settings.mode),
-                       title=f"Top {by} by 30-day downloads")
+    outputs.emit_query(
+        console,
+        table,
+        fmt,
+        meta=outputs.meta(analysis, settings.mode),
+        title=f"Top {by} by 30-day downloads",
+    )
 
 
 @app.command()
 def compare(
     family: Annotated[str, typer.Argument(help="Family name, e.g. Qwen")],
     next_n: Annotated[int, typer.Option("--next", min=1, help="How many following families.")] = 8,
-    metric: Annotated[str, typer.Option(help="downloads_30d or downloads_all_time")] = "downloads_30d",
-    date: DateOpt = None, mode: ModeOpt = None, fmt: FormatOpt = "table",
-    warehouse: WarehouseOpt = None, families: FamiliesOpt = None,
+    metric: Annotated[
+        str, typer.Option(help="downloads_30d or downloads_all_time")
+    ] = "downloads_30d",
+    date: DateOpt = None,
+    mode: ModeOpt = None,
+    fmt: FormatOpt = "table",
+    warehouse: WarehouseOpt = None,
+    families: FamiliesOpt = None,
 ) -> None:
     """Does FAMILY out-download the next N families combined?"""
     settings = _settings(warehouse, mode, families)
     analysis = _analysis(settings, date)
-    result = compare_families(
-        outputs.rows(analysis, rank_models(analysis, by="family", mode=settings.mode)),
-        family, next_n, mode=settings.mode, metric=_metric(metric),
-        snapshot_date=analysis.snapshot_date,
-    )
+    result = compare_family(analysis, family, next_n, mode=settings.mode, metric=_metric(metric))
     outputs.print_comparison(console, result, fmt)
 
 
 @app.command()
 def derivatives(
     target: Annotated[str, typer.Argument(help="Family name or model id (org/name)")],
-    min_downloads: Annotated[int, typer.Option(min=0, help="Ignore derivatives below this "
-                                               "30-day download count.")] = 0,
-    date: DateOpt = None, mode: ModeOpt = None, fmt: FormatOpt = "table",
-    warehouse: WarehouseOpt = None, families: FamiliesOpt = None,
+    min_downloads: Annotated[
+        int, typer.Option(min=0, help="Ignore derivatives below this 30-day download count.")
+    ] = 0,
+    date: DateOpt = None,
+    mode: ModeOpt = None,
+    fmt: FormatOpt = "table",
+    warehouse: WarehouseOpt = None,
+    families: FamiliesOpt = None,
 ) -> None:
     """Count derivatives of a family or model by relation, with distinct publishers."""
     settings = _settings(warehouse, mode, families)
     analysis = _analysis(settings, date)
     table = count_derivatives(analysis, target, min_downloads=min_downloads)
-    outputs.emit_query(console, table, fmt, meta=outputs.meta(analysis, settings.mode),
-                       title=f"Derivatives of {target} (downloads_30d >= {min_downloads})")
+    outputs.emit_query(
+        console,
+        table,
+        fmt,
+        meta=outputs.meta(analysis, settings.mode),
+        title=f"Derivatives of {target} (downloads_30d >= {min_downloads})",
+    )
 
 
 @app.command()
 def lineage(
     model_id: Annotated[str, typer.Argument(help="Model id, org/name")],
-    date: DateOpt = None, mode: ModeOpt = None, fmt: FormatOpt = "table",
-    warehouse: WarehouseOpt = None, families: FamiliesOpt = None,
+    date: DateOpt = None,
+    mode: ModeOpt = None,
+    fmt: FormatOpt = "table",
+    warehouse: WarehouseOpt = None,
+    families: FamiliesOpt = None,
 ) -> None:
     """Show a model's ancestry up to its roots and a summary of its descendants."""
     settings = _settings(warehouse, mode, families)
@@ -186,8 +237,9 @@ def lineage(
 
 @app.command()
 def demo(
-    warehouse: Annotated[Path, typer.Option("--warehouse", "-w", help="Demo warehouse directory.")]
-    = Path(".hubpulse-demo"),
+    warehouse: Annotated[
+        Path, typer.Option("--warehouse", "-w", help="Demo warehouse directory.")
+    ] = Path(".hubpulse-demo"),
 ) -> None:
     """Ingest the bundled real data and answer the seed questions (what `make demo` runs)."""
     store = open_warehouse(warehouse)
@@ -203,7 +255,9 @@ def _group(by: str) -> GroupBy:
 
 def _metric(metric: str) -> Metric:
     if metric not in ("downloads_30d", "downloads_all_time"):
-        raise typer.BadParameter("choose downloads_30d or downloads_all_time", param_hint="--metric")
+        raise typer.BadParameter(
+            "choose downloads_30d or downloads_all_time", param_hint="--metric"
+        )
     return metric  # type: ignore[return-value]
 
 

@@ -128,9 +128,7 @@ def load_registry(extra: Path | str | None = None) -> Registry:
     return Registry(tuple(families))
 
 
-def assign_families(
-    models: ir.Table, registry: Registry, lineage: Lineage, mode: Mode
-) -> ir.Table:
+def assign_families(models: ir.Table, registry: Registry, lineage: Lineage, mode: Mode) -> ir.Table:
     """model_id, family, weight: each model's share per family under ``mode``.
 
     Weights of one model sum to 1; unattributed models get the family ``(unattributed)``.

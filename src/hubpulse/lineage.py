@@ -83,9 +83,7 @@ def resolve_lineage(models: ir.Table, aliases: ir.Table, *, max_depth: int = 256
     )
 
 
-def _apply_aliases(
-    raw: ir.Table, models: ir.Table, aliases: ir.Table
-) -> tuple[ir.Table, ir.Table]:
+def _apply_aliases(raw: ir.Table, models: ir.Table, aliases: ir.Table) -> tuple[ir.Table, ir.Table]:
     """Map parent ids through the (transitively closed) alias table."""
     live = models.select(live_id=models.model_id)
     mapping = aliases.select("old_id", "new_id").distinct(on="old_id")
@@ -97,9 +95,7 @@ def _apply_aliases(
         )
     mapping = mapping.filter(mapping.old_id != mapping.new_id).cache()
     joined = raw.left_join(mapping, raw.parent == mapping.old_id)
-    renamed = joined.select(
-        "child", "relation", parent=ibis.coalesce(joined.new_id, joined.parent)
-    )
+    renamed = joined.select("child", "relation", parent=ibis.coalesce(joined.new_id, joined.parent))
     hits = joined.filter(joined.new_id.notnull())
     issues = hits.select(
         model_id=hits.child,
@@ -142,9 +138,7 @@ def _cycle_breaks(edges: ir.Table, closure: ir.Table, models: ir.Table) -> ir.Ta
     cyclic = edges.join(
         back, (edges.parent == back.back_from) & (edges.child == back.back_to)
     ).select("child", "parent", "relation")
-    ages = models.select(
-        age_id=models.model_id, age=ibis.coalesce(models.created_at, _FAR_FUTURE)
-    )
+    ages = models.select(age_id=models.model_id, age=ibis.coalesce(models.created_at, _FAR_FUTURE))
     child_age = ages.select(c_id=ages.age_id, c_age=ages.age)
     parent_age = ages.view().select(p_id="age_id", p_age="age")
     step = cyclic.join(child_age, cyclic.child == child_age.c_id).select(
@@ -163,9 +157,7 @@ def _roots(models: ir.Table, edges: ir.Table, closure: ir.Table) -> ir.Table:
     ancestral = closure.anti_join(has_parent, closure.ancestor_id == has_parent.with_parent)
     ancestral = ancestral.select("model_id", root_id=ancestral.ancestor_id, depth=ancestral.depth)
     orphans = models.anti_join(has_parent, models.model_id == has_parent.with_parent)
-    own = orphans.select(
-        "model_id", root_id=orphans.model_id, depth=ibis.literal(0, "int64")
-    )
+    own = orphans.select("model_id", root_id=orphans.model_id, depth=ibis.literal(0, "int64"))
     roots = ancestral.union(own)
     marked = roots.left_join(known, roots.root_id == known.known_id)
     return marked.select("model_id", "root_id", "depth", external=marked.known_id.isnull())
@@ -224,9 +216,7 @@ def describe_lineage(lineage: Lineage, models: ir.Table, model_id: str) -> Linea
     from hubpulse.errors import ModelNotFoundError
 
     in_snapshot = bool(models.filter(models.model_id == model_id).count().execute())
-    known_parent = bool(
-        lineage.edges.filter(lineage.edges.parent == model_id).count().execute()
-    )
+    known_parent = bool(lineage.edges.filter(lineage.edges.parent == model_id).count().execute())
     if not in_snapshot and not known_parent:
         raise ModelNotFoundError(
             f"model {model_id!r} is neither in the snapshot nor a parent of any model in it"
@@ -237,12 +227,18 @@ def describe_lineage(lineage: Lineage, models: ir.Table, model_id: str) -> Linea
     rows = below.join(models, "model_id").mutate(
         relation=ibis.coalesce(ibis._.base_relation, ibis.literal("unknown"))
     )
-    by_relation = rows.group_by("relation").aggregate(
-        descendants=rows.model_id.nunique(),
-        publishers=rows.author.nunique(),
-        downloads_30d=rows.downloads_30d.fill_null(0).sum(),
-    ).order_by([ibis.desc("descendants"), "relation"])
-    by_depth = rows.group_by("depth").aggregate(descendants=rows.model_id.nunique()).order_by("depth")
+    by_relation = (
+        rows.group_by("relation")
+        .aggregate(
+            descendants=rows.model_id.nunique(),
+            publishers=rows.author.nunique(),
+            downloads_30d=rows.downloads_30d.fill_null(0).sum(),
+        )
+        .order_by([ibis.desc("descendants"), "relation"])
+    )
+    by_depth = (
+        rows.group_by("depth").aggregate(descendants=rows.model_id.nunique()).order_by("depth")
+    )
     issues = lineage.issues.filter(
         (lineage.issues.model_id == model_id) | (lineage.issues.parent_id == model_id)
     )

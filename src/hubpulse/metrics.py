@@ -159,8 +159,12 @@ def compare_families(
     at = names.index(family.lower())
     subject, following = ordered[at], ordered[at + 1 : at + 1 + next_n]
     rows = [
-        {"role": "subject" if i == 0 else "next", "rank": at + 1 + i, "family": r["family"],
-         metric: int(r[metric] or 0)}
+        {
+            "role": "subject" if i == 0 else "next",
+            "rank": at + 1 + i,
+            "family": r["family"],
+            metric: int(r[metric] or 0),
+        }
         for i, r in enumerate([subject, *following])
     ]
     return Comparison(
@@ -176,9 +180,18 @@ def compare_families(
     )
 
 
-def count_derivatives(
-    analysis: Analysis, target: str, *, min_downloads: int = 0
-) -> ir.Table:
+def compare_family(
+    analysis: Analysis, family: str, next_n: int, *, mode: Mode, metric: Metric = "downloads_30d"
+) -> Comparison:
+    """Rank the snapshot's families under ``mode`` and compare ``family`` with the next N."""
+    name = analysis.registry.get(family).name
+    ranking = rank_models(analysis, by="family", mode=mode).to_pyarrow().to_pylist()
+    return compare_families(
+        ranking, name, next_n, mode=mode, metric=metric, snapshot_date=analysis.snapshot_date
+    )
+
+
+def count_derivatives(analysis: Analysis, target: str, *, min_downloads: int = 0) -> ir.Table:
     """Derivatives of a family (its first-party repos) or of one model, by relation:
     relation, derivatives, publishers (distinct authors), downloads_30d. A final ``all`` row
     totals them. Only derivatives with ``downloads_30d >= min_downloads`` count."""
@@ -194,8 +207,10 @@ def count_derivatives(
         "publishers": rows.author.nunique(),
         "downloads_30d": rows.downloads_30d.fill_null(0).sum(),
     }
-    by_relation = rows.group_by("relation").aggregate(**aggregates).order_by(
-        [ibis.desc("derivatives"), "relation"]
+    by_relation = (
+        rows.group_by("relation")
+        .aggregate(**aggregates)
+        .order_by([ibis.desc("derivatives"), "relation"])
     )
     total = rows.aggregate(**aggregates).mutate(relation=ibis.literal("all"))
     return by_relation.union(total.select(*by_relation.columns))
@@ -219,9 +234,7 @@ def derivative_bases(analysis: Analysis, target: str) -> ir.Table:
 def _credited(analysis: Analysis, mode: Mode) -> ir.Table:
     """One row per (model, family) share with weighted counts and family metadata."""
     shares = analysis.attribution(mode)
-    joined = analysis.models.join(shares, "model_id").join(
-        analysis.registry.table(), "family"
-    )
+    joined = analysis.models.join(shares, "model_id").join(analysis.registry.table(), "family")
     return joined.select(
         "model_id",
         "author",

@@ -23,9 +23,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from rich.tree import Tree
 
-from hubpulse.families import Registry
+from hubpulse.families import MODES, Registry
 from hubpulse.lineage import LineageReport, describe_lineage
-from hubpulse.metrics import Analysis, Comparison, compare_families, count_derivatives, rank_models
+from hubpulse.metrics import Analysis, Comparison, compare_family, count_derivatives, rank_models
 from hubpulse.settings import Mode, OutputFormat
 from hubpulse.sources import count_records
 from hubpulse.warehouse import LoadResult, Warehouse, list_snapshots
@@ -47,12 +47,6 @@ def meta(analysis: Analysis, mode: Mode) -> dict[str, Any]:
     }
 
 
-def rows(analysis: Analysis, expr: ir.Table) -> list[dict[str, Any]]:
-    """Execute ``expr`` and return plain dict rows."""
-    del analysis  # the expression is bound to the analysis' engine already
-    return expr.to_pyarrow().to_pylist()
-
-
 def emit_query(
     console: Console, expr: ir.Table, fmt: OutputFormat, *, meta: dict[str, Any], title: str
 ) -> None:
@@ -70,7 +64,9 @@ def emit(
 ) -> None:
     """Print ``table`` as a Rich table, JSON (``{..meta, rows: [...]}``) or CSV."""
     records = table.to_pylist() if isinstance(table, pa.Table) else list(table)
-    columns = table.column_names if isinstance(table, pa.Table) else list(records[0] if records else [])
+    columns = (
+        table.column_names if isinstance(table, pa.Table) else list(records[0] if records else [])
+    )
     if fmt == "json":
         print(json.dumps({**(meta or {}), "rows": records}, default=_json_default, indent=2))
     elif fmt == "csv":
@@ -119,8 +115,11 @@ def ingest_with_progress(
 ) -> LoadResult:
     """Ingest one file with a Rich progress bar over its records."""
     with Progress(
-        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-        TimeElapsedColumn(), transient=True,
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        transient=True,
     ) as progress:
         task = progress.add_task(f"ingest {Path(path).name}", total=count_records(path))
         return warehouse.ingest(
@@ -173,14 +172,21 @@ def print_lineage(
     )
     console.print(f"roots: {roots} · depth {report.depth}", highlight=False)
     if report.descendants_by_relation:
-        console.print(rich_table(report.descendants_by_relation,
-                                 list(report.descendants_by_relation[0]),
-                                 title=f"Descendants of {report.model_id} by relation"))
+        console.print(
+            rich_table(
+                report.descendants_by_relation,
+                list(report.descendants_by_relation[0]),
+                title=f"Descendants of {report.model_id} by relation",
+            )
+        )
     else:
         console.print(f"no descendants of {report.model_id} in this snapshot")
     for issue in report.issues:
-        console.print(f"[yellow]note:[/] {issue['kind']}: {issue['model_id']} → "
-                      f"{issue['parent_id']} ({issue['detail']})", highlight=False)
+        console.print(
+            f"[yellow]note:[/] {issue['kind']}: {issue['model_id']} → "
+            f"{issue['parent_id']} ({issue['detail']})",
+            highlight=False,
+        )
 
 
 def ancestry_tree(report: LineageReport) -> Tree:
@@ -213,21 +219,32 @@ def demo_files() -> Iterator[tuple[Path, dt.date | None]]:
 
 def print_demo(console: Console, warehouse: Warehouse, analysis: Analysis) -> None:
     """What ``make demo`` shows after ingesting the bundled data."""
-    emit(console, list_snapshots(warehouse).select(["snapshot_date", "source", "rows", "rejects"]),
-         "table", title="Stored snapshots")
+    emit(
+        console,
+        list_snapshots(warehouse).select(["snapshot_date", "source", "rows", "rejects"]),
+        "table",
+        title="Stored snapshots",
+    )
     ranking = rank_models(analysis, by="family", mode="lineage", limit=12)
-    emit_query(console, ranking, "table", meta=meta(analysis, "lineage"),
-               title="Family ranking by 30-day downloads")
-    for mode in ("publisher", "lineage"):
-        family_rows = rows(analysis, rank_models(analysis, by="family", mode=mode))
-        result = compare_families(family_rows, "Qwen", 8, mode=mode, metric="downloads_30d",
-                                  snapshot_date=analysis.snapshot_date)
-        print_comparison(console, result, "table")
+    emit_query(
+        console,
+        ranking,
+        "table",
+        meta=meta(analysis, "lineage"),
+        title="Family ranking by 30-day downloads",
+    )
+    for mode in MODES:
+        print_comparison(console, compare_family(analysis, "Qwen", 8, mode=mode), "table")
     report = describe_lineage(analysis.lineage, analysis.models, DEMO_LINEAGE)
     console.rule(f"Lineage of {DEMO_LINEAGE}")
     print_lineage(console, report, "table", meta(analysis, "lineage"))
-    emit_query(console, count_derivatives(analysis, "Qwen"), "table",
-               meta=meta(analysis, "lineage"), title="Derivatives of Qwen in the snapshot")
+    emit_query(
+        console,
+        count_derivatives(analysis, "Qwen"),
+        "table",
+        meta=meta(analysis, "lineage"),
+        title="Derivatives of Qwen in the snapshot",
+    )
 
 
 def _comparison_title(result: Comparison) -> str:

@@ -245,7 +245,9 @@ def _reject_row(path: Path, number: int, record: Any, reject: _Reject) -> dict[s
         model_id = None
     else:
         raw = json.dumps(record, default=str, ensure_ascii=False)
-        model_id = _text(record.get("id") or record.get("modelId")) if isinstance(record, dict) else None
+        model_id = (
+            _text(record.get("id") or record.get("modelId")) if isinstance(record, dict) else None
+        )
     return {
         "file": str(path),
         "row": number,
@@ -286,7 +288,8 @@ def normalise_record(record: Any) -> tuple[dict[str, Any], set[tuple[str, str]]]
     row = {
         "snapshot_date": None,
         "model_id": model_id,
-        "author": _text(record.get("author")) or (model_id.split("/")[0] if "/" in model_id else None),
+        "author": _text(record.get("author"))
+        or (model_id.split("/")[0] if "/" in model_id else None),
         "created_at": _timestamp(record.get("createdAt"), "createdAt", placeholder=True),
         "last_modified": _timestamp(record.get("lastModified"), "lastModified"),
         "downloads_30d": _count(record.get("downloads"), "downloads"),
@@ -411,9 +414,9 @@ def _lineage(
         parents, origin = card_parents, "card"
         relation = _card_relation(card, parents, tags, gguf, record.get("library_name"))
     aliases: set[tuple[str, str]] = set()
-    if origin in ("baseModels", "tags") and len(card_parents) == len(parents) == 1:
-        if card_parents[0] != parents[0]:
-            aliases.add((card_parents[0], parents[0]))
+    single = origin in ("baseModels", "tags") and len(card_parents) == len(parents) == 1
+    if single and card_parents[0] != parents[0]:
+        aliases.add((card_parents[0], parents[0]))
     return parents, relation, origin, aliases
 
 

@@ -192,7 +192,9 @@ class Warehouse:
         stamp = pa.array([load_id] * snapshot.rows.num_rows, pa.string())
         _write(load_dir / f"{MODELS}.parquet", snapshot.rows.append_column("load_id", stamp))
         reject_ids = pa.array([load_id] * snapshot.rejects.num_rows, pa.string())
-        _write(load_dir / f"{REJECTS}.parquet", snapshot.rejects.append_column("load_id", reject_ids))
+        _write(
+            load_dir / f"{REJECTS}.parquet", snapshot.rejects.append_column("load_id", reject_ids)
+        )
         _write(load_dir / f"{ALIASES}.parquet", snapshot.aliases)
         _write(load_dir / f"{LOADS}.parquet", _load_row(snapshot, load_id))
         return load_dir
@@ -328,7 +330,9 @@ def _fsync_dir(path: Path) -> None:
 
 def _bundled_aliases() -> pa.Table:
     text = resources.files("hubpulse").joinpath("aliases.csv").read_text(encoding="utf-8")
-    rows = [r for r in csv.DictReader(line for line in text.splitlines() if not line.startswith("#"))]
+    rows = [
+        r for r in csv.DictReader(line for line in text.splitlines() if not line.startswith("#"))
+    ]
     return pa.Table.from_pylist(
         [{"old_id": r["old_id"], "new_id": r["new_id"]} for r in rows], schema=ALIAS_SCHEMA
     )

@@ -1,0 +1,100 @@
+"""An independent, plain-Python computation of family totals straight from the raw hub-stats
+Parquet and the registry TOML. It shares no code with hubpulse's engine path: lineage comes
+from the raw columns, roots from a breadth-first walk, membership from fnmatch."""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import tomllib
+from collections import defaultdict
+from importlib import resources
+from pathlib import Path
+
+import pyarrow.parquet as pq
+
+RELATIONS = {"finetune", "adapter", "quantized", "merge"}
+
+
+def raw_parents(path: Path) -> tuple[dict[str, dict], dict[str, list[str]]]:
+    rows = {r["id"]: r for r in pq.read_table(path).to_pylist()}
+    parents: dict[str, list[str]] = {}
+    aliases: dict[str, str] = {}
+    for model_id, row in rows.items():
+        card = json.loads(row["cardData"]) if row["cardData"] else {}
+        card_value = card.get("base_model") if isinstance(card, dict) else None
+        card_ids = [card_value] if isinstance(card_value, str) else list(card_value or [])
+        api = [m["id"] for m in ((row["baseModels"] or {}).get("models") or [])]
+        tagged = [
+            t.split(":", 2)[2]
+            for t in row["tags"] or []
+            if t.startswith("base_model:") and t.split(":")[1] in RELATIONS
+        ]
+        chosen = api or list(dict.fromkeys(tagged)) or [c.strip() for c in card_ids if c.strip()]
+        if (api or tagged) and len(card_ids) == 1 and len(chosen) == 1 and card_ids[0] != chosen[0]:
+            aliases[card_ids[0]] = chosen[0]
+        parents[model_id] = chosen
+    for line in resources.files("hubpulse").joinpath("aliases.csv").read_text().splitlines()[3:]:
+        old, new, _ = line.split(",", 2)
+        aliases.setdefault(old, new)
+    for model_id, ids in parents.items():
+        resolved = []
+        for parent in ids:
+            while parent in aliases and parent not in rows and aliases[parent] != parent:
+                parent = aliases[parent]
+            if parent != model_id and parent not in resolved:
+                resolved.append(parent)
+        parents[model_id] = resolved
+    return rows, parents
+
+
+def roots(model_id: str, parents: dict[str, list[str]]) -> set[str]:
+    seen, frontier, found = {model_id}, [model_id], set()
+    while frontier:
+        nxt = []
+        for node in frontier:
+            ps = [p for p in parents.get(node, []) if p not in seen]
+            if not parents.get(node):
+                found.add(node)
+            for p in ps:
+                seen.add(p)
+                nxt.append(p)
+        frontier = nxt
+    return found
+
+
+def publisher(model_id: str, families: list[dict]) -> str | None:
+    org, _, name = model_id.partition("/")
+    best = None
+    for position, fam in enumerate(families):
+        orgs = [o.lower() for o in fam.get("orgs", [])]
+        rules = []
+        if org.lower() in orgs:
+            pats = fam.get("patterns") or []
+            rules += [(0, p) for p in pats] or [(1, "*")]
+        for repo in fam.get("repos", []):
+            r_org, _, r_name = repo.partition("/")
+            if r_org.lower() == org.lower():
+                rules.append((0, r_name))
+        for priority, pattern in rules:
+            if fnmatch.fnmatchcase(name.lower(), pattern.lower()):
+                key = (priority, position)
+                if best is None or key < best[0]:
+                    best = (key, fam["name"])
+    return best[1] if best else None
+
+
+def family_totals(path: Path, mode: str) -> dict[str, float]:
+    registry = tomllib.loads(resources.files("hubpulse").joinpath("families.toml").read_text())
+    families = registry["family"]
+    rows, parents = raw_parents(path)
+    totals: dict[str, float] = defaultdict(float)
+    for model_id, row in rows.items():
+        if mode == "publisher":
+            shares = {publisher(model_id, families) or "(unattributed)": 1.0}
+        else:
+            fams = {publisher(r, families) or "(unattributed)" for r in roots(model_id, parents)}
+            shares = {f: 1.0 / len(fams) for f in fams}
+        for fam, weight in shares.items():
+            totals[fam] += (row["downloads"] or 0) * weight
+    return dict(totals)

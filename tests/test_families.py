@@ -1,0 +1,118 @@
+"""The family registry: built-in coverage, user overrides and errors that name the line."""
+
+from __future__ import annotations
+
+import pytest
+from graphs import model, records, snapshot
+
+from hubpulse.errors import RegistryError, UnknownFamilyError
+from hubpulse.families import load_registry, match_publishers
+
+REQUIRED = [
+    "Qwen",
+    "Llama",
+    "DeepSeek",
+    "Gemma",
+    "Mistral",
+    "Phi",
+    "gpt-oss",
+    "GLM",
+    "Kimi",
+    "MiniMax",
+    "Nemotron",
+    "Granite",
+    "OLMo",
+    "SmolLM",
+    "Falcon",
+    "Yi",
+    "InternLM",
+    "ERNIE",
+    "Hunyuan",
+    "Command",
+    "Jamba",
+    "Baichuan",
+    "FLUX",
+    "Stable Diffusion",
+    "Whisper",
+    "BERT",
+]
+
+
+def test_builtin_registry_covers_the_major_families():
+    registry = load_registry()
+    names = [f.name for f in registry.families]
+    assert len(names) >= 25 and set(REQUIRED) <= set(names)
+    for family in registry.families:
+        assert family.vendor and family.country and (family.orgs or family.repos)
+    assert registry.get("qwen").ticker == "BABA"
+    with pytest.raises(UnknownFamilyError, match="unknown family 'Qwne'"):
+        registry.get("Qwne")
+
+
+@pytest.mark.parametrize(
+    ("model_id", "family"),
+    [
+        ("Qwen/Qwen2.5-7B-Instruct", "Qwen"),
+        ("google/gemma-3-27b-it", "Gemma"),
+        ("google/bert_uncased_L-2_H-128_A-2", "BERT"),
+        ("google/t5-small", None),
+        ("openai/whisper-large-v3", "Whisper"),
+        ("openai/gpt-oss-20b", "gpt-oss"),
+        ("openai/clip-vit-large-patch14", "CLIP"),
+        ("nvidia/Llama-3.1-Nemotron-70B-Instruct-HF", "Nemotron"),
+        ("nvidia/some-other-model", None),
+        ("microsoft/Phi-4", "Phi"),
+        ("meta-llama/Llama-3.1-8B", "Llama"),
+        ("stabilityai/stable-diffusion-xl-base-1.0", "Stable Diffusion"),
+        ("someone/Qwen2.5-7B-finetune", None),
+    ],
+)
+def test_publisher_rules(model_id, family):
+    ids = snapshot([model(model_id)]).select("model_id")
+    found = records(match_publishers(ids, load_registry()))
+    assert [r["family"] for r in found] == ([family] if family else [])
+
+
+def test_user_file_extends_and_overrides(tmp_path):
+    extra = tmp_path / "mine.toml"
+    extra.write_text(
+        '[[family]]\nname = "qwen"\nvendor = "Alibaba Cloud"\n\n'
+        '[[family]]\nname = "Acme"\nvendor = "Acme"\ncountry = "Chile"\norgs = ["acme"]\n'
+    )
+    registry = load_registry(extra)
+    assert registry.get("Qwen").vendor == "Alibaba Cloud"
+    assert registry.get("Qwen").orgs == ["Qwen", "Alibaba-NLP"]  # untouched keys kept
+    assert registry.get("Acme").country == "Chile"
+    assert len(registry.families) == len(load_registry().families) + 1
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('[[family]]\nname = "A"\nvendor = "B"\ncountry = \n', r"mine.toml: invalid TOML.*line 4"),
+        (
+            '[[family]]\nname = "A"\nvendor = "B"\ncountry = "C"\norgs = ["a"]\n\n'
+            '[[family]]\nname = "D"\nvendor = "E"\ncountry = "F"\norgz = ["d"]\n',
+            r"mine.toml, line 11: family #2 field 'orgz'",
+        ),
+        (
+            '[[family]]\nname = "A"\nvendor = "B"\ncountry = "C"\n',
+            r"mine.toml, line 1: family 'A' needs 'orgs' or 'repos'",
+        ),
+        (
+            '[[family]]\nname = "A"\nvendor = "B"\ncountry = "C"\norgs = "a"\n',
+            r"mine.toml, line 5: family #1 field 'orgs'",
+        ),
+        ('title = "x"\n', r"mine.toml, line 1: unknown top-level key 'title'"),
+    ],
+)
+def test_bad_registry_names_file_and_line(tmp_path, text, message):
+    extra = tmp_path / "mine.toml"
+    extra.write_text(text)
+    with pytest.raises(RegistryError, match=message):
+        load_registry(extra)
+
+
+def test_missing_registry_file_is_a_clear_error(tmp_path):
+    with pytest.raises(RegistryError, match="cannot read family registry"):
+        load_registry(tmp_path / "absent.toml")
