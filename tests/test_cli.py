@@ -68,16 +68,36 @@ def test_top_author_csv_equals_plain_sql(store):
     assert [(r["author"], int(r["downloads_30d"])) for r in rows] == expected
 
 
-@pytest.mark.parametrize("mode", ["publisher", "lineage"])
-def test_compare_json_states_verdict_and_margin(store, mode):
-    payload = json.loads(
-        run("compare", "Qwen", "--next", "8", "--format", "json", "--mode", mode, "-w", str(store))
+def test_compare_reports_both_modes_with_verdict_and_margin(store):
+    both = json.loads(run("compare", "Qwen", "--next", "8", "--format", "json", "-w", str(store)))
+    assert [c["mode"] for c in both["comparisons"]] == ["publisher", "lineage"]
+    for payload in both["comparisons"]:
+        assert payload["next_n"] == 8
+        assert payload["margin"] == payload["value"] - payload["combined_next"]
+        assert payload["combined_next"] == sum(f["downloads_30d"] for f in payload["families"][1:])
+        expected = family_totals(HUB_STATS, payload["mode"])
+        assert payload["value"] == round(expected["Qwen"])
+        assert payload["verdict"] == (
+            "exceeds" if payload["value"] > payload["combined_next"] else "does not exceed"
+        )
+        assert len(payload["families"]) == 9 and payload["families"][0]["family"] == "Qwen"
+    one = json.loads(
+        run(
+            "compare",
+            "qwen",
+            "--next",
+            "2",
+            "--mode",
+            "publisher",
+            "--format",
+            "json",
+            "-w",
+            str(store),
+        )
     )
-    assert payload["mode"] == mode and payload["next_n"] == 8
-    assert payload["margin"] == payload["value"] - payload["combined_next"]
-    assert payload["verdict"] in ("exceeds", "does not exceed")
-    assert len(payload["rows"]) == 9 and payload["rows"][0]["family"] == "Qwen"
-    assert payload["value"] == round(family_totals(HUB_STATS, mode)["Qwen"])
+    assert [c["mode"] for c in one["comparisons"]] == ["publisher"]
+    text = run("compare", "Qwen", "--next", "3", "--format", "csv", "-w", str(store))
+    assert len(list(csv.DictReader(io.StringIO(text)))) == 8
 
 
 def test_lineage_shows_real_third_party_ancestry(store):

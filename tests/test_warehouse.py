@@ -105,3 +105,10 @@ def test_ingest_killed_with_sigkill_leaves_no_partial_snapshot(tmp_path, moment)
     result = store.ingest(HUB_STATS)
     assert result.status == "loaded" and count_rows(store) == 4167
     assert [p.name for p in (root / "loads").iterdir()] == [result.load_id]
+
+
+def test_views_expose_exactly_the_canonical_columns(warehouse):
+    from hubpulse.sources import SNAPSHOT_SCHEMA
+
+    warehouse.ingest(HUB_STATS)
+    assert warehouse.table("models").columns == (*SNAPSHOT_SCHEMA.names, "load_id")

@@ -119,27 +119,16 @@ def ingest(
 def snapshots(warehouse: WarehouseOpt = None, fmt: FormatOpt = "table") -> None:
     """List stored snapshots with their load log."""
     table = list_snapshots(open_warehouse(_settings(warehouse).warehouse))
-    if fmt == "table":
-        table = table.select(
-            [
-                "snapshot_date",
-                "source",
-                "rows",
-                "rejects",
-                "aliases",
-                "load_id",
-                "loaded_at",
-                "file",
-            ]
-        )
-    outputs.emit(console, table, fmt, title="Snapshots")
+    drop = ["file_sha256", "hubpulse_version", "date_inferred"]
+    outputs.emit(console, outputs.brief(table, fmt, drop=drop), fmt, title="Snapshots")
 
 
 @app.command()
 def rejects(warehouse: WarehouseOpt = None, date: DateOpt = None, fmt: FormatOpt = "table") -> None:
     """Show the malformed records kept aside when a snapshot was ingested."""
     store = open_warehouse(_settings(warehouse).warehouse)
-    outputs.emit(console, list_rejects(store, _date(date)), fmt, title="Rejected records")
+    table = outputs.brief(list_rejects(store, _date(date)), fmt, drop=["raw"])
+    outputs.emit(console, table, fmt, title="Rejected records (raw record: --format json)")
 
 
 @app.command()
@@ -187,11 +176,14 @@ def compare(
     warehouse: WarehouseOpt = None,
     families: FamiliesOpt = None,
 ) -> None:
-    """Does FAMILY out-download the next N families combined?"""
+    """Does FAMILY out-download the next N families combined? Both modes unless --mode."""
     settings = _settings(warehouse, mode, families)
     analysis = _analysis(settings, date)
-    result = compare_family(analysis, family, next_n, mode=settings.mode, metric=_metric(metric))
-    outputs.print_comparison(console, result, fmt)
+    modes = MODES if mode is None and "HUBPULSE_MODE" not in os.environ else (settings.mode,)
+    results = [
+        compare_family(analysis, family, next_n, mode=m, metric=_metric(metric)) for m in modes
+    ]
+    outputs.print_comparisons(console, results, fmt)
 
 
 @app.command()

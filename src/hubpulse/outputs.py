@@ -77,6 +77,22 @@ def emit(
             console.print(f"[dim]snapshot {meta['snapshot_date']} · {meta['method']}[/]")
 
 
+def brief(
+    table: pa.Table, fmt: OutputFormat, *, drop: list[str]
+) -> pa.Table | list[dict[str, Any]]:
+    """For the terminal only: drop bulky columns, show file names without their directory and
+    timestamps to the second. JSON and CSV keep everything."""
+    if fmt != "table":
+        return table
+    records = table.drop_columns(drop).to_pylist()
+    for record in records:
+        if record.get("file"):
+            record["file"] = Path(record["file"]).name
+        if isinstance(record.get("loaded_at"), dt.datetime):
+            record["loaded_at"] = record["loaded_at"].replace(microsecond=0)
+    return records
+
+
 def to_csv(records: list[dict[str, Any]], columns: list[str]) -> str:
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
@@ -140,10 +156,30 @@ def print_load(console: Console, result: LoadResult) -> None:
     )
 
 
-def print_comparison(console: Console, result: Comparison, fmt: OutputFormat) -> None:
-    if fmt != "table":
-        emit(console, result.rows, fmt, title="", meta=result.to_dict() | {"families": None})
-        return
+def print_comparisons(console: Console, results: list[Comparison], fmt: OutputFormat) -> None:
+    """Comparisons (one per mode): tables with a verdict line, JSON or CSV."""
+    if fmt == "json":
+        payload = {"comparisons": [r.to_dict() for r in results]}
+        print(json.dumps(payload, default=_json_default, indent=2))
+    elif fmt == "csv":
+        flat = [
+            {
+                "mode": r.mode,
+                **row,
+                "verdict": r.verdict,
+                "margin": r.margin,
+                "combined_next": r.combined,
+            }
+            for r in results
+            for row in r.rows
+        ]
+        print(to_csv(flat, list(flat[0])), end="")
+    else:
+        for result in results:
+            print_comparison(console, result)
+
+
+def print_comparison(console: Console, result: Comparison) -> None:
     console.print(rich_table(result.rows, list(result.rows[0]), title=_comparison_title(result)))
     console.print(escape(comparison_sentence(result)), highlight=False)
 
@@ -234,7 +270,7 @@ def print_demo(console: Console, warehouse: Warehouse, analysis: Analysis) -> No
         title="Family ranking by 30-day downloads",
     )
     for mode in MODES:
-        print_comparison(console, compare_family(analysis, "Qwen", 8, mode=mode), "table")
+        print_comparison(console, compare_family(analysis, "Qwen", 8, mode=mode))
     report = describe_lineage(analysis.lineage, analysis.models, DEMO_LINEAGE)
     console.rule(f"Lineage of {DEMO_LINEAGE}")
     print_lineage(console, report, "table", meta(analysis, "lineage"))

@@ -229,7 +229,7 @@ class Warehouse:
     def _view_sql(self, name: str) -> str:
         files = [str(p / f"{name}.parquet") for p in self._partitions()]
         listed = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
-        return f"SELECT * FROM read_parquet([{listed}], union_by_name = true)"
+        return f"SELECT * FROM read_parquet([{listed}], union_by_name = true, hive_partitioning = false)"
 
     def _register_views(self) -> None:
         for name in TABLES:
@@ -259,7 +259,7 @@ def list_snapshots(warehouse: Warehouse) -> pa.Table:
     """The load log: one row per stored snapshot, oldest first."""
     if not warehouse.snapshot_dates():
         return LOAD_SCHEMA.empty_table()
-    loads = warehouse.table(LOADS).order_by("snapshot_date")
+    loads = warehouse.table(LOADS).select(*LOAD_SCHEMA.names).order_by("snapshot_date")
     return warehouse.execute(loads)
 
 
