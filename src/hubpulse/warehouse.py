@@ -229,7 +229,8 @@ class Warehouse:
     def _view_sql(self, name: str) -> str:
         files = [str(p / f"{name}.parquet") for p in self._partitions()]
         listed = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
-        return f"SELECT * FROM read_parquet([{listed}], union_by_name = true, hive_partitioning = false)"
+        options = "union_by_name = true, hive_partitioning = false"
+        return f"SELECT * FROM read_parquet([{listed}], {options})"
 
     def _register_views(self) -> None:
         for name in TABLES:
