@@ -21,6 +21,7 @@ test: $(STAMP) lint
 lint: $(STAMP)
 	$(BIN)/ruff check src tests
 	$(BIN)/ruff format --check src tests
+	$(BIN)/mypy src
 
 format: $(STAMP)
 	$(BIN)/ruff format src tests

@@ -51,7 +51,7 @@ class Family(BaseModel):
 
     def rules(self) -> list[tuple[str, str | None]]:
         """(organisation, name regex or None) pairs that make a repo first-party."""
-        named = [_glob_regex(p) for p in self.patterns] or [None]
+        named: list[str | None] = [_glob_regex(p) for p in self.patterns] or [None]
         rules = [(org.lower(), regex) for org in self.orgs for regex in named]
         for repo in self.repos:
             org, _, name = repo.partition("/")

@@ -154,7 +154,7 @@ class Warehouse:
         final = self._partition_dir(snapshot.snapshot_date)
         existing = _read_load(final)
         if existing is not None and existing["file_sha256"] == snapshot.file_sha256:
-            return _result("unchanged", existing["load_id"], snapshot)
+            return _result("unchanged", str(existing["load_id"]), snapshot)
         if existing is not None and not replace:
             raise SnapshotConflictError(
                 f"snapshot {snapshot.snapshot_date} already holds {existing['file']} "
