@@ -151,6 +151,15 @@ def test_errors_are_one_clear_line_and_exit_non_zero(store, tmp_path):
     assert empty.returncode == 1 and "run `hubpulse ingest PATH` first" in empty.stderr
     bad_date = cli("top", "--date", "2026-13-01", "-w", str(store))
     assert bad_date.returncode == 2 and "is not a date" in bad_date.stderr
+    broken = tmp_path / "broken.parquet"
+    broken.write_bytes(b"PAR1 not really")
+    for path, message in [
+        (tmp_path / "nope.parquet", "no such file"),
+        (broken, "not a readable Parquet file"),
+    ]:
+        failed = cli("ingest", str(path), "-w", str(tmp_path / "wh"))
+        assert failed.returncode == 1 and message in failed.stderr
+        assert "Traceback" not in failed.stderr
     missing = cli("lineage", "nobody/nothing", "-w", str(store))
     assert (
         missing.returncode == 1 and "'nobody/nothing' is neither in the snapshot" in missing.stderr

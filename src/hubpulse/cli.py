@@ -11,6 +11,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from hubpulse import outputs
 from hubpulse.errors import HubpulseError
@@ -111,7 +112,7 @@ def ingest(
     """Normalise files into snapshots; malformed rows are kept aside as rejects."""
     store = open_warehouse(_settings(warehouse).warehouse)
     for path in paths:
-        result = outputs.ingest_with_progress(store, path, _date(date), replace=replace)
+        result = outputs.ingest_with_progress(console, store, path, _date(date), replace=replace)
         outputs.print_load(console, result)
 
 
@@ -236,7 +237,7 @@ def demo(
     """Ingest the bundled real data and answer the seed questions (what `make demo` runs)."""
     store = open_warehouse(warehouse)
     for path, date in outputs.demo_files():
-        outputs.print_load(console, outputs.ingest_with_progress(store, path, date))
+        outputs.print_load(console, outputs.ingest_with_progress(console, store, path, date))
     settings = _settings(warehouse)
     outputs.print_demo(console, store, _analysis(settings, None))
 
@@ -258,7 +259,9 @@ def main() -> None:
     try:
         app(prog_name="hubpulse")
     except HubpulseError as exc:
-        Console(stderr=True).print(f"[bold red]error:[/] {exc}", highlight=False)
+        Console(stderr=True).print(
+            f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True
+        )
         sys.exit(1)
 
 

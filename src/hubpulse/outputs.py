@@ -127,15 +127,22 @@ def registry_rows(registry: Registry) -> list[dict[str, Any]]:
 
 
 def ingest_with_progress(
-    warehouse: Warehouse, path: Path, date: dt.date | None, *, replace: bool = False
+    console: Console,
+    warehouse: Warehouse,
+    path: Path,
+    date: dt.date | None,
+    *,
+    replace: bool = False,
 ) -> LoadResult:
-    """Ingest one file with a Rich progress bar over its records."""
+    """Ingest one file with a Rich progress bar over its records (on a terminal)."""
     with Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
         transient=True,
+        console=console,
+        disable=not console.is_terminal,
     ) as progress:
         task = progress.add_task(f"ingest {Path(path).name}", total=count_records(path))
         return warehouse.ingest(

@@ -168,8 +168,13 @@ def read_snapshot(
 def count_records(path: Path | str) -> int:
     """Number of records in ``path`` without normalising them (for progress bars)."""
     path = Path(path)
+    if not path.is_file():
+        raise SnapshotFormatError(f"{path}: no such file")
     if path.suffix == ".parquet":
-        return int(pq.ParquetFile(path).metadata.num_rows)
+        try:
+            return int(pq.ParquetFile(path).metadata.num_rows)
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise SnapshotFormatError(f"{path}: not a readable Parquet file ({exc})") from exc
     if path.suffix in (".jsonl", ".ndjson"):
         with path.open("rb") as handle:
             return sum(1 for line in handle if line.strip())
