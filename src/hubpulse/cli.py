@@ -28,7 +28,7 @@ from hubpulse.metrics import (
     rank_models,
 )
 from hubpulse.settings import Mode, OutputFormat, Settings, load_settings
-from hubpulse.warehouse import Warehouse, list_rejects, list_snapshots, open_warehouse
+from hubpulse.warehouse import list_rejects, list_snapshots, open_warehouse
 
 app = typer.Typer(
     help="Measure adoption of open-weight models on the Hugging Face Hub.",
@@ -263,6 +263,3 @@ def main() -> None:
             f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True
         )
         sys.exit(1)
-
-
-__all__ = ["MODES", "Warehouse", "app", "main"]

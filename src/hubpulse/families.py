@@ -172,11 +172,6 @@ def match_publishers(ids: ir.Table, registry: Registry) -> ir.Table:
     return ranked.filter(ranked["rank"] == 0).select("model_id", "family")
 
 
-def family_names(registry: Registry) -> list[str]:
-    """Registry names in order."""
-    return [f.name for f in registry.families]
-
-
 def _glob_regex(glob: str) -> str:
     parts = (".*" if ch == "*" else "." if ch == "?" else re.escape(ch) for ch in glob.lower())
     return "^" + "".join(parts) + "$"
