@@ -37,3 +37,7 @@ class ModelNotFoundError(LookupError, HubpulseError):
 
 class LineageError(HubpulseError):
     """The lineage graph could not be resolved (e.g. it did not converge)."""
+
+
+class SeriesFormatError(ValueError, HubpulseError):
+    """A download series file cannot be read as the layout it was given as."""

@@ -134,13 +134,7 @@ def assign_families(models: ir.Table, registry: Registry, lineage: Lineage, mode
     Weights of one model sum to 1; unattributed models get the family ``(unattributed)``.
     """
     if mode == "publisher":
-        owners = match_publishers(models.select("model_id"), registry)
-        joined = models.select("model_id").left_join(owners, "model_id")
-        return joined.select(
-            "model_id",
-            family=ibis.coalesce(joined.family, ibis.literal(UNATTRIBUTED)),
-            weight=ibis.literal(1.0),
-        )
+        return assign_publishers(models.select("model_id"), registry)
     if mode != "lineage":
         raise ValueError(f"unknown attribution mode {mode!r}; use publisher or lineage")
     roots = lineage.roots.select("model_id", "root_id")
@@ -153,6 +147,17 @@ def assign_families(models: ir.Table, registry: Registry, lineage: Lineage, mode
     share = per_family.group_by("model_id").aggregate(n_families=ibis._.count())
     weighted = per_family.join(share, "model_id")
     return weighted.select("model_id", "family", weight=1.0 / weighted.n_families)
+
+
+def assign_publishers(ids: ir.Table, registry: Registry) -> ir.Table:
+    """model_id, family, weight (1.0) under publisher mode for the ids in ``ids``."""
+    owners = match_publishers(ids, registry)
+    joined = ids.select("model_id").left_join(owners, "model_id")
+    return joined.select(
+        "model_id",
+        family=ibis.coalesce(joined.family, ibis.literal(UNATTRIBUTED)),
+        weight=ibis.literal(1.0),
+    )
 
 
 def match_publishers(ids: ir.Table, registry: Registry) -> ir.Table:

@@ -263,15 +263,21 @@ def _first_party(analysis: Analysis, by: GroupBy) -> ir.Table:
     return joined.select("model_id", key=joined[by])
 
 
-def _derivative_counts(analysis: Analysis, by: GroupBy) -> ir.Table:
-    key = "model_id" if by == "model" else by
+def derivative_pairs(analysis: Analysis, by: GroupBy) -> ir.Table:
+    """descendant, key: each model that descends from a first-party repo of group ``key`` and is
+    not first-party to that group itself."""
     own = _first_party(analysis, by)
     closure = analysis.lineage.closure
     pairs = closure.join(own, closure.ancestor_id == own.model_id).select(
         descendant=closure.model_id, key=own.key
     )
     own_pairs = own.select(descendant=own.model_id, key=own.key)
-    derived = pairs.anti_join(own_pairs, ["descendant", "key"]).distinct()
+    return pairs.anti_join(own_pairs, ["descendant", "key"]).distinct()
+
+
+def _derivative_counts(analysis: Analysis, by: GroupBy) -> ir.Table:
+    key = "model_id" if by == "model" else by
+    derived = derivative_pairs(analysis, by)
     counts = derived.group_by("key").aggregate(derivatives=derived.descendant.nunique())
     return counts.rename({key: "key"})
 

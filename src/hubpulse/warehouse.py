@@ -7,6 +7,8 @@ This is the only module that knows the engine (DuckDB), the file layout and the 
     <root>/loads/<load_id>/aliases.parquet   renames revealed by the snapshot (old_id → new_id)
     <root>/loads/<load_id>/loads.parquet     the load log row of this snapshot
     <root>/snapshots/date=YYYY-MM-DD         symlink to the load that holds that date
+    <root>/series/<load_id>/*.parquet        one imported download series (series.py tables
+                                             + series_loads, its load log row)
     <root>/catalog.duckdb                    views over the above, for any DuckDB client
 
 A load is written in full under ``loads/`` (invisible), then published by atomically replacing the
@@ -16,6 +18,9 @@ ingest. Ingesting the same file again is a no-op (the
 load is identified by the file's SHA-256); a different file for a stored date is refused unless
 ``replace=True``. Analytics run on an in-memory DuckDB connection whose views read the Parquet
 files, so readers never lock the catalog file.
+
+A series import is written under ``series/.tmp-<load_id>`` and published by renaming the directory,
+so it is equally all-or-nothing; importing the same file with the same options again is a no-op.
 """
 
 from __future__ import annotations
@@ -40,13 +45,36 @@ import pyarrow.parquet as pq
 
 from hubpulse import __version__
 from hubpulse.errors import SnapshotConflictError, SnapshotNotFoundError
-from hubpulse.sources import ALIAS_SCHEMA, Progress, Snapshot, read_snapshot
+from hubpulse.history import Evidence, collect_evidence
+from hubpulse.series import (
+    COVERAGE_SCHEMA,
+    SERIES_MODELS_SCHEMA,
+    SERIES_SCHEMA,
+    DailyColumns,
+    SeriesData,
+    ValueKind,
+    read_daily_series,
+    read_forecast_series,
+)
+from hubpulse.sources import (
+    ALIAS_SCHEMA,
+    REJECT_SCHEMA,
+    SNAPSHOT_SCHEMA,
+    Progress,
+    Snapshot,
+    read_snapshot,
+)
 
 MODELS = "models"
 REJECTS = "rejects"
 ALIASES = "aliases"
 LOADS = "loads"
 TABLES = (MODELS, REJECTS, ALIASES, LOADS)
+SERIES = "series"
+SERIES_MODELS = "series_models"
+COVERAGE = "coverage"
+SERIES_REJECTS = "series_rejects"
+SERIES_LOADS = "series_loads"
 CATALOG_FILE = "catalog.duckdb"
 
 LOAD_SCHEMA = pa.schema(
@@ -64,6 +92,44 @@ LOAD_SCHEMA = pa.schema(
         ("loaded_at", pa.timestamp("us")),
     ]
 )
+SERIES_LOAD_SCHEMA = pa.schema(
+    [
+        ("load_id", pa.string()),
+        ("layout", pa.string()),
+        ("file", pa.string()),
+        ("file_sha256", pa.string()),
+        ("options", pa.string()),
+        ("rows", pa.int64()),
+        ("models", pa.int64()),
+        ("rejects", pa.int64()),
+        ("first_day", pa.date32()),
+        ("last_day", pa.date32()),
+        ("hubpulse_version", pa.string()),
+        ("loaded_at", pa.timestamp("us")),
+    ]
+)
+SERIES_TABLES = {
+    SERIES: SERIES_SCHEMA,
+    SERIES_MODELS: SERIES_MODELS_SCHEMA,
+    COVERAGE: COVERAGE_SCHEMA,
+    SERIES_REJECTS: REJECT_SCHEMA,
+    SERIES_LOADS: SERIES_LOAD_SCHEMA,
+}
+
+
+@dataclass(frozen=True)
+class SeriesLoad:
+    """What one series import did: ``status`` is ``loaded`` or ``unchanged``."""
+
+    status: str
+    load_id: str
+    layout: str
+    file: str
+    rows: int
+    models: int
+    rejects: int
+    first_day: dt.date | None
+    last_day: dt.date | None
 
 
 @dataclass(frozen=True)
@@ -124,6 +190,24 @@ class Warehouse:
         date = self.resolve_date(date)
         return self.table(MODELS).filter(ibis._.snapshot_date == date)
 
+    def all_models(self) -> ir.Table:
+        """Canonical rows of every stored snapshot (empty when there is none yet)."""
+        if MODELS in self.con.list_tables():
+            return self.con.table(MODELS)
+        schema = SNAPSHOT_SCHEMA.append(pa.field("load_id", pa.string()))
+        return ibis.memtable(schema.empty_table())
+
+    def history_evidence(self) -> Evidence:
+        """Every download observation in the warehouse (see ``history.collect_evidence``)."""
+        return collect_evidence(
+            self.all_models(),
+            self.series_table(SERIES),
+            self.series_table(SERIES_MODELS),
+            self.series_table(COVERAGE),
+            self.series_table(SERIES_LOADS),
+            self.aliases(),
+        )
+
     def aliases(self) -> ir.Table:
         """Every known rename (old_id → new_id): observed in snapshots plus the bundled list."""
         bundled = ibis.memtable(_bundled_aliases())
@@ -131,6 +215,15 @@ class Warehouse:
             return bundled
         observed = self.con.table(ALIASES).select("old_id", "new_id")
         return observed.union(bundled, distinct=True)
+
+    def series_table(self, name: str) -> ir.Table:
+        """All imported series loads of table ``name`` (empty with its schema when none)."""
+        if name in self.con.list_tables():
+            return self.con.table(name)
+        schema = SERIES_TABLES[name]
+        if "load_id" not in schema.names:
+            schema = schema.append(pa.field("load_id", pa.string()))
+        return ibis.memtable(schema.empty_table())
 
     def execute(self, expr: ir.Expr) -> pa.Table:
         """Run an Ibis expression on this warehouse's engine and return Arrow."""
@@ -149,6 +242,66 @@ class Warehouse:
         snapshot = read_snapshot(path, snapshot_date, progress=progress)
         with self._lock():
             return self._store(snapshot, replace=replace)
+
+    def import_series(
+        self,
+        path: Path | str,
+        *,
+        layout: str = "forecast",
+        models_path: Path | str | None = None,
+        columns: DailyColumns | None = None,
+        values: ValueKind = "daily",
+        coverage: tuple[dt.date, dt.date] | None = None,
+    ) -> SeriesLoad:
+        """Normalise a download series file and store it as one series load (idempotent)."""
+        if layout == "forecast":
+            data = read_forecast_series(path)
+        elif layout == "daily":
+            data = read_daily_series(
+                path,
+                self.con,
+                models_path=models_path,
+                columns=columns,
+                values=values,
+                coverage=coverage,
+            )
+        else:
+            raise ValueError(f"unknown series layout {layout!r}; use forecast or daily")
+        with self._lock():
+            return self._store_series(data)
+
+    def _store_series(self, data: SeriesData) -> SeriesLoad:
+        for row in self._series_loads():
+            if (row["file_sha256"], row["options"]) == (data.file_sha256, data.options):
+                return _series_result("unchanged", row)
+        load_id = uuid.uuid4().hex[:12]
+        base = self.root / SERIES
+        for stale in base.glob(".tmp-*"):  # left by a killed import; we hold the lock
+            shutil.rmtree(stale, ignore_errors=True)
+        staging = base / f".tmp-{load_id}"
+        staging.mkdir(parents=True)
+        for name, expr in (
+            (SERIES, data.rows),
+            (SERIES_MODELS, data.models),
+            (COVERAGE, data.coverage),
+            (SERIES_REJECTS, data.rejects),
+        ):
+            expr = expr.select(*SERIES_TABLES[name].names).cast(SERIES_TABLES[name])
+            expr = expr.mutate(load_id=ibis.literal(load_id))
+            self.con.to_parquet(expr, staging / f"{name}.parquet", compression="zstd")
+        row = _series_load_row(data, load_id, staging)
+        _write(staging / f"{SERIES_LOADS}.parquet", pa.Table.from_pylist([row], SERIES_LOAD_SCHEMA))
+        _fsync_dir(staging)
+        os.rename(staging, base / load_id)
+        _fsync_dir(base)
+        self._register_views()
+        self.refresh_catalog()
+        return _series_result("loaded", row)
+
+    def _series_loads(self) -> list[dict[str, object]]:
+        return [
+            pq.read_table(d / f"{SERIES_LOADS}.parquet").to_pylist()[0] for d in self._series_dirs()
+        ]
 
     def _store(self, snapshot: Snapshot, *, replace: bool) -> LoadResult:
         final = self._partition_dir(snapshot.snapshot_date)
@@ -181,10 +334,10 @@ class Warehouse:
         """(Re)write ``catalog.duckdb`` with one view per table over the Parquet files."""
         self.root.mkdir(parents=True, exist_ok=True)
         with duckdb.connect(str(self.root / CATALOG_FILE)) as catalog:
-            for name in TABLES:
+            for name, sql in self._views():
                 catalog.execute(f'DROP VIEW IF EXISTS "{name}"')
-                if self._partitions():
-                    catalog.execute(f'CREATE VIEW "{name}" AS {self._view_sql(name)}')
+                if sql:
+                    catalog.execute(f'CREATE VIEW "{name}" AS {sql}')
 
     def _write_load(self, snapshot: Snapshot, load_id: str) -> Path:
         load_dir = self.root / "loads" / load_id
@@ -226,17 +379,30 @@ class Warehouse:
             return []
         return sorted(p for p in base.glob("date=*") if (p / f"{LOADS}.parquet").is_file())
 
-    def _view_sql(self, name: str) -> str:
-        files = [str(p / f"{name}.parquet") for p in self._partitions()]
-        listed = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
-        options = "union_by_name = true, hive_partitioning = false"
-        return f"SELECT * FROM read_parquet([{listed}], {options})"
+    def _series_dirs(self) -> list[Path]:
+        base = self.root / SERIES
+        if not base.is_dir():
+            return []
+        return sorted(d for d in base.iterdir() if (d / f"{SERIES_LOADS}.parquet").is_file())
+
+    def _views(self) -> list[tuple[str, str | None]]:
+        """(view name, SQL or None when there is nothing to show) for every table."""
+        parts, series = self._partitions(), self._series_dirs()
+        views = [(n, _view_sql(parts, n) if parts else None) for n in TABLES]
+        return views + [(n, _view_sql(series, n) if series else None) for n in SERIES_TABLES]
 
     def _register_views(self) -> None:
-        for name in TABLES:
+        for name, sql in self._views():
             self.con.raw_sql(f'DROP VIEW IF EXISTS "{name}"')
-            if self._partitions():
-                self.con.raw_sql(f'CREATE VIEW "{name}" AS {self._view_sql(name)}')
+            if sql:
+                self.con.raw_sql(f'CREATE VIEW "{name}" AS {sql}')
+
+
+def _view_sql(directories: list[Path], name: str) -> str:
+    files = [str(p / f"{name}.parquet") for p in directories]
+    listed = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
+    options = "union_by_name = true, hive_partitioning = false"
+    return f"SELECT * FROM read_parquet([{listed}], {options})"
 
 
 def open_warehouse(root: Path | str) -> Warehouse:
@@ -284,6 +450,51 @@ def _result(status: str, load_id: str, snapshot: Snapshot) -> LoadResult:
         rows=snapshot.rows.num_rows,
         rejects=snapshot.rejects.num_rows,
         aliases=snapshot.aliases.num_rows,
+    )
+
+
+def list_series(warehouse: Warehouse) -> pa.Table:
+    """The series load log: one row per imported series file, oldest first."""
+    loads = warehouse.series_table(SERIES_LOADS).order_by("loaded_at")
+    return warehouse.execute(loads.select(*SERIES_LOAD_SCHEMA.names))
+
+
+def list_series_rejects(warehouse: Warehouse) -> pa.Table:
+    """Series observations kept aside at import, with file, row, field and reason."""
+    rejects = warehouse.series_table(SERIES_REJECTS).order_by(["file", "row"])
+    return warehouse.execute(rejects.select(*REJECT_SCHEMA.names))
+
+
+def _series_load_row(data: SeriesData, load_id: str, staging: Path) -> dict[str, object]:
+    rows = pq.read_table(staging / f"{SERIES}.parquet", columns=["model_id", "day"])
+    days = rows.column("day")
+    return {
+        "load_id": load_id,
+        "layout": data.layout,
+        "file": str(data.path.resolve()),
+        "file_sha256": data.file_sha256,
+        "options": data.options,
+        "rows": rows.num_rows,
+        "models": len(set(rows.column("model_id").to_pylist())),
+        "rejects": pq.read_metadata(staging / f"{SERIES_REJECTS}.parquet").num_rows,
+        "first_day": pa.compute.min(days).as_py() if rows.num_rows else None,
+        "last_day": pa.compute.max(days).as_py() if rows.num_rows else None,
+        "hubpulse_version": __version__,
+        "loaded_at": dt.datetime.now(dt.UTC).replace(tzinfo=None),
+    }
+
+
+def _series_result(status: str, row: dict[str, object]) -> SeriesLoad:
+    return SeriesLoad(
+        status=status,
+        load_id=str(row["load_id"]),
+        layout=str(row["layout"]),
+        file=str(row["file"]),
+        rows=int(row["rows"]),  # type: ignore[call-overload]
+        models=int(row["models"]),  # type: ignore[call-overload]
+        rejects=int(row["rejects"]),  # type: ignore[call-overload]
+        first_day=row["first_day"],  # type: ignore[arg-type]
+        last_day=row["last_day"],  # type: ignore[arg-type]
     )
 
 

@@ -1,0 +1,468 @@
+"""History: monthly downloads per model, estimated from whatever evidence exists, with bounds.
+
+The Hub serves no history: a snapshot gives the rolling 30-day count and (since about
+2025-02-27) the cumulative counter on the day it was taken. Series add daily counts or daily
+30-day counts. ``estimate_monthly_downloads`` turns all of it into one row per model and calendar
+month with the ``method`` used, an ``estimate`` and a ``lower``/``upper`` bound.
+
+**Counting model.** Let d(t) ≥ 0 be a model's downloads on day t. A ``daily`` observation is d(t);
+a ``rolling30`` observation on day t is R(t) = d(t-29) + … + d(t); an ``all_time`` observation on
+day t is A(t) = Σ d(u) for u ≤ t (a snapshot dated t counts as the end of day t). Before its
+creation day a model has d = 0. Under this model every bound below is *rigorous*: it contains the
+truth whatever the downloads were on days nobody observed. ``upper`` is null where the evidence
+cannot bound the month from above (say, a month no observation window reaches).
+
+**Methods**, best first (the first one that applies is the row's ``method``):
+
+1. ``daily`` — every day of the month is covered by a daily source: the sum, exact.
+2. ``all_time`` — the cumulative counter is observed on both sides of both month boundaries
+   (the day before the month starts and its last day), each within ``max_gap_days``. The
+   estimate interpolates the counter linearly to the boundaries; ``upper`` is the counter
+   difference between the outer observations, ``lower`` between the inner ones.
+3. ``rolling30`` — the 30-day count R(t*) observed nearest the month's last day (within
+   ``max_gap_days``), scaled by the month's length: ``R(t*) × n / 30`` (n = days of the month
+   since creation; the window is likewise cut at creation). So a 30-day month observed on its
+   last day is exact, a 31-day month is ``R × 31/30`` with ``lower = R`` and ``upper = R +`` the
+   smallest 30-day count whose window holds the month's first day, and February is
+   ``R × 28/30`` with ``upper = R`` and ``lower = R −`` the smallest count whose window holds the
+   two days before it. Month days outside the window raise ``upper`` the same way; window days
+   outside the month lower ``lower``.
+4. ``daily_partial`` — a daily source covers only part of the month: the observed sum scaled to
+   the month; ``lower`` is the observed sum.
+
+``not_created`` rows (created after the month) are exactly 0; ``none`` rows have no estimate.
+Bounds from *every* method that yields one are intersected, and the estimate is clamped into the
+result, so a far but valid counter bracket still caps a rolling estimate. Where the evidence
+contradicts itself (lower > upper) the chosen method's own bounds are kept and ``conflict`` is
+flagged.
+
+**Defects handled.** A cumulative counter that goes down starts a new *epoch*: counter
+differences are only taken inside one epoch (flag ``counter_reset``). A counter that does not
+move while the same day's 30-day count is positive is stale (a stall awaiting catch-up) and
+that observation is ignored, so interpolation spans the stall. Renamed repos are merged under
+their current id through the alias table before anything else. Deleted models simply stop
+producing observations.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import ibis
+import ibis.expr.types as ir
+import pyarrow as pa
+
+from hubpulse.errors import HubpulseError
+
+METHODS = ("daily", "all_time", "rolling30", "daily_partial", "not_created", "none")
+WINDOW = 30
+_BIG = 9.0e18  # stands for "unbounded" inside least(); turned back into null
+
+
+class HistoryError(ValueError, HubpulseError):
+    """A month range or history question that cannot be answered as asked."""
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """Everything observed about download counts, under current repo ids.
+
+    - ``observations``: model_id, day, kind (daily | rolling30 | all_time), value
+    - ``created``: model_id, created (date of repo creation, where known)
+    - ``coverage``: model_id (null = all models), first_day, last_day of daily sources
+    """
+
+    observations: ir.Table
+    created: ir.Table
+    coverage: ir.Table
+
+
+def collect_evidence(
+    snapshots: ir.Table,
+    series: ir.Table,
+    series_models: ir.Table,
+    coverage: ir.Table,
+    series_loads: ir.Table,
+    aliases: ir.Table,
+) -> Evidence:
+    """Observations from every snapshot and every imported series, under current repo ids.
+
+    Where several sources observed the same model, day and kind, a snapshot wins over a
+    series, and a later series import over an earlier one."""
+    snap = snapshots.select(
+        "model_id",
+        day=snapshots.snapshot_date,
+        rolling30=snapshots.downloads_30d,
+        all_time=snapshots.downloads_all_time,
+    )
+    from_snapshots = [
+        snap.filter(snap[kind].notnull()).select(
+            "model_id",
+            "day",
+            kind=ibis.literal(kind),
+            value=snap[kind],
+            rank=ibis.literal(0, "int64"),
+        )
+        for kind in ("rolling30", "all_time")
+    ]
+    order = series_loads.select(
+        "load_id", rank=ibis.row_number().over(order_by=ibis.desc("loaded_at")) + 1
+    )
+    ranked = series.join(order, "load_id").select("model_id", "day", "kind", "value", "rank")
+    names = _current_names(snapshots, aliases)
+    observations = _rename(ibis.union(*from_snapshots, ranked), names)
+    keep = ibis.row_number().over(
+        group_by=["model_id", "day", "kind"], order_by=["rank", "renamed"]
+    )
+    observations = observations.mutate(keep=keep).filter(ibis._.keep == 0)
+    born = ibis.union(
+        snapshots.select("model_id", created=snapshots.created_at.date()),
+        series_models.select("model_id", created=series_models.created_at.date()),
+    )
+    born = _rename(born.filter(born.created.notnull()), names)
+    cover = coverage.select("model_id", "first_day", "last_day")
+    cover_named = _rename(cover.filter(cover.model_id.notnull()), names).drop("renamed")
+    return Evidence(
+        observations=observations.select("model_id", "day", "kind", "value"),
+        created=born.group_by("model_id").aggregate(created=born.created.min()),
+        coverage=cover_named.union(cover.filter(cover.model_id.isnull())),
+    )
+
+
+def _current_names(snapshots: ir.Table, aliases: ir.Table) -> ir.Table:
+    """old_id → new_id for renamed repos, skipping old ids that the newest snapshot still
+    lists as repos of their own; chains are followed four hops."""
+    newest = snapshots.filter(snapshots.snapshot_date == snapshots.snapshot_date.max().as_scalar())
+    live = newest.select(live_id="model_id")
+    mapping = aliases.select("old_id", "new_id").distinct(on="old_id")
+    mapping = mapping.anti_join(live, mapping.old_id == live.live_id)
+    for _ in range(2):  # pointer jumping: 2 rounds cover chains of 4 renames
+        hop = mapping.select(hop_old="old_id", hop_new="new_id")
+        mapping = mapping.left_join(hop, mapping.new_id == hop.hop_old).select(
+            "old_id", new_id=ibis.coalesce(ibis._.hop_new, ibis._.new_id)
+        )
+    return mapping.filter(mapping.old_id != mapping.new_id)
+
+
+def _rename(table: ir.Table, names: ir.Table) -> ir.Table:
+    joined = table.left_join(names, table.model_id == names.old_id)
+    others = [c for c in table.columns if c != "model_id"]
+    current = ibis.coalesce(joined.new_id, joined.model_id).name("model_id")
+    return joined.select(current, *others, renamed=joined.new_id.notnull())
+
+
+def month_table(first: str, last: str) -> ir.Table:
+    """month ('YYYY-MM'), month_start, month_end, days for every month from first to last."""
+    start, end = parse_month(first), parse_month(last)
+    if end < start:
+        raise HistoryError(f"month range {first} … {last} is empty: --from is after --to")
+    rows = []
+    while start <= end:
+        following = (start.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+        last_day = following - dt.timedelta(days=1)
+        rows.append(
+            {
+                "month": start.strftime("%Y-%m"),
+                "month_start": start,
+                "month_end": last_day,
+                "days": last_day.day,
+            }
+        )
+        start = following
+    return ibis.memtable(pa.Table.from_pylist(rows))
+
+
+def parse_month(text: str) -> dt.date:
+    """The first day of month ``YYYY-MM``; a clear error otherwise."""
+    try:
+        return dt.datetime.strptime(text, "%Y-%m").date()
+    except ValueError:
+        raise HistoryError(f"{text!r} is not a month (YYYY-MM)") from None
+
+
+def estimate_monthly_downloads(
+    evidence: Evidence, months: ir.Table, *, max_gap_days: int = 31
+) -> ir.Table:
+    """model_id, month, month_start, month_end, days, created, method, estimate, lower, upper,
+    flags.
+
+    One row per model with any observation and per month of ``months`` (see the module
+    docstring for methods and bounds). ``estimate`` is null only for ``none`` rows; ``upper``
+    is null where the month cannot be bounded from above."""
+    grid = _grid(evidence, months)
+    candidates = [
+        _daily(grid, evidence).rename(lambda c: c if c in _KEYS else f"d_{c}"),
+        _all_time(grid, evidence, max_gap_days).rename(lambda c: c if c in _KEYS else f"a_{c}"),
+        _rolling(grid, evidence, max_gap_days).rename(lambda c: c if c in _KEYS else f"r_{c}"),
+    ]
+    joined = grid
+    for candidate in candidates:
+        joined = joined.left_join(candidate, list(_KEYS)).select(
+            *joined.columns, *[c for c in candidate.columns if c not in _KEYS]
+        )
+    return _combine(joined)
+
+
+_KEYS = ("model_id", "month")
+
+
+def _grid(evidence: Evidence, months: ir.Table) -> ir.Table:
+    """Every (model, month) with the effective first day (creation cuts the month)."""
+    models = evidence.observations.select("model_id").distinct()
+    models = models.left_join(evidence.created, "model_id").select("model_id", "created")
+    grid = models.cross_join(months)
+    start = ibis.greatest(grid.month_start, ibis.coalesce(grid.created, grid.month_start))
+    return grid.mutate(
+        start=start.cast("date"),
+        before=(grid.month_start - ibis.interval(days=1)).cast("date"),
+        born=grid.created.isnull() | (grid.created <= grid.month_end),
+    )
+
+
+def _daily(grid: ir.Table, evidence: Evidence) -> ir.Table:
+    """Sum of daily counts over covered days; exact when the whole month is covered."""
+    obs = evidence.observations
+    daily = obs.filter(obs.kind == "daily").select(o_id="model_id", o_day="day", o_value="value")
+    sums = grid.join(
+        daily, (grid.model_id == daily.o_id) & daily.o_day.between(grid.start, grid.month_end)
+    )
+    sums = sums.group_by(_KEYS).aggregate(observed=sums.o_value.sum())
+    cov = evidence.coverage.select(c_id="model_id", c_first="first_day", c_last="last_day")
+    pairs = grid.cross_join(cov).filter(lambda t: t.c_id.isnull() | (t.c_id == t.model_id))
+    overlap = (
+        _days(ibis.least(pairs.month_end, pairs.c_last), ibis.greatest(pairs.start, pairs.c_first))
+        + 1
+    )
+    covered = pairs.mutate(
+        covered=ibis.greatest(overlap, 0), need=_days(pairs.month_end, pairs.start) + 1
+    ).group_by(_KEYS)
+    covered = covered.aggregate(covered=ibis._.covered.max(), need=ibis._.need.max())
+    result = covered.left_join(sums, list(_KEYS)).select(
+        "model_id", "month", "covered", "need", observed=ibis._.observed.fill_null(0)
+    )
+    result = result.filter(result.covered > 0)
+    full = result.covered >= result.need
+    observed = result.observed.cast("float64")
+    return result.select(
+        *_KEYS,
+        est=ibis.ifelse(full, observed, ibis.null("float64")),
+        partial=ibis.ifelse(full, ibis.null("float64"), observed * result.need / result.covered),
+        lo=observed,
+        hi=ibis.ifelse(full, observed, ibis.null("float64")),
+    )
+
+
+def _counter_points(evidence: Evidence) -> ir.Table:
+    """Cleaned all_time observations with creation anchors and epoch numbers."""
+    obs = evidence.observations
+    points = obs.filter(obs.kind == "all_time").select("model_id", "day", "value")
+    rolling = obs.filter(obs.kind == "rolling30").select(
+        r_id="model_id", r_day="day", r_value="value"
+    )
+    created = evidence.created.filter(evidence.created.created.notnull())
+    anchors = created.select(
+        "model_id",
+        day=(created.created - ibis.interval(days=1)).cast("date"),
+        value=ibis.literal(0, "int64"),
+    )
+    points = points.union(anchors.semi_join(points, "model_id")).distinct(on=["model_id", "day"])
+    window = ibis.window(group_by="model_id", order_by="day")
+    points = points.mutate(previous=points.value.lag().over(window))
+    points = points.left_join(
+        rolling, (points.model_id == rolling.r_id) & (points.day == rolling.r_day)
+    ).select(*points.columns, "r_value")
+    stale = (points.value == points.previous) & (points.r_value.fill_null(0) > 0)
+    points = points.filter(~stale).select("model_id", "day", "value")
+    points = points.mutate(previous=points.value.lag().over(window))
+    reset = (points.value < points.previous).cast("int64").fill_null(0)
+    return points.mutate(epoch=reset.cumsum().over(window)).select(
+        "model_id", "day", "value", "epoch"
+    )
+
+
+def _lookup(left: ir.Table, points: ir.Table, at: str, prefix: str, *, backward: bool) -> ir.Table:
+    """As-of join: the nearest counter point on or before (or on or after) ``left[at]``."""
+    right = points.select(
+        **{f"{prefix}_id": "model_id", f"{prefix}_day": "day", f"{prefix}_val": "value"},
+        **{f"{prefix}_epoch": "epoch"},
+    )
+    on = left[at] >= right[f"{prefix}_day"] if backward else left[at] <= right[f"{prefix}_day"]
+    joined = left.asof_join(right, on=on, predicates=left.model_id == right[f"{prefix}_id"])
+    return joined.select(*left.columns, *[c for c in right.columns if c != f"{prefix}_id"])
+
+
+def _all_time(grid: ir.Table, evidence: Evidence, max_gap: int) -> ir.Table:
+    """Counter differences across the month boundaries, interpolated, with outer/inner bounds."""
+    points = _counter_points(evidence)
+    t = grid.select(*_KEYS, "before", "month_end").semi_join(points, "model_id")
+    t = _lookup(t, points, "before", "p1", backward=True)
+    t = _lookup(t, points, "before", "q1", backward=False)
+    t = _lookup(t, points, "month_end", "p2", backward=True)
+    t = _lookup(t, points, "month_end", "q2", backward=False)
+    one_epoch = t.p1_epoch == t.q2_epoch
+    hi = ibis.ifelse(one_epoch, (t.q2_val - t.p1_val).cast("float64"), ibis.null("float64"))
+    inner = (t.q1_day <= t.p2_day) & (t.q1_epoch == t.p2_epoch)
+    lo = ibis.ifelse(inner, ibis.greatest(t.p2_val - t.q1_val, 0).cast("float64"), 0.0)
+    near = (_days(t.before, t.p1_day) <= max_gap) & (_days(t.q2_day, t.month_end) <= max_gap)
+    est = _interpolate(t, "q2", "p2", "month_end") - _interpolate(t, "q1", "p1", "before")
+    return t.select(
+        *_KEYS,
+        est=ibis.ifelse(one_epoch & near, est, ibis.null("float64")),
+        lo=lo,
+        hi=hi,
+        reset=(t.p1_epoch != t.q2_epoch).fill_null(False),
+    )
+
+
+def _interpolate(t: ir.Table, upper: str, lower: str, at: str) -> ir.FloatingValue:
+    p_day, q_day = t[f"{lower}_day"], t[f"{upper}_day"]
+    p_val, q_val = t[f"{lower}_val"].cast("float64"), t[f"{upper}_val"].cast("float64")
+    span = _days(q_day, p_day)
+    done = _days(t[at], p_day)
+    return ibis.ifelse(span == 0, p_val, p_val + (q_val - p_val) * done / span)
+
+
+def _rolling(grid: ir.Table, evidence: Evidence, max_gap: int) -> ir.Table:
+    """The 30-day count nearest the month end, scaled to the month, with window bounds."""
+    obs = evidence.observations
+    rolling = obs.filter(obs.kind == "rolling30").select("model_id", "day", "value")
+    created = evidence.created.select(c_id="model_id", c_created="created")
+    rolling = rolling.left_join(created, rolling.model_id == created.c_id)
+    rolling = rolling.filter(
+        rolling.c_created.isnull() | (rolling.day >= rolling.c_created)
+    ).select("model_id", "day", "value", epoch=ibis.literal(0, "int64"))
+    t = grid.filter(grid.born).select(*_KEYS, "start", "month_end", "created")
+    t = t.semi_join(rolling, "model_id")
+    t = _lookup(t, rolling, "month_end", "b", backward=True)
+    t = _lookup(t, rolling, "month_end", "f", backward=False)
+    gap_b = _days(t.month_end, t.b_day)
+    gap_f = _days(t.f_day, t.month_end)
+    use_f = t.f_day.notnull() & (t.b_day.isnull() | (gap_f <= gap_b))
+    t = t.mutate(
+        t_day=ibis.ifelse(use_f, t.f_day, t.b_day),
+        r=ibis.ifelse(use_f, t.f_val, t.b_val).cast("float64"),
+        gap=ibis.ifelse(use_f, gap_f, gap_b),
+    ).filter(lambda s: s.t_day.notnull())
+    first = (t.t_day - ibis.interval(days=WINDOW - 1)).cast("date")
+    t = t.mutate(w_start=ibis.greatest(first, ibis.coalesce(t.created, first)).cast("date"))
+    t = _ceilings(t, rolling)
+    n = _days(t.month_end, t.start) + 1
+    width = _days(t.t_day, t.w_start) + 1
+    hi = t.r + t.u_left + t.u_right
+    lo = ibis.greatest(t.r - t.v_left.fill_null(_BIG) - t.v_right.fill_null(_BIG), 0.0)
+    return t.select(
+        *_KEYS,
+        est=ibis.ifelse(t.gap <= max_gap, t.r * n / width, ibis.null("float64")),
+        lo=lo,
+        hi=hi,
+        gap=t.gap,
+    )
+
+
+def _ceilings(t: ir.Table, rolling: ir.Table) -> ir.Table:
+    """For the month days outside the chosen window (u_*) and the window days outside the month
+    (v_*), the smallest 30-day count whose window holds them: 0 when there are none, null when
+    no observation covers them."""
+    day = ibis.interval(days=1)
+    pieces = {
+        "u_left": (t.start, ibis.least(t.month_end, t.w_start - day), t.w_start > t.start),
+        "u_right": (ibis.greatest(t.start, t.t_day + day), t.month_end, t.t_day < t.month_end),
+        "v_left": (t.w_start, ibis.least(t.t_day, t.start - day), t.w_start < t.start),
+        "v_right": (ibis.greatest(t.w_start, t.month_end + day), t.t_day, t.t_day > t.month_end),
+    }
+    obs = rolling.select(o_id="model_id", o_day="day", o_val="value")
+    spec = ibis.union(
+        *[
+            t.select(
+                *_KEYS, piece=ibis.literal(name), px=x.cast("date"), py=y.cast("date"), on=present
+            )
+            for name, (x, y, present) in pieces.items()
+        ]
+    )
+    live = spec.filter(spec.on)
+    reach = (live.px + ibis.interval(days=WINDOW - 1)).cast("date")
+    hits = live.join(
+        obs, (live.model_id == obs.o_id) & (obs.o_day >= live.py) & (obs.o_day <= reach)
+    )
+    best = hits.group_by([*_KEYS, "piece"]).aggregate(low=hits.o_val.min().cast("float64"))
+    spec = spec.left_join(best, [*_KEYS, "piece"]).select(
+        *_KEYS, "piece", value=ibis.ifelse(ibis._.on, ibis._.low, 0.0)
+    )
+    wide = spec.group_by(_KEYS).aggregate(
+        **{name: spec.value.max(where=spec.piece == name) for name in pieces}
+    )
+    return t.join(wide, list(_KEYS))
+
+
+def _days(later: ir.Value, earlier: ir.Value) -> ir.IntegerValue:
+    """Whole days from ``earlier`` to ``later``."""
+    return later.delta(earlier, unit="day")  # type: ignore[attr-defined,no-any-return]
+
+
+def _combine(t: ir.Table) -> ir.Table:
+    """Pick the method, intersect the bounds, clamp the estimate, name the flags."""
+    method = ibis.cases(
+        (~t.born, "not_created"),
+        (t.d_est.notnull(), "daily"),
+        (t.a_est.notnull(), "all_time"),
+        (t.r_est.notnull(), "rolling30"),
+        (t.d_partial.notnull(), "daily_partial"),
+        else_="none",
+    )
+    chosen = {
+        "daily": (t.d_lo, t.d_hi),
+        "all_time": (t.a_lo, t.a_hi),
+        "rolling30": (t.r_lo, t.r_hi),
+        "daily_partial": (t.d_lo, t.d_hi),
+    }
+    t = t.mutate(method=method)
+    lowers = [t.d_lo, t.a_lo, t.r_lo]
+    uppers = [t.d_hi, t.a_hi, t.r_hi]
+    lower = ibis.greatest(*[x.fill_null(0.0) for x in lowers])
+    upper = ibis.least(*[x.fill_null(_BIG) for x in uppers])
+    own_lo = ibis.cases(*[(t.method == m, lo) for m, (lo, _) in chosen.items()], else_=0.0)
+    own_hi = ibis.cases(*[(t.method == m, hi) for m, (_, hi) in chosen.items()], else_=None)
+    conflict = lower > upper
+    t = t.mutate(
+        lower=ibis.ifelse(conflict, own_lo.fill_null(0.0), lower),
+        upper=ibis.ifelse(conflict, own_hi.fill_null(_BIG), upper),
+        conflict=conflict,
+        raw=ibis.cases(
+            (t.method == "daily", t.d_est),
+            (t.method == "all_time", t.a_est),
+            (t.method == "rolling30", t.r_est),
+            (t.method == "daily_partial", t.d_partial),
+            else_=ibis.null("float64"),
+        ),
+    )
+    zero = ~t.born
+    clamped = ibis.least(ibis.greatest(t.raw, t.lower), t.upper)
+    estimate = ibis.ifelse(t.raw.isnull(), ibis.null("float64"), clamped)
+    flags = (
+        ibis.array(
+            [
+                ibis.ifelse(t.conflict, "conflict", None),
+                ibis.ifelse(t.a_reset.fill_null(False), "counter_reset", None),
+                ibis.ifelse(
+                    (t.method == "rolling30") & (t.r_gap > 0),
+                    "nearest_" + t.r_gap.cast("string") + "d",
+                    None,
+                ),
+            ]
+        )
+        .filter(lambda f: f.notnull())
+        .join(",")
+    )
+    return t.select(
+        *_KEYS,
+        "month_start",
+        "month_end",
+        "days",
+        "created",
+        "method",
+        estimate=ibis.ifelse(zero, 0.0, estimate),
+        lower=ibis.ifelse(zero, 0.0, t.lower),
+        upper=ibis.ifelse(zero, 0.0, ibis.ifelse(t.upper >= _BIG, ibis.null("float64"), t.upper)),
+        flags=ibis.ifelse(flags == "", ibis.null("string"), flags),
+    )

@@ -1,0 +1,388 @@
+"""Series: readers that normalise download time series into the canonical series table.
+
+Snapshots tell what the Hub counted on one day; a series tells it for many days. Every reader
+returns the same four tables (``SeriesData``):
+
+``rows`` — one observation per model, day and kind:
+
+==========  ==========  ===================================================================
+column      type        meaning
+==========  ==========  ===================================================================
+model_id    string      ``org/name`` repo id (as named by the source; renames are resolved
+                        later through the alias table)
+day         date        the day observed
+kind        string      ``daily``: downloads on that day; ``rolling30``: the Hub's 30-day
+                        count seen that day (days ``day-29 … day``); ``all_time``: the
+                        cumulative counter at the end of that day
+value       int64       the count
+==========  ==========  ===================================================================
+
+``models`` — model_id, created_at (repo creation, where the source states it).
+``coverage`` — model_id (null = every model of the load), first_day, last_day: the days on which
+a ``daily`` source would have a row for any download, so a covered day without a row is a day
+with no downloads.
+``rejects`` — file, row, model_id, field, reason, raw: observations kept aside, never dropped.
+
+Two layouts are read:
+
+- ``forecast``: the CSVs of *Forecasting Open-Weight AI Model Growth on Hugging Face*
+  (``model``, one column per day, ``created_at``). A value is the running sum of the daily
+  30-day count, so ``V(t) - V(t-1)`` is the 30-day count on day t (kind ``rolling30``). Leading
+  zeros mean "not tracked yet" and are skipped; a decrease is rejected with its cell.
+- ``daily``: a sparse per-repo per-day table in the shape of
+  ``harvardMadsys/hf-hub-characterization`` ``downloads.parquet`` (a row only on days the counter
+  moved), optionally keyed by an immutable hub id that a models table maps to repo names. Column
+  names are not confirmed upstream, so the mapping is explicit (``DailyColumns``). Values are
+  either per-day counts or a cumulative counter; a cumulative counter becomes per-day deltas, and
+  each model's first row (or a row where the counter went down) starts a new segment whose day is
+  recorded as an ``all_time`` observation instead of a delta.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import ibis
+import ibis.expr.types as ir
+import pyarrow as pa
+from pydantic import BaseModel, ConfigDict
+
+from hubpulse.errors import SeriesFormatError
+from hubpulse.sources import REJECT_SCHEMA, file_sha256
+
+Layout = Literal["forecast", "daily"]
+ValueKind = Literal["daily", "cumulative"]
+KINDS = ("daily", "rolling30", "all_time")
+
+SERIES_SCHEMA = pa.schema(
+    [("model_id", pa.string()), ("day", pa.date32()), ("kind", pa.string()), ("value", pa.int64())]
+)
+SERIES_MODELS_SCHEMA = pa.schema([("model_id", pa.string()), ("created_at", pa.timestamp("us"))])
+COVERAGE_SCHEMA = pa.schema(
+    [("model_id", pa.string()), ("first_day", pa.date32()), ("last_day", pa.date32())]
+)
+
+
+class DailyColumns(BaseModel):
+    """Column mapping of a ``daily`` layout: downloads table, then the optional models table."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str = "hub_id"
+    day: str = "date"
+    value: str = "downloads"
+    models_id: str = "hub_id"
+    models_name: str = "id"
+    models_created: str | None = None
+
+
+@dataclass(frozen=True)
+class SeriesData:
+    """One series input normalised (see the module docstring for the tables)."""
+
+    path: Path
+    layout: Layout
+    file_sha256: str
+    options: str
+    rows: ir.Table
+    models: ir.Table
+    coverage: ir.Table
+    rejects: ir.Table
+
+
+def read_forecast_series(path: Path | str) -> SeriesData:
+    """Read one ForecastHuggingFaceModels ``download/<Org>.csv`` file."""
+    path = Path(path)
+    header, lines = _csv_lines(path)
+    days = _forecast_days(path, header)
+    rows: list[dict[str, Any]] = []
+    models: list[dict[str, Any]] = []
+    rejects: list[dict[str, Any]] = []
+    for number, cells in lines:
+        if len(cells) != len(header):
+            rejects.append(_reject(path, number, None, "row", "wrong number of cells", cells))
+            continue
+        model_id = cells[0].strip()
+        if "/" not in model_id:
+            rejects.append(_reject(path, number, model_id, "model", "not an org/name id", cells))
+            continue
+        created = _created(cells[-1])
+        if cells[-1].strip() and created is None:
+            rejects.append(_reject(path, number, model_id, "created_at", "not a timestamp", cells))
+        models.append({"model_id": model_id, "created_at": created})
+        rows += _forecast_rows(path, number, model_id, header, days, cells[1:-1], rejects)
+    return SeriesData(
+        path=path,
+        layout="forecast",
+        file_sha256=file_sha256(path),
+        options="{}",
+        rows=_memtable(rows, SERIES_SCHEMA),
+        models=_memtable(models, SERIES_MODELS_SCHEMA),
+        coverage=_memtable([], COVERAGE_SCHEMA),
+        rejects=_memtable(rejects, REJECT_SCHEMA),
+    )
+
+
+def read_daily_series(
+    path: Path | str,
+    con: Any,
+    *,
+    models_path: Path | str | None = None,
+    columns: DailyColumns | None = None,
+    values: ValueKind = "daily",
+    coverage: tuple[dt.date, dt.date] | None = None,
+) -> SeriesData:
+    """Read a sparse per-repo per-day downloads table with the Ibis backend ``con``.
+
+    ``models_path`` maps the id column to repo names (join on the immutable id, never on the
+    name); without it the id column holds repo names. ``coverage`` is the first and last day the
+    source covers (default: the first and last day in the file)."""
+    path = Path(path)
+    columns = columns or DailyColumns()
+    raw = _read_table(con, path, [columns.id, columns.day, columns.value])
+    names, models = _daily_models(con, path, models_path, columns)
+    table = raw.select(
+        row=raw.file_row_number + 1,
+        key=raw[columns.id].cast("string"),
+        day=raw[columns.day].cast("date"),
+        value=raw[columns.value].cast("int64"),
+        raw_text=raw[columns.id].cast("string")
+        + ","
+        + raw[columns.day].cast("string")
+        + ","
+        + raw[columns.value].cast("string"),
+    )
+    if names is not None:
+        table = table.left_join(names, table.key == names.name_key).drop("name_key")
+    else:
+        table = table.mutate(model_id=table.key)
+    table = table.mutate(
+        dupe=ibis.row_number().over(group_by=["key", "day"], order_by="row"),
+    )
+    reason = (
+        ibis.cases(
+            (table.key.isnull(), f"missing id ({columns.id})"),
+            (table.model_id.isnull(), "id not found in the models table"),
+            (table.day.isnull(), f"missing day ({columns.day})"),
+            (table.value.isnull(), f"missing count ({columns.value})"),
+            (table.value < 0, "negative count"),
+            (table.dupe > 0, "duplicate row for this model and day"),
+            else_=ibis.null("string"),
+        )
+    ).name("reason")
+    table = table.mutate(reason=reason)
+    good = table.filter(table.reason.isnull())
+    span = coverage or _span(good)
+    rows, cover = _daily_values(good, values, span)
+    rejects = table.filter(table.reason.notnull()).select(
+        file=ibis.literal(str(path)),
+        row="row",
+        model_id="model_id",
+        field=ibis.literal("row"),
+        reason="reason",
+        raw="raw_text",
+    )
+    options = {"columns": columns.model_dump(), "values": values, "models": str(models_path)}
+    return SeriesData(
+        path=path,
+        layout="daily",
+        file_sha256=file_sha256(path),
+        options=json.dumps({**options, "coverage": [str(d) for d in span]}, sort_keys=True),
+        rows=rows,
+        models=models,
+        coverage=cover,
+        rejects=rejects,
+    )
+
+
+# -- forecast layout ---------------------------------------------------------------------------
+def _csv_lines(path: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
+    try:
+        with path.open(newline="", encoding="utf-8") as handle:
+            reader = csv.reader(handle)
+            header = next(reader, None)
+            lines = [(reader.line_num, cells) for cells in reader if cells]
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise SeriesFormatError(f"{path}: cannot read as CSV ({exc})") from exc
+    if not header:
+        raise SeriesFormatError(f"{path}: empty file, expected a forecast series CSV")
+    return header, lines
+
+
+def _forecast_days(path: Path, header: list[str]) -> list[dt.date]:
+    if len(header) < 3 or header[0] != "model" or header[-1] != "created_at":
+        raise SeriesFormatError(
+            f"{path}: not a forecast series CSV: expected columns model, <days...>, created_at; "
+            f"got {', '.join(header[:3])} … {header[-1]}"
+        )
+    try:
+        return [dt.date.fromisoformat(cell[:10]) for cell in header[1:-1]]
+    except ValueError as exc:
+        message = f"{path}: header has a day column that is not a date ({exc})"
+        raise SeriesFormatError(message) from exc
+
+
+def _forecast_rows(
+    path: Path,
+    number: int,
+    model_id: str,
+    header: list[str],
+    days: list[dt.date],
+    cells: list[str],
+    rejects: list[dict[str, Any]],
+) -> list[dict[str, Any]]:
+    """Day-over-day differences of the running sum: the 30-day count of each tracked day."""
+    rows: list[dict[str, Any]] = []
+    previous: float | None = None
+    for position, (day, cell) in enumerate(zip(days, cells, strict=True)):
+        value = _number(cell)
+        field = header[position + 1]
+        if value is None:
+            if cell.strip():
+                rejects.append(_reject(path, number, model_id, field, "not a number", cell))
+            previous = None
+            continue
+        consecutive = position > 0 and days[position - 1] == day - dt.timedelta(days=1)
+        if previous is not None and consecutive and value > 0:
+            if value < previous:
+                reason = f"running sum decreased from {previous:.0f}"
+                rejects.append(_reject(path, number, model_id, field, reason, cell))
+                continue
+            rows.append(
+                {
+                    "model_id": model_id,
+                    "day": day,
+                    "kind": "rolling30",
+                    "value": round(value - previous),
+                }
+            )
+        previous = value
+    return rows
+
+
+def _number(cell: str) -> float | None:
+    try:
+        value = float(cell)
+    except ValueError:
+        return None
+    return value if value == value and value not in (float("inf"), float("-inf")) else None
+
+
+def _created(cell: str) -> dt.datetime | None:
+    try:
+        stamp = dt.datetime.fromisoformat(cell.strip())
+    except ValueError:
+        return None
+    if stamp.tzinfo is not None:
+        stamp = stamp.astimezone(dt.UTC).replace(tzinfo=None)
+    return stamp
+
+
+def _reject(
+    path: Path, number: int, model_id: str | None, field: str, reason: str, raw: Any
+) -> dict[str, Any]:
+    text = raw if isinstance(raw, str) else ",".join(raw)
+    return {
+        "file": str(path),
+        "row": number,
+        "model_id": model_id,
+        "field": field,
+        "reason": reason,
+        "raw": text[:2000],
+    }
+
+
+def _memtable(rows: list[dict[str, Any]], schema: pa.Schema) -> ir.Table:
+    return ibis.memtable(pa.Table.from_pylist(rows, schema=schema))
+
+
+# -- daily layout ------------------------------------------------------------------------------
+def _read_table(con: Any, path: Path, needed: list[str]) -> ir.Table:
+    if not path.is_file():
+        raise SeriesFormatError(f"{path}: no such file")
+    try:
+        table = con.read_parquet(path, file_row_number=True)
+    except Exception as exc:  # the engine's own error types are not part of our API
+        raise SeriesFormatError(f"{path}: cannot read as Parquet ({exc})") from exc
+    missing = [c for c in needed if c not in table.columns]
+    if missing:
+        raise SeriesFormatError(
+            f"{path}: no column {', '.join(missing)} (columns: {', '.join(table.columns)}); "
+            "map them with --column role=name"
+        )
+    return table
+
+
+def _daily_models(
+    con: Any, path: Path, models_path: Path | str | None, columns: DailyColumns
+) -> tuple[ir.Table | None, ir.Table]:
+    if models_path is None:
+        return None, _memtable([], SERIES_MODELS_SCHEMA)
+    needed = [columns.models_id, columns.models_name]
+    if columns.models_created:
+        needed.append(columns.models_created)
+    table = _read_table(con, Path(models_path), needed)
+    names = table.select(
+        name_key=table[columns.models_id].cast("string"),
+        model_id=table[columns.models_name].cast("string"),
+    ).distinct(on="name_key")
+    created = (
+        table[columns.models_created].cast("timestamp")
+        if columns.models_created
+        else ibis.null("timestamp")
+    )
+    models = table.select(model_id=table[columns.models_name].cast("string"), created_at=created)
+    return names, models.distinct(on="model_id")
+
+
+def _span(good: ir.Table) -> tuple[dt.date, dt.date]:
+    bounds = good.aggregate(first=good.day.min(), last=good.day.max()).to_pyarrow().to_pylist()[0]
+    if bounds["first"] is None:
+        raise SeriesFormatError("no valid rows: nothing to import (see the rejects)")
+    return bounds["first"], bounds["last"]
+
+
+def _daily_values(
+    good: ir.Table, values: ValueKind, span: tuple[dt.date, dt.date]
+) -> tuple[ir.Table, ir.Table]:
+    """Rows and coverage for per-day counts or a cumulative counter."""
+    first, last = span
+    if values == "daily":
+        rows = good.select("model_id", "day", kind=ibis.literal("daily"), value="value")
+        cover = ibis.memtable(
+            pa.Table.from_pylist(
+                [{"model_id": None, "first_day": first, "last_day": last}], schema=COVERAGE_SCHEMA
+            )
+        )
+        return rows, cover
+    if values != "cumulative":
+        raise SeriesFormatError(f"unknown value kind {values!r}; use daily or cumulative")
+    window = ibis.window(group_by="model_id", order_by="day")
+    marked = good.mutate(previous=good.value.lag().over(window))
+    marked = marked.mutate(starts=marked.previous.isnull() | (marked.value < marked.previous))
+    marked = marked.mutate(segment=marked.starts.cast("int64").cumsum().over(window))
+    deltas = marked.filter(~marked.starts).select(
+        "model_id", "day", kind=ibis.literal("daily"), value=marked.value - marked.previous
+    )
+    anchors = marked.filter(marked.starts).select(
+        "model_id", "day", kind=ibis.literal("all_time"), value="value"
+    )
+    starts = marked.filter(marked.starts)
+    ends = starts.mutate(
+        last_day=(starts.day.lead().over(ibis.window(group_by="model_id", order_by="day"))).cast(
+            "date"
+        )
+    )
+    cover = ends.select(
+        "model_id",
+        first_day=(ends.day + ibis.interval(days=1)).cast("date"),
+        last_day=ibis.coalesce(
+            (ends.last_day - ibis.interval(days=1)).cast("date"), ibis.literal(last)
+        ),
+    )
+    return deltas.union(anchors), cover.filter(cover.first_day <= cover.last_day)
