@@ -15,6 +15,7 @@ DEMO = Path(str(resources.files("hubpulse").joinpath("data", "demo")))
 HUB_STATS = DEMO / "hub_stats_2026-06.parquet"
 HUB_STATS_DATE = dt.date(2026, 5, 20)
 API_MARCH = DEMO / "api_models_2025-03-21.json"
+FORECAST = DEMO / "forecast_hf_2025-02-18"
 
 
 @pytest.fixture

@@ -98,3 +98,74 @@ def family_totals(path: Path, mode: str) -> dict[str, float]:
         for fam, weight in shares.items():
             totals[fam] += (row["downloads"] or 0) * weight
     return dict(totals)
+
+
+def forecast_month(csv_dir: Path, family: str, month: str) -> dict[str, float | None]:
+    """A family's estimate and bounds for a calendar month, straight from the forecast CSVs,
+    following the documented rolling30 rule: the 30-day count R(t) = V(t) - V(t-1) nearest the
+    month's last day, times the month's days (cut at creation) over the window's days."""
+    import csv
+    import datetime as dt
+
+    registry = tomllib.loads(resources.files("hubpulse").joinpath("families.toml").read_text())
+    first = dt.date.fromisoformat(month + "-01")
+    last = (first + dt.timedelta(days=32)).replace(day=1) - dt.timedelta(days=1)
+    total, lower, upper = 0.0, 0.0, 0.0
+    for path in sorted(csv_dir.glob("*.csv")):
+        with path.open() as handle:
+            lines = list(csv.reader(handle))
+        days = [dt.date.fromisoformat(h[:10]) for h in lines[0][1:-1]]
+        for cells in lines[1:]:
+            if publisher(cells[0], registry["family"]) != family:
+                continue
+            created = dt.date.fromisoformat(cells[-1][:10])
+            values = [float(v) for v in cells[1:-1]]
+            counts = {
+                days[i]: values[i] - values[i - 1]
+                for i in range(1, len(days))
+                if values[i] > 0 and days[i] >= created
+            }
+            if created > last:
+                continue
+            estimate, low, high = _rolling_month(counts, created, first, last)
+            total += estimate or 0.0
+            lower += low
+            upper = upper + high if upper is not None and high is not None else None
+    return {"estimate": total, "lower": lower, "upper": upper}
+
+
+def _rolling_month(counts, created, first, last):  # type: ignore[no-untyped-def]
+    import datetime as dt
+
+    if not counts:
+        return None, 0.0, None
+    nearest = min(counts, key=lambda t: (abs((t - last).days), t < last))
+    r = counts[nearest]
+    start = max(first, created)
+    window_start = max(nearest - dt.timedelta(days=29), created)
+    one = dt.timedelta(days=1)
+
+    def ceiling(x, y):  # type: ignore[no-untyped-def]
+        found = [v for t, v in counts.items() if y <= t <= x + dt.timedelta(days=29)]
+        return min(found) if found else None
+
+    outside_window = []
+    if window_start > start:
+        outside_window.append((start, min(last, window_start - one)))
+    if nearest < last:
+        outside_window.append((max(start, nearest + one), last))
+    outside_month = []
+    if window_start < start:
+        outside_month.append((window_start, min(nearest, start - one)))
+    if nearest > last:
+        outside_month.append((max(window_start, last + one), nearest))
+    caps = [ceiling(x, y) for x, y in outside_window]
+    high = None if None in caps else r + sum(caps)
+    cuts = [ceiling(x, y) for x, y in outside_month]
+    low = 0.0 if None in cuts else max(0.0, r - sum(cuts))
+    estimate = None
+    if abs((nearest - last).days) <= 31:
+        days = (last - start).days + 1
+        width = (nearest - window_start).days + 1
+        estimate = min(max(r * days / width, low), high if high is not None else float("inf"))
+    return estimate, low, high

@@ -8,6 +8,7 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 from hubpulse.families import Family, assign_families, load_registry
+from hubpulse.history import Evidence, collect_evidence, estimate_monthly_downloads, month_table
 from hubpulse.lineage import Lineage, resolve_lineage
 from hubpulse.metrics import (
     analyse_snapshot,
@@ -16,32 +17,61 @@ from hubpulse.metrics import (
     count_derivatives,
     rank_models,
 )
+from hubpulse.series import read_daily_series, read_forecast_series
 from hubpulse.sources import SNAPSHOT_SCHEMA, read_snapshot
+from hubpulse.trends import (
+    History,
+    compare_month,
+    concentration,
+    count_new_derivatives,
+    cumulative_downloads,
+    family_trend,
+    find_milestones,
+    monthly_downloads,
+    prepare_history,
+)
 from hubpulse.warehouse import (
     Warehouse,
     ingest_snapshot,
     list_rejects,
+    list_series,
     list_snapshots,
     open_warehouse,
 )
 
 __all__ = [
     "SNAPSHOT_SCHEMA",
+    "Evidence",
     "Family",
+    "History",
     "Lineage",
     "Warehouse",
     "__version__",
     "analyse_snapshot",
     "assign_families",
+    "collect_evidence",
     "compare_families",
     "compare_family",
+    "compare_month",
+    "concentration",
     "count_derivatives",
+    "count_new_derivatives",
+    "cumulative_downloads",
+    "estimate_monthly_downloads",
+    "family_trend",
+    "find_milestones",
     "ingest_snapshot",
     "list_rejects",
+    "list_series",
     "list_snapshots",
     "load_registry",
+    "month_table",
+    "monthly_downloads",
     "open_warehouse",
+    "prepare_history",
     "rank_models",
+    "read_daily_series",
+    "read_forecast_series",
     "read_snapshot",
     "resolve_lineage",
 ]

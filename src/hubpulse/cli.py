@@ -27,8 +27,30 @@ from hubpulse.metrics import (
     count_derivatives,
     rank_models,
 )
+from hubpulse.series import DailyColumns
 from hubpulse.settings import Mode, OutputFormat, Settings, load_settings
-from hubpulse.warehouse import list_rejects, list_snapshots, open_warehouse
+from hubpulse.trends import (
+    TREND_GROUPS,
+    History,
+    TrendBy,
+    check_families,
+    compare_month,
+    concentration,
+    count_new_derivatives,
+    cumulative_downloads,
+    family_trend,
+    find_milestones,
+    parse_counts,
+    prepare_history,
+)
+from hubpulse.warehouse import (
+    Warehouse,
+    list_rejects,
+    list_series,
+    list_series_rejects,
+    list_snapshots,
+    open_warehouse,
+)
 
 app = typer.Typer(
     help="Measure adoption of open-weight models on the Hugging Face Hub.",
@@ -60,6 +82,10 @@ ModeOpt = Annotated[
 DateOpt = Annotated[
     str | None, typer.Option("--date", "-d", help="Snapshot date YYYY-MM-DD (default: newest).")
 ]
+FromOpt = Annotated[
+    str | None, typer.Option("--from", help="First month YYYY-MM (default: earliest data).")
+]
+ToOpt = Annotated[str | None, typer.Option("--to", help="Last month YYYY-MM (default: latest).")]
 FamiliesOpt = Annotated[
     Path | None,
     typer.Option(
@@ -87,8 +113,8 @@ def _date(value: str | None) -> dt.date | None:
         ) from None
 
 
-def _analysis(settings: Settings, date: str | None) -> Analysis:
-    warehouse = open_warehouse(settings.warehouse)
+def _analysis(settings: Settings, date: str | None, warehouse: Warehouse | None = None) -> Analysis:
+    warehouse = warehouse or open_warehouse(settings.warehouse)
     day = warehouse.resolve_date(_date(date))
     registry = load_registry(settings.families_file)
     return analyse_snapshot(
@@ -97,6 +123,21 @@ def _analysis(settings: Settings, date: str | None) -> Analysis:
         registry,
         day,
         max_depth=settings.max_lineage_depth,
+    )
+
+
+def _history(settings: Settings, first: str | None, last: str | None) -> History:
+    """Estimates for the month range; lineage mode uses the newest snapshot's graph."""
+    store = open_warehouse(settings.warehouse)
+    lineage_needed = settings.mode == "lineage" and store.snapshot_dates()
+    return prepare_history(
+        store.history_evidence(),
+        load_registry(settings.families_file),
+        mode=settings.mode,
+        analysis=_analysis(settings, None, store) if lineage_needed else None,
+        first=first,
+        last=last,
+        max_gap_days=settings.max_gap_days,
     )
 
 
@@ -171,16 +212,30 @@ def compare(
     metric: Annotated[
         str, typer.Option(help="downloads_30d or downloads_all_time")
     ] = "downloads_30d",
+    month: Annotated[
+        str | None, typer.Option(help="Calendar month YYYY-MM: compare estimated downloads.")
+    ] = None,
     date: DateOpt = None,
     mode: ModeOpt = None,
     fmt: FormatOpt = "table",
     warehouse: WarehouseOpt = None,
     families: FamiliesOpt = None,
 ) -> None:
-    """Does FAMILY out-download the next N families combined? Both modes unless --mode."""
+    """Does FAMILY out-download the next N families combined? Both modes unless --mode.
+
+    Without --month: the 30-day (or all-time) counts of one snapshot. With --month: the
+    estimated downloads of that calendar month, with bounds: holds, fails or undecided."""
     settings = _settings(warehouse, mode, families)
-    analysis = _analysis(settings, date)
     modes = MODES if mode is None and "HUBPULSE_MODE" not in os.environ else (settings.mode,)
+    if month is not None:
+        months = []
+        for m in modes:
+            history = _history(settings.model_copy(update={"mode": m}), month, month)
+            rows = history.monthly("family").to_pyarrow().to_pylist()
+            months.append(compare_month(rows, family, next_n, mode=m, month=month))
+        outputs.print_month_comparisons(console, months, fmt)
+        return
+    analysis = _analysis(settings, date)
     results = [
         compare_family(analysis, family, next_n, mode=m, metric=_metric(metric)) for m in modes
     ]
@@ -238,8 +293,195 @@ def demo(
     store = open_warehouse(warehouse)
     for path, date in outputs.demo_files():
         outputs.print_load(console, outputs.ingest_with_progress(console, store, path, date))
+    for path in outputs.demo_series():
+        outputs.print_series_load(console, store.import_series(path))
     settings = _settings(warehouse)
     outputs.print_demo(console, store, _analysis(settings, None))
+    histories = [
+        _history(settings.model_copy(update={"mode": m}), "2024-08", "2025-01") for m in MODES
+    ]
+    outputs.print_demo_history(console, histories)
+
+
+@app.command("import-series")
+def import_series(
+    paths: Annotated[
+        list[Path], typer.Argument(help="Series files (.csv forecast, .parquet daily)")
+    ],
+    layout: Annotated[str, typer.Option(help="forecast or daily")] = "forecast",
+    models: Annotated[
+        Path | None, typer.Option(help="daily: models table mapping the id column to repo names")
+    ] = None,
+    column: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="daily: column mapping role=name (id, day, value, models_id, "
+            "models_name, models_created); repeatable"
+        ),
+    ] = None,
+    values: Annotated[
+        str, typer.Option(help="daily: daily counts or a cumulative counter")
+    ] = "daily",
+    coverage: Annotated[
+        str | None, typer.Option(help="daily: covered days FIRST:LAST (default: the file's span)")
+    ] = None,
+    warehouse: WarehouseOpt = None,
+) -> None:
+    """Import download time series (daily counts, daily 30-day counts) as history."""
+    store = open_warehouse(_settings(warehouse).warehouse)
+    mapping = DailyColumns(**dict(_pair(c) for c in column or []))
+    for path in paths:
+        result = store.import_series(
+            path,
+            layout=layout,
+            models_path=models,
+            columns=mapping,
+            values=values,  # type: ignore[arg-type]
+            coverage=_coverage(coverage),
+        )
+        outputs.print_series_load(console, result)
+
+
+@app.command()
+def series(
+    rejects: Annotated[bool, typer.Option(help="Show rejected observations instead.")] = False,
+    warehouse: WarehouseOpt = None,
+    fmt: FormatOpt = "table",
+) -> None:
+    """List imported download series (or their rejected observations)."""
+    store = open_warehouse(_settings(warehouse).warehouse)
+    if rejects:
+        table = outputs.brief(list_series_rejects(store), fmt, drop=[])
+        outputs.emit(console, table, fmt, title="Rejected series observations")
+        return
+    drop = ["file_sha256", "hubpulse_version", "options"]
+    outputs.emit(console, outputs.brief(list_series(store), fmt, drop=drop), fmt, title="Series")
+
+
+@app.command()
+def monthly(
+    by: Annotated[str, typer.Option(help="family, vendor, country, model or author")] = "family",
+    first: FromOpt = None,
+    last: ToOpt = None,
+    family: Annotated[list[str] | None, typer.Option(help="Only these families.")] = None,
+    mode: ModeOpt = None,
+    fmt: FormatOpt = "table",
+    warehouse: WarehouseOpt = None,
+    families: FamiliesOpt = None,
+) -> None:
+    """Estimated downloads per calendar month and group, with method and bounds."""
+    settings = _settings(warehouse, mode, families)
+    history = _history(settings, first, last)
+    table = history.monthly(_trend_by(by))
+    if family:
+        table = table.filter(table.family.isin(check_families(history.registry, family)))
+    title = f"Monthly downloads by {by}"
+    outputs.emit_query(console, table, fmt, meta=outputs.history_meta(history), title=title)
+
+
+@app.command()
+def trend(
+    family: Annotated[list[str], typer.Argument(help="One or more family names")],
+    first: FromOpt = None,
+    last: ToOpt = None,
+    mode: ModeOpt = None,
+    fmt: FormatOpt = "table",
+    warehouse: WarehouseOpt = None,
+    families: FamiliesOpt = None,
+) -> None:
+    """Monthly series of families: estimate, bounds, month-over-month growth, share."""
+    settings = _settings(warehouse, mode, families)
+    history = _history(settings, first, last)
+    table = family_trend(history.monthly("family"), check_families(history.registry, family))
+    title = f"Trend of {', '.join(family)}"
+    outputs.emit_query(console, table, fmt, meta=outputs.history_meta(history), title=title)
+
+
+@app.command()
+def milestones(
+    family: Annotated[str, typer.Argument(help="Family name")],
+    at: Annotated[str, typer.Option(help="Thresholds, e.g. 100M,500M,700M")] = "100M,500M,700M",
+    first: FromOpt = None,
+    last: ToOpt = None,
+    mode: ModeOpt = None,
+    fmt: FormatOpt = "table",
+    warehouse: WarehouseOpt = None,
+    families: FamiliesOpt = None,
+) -> None:
+    """Estimated day cumulative downloads (since --from) crossed each threshold, with bounds."""
+    settings = _settings(warehouse, mode, families)
+    history = _history(settings, first, last)
+    name = check_families(history.registry, [family])[0]
+    curve = cumulative_downloads(history.estimates, history.shares, history.registry)
+    rows = curve.filter(curve.family == name).to_pyarrow().to_pylist()
+    found = find_milestones(rows, parse_counts(at))
+    meta = outputs.history_meta(history) | {"cumulative": rows}
+    outputs.emit(
+        console, found, fmt, meta=meta, title=f"Milestones of {name} since {history.first}"
+    )
+
+
+@app.command("concentration")
+def concentration_command(
+    by: Annotated[str, typer.Option(help="family, vendor or country")] = "family",
+    top: Annotated[int, typer.Option(min=1, help="N of the top-N share column.")] = 5,
+    first: FromOpt = None,
+    last: ToOpt = None,
+    mode: ModeOpt = None,
+    fmt: FormatOpt = "table",
+    warehouse: WarehouseOpt = None,
+    families: FamiliesOpt = None,
+) -> None:
+    """Top-N share, HHI and Gini of monthly downloads across families, vendors or countries."""
+    if by not in ("family", "vendor", "country"):
+        raise typer.BadParameter("choose family, vendor or country", param_hint="--by")
+    settings = _settings(warehouse, mode, families)
+    history = _history(settings, first, last)
+    table = concentration(history.monthly(_trend_by(by)), _trend_by(by), top)
+    title = f"Concentration of monthly downloads across {by}"
+    outputs.emit_query(console, table, fmt, meta=outputs.history_meta(history), title=title)
+
+
+@app.command("derivative-growth")
+def derivative_growth(
+    family: Annotated[list[str] | None, typer.Argument(help="Families (default: all)")] = None,
+    first: Annotated[str, typer.Option("--from", help="First month YYYY-MM.")] = "2023-01",
+    last: Annotated[str, typer.Option("--to", help="Last month YYYY-MM.")] = "2099-12",
+    date: DateOpt = None,
+    fmt: FormatOpt = "table",
+    warehouse: WarehouseOpt = None,
+    families: FamiliesOpt = None,
+) -> None:
+    """New derivatives per month and family by relation, from repo creation dates."""
+    settings = _settings(warehouse, None, families)
+    analysis = _analysis(settings, date)
+    names = check_families(analysis.registry, family) if family else None
+    table = count_new_derivatives(analysis, first, last, names)
+    meta = outputs.meta(analysis, settings.mode) | {"method": "derivatives by creation month"}
+    outputs.emit_query(console, table, fmt, meta=meta, title="New derivatives per month")
+
+
+def _pair(text: str) -> tuple[str, str]:
+    role, sep, name = text.partition("=")
+    if not sep or not name:
+        raise typer.BadParameter(f"{text!r} is not role=name", param_hint="--column")
+    return role.strip(), name.strip()
+
+
+def _coverage(text: str | None) -> tuple[dt.date, dt.date] | None:
+    if text is None:
+        return None
+    first, _, last = text.partition(":")
+    start, end = _date(first), _date(last)
+    if start is None or end is None:
+        raise typer.BadParameter(f"{text!r} is not FIRST:LAST", param_hint="--coverage")
+    return start, end
+
+
+def _trend_by(by: str) -> TrendBy:
+    if by not in TREND_GROUPS:
+        raise typer.BadParameter(f"choose one of {', '.join(TREND_GROUPS)}", param_hint="--by")
+    return by  # type: ignore[return-value]
 
 
 def _group(by: str) -> GroupBy:

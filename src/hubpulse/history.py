@@ -152,6 +152,15 @@ def _rename(table: ir.Table, names: ir.Table) -> ir.Table:
     return joined.select(current, *others, renamed=joined.new_id.notnull())
 
 
+def evidence_months(evidence: Evidence) -> tuple[str, str] | None:
+    """The first and last month holding any observation (None when there is none)."""
+    obs = evidence.observations
+    span = obs.aggregate(first=obs.day.min(), last=obs.day.max()).to_pyarrow().to_pylist()[0]
+    if span["first"] is None:
+        return None
+    return span["first"].strftime("%Y-%m"), span["last"].strftime("%Y-%m")
+
+
 def month_table(first: str, last: str) -> ir.Table:
     """month ('YYYY-MM'), month_start, month_end, days for every month from first to last."""
     start, end = parse_month(first), parse_month(last)
@@ -187,9 +196,9 @@ def estimate_monthly_downloads(
     """model_id, month, month_start, month_end, days, created, method, estimate, lower, upper,
     flags.
 
-    One row per model with any observation and per month of ``months`` (see the module
-    docstring for methods and bounds). ``estimate`` is null only for ``none`` rows; ``upper``
-    is null where the month cannot be bounded from above."""
+    One row per known model (observed, or with a known creation date) and per month of
+    ``months`` (see the module docstring for methods and bounds). ``estimate`` is null only
+    for ``none`` rows; ``upper`` is null where the month cannot be bounded from above."""
     grid = _grid(evidence, months)
     candidates = [
         _daily(grid, evidence).rename(lambda c: c if c in _KEYS else f"d_{c}"),
@@ -209,8 +218,8 @@ _KEYS = ("model_id", "month")
 
 def _grid(evidence: Evidence, months: ir.Table) -> ir.Table:
     """Every (model, month) with the effective first day (creation cuts the month)."""
-    models = evidence.observations.select("model_id").distinct()
-    models = models.left_join(evidence.created, "model_id").select("model_id", "created")
+    seen = evidence.observations.select("model_id").union(evidence.created.select("model_id"))
+    models = seen.distinct().left_join(evidence.created, "model_id").select("model_id", "created")
     grid = models.cross_join(months)
     start = ibis.greatest(grid.month_start, ibis.coalesce(grid.created, grid.month_start))
     return grid.mutate(

@@ -28,7 +28,8 @@ from hubpulse.lineage import LineageReport, describe_lineage
 from hubpulse.metrics import Analysis, Comparison, compare_family, count_derivatives, rank_models
 from hubpulse.settings import Mode, OutputFormat
 from hubpulse.sources import count_records
-from hubpulse.warehouse import LoadResult, Warehouse, list_snapshots
+from hubpulse.trends import History, MonthlyComparison, compare_month
+from hubpulse.warehouse import LoadResult, SeriesLoad, Warehouse, list_snapshots
 
 MODE_NOTE = {
     "publisher": "publisher mode: a model counts for the family its own repo belongs to",
@@ -36,6 +37,12 @@ MODE_NOTE = {
     "cross-family merges are split evenly",
 }
 DEMO_LINEAGE = "deepcogito/cogito-v1-preview-qwen-32B"
+DEMO_MONTH = "2024-12"
+ESTIMATOR_NOTE = (
+    "monthly downloads estimated per model from daily counts, else all-time counter brackets, "
+    "else the 30-day count nearest the month end (x days/30); lower/upper are hard bounds, "
+    "upper empty = unbounded"
+)
 
 
 def meta(analysis: Analysis, mode: Mode) -> dict[str, Any]:
@@ -44,6 +51,23 @@ def meta(analysis: Analysis, mode: Mode) -> dict[str, Any]:
         "snapshot_date": analysis.snapshot_date.isoformat(),
         "mode": mode,
         "method": MODE_NOTE[mode],
+    }
+
+
+def history_meta(history: History) -> dict[str, Any]:
+    """Facts stated with every history result."""
+    mode_note = MODE_NOTE[history.mode]
+    if history.mode == "lineage":
+        mode_note += (
+            f" (graph of snapshot {history.lineage_date})"
+            if history.lineage_date
+            else " (no snapshot stored, so no graph: models count for their publisher)"
+        )
+    return {
+        "months": f"{history.first} … {history.last}",
+        "mode": history.mode,
+        "lineage_snapshot": history.lineage_date.isoformat() if history.lineage_date else None,
+        "method": f"{mode_note}; {ESTIMATOR_NOTE}",
     }
 
 
@@ -74,7 +98,8 @@ def emit(
     else:
         console.print(rich_table(records, columns, title=title))
         if meta:
-            console.print(f"[dim]snapshot {meta['snapshot_date']} · {meta['method']}[/]")
+            where = meta.get("snapshot_date") or f"months {meta.get('months')}"
+            console.print(f"[dim]{where} · {escape(meta['method'])}[/]")
 
 
 def brief(
@@ -160,6 +185,46 @@ def print_load(console: Console, result: LoadResult) -> None:
         f"{result.rows:,} rows, {result.rejects:,} rejected, {result.aliases:,} aliases "
         f"[dim](load {result.load_id}, {result.source})[/]",
         highlight=False,
+    )
+
+
+def print_series_load(console: Console, result: SeriesLoad) -> None:
+    verb = "imported" if result.status == "loaded" else "already imported"
+    console.print(
+        f"{verb}: {Path(result.file).name} ({result.layout}): {result.rows:,} observations of "
+        f"{result.models:,} models, {result.first_day} … {result.last_day}, "
+        f"{result.rejects:,} rejected [dim](load {result.load_id})[/]",
+        highlight=False,
+    )
+
+
+def print_month_comparisons(
+    console: Console, results: list[MonthlyComparison], fmt: OutputFormat
+) -> None:
+    """Monthly comparisons (one per mode): tables with a verdict line, JSON or CSV."""
+    if fmt == "json":
+        payload = {"comparisons": [r.to_dict() for r in results]}
+        print(json.dumps(payload, default=_json_default, indent=2))
+        return
+    if fmt == "csv":
+        flat = [{"mode": r.mode, **row, "verdict": r.verdict} for r in results for row in r.rows]
+        print(to_csv(flat, list(flat[0])), end="")
+        return
+    for r in results:
+        title = f"{r.family} vs the next {r.next_n} families in {r.month} ({r.mode} mode)"
+        console.print(rich_table(r.rows, list(r.rows[0]), title=title))
+        console.print(escape(month_comparison_sentence(r)), highlight=False)
+
+
+def month_comparison_sentence(result: MonthlyComparison) -> str:
+    def span(figures: dict[str, int | None]) -> str:
+        upper = f"{figures['upper']:,}" if figures["upper"] is not None else "unbounded"
+        return f"{figures['estimate'] or 0:,} [{figures['lower'] or 0:,} – {upper}]"
+
+    return (
+        f"{result.month}: {result.family} {span(result.value)} vs the next {result.next_n} "
+        f"combined {span(result.combined)}: claim {result.verdict} "
+        f"(point estimates: {result.point_verdict}) [{result.mode} mode]"
     )
 
 
@@ -260,6 +325,36 @@ def demo_files() -> Iterator[tuple[Path, dt.date | None]]:
     yield base / "api_models_2025-03-21.json", dt.date(2025, 3, 21)
 
 
+def demo_series() -> list[Path]:
+    """The bundled real daily series (MIT): 30-day counts of top models of 17 organisations."""
+    base = Path(str(resources.files("hubpulse").joinpath("data", "demo")))
+    return sorted((base / "forecast_hf_2025-02-18").glob("*.csv"))
+
+
+def print_demo_history(console: Console, histories: list[History]) -> None:
+    """The monthly part of the demo: families in December 2024 and the seed claim for it."""
+    history = histories[0]
+    monthly = history.monthly("family")
+    december = monthly.filter(monthly.month == DEMO_MONTH).limit(10)
+    console.rule(f"Monthly downloads from the bundled daily series ({DEMO_MONTH})")
+    emit_query(
+        console,
+        december,
+        "table",
+        meta=history_meta(history),
+        title=f"Families by estimated downloads in {DEMO_MONTH}",
+    )
+    results = []
+    for each in histories:
+        rows = each.monthly("family").to_pyarrow().to_pylist()
+        results.append(compare_month(rows, "Qwen", 8, mode=each.mode, month=DEMO_MONTH))
+    print_month_comparisons(console, results, "table")
+    console.print(
+        "[dim]The bundled series covers the top models of 17 organisations only, so these "
+        "figures are not the Hub's totals.[/]"
+    )
+
+
 def print_demo(console: Console, warehouse: Warehouse, analysis: Analysis) -> None:
     """What ``make demo`` shows after ingesting the bundled data."""
     emit(
@@ -297,7 +392,7 @@ def _comparison_title(result: Comparison) -> str:
 def _pretty(column: str, value: Any) -> str:
     if value is None:
         return ""
-    if column == "share" and isinstance(value, float):
+    if (column.endswith("share") or column.endswith("growth")) and isinstance(value, float):
         return f"{value:.1%}"
     if isinstance(value, float):
         return f"{value:,.2f}"

@@ -149,37 +149,37 @@ def read_daily_series(
     table = raw.select(
         row=raw.file_row_number + 1,
         key=raw[columns.id].cast("string"),
-        day=raw[columns.day].cast("date"),
-        value=raw[columns.value].cast("int64"),
-        raw_text=raw[columns.id].cast("string")
+        day=raw[columns.day].try_cast("date"),
+        value=raw[columns.value].try_cast("int64"),
+        raw_text=raw[columns.id].cast("string").fill_null("")
         + ","
-        + raw[columns.day].cast("string")
+        + raw[columns.day].cast("string").fill_null("")
         + ","
-        + raw[columns.value].cast("string"),
+        + raw[columns.value].cast("string").fill_null(""),
     )
     if names is not None:
         table = table.left_join(names, table.key == names.name_key).drop("name_key")
     else:
         table = table.mutate(model_id=table.key)
-    table = table.mutate(
-        dupe=ibis.row_number().over(group_by=["key", "day"], order_by="row"),
+    reason = ibis.cases(
+        (table.key.isnull(), f"missing id ({columns.id})"),
+        (table.model_id.isnull(), "id not found in the models table"),
+        (table.day.isnull(), f"missing or unreadable day ({columns.day})"),
+        (table.value.isnull(), f"missing or unreadable count ({columns.value})"),
+        (table.value < 0, "negative count"),
+        else_=ibis.null("string"),
     )
-    reason = (
-        ibis.cases(
-            (table.key.isnull(), f"missing id ({columns.id})"),
-            (table.model_id.isnull(), "id not found in the models table"),
-            (table.day.isnull(), f"missing day ({columns.day})"),
-            (table.value.isnull(), f"missing count ({columns.value})"),
-            (table.value < 0, "negative count"),
-            (table.dupe > 0, "duplicate row for this model and day"),
-            else_=ibis.null("string"),
-        )
-    ).name("reason")
     table = table.mutate(reason=reason)
-    good = table.filter(table.reason.isnull())
+    valid = table.filter(table.reason.isnull())
+    valid = valid.mutate(dupe=ibis.row_number().over(group_by=["key", "day"], order_by="row"))
+    good = valid.filter(valid.dupe == 0).drop("dupe")
+    dupes = valid.filter(valid.dupe > 0).drop("dupe")
+    bad = table.filter(table.reason.notnull()).union(
+        dupes.mutate(reason=ibis.literal("duplicate row for this model and day"))
+    )
     span = coverage or _span(good)
     rows, cover = _daily_values(good, values, span)
-    rejects = table.filter(table.reason.notnull()).select(
+    rejects = bad.select(
         file=ibis.literal(str(path)),
         row="row",
         model_id="model_id",
@@ -312,7 +312,8 @@ def _read_table(con: Any, path: Path, needed: list[str]) -> ir.Table:
     missing = [c for c in needed if c not in table.columns]
     if missing:
         raise SeriesFormatError(
-            f"{path}: no column {', '.join(missing)} (columns: {', '.join(table.columns)}); "
+            f"{path}: no column {', '.join(missing)} "
+            f"(columns: {', '.join(c for c in table.columns if c != 'file_row_number')}); "
             "map them with --column role=name"
         )
     return table

@@ -33,6 +33,11 @@ class Settings(BaseSettings):
     max_lineage_depth: int = Field(
         default=256, description="Iteration cap for the lineage closure (longest chain)."
     )
+    max_gap_days: int = Field(
+        default=31,
+        ge=0,
+        description="Farthest an observation may lie from a month boundary to estimate it.",
+    )
 
 
 def load_settings(**overrides: object) -> Settings:

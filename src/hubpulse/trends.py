@@ -18,12 +18,61 @@ import ibis.expr.types as ir
 
 from hubpulse.errors import UnknownFamilyError
 from hubpulse.families import UNATTRIBUTED, Registry, assign_publishers
+from hubpulse.history import (
+    Evidence,
+    HistoryError,
+    estimate_monthly_downloads,
+    evidence_months,
+    month_table,
+)
 from hubpulse.metrics import Analysis, derivative_pairs
 from hubpulse.settings import Mode
 
 TrendBy = Literal["family", "vendor", "country", "model", "author"]
 TREND_GROUPS: tuple[TrendBy, ...] = ("family", "vendor", "country", "model", "author")
 RELATIONS = ("finetune", "adapter", "quantized", "merge")
+
+
+@dataclass(frozen=True)
+class History:
+    """Monthly estimates of a month range, attributed under one mode: ready for questions."""
+
+    estimates: ir.Table
+    shares: ir.Table
+    registry: Registry
+    mode: Mode
+    first: str
+    last: str
+    lineage_date: dt.date | None
+
+    def monthly(self, by: TrendBy = "family") -> ir.Table:
+        return monthly_downloads(self.estimates, self.shares, self.registry, by)
+
+
+def prepare_history(
+    evidence: Evidence,
+    registry: Registry,
+    *,
+    mode: Mode,
+    analysis: Analysis | None,
+    first: str | None = None,
+    last: str | None = None,
+    max_gap_days: int = 31,
+) -> History:
+    """Estimate every model-month from ``first`` to ``last`` (default: the months the evidence
+    spans) and attribute the models; ``analysis`` supplies the lineage graph."""
+    span = evidence_months(evidence)
+    if span is None:
+        raise HistoryError(
+            "no download history in the warehouse: run `hubpulse import-series PATH` "
+            "or ingest snapshots first"
+        )
+    first, last = first or span[0], last or span[1]
+    months = month_table(first, last)
+    estimates = estimate_monthly_downloads(evidence, months, max_gap_days=max_gap_days).cache()
+    shares = attribute_history(estimates.select("model_id"), registry, mode, analysis).cache()
+    date = analysis.snapshot_date if analysis is not None and mode == "lineage" else None
+    return History(estimates, shares, registry, mode, first, last, date)
 
 
 def attribute_history(
@@ -36,8 +85,9 @@ def attribute_history(
     ids = model_ids.select("model_id").distinct()
     if mode == "publisher" or analysis is None:
         return assign_publishers(ids, registry)
+    graph = analysis.models.select("model_id")
     known = analysis.attribution("lineage").semi_join(ids, "model_id")
-    rest = ids.anti_join(known, "model_id")
+    rest = ids.filter(~ids.model_id.isin(graph.model_id))
     return known.union(assign_publishers(rest, registry))
 
 
@@ -315,3 +365,18 @@ def _credited(estimates: ir.Table, shares: ir.Table, registry: Registry) -> ir.T
 def check_families(registry: Registry, names: list[str]) -> list[str]:
     """Registry spellings of ``names`` (a clear error for an unknown one)."""
     return [registry.get(name).name for name in names]
+
+
+def parse_counts(text: str) -> list[int]:
+    """``100M,1.5B,20K,700000`` → integers (a clear error for anything else)."""
+    scale = {"K": 1_000, "M": 1_000_000, "B": 1_000_000_000}
+    values = []
+    for part in text.split(","):
+        part = part.strip().upper()
+        factor = scale.get(part[-1:], 1)
+        number = part[:-1] if part[-1:] in scale else part
+        try:
+            values.append(round(float(number) * factor))
+        except ValueError:
+            raise HistoryError(f"{part!r} is not a count such as 100M, 1.5B or 700000") from None
+    return values

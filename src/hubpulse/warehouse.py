@@ -383,7 +383,11 @@ class Warehouse:
         base = self.root / SERIES
         if not base.is_dir():
             return []
-        return sorted(d for d in base.iterdir() if (d / f"{SERIES_LOADS}.parquet").is_file())
+        return sorted(
+            d
+            for d in base.iterdir()
+            if not d.name.startswith(".") and (d / f"{SERIES_LOADS}.parquet").is_file()
+        )
 
     def _views(self) -> list[tuple[str, str | None]]:
         """(view name, SQL or None when there is nothing to show) for every table."""

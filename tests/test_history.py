@@ -1,0 +1,218 @@
+"""The monthly estimator: each method and defect on a hand-built case, then property tests that
+the bounds hold for any observation schedule of a model whose true downloads are known."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from truth import MODEL, START, Truth, evidence, make_evidence
+
+from hubpulse.history import (
+    METHODS,
+    HistoryError,
+    estimate_monthly_downloads,
+    month_table,
+    parse_month,
+)
+
+MONTHS = ("2025-01", "2025-04")  # 31 + 28 + 31 + 30 = 120 days from START
+FLAT = Truth([100 + (i % 7) * 10 for i in range(120)], created=0)
+
+
+def estimate(ev: Any, *, max_gap: int = 31) -> dict[str, dict[str, Any]]:
+    table = estimate_monthly_downloads(ev, month_table(*MONTHS), max_gap_days=max_gap)
+    return {row["month"]: row for row in table.to_pyarrow().to_pylist()}
+
+
+def truth_of(truth: Truth, row: dict[str, Any]) -> int:
+    return truth.month_total(row["month_start"], row["month_end"])
+
+
+def assert_bounded(truth: Truth, row: dict[str, Any]) -> None:
+    value = truth_of(truth, row)
+    upper = row["upper"] if row["upper"] is not None else float("inf")
+    assert row["lower"] - 1e-6 <= value <= upper + 1e-6, row
+    if row["estimate"] is not None:
+        assert row["lower"] - 1e-6 <= row["estimate"] <= upper + 1e-6, row
+
+
+def test_daily_counts_give_exact_months() -> None:
+    rows = estimate(evidence(FLAT, daily=True))
+    for row in rows.values():
+        assert row["method"] == "daily"
+        assert row["estimate"] == row["lower"] == row["upper"] == truth_of(FLAT, row)
+
+
+def test_daily_source_covering_part_of_a_month_is_a_lower_bound() -> None:
+    days = [i for i in range(120) if i < 70]  # coverage ends on 2025-03-11
+    observations = [
+        {"model_id": MODEL, "day": FLAT.day(i), "kind": "daily", "value": FLAT.d(i)} for i in days
+    ]
+    cover = [{"model_id": None, "first_day": START, "last_day": FLAT.day(69)}]
+    rows = estimate(make_evidence(observations, coverage=cover))
+    march = rows["2025-03"]
+    observed = sum(FLAT.d(i) for i in range(59, 70))
+    assert march["method"] == "daily_partial"
+    assert march["lower"] == observed
+    assert march["estimate"] == pytest.approx(observed * 31 / 11)
+    assert march["upper"] is None
+    assert rows["2025-04"]["method"] == "none" and rows["2025-04"]["estimate"] is None
+
+
+def test_rolling_count_on_the_last_day_of_a_30_day_month_is_exact() -> None:
+    april = estimate(evidence(FLAT, rolling_days=[119]))["2025-04"]
+    assert april["method"] == "rolling30"
+    assert april["estimate"] == april["lower"] == april["upper"] == FLAT.rolling(119)
+
+
+def test_31_day_month_is_scaled_and_bounded_by_the_window_holding_day_one() -> None:
+    march = estimate(evidence(FLAT, rolling_days=[59, 89]))["2025-03"]
+    r = FLAT.rolling(89)
+    assert march["method"] == "rolling30"
+    assert march["estimate"] == pytest.approx(r * 31 / 30)
+    assert march["lower"] == r
+    assert march["upper"] == r + FLAT.rolling(59)
+    assert_bounded(FLAT, march)
+
+
+def test_february_is_scaled_down_and_its_lower_bound_removes_two_days() -> None:
+    feb = estimate(evidence(FLAT, rolling_days=[30, 58]))["2025-02"]
+    r = FLAT.rolling(58)
+    assert feb["estimate"] == pytest.approx(r * 28 / 30)
+    assert feb["upper"] == r
+    assert feb["lower"] == max(0, r - min(FLAT.rolling(30), r))
+    assert_bounded(FLAT, feb)
+
+
+def test_all_time_counter_is_interpolated_between_bracketing_snapshots() -> None:
+    feb = estimate(evidence(FLAT, all_time_days=[0, 45, 75]))["2025-02"]
+    a = {i: FLAT.all_time(i) for i in (0, 45, 75)}
+    at_start = a[0] + (a[45] - a[0]) * 30 / 45  # end of 2025-01-31 (index 30)
+    at_end = a[45] + (a[75] - a[45]) * 13 / 30  # end of 2025-02-28 (index 58)
+    assert feb["method"] == "all_time"
+    assert feb["estimate"] == pytest.approx(at_end - at_start)
+    assert feb["upper"] == a[75] - a[0]
+    assert feb["lower"] == 0
+    assert_bounded(FLAT, feb)
+
+
+def test_counter_that_goes_down_is_not_differenced_across_the_drop() -> None:
+    observations = [
+        {"model_id": MODEL, "day": FLAT.day(i), "kind": "all_time", "value": v}
+        for i, v in ((0, 5_000), (40, 3_000), (70, 6_000))
+    ] + [{"model_id": MODEL, "day": FLAT.day(58), "kind": "rolling30", "value": 3_000}]
+    feb = estimate(make_evidence(observations))["2025-02"]
+    assert feb["method"] == "rolling30"
+    assert "counter_reset" in feb["flags"]
+    assert feb["upper"] == 3_000  # the rolling window, not 6,000 - 5,000
+
+
+def test_stalled_counter_is_ignored_until_it_catches_up() -> None:
+    stalled = FLAT.all_time(20)  # the Hub still reports day 20's count on day 40
+    observations = [
+        {"model_id": MODEL, "day": FLAT.day(20), "kind": "all_time", "value": stalled},
+        {"model_id": MODEL, "day": FLAT.day(40), "kind": "all_time", "value": stalled},
+        {"model_id": MODEL, "day": FLAT.day(40), "kind": "rolling30", "value": FLAT.rolling(40)},
+        {"model_id": MODEL, "day": FLAT.day(60), "kind": "all_time", "value": FLAT.all_time(60)},
+    ]
+    feb = estimate(make_evidence(observations))["2025-02"]
+    a20, a60 = FLAT.all_time(20), FLAT.all_time(60)
+    expected = (a60 - a20) * (58 - 30) / 40  # straight through the stall: days 30 → 58 of 20 → 60
+    assert feb["method"] == "all_time"
+    assert feb["estimate"] == pytest.approx(expected)
+    assert_bounded(FLAT, feb)
+
+
+def test_observations_too_far_from_a_month_give_no_estimate() -> None:
+    rows = estimate(evidence(FLAT, rolling_days=[5]))
+    assert rows["2025-01"]["method"] == "rolling30"
+    for month in ("2025-03", "2025-04"):
+        assert rows[month]["method"] == "none"
+        assert rows[month]["estimate"] is None and rows[month]["upper"] is None
+
+
+def test_model_created_mid_month() -> None:
+    young = Truth(FLAT.downloads, created=70)  # 2025-03-12
+    rows = estimate(evidence(young, rolling_days=[89]))
+    assert rows["2025-01"]["method"] == rows["2025-02"]["method"] == "not_created"
+    assert rows["2025-02"]["estimate"] == rows["2025-02"]["upper"] == 0
+    march = rows["2025-03"]
+    assert march["method"] == "rolling30"
+    assert (
+        march["estimate"]
+        == march["lower"]
+        == march["upper"]
+        == young.month_total(dt.date(2025, 3, 1), dt.date(2025, 3, 31))
+    )
+
+
+def test_model_deleted_mid_month() -> None:
+    gone = Truth([d if i <= 80 else 0 for i, d in enumerate(FLAT.downloads)], created=0)
+    daily = estimate(evidence(gone, daily=True))["2025-03"]
+    assert daily["method"] == "daily" and daily["estimate"] == truth_of(gone, daily)
+    snapshots = estimate(evidence(gone, rolling_days=[60, 75], all_time_days=[50, 75]))
+    for row in snapshots.values():
+        assert_bounded(gone, row)
+
+
+def test_every_row_states_its_method() -> None:
+    rows = estimate(evidence(FLAT, rolling_days=[5, 58], all_time_days=[0, 100])).values()
+    for row in rows:
+        assert row["method"] in METHODS
+        assert (row["estimate"] is None) == (row["method"] == "none")
+
+
+def test_month_arguments_are_checked() -> None:
+    with pytest.raises(HistoryError, match="not a month"):
+        parse_month("2025-13")
+    with pytest.raises(HistoryError, match="empty"):
+        month_table("2025-03", "2025-01")
+
+
+schedules = st.lists(st.integers(0, 119), max_size=12, unique=True)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    downloads=st.lists(st.integers(0, 5_000), min_size=120, max_size=120),
+    created=st.integers(0, 100),
+    rolling_days=schedules,
+    all_time_days=schedules,
+    know_created=st.booleans(),
+)
+def test_bounds_contain_the_truth_for_any_schedule(
+    downloads: list[int],
+    created: int,
+    rolling_days: list[int],
+    all_time_days: list[int],
+    know_created: bool,
+) -> None:
+    truth = Truth(downloads, created)
+    ev = evidence(
+        truth,
+        rolling_days=rolling_days,
+        all_time_days=all_time_days,
+        know_created=know_created,
+    )
+    for row in estimate(ev).values():
+        assert_bounded(truth, row)
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    downloads=st.lists(st.integers(0, 5_000), min_size=120, max_size=120),
+    created=st.integers(0, 100),
+    rolling_days=schedules,
+    all_time_days=schedules,
+)
+def test_bounds_shrink_to_zero_with_daily_data(
+    downloads: list[int], created: int, rolling_days: list[int], all_time_days: list[int]
+) -> None:
+    truth = Truth(downloads, created)
+    ev = evidence(truth, rolling_days=rolling_days, all_time_days=all_time_days, daily=True)
+    for row in estimate(ev).values():
+        assert row["lower"] == row["upper"] == row["estimate"] == truth_of(truth, row)

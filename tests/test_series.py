@@ -1,0 +1,204 @@
+"""Series import: the real forecast CSVs, the sparse daily layout, rejects and idempotence."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import ibis
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from conftest import FORECAST
+
+from hubpulse.errors import SeriesFormatError
+from hubpulse.series import DailyColumns, read_forecast_series
+from hubpulse.warehouse import Warehouse, list_series, list_series_rejects
+
+
+def rows_of(table: ibis.Table) -> list[dict[str, object]]:
+    return table.to_pyarrow().to_pylist()
+
+
+def test_forecast_values_become_daily_30_day_counts() -> None:
+    data = read_forecast_series(FORECAST / "Meta.csv")
+    rows = {
+        (r["model_id"], r["day"]): r["value"]
+        for r in rows_of(data.rows)
+        if r["model_id"] == "meta-llama/Llama-3.1-8B-Instruct"
+    }
+    with (FORECAST / "Meta.csv").open() as handle:
+        lines = list(csv.reader(handle))
+    header = lines[0]
+    raw = next(r for r in lines if r[0] == "meta-llama/Llama-3.1-8B-Instruct")
+    i = header.index("2025-02-18 00:00:00")
+    assert rows[("meta-llama/Llama-3.1-8B-Instruct", dt.date(2025, 2, 18))] == round(
+        float(raw[i]) - float(raw[i - 1])
+    )
+    assert rows[("meta-llama/Llama-3.1-8B-Instruct", dt.date(2025, 2, 18))] == 6_044_506
+    first = min(day for _, day in rows)
+    assert first == dt.date(2024, 9, 26)  # leading zeros = not tracked yet, skipped
+    assert all(r["kind"] == "rolling30" for r in rows_of(data.rows))
+    created = {r["model_id"]: r["created_at"] for r in rows_of(data.models)}
+    assert created["meta-llama/Llama-3.1-8B-Instruct"] == dt.datetime(2024, 7, 18, 8, 56)
+
+
+def test_forecast_defects_are_kept_aside_with_file_row_and_column(tmp_path: Path) -> None:
+    path = tmp_path / "Org.csv"
+    path.write_text(
+        "model,2025-01-01 00:00:00,2025-01-02 00:00:00,2025-01-03 00:00:00,created_at\n"
+        "org/good,0.0,10.0,25.0,2024-12-01 00:00:00+00:00\n"
+        "org/shrinks,5.0,20.0,12.0,2024-12-01 00:00:00+00:00\n"
+        "org/text,5.0,abc,30.0,2024-12-01 00:00:00+00:00\n"
+        "no-slash,1.0,2.0,3.0,2024-12-01 00:00:00+00:00\n"
+        "org/short,1.0\n"
+    )
+    data = read_forecast_series(path)
+    rows = {(r["model_id"], r["day"].day): r["value"] for r in rows_of(data.rows)}
+    assert rows == {("org/good", 2): 10, ("org/good", 3): 15, ("org/shrinks", 2): 15}
+    rejects = {(r["row"], r["field"], r["reason"]) for r in rows_of(data.rejects)}
+    assert rejects == {
+        (3, "2025-01-03 00:00:00", "running sum decreased from 20"),
+        (4, "2025-01-02 00:00:00", "not a number"),
+        (5, "model", "not an org/name id"),
+        (6, "row", "wrong number of cells"),
+    }
+
+
+def test_a_file_that_is_not_a_forecast_series_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "other.csv"
+    path.write_text("id,downloads\norg/a,1\n")
+    with pytest.raises(SeriesFormatError, match=r"other\.csv: not a forecast series CSV"):
+        read_forecast_series(path)
+
+
+def test_import_is_idempotent_and_never_double_counts(warehouse: Warehouse) -> None:
+    first = warehouse.import_series(FORECAST / "Qwen.csv")
+    again = warehouse.import_series(FORECAST / "Qwen.csv")
+    assert (first.status, again.status) == ("loaded", "unchanged")
+    assert again.load_id == first.load_id
+    count = warehouse.series_table("series").count().to_pyarrow().as_py()
+    assert count == first.rows == 13_590
+    assert list_series(warehouse).num_rows == 1
+
+
+def test_killed_import_leaves_nothing_visible(tmp_path: Path) -> None:
+    root = tmp_path / "wh"
+    code = (
+        "import os, signal, pyarrow.parquet as pq\n"
+        "from hubpulse import warehouse as w\n"
+        "real = w._write\n"
+        "def dying(path, table):\n"
+        "    real(path, table)\n"
+        "    os.kill(os.getpid(), signal.SIGKILL)\n"
+        "w._write = dying\n"
+        f"w.open_warehouse({str(root)!r}).import_series({str(FORECAST / 'Qwen.csv')!r})\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], check=False)
+    assert result.returncode == -signal.SIGKILL
+    assert any(p.name.startswith(".tmp-") for p in (root / "series").iterdir())
+    store = Warehouse(root)
+    assert list_series(store).num_rows == 0
+    assert store.import_series(FORECAST / "Qwen.csv").status == "loaded"
+    assert [p.name for p in (root / "series").iterdir() if p.name.startswith(".")] == []
+
+
+def _daily_files(tmp_path: Path) -> tuple[Path, Path]:
+    downloads = tmp_path / "downloads.parquet"
+    pq.write_table(
+        pa.table(
+            {
+                "repo": ["h1", "h1", "h2", "h9", None, "h2", "h2", "h1", "h1"],
+                "ts": [
+                    dt.date(2025, 3, 1),
+                    dt.date(2025, 3, 3),
+                    dt.date(2025, 3, 2),
+                    dt.date(2025, 3, 2),
+                    dt.date(2025, 3, 2),
+                    dt.date(2025, 3, 4),
+                    dt.date(2025, 3, 4),
+                    dt.date(2025, 3, 5),
+                    dt.date(2025, 3, 5),
+                ],
+                "n": [10, 20, 5, 7, 1, -3, 4, 30, 31],
+            }
+        ),
+        downloads,
+    )
+    models = tmp_path / "models.parquet"
+    pq.write_table(
+        pa.table({"hub_id": ["h1", "h2"], "name": ["org/one", "org/two"]}),
+        models,
+    )
+    return downloads, models
+
+
+COLUMNS = DailyColumns(id="repo", day="ts", value="n", models_name="name")
+
+
+def test_daily_layout_maps_ids_to_names_and_keeps_bad_rows(
+    warehouse: Warehouse, tmp_path: Path
+) -> None:
+    downloads, models = _daily_files(tmp_path)
+    result = warehouse.import_series(downloads, layout="daily", models_path=models, columns=COLUMNS)
+    assert (result.rows, result.rejects, result.models) == (5, 4, 2)
+    rows = rows_of(warehouse.series_table("series").order_by(["model_id", "day"]))
+    assert [(r["model_id"], r["day"].day, r["kind"], r["value"]) for r in rows] == [
+        ("org/one", 1, "daily", 10),
+        ("org/one", 3, "daily", 20),
+        ("org/one", 5, "daily", 30),
+        ("org/two", 2, "daily", 5),
+        ("org/two", 4, "daily", 4),
+    ]
+    reasons = {(r["row"], r["reason"]) for r in list_series_rejects(warehouse).to_pylist()}
+    assert reasons == {
+        (4, "id not found in the models table"),
+        (5, "missing id (repo)"),
+        (6, "negative count"),
+        (9, "duplicate row for this model and day"),
+    }
+    cover = rows_of(warehouse.series_table("coverage"))
+    assert [(c["model_id"], c["first_day"].day, c["last_day"].day) for c in cover] == [(None, 1, 5)]
+
+
+def test_daily_layout_cumulative_counter_becomes_deltas(
+    warehouse: Warehouse, tmp_path: Path
+) -> None:
+    path = tmp_path / "counter.parquet"
+    pq.write_table(
+        pa.table(
+            {
+                "hub_id": ["a/m"] * 4,
+                "date": [dt.date(2025, 3, d) for d in (1, 4, 6, 9)],
+                "downloads": [100, 130, 90, 95],  # drops on day 6: a new segment
+            }
+        ),
+        path,
+    )
+    warehouse.import_series(path, layout="daily", values="cumulative")
+    rows = rows_of(warehouse.series_table("series").order_by(["day", "kind"]))
+    assert [(r["day"].day, r["kind"], r["value"]) for r in rows] == [
+        (1, "all_time", 100),
+        (4, "daily", 30),
+        (6, "all_time", 90),
+        (9, "daily", 5),
+    ]
+    cover = rows_of(warehouse.series_table("coverage").order_by("first_day"))
+    assert [(c["first_day"].day, c["last_day"].day) for c in cover] == [(2, 5), (7, 9)]
+
+
+def test_daily_layout_names_a_missing_column(warehouse: Warehouse, tmp_path: Path) -> None:
+    downloads, _ = _daily_files(tmp_path)
+    with pytest.raises(
+        SeriesFormatError,
+        match=r"downloads.parquet: no column hub_id, date, downloads \(columns: repo, ts, n\); map",
+    ):
+        warehouse.import_series(downloads, layout="daily")
+    assert not os.path.exists(warehouse.root / "series") or not list(
+        (warehouse.root / "series").iterdir()
+    )

@@ -1,0 +1,315 @@
+"""Monthly family figures, comparisons, concentration, milestones and derivative growth, checked
+against independent computations (plain Python over the raw files) and hand-counted cases."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from pathlib import Path
+from typing import Any
+
+import ibis
+import pyarrow as pa
+import pytest
+from conftest import FORECAST, HUB_STATS, HUB_STATS_DATE
+from graphs import aliases, model, snapshot
+from independent import forecast_month
+from truth import make_evidence
+
+from hubpulse.errors import UnknownFamilyError
+from hubpulse.families import UNATTRIBUTED, load_registry
+from hubpulse.history import HistoryError, collect_evidence
+from hubpulse.metrics import Analysis
+from hubpulse.series import SERIES_MODELS_SCHEMA, SERIES_SCHEMA
+from hubpulse.trends import (
+    History,
+    compare_month,
+    concentration,
+    count_new_derivatives,
+    cumulative_downloads,
+    find_milestones,
+    parse_counts,
+    prepare_history,
+)
+from hubpulse.warehouse import Warehouse, open_warehouse
+
+FAMILIES = ("Qwen", "Llama", "Gemma", "Mistral", "Phi", "DeepSeek")
+MONTHS = ("2024-09", "2024-10", "2024-11", "2024-12", "2025-01", "2025-02")
+
+
+@pytest.fixture(scope="module")
+def forecast_store(tmp_path_factory: pytest.TempPathFactory) -> Warehouse:
+    store = open_warehouse(tmp_path_factory.mktemp("forecast") / "wh")
+    for path in sorted(FORECAST.glob("*.csv")):
+        store.import_series(path)
+    return store
+
+
+@pytest.fixture(scope="module")
+def forecast_history(forecast_store: Warehouse) -> History:
+    return prepare_history(
+        forecast_store.history_evidence(),
+        load_registry(),
+        mode="publisher",
+        analysis=None,
+        first=MONTHS[0],
+        last=MONTHS[-1],
+    )
+
+
+@pytest.fixture(scope="module")
+def family_rows(forecast_history: History) -> list[dict[str, Any]]:
+    return forecast_history.monthly("family").to_pyarrow().to_pylist()
+
+
+@pytest.mark.parametrize("month", MONTHS)
+def test_family_months_equal_the_raw_csvs(family_rows: list[dict[str, Any]], month: str) -> None:
+    got = {r["family"]: r for r in family_rows if r["month"] == month}
+    for family in FAMILIES:
+        expected = forecast_month(FORECAST, family, month)
+        row = got[family]
+        assert row["estimate"] == pytest.approx(expected["estimate"], abs=1), family
+        assert row["lower"] == pytest.approx(expected["lower"], abs=1), family
+        if expected["upper"] is None:
+            assert row["upper"] is None, family
+        else:
+            assert row["upper"] == pytest.approx(expected["upper"], abs=1), family
+
+
+def test_november_30_day_counts_are_exact_where_every_model_is_tracked(
+    family_rows: list[dict[str, Any]],
+) -> None:
+    llama = next(r for r in family_rows if r["month"] == "2024-11" and r["family"] == "Llama")
+    assert llama["methods"] == "rolling30:26"
+    assert llama["lower"] <= llama["estimate"] <= llama["upper"]
+    assert llama["upper"] - llama["lower"] < 0.001 * llama["estimate"]
+
+
+def test_group_totals_add_up_to_the_month_total(forecast_history: History) -> None:
+    for by in ("family", "vendor", "country"):
+        rows = forecast_history.monthly(by).to_pyarrow().to_pylist()
+        for month in MONTHS:
+            shares = [r["share"] for r in rows if r["month"] == month]
+            assert sum(shares) == pytest.approx(1.0)
+
+
+def _rows(figures: dict[str, tuple[int, int, int | None]]) -> list[dict[str, Any]]:
+    return [
+        {"month": "2025-01", "family": f, "estimate": e, "lower": lo, "upper": hi, "methods": ""}
+        for f, (e, lo, hi) in figures.items()
+    ]
+
+
+def test_monthly_claim_holds_fails_or_stays_undecided() -> None:
+    holds = _rows({"A": (100, 90, 110), "B": (40, 35, 45), "C": (30, 25, 35)})
+    result = compare_month(holds, "A", 2, mode="publisher", month="2025-01")
+    assert (result.verdict, result.combined) == (
+        "holds",
+        {"estimate": 70, "lower": 60, "upper": 80},
+    )
+    fails = _rows({"B": (60, 55, 65), "A": (50, 45, 52), "C": (40, 40, 40), "D": (30, 30, 30)})
+    assert compare_month(fails, "A", 2, mode="lineage", month="2025-01").verdict == "fails"
+    close = _rows({"A": (100, 60, 140), "B": (90, 80, 100)})
+    result = compare_month(close, "A", 3, mode="publisher", month="2025-01")
+    assert (result.verdict, result.point_verdict, result.next_n) == (
+        "undecided within error",
+        "exceeds",
+        1,
+    )
+    unbounded = _rows({"A": (100, 95, 105), "B": (50, 40, None)})
+    assert compare_month(unbounded, "A", 1, mode="publisher", month="2025-01").verdict == (
+        "undecided within error"
+    )
+    with pytest.raises(UnknownFamilyError, match="no estimate for 2025-01"):
+        compare_month(close, "Z", 1, mode="publisher", month="2025-01")
+
+
+def test_concentration_matches_hand_computed_indices() -> None:
+    monthly = ibis.memtable(
+        pa.table(
+            {
+                "month": ["2025-01"] * 4,
+                "family": ["A", "B", "C", UNATTRIBUTED],
+                "estimate": [60, 30, 10, 500],
+            }
+        )
+    )
+    row = concentration(monthly, "family", top=2).to_pyarrow().to_pylist()[0]
+    shares = [0.6, 0.3, 0.1]
+    hhi = sum(s * s for s in shares) * 10_000
+    values = [60, 30, 10]
+    gini = sum(abs(x - y) for x in values for y in values) / (2 * len(values) ** 2 * 100 / 3)
+    assert row["groups"] == 3 and row["total"] == 100
+    assert row["top1_share"] == pytest.approx(0.6)
+    assert row["top2_share"] == pytest.approx(0.9)
+    assert row["hhi"] == pytest.approx(hhi, abs=0.1)
+    assert row["gini"] == pytest.approx(gini, abs=1e-4)
+
+
+def test_milestone_day_is_interpolated_within_the_crossing_month() -> None:
+    rows = [
+        {"family": "A", "month": "2025-01", "cumulative": 50, "lower": 40, "upper": 60},
+        {"family": "A", "month": "2025-02", "cumulative": 150, "lower": 120, "upper": None},
+    ]
+    found = find_milestones(rows, [100, 45, 1_000])
+    assert found[0]["estimated"] == dt.date(2025, 2, 14)  # halfway through 28 days
+    assert found[0]["latest"] == dt.date(2025, 2, 21)  # 60 of 80 more on the lower curve: 3/4
+    assert found[0]["earliest"] is None  # the upper curve is unknown in February
+    assert found[1]["earliest"] == dt.date(2025, 1, 23)
+    assert found[2]["estimated"] is None
+
+
+def test_cumulative_counts_since_the_first_month(forecast_history: History) -> None:
+    curve = cumulative_downloads(
+        forecast_history.estimates, forecast_history.shares, forecast_history.registry
+    )
+    qwen = curve.filter(curve.family == "Qwen").to_pyarrow().to_pylist()
+    monthly = [
+        r
+        for r in forecast_history.monthly("family").to_pyarrow().to_pylist()
+        if r["family"] == "Qwen"
+    ]
+    assert [r["cumulative"] for r in qwen] == list(
+        _running([r["estimate"] for r in sorted(monthly, key=lambda r: r["month"])])
+    )
+
+
+def _running(values: list[int]) -> list[int]:
+    total, out = 0, []
+    for value in values:
+        total += value
+        out.append(total)
+    return out
+
+
+def test_new_derivatives_per_month_match_a_plain_count(demo_analysis: Analysis) -> None:
+    table = count_new_derivatives(demo_analysis, "2024-01", "2026-12", ["Qwen"])
+    rows = table.to_pyarrow().to_pylist()
+    import independent
+
+    registry = __import__("tomllib").loads(
+        (Path(independent.__file__).parents[1] / "src/hubpulse/families.toml").read_text()
+    )["family"]
+    raw, parents = independent.raw_parents(HUB_STATS)
+    expected: dict[str, int] = {}
+    for model_id, row in raw.items():
+        if independent.publisher(model_id, registry) == "Qwen" or row["createdAt"] is None:
+            continue
+        ancestors = _ancestors(model_id, parents)
+        if any(independent.publisher(a, registry) == "Qwen" for a in ancestors):
+            month = row["createdAt"].strftime("%Y-%m")
+            if "2024-01" <= month <= "2026-12" and row["createdAt"] != dt.datetime(
+                2022, 3, 2, 23, 29, 4
+            ):
+                expected[month] = expected.get(month, 0) + 1
+    assert {r["month"]: r["total"] for r in rows} == expected
+    for r in rows:
+        assert (
+            r["total"] == r["finetune"] + r["adapter"] + r["quantized"] + r["merge"] + r["unknown"]
+        )
+
+
+def _ancestors(model_id: str, parents: dict[str, list[str]]) -> set[str]:
+    seen: set[str] = set()
+    frontier = [model_id]
+    while frontier:
+        node = frontier.pop()
+        for parent in parents.get(node, []):
+            if parent not in seen and parent != model_id:
+                seen.add(parent)
+                frontier.append(parent)
+    return seen
+
+
+def test_history_lineage_mode_credits_derivatives_to_their_root_family(
+    tmp_path: Path,
+) -> None:
+    store = open_warehouse(tmp_path / "wh")
+    store.ingest(HUB_STATS)
+    from hubpulse.metrics import analyse_snapshot
+
+    analysis = analyse_snapshot(
+        store.models(HUB_STATS_DATE), store.aliases(), load_registry(), HUB_STATS_DATE
+    )
+    history = prepare_history(
+        store.history_evidence(),
+        load_registry(),
+        mode="lineage",
+        analysis=analysis,
+        first="2026-05",
+        last="2026-05",
+    )
+    shares = {
+        r["model_id"]: r["family"]
+        for r in history.shares.to_pyarrow().to_pylist()
+        if r["model_id"] == "deepcogito/cogito-v1-preview-qwen-32B"
+    }
+    assert shares == {"deepcogito/cogito-v1-preview-qwen-32B": "Qwen"}
+    assert history.lineage_date == HUB_STATS_DATE
+
+
+def test_renamed_repos_are_merged_and_snapshots_win_over_series() -> None:
+    snap = snapshot([model("org/new-name", downloads=500)])
+    series = ibis.memtable(
+        pa.Table.from_pylist(
+            [
+                {
+                    "model_id": "org/old-name",
+                    "day": dt.date(2025, 12, 1),
+                    "kind": "rolling30",
+                    "value": 400,
+                    "load_id": "L1",
+                },
+                {
+                    "model_id": "org/new-name",
+                    "day": dt.date(2026, 1, 1),
+                    "kind": "rolling30",
+                    "value": 999,
+                    "load_id": "L1",
+                },
+            ],
+            schema=SERIES_SCHEMA.append(pa.field("load_id", pa.string())),
+        )
+    )
+    loads = ibis.memtable(pa.table({"load_id": ["L1"], "loaded_at": [dt.datetime(2026, 1, 2)]}))
+    created = ibis.memtable(
+        pa.Table.from_pylist(
+            [{"model_id": "org/old-name", "created_at": dt.datetime(2025, 6, 1)}],
+            schema=SERIES_MODELS_SCHEMA,
+        )
+    )
+    cover = make_evidence([]).coverage
+    ev = collect_evidence(
+        snap, series, created, cover, loads, aliases([("org/old-name", "org/new-name")])
+    )
+    obs = sorted(
+        (r["model_id"], r["day"].isoformat(), r["value"])
+        for r in ev.observations.to_pyarrow().to_pylist()
+    )
+    assert obs == [
+        ("org/new-name", "2025-12-01", 400),
+        ("org/new-name", "2026-01-01", 500),  # the snapshot's 30-day count, not the series'
+        ("org/new-name", "2026-01-01", 5_000),  # its all-time count
+    ]
+    assert ev.created.to_pyarrow().to_pylist() == [
+        {"model_id": "org/new-name", "created": dt.date(2025, 6, 1)}
+    ]
+
+
+def test_counts_parse_with_suffixes() -> None:
+    assert parse_counts("100M, 1.5B,20k,700000") == [100_000_000, 1_500_000_000, 20_000, 700_000]
+    with pytest.raises(HistoryError, match="'ABC' is not a count"):
+        parse_counts("100M,abc")
+
+
+def test_empty_warehouse_says_what_to_do(warehouse: Warehouse) -> None:
+    with pytest.raises(HistoryError, match="hubpulse import-series"):
+        prepare_history(
+            warehouse.history_evidence(), load_registry(), mode="publisher", analysis=None
+        )
+
+
+def test_estimates_are_finite(forecast_history: History) -> None:
+    for row in forecast_history.estimates.to_pyarrow().to_pylist():
+        if row["estimate"] is not None:
+            assert math.isfinite(row["estimate"]) and row["estimate"] >= 0
