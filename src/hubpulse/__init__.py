@@ -21,6 +21,7 @@ from hubpulse.series import read_daily_series, read_forecast_series
 from hubpulse.sources import SNAPSHOT_SCHEMA, read_snapshot
 from hubpulse.trends import (
     History,
+    compare_family_month,
     compare_month,
     concentration,
     count_new_derivatives,
@@ -52,6 +53,7 @@ __all__ = [
     "collect_evidence",
     "compare_families",
     "compare_family",
+    "compare_family_month",
     "compare_month",
     "concentration",
     "count_derivatives",

@@ -34,7 +34,7 @@ from hubpulse.trends import (
     History,
     TrendBy,
     check_families,
-    compare_month,
+    compare_family_month,
     concentration,
     count_new_derivatives,
     cumulative_downloads,
@@ -228,12 +228,9 @@ def compare(
     settings = _settings(warehouse, mode, families)
     modes = MODES if mode is None and "HUBPULSE_MODE" not in os.environ else (settings.mode,)
     if month is not None:
-        months = []
-        for m in modes:
-            history = _history(settings.model_copy(update={"mode": m}), month, month)
-            rows = history.monthly("family").to_pyarrow().to_pylist()
-            months.append(compare_month(rows, family, next_n, mode=m, month=month))
-        outputs.print_month_comparisons(console, months, fmt)
+        histories = [_history(settings.model_copy(update={"mode": m}), month, month) for m in modes]
+        found = [compare_family_month(h, family, next_n, month) for h in histories]
+        outputs.print_month_comparisons(console, found, fmt)
         return
     analysis = _analysis(settings, date)
     results = [
@@ -350,12 +347,10 @@ def series(
 ) -> None:
     """List imported download series (or their rejected observations)."""
     store = open_warehouse(_settings(warehouse).warehouse)
-    if rejects:
-        table = outputs.brief(list_series_rejects(store), fmt, drop=[])
-        outputs.emit(console, table, fmt, title="Rejected series observations")
-        return
-    drop = ["file_sha256", "hubpulse_version", "options"]
-    outputs.emit(console, outputs.brief(list_series(store), fmt, drop=drop), fmt, title="Series")
+    table = list_series_rejects(store) if rejects else list_series(store)
+    drop = [] if rejects else ["file_sha256", "hubpulse_version", "options"]
+    title = "Rejected series observations" if rejects else "Series"
+    outputs.emit(console, outputs.brief(table, fmt, drop=drop), fmt, title=title)
 
 
 @app.command()
@@ -469,13 +464,11 @@ def _pair(text: str) -> tuple[str, str]:
 
 
 def _coverage(text: str | None) -> tuple[dt.date, dt.date] | None:
-    if text is None:
-        return None
-    first, _, last = text.partition(":")
-    start, end = _date(first), _date(last)
-    if start is None or end is None:
+    first, _, last = (text or "").partition(":")
+    span = (_date(first), _date(last)) if text else None
+    if span is not None and None in span:
         raise typer.BadParameter(f"{text!r} is not FIRST:LAST", param_hint="--coverage")
-    return start, end
+    return span  # type: ignore[return-value]
 
 
 def _trend_by(by: str) -> TrendBy:

@@ -26,10 +26,11 @@ from rich.tree import Tree
 from hubpulse.families import MODES, Registry
 from hubpulse.lineage import LineageReport, describe_lineage
 from hubpulse.metrics import Analysis, Comparison, compare_family, count_derivatives, rank_models
+from hubpulse.series import SeriesLoad
 from hubpulse.settings import Mode, OutputFormat
 from hubpulse.sources import count_records
-from hubpulse.trends import History, MonthlyComparison, compare_month
-from hubpulse.warehouse import LoadResult, SeriesLoad, Warehouse, list_snapshots
+from hubpulse.trends import History, MonthlyComparison, compare_family_month
+from hubpulse.warehouse import LoadResult, Warehouse, list_snapshots
 
 MODE_NOTE = {
     "publisher": "publisher mode: a model counts for the family its own repo belongs to",
@@ -344,10 +345,7 @@ def print_demo_history(console: Console, histories: list[History]) -> None:
         meta=history_meta(history),
         title=f"Families by estimated downloads in {DEMO_MONTH}",
     )
-    results = []
-    for each in histories:
-        rows = each.monthly("family").to_pyarrow().to_pylist()
-        results.append(compare_month(rows, "Qwen", 8, mode=each.mode, month=DEMO_MONTH))
+    results = [compare_family_month(each, "Qwen", 8, DEMO_MONTH) for each in histories]
     print_month_comparisons(console, results, "table")
     console.print(
         "[dim]The bundled series covers the top models of 17 organisations only, so these "

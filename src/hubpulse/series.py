@@ -67,6 +67,38 @@ COVERAGE_SCHEMA = pa.schema(
     [("model_id", pa.string()), ("first_day", pa.date32()), ("last_day", pa.date32())]
 )
 
+SERIES_LOAD_SCHEMA = pa.schema(
+    [
+        ("load_id", pa.string()),
+        ("layout", pa.string()),
+        ("file", pa.string()),
+        ("file_sha256", pa.string()),
+        ("options", pa.string()),
+        ("rows", pa.int64()),
+        ("models", pa.int64()),
+        ("rejects", pa.int64()),
+        ("first_day", pa.date32()),
+        ("last_day", pa.date32()),
+        ("hubpulse_version", pa.string()),
+        ("loaded_at", pa.timestamp("us")),
+    ]
+)
+
+
+@dataclass(frozen=True)
+class SeriesLoad:
+    """What one series import did: ``status`` is ``loaded`` or ``unchanged``."""
+
+    status: str
+    load_id: str
+    layout: str
+    file: str
+    rows: int
+    models: int
+    rejects: int
+    first_day: dt.date | None
+    last_day: dt.date | None
+
 
 class DailyColumns(BaseModel):
     """Column mapping of a ``daily`` layout: downloads table, then the optional models table."""
@@ -93,6 +125,27 @@ class SeriesData:
     models: ir.Table
     coverage: ir.Table
     rejects: ir.Table
+
+
+def read_series(
+    path: Path | str,
+    con: Any,
+    *,
+    layout: str = "forecast",
+    models_path: Path | str | None = None,
+    columns: DailyColumns | None = None,
+    values: ValueKind = "daily",
+    coverage: tuple[dt.date, dt.date] | None = None,
+) -> SeriesData:
+    """Read ``path`` as ``layout`` (``forecast`` or ``daily``; the other options are the daily
+    layout's, see ``read_daily_series``)."""
+    if layout == "forecast":
+        return read_forecast_series(path)
+    if layout == "daily":
+        return read_daily_series(
+            path, con, models_path=models_path, columns=columns, values=values, coverage=coverage
+        )
+    raise SeriesFormatError(f"{path}: unknown series layout {layout!r}; use forecast or daily")
 
 
 def read_forecast_series(path: Path | str) -> SeriesData:
@@ -197,6 +250,21 @@ def read_daily_series(
         models=models,
         coverage=cover,
         rejects=rejects,
+    )
+
+
+def series_result(status: str, row: dict[str, object]) -> SeriesLoad:
+    """A ``SeriesLoad`` from a series load-log row."""
+    return SeriesLoad(
+        status=status,
+        load_id=str(row["load_id"]),
+        layout=str(row["layout"]),
+        file=str(row["file"]),
+        rows=int(row["rows"]),  # type: ignore[call-overload]
+        models=int(row["models"]),  # type: ignore[call-overload]
+        rejects=int(row["rejects"]),  # type: ignore[call-overload]
+        first_day=row["first_day"],  # type: ignore[arg-type]
+        last_day=row["last_day"],  # type: ignore[arg-type]
     )
 
 

@@ -255,6 +255,15 @@ def compare_month(
     )
 
 
+def compare_family_month(
+    history: History, family: str, next_n: int, month: str
+) -> MonthlyComparison:
+    """Rank ``history``'s families in ``month`` and compare ``family`` with the next N."""
+    name = history.registry.get(family).name
+    rows = history.monthly("family").to_pyarrow().to_pylist()
+    return compare_month(rows, name, next_n, mode=history.mode, month=month)
+
+
 def cumulative_downloads(
     estimates: ir.Table, shares: ir.Table, registry: Registry, by: TrendBy = "family"
 ) -> ir.Table:

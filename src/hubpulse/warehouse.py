@@ -36,6 +36,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import ibis
@@ -48,13 +49,13 @@ from hubpulse.errors import SnapshotConflictError, SnapshotNotFoundError
 from hubpulse.history import Evidence, collect_evidence
 from hubpulse.series import (
     COVERAGE_SCHEMA,
+    SERIES_LOAD_SCHEMA,
     SERIES_MODELS_SCHEMA,
     SERIES_SCHEMA,
-    DailyColumns,
     SeriesData,
-    ValueKind,
-    read_daily_series,
-    read_forecast_series,
+    SeriesLoad,
+    read_series,
+    series_result,
 )
 from hubpulse.sources import (
     ALIAS_SCHEMA,
@@ -92,22 +93,6 @@ LOAD_SCHEMA = pa.schema(
         ("loaded_at", pa.timestamp("us")),
     ]
 )
-SERIES_LOAD_SCHEMA = pa.schema(
-    [
-        ("load_id", pa.string()),
-        ("layout", pa.string()),
-        ("file", pa.string()),
-        ("file_sha256", pa.string()),
-        ("options", pa.string()),
-        ("rows", pa.int64()),
-        ("models", pa.int64()),
-        ("rejects", pa.int64()),
-        ("first_day", pa.date32()),
-        ("last_day", pa.date32()),
-        ("hubpulse_version", pa.string()),
-        ("loaded_at", pa.timestamp("us")),
-    ]
-)
 SERIES_TABLES = {
     SERIES: SERIES_SCHEMA,
     SERIES_MODELS: SERIES_MODELS_SCHEMA,
@@ -115,21 +100,6 @@ SERIES_TABLES = {
     SERIES_REJECTS: REJECT_SCHEMA,
     SERIES_LOADS: SERIES_LOAD_SCHEMA,
 }
-
-
-@dataclass(frozen=True)
-class SeriesLoad:
-    """What one series import did: ``status`` is ``loaded`` or ``unchanged``."""
-
-    status: str
-    load_id: str
-    layout: str
-    file: str
-    rows: int
-    models: int
-    rejects: int
-    first_day: dt.date | None
-    last_day: dt.date | None
 
 
 @dataclass(frozen=True)
@@ -243,37 +213,17 @@ class Warehouse:
         with self._lock():
             return self._store(snapshot, replace=replace)
 
-    def import_series(
-        self,
-        path: Path | str,
-        *,
-        layout: str = "forecast",
-        models_path: Path | str | None = None,
-        columns: DailyColumns | None = None,
-        values: ValueKind = "daily",
-        coverage: tuple[dt.date, dt.date] | None = None,
-    ) -> SeriesLoad:
-        """Normalise a download series file and store it as one series load (idempotent)."""
-        if layout == "forecast":
-            data = read_forecast_series(path)
-        elif layout == "daily":
-            data = read_daily_series(
-                path,
-                self.con,
-                models_path=models_path,
-                columns=columns,
-                values=values,
-                coverage=coverage,
-            )
-        else:
-            raise ValueError(f"unknown series layout {layout!r}; use forecast or daily")
+    def import_series(self, path: Path | str, **options: Any) -> SeriesLoad:
+        """Normalise a download series file (``series.read_series`` options) and store it as
+        one series load, atomically and idempotently."""
+        data = read_series(path, self.con, **options)
         with self._lock():
             return self._store_series(data)
 
     def _store_series(self, data: SeriesData) -> SeriesLoad:
         for row in self._series_loads():
             if (row["file_sha256"], row["options"]) == (data.file_sha256, data.options):
-                return _series_result("unchanged", row)
+                return series_result("unchanged", row)
         load_id = uuid.uuid4().hex[:12]
         base = self.root / SERIES
         for stale in base.glob(".tmp-*"):  # left by a killed import; we hold the lock
@@ -296,7 +246,7 @@ class Warehouse:
         _fsync_dir(base)
         self._register_views()
         self.refresh_catalog()
-        return _series_result("loaded", row)
+        return series_result("loaded", row)
 
     def _series_loads(self) -> list[dict[str, object]]:
         return [
@@ -486,20 +436,6 @@ def _series_load_row(data: SeriesData, load_id: str, staging: Path) -> dict[str,
         "hubpulse_version": __version__,
         "loaded_at": dt.datetime.now(dt.UTC).replace(tzinfo=None),
     }
-
-
-def _series_result(status: str, row: dict[str, object]) -> SeriesLoad:
-    return SeriesLoad(
-        status=status,
-        load_id=str(row["load_id"]),
-        layout=str(row["layout"]),
-        file=str(row["file"]),
-        rows=int(row["rows"]),  # type: ignore[call-overload]
-        models=int(row["models"]),  # type: ignore[call-overload]
-        rejects=int(row["rejects"]),  # type: ignore[call-overload]
-        first_day=row["first_day"],  # type: ignore[arg-type]
-        last_day=row["last_day"],  # type: ignore[arg-type]
-    )
 
 
 def _load_row(snapshot: Snapshot, load_id: str) -> pa.Table:
