@@ -9,7 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import ibis
+import independent
 import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 import pytest
 from conftest import FORECAST, HUB_STATS, HUB_STATS_DATE
 from graphs import aliases, model, snapshot
@@ -185,8 +188,6 @@ def _running(values: list[int]) -> list[int]:
 def test_new_derivatives_per_month_match_a_plain_count(demo_analysis: Analysis) -> None:
     table = count_new_derivatives(demo_analysis, "2024-01", "2026-12", ["Qwen"])
     rows = table.to_pyarrow().to_pylist()
-    import independent
-
     registry = __import__("tomllib").loads(
         (Path(independent.__file__).parents[1] / "src/hubpulse/families.toml").read_text()
     )["family"]
@@ -313,3 +314,40 @@ def test_estimates_are_finite(forecast_history: History) -> None:
     for row in forecast_history.estimates.to_pyarrow().to_pylist():
         if row["estimate"] is not None:
             assert math.isfinite(row["estimate"]) and row["estimate"] >= 0
+
+
+def test_snapshots_over_time_are_history(tmp_path: Path) -> None:
+    """Two snapshots bracketing May: each model's all-time counter difference is its May figure
+    (method all_time), checked against a plain-Python pass over the raw rows."""
+    raw = pq.read_table(HUB_STATS)
+    earlier = pc.subtract(raw.column("downloadsAllTime"), raw.column("downloads"))
+    april = tmp_path / "april.parquet"
+    pq.write_table(
+        raw.set_column(raw.column_names.index("downloadsAllTime"), "downloadsAllTime", earlier),
+        april,
+    )
+    store = open_warehouse(tmp_path / "wh")
+    store.ingest(april, dt.date(2026, 4, 30))
+    store.ingest(HUB_STATS, dt.date(2026, 5, 31))
+    history = prepare_history(
+        store.history_evidence(),
+        load_registry(),
+        mode="publisher",
+        analysis=None,
+        first="2026-05",
+        last="2026-05",
+    )
+    rows = {r["family"]: r for r in history.monthly("family").to_pyarrow().to_pylist()}
+    registry = load_registry()
+    families = [f.model_dump() for f in registry.families]
+    expected: dict[str, float] = {}
+    methods: dict[str, set[str]] = {}
+    for row in raw.to_pylist():
+        family = independent.publisher(row["id"], families) or UNATTRIBUTED
+        r, total = row["downloads"] or 0, row["downloadsAllTime"]
+        bracketed = total is not None and total - r >= 0
+        expected[family] = expected.get(family, 0) + (r if bracketed else r * 31 / 30)
+        methods.setdefault(family, set()).add("all_time" if bracketed else "rolling30")
+    for family in ("Qwen", "Llama", "DeepSeek", "Gemma"):
+        assert rows[family]["estimate"] == pytest.approx(expected[family], abs=1), family
+        assert {m.split(":")[0] for m in rows[family]["methods"].split()} == methods[family]
