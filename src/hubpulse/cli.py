@@ -129,12 +129,11 @@ def _analysis(settings: Settings, date: str | None, warehouse: Warehouse | None 
 def _history(settings: Settings, first: str | None, last: str | None) -> History:
     """Estimates for the month range; lineage mode uses the newest snapshot's graph."""
     store = open_warehouse(settings.warehouse)
-    lineage_needed = settings.mode == "lineage" and store.snapshot_dates()
     return prepare_history(
         store.history_evidence(),
         load_registry(settings.families_file),
         mode=settings.mode,
-        analysis=_analysis(settings, None, store) if lineage_needed else None,
+        analysis=_analysis(settings, None, store) if store.snapshot_dates() else None,
         first=first,
         last=last,
         max_gap_days=settings.max_gap_days,
@@ -443,12 +442,13 @@ def derivative_growth(
     first: Annotated[str, typer.Option("--from", help="First month YYYY-MM.")] = "2023-01",
     last: Annotated[str, typer.Option("--to", help="Last month YYYY-MM.")] = "2099-12",
     date: DateOpt = None,
+    mode: ModeOpt = None,
     fmt: FormatOpt = "table",
     warehouse: WarehouseOpt = None,
     families: FamiliesOpt = None,
 ) -> None:
-    """New derivatives per month and family by relation, from repo creation dates."""
-    settings = _settings(warehouse, None, families)
+    """New derivatives per month and family by relation, from creation dates (mode-free)."""
+    settings = _settings(warehouse, mode, families)
     analysis = _analysis(settings, date)
     names = check_families(analysis.registry, family) if family else None
     table = count_new_derivatives(analysis, first, last, names)
