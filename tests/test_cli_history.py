@@ -196,6 +196,9 @@ def test_bad_input_gives_clear_errors(store: Path, tmp_path: Path) -> None:
     bogus.write_text("a,b\n1,2\n")
     assert "not a forecast series CSV" in fail("import-series", str(bogus), "-w", str(store))
     assert "no download history" in fail("monthly", "-w", str(tmp_path / "empty"))
+    assert "coverage '2025-02' is not FIRST:LAST" in fail(
+        "import-series", str(bogus), "--layout", "daily", "--coverage", "2025-02", "-w", str(store)
+    )
     assert "is not role=name" in fail(
         "import-series", str(bogus), "--layout", "daily", "--column", "id", "-w", str(store)
     )

@@ -27,7 +27,7 @@ from hubpulse.metrics import (
     count_derivatives,
     rank_models,
 )
-from hubpulse.series import DailyColumns
+from hubpulse.series import DailyColumns, parse_coverage
 from hubpulse.settings import Mode, OutputFormat, Settings, load_settings
 from hubpulse.trends import (
     TREND_GROUPS,
@@ -129,11 +129,12 @@ def _analysis(settings: Settings, date: str | None, warehouse: Warehouse | None 
 def _history(settings: Settings, first: str | None, last: str | None) -> History:
     """Estimates for the month range; lineage mode uses the newest snapshot's graph."""
     store = open_warehouse(settings.warehouse)
+    lineage_needed = settings.mode == "lineage" and store.snapshot_dates()
     return prepare_history(
         store.history_evidence(),
         load_registry(settings.families_file),
         mode=settings.mode,
-        analysis=_analysis(settings, None, store) if store.snapshot_dates() else None,
+        analysis=_analysis(settings, None, store) if lineage_needed else None,
         first=first,
         last=last,
         max_gap_days=settings.max_gap_days,
@@ -325,7 +326,7 @@ def import_series(
 ) -> None:
     """Import download time series (daily counts, daily 30-day counts) as history."""
     store = open_warehouse(_settings(warehouse).warehouse)
-    mapping = DailyColumns(**dict(_pair(c) for c in column or []))
+    mapping = DailyColumns.from_pairs(column or [])
     for path in paths:
         result = store.import_series(
             path,
@@ -333,7 +334,7 @@ def import_series(
             models_path=models,
             columns=mapping,
             values=values,  # type: ignore[arg-type]
-            coverage=_coverage(coverage),
+            coverage=parse_coverage(coverage),
         )
         outputs.print_series_load(console, result)
 
@@ -454,21 +455,6 @@ def derivative_growth(
     table = count_new_derivatives(analysis, first, last, names)
     meta = outputs.meta(analysis, settings.mode) | {"method": "derivatives by creation month"}
     outputs.emit_query(console, table, fmt, meta=meta, title="New derivatives per month")
-
-
-def _pair(text: str) -> tuple[str, str]:
-    role, sep, name = text.partition("=")
-    if not sep or not name:
-        raise typer.BadParameter(f"{text!r} is not role=name", param_hint="--column")
-    return role.strip(), name.strip()
-
-
-def _coverage(text: str | None) -> tuple[dt.date, dt.date] | None:
-    first, _, last = (text or "").partition(":")
-    span = (_date(first), _date(last)) if text else None
-    if span is not None and None in span:
-        raise typer.BadParameter(f"{text!r} is not FIRST:LAST", param_hint="--coverage")
-    return span  # type: ignore[return-value]
 
 
 def _trend_by(by: str) -> TrendBy:

@@ -112,6 +112,31 @@ class DailyColumns(BaseModel):
     models_name: str = "id"
     models_created: str | None = None
 
+    @classmethod
+    def from_pairs(cls, pairs: list[str]) -> DailyColumns:
+        """From ``role=name`` strings, e.g. ``["id=repo", "value=n"]``."""
+        mapping = {}
+        for pair in pairs:
+            role, sep, name = pair.partition("=")
+            if not sep or not name.strip() or role.strip() not in cls.model_fields:
+                roles = ", ".join(cls.model_fields)
+                raise SeriesFormatError(f"column mapping {pair!r} is not role=name ({roles})")
+            mapping[role.strip()] = name.strip()
+        return cls(**mapping)
+
+
+def parse_coverage(text: str | None) -> tuple[dt.date, dt.date] | None:
+    """``FIRST:LAST`` (ISO days) → the two days; None stays None."""
+    if text is None:
+        return None
+    try:
+        first, last = (dt.date.fromisoformat(part) for part in text.split(":"))
+    except ValueError:
+        raise SeriesFormatError(f"coverage {text!r} is not FIRST:LAST (YYYY-MM-DD)") from None
+    if last < first:
+        raise SeriesFormatError(f"coverage {text!r} ends before it starts")
+    return first, last
+
 
 @dataclass(frozen=True)
 class SeriesData:
