@@ -17,6 +17,7 @@ import pytest
 from conftest import FORECAST
 
 from hubpulse.errors import SeriesFormatError
+from hubpulse.history import estimate_monthly_downloads, month_table
 from hubpulse.series import DailyColumns, read_forecast_series
 from hubpulse.warehouse import Warehouse, list_series, list_series_rejects
 
@@ -202,3 +203,27 @@ def test_daily_layout_names_a_missing_column(warehouse: Warehouse, tmp_path: Pat
     assert not os.path.exists(warehouse.root / "series") or not list(
         (warehouse.root / "series").iterdir()
     )
+
+
+def test_cumulative_segments_feed_the_estimator(warehouse: Warehouse, tmp_path: Path) -> None:
+    path = tmp_path / "counter.parquet"
+    days = [1, 4, 6, 9]
+    pq.write_table(
+        pa.table(
+            {
+                "hub_id": ["a/m"] * 4,
+                "date": [dt.date(2025, 3, d) for d in days],
+                "downloads": [100, 130, 90, 95],
+            }
+        ),
+        path,
+    )
+    warehouse.import_series(path, layout="daily", values="cumulative")
+    table = estimate_monthly_downloads(
+        warehouse.history_evidence(), month_table("2025-03", "2025-03")
+    )
+    (row,) = table.to_pyarrow().to_pylist()
+    covered = 4 + 3  # days 2-5 and 7-9; days 1 and 6 start segments of unknown delta
+    assert row["method"] == "daily_partial"
+    assert row["lower"] == 35
+    assert row["estimate"] == pytest.approx(35 * 31 / covered)

@@ -238,7 +238,9 @@ def _daily(grid: ir.Table, evidence: Evidence) -> ir.Table:
     )
     sums = sums.group_by(_KEYS).aggregate(observed=sums.o_value.sum())
     cov = evidence.coverage.select(c_id="model_id", c_first="first_day", c_last="last_day")
-    pairs = grid.cross_join(cov).filter(lambda t: t.c_id.isnull() | (t.c_id == t.model_id))
+    shared = cov.filter(cov.c_id.isnull())  # few rows: one per daily source
+    own = cov.filter(cov.c_id.notnull())  # per-model segments of cumulative counters
+    pairs = grid.cross_join(shared).union(grid.join(own, grid.model_id == own.c_id))
     overlap = (
         _days(ibis.least(pairs.month_end, pairs.c_last), ibis.greatest(pairs.start, pairs.c_first))
         + 1
@@ -246,7 +248,14 @@ def _daily(grid: ir.Table, evidence: Evidence) -> ir.Table:
     covered = pairs.mutate(
         covered=ibis.greatest(overlap, 0), need=_days(pairs.month_end, pairs.start) + 1
     ).group_by(_KEYS)
-    covered = covered.aggregate(covered=ibis._.covered.max(), need=ibis._.need.max())
+    covered = covered.aggregate(  # sources may overlap; one model's segments do not
+        shared=ibis._.covered.max(where=ibis._.c_id.isnull()),
+        own=ibis._.covered.sum(where=ibis._.c_id.notnull()),
+        need=ibis._.need.max(),
+    )
+    covered = covered.mutate(
+        covered=ibis.greatest(covered.shared.fill_null(0), covered.own.fill_null(0))
+    )
     result = covered.left_join(sums, list(_KEYS)).select(
         "model_id", "month", "covered", "need", observed=ibis._.observed.fill_null(0)
     )
