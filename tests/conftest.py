@@ -1,6 +1,18 @@
 from __future__ import annotations
 
+import os
+import tempfile
+
+# Hermetic Hub client: set before huggingface_hub is imported anywhere (notes §2.5). The endpoint
+# points at a closed local port; tests that talk to a Hub start the stand-in (tests/fakehub.py).
+os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
+os.environ["HF_ENDPOINT"] = "http://127.0.0.1:9"
+os.environ["HF_HOME"] = tempfile.mkdtemp(prefix="hf-home-")
+os.environ.pop("HF_TOKEN", None)
+os.environ.pop("HF_HUB_OFFLINE", None)
+
 import datetime as dt
+import socket
 from importlib import resources
 from pathlib import Path
 
@@ -30,3 +42,22 @@ def demo_analysis(tmp_path_factory: pytest.TempPathFactory) -> Analysis:
     return analyse_snapshot(
         store.models(HUB_STATS_DATE), store.aliases(), load_registry(), HUB_STATS_DATE
     )
+
+
+_connect = socket.socket.connect
+
+
+def _loopback_only(self: socket.socket, address: object) -> object:
+    host = address[0] if isinstance(address, tuple) else address
+    if self.family in (socket.AF_INET, socket.AF_INET6) and host not in (
+        "127.0.0.1",
+        "::1",
+        "localhost",
+    ):
+        raise OSError(f"test tried to reach {host}: the suite never touches the internet")
+    return _connect(self, address)  # type: ignore[arg-type]
+
+
+@pytest.fixture(autouse=True)
+def _no_internet(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(socket.socket, "connect", _loopback_only)

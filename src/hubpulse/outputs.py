@@ -10,6 +10,7 @@ import csv
 import datetime as dt
 import io
 import json
+import time
 from collections.abc import Iterator, Sequence
 from importlib import resources
 from pathlib import Path
@@ -24,6 +25,7 @@ from rich.table import Table
 from rich.tree import Tree
 
 from hubpulse.families import MODES, Registry
+from hubpulse.hub import CrawlEvents, CrawlScope, Hub, crawl_hub
 from hubpulse.lineage import LineageReport, describe_lineage
 from hubpulse.metrics import Analysis, Comparison, compare_family, count_derivatives, rank_models
 from hubpulse.series import SeriesLoad
@@ -187,6 +189,47 @@ def print_load(console: Console, result: LoadResult) -> None:
         f"[dim](load {result.load_id}, {result.source})[/]",
         highlight=False,
     )
+
+
+def crawl_with_progress(
+    console: Console,
+    warehouse: Warehouse,
+    hub: Hub,
+    scope: CrawlScope | None,
+    *,
+    resume: bool,
+    replace: bool,
+) -> None:
+    """Crawl with a Rich progress line (pages, models, rate, rate-limit waits), then ingest."""
+    waits: list[float] = []
+    with Progress(
+        TextColumn("[bold]crawl[/] {task.completed:,} pages · {task.fields[models]:,} models"),
+        TextColumn("· {task.fields[rate]:.0f} models/s · waits {task.fields[waits]}"),
+        TimeElapsedColumn(),
+        transient=True,
+        console=console,
+        disable=not console.is_terminal,
+    ) as progress:
+        task = progress.add_task("crawl", total=None, models=0, rate=0.0, waits="none")
+        start, seen = time.monotonic(), [0]
+
+        def page(pages: int, items: int) -> None:
+            seen[0] += items
+            rate = seen[0] / max(time.monotonic() - start, 1e-9)
+            progress.update(task, completed=pages, models=seen[0], rate=rate)
+
+        def wait(seconds: float, reason: str) -> None:
+            waits.append(seconds)
+            progress.update(task, waits=f"{len(waits)} ({sum(waits):.0f}s, last: {reason})")
+
+        hub.events = CrawlEvents(page=page, wait=wait)
+        result, load = crawl_hub(warehouse, hub, scope, resume=resume, replace=replace)
+    console.print(
+        f"crawled {result.records:,} models in {result.pages:,} pages of {result.listings:,} "
+        f"listings (crawl {result.crawl_id}; {len(waits)} waits, {sum(waits):.0f}s)",
+        highlight=False,
+    )
+    print_load(console, load)
 
 
 def print_series_load(console: Console, result: SeriesLoad) -> None:

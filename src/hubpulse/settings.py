@@ -33,6 +33,9 @@ class Settings(BaseSettings):
     max_lineage_depth: int = Field(
         default=256, description="Iteration cap for the lineage closure (longest chain)."
     )
+    hub_retry_wait: float = Field(
+        default=1.0, ge=0, description="First wait (s) before retrying a failed Hub request."
+    )
     max_gap_days: int = Field(
         default=31,
         ge=0,

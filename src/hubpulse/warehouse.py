@@ -9,6 +9,8 @@ This is the only module that knows the engine (DuckDB), the file layout and the 
     <root>/snapshots/date=YYYY-MM-DD         symlink to the load that holds that date
     <root>/series/<load_id>/*.parquet        one imported download series (series.py tables
                                              + series_loads, its load log row)
+    <root>/crawls/<crawl_id>/                crawl checkpoints: state.json, pages/, the snapshot
+    <root>/hub/                              huggingface_hub download cache of pulled dumps
     <root>/catalog.duckdb                    views over the above, for any DuckDB client
 
 A load is written in full under ``loads/`` (invisible), then published by atomically replacing the
@@ -194,6 +196,12 @@ class Warehouse:
         if "load_id" not in schema.names:
             schema = schema.append(pa.field("load_id", pa.string()))
         return ibis.memtable(schema.empty_table())
+
+    def work_dir(self, name: str) -> Path:
+        """``<root>/<name>``: crawl checkpoints (``crawls``) and downloaded dumps (``hub``)."""
+        path = self.root / name
+        path.mkdir(parents=True, exist_ok=True)
+        return path
 
     def execute(self, expr: ir.Expr) -> pa.Table:
         """Run an Ibis expression on this warehouse's engine and return Arrow."""
