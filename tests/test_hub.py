@@ -137,6 +137,18 @@ def test_children_counts_use_bounded_per_model_requests(fake: FakeHub, tmp_path:
     assert '"childrenModelCount": {"finetune":' in text
 
 
+def test_base_models_are_fetched_per_model_if_the_list_refuses_them(
+    fake: FakeHub, tmp_path: Path
+) -> None:
+    fake.reject_list_expand = {"baseModels"}
+    store = crawl_all(fake, tmp_path / "wh", everything=False, authors=["deepseek-ai"])
+    rows = {r["model_id"]: r for r in stored_rows(store)}
+    expected = {r["model_id"]: r for r in expected_rows() if r["author"] == "deepseek-ai"}
+    assert rows == expected
+    infos = [p for _, p, _ in fake.requests if p.startswith("/api/models/deepseek-ai")]
+    assert len(infos) == 36 and all("expand=baseModels" in p for p in infos)
+
+
 def test_renames_redirect_and_missing_repos_are_clear(fake: FakeHub) -> None:
     fake.renames = {"meta-llama/Meta-Llama-3.1-8B-Instruct": "meta-llama/Llama-3.1-8B-Instruct"}
     hub = Hub(fake.url, FAST)

@@ -210,15 +210,25 @@ def _new_state(scope: CrawlScope) -> dict[str, Any]:
 def _crawl_page(hub: Hub, scope: CrawlScope, state_dir: Path, state: dict[str, Any]) -> None:
     """Fetch, enrich and store one page, then record progress (in that order)."""
     listing = state["listings"][state["current"]]
+    per_model = list(state.get("per_model", []))
     if state["next_url"]:
         response = hub.get(state["next_url"])
     else:
         params = {k: v for k, v in listing.items() if k != "level"}
-        params |= {"limit": scope.page_size, "expand": EXPAND}
-        response = hub.get(f"{hub.endpoint}/api/models", params=params)
+        params |= {"limit": scope.page_size, "expand": [e for e in EXPAND if e not in per_model]}
+        try:
+            response = hub.get(f"{hub.endpoint}/api/models", params=params)
+        except HubError as exc:
+            if "HTTP 400" not in str(exc) or "baseModels" in per_model:
+                raise
+            # baseModels on the list endpoint is unconfirmed: fetch it per model instead
+            state["per_model"] = per_model = [*per_model, "baseModels"]
+            params["expand"] = [e for e in EXPAND if e not in per_model]
+            response = hub.get(f"{hub.endpoint}/api/models", params=params)
     items = _page_items(response, state)
-    if scope.children:
-        items = _with_children(hub, items)
+    expand = per_model + (["childrenModelCount"] if scope.children else [])
+    if expand:
+        items = _per_model(hub, items, expand)
     pages = state_dir / "pages"
     pages.mkdir(exist_ok=True)
     _write_atomic(
@@ -253,19 +263,21 @@ def _page_items(response: httpx2.Response, state: dict[str, Any]) -> list[Any]:
     return items  # records without an id are kept: the ingest quarantines them as rejects
 
 
-def _with_children(hub: Hub, items: list[Any]) -> list[Any]:
-    """Add ``childrenModelCount`` (served per model only) with a bounded pool of requests."""
+def _per_model(hub: Hub, items: list[Any], expand: list[str]) -> list[Any]:
+    """Add fields served per model only (``childrenModelCount``, or ``baseModels`` where the
+    list endpoint refuses it) with a bounded pool of ``/api/models/{id}`` requests."""
 
     def fetch(item: Any) -> Any:
         if not isinstance(item, dict) or not isinstance(item.get("id"), str):
             return item
         url = f"{hub.endpoint}/api/models/{item['id']}"
         try:
-            info = hub.get(url, params={"expand": ["childrenModelCount"]}).json()
+            info = hub.get(url, params={"expand": expand}).json()
         except HubError:
-            return item  # deleted or renamed away since the listing: the count stays unknown
-        counts = info.get("childrenModelCount") if isinstance(info, dict) else None
-        return item | {"childrenModelCount": counts} if counts is not None else item
+            return item  # deleted or renamed away since the listing: the fields stay unknown
+        if not isinstance(info, dict):
+            return item
+        return item | {key: info[key] for key in expand if info.get(key) is not None}
 
     with ThreadPoolExecutor(max_workers=hub.politeness.concurrency) as pool:
         return list(pool.map(fetch, items))
