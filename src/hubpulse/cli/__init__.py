@@ -1,0 +1,158 @@
+"""The ``hubpulse`` command line: each command parses options, calls one library function and
+prints the result as a Rich table, JSON or CSV. Errors become one-line messages in ``main``.
+
+This module holds the app, the shared options and helpers; the commands live by subject in
+``snapshots``, ``history`` and ``hub`` and register themselves on ``app`` when imported."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from hubpulse.errors import HubpulseError
+from hubpulse.families import load_registry
+from hubpulse.metrics import (
+    Analysis,
+    GroupBy,
+    Metric,
+    analyse_snapshot,
+)
+from hubpulse.settings import Mode, OutputFormat, Settings, load_settings
+from hubpulse.trends import (
+    TREND_GROUPS,
+    History,
+    TrendBy,
+    prepare_history,
+)
+from hubpulse.warehouse import (
+    Warehouse,
+    open_warehouse,
+)
+
+app = typer.Typer(
+    help="Measure adoption of open-weight models on the Hugging Face Hub.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console(width=None if sys.stdout.isatty() or "COLUMNS" in os.environ else 120)
+
+WarehouseOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--warehouse",
+        "-w",
+        help="Warehouse directory [env HUBPULSE_WAREHOUSE; default ~/.local/share/hubpulse]",
+        show_default=False,
+    ),
+]
+FormatOpt = Annotated[OutputFormat, typer.Option("--format", "-f", help="Output format.")]
+ModeOpt = Annotated[
+    Mode | None,
+    typer.Option(
+        "--mode",
+        "-m",
+        help="Attribution: publisher or lineage [env HUBPULSE_MODE; default lineage]",
+        show_default=False,
+    ),
+]
+DateOpt = Annotated[
+    str | None, typer.Option("--date", "-d", help="Snapshot date YYYY-MM-DD (default: newest).")
+]
+FromOpt = Annotated[
+    str | None, typer.Option("--from", help="First month YYYY-MM (default: earliest data).")
+]
+ToOpt = Annotated[str | None, typer.Option("--to", help="Last month YYYY-MM (default: latest).")]
+FamiliesOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--families",
+        help="Extra family registry TOML [env HUBPULSE_FAMILIES_FILE].",
+        show_default=False,
+    ),
+]
+
+
+def _settings(
+    warehouse: Path | None, mode: str | None = None, families: Path | None = None
+) -> Settings:
+    return load_settings(warehouse=warehouse, mode=mode, families_file=families)
+
+
+def _date(value: str | None) -> dt.date | None:
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(
+            f"{value!r} is not a date (YYYY-MM-DD)", param_hint="--date"
+        ) from None
+
+
+def _analysis(settings: Settings, date: str | None, warehouse: Warehouse | None = None) -> Analysis:
+    warehouse = warehouse or open_warehouse(settings.warehouse)
+    day = warehouse.resolve_date(_date(date))
+    registry = load_registry(settings.families_file)
+    return analyse_snapshot(
+        warehouse.models(day),
+        warehouse.aliases(),
+        registry,
+        day,
+        max_depth=settings.max_lineage_depth,
+    )
+
+
+def _history(settings: Settings, first: str | None, last: str | None) -> History:
+    """Estimates for the month range; lineage mode uses the newest snapshot's graph."""
+    store = open_warehouse(settings.warehouse)
+    lineage_needed = settings.mode == "lineage" and store.snapshot_dates()
+    return prepare_history(
+        store.history_evidence(),
+        load_registry(settings.families_file),
+        mode=settings.mode,
+        analysis=_analysis(settings, None, store) if lineage_needed else None,
+        first=first,
+        last=last,
+        max_gap_days=settings.max_gap_days,
+    )
+
+
+def _trend_by(by: str) -> TrendBy:
+    if by not in TREND_GROUPS:
+        raise typer.BadParameter(f"choose one of {', '.join(TREND_GROUPS)}", param_hint="--by")
+    return by  # type: ignore[return-value]
+
+
+def _group(by: str) -> GroupBy:
+    return by  # type: ignore[return-value]
+
+
+def _metric(metric: str) -> Metric:
+    if metric not in ("downloads_30d", "downloads_all_time"):
+        raise typer.BadParameter(
+            "choose downloads_30d or downloads_all_time", param_hint="--metric"
+        )
+    return metric  # type: ignore[return-value]
+
+
+def main() -> None:
+    """Entry point: run the app, turning hubpulse errors into one clear line and exit 1."""
+    try:
+        app(prog_name="hubpulse")
+    except HubpulseError as exc:
+        Console(stderr=True).print(
+            f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True
+        )
+        sys.exit(1)
+
+
+# The commands register themselves on ``app`` when their modules are imported.
+from hubpulse.cli import history, hub, snapshots  # noqa: E402, F401

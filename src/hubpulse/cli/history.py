@@ -1,0 +1,197 @@
+"""History commands: import series and ask monthly questions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from hubpulse import outputs
+from hubpulse.cli import (
+    DateOpt,
+    FamiliesOpt,
+    FormatOpt,
+    FromOpt,
+    ModeOpt,
+    ToOpt,
+    WarehouseOpt,
+    _analysis,
+    _history,
+    _settings,
+    _trend_by,
+    app,
+    console,
+)
+from hubpulse.series import DailyColumns, parse_coverage
+from hubpulse.trends import (
+    check_families,
+    concentration,
+    count_new_derivatives,
+    cumulative_downloads,
+    family_trend,
+    find_milestones,
+    parse_counts,
+)
+from hubpulse.warehouse import (
+    list_series,
+    list_series_rejects,
+    open_warehouse,
+)
+
+
+@app.command("import-series")
+def import_series(
+    paths: Annotated[
+        list[Path], typer.Argument(help="Series files (.csv forecast, .parquet daily)")
+    ],
+    layout: Annotated[str, typer.Option(help="forecast or daily")] = "forecast",
+    models: Annotated[
+        Path | None, typer.Option(help="daily: models table mapping the id column to repo names")
+    ] = None,
+    column: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="daily: column mapping role=name (id, day, value, models_id, "
+            "models_name, models_created); repeatable"
+        ),
+    ] = None,
+    values: Annotated[
+        str, typer.Option(help="daily: daily counts or a cumulative counter")
+    ] = "daily",
+    coverage: Annotated[
+        str | None, typer.Option(help="daily: covered days FIRST:LAST (default: the file's span)")
+    ] = None,
+    warehouse: WarehouseOpt = None,
+) -> None:
+    """Import download time series (daily counts, daily 30-day counts) as history."""
+    store = open_warehouse(_settings(warehouse).warehouse)
+    mapping = DailyColumns.from_pairs(column or [])
+    for path in paths:
+        result = store.import_series(
+            path,
+            layout=layout,
+            models_path=models,
+            columns=mapping,
+            values=values,  # type: ignore[arg-type]
+            coverage=parse_coverage(coverage),
+        )
+        outputs.print_series_load(console, result)
+
+
+@app.command()
+def series(
+    rejects: Annotated[bool, typer.Option(help="Show rejected observations instead.")] = False,
+    warehouse: WarehouseOpt = None,
+    fmt: FormatOpt = "table",
+) -> None:
+    """List imported download series (or their rejected observations)."""
+    store = open_warehouse(_settings(warehouse).warehouse)
+    table = list_series_rejects(store) if rejects else list_series(store)
+    drop = [] if rejects else ["file_sha256", "hubpulse_version", "options"]
+    title = "Rejected series observations" if rejects else "Series"
+    outputs.emit(console, outputs.brief(table, fmt, drop=drop), fmt, title=title)
+
+
+@app.command()
+def monthly(
+    by: Annotated[str, typer.Option(help="family, vendor, country, model or author")] = "family",
+    first: FromOpt = None,
+    last: ToOpt = None,
+    family: Annotated[list[str] | None, typer.Option(help="Only these families.")] = None,
+    mode: ModeOpt = None,
+    fmt: FormatOpt = "table",
+    warehouse: WarehouseOpt = None,
+    families: FamiliesOpt = None,
+) -> None:
+    """Estimated downloads per calendar month and group, with method and bounds."""
+    settings = _settings(warehouse, mode, families)
+    history = _history(settings, first, last)
+    table = history.monthly(_trend_by(by))
+    if family:
+        table = table.filter(table.family.isin(check_families(history.registry, family)))
+    title = f"Monthly downloads by {by}"
+    outputs.emit_query(console, table, fmt, meta=outputs.history_meta(history), title=title)
+
+
+@app.command()
+def trend(
+    family: Annotated[list[str], typer.Argument(help="One or more family names")],
+    first: FromOpt = None,
+    last: ToOpt = None,
+    mode: ModeOpt = None,
+    fmt: FormatOpt = "table",
+    warehouse: WarehouseOpt = None,
+    families: FamiliesOpt = None,
+) -> None:
+    """Monthly series of families: estimate, bounds, month-over-month growth, share."""
+    settings = _settings(warehouse, mode, families)
+    history = _history(settings, first, last)
+    table = family_trend(history.monthly("family"), check_families(history.registry, family))
+    title = f"Trend of {', '.join(family)}"
+    outputs.emit_query(console, table, fmt, meta=outputs.history_meta(history), title=title)
+
+
+@app.command()
+def milestones(
+    family: Annotated[str, typer.Argument(help="Family name")],
+    at: Annotated[str, typer.Option(help="Thresholds, e.g. 100M,500M,700M")] = "100M,500M,700M",
+    first: FromOpt = None,
+    last: ToOpt = None,
+    mode: ModeOpt = None,
+    fmt: FormatOpt = "table",
+    warehouse: WarehouseOpt = None,
+    families: FamiliesOpt = None,
+) -> None:
+    """Estimated day cumulative downloads (since --from) crossed each threshold, with bounds."""
+    settings = _settings(warehouse, mode, families)
+    history = _history(settings, first, last)
+    name = check_families(history.registry, [family])[0]
+    curve = cumulative_downloads(history.estimates, history.shares, history.registry)
+    rows = curve.filter(curve.family == name).to_pyarrow().to_pylist()
+    found = find_milestones(rows, parse_counts(at))
+    meta = outputs.history_meta(history) | {"cumulative": rows}
+    outputs.emit(
+        console, found, fmt, meta=meta, title=f"Milestones of {name} since {history.first}"
+    )
+
+
+@app.command("concentration")
+def concentration_command(
+    by: Annotated[str, typer.Option(help="family, vendor or country")] = "family",
+    top: Annotated[int, typer.Option(min=1, help="N of the top-N share column.")] = 5,
+    first: FromOpt = None,
+    last: ToOpt = None,
+    mode: ModeOpt = None,
+    fmt: FormatOpt = "table",
+    warehouse: WarehouseOpt = None,
+    families: FamiliesOpt = None,
+) -> None:
+    """Top-N share, HHI and Gini of monthly downloads across families, vendors or countries."""
+    if by not in ("family", "vendor", "country"):
+        raise typer.BadParameter("choose family, vendor or country", param_hint="--by")
+    settings = _settings(warehouse, mode, families)
+    history = _history(settings, first, last)
+    table = concentration(history.monthly(_trend_by(by)), _trend_by(by), top)
+    title = f"Concentration of monthly downloads across {by}"
+    outputs.emit_query(console, table, fmt, meta=outputs.history_meta(history), title=title)
+
+
+@app.command("derivative-growth")
+def derivative_growth(
+    family: Annotated[list[str] | None, typer.Argument(help="Families (default: all)")] = None,
+    first: Annotated[str, typer.Option("--from", help="First month YYYY-MM.")] = "2023-01",
+    last: Annotated[str, typer.Option("--to", help="Last month YYYY-MM.")] = "2099-12",
+    date: DateOpt = None,
+    mode: ModeOpt = None,
+    fmt: FormatOpt = "table",
+    warehouse: WarehouseOpt = None,
+    families: FamiliesOpt = None,
+) -> None:
+    """New derivatives per month and family by relation, from creation dates (mode-free)."""
+    settings = _settings(warehouse, mode, families)
+    analysis = _analysis(settings, date)
+    names = check_families(analysis.registry, family) if family else None
+    table = count_new_derivatives(analysis, first, last, names)
+    meta = outputs.meta(analysis, settings.mode) | {"method": "derivatives by creation month"}
+    outputs.emit_query(console, table, fmt, meta=meta, title="New derivatives per month")

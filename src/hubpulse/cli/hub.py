@@ -1,0 +1,98 @@
+"""Live Hub commands: crawl and pull."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from hubpulse import outputs
+from hubpulse.cli import (
+    FamiliesOpt,
+    WarehouseOpt,
+    _date,
+    _settings,
+    app,
+    console,
+)
+from hubpulse.families import load_registry
+from hubpulse.hub import Hub, Politeness, pull_characterization, pull_hub_stats, scope_for
+from hubpulse.series import DailyColumns
+from hubpulse.warehouse import (
+    open_warehouse,
+)
+
+
+@app.command()
+def crawl(
+    everything: Annotated[bool, typer.Option("--all", help="Every model on the Hub.")] = False,
+    author: Annotated[list[str] | None, typer.Option(help="Organisation or user.")] = None,
+    family: Annotated[list[str] | None, typer.Option(help="A registry family's repos.")] = None,
+    search: Annotated[str | None, typer.Option(help="Substring of the repo id.")] = None,
+    derivatives: Annotated[
+        bool, typer.Option(help="Also walk derivatives level by level (filter=base_model:ID).")
+    ] = False,
+    children: Annotated[
+        bool, typer.Option(help="Add childrenModelCount per model (one request each).")
+    ] = False,
+    page_size: Annotated[int, typer.Option(min=1, max=1000, help="Models per page.")] = 500,
+    concurrency: Annotated[int, typer.Option(min=1, help="Parallel per-model requests.")] = 4,
+    resume: Annotated[bool, typer.Option(help="Continue the newest unfinished crawl.")] = False,
+    replace: Annotated[bool, typer.Option(help="Replace a stored snapshot of the day.")] = False,
+    warehouse: WarehouseOpt = None,
+    families: FamiliesOpt = None,
+) -> None:
+    """Crawl the Hub's model listing into a snapshot; resumable after any interruption."""
+    settings = _settings(warehouse, families=families)
+    scope = None
+    if not resume:
+        scope = scope_for(
+            load_registry(settings.families_file),
+            everything=everything,
+            authors=author,
+            families=family,
+            search=search,
+            derivatives=derivatives,
+            children=children,
+            page_size=page_size,
+        )
+    hub = Hub(politeness=Politeness(base_wait=settings.hub_retry_wait, concurrency=concurrency))
+    store = open_warehouse(settings.warehouse)
+    outputs.crawl_with_progress(console, store, hub, scope, resume=resume, replace=replace)
+
+
+pull_app = typer.Typer(help="Pull public Hub dumps into the warehouse.", no_args_is_help=True)
+app.add_typer(pull_app, name="pull")
+
+
+@pull_app.command("hub-stats")
+def pull_hub_stats_command(
+    revision: Annotated[str | None, typer.Option(help="One commit sha (or prefix).")] = None,
+    date: Annotated[str | None, typer.Option(help="The commit of one day YYYY-MM-DD.")] = None,
+    since: Annotated[str | None, typer.Option(help="One commit per day since YYYY-MM-DD.")] = None,
+    warehouse: WarehouseOpt = None,
+) -> None:
+    """Ingest cfahlgren1/hub-stats models.parquet at dated revisions (default: the newest)."""
+    settings = _settings(warehouse)
+    hub = Hub(politeness=Politeness(base_wait=settings.hub_retry_wait))
+    store = open_warehouse(settings.warehouse)
+    for load in pull_hub_stats(store, hub, revision=revision, date=_date(date), since=_date(since)):
+        outputs.print_load(console, load)
+
+
+@pull_app.command("characterization")
+def pull_characterization_command(
+    column: Annotated[
+        list[str] | None, typer.Option(help="Column mapping role=name (see import-series).")
+    ] = None,
+    values: Annotated[str, typer.Option(help="daily counts or a cumulative counter")] = "daily",
+    revision: Annotated[str, typer.Option(help="Dataset revision.")] = "main",
+    warehouse: WarehouseOpt = None,
+) -> None:
+    """Import harvardMadsys/hf-hub-characterization daily downloads as history."""
+    settings = _settings(warehouse)
+    hub = Hub(politeness=Politeness(base_wait=settings.hub_retry_wait))
+    store = open_warehouse(settings.warehouse)
+    mapping = DailyColumns.from_pairs(column or [])
+    load = pull_characterization(store, hub, columns=mapping, values=values, revision=revision)  # type: ignore[arg-type]
+    outputs.print_series_load(console, load)

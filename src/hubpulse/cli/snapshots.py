@@ -1,0 +1,201 @@
+"""Snapshot commands: ingest, query and explain one snapshot."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from hubpulse import outputs
+from hubpulse.cli import (
+    DateOpt,
+    FamiliesOpt,
+    FormatOpt,
+    ModeOpt,
+    WarehouseOpt,
+    _analysis,
+    _date,
+    _group,
+    _history,
+    _metric,
+    _settings,
+    app,
+    console,
+)
+from hubpulse.families import MODES, load_registry
+from hubpulse.lineage import describe_lineage
+from hubpulse.metrics import (
+    GROUPS,
+    compare_family,
+    count_derivatives,
+    rank_models,
+)
+from hubpulse.trends import (
+    compare_family_month,
+)
+from hubpulse.warehouse import (
+    list_rejects,
+    list_snapshots,
+    open_warehouse,
+)
+
+
+@app.command()
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="hub-stats .parquet or Hub API .json/.jsonl")],
+    date: DateOpt = None,
+    replace: Annotated[
+        bool, typer.Option(help="Replace a stored snapshot of the same date.")
+    ] = False,
+    warehouse: WarehouseOpt = None,
+) -> None:
+    """Normalise files into snapshots; malformed rows are kept aside as rejects."""
+    store = open_warehouse(_settings(warehouse).warehouse)
+    for path in paths:
+        result = outputs.ingest_with_progress(console, store, path, _date(date), replace=replace)
+        outputs.print_load(console, result)
+
+
+@app.command()
+def snapshots(warehouse: WarehouseOpt = None, fmt: FormatOpt = "table") -> None:
+    """List stored snapshots with their load log."""
+    table = list_snapshots(open_warehouse(_settings(warehouse).warehouse))
+    drop = ["file_sha256", "hubpulse_version", "date_inferred"]
+    outputs.emit(console, outputs.brief(table, fmt, drop=drop), fmt, title="Snapshots")
+
+
+@app.command()
+def rejects(warehouse: WarehouseOpt = None, date: DateOpt = None, fmt: FormatOpt = "table") -> None:
+    """Show the malformed records kept aside when a snapshot was ingested."""
+    store = open_warehouse(_settings(warehouse).warehouse)
+    table = outputs.brief(list_rejects(store, _date(date)), fmt, drop=["raw"])
+    outputs.emit(console, table, fmt, title="Rejected records (raw record: --format json)")
+
+
+@app.command()
+def families(families: FamiliesOpt = None, fmt: FormatOpt = "table") -> None:
+    """List the family registry (built-in plus --families overrides)."""
+    registry = load_registry(_settings(None, families=families).families_file)
+    outputs.emit(console, outputs.registry_rows(registry), fmt, title="Families")
+
+
+@app.command()
+def top(
+    by: Annotated[str, typer.Option(help="family, model, vendor, country or author")] = "family",
+    limit: Annotated[int | None, typer.Option(help="Show the first N rows.")] = 20,
+    date: DateOpt = None,
+    mode: ModeOpt = None,
+    fmt: FormatOpt = "table",
+    warehouse: WarehouseOpt = None,
+    families: FamiliesOpt = None,
+) -> None:
+    """Rank families, models, vendors, countries or authors by downloads."""
+    if by not in GROUPS:
+        raise typer.BadParameter(f"choose one of {', '.join(GROUPS)}", param_hint="--by")
+    settings = _settings(warehouse, mode, families)
+    analysis = _analysis(settings, date)
+    table = rank_models(analysis, by=_group(by), mode=settings.mode, limit=limit)
+    outputs.emit_query(
+        console,
+        table,
+        fmt,
+        meta=outputs.meta(analysis, settings.mode),
+        title=f"Top {by} by 30-day downloads",
+    )
+
+
+@app.command()
+def compare(
+    family: Annotated[str, typer.Argument(help="Family name, e.g. Qwen")],
+    next_n: Annotated[int, typer.Option("--next", min=1, help="How many following families.")] = 8,
+    metric: Annotated[
+        str, typer.Option(help="downloads_30d or downloads_all_time")
+    ] = "downloads_30d",
+    month: Annotated[
+        str | None, typer.Option(help="Calendar month YYYY-MM: compare estimated downloads.")
+    ] = None,
+    date: DateOpt = None,
+    mode: ModeOpt = None,
+    fmt: FormatOpt = "table",
+    warehouse: WarehouseOpt = None,
+    families: FamiliesOpt = None,
+) -> None:
+    """Does FAMILY out-download the next N families combined? Both modes unless --mode.
+
+    Without --month: the 30-day (or all-time) counts of one snapshot. With --month: the
+    estimated downloads of that calendar month, with bounds: holds, fails or undecided."""
+    settings = _settings(warehouse, mode, families)
+    modes = MODES if mode is None and "HUBPULSE_MODE" not in os.environ else (settings.mode,)
+    if month is not None:
+        histories = [_history(settings.model_copy(update={"mode": m}), month, month) for m in modes]
+        found = [compare_family_month(h, family, next_n, month) for h in histories]
+        outputs.print_month_comparisons(console, found, fmt)
+        return
+    analysis = _analysis(settings, date)
+    results = [
+        compare_family(analysis, family, next_n, mode=m, metric=_metric(metric)) for m in modes
+    ]
+    outputs.print_comparisons(console, results, fmt)
+
+
+@app.command()
+def derivatives(
+    target: Annotated[str, typer.Argument(help="Family name or model id (org/name)")],
+    min_downloads: Annotated[
+        int, typer.Option(min=0, help="Ignore derivatives below this 30-day download count.")
+    ] = 0,
+    date: DateOpt = None,
+    mode: ModeOpt = None,
+    fmt: FormatOpt = "table",
+    warehouse: WarehouseOpt = None,
+    families: FamiliesOpt = None,
+) -> None:
+    """Count derivatives of a family or model by relation, with distinct publishers."""
+    settings = _settings(warehouse, mode, families)
+    analysis = _analysis(settings, date)
+    table = count_derivatives(analysis, target, min_downloads=min_downloads)
+    outputs.emit_query(
+        console,
+        table,
+        fmt,
+        meta=outputs.meta(analysis, settings.mode),
+        title=f"Derivatives of {target} (downloads_30d >= {min_downloads})",
+    )
+
+
+@app.command()
+def lineage(
+    model_id: Annotated[str, typer.Argument(help="Model id, org/name")],
+    date: DateOpt = None,
+    mode: ModeOpt = None,
+    fmt: FormatOpt = "table",
+    warehouse: WarehouseOpt = None,
+    families: FamiliesOpt = None,
+) -> None:
+    """Show a model's ancestry up to its roots and a summary of its descendants."""
+    settings = _settings(warehouse, mode, families)
+    analysis = _analysis(settings, date)
+    report = describe_lineage(analysis.lineage, analysis.models, model_id)
+    outputs.print_lineage(console, report, fmt, outputs.meta(analysis, settings.mode))
+
+
+@app.command()
+def demo(
+    warehouse: Annotated[
+        Path, typer.Option("--warehouse", "-w", help="Demo warehouse directory.")
+    ] = Path(".hubpulse-demo"),
+) -> None:
+    """Ingest the bundled real data and answer the seed questions (what `make demo` runs)."""
+    store = open_warehouse(warehouse)
+    for path, date in outputs.demo_files():
+        outputs.print_load(console, outputs.ingest_with_progress(console, store, path, date))
+    for path in outputs.demo_series():
+        outputs.print_series_load(console, store.import_series(path))
+    settings = _settings(warehouse)
+    outputs.print_demo(console, store, _analysis(settings, None))
+    histories = [
+        _history(settings.model_copy(update={"mode": m}), "2024-08", "2025-01") for m in MODES
+    ]
+    outputs.print_demo_history(console, histories)
