@@ -155,4 +155,4 @@ def main() -> None:
 
 
 # The commands register themselves on ``app`` when their modules are imported.
-from hubpulse.cli import history, hub, snapshots  # noqa: E402, F401
+from hubpulse.cli import snapshots, history, hub  # noqa: E402, F401, I001  (help order)
