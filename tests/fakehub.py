@@ -72,6 +72,7 @@ class FakeHub:
     delay: float = 0.0
     reject_list_expand: set[str] = field(default_factory=set)
     datasets: dict[str, dict[str, Any]] = field(default_factory=dict)
+    bodies: dict[str, dict[str, Any]] = field(default_factory=dict)  # recorded model_info bodies
     requests: list[tuple[str, str, dict[str, str]]] = field(default_factory=list)
     url: str = ""
 
@@ -179,6 +180,7 @@ class _Handler(BaseHTTPRequestHandler):
             headers["Link"] = f'<{hub.url}/api/models?{urlencode(nxt, doseq=True)}>; rel="next"'
         if number in hub.malformed_pages:
             return self._raw(200, b'[{"id": "broken', headers)
+        headers["X-Total-Count"] = str(len(rows))
         self._json([hub.shape(r, expand) for r in page], headers)
 
     def _info(self, model_id: str, query: dict[str, list[str]]) -> None:
@@ -189,10 +191,12 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("Content-Length", "0")
             self.end_headers()
             return None
+        expand = query.get("expand", []) + query.get("expand[]", [])
+        if model_id in hub.bodies and not expand:
+            return self._json(hub.bodies[model_id])  # a real recorded answer
         row = next((r for r in hub.models if r["id"] == model_id), None)
         if row is None:
             return self._error(404, "RepoNotFound", "Repository not found")
-        expand = query.get("expand", []) + query.get("expand[]", [])
         item = dict(row)
         item["childrenModelCount"] = {
             "finetune": sum(1 for r in hub.models if hub._has_parent(r, f"base_model:{model_id}"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import random
 import signal
@@ -16,12 +17,13 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from conftest import HUB_STATS
+from conftest import API_MARCH, HUB_STATS
 from fakehub import FakeHub, api_records, serve
 
 from hubpulse.families import load_registry
 from hubpulse.hub import (
     CHARACTERIZATION,
+    CrawlEvents,
     Hub,
     HubError,
     Politeness,
@@ -79,11 +81,17 @@ def test_crawl_equals_the_served_data_row_for_row(fake: FakeHub, tmp_path: Path)
 
 def test_injected_429_and_5xx_still_complete_correctly(tmp_path: Path) -> None:
     hub = FakeHub(models=[dict(r) for r in SERVED], fault_rate=0.2, seed=7)
+    waits: list[str] = []
     with serve(hub):
-        store = crawl_all(hub, tmp_path / "wh", page_size=300)
+        client = Hub(hub.url, FAST)
+        client.events = CrawlEvents(wait=lambda seconds, reason: waits.append(reason))
+        store = open_warehouse(tmp_path / "wh")
+        scope = scope_for(load_registry(), everything=True, page_size=300)
+        crawl_hub(store, client, scope)
     assert stored_rows(store) == expected_rows()
-    statuses = len(hub.requests) - 14  # 4,167 / 300 = 14 pages answered
-    assert statuses >= 2  # some requests were refused and retried
+    refused = len(hub.requests) - 14  # 4,167 / 300 = 14 pages answered
+    assert refused >= 2 and len(waits) == refused
+    assert {"rate limit", "server error"} <= set(waits)
 
 
 def test_malformed_page_stops_with_a_clear_error_then_resumes(
@@ -149,11 +157,21 @@ def test_base_models_are_fetched_per_model_if_the_list_refuses_them(
     assert len(infos) == 36 and all("expand=baseModels" in p for p in infos)
 
 
-def test_renames_redirect_and_missing_repos_are_clear(fake: FakeHub) -> None:
+def test_recorded_bodies_renames_and_missing_repos(fake: FakeHub) -> None:
+    recorded = json.loads(API_MARCH.read_text())  # real /api/models/{id} answers (cassettes)
+    fake.bodies = {body["id"]: body for body in recorded}
+    # the real 307 seen in the cassettes: the old name redirects to the new one
     fake.renames = {"meta-llama/Meta-Llama-3.1-8B-Instruct": "meta-llama/Llama-3.1-8B-Instruct"}
     hub = Hub(fake.url, FAST)
-    info = hub.get(f"{fake.url}/api/models/meta-llama/Meta-Llama-3.1-8B-Instruct").json()
-    assert info["id"] == "meta-llama/Llama-3.1-8B-Instruct"
+    info = hub.api.model_info("meta-llama/Meta-Llama-3.1-8B-Instruct")
+    assert (info.id, info.downloads, info.likes) == (
+        "meta-llama/Llama-3.1-8B-Instruct",
+        5_795_728,
+        3_763,
+    )
+    assert (
+        info.card_data is not None and info.card_data.base_model == "meta-llama/Meta-Llama-3.1-8B"
+    )
     with pytest.raises(
         HubError, match=r"nobody/nothing: HTTP 404 Repository not found \(RepoNotFound\)"
     ):
@@ -250,8 +268,6 @@ def _crawl_process(
 
 
 def _pages_done(root: Path) -> int:
-    import json
-
     states = sorted((root / "crawls").glob("*/state.json"))
     if not states:
         return -1

@@ -20,9 +20,12 @@ is never printed, logged, or written into crawl state, pages, the warehouse or r
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
+import logging
 import os
+import re
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -107,9 +110,10 @@ class Politeness:
 
 @dataclass
 class CrawlEvents:
-    """Callbacks for progress reporting: a page stored, a wait for the rate limit."""
+    """Callbacks for progress reporting: a page stored (pages so far, its models, models left
+    in the current listing where the Hub says ``X-Total-Count``), a wait before a retry."""
 
-    page: Callable[[int, int], None] = lambda pages, items: None
+    page: Callable[[int, int, int | None], None] = lambda pages, items, remaining: None
     wait: Callable[[float, str], None] = lambda seconds, reason: None
 
 
@@ -180,8 +184,9 @@ def crawl_models(hub: Hub, state_dir: Path) -> CrawlResult:
     if state is None:
         raise HubError(f"no crawl state in {state_dir}")
     scope = CrawlScope(**state["scope"])
-    while state["current"] < len(state["listings"]):
-        _crawl_page(hub, scope, state_dir, state)
+    with _retry_events(hub.events):
+        while state["current"] < len(state["listings"]):
+            _crawl_page(hub, scope, state_dir, state)
     path = _assemble(state_dir, state)
     with path.open(encoding="utf-8") as handle:
         records = sum(1 for _ in handle)
@@ -193,6 +198,38 @@ def crawl_models(hub: Hub, state_dir: Path) -> CrawlResult:
         records=records,
         listings=len(state["listings"]),
     )
+
+
+_RETRY = re.compile(r"(Rate limited\. Waiting|Retrying in) ([0-9.]+)s")
+
+
+class _RetryFilter(logging.Filter):
+    """Turns huggingface_hub's own retry warnings into wait events (shown on the progress
+    line) instead of log lines."""
+
+    def __init__(self, events: CrawlEvents) -> None:
+        super().__init__()
+        self.events = events
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        found = _RETRY.search(message)
+        if found:
+            reason = "rate limit" if found.group(1).startswith("Rate") else "server error"
+            self.events.wait(float(found.group(2)), reason)
+            return False
+        return not message.startswith(("HTTP Error", "'"))  # the retried failure itself
+
+
+@contextlib.contextmanager
+def _retry_events(events: CrawlEvents) -> Iterator[None]:
+    logger = logging.getLogger("huggingface_hub.utils._http")
+    retry_filter = _RetryFilter(events)
+    logger.addFilter(retry_filter)
+    try:
+        yield
+    finally:
+        logger.removeFilter(retry_filter)
 
 
 def _new_state(scope: CrawlScope) -> dict[str, Any]:
@@ -236,6 +273,9 @@ def _crawl_page(hub: Hub, scope: CrawlScope, state_dir: Path, state: dict[str, A
         "".join(json.dumps(item, sort_keys=True) + "\n" for item in items),
     )
     link = response.links.get("next", {}).get("url")
+    total = response.headers.get("X-Total-Count") or ""
+    state["listing_items"] = 0 if not link else state.get("listing_items", 0) + len(items)
+    remaining = max(0, int(total) - state["listing_items"]) if total.isdigit() and link else None
     state["pages"] += 1
     state["page_listing"].append(state["current"])
     state["next_url"] = link
@@ -244,7 +284,7 @@ def _crawl_page(hub: Hub, scope: CrawlScope, state_dir: Path, state: dict[str, A
         if scope.derivatives and _level_done(state):
             state["listings"] += _next_level(state_dir, state, scope.max_depth)
     _save_state(state_dir, state)
-    hub.events.page(state["pages"], len(items))
+    hub.events.page(state["pages"], len(items), remaining)
 
 
 def _page_items(response: httpx2.Response, state: dict[str, Any]) -> list[Any]:

@@ -20,7 +20,14 @@ import ibis.expr.types as ir
 import pyarrow as pa
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 from rich.tree import Tree
 
@@ -206,6 +213,8 @@ def crawl_with_progress(
         TextColumn("[bold]crawl[/] {task.completed:,} pages · {task.fields[models]:,} models"),
         TextColumn("· {task.fields[rate]:.0f} models/s · waits {task.fields[waits]}"),
         TimeElapsedColumn(),
+        TextColumn("· listing ETA"),
+        TimeRemainingColumn(),
         transient=True,
         console=console,
         disable=not console.is_terminal,
@@ -213,10 +222,12 @@ def crawl_with_progress(
         task = progress.add_task("crawl", total=None, models=0, rate=0.0, waits="none")
         start, seen = time.monotonic(), [0]
 
-        def page(pages: int, items: int) -> None:
+        def page(pages: int, items: int, remaining: int | None) -> None:
             seen[0] += items
             rate = seen[0] / max(time.monotonic() - start, 1e-9)
             progress.update(task, completed=pages, models=seen[0], rate=rate)
+            if remaining is not None and items:  # pages left in this listing, for the ETA
+                progress.update(task, total=pages + remaining / items)
 
         def wait(seconds: float, reason: str) -> None:
             waits.append(seconds)
