@@ -29,7 +29,7 @@ import re
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -125,7 +125,6 @@ class CrawlResult:
     pages: int
     records: int
     listings: int
-    waits: list[float] = field(default_factory=list)
 
 
 class Hub:
@@ -140,7 +139,7 @@ class Hub:
 
     def get(self, url: str, params: dict[str, Any] | None = None) -> httpx2.Response:
         """GET with huggingface_hub's retries, then waiting out rate limits; clear errors."""
-        policy, attempt = self.politeness, 0
+        policy, attempt, waited = self.politeness, 0, 0.0
         while True:
             try:
                 response = http_backoff(
@@ -156,22 +155,26 @@ class Hub:
                 return response
             except HfHubHTTPError as exc:
                 attempt += 1
-                wait = self._wait_for(exc, attempt)
+                wait = self._wait_for(exc, attempt, waited)
                 if wait is None:
                     raise HubError(f"{_safe(url)}: {_describe(exc)}") from None
                 self.events.wait(wait, "rate limit" if _status(exc) == 429 else "server error")
                 time.sleep(wait)
+                waited += wait
             except httpx2.HTTPError as exc:
                 attempt += 1
                 if attempt > policy.retries:
                     raise HubError(f"{_safe(url)}: {exc.__class__.__name__}: {exc}") from None
                 time.sleep(min(policy.max_wait, policy.base_wait * 2**attempt))
 
-    def _wait_for(self, exc: HfHubHTTPError, attempt: int) -> float | None:
+    def _wait_for(self, exc: HfHubHTTPError, attempt: int, waited: float) -> float | None:
+        """Seconds to wait before trying again, or None to give up: a rate limit is waited out
+        (its reset time + 1 s) until ``max_rate_wait`` seconds in all; 5xx backs off."""
         status, policy = _status(exc), self.politeness
-        if status == 429 and attempt * policy.max_wait <= policy.max_rate_wait:
+        if status == 429:
             reset = _rate_limit_reset(exc.response.headers if exc.response is not None else {})
-            return (reset if reset is not None else policy.max_wait) + 1
+            wait = (reset if reset is not None else policy.max_wait) + 1
+            return wait if waited + wait <= policy.max_rate_wait else None
         if status is not None and status >= 500 and attempt <= policy.retries:
             return min(policy.max_wait, policy.base_wait * 2**attempt)
         return None
@@ -281,7 +284,7 @@ def _crawl_page(hub: Hub, scope: CrawlScope, state_dir: Path, state: dict[str, A
     state["next_url"] = link
     if not link:
         state["current"] += 1
-        if scope.derivatives and _level_done(state):
+        if scope.derivatives and state["current"] >= len(state["listings"]):  # level finished
             state["listings"] += _next_level(state_dir, state, scope.max_depth)
     _save_state(state_dir, state)
     hub.events.page(state["pages"], len(items), remaining)
@@ -321,10 +324,6 @@ def _per_model(hub: Hub, items: list[Any], expand: list[str]) -> list[Any]:
 
     with ThreadPoolExecutor(max_workers=hub.politeness.concurrency) as pool:
         return list(pool.map(fetch, items))
-
-
-def _level_done(state: dict[str, Any]) -> bool:
-    return bool(state["current"] >= len(state["listings"]))
 
 
 def _next_level(state_dir: Path, state: dict[str, Any], max_depth: int) -> list[dict[str, Any]]:
@@ -395,7 +394,6 @@ def _write_atomic(path: Path, text: str) -> None:
 class Revision:
     sha: str
     day: dt.date
-    title: str
 
 
 def hub_stats_revisions(
@@ -413,10 +411,10 @@ def hub_stats_revisions(
         raise _dataset_gone(hub, HUB_STATS, exc) from None
     daily: dict[dt.date, Revision] = {}
     for commit in commits:  # newest first
-        if "models" not in commit.title and commit.title != "initial commit":
+        if "models" not in commit.title:  # e.g. "Upload models.parquet with huggingface_hub"
             continue
         day = commit.created_at.astimezone(dt.UTC).date()
-        daily.setdefault(day, Revision(commit.commit_id, day, commit.title))
+        daily.setdefault(day, Revision(commit.commit_id, day))
     if revision:
         found = [r for r in daily.values() if r.sha.startswith(revision)]
         if not found:

@@ -57,7 +57,6 @@ from hubpulse.sources import REJECT_SCHEMA, file_sha256
 
 Layout = Literal["forecast", "daily"]
 ValueKind = Literal["daily", "cumulative"]
-KINDS = ("daily", "rolling30", "all_time")
 
 SERIES_SCHEMA = pa.schema(
     [("model_id", pa.string()), ("day", pa.date32()), ("kind", pa.string()), ("value", pa.int64())]
