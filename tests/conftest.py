@@ -61,3 +61,14 @@ def _loopback_only(self: socket.socket, address: object) -> object:
 @pytest.fixture(autouse=True)
 def _no_internet(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(socket.socket, "connect", _loopback_only)
+
+
+@pytest.fixture(scope="session")
+def demo_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A warehouse like `make demo`'s: the hub-stats snapshot and the 18 daily series."""
+    root = tmp_path_factory.mktemp("demo-store") / "wh"
+    store = open_warehouse(root)
+    store.ingest(HUB_STATS)
+    for path in sorted(FORECAST.glob("*.csv")):
+        store.import_series(path)
+    return root

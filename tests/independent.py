@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import fnmatch
 import json
+import re
 import tomllib
 from collections import defaultdict
 from importlib import resources
@@ -169,3 +170,47 @@ def _rolling_month(counts, created, first, last):  # type: ignore[no-untyped-def
         width = (nearest - window_start).days + 1
         estimate = min(max(r * days / width, low), high if high is not None else float("inf"))
     return estimate, low, high
+
+
+SIZE_EDGES = [
+    (1e9, "<1B"),
+    (6e9, "1–5B"),
+    (10e9, "7–9B"),
+    (50e9, "10–50B"),
+    (100e9, "50–100B"),
+    (250e9, "100–250B"),
+]
+
+
+def name_size(name: str) -> float | None:
+    """Parameters written in a repo name, by a plain scan of its separator-delimited tokens."""
+    for token in re.split(r"[-_]", name):
+        experts, _, size = token.rpartition("x")
+        unit = size[-1:].upper()
+        number = size[:-1]
+        if unit not in ("B", "M") or not number.replace(".", "", 1).isdigit():
+            continue
+        if experts and not experts.isdigit():
+            continue
+        value = float(number) * (1e9 if unit == "B" else 1e6)
+        return value * (int(experts) if experts else 1)
+    return None
+
+
+def size_totals(path: Path) -> dict[str, dict[str, int]]:
+    """size bucket → downloads_30d and models, straight from the raw hub-stats rows."""
+    totals: dict[str, dict[str, int]] = defaultdict(lambda: {"downloads_30d": 0, "models": 0})
+    for row in pq.read_table(path).to_pylist():
+        params = (row["safetensors"] or {}).get("total")
+        if not params and row["gguf"]:
+            params = json.loads(row["gguf"]).get("total")
+        if not params:
+            params = name_size(row["id"].split("/", 1)[1])
+        bucket = (
+            "unknown"
+            if params is None
+            else next((label for edge, label in SIZE_EDGES if params < edge), "250B+")
+        )
+        totals[bucket]["downloads_30d"] += row["downloads"] or 0
+        totals[bucket]["models"] += 1
+    return dict(totals)

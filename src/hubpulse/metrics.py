@@ -22,16 +22,17 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import ibis
+import ibis.expr.datatypes as idt
 import ibis.expr.types as ir
 
 from hubpulse.errors import ModelNotFoundError, UnknownFamilyError
 from hubpulse.families import UNATTRIBUTED, Registry, assign_families, match_publishers
-from hubpulse.lineage import Lineage, descendants, resolve_lineage
+from hubpulse.lineage import Lineage, resolve_lineage
 from hubpulse.settings import Mode
 
-GroupBy = Literal["family", "model", "vendor", "country", "author"]
+GroupBy = Literal["family", "model", "vendor", "country", "author", "size"]
 Metric = Literal["downloads_30d", "downloads_all_time"]
-GROUPS: tuple[GroupBy, ...] = ("family", "model", "vendor", "country", "author")
+GROUPS: tuple[GroupBy, ...] = ("family", "model", "vendor", "country", "author", "size")
 
 
 @dataclass(frozen=True)
@@ -66,7 +67,8 @@ def rank_models(
     analysis: Analysis, by: GroupBy = "family", mode: Mode = "lineage", limit: int | None = None
 ) -> ir.Table:
     """Ranking by ``by``: rank, key, downloads (30-day, all-time), share, likes, models,
-    derivatives; ordered by 30-day downloads."""
+    derivatives; ordered by 30-day downloads. ``size`` groups by ``SIZE_BUCKETS`` (derivatives
+    are null there)."""
     credited = _credited(analysis, mode)
     key = "model_id" if by == "model" else by
     grouped = credited.group_by(key).aggregate(
@@ -75,7 +77,11 @@ def rank_models(
         likes=credited.likes_w.sum(),
         models=credited.model_id.nunique(),
     )
-    grouped = grouped.left_join(_derivative_counts(analysis, by), key).drop(f"{key}_right")
+    if by == "size":  # a size class has no first-party repos, so no derivatives
+        grouped = grouped.mutate(derivatives=ibis.null("int64"))
+    else:
+        grouped = grouped.left_join(_derivative_counts(analysis, by), key).drop(f"{key}_right")
+        grouped = grouped.mutate(derivatives=grouped.derivatives.fill_null(0))
     total = credited.dl30.sum().as_scalar()
     ranked = grouped.select(
         rank=ibis.row_number().over(order_by=[ibis.desc("downloads_30d"), key]) + 1,
@@ -85,7 +91,7 @@ def rank_models(
         share=grouped.downloads_30d / total,
         likes=grouped.likes.round().cast("int64"),
         models=grouped.models,
-        derivatives=grouped.derivatives.fill_null(0),
+        derivatives=grouped.derivatives,
     )
     if by == "model":
         ranked = ranked.join(_model_families(analysis, mode), "model_id")
@@ -195,40 +201,93 @@ def count_derivatives(analysis: Analysis, target: str, *, min_downloads: int = 0
     """Derivatives of a family (its first-party repos) or of one model, by relation:
     relation, derivatives, publishers (distinct authors), downloads_30d. A final ``all`` row
     totals them. Only derivatives with ``downloads_30d >= min_downloads`` count."""
-    bases = derivative_bases(analysis, target)
-    below = descendants(analysis.lineage, bases.select(ancestor_id=bases.model_id))
-    below = below.anti_join(bases, "model_id")
-    rows = analysis.models.semi_join(below, "model_id")
-    rows = rows.filter(rows.downloads_30d.fill_null(0) >= min_downloads).mutate(
-        relation=ibis.coalesce(ibis._.base_relation, ibis.literal("unknown"))
-    )
-    aggregates = {
-        "derivatives": rows.model_id.nunique(),
-        "publishers": rows.author.nunique(),
-        "downloads_30d": rows.downloads_30d.fill_null(0).sum(),
-    }
-    by_relation = (
-        rows.group_by("relation")
-        .aggregate(**aggregates)
-        .order_by([ibis.desc("derivatives"), "relation"])
-    )
-    total = rows.aggregate(**aggregates).mutate(relation=ibis.literal("all"))
-    return by_relation.union(total.select(*by_relation.columns))
-
-
-def derivative_bases(analysis: Analysis, target: str) -> ir.Table:
-    """model_id of the repos whose descendants are ``target``'s derivatives: a family's
-    first-party repos, or the model itself."""
     if "/" in target:
-        found = analysis.models.filter(analysis.models.model_id == target).select("model_id")
+        found = analysis.models.filter(analysis.models.model_id == target)
         if not int(found.count().execute()):
             raise ModelNotFoundError(
                 f"model {target!r} is not in the {analysis.snapshot_date} snapshot"
             )
-        return found
-    family = analysis.registry.get(target)
-    owners = match_publishers(analysis.models.select("model_id"), analysis.registry)
-    return owners.filter(owners.family == family.name).select("model_id")
+        closure = analysis.lineage.closure
+        below = closure.filter(closure.ancestor_id == target)
+        pairs = below.select(key=ibis.literal(target), descendant=below.model_id).distinct()
+    else:
+        name = analysis.registry.get(target).name
+        pairs = derivative_pairs(analysis, "family")
+        pairs = pairs.filter(pairs.key == name)
+    table = _by_relation(analysis, pairs, min_downloads)
+    return table.drop("key")
+
+
+def derivatives_by_family(analysis: Analysis, *, min_downloads: int = 0) -> ir.Table:
+    """family, relation, derivatives, publishers, downloads_30d for every family with
+    derivatives (a lineage fact, the same in both modes); each family ends with an ``all``
+    row. The same figures as ``count_derivatives(analysis, family)``, for all families at once."""
+    table = _by_relation(analysis, derivative_pairs(analysis, "family"), min_downloads)
+    return table.rename(family="key")
+
+
+def _by_relation(analysis: Analysis, pairs: ir.Table, min_downloads: int) -> ir.Table:
+    """Group (key, descendant) pairs by key and the descendant's relation, plus ``all``."""
+    models = analysis.models
+    rows = pairs.join(models, pairs.descendant == models.model_id)
+    rows = rows.filter(rows.downloads_30d.fill_null(0) >= min_downloads).select(
+        "key",
+        "model_id",
+        "author",
+        downloads=rows.downloads_30d.fill_null(0),
+        relation=ibis.coalesce(rows.base_relation, ibis.literal("unknown")),
+    )
+    aggregates = {
+        "derivatives": rows.model_id.nunique(),
+        "publishers": rows.author.nunique(),
+        "downloads_30d": rows.downloads.sum(),
+    }
+    by_relation = rows.group_by(["key", "relation"]).aggregate(**aggregates)
+    total = rows.group_by("key").aggregate(**aggregates).mutate(relation=ibis.literal("all"))
+    table = by_relation.union(total.select(*by_relation.columns))
+    last = ibis.ifelse(table.relation == "all", 1, 0)
+    return table.order_by(["key", last, ibis.desc("derivatives"), "relation"])
+
+
+SIZE_BUCKETS: tuple[tuple[str, float], ...] = (
+    ("<1B", 1e9),
+    ("1–5B", 6e9),
+    ("7–9B", 10e9),
+    ("10–50B", 50e9),
+    ("50–100B", 100e9),
+    ("100–250B", 250e9),
+    ("250B+", float("inf")),
+)
+"""Size buckets as half-open parameter ranges: ``1–5B`` is [1B, 6B) and ``7–9B`` is [6B, 10B),
+so every size falls in exactly one bucket (6B models such as Yi-6B count as ``7–9B``)."""
+UNKNOWN_SIZE = "unknown"
+# "Qwen2.5-7B-Instruct" → 7 B, "SmolLM2-135M" → 135 M, "Mixtral-8x7B" → 8 × 7 B: the first
+# token between "-"/"_" separators that is a size; "Qwen3-30B-A3B" → 30 B (A3B is not a size).
+_SIZE_TOKEN = r"(?:^|[-_])(?:(\d+)x)?(\d+(?:\.\d+)?)([bBmM])(?:$|[-_])"
+
+
+def parameter_count(models: ir.Table) -> ir.FloatingValue:
+    """``params_total`` where the source served it, else the size written in the repo name."""
+    name = models.model_id.split("/")[1]
+    experts = name.re_extract(_SIZE_TOKEN, 1).nullif("").cast("float64").fill_null(1.0)
+    number = name.re_extract(_SIZE_TOKEN, 2).nullif("").cast("float64")
+    unit = name.re_extract(_SIZE_TOKEN, 3).upper()
+    parsed = experts * number * ibis.ifelse(unit == "B", 1e9, 1e6)
+    served = models.params_total.cast("float64")
+    return ibis.ifelse(served > 0, served, parsed)
+
+
+def size_bucket(params: ir.FloatingValue) -> ir.StringValue:
+    """The ``SIZE_BUCKETS`` label of a parameter count (``unknown`` when null)."""
+    cases = [(params < upper, label) for label, upper in SIZE_BUCKETS[:-1]]
+    return ibis.ifelse(params.isnull(), UNKNOWN_SIZE, ibis.cases(*cases, else_=SIZE_BUCKETS[-1][0]))
+
+
+def exact(value: ir.NumericValue) -> ir.DecimalValue:
+    """``value`` as a fixed-point decimal (12 places), so that weighted sums are exact and the
+    same on every run: float sums depend on the engine's (parallel) summation order, and a
+    share such as 1/3 could round a total to a different integer from one run to the next."""
+    return value.cast(idt.Decimal(38, 12))
 
 
 def _credited(analysis: Analysis, mode: Mode) -> ir.Table:
@@ -242,9 +301,10 @@ def _credited(analysis: Analysis, mode: Mode) -> ir.Table:
         "vendor",
         "country",
         "weight",
-        dl30=joined.downloads_30d.fill_null(0) * joined.weight,
-        dlall=joined.downloads_all_time.fill_null(0) * joined.weight,
-        likes_w=joined.likes.fill_null(0) * joined.weight,
+        size=size_bucket(parameter_count(joined)),
+        dl30=joined.downloads_30d.fill_null(0) * exact(joined.weight),
+        dlall=joined.downloads_all_time.fill_null(0) * exact(joined.weight),
+        likes_w=joined.likes.fill_null(0) * exact(joined.weight),
     )
 
 

@@ -102,7 +102,7 @@ def emit(
         table.column_names if isinstance(table, pa.Table) else list(records[0] if records else [])
     )
     if fmt == "json":
-        print(json.dumps({**(meta or {}), "rows": records}, default=_json_default, indent=2))
+        print(json.dumps({**(meta or {}), "rows": records}, default=json_default, indent=2))
     elif fmt == "csv":
         print(to_csv(records, columns), end="")
     else:
@@ -143,7 +143,7 @@ def rich_table(records: list[dict[str, Any]], columns: list[str], *, title: str)
         numeric = bool(records) and isinstance(records[0].get(column), int | float)
         table.add_column(column, justify="right" if numeric else "left", overflow="fold")
     for record in records:
-        table.add_row(*(_pretty(column, record.get(column)) for column in columns))
+        table.add_row(*(pretty(column, record.get(column)) for column in columns))
     return table
 
 
@@ -259,7 +259,7 @@ def print_month_comparisons(
     """Monthly comparisons (one per mode): tables with a verdict line, JSON or CSV."""
     if fmt == "json":
         payload = {"comparisons": [r.to_dict() for r in results]}
-        print(json.dumps(payload, default=_json_default, indent=2))
+        print(json.dumps(payload, default=json_default, indent=2))
         return
     if fmt == "csv":
         flat = [{"mode": r.mode, **row, "verdict": r.verdict} for r in results for row in r.rows]
@@ -287,7 +287,7 @@ def print_comparisons(console: Console, results: list[Comparison], fmt: OutputFo
     """Comparisons (one per mode): tables with a verdict line, JSON or CSV."""
     if fmt == "json":
         payload = {"comparisons": [r.to_dict() for r in results]}
-        print(json.dumps(payload, default=_json_default, indent=2))
+        print(json.dumps(payload, default=json_default, indent=2))
     elif fmt == "csv":
         flat = [
             {
@@ -324,7 +324,7 @@ def print_lineage(
     console: Console, report: LineageReport, fmt: OutputFormat, meta: dict[str, Any]
 ) -> None:
     if fmt == "json":
-        print(json.dumps({**meta, **report.to_dict()}, default=_json_default, indent=2))
+        print(json.dumps({**meta, **report.to_dict()}, default=json_default, indent=2))
         return
     if fmt == "csv":
         print(to_csv(report.ancestry, ["child", "parent", "relation", "parent_known"]), end="")
@@ -441,7 +441,7 @@ def _comparison_title(result: Comparison) -> str:
     return f"{result.family} vs the next {result.next_n} families ({result.mode} mode)"
 
 
-def _pretty(column: str, value: Any) -> str:
+def pretty(column: str, value: Any) -> str:
     if value is None:
         return ""
     if (column.endswith("share") or column.endswith("growth")) and isinstance(value, float):
@@ -457,7 +457,7 @@ def _cell(value: Any) -> Any:
     return value.isoformat() if isinstance(value, dt.date | dt.datetime) else value
 
 
-def _json_default(value: Any) -> Any:
+def json_default(value: Any) -> Any:
     if isinstance(value, dt.date | dt.datetime):
         return value.isoformat()
     raise TypeError(f"cannot serialise {type(value).__name__}")

@@ -25,7 +25,7 @@ from hubpulse.history import (
     evidence_months,
     month_table,
 )
-from hubpulse.metrics import Analysis, derivative_pairs
+from hubpulse.metrics import Analysis, derivative_pairs, exact
 from hubpulse.settings import Mode
 
 TrendBy = Literal["family", "vendor", "country", "model", "author"]
@@ -99,9 +99,9 @@ def monthly_downloads(
     key = "model_id" if by == "model" else by
     keys = ["month", key]
     grouped = credited.group_by(keys).aggregate(
-        estimate=(credited.estimate * credited.weight).sum(),
-        lower=(credited.lower * credited.weight).sum(),
-        upper=(credited.upper * credited.weight).sum(),
+        estimate=(exact(credited.estimate) * exact(credited.weight)).sum(),
+        lower=(exact(credited.lower) * exact(credited.weight)).sum(),
+        upper=(exact(credited.upper) * exact(credited.weight)).sum(),
         open_ended=credited.upper.isnull().any(),
         models=credited.model_id.nunique(),
         unestimated=credited.model_id.nunique(where=credited.method == "none"),

@@ -17,24 +17,11 @@ from rich.console import Console
 from rich.markup import escape
 
 from hubpulse.errors import HubpulseError
-from hubpulse.families import load_registry
-from hubpulse.metrics import (
-    Analysis,
-    GroupBy,
-    Metric,
-    analyse_snapshot,
-)
+from hubpulse.metrics import Analysis, GroupBy, Metric
+from hubpulse.report import load_analysis, load_history
 from hubpulse.settings import Mode, OutputFormat, Settings, load_settings
-from hubpulse.trends import (
-    TREND_GROUPS,
-    History,
-    TrendBy,
-    prepare_history,
-)
-from hubpulse.warehouse import (
-    Warehouse,
-    open_warehouse,
-)
+from hubpulse.trends import TREND_GROUPS, History, TrendBy
+from hubpulse.warehouse import Warehouse
 
 app = typer.Typer(
     help="Measure adoption of open-weight models on the Hugging Face Hub.",
@@ -98,31 +85,12 @@ def _date(value: str | None) -> dt.date | None:
 
 
 def _analysis(settings: Settings, date: str | None, warehouse: Warehouse | None = None) -> Analysis:
-    warehouse = warehouse or open_warehouse(settings.warehouse)
-    day = warehouse.resolve_date(_date(date))
-    registry = load_registry(settings.families_file)
-    return analyse_snapshot(
-        warehouse.models(day),
-        warehouse.aliases(),
-        registry,
-        day,
-        max_depth=settings.max_lineage_depth,
-    )
+    return load_analysis(settings, _date(date), warehouse)
 
 
 def _history(settings: Settings, first: str | None, last: str | None) -> History:
     """Estimates for the month range; lineage mode uses the newest snapshot's graph."""
-    store = open_warehouse(settings.warehouse)
-    lineage_needed = settings.mode == "lineage" and store.snapshot_dates()
-    return prepare_history(
-        store.history_evidence(),
-        load_registry(settings.families_file),
-        mode=settings.mode,
-        analysis=_analysis(settings, None, store) if lineage_needed else None,
-        first=first,
-        last=last,
-        max_gap_days=settings.max_gap_days,
-    )
+    return load_history(settings, first, last)
 
 
 def _trend_by(by: str) -> TrendBy:
@@ -155,4 +123,4 @@ def main() -> None:
 
 
 # The commands register themselves on ``app`` when their modules are imported.
-from hubpulse.cli import snapshots, history, hub  # noqa: E402, F401, I001  (help order)
+from hubpulse.cli import snapshots, history, hub, dashboard  # noqa: E402, F401, I001  (help order)

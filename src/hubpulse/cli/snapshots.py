@@ -83,7 +83,9 @@ def families(families: FamiliesOpt = None, fmt: FormatOpt = "table") -> None:
 
 @app.command()
 def top(
-    by: Annotated[str, typer.Option(help="family, model, vendor, country or author")] = "family",
+    by: Annotated[
+        str, typer.Option(help="family, model, vendor, country, author or size")
+    ] = "family",
     limit: Annotated[int | None, typer.Option(help="Show the first N rows.")] = 20,
     date: DateOpt = None,
     mode: ModeOpt = None,

@@ -1,0 +1,267 @@
+"""Charts: one neutral description of each chart, drawn by Plotly (interactive HTML) or by
+matplotlib (PNG), so the report, the dashboard and the PNG files show the same figures.
+
+A ``Chart`` holds categories along x and one or more named series; a series may carry
+``lower``/``upper`` bounds (drawn as error bars, or as a band on line charts). A null upper
+bound means *unbounded* and is drawn as an open bar to the top of the axis with a note.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    import plotly.graph_objects as go
+
+ChartKind = Literal["bar", "stack", "line", "area"]
+PALETTE = (
+    "#4C78A8",
+    "#F58518",
+    "#54A24B",
+    "#E45756",
+    "#72B7B2",
+    "#EECA3B",
+    "#B279A2",
+    "#FF9DA6",
+    "#9D755D",
+    "#BAB0AC",
+)
+
+
+@dataclass(frozen=True)
+class Series:
+    name: str
+    values: list[float | None]
+    lower: list[float | None] | None = None
+    upper: list[float | None] | None = None
+
+
+@dataclass(frozen=True)
+class Chart:
+    """A chart independent of the library that draws it."""
+
+    name: str
+    title: str
+    kind: ChartKind
+    x: list[str]
+    series: list[Series]
+    y_title: str
+    percent: bool = False
+    horizontal: bool = False
+    notes: list[str] = field(default_factory=list)
+
+
+@cache
+def plotly_js() -> str:
+    """The plotly.js bundle shipped inside the installed ``plotly`` package (no CDN)."""
+    return resources.files("plotly").joinpath("package_data", "plotly.min.js").read_text("utf-8")
+
+
+def plotly_figure(chart: Chart) -> go.Figure:
+    import plotly.graph_objects as go
+
+    fig = go.Figure()
+    for i, series in enumerate(chart.series):
+        color = PALETTE[i % len(PALETTE)]
+        if chart.kind in ("bar", "stack"):
+            fig.add_trace(_bar(chart, series, color))
+        else:
+            if series.lower is not None and chart.kind == "line":
+                _band(fig, chart.x, series, color)
+            fig.add_trace(
+                go.Scatter(
+                    x=chart.x,
+                    y=series.values,
+                    name=series.name,
+                    mode="lines+markers",
+                    line={"color": color},
+                    stackgroup="one" if chart.kind == "area" else None,
+                )
+            )
+    value_axis = {"title": chart.y_title, "tickformat": ".0%" if chart.percent else "~s"}
+    fig.update_layout(
+        title={"text": chart.title},
+        barmode="stack" if chart.kind == "stack" else "group",
+        template="plotly_white",
+        height=440,
+        margin={"l": 60, "r": 20, "t": 60, "b": 60},
+        legend={"orientation": "h", "y": -0.15},
+        showlegend=len(chart.series) > 1,
+    )
+    if chart.horizontal:
+        fig.update_xaxes(**value_axis)
+        fig.update_yaxes(autorange="reversed")
+    else:
+        fig.update_yaxes(**value_axis)
+    for note in chart.notes:
+        fig.add_annotation(
+            text=note, xref="paper", yref="paper", x=0, y=1.06, showarrow=False, font={"size": 11}
+        )
+    return fig
+
+
+def chart_html(chart: Chart) -> str:
+    """A ``<div>`` drawing ``chart``; plotly.js must already be on the page."""
+    return str(
+        plotly_figure(chart).to_html(
+            full_html=False,
+            include_plotlyjs=False,
+            div_id=f"chart-{chart.name}",
+            config={"displaylogo": False, "responsive": True},
+        )
+    )
+
+
+def _bar(chart: Chart, series: Series, color: str) -> go.Bar:
+    import plotly.graph_objects as go
+
+    values = [0 if v is None else v for v in series.values]
+    error = None
+    if series.lower is not None and series.upper is not None:
+        top = _axis_top(series)
+        above = [(top if u is None else u) - v for v, u in zip(values, series.upper, strict=True)]
+        below = [
+            v - (lo if lo is not None else v) for v, lo in zip(values, series.lower, strict=True)
+        ]
+        error = {"type": "data", "symmetric": False, "array": above, "arrayminus": below}
+    common: dict[str, Any] = {"name": series.name, "marker": {"color": color}}
+    if chart.horizontal:
+        return go.Bar(y=chart.x, x=values, orientation="h", error_x=error, **common)
+    return go.Bar(x=chart.x, y=values, error_y=error, **common)
+
+
+def _band(fig: go.Figure, x: list[str], series: Series, color: str) -> None:
+    import plotly.graph_objects as go
+
+    top = _axis_top(series)
+    upper = [top if u is None else u for u in series.upper or []]
+    fig.add_trace(go.Scatter(x=x, y=upper, mode="lines", line={"width": 0}, showlegend=False))
+    fig.add_trace(
+        go.Scatter(
+            x=x,
+            y=series.lower,
+            mode="lines",
+            line={"width": 0},
+            fill="tonexty",
+            fillcolor=_rgba(color, 0.18),
+            name=f"{series.name} bounds",
+        )
+    )
+
+
+def _axis_top(series: Series) -> float:
+    """Where an unbounded upper bound is drawn: 1.5 × the largest finite figure."""
+    finite = [v for v in [*series.values, *(series.upper or [])] if v is not None]
+    return 1.5 * max(finite, default=1.0)
+
+
+def _rgba(color: str, alpha: float) -> str:
+    r, g, b = (int(color[i : i + 2], 16) for i in (1, 3, 5))
+    return f"rgba({r},{g},{b},{alpha})"
+
+
+def write_png(chart: Chart, path: Path) -> Path:
+    """Draw ``chart`` with matplotlib (Agg, no display) into ``path``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import FuncFormatter, PercentFormatter
+
+    fig, ax = plt.subplots(figsize=(10, 5.2), dpi=110)
+    positions = list(range(len(chart.x)))
+    bottoms = [0.0] * len(chart.x)
+    width = 0.8 / (len(chart.series) if chart.kind == "bar" else 1)
+    for i, series in enumerate(chart.series):
+        color = PALETTE[i % len(PALETTE)]
+        values = [0.0 if v is None else float(v) for v in series.values]
+        if chart.kind in ("bar", "stack"):
+            offset = (i - (len(chart.series) - 1) / 2) * width if chart.kind == "bar" else 0.0
+            at = [p + offset for p in positions]
+            base = bottoms if chart.kind == "stack" else [0.0] * len(values)
+            draw = ax.barh if chart.horizontal else ax.bar
+            draw(at, values, width, base, label=series.name, color=color)
+            if series.lower is not None and series.upper is not None:
+                _png_errors(ax, chart, series, at, values)
+            if chart.kind == "stack":
+                bottoms = [b + v for b, v in zip(bottoms, values, strict=True)]
+        else:
+            if chart.kind == "area":
+                ax.fill_between(
+                    positions,
+                    bottoms,
+                    [b + v for b, v in zip(bottoms, values, strict=True)],
+                    color=color,
+                    alpha=0.85,
+                    label=series.name,
+                    linewidth=0,
+                )
+                bottoms = [b + v for b, v in zip(bottoms, values, strict=True)]
+                continue
+            ax.plot(positions, values, marker="o", color=color, label=series.name)
+            if series.lower is not None:
+                top = _axis_top(series)
+                upper = [top if u is None else float(u) for u in series.upper or []]
+                lower = [0.0 if lo is None else float(lo) for lo in series.lower]
+                ax.fill_between(positions, lower, upper, color=color, alpha=0.18)
+    labels_axis, values_axis = (ax.yaxis, ax.xaxis) if chart.horizontal else (ax.xaxis, ax.yaxis)
+    if chart.horizontal:
+        ax.set_yticks(positions, chart.x)
+        ax.invert_yaxis()
+        ax.set_xlabel(chart.y_title)
+    else:
+        ax.set_xticks(
+            positions,
+            chart.x,
+            rotation=45 if len(chart.x) > 6 else 0,
+            ha="right" if len(chart.x) > 6 else "center",
+        )
+        ax.set_ylabel(chart.y_title)
+    del labels_axis
+    values_axis.set_major_formatter(
+        PercentFormatter(1.0) if chart.percent else FuncFormatter(lambda v, _: _si(v))
+    )
+    ax.set_title(chart.title)
+    if len(chart.series) > 1:
+        ax.legend(fontsize=8, ncols=min(4, len(chart.series)), loc="best")
+    if chart.notes:
+        fig.text(0.01, 0.01, " · ".join(chart.notes), fontsize=8, color="#555555")
+    ax.grid(axis="x" if chart.horizontal else "y", alpha=0.3)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def _png_errors(
+    ax: Any, chart: Chart, series: Series, at: list[float], values: list[float]
+) -> None:
+    top = _axis_top(series)
+    upper = [top if u is None else float(u) for u in series.upper or []]
+    lower = [
+        v if lo is None else float(lo) for v, lo in zip(values, series.lower or [], strict=True)
+    ]
+    spread = [
+        [v - lo for v, lo in zip(values, lower, strict=True)],
+        [u - v for v, u in zip(values, upper, strict=True)],
+    ]
+    if chart.horizontal:
+        ax.errorbar(values, at, xerr=spread, fmt="none", ecolor="#222222", capsize=6)
+    else:
+        ax.errorbar(at, values, yerr=spread, fmt="none", ecolor="#222222", capsize=6)
+
+
+def _si(value: float) -> str:
+    """1_200_000 → 1.2M."""
+    if value == 0 or not math.isfinite(value):
+        return "0"
+    for factor, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "K")):
+        if abs(value) >= factor:
+            return f"{value / factor:.3g}{suffix}"
+    return f"{value:.3g}"

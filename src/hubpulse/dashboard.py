@@ -1,0 +1,229 @@
+"""Dashboard data: what the web pages and the JSON API serve, precomputed per snapshot.
+
+Heavy aggregates are computed once per (snapshot, mode) by ``Dashboard.view`` with the same
+library calls as the CLI and the report (``build_report``), then kept in memory: rankings,
+monthly figures, derivatives, per-model facts (downloads, size, descendants) and the child
+lists of the lineage graph. Per-model lineage (``describe_lineage``, as ``hubpulse lineage``)
+runs in the engine on the snapshot's cached lineage tables, one query at a time, because a
+DuckDB connection is not shared between threads.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import ibis
+import pandas as pd
+
+from hubpulse.errors import SnapshotNotFoundError
+from hubpulse.families import match_publishers
+from hubpulse.lineage import describe_lineage
+from hubpulse.metrics import Analysis, parameter_count, size_bucket
+from hubpulse.report import Report, build_report, load_analysis
+from hubpulse.settings import Mode, Settings
+from hubpulse.trends import family_trend
+from hubpulse.warehouse import open_warehouse
+
+
+@dataclass(frozen=True)
+class View:
+    """Everything a page needs for one snapshot under one mode, computed once."""
+
+    analysis: Analysis
+    mode: Mode
+    report: Report
+    models: pd.DataFrame  # indexed by model_id
+    children: dict[str, Any]  # parent → positions in ``edges``
+    edges: pd.DataFrame  # child, parent, relation, downloads_30d (desc within parent)
+    official: pd.DataFrame  # owner (family), model_id, downloads_30d, ...: first-party repos
+    trends: dict[str, list[dict[str, Any]]]  # family → monthly rows with growth
+    memo: dict[Any, Any] = field(default_factory=dict)  # rendered pieces, per key
+
+    def remember(self, key: Any, make: Callable[[], Any]) -> Any:
+        """``make()`` once per key (pages reuse charts and family details)."""
+        if key not in self.memo:
+            self.memo[key] = make()
+        return self.memo[key]
+
+
+class Dashboard:
+    """The warehouse's precomputed views, built lazily per (snapshot, mode) and kept."""
+
+    def __init__(self, settings: Settings, *, months: int = 24) -> None:
+        self.settings = settings
+        self.store = open_warehouse(settings.warehouse)
+        self.dates = self.store.snapshot_dates()
+        if not self.dates:
+            raise SnapshotNotFoundError(
+                f"no snapshots in {settings.warehouse}: run `hubpulse ingest` or `hubpulse demo`"
+            )
+        self.months = months
+        self._lock = threading.RLock()
+        self._analyses: dict[dt.date, Analysis] = {}
+        self._views: dict[tuple[dt.date, Mode], View] = {}
+
+    def date(self, date: dt.date | None) -> dt.date:
+        if date is None:
+            return self.dates[-1]
+        if date not in self.dates:
+            known = ", ".join(d.isoformat() for d in self.dates)
+            raise SnapshotNotFoundError(f"no snapshot dated {date}; stored: {known}")
+        return date
+
+    def view(self, date: dt.date | None = None, mode: Mode | None = None) -> View:
+        key = (self.date(date), mode or self.settings.mode)
+        with self._lock:
+            if key not in self._views:
+                self._views[key] = self._build(*key)
+            return self._views[key]
+
+    def locked(self) -> threading.RLock:
+        """Hold while running engine queries (one DuckDB connection)."""
+        return self._lock
+
+    def _build(self, date: dt.date, mode: Mode) -> View:
+        if date not in self._analyses:
+            self._analyses[date] = load_analysis(self.settings, date, self.store)
+        analysis = self._analyses[date]
+        settings = self.settings.model_copy(update={"mode": mode})
+        report = build_report(
+            settings, date=date, months=self.months, warehouse=self.store, analysis=analysis
+        )
+        models = _model_facts(analysis, mode)
+        edges = _edges(analysis)
+        owners = match_publishers(analysis.models.select("model_id"), analysis.registry)
+        owners = owners.select("model_id", owner="family").to_pyarrow().to_pandas()
+        official = owners.merge(models.reset_index(drop=True), on="model_id")
+        official = official.sort_values(["downloads_30d", "model_id"], ascending=[False, True])
+        children = edges.groupby("parent", sort=False).indices
+        trends: dict[str, list[dict[str, Any]]] = {}
+        if report.data["monthly"]:
+            monthly = ibis.memtable(pd.DataFrame(report.data["monthly"]))
+            names = sorted({r["family"] for r in report.data["monthly"]})
+            for row in family_trend(monthly, names).to_pyarrow().to_pylist():
+                trends.setdefault(row["family"], []).append(_clean(row))
+        return View(analysis, mode, report, models, children, edges, official, trends)
+
+
+def _model_facts(analysis: Analysis, mode: Mode) -> pd.DataFrame:
+    models = analysis.models
+    shares = analysis.attribution(mode)
+    families = shares.group_by("model_id").aggregate(
+        family=shares.family.group_concat(", ", order_by=shares.family)
+    )
+    closure = analysis.lineage.closure
+    counts = closure.group_by(model_id=closure.ancestor_id).aggregate(descendants=closure.count())
+    facts = models.select(
+        "model_id",
+        "author",
+        "created_at",
+        "pipeline_tag",
+        "library_name",
+        downloads_30d=models.downloads_30d.fill_null(0),
+        downloads_all_time=models.downloads_all_time,
+        likes=models.likes.fill_null(0),
+        params=parameter_count(models),
+        size=size_bucket(parameter_count(models)),
+        relation=models.base_relation,
+    )
+    facts = facts.left_join(families, "model_id").drop("model_id_right")
+    facts = facts.left_join(counts, "model_id").drop("model_id_right")
+    frame = facts.mutate(descendants=facts.descendants.fill_null(0)).to_pyarrow().to_pandas()
+    return frame.sort_values(["downloads_30d", "model_id"], ascending=[False, True]).set_index(
+        "model_id", drop=False
+    )
+
+
+def _edges(analysis: Analysis) -> pd.DataFrame:
+    edges = analysis.lineage.edges
+    dl = analysis.models.select(child_id="model_id", downloads_30d="downloads_30d")
+    joined = edges.left_join(dl, edges.child == dl.child_id)
+    table = joined.select(
+        "child", "parent", "relation", downloads_30d=joined.downloads_30d.fill_null(0)
+    ).order_by(["parent", ibis.desc("downloads_30d"), "child"])
+    return table.to_pyarrow().to_pandas()
+
+
+def children_of(view: View, model_id: str, limit: int) -> tuple[list[dict[str, Any]], int]:
+    """A model's direct children, most downloaded first, and how many it has."""
+    positions = view.children.get(model_id)
+    if positions is None:
+        return [], 0
+    rows = [_clean(r) for r in view.edges.iloc[positions[:limit]].to_dict("records")]
+    for row in rows:
+        row["descendants"] = int(_get(view.models, row["child"], "descendants") or 0)
+    return rows, len(positions)
+
+
+def _get(frame: pd.DataFrame, key: str, column: str) -> Any:
+    return frame.at[key, column] if key in frame.index else None
+
+
+def family_detail(view: View, name: str) -> dict[str, Any]:
+    """The family page: ranking row, official models, derivatives, lineage tree, monthly."""
+    family = view.analysis.registry.get(name)
+    ranking = [r for r in view.report.data["families"] if r["family"] == family.name]
+    official = view.official[view.official.owner == family.name]
+    tree = []
+    for model in official.head(10).to_dict("records"):
+        kids, total = children_of(view, model["model_id"], 6)
+        tree.append({**_clean(model), "children": kids, "children_total": total})
+    return {
+        "family": family.name,
+        "vendor": family.vendor,
+        "country": family.country,
+        "ticker": family.ticker,
+        "orgs": [*family.orgs, *family.repos],
+        "snapshot_date": view.analysis.snapshot_date.isoformat(),
+        "mode": view.mode,
+        "ranking": ranking[0] if ranking else None,
+        "official_total": len(official),
+        "official_models": [_clean(r) for r in official.head(50).to_dict("records")],
+        "derivatives": [r for r in view.report.data["derivatives"] if r["family"] == family.name],
+        "tree": tree,
+        "monthly": view.trends.get(family.name, []),
+    }
+
+
+def model_detail(dashboard: Dashboard, view: View, model_id: str) -> dict[str, Any]:
+    """The model page: facts, ancestry (every parent link up to the roots), descendants by
+    relation and depth (as ``hubpulse lineage``), and the most downloaded direct children."""
+    with dashboard.locked():
+        lineage = describe_lineage(view.analysis.lineage, view.analysis.models, model_id)
+    facts = _clean(view.models.loc[model_id].to_dict()) if model_id in view.models.index else None
+    kids, total = children_of(view, model_id, 25)
+    return {
+        "snapshot_date": view.analysis.snapshot_date.isoformat(),
+        "mode": view.mode,
+        "model": facts,
+        **lineage.to_dict(),
+        "children": kids,
+        "children_total": total,
+    }
+
+
+def search_models(view: View, q: str, limit: int) -> list[dict[str, Any]]:
+    """Models whose id contains ``q`` (case-insensitive), most downloaded first."""
+    ids = view.models.model_id
+    hits = view.models[ids.str.contains(q, case=False, regex=False)].head(limit)
+    columns = ["model_id", "author", "family", "downloads_30d", "likes", "size", "descendants"]
+    return [_clean(r) for r in hits[columns].to_dict("records")]
+
+
+def _clean(row: dict[str, Any]) -> dict[str, Any]:
+    """pandas values → JSON values (NaN/NaT → None, timestamps → ISO text, numpy → Python)."""
+    out: dict[str, Any] = {}
+    for key, value in row.items():
+        if value is None or (not isinstance(value, str | list | dict) and pd.isna(value)):
+            out[key] = None
+        elif isinstance(value, dt.datetime | dt.date):
+            out[key] = value.isoformat()
+        elif hasattr(value, "item"):
+            out[key] = value.item()
+        else:
+            out[key] = value
+    return out

@@ -1,0 +1,534 @@
+"""Reports: the seed questions for one warehouse as a self-contained HTML file (or Markdown),
+with charts, the figures behind them and the method.
+
+``build_report`` computes every figure with the same library calls as the CLI commands (``top``,
+``monthly``, ``compare``, ``derivatives``, ``concentration``), so a report and the CLI's
+``--format json`` always agree. The HTML embeds those figures as JSON
+(``<script id="hubpulse-data" type="application/json">``) next to the tables and charts, and
+embeds plotly.js from the installed package, so the file opens offline.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import pyarrow as pa
+
+from hubpulse import __version__
+from hubpulse.charts import Chart, Series, chart_html, plotly_js, write_png
+from hubpulse.families import UNATTRIBUTED, load_registry
+from hubpulse.history import HistoryError, evidence_months, parse_month
+from hubpulse.metrics import (
+    SIZE_BUCKETS,
+    UNKNOWN_SIZE,
+    Analysis,
+    analyse_snapshot,
+    compare_families,
+    derivatives_by_family,
+    rank_models,
+)
+from hubpulse.outputs import ESTIMATOR_NOTE, MODE_NOTE, json_default, pretty
+from hubpulse.settings import Settings
+from hubpulse.trends import History, compare_month, concentration, prepare_history
+from hubpulse.warehouse import Warehouse, list_series, list_snapshots, open_warehouse
+
+CAVEATS = (
+    "Download counts are the Hub's own: a download is a request for one of a repo's "
+    "configuration or weight files, so they count pulls, not users or deployments.",
+    "Repeat pulls count every time: CI pipelines, test suites and autoscaling servers that "
+    "download at each start inflate popular small models most.",
+    "Quantisation double counting: quantised copies, mirrors and merges are separate repos, "
+    "so a user who pulls a base model and its GGUF is counted twice, and in lineage mode "
+    "both count for the base's family.",
+    "Lineage is what publishers declare (baseModels, base_model tags, model cards); "
+    "undeclared derivatives count for their publisher only.",
+    "Monthly figures are estimates with hard bounds; an empty upper bound means the data "
+    "cannot bound it, and a verdict is only stated when the bounds decide it.",
+)
+TOP_FAMILIES = 8
+
+
+@dataclass(frozen=True)
+class Report:
+    """Every figure of a report (``data``, JSON-able), its charts and its method."""
+
+    meta: dict[str, Any]
+    data: dict[str, Any]
+    charts: list[Chart]
+    methods: list[str] = field(default_factory=list)
+
+    def to_json(self) -> str:
+        return json.dumps({"meta": self.meta, **self.data}, default=json_default, indent=1)
+
+
+def load_analysis(
+    settings: Settings, date: dt.date | None, warehouse: Warehouse | None = None
+) -> Analysis:
+    """The snapshot of ``date`` (default: newest) with its lineage resolved."""
+    store = warehouse or open_warehouse(settings.warehouse)
+    day = store.resolve_date(date)
+    return analyse_snapshot(
+        store.models(day),
+        store.aliases(),
+        load_registry(settings.families_file),
+        day,
+        max_depth=settings.max_lineage_depth,
+    )
+
+
+def load_history(
+    settings: Settings,
+    first: str | None,
+    last: str | None,
+    warehouse: Warehouse | None = None,
+    analysis: Analysis | None = None,
+) -> History:
+    """Monthly estimates for the month range; lineage mode uses the newest snapshot's graph."""
+    store = warehouse or open_warehouse(settings.warehouse)
+    dates = store.snapshot_dates()
+    if (
+        settings.mode == "lineage"
+        and dates
+        and (analysis is None or analysis.snapshot_date != dates[-1])
+    ):
+        analysis = load_analysis(settings, None, store)
+    return prepare_history(
+        store.history_evidence(),
+        load_registry(settings.families_file),
+        mode=settings.mode,
+        analysis=analysis if settings.mode == "lineage" and dates else None,
+        first=first,
+        last=last,
+        max_gap_days=settings.max_gap_days,
+    )
+
+
+def month_range(warehouse: Warehouse, month: str | None, months: int) -> tuple[str, str] | None:
+    """The ``months`` months ending at ``month`` (default: the last month with data), clipped
+    to the months the warehouse holds; None when it holds no history."""
+    span = evidence_months(warehouse.history_evidence())
+    if span is None:
+        return None
+    last = parse_month(month or span[1])
+    first = last
+    for _ in range(months - 1):
+        first = (first - dt.timedelta(days=1)).replace(day=1)
+    first = min(max(first, parse_month(span[0])), last)
+    return first.strftime("%Y-%m"), last.strftime("%Y-%m")
+
+
+def build_report(
+    settings: Settings,
+    *,
+    date: dt.date | None = None,
+    month: str | None = None,
+    family: str | None = None,
+    next_n: int = 8,
+    months: int = 12,
+    warehouse: Warehouse | None = None,
+    analysis: Analysis | None = None,
+) -> Report:
+    """All figures of the report for one snapshot (``date``) and one month range."""
+    store = warehouse or open_warehouse(settings.warehouse)
+    analysis = analysis or load_analysis(settings, date, store)
+    mode = settings.mode
+    if month is not None:
+        parse_month(month)
+    ranking = _rows(rank_models(analysis, by="family", mode=mode))
+    subject = analysis.registry.get(family).name if family else _leader(ranking)
+    data: dict[str, Any] = {
+        "families": ranking,
+        "vendors": _rows(rank_models(analysis, by="vendor", mode=mode)),
+        "countries": _rows(rank_models(analysis, by="country", mode=mode)),
+        "sizes": _rows(rank_models(analysis, by="size", mode=mode)),
+        "derivatives": _rows(derivatives_by_family(analysis)),
+        "comparison": compare_families(
+            ranking,
+            subject,
+            next_n,
+            mode=mode,
+            metric="downloads_30d",
+            snapshot_date=analysis.snapshot_date,
+        ).to_dict(),
+        "monthly": [],
+        "month_comparison": None,
+        "concentration": [],
+    }
+    meta: dict[str, Any] = {
+        "title": f"Open-model adoption on the Hugging Face Hub: snapshot {analysis.snapshot_date}",
+        "snapshot_date": analysis.snapshot_date.isoformat(),
+        "mode": mode,
+        "family": subject,
+        "next_n": next_n,
+        "months": None,
+        "month": None,
+        "hubpulse_version": __version__,
+        "sources": _sources(store),
+    }
+    span = month_range(store, month, months)
+    history = None
+    if span is not None:
+        history = load_history(settings, span[0], span[1], store, analysis)
+        monthly = history.monthly("family")
+        data["monthly"] = _rows(monthly)
+        data["concentration"] = _rows(concentration(monthly, "family", top=5))
+        meta["months"], meta["month"] = f"{span[0]} … {span[1]}", span[1]
+        try:
+            data["month_comparison"] = compare_month(
+                data["monthly"], subject, next_n, mode=mode, month=span[1]
+            ).to_dict()
+        except LookupError:
+            data["month_comparison"] = None
+    return Report(meta, data, _charts(data, meta), _methods(meta, history))
+
+
+def _leader(ranking: list[dict[str, Any]]) -> str:
+    for row in ranking:
+        if row["family"] != UNATTRIBUTED:
+            return str(row["family"])
+    raise HistoryError("the snapshot has no attributed family to report on")
+
+
+def _rows(expr: Any) -> list[dict[str, Any]]:
+    table: pa.Table = expr.to_pyarrow()
+    return json.loads(json.dumps(table.to_pylist(), default=json_default))
+
+
+def _sources(store: Warehouse) -> list[str]:
+    lines = [
+        f"snapshot {r['snapshot_date']}: {r['rows']:,} models from {Path(r['file']).name} "
+        f"({r['source']}, {r['rejects']:,} rejects)"
+        for r in list_snapshots(store).to_pylist()
+    ]
+    loads = list_series(store).to_pylist()
+    for layout in sorted({r["layout"] for r in loads}):
+        rows = [r for r in loads if r["layout"] == layout]
+        lines.append(
+            f"{len(rows)} series file(s) in the {layout} layout: "
+            f"{sum(r['rows'] for r in rows):,} rows, {sum(r['models'] for r in rows):,} models, "
+            f"{min(r['first_day'] for r in rows)} … {max(r['last_day'] for r in rows)}"
+        )
+    return lines
+
+
+def _charts(data: dict[str, Any], meta: dict[str, Any]) -> list[Chart]:
+    charts = [_share_chart(data["families"]), *_monthly_charts(data["monthly"])]
+    for key, title in (("month_comparison", meta["month"]), ("comparison", meta["snapshot_date"])):
+        if data[key]:
+            charts.append(_comparison_chart(data[key], key, title))
+    charts.append(_derivatives_chart(data["derivatives"]))
+    charts.append(_group_chart(data["vendors"], "vendor", "Downloads by vendor (30 days)"))
+    charts.append(_group_chart(data["countries"], "country", "Downloads by country of origin"))
+    charts.append(_size_chart(data["sizes"]))
+    if data["concentration"]:
+        rows = data["concentration"]
+        charts.append(
+            Chart(
+                "concentration",
+                "Concentration of monthly family downloads",
+                "line",
+                [r["month"] for r in rows],
+                [
+                    Series("top-1 share", [r["top1_share"] for r in rows]),
+                    Series("top-5 share", [r["top5_share"] for r in rows]),
+                ],
+                "share of attributed downloads",
+                percent=True,
+            )
+        )
+    return charts
+
+
+def _share_chart(ranking: list[dict[str, Any]]) -> Chart:
+    top = ranking[:15]
+    return Chart(
+        "families",
+        "Family share of 30-day downloads",
+        "bar",
+        [r["family"] for r in top],
+        [Series("share", [r["share"] for r in top])],
+        "share of all downloads",
+        percent=True,
+        horizontal=True,
+    )
+
+
+def _monthly_charts(monthly: list[dict[str, Any]]) -> list[Chart]:
+    if not monthly:
+        return []
+    months = sorted({r["month"] for r in monthly})
+    totals: dict[str, float] = {}
+    for r in monthly:
+        if r["family"] != UNATTRIBUTED:
+            totals[r["family"]] = totals.get(r["family"], 0) + (r["estimate"] or 0)
+    leaders = sorted(totals, key=lambda f: (-totals[f], f))[:TOP_FAMILIES]
+    cell = {(r["month"], r["family"]): r for r in monthly}
+    stacked = [
+        Series(f, [(cell.get((m, f)) or {}).get("estimate") or 0 for m in months]) for f in leaders
+    ]
+    others = [
+        sum(r["estimate"] or 0 for r in monthly if r["month"] == m and r["family"] not in leaders)
+        for m in months
+    ]
+    shares = [
+        Series(f, [(cell.get((m, f)) or {}).get("share") or 0 for m in months]) for f in leaders
+    ]
+    return [
+        Chart(
+            "monthly",
+            "Estimated monthly downloads per family",
+            "stack",
+            months,
+            [*stacked, Series("other and unattributed", others)],
+            "downloads per month (estimate)",
+        ),
+        Chart(
+            "monthly_share",
+            "Family share of monthly downloads",
+            "line",
+            months,
+            shares,
+            "share of the month's downloads",
+            percent=True,
+        ),
+    ]
+
+
+def _comparison_chart(result: dict[str, Any], name: str, when: str) -> Chart:
+    monthly = name == "month_comparison"
+    label = f"next {result['next_n']} combined"
+    if monthly:
+        value, other = result["value"], result["combined_next"]
+        series = Series(
+            "estimate",
+            [value["estimate"], other["estimate"]],
+            lower=[value["lower"], other["lower"]],
+            upper=[value["upper"], other["upper"]],
+        )
+        unbounded = [
+            n for n, f in ((result["family"], value), (label, other)) if f["upper"] is None
+        ]
+        notes = [f"upper bound unbounded: {', '.join(unbounded)}"] if unbounded else []
+        verdict = result["verdict"]
+        title = f"{result['family']} vs the next {result['next_n']} in {when}: {verdict}"
+    else:
+        series = Series(result["metric"], [result["value"], result["combined_next"]])
+        notes = []
+        title = (
+            f"{result['family']} vs the next {result['next_n']}, 30 days to {when}: "
+            f"{result['verdict']}"
+        )
+    return Chart(name, title, "bar", [result["family"], label], [series], "downloads", notes=notes)
+
+
+def _derivatives_chart(rows: list[dict[str, Any]]) -> Chart:
+    totals = {r["family"]: r["derivatives"] for r in rows if r["relation"] == "all"}
+    leaders = sorted(totals, key=lambda f: (-totals[f], f))[:12]
+    relations = sorted({r["relation"] for r in rows if r["relation"] != "all"})
+    cell = {(r["family"], r["relation"]): r["derivatives"] for r in rows}
+    return Chart(
+        "derivatives",
+        "Derivative repos per family, by relation",
+        "stack",
+        leaders,
+        [Series(rel, [cell.get((f, rel), 0) for f in leaders]) for rel in relations],
+        "derivative repos in the snapshot",
+    )
+
+
+def _group_chart(rows: list[dict[str, Any]], key: str, title: str) -> Chart:
+    top = rows[:15]
+    return Chart(
+        f"{key}s" if not key.endswith("y") else "countries",
+        title,
+        "bar",
+        [str(r[key]) for r in top],
+        [Series("downloads_30d", [r["downloads_30d"] for r in top])],
+        "30-day downloads",
+        horizontal=True,
+    )
+
+
+def _size_chart(rows: list[dict[str, Any]]) -> Chart:
+    order = [label for label, _ in SIZE_BUCKETS] + [UNKNOWN_SIZE]
+    by_size = {r["size"]: r for r in rows}
+    present = [s for s in order if s in by_size]
+    return Chart(
+        "sizes",
+        "Downloads by model size (parameters)",
+        "bar",
+        present,
+        [Series("downloads_30d", [by_size[s]["downloads_30d"] for s in present])],
+        "30-day downloads",
+        notes=["size from safetensors/GGUF metadata, else the size in the repo name"],
+    )
+
+
+def _methods(meta: dict[str, Any], history: History | None) -> list[str]:
+    mode = meta["mode"]
+    lines = [
+        f"Attribution: {MODE_NOTE[mode]}. Snapshot {meta['snapshot_date']}.",
+        "30-day downloads are the Hub's rolling count at the snapshot; shares are of the "
+        "snapshot's total, unattributed models included.",
+        "Derivatives are repos in the snapshot that descend (through any chain of declared "
+        "parents) from a family's first-party repos; they are the same in both modes.",
+        "Size buckets are half-open parameter ranges: "
+        + ", ".join(_bucket_text())
+        + "; unknown when neither metadata nor the name gives a size.",
+    ]
+    if history is not None:
+        lines.append(
+            f"Monthly figures ({meta['months']}): {ESTIMATOR_NOTE}. "
+            "A claim 'holds' when the family's lower bound exceeds the others' combined upper "
+            "bound, 'fails' when its upper bound is below their lower bound, and is otherwise "
+            "undecided within error."
+        )
+        if mode == "lineage":
+            lines.append(f"Monthly lineage uses the graph of snapshot {history.lineage_date}.")
+    else:
+        lines.append("The warehouse holds no download history, so no monthly figures.")
+    return lines + [f"Caveat: {c}" for c in CAVEATS]
+
+
+def _bucket_text() -> list[str]:
+    texts, low = [], 0.0
+    for label, high in SIZE_BUCKETS:
+        texts.append(
+            f"{label} = [{low / 1e9:g}B, {high / 1e9:g}B)"
+            if high != float("inf")
+            else f"{label} ≥ {low / 1e9:g}B"
+        )
+        low = high
+    return texts
+
+
+# ---- rendering ---------------------------------------------------------------------------
+
+TABLES: dict[str, tuple[str, list[str], int]] = {
+    "families": (
+        "Family ranking",
+        ["rank", "family", "downloads_30d", "share", "downloads_all_time", "models", "derivatives"],
+        40,
+    ),
+    "vendors": ("Vendors", ["rank", "vendor", "downloads_30d", "share", "models"], 20),
+    "countries": (
+        "Countries of origin",
+        ["rank", "country", "downloads_30d", "share", "models"],
+        20,
+    ),
+    "sizes": ("Model sizes", ["size", "downloads_30d", "share", "models"], 10),
+    "concentration": (
+        "Concentration by month",
+        ["month", "groups", "total", "top1_share", "top5_share", "hhi", "gini"],
+        24,
+    ),
+}
+
+
+def environment() -> jinja2.Environment:
+    """The Jinja environment of the report and the dashboard (autoescaping on)."""
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("hubpulse", "templates"),
+        autoescape=jinja2.select_autoescape(["html"]),
+        undefined=jinja2.StrictUndefined,
+    )
+    env.filters["pretty"] = lambda value, column: pretty(column, value)
+    return env
+
+
+def render_html(report: Report) -> str:
+    """One self-contained HTML page: plotly.js, charts, tables, figures as JSON, methods."""
+    data_json = report.to_json().replace("</", "<\\/")
+    return (
+        environment()
+        .get_template("report.html")
+        .render(
+            report=report,
+            charts=[(c, chart_html(c)) for c in report.charts],
+            tables=TABLES,
+            plotly_js=plotly_js(),
+            data_json=data_json,
+        )
+    )
+
+
+def write_pngs(report: Report, directory: Path) -> list[Path]:
+    """Each chart as ``<directory>/<chart>.png`` (matplotlib)."""
+    return [write_png(chart, directory / f"{chart.name}.png") for chart in report.charts]
+
+
+def render_markdown(report: Report, images: Path | None = None) -> str:
+    """The report as Markdown; with ``images`` the charts are linked as PNGs."""
+    meta, data = report.meta, report.data
+    out = [
+        f"# {meta['title']}",
+        "",
+        f"Mode: **{meta['mode']}** · months: {meta['months'] or '—'}",
+        "",
+    ]
+    for sentence in _verdicts(data):
+        out += [f"- {sentence}"]
+    out.append("")
+    for chart in report.charts:
+        if images is not None:
+            out += [f"![{chart.title}]({images.as_posix()}/{chart.name}.png)", ""]
+    for key, (title, columns, limit) in TABLES.items():
+        rows = data[key][:limit]
+        if rows:
+            out += [f"## {title}", "", *markdown_table(rows, columns), ""]
+    derivatives = [r for r in data["derivatives"] if r["relation"] == "all"]
+    if derivatives:
+        columns = ["family", "derivatives", "publishers", "downloads_30d"]
+        out += ["## Derivatives (all relations)", "", *markdown_table(derivatives, columns), ""]
+    out += ["## Method and caveats", "", *[f"- {line}" for line in report.methods], ""]
+    out += ["## Sources", "", *[f"- {line}" for line in meta["sources"]], ""]
+    return "\n".join(out)
+
+
+def markdown_table(rows: list[dict[str, Any]], columns: list[str]) -> list[str]:
+    head = [
+        f"| {' | '.join(columns)} |",
+        f"|{'|'.join('---:' if _numeric(rows, c) else '---' for c in columns)}|",
+    ]
+    body = ["| " + " | ".join(_md_cell(c, r.get(c)) for c in columns) + " |" for r in rows]
+    return head + body
+
+
+def _md_cell(column: str, value: Any) -> str:
+    return pretty(column, value).replace("|", "\\|")
+
+
+def _numeric(rows: list[dict[str, Any]], column: str) -> bool:
+    return any(isinstance(r.get(column), int | float) for r in rows)
+
+
+def _verdicts(data: dict[str, Any]) -> list[str]:
+    sentences = []
+    snap = data["comparison"]
+    sentences.append(
+        f"30 days to {snap['snapshot_date']}: {snap['family']} {snap['value']:,} vs the next "
+        f"{snap['next_n']} combined {snap['combined_next']:,}: {snap['verdict']}."
+    )
+    month = data["month_comparison"]
+    if month:
+
+        def span(f: dict[str, Any]) -> str:
+            upper = f"{f['upper']:,}" if f["upper"] is not None else "unbounded"
+            return f"{f['estimate'] or 0:,} [{f['lower'] or 0:,} – {upper}]"
+
+        sentences.append(
+            f"{month['month']}: {month['family']} {span(month['value'])} vs the next "
+            f"{month['next_n']} combined {span(month['combined_next'])}: claim "
+            f"{month['verdict']} (point estimates: {month['point_estimate_verdict']})."
+        )
+    return sentences
+
+
+def verdict_sentences(report: Report) -> list[str]:
+    """The report's headline sentences (also shown at the top of the HTML)."""
+    return _verdicts(report.data)
