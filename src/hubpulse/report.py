@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -268,16 +269,15 @@ def _monthly_charts(monthly: list[dict[str, Any]]) -> list[Chart]:
             totals[r["family"]] = totals.get(r["family"], 0) + (r["estimate"] or 0)
     leaders = sorted(totals, key=lambda f: (-totals[f], f))[:TOP_FAMILIES]
     cell = {(r["month"], r["family"]): r for r in monthly}
+    # a month without any estimate stays a gap (None), never a zero
     stacked = [
-        Series(f, [(cell.get((m, f)) or {}).get("estimate") or 0 for m in months]) for f in leaders
+        Series(f, [(cell.get((m, f)) or {}).get("estimate") for m in months]) for f in leaders
     ]
     others = [
-        sum(r["estimate"] or 0 for r in monthly if r["month"] == m and r["family"] not in leaders)
+        _total(r["estimate"] for r in monthly if r["month"] == m and r["family"] not in leaders)
         for m in months
     ]
-    shares = [
-        Series(f, [(cell.get((m, f)) or {}).get("share") or 0 for m in months]) for f in leaders
-    ]
+    shares = [Series(f, [(cell.get((m, f)) or {}).get("share") for m in months]) for f in leaders]
     return [
         Chart(
             "monthly",
@@ -297,6 +297,11 @@ def _monthly_charts(monthly: list[dict[str, Any]]) -> list[Chart]:
             percent=True,
         ),
     ]
+
+
+def _total(values: Iterable[int | None]) -> int | None:
+    known = [v for v in values if v is not None]
+    return sum(known) if known else None
 
 
 def _comparison_chart(result: dict[str, Any], name: str, when: str) -> Chart:

@@ -1,0 +1,207 @@
+"""The dashboard and the report in a real headless Chromium (Debian's ``chromium``, driven by
+Playwright with ``executable_path``; Playwright never downloads a browser here).
+
+`hubpulse serve` runs as a real process on a free loopback port. Every page must load without
+console errors or failed requests; screenshots land in ``artifacts/screenshots/``. Without
+Chromium the tests skip, unless ``HUBPULSE_REQUIRE_BROWSER=1`` (set by ``.ci/run``), where a
+missing browser is a failure."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts" / "screenshots"
+MODEL = "deepcogito/cogito-v1-preview-qwen-32B"
+FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+if not Path(CHROMIUM).exists():
+    if os.environ.get("HUBPULSE_REQUIRE_BROWSER") == "1":
+        raise RuntimeError("HUBPULSE_REQUIRE_BROWSER=1 but Chromium is not installed")
+    pytest.skip("Debian's chromium is not installed", allow_module_level=True)
+
+from playwright.sync_api import Browser, ConsoleMessage, Page, Request, sync_playwright  # noqa: E402
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def server(demo_store: Path) -> Iterator[str]:
+    port = _free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "hubpulse", "serve", "--port", str(port), "-w", str(demo_store)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            with urllib.request.urlopen(f"{url}/api/snapshots", timeout=2) as response:
+                if response.status == 200:
+                    break
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                pytest.fail(f"hubpulse serve did not start: {process.stdout.read()}")  # type: ignore[union-attr]
+            time.sleep(0.3)
+    yield url
+    process.terminate()
+    process.wait(timeout=20)
+    process.stdout.close()  # type: ignore[union-attr]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        yield chromium
+        chromium.close()
+
+
+class Watched:
+    """A page that records console errors, uncaught exceptions and failed requests."""
+
+    def __init__(self, browser: Browser) -> None:
+        self.page: Page = browser.new_page(viewport={"width": 1280, "height": 900})
+        self.problems: list[str] = []
+        self.page.on("console", self._console)
+        self.page.on("pageerror", lambda exc: self.problems.append(f"page error: {exc}"))
+        self.page.on("requestfailed", self._failed)
+
+    def _console(self, message: ConsoleMessage) -> None:
+        if message.type == "error":
+            self.problems.append(f"console: {message.text}")
+
+    def _failed(self, request: Request) -> None:
+        self.problems.append(f"request failed: {request.url} {request.failure}")
+
+    def goto(self, url: str) -> None:
+        response = self.page.goto(url, wait_until="load")
+        assert response is not None and response.ok, url
+        self.settle()
+
+    def settle(self) -> None:
+        self.page.wait_for_load_state("networkidle")
+        assert self.problems == []
+
+    def shot(self, name: str, *, full_page: bool = True) -> Path:
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        path = ARTIFACTS / f"{name}.png"
+        self.page.screenshot(path=str(path), full_page=full_page)
+        return path
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Watched]:
+    watched = Watched(browser)
+    yield watched
+    watched.page.close()
+
+
+def test_overview_draws_its_charts(server: str, page: Watched) -> None:
+    page.goto(server + "/")
+    charts = page.page.locator(".js-plotly-plot")
+    assert charts.count() >= 6
+    for i in range(charts.count()):
+        assert charts.nth(i).locator("svg.main-svg").count() >= 1
+    assert "does not exceed" in page.page.inner_text("#verdict")
+    page.shot("overview", full_page=False)
+    with page.page.expect_navigation():
+        page.page.click("table a[href='/family/Qwen']")
+    page.settle()
+    assert page.page.url.endswith("/family/Qwen")
+    assert page.page.locator("#family-tree li").count() > 5
+    page.shot("family-qwen")
+
+
+def test_compare_form_changes_the_verdict_with_n(server: str, page: Watched) -> None:
+    page.goto(server + "/compare?family=Qwen")
+    assert page.page.inner_text("#verdict") == "does not exceed"
+    assert page.page.input_value("#next") == "8"
+    page.page.fill("#next", "1")
+    with page.page.expect_navigation():
+        page.page.click("#compare-submit")
+    page.settle()
+    assert "next=1" in page.page.url
+    assert page.page.inner_text("#verdict") == "exceeds"
+    assert page.page.locator("#verdict-month").count() == 1
+    page.shot("compare-next-1")
+
+
+def test_search_leads_to_the_lineage_page(server: str, page: Watched) -> None:
+    page.goto(server + "/search")
+    page.page.fill("#q", "cogito-v1-preview-qwen")
+    with page.page.expect_navigation():
+        page.page.press("#q", "Enter")
+    page.settle()
+    with page.page.expect_navigation():
+        page.page.click(f"a[href='/model/{MODEL}']")
+    page.settle()
+    assert page.page.inner_text("#model-id") == MODEL
+    ancestry = page.page.inner_text("#ancestry")
+    assert "Qwen/Qwen2.5-32B" in ancestry
+    page.shot("model-lineage")
+
+
+def test_unknown_family_page_says_so(server: str, browser: Browser) -> None:
+    page = browser.new_page()
+    response = page.goto(server + "/family/Nope")
+    assert response is not None and response.status == 404
+    assert "unknown family 'Nope'" in page.inner_text("#error-message")
+    page.close()
+
+
+def test_report_opens_offline_with_every_chart(
+    demo_store: Path, tmp_path: Path, page: Watched
+) -> None:
+    from typer.testing import CliRunner
+
+    from hubpulse.cli import app
+
+    out = tmp_path / "report.html"
+    args = ["report", "--out", str(out), "--month", "2024-12", "-w", str(demo_store)]
+    assert CliRunner().invoke(app, args).exit_code == 0
+    remote: list[str] = []
+
+    def refuse(route: object) -> None:
+        request = route.request  # type: ignore[attr-defined]
+        if not request.url.startswith(("file:", "data:")):
+            remote.append(request.url)
+            route.abort()  # type: ignore[attr-defined]
+        else:
+            route.continue_()  # type: ignore[attr-defined]
+
+    page.page.route("**/*", refuse)
+    page.goto(out.as_uri())
+    assert remote == []
+    charts = page.page.locator(".js-plotly-plot")
+    assert charts.count() == 10
+    page.shot("report", full_page=False)
+    page.page.locator("#section-month_comparison").screenshot(
+        path=str(ARTIFACTS / "report-month-comparison.png")
+    )

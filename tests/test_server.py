@@ -1,0 +1,181 @@
+"""`hubpulse serve`: the JSON API answers what the CLI answers, validates every parameter,
+is read-only, and survives schema-driven fuzzing without a server error."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import schemathesis
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings
+from schemathesis.checks import not_a_server_error
+from test_report import cli_json, same
+
+from hubpulse.server import create_app
+from hubpulse.settings import load_settings
+
+MODEL = "deepcogito/cogito-v1-preview-qwen-32B"
+
+
+@pytest.fixture(scope="module")
+def app(demo_store: Path) -> FastAPI:
+    return create_app(load_settings(warehouse=demo_store, mode="lineage"))
+
+
+@pytest.fixture(scope="module")
+def client(app: FastAPI) -> TestClient:
+    return TestClient(app)
+
+
+def get(client: TestClient, url: str, status: int = 200) -> Any:
+    response = client.get(url)
+    assert response.status_code == status, (url, response.text[:300])
+    return response.json() if url.startswith("/api") else response.text
+
+
+def test_api_rankings_equal_the_cli(client: TestClient, demo_store: Path) -> None:
+    for by in ("family", "author", "size"):
+        for mode in ("lineage", "publisher"):
+            api = get(client, f"/api/top?by={by}&limit=30&mode={mode}")
+            cli = cli_json(demo_store, "top", "--by", by, "--limit", "30", "--mode", mode)
+            assert api["snapshot_date"] == cli["snapshot_date"] and api["mode"] == mode
+            assert same(api["rows"], cli["rows"]), (by, mode)
+
+
+def test_api_compare_equals_the_cli(client: TestClient, demo_store: Path) -> None:
+    for next_n in (1, 8):
+        api = get(client, f"/api/compare?family=qwen&next={next_n}&month=2024-12")
+        snapshot = cli_json(
+            demo_store, "compare", "Qwen", "--next", str(next_n), "--mode", "lineage"
+        )
+        month = cli_json(
+            demo_store,
+            "compare",
+            "Qwen",
+            "--next",
+            str(next_n),
+            "--month",
+            "2024-12",
+            "--mode",
+            "lineage",
+        )
+        assert same(api["snapshot"], snapshot["comparisons"][0])
+        assert same(api["month"], month["comparisons"][0])
+    verdicts = {n: get(client, f"/api/compare?next={n}")["snapshot"]["verdict"] for n in (1, 8)}
+    assert verdicts == {1: "exceeds", 8: "does not exceed"}
+
+
+def test_api_model_lineage_equals_the_cli(client: TestClient, demo_store: Path) -> None:
+    api = get(client, f"/api/models/{MODEL}")
+    cli = cli_json(demo_store, "lineage", MODEL, "--mode", "lineage")
+    for key in ("ancestry", "roots", "depth", "descendants_by_relation", "descendants_by_depth"):
+        assert same(api[key], cli[key]), key
+    assert api["model"]["model_id"] == MODEL and api["model"]["family"] == "Qwen"
+
+
+def test_api_family_detail(client: TestClient, demo_store: Path) -> None:
+    detail = get(client, "/api/families/QWEN")
+    assert detail["family"] == "Qwen" and detail["vendor"] == "Alibaba"
+    derivatives = cli_json(demo_store, "derivatives", "Qwen", "--mode", "lineage")["rows"]
+    assert same(
+        [{k: v for k, v in r.items() if k != "family"} for r in detail["derivatives"]], derivatives
+    )
+    official = detail["official_models"]
+    assert official and all(m["model_id"].split("/")[0] == "Qwen" for m in official)
+    assert [m["downloads_30d"] for m in official] == sorted(
+        (m["downloads_30d"] for m in official), reverse=True
+    )
+    tops = {m["model_id"] for m in detail["tree"]}
+    assert tops <= {m["model_id"] for m in official}
+    assert detail["monthly"] and {r["month"] for r in detail["monthly"]} >= {"2024-11", "2024-12"}
+
+
+def test_api_search_finds_models_by_part_of_their_id(client: TestClient) -> None:
+    rows = get(client, "/api/search?q=QWEN2.5-7b&limit=500")["rows"]
+    assert rows and all("qwen2.5-7b" in r["model_id"].lower() for r in rows)
+    assert "Qwen/Qwen2.5-7B-Instruct" in {r["model_id"] for r in rows}
+    downloads = [r["downloads_30d"] for r in rows]
+    assert downloads == sorted(downloads, reverse=True)
+
+
+@pytest.mark.parametrize(
+    ("url", "status", "message"),
+    [
+        ("/api/families/Nope", 404, "unknown family 'Nope'"),
+        ("/family/Nope", 404, "unknown family &#39;Nope&#39;"),
+        ("/api/models/nobody/nothing", 404, "'nobody/nothing' is neither in the snapshot"),
+        ("/model/nobody/nothing", 404, "is neither in the snapshot"),
+        ("/api/compare?family=Nope", 404, "unknown family 'Nope'"),
+        ("/api/compare?month=2024-13", 422, "month"),
+        ("/compare?month=December", 422, "month"),
+        ("/api/compare?month=2019-01", 404, "no monthly estimates for 2019-01"),
+        ("/api/compare?next=0", 422, "next"),
+        ("/api/top?mode=popular", 422, "mode"),
+        ("/api/top?by=sql", 422, "by"),
+        ("/api/top?date=2026-02-30", 422, "date"),
+        ("/api/top?date=2020-01-01", 404, "no snapshot dated 2020-01-01"),
+        ("/api/search?q=x", 422, "q"),
+    ],
+)
+def test_bad_parameters_get_clear_errors(
+    client: TestClient, url: str, status: int, message: str
+) -> None:
+    response = client.get(url)
+    assert response.status_code == status, response.text[:300]
+    body = response.json()["detail"] if url.startswith("/api") else response.text
+    assert message in body
+
+
+def test_the_app_is_read_only(client: TestClient, app: FastAPI) -> None:
+    methods = {m for route in app.routes for m in getattr(route, "methods", set())}
+    assert methods <= {"GET", "HEAD"}
+    for method in ("post", "put", "delete", "patch"):
+        assert getattr(client, method)("/api/top").status_code == 405
+    spec = client.get("/openapi.json").json()
+    parameters = {
+        p["name"]
+        for op in spec["paths"].values()
+        for m in op.values()
+        for p in m.get("parameters", [])
+    }
+    assert not parameters & {"sql", "query", "where", "expr"}
+
+
+def test_pages_render(client: TestClient) -> None:
+    overview = get(client, "/")
+    assert 'href="/family/Qwen"' in overview and overview.count('class="plotly-graph-div"') >= 6
+    assert "does not exceed" in overview
+    assert 'href="/model/Qwen/' in get(client, "/family/Qwen")
+    page = get(client, f"/model/{MODEL}")
+    assert 'id="ancestry"' in page and "Qwen/Qwen2.5-32B" in page
+    assert "exceeds" in get(client, "/compare?family=Qwen&next=1")
+    assert 'href="/model/Qwen/Qwen2.5-7B-Instruct"' in get(client, "/search?q=qwen2.5-7b")
+    script = client.get("/static/plotly.min.js")
+    assert script.status_code == 200 and len(script.content) > 1_000_000
+    assert json.loads(client.get("/openapi.json").text)["info"]["title"] == "hubpulse"
+
+
+def test_api_fuzzed_from_its_schema_never_fails_on_the_server(app: FastAPI) -> None:
+    """Every operation of the OpenAPI schema, with generated (valid and invalid) parameters:
+    4xx is fine, a 5xx or a response that breaks the schema is not."""
+    schema = schemathesis.openapi.from_asgi("/openapi.json", app)
+    operations = [result.ok() for result in schema.get_all_operations()]
+    assert len(operations) == 8
+    for operation in operations:
+
+        @given(case=operation.as_strategy())
+        @settings(
+            max_examples=40,
+            deadline=None,
+            database=None,
+            suppress_health_check=list(HealthCheck),
+        )
+        def fuzz(case: Any) -> None:
+            response = case.call()
+            case.validate_response(response, checks=[not_a_server_error])
+
+        fuzz()
