@@ -9,6 +9,7 @@ bound means *unbounded* and is drawn as an open bar to the top of the axis with 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
@@ -36,9 +37,9 @@ PALETTE = (
 @dataclass(frozen=True)
 class Series:
     name: str
-    values: list[float | None]
-    lower: list[float | None] | None = None
-    upper: list[float | None] | None = None
+    values: Sequence[float | None]
+    lower: Sequence[float | None] | None = None
+    upper: Sequence[float | None] | None = None
 
 
 @dataclass(frozen=True)

@@ -108,7 +108,8 @@ def emit(
     else:
         console.print(rich_table(records, columns, title=title))
         if meta:
-            where = meta.get("snapshot_date") or f"months {meta.get('months')}"
+            day = meta.get("snapshot_date")
+            where = f"snapshot {day}" if day else f"months {meta.get('months')}"
             console.print(f"[dim]{where} · {escape(meta['method'])}[/]")
 
 

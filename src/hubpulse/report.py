@@ -1,11 +1,8 @@
-"""Reports: the seed questions for one warehouse as a self-contained HTML file (or Markdown),
-with charts, the figures behind them and the method.
+"""Reports: the seed questions for one warehouse — every figure, its charts and the method.
 
 ``build_report`` computes every figure with the same library calls as the CLI commands (``top``,
 ``monthly``, ``compare``, ``derivatives``, ``concentration``), so a report and the CLI's
-``--format json`` always agree. The HTML embeds those figures as JSON
-(``<script id="hubpulse-data" type="application/json">``) next to the tables and charts, and
-embeds plotly.js from the installed package, so the file opens offline.
+``--format json`` always agree; ``render`` turns it into HTML, Markdown or PNGs.
 """
 
 from __future__ import annotations
@@ -17,11 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import jinja2
 import pyarrow as pa
 
 from hubpulse import __version__
-from hubpulse.charts import Chart, Series, chart_html, plotly_js, write_png
+from hubpulse.charts import Chart, Series
 from hubpulse.families import UNATTRIBUTED, load_registry
 from hubpulse.history import HistoryError, evidence_months, parse_month
 from hubpulse.metrics import (
@@ -33,7 +29,7 @@ from hubpulse.metrics import (
     derivatives_by_family,
     rank_models,
 )
-from hubpulse.outputs import ESTIMATOR_NOTE, MODE_NOTE, json_default, pretty
+from hubpulse.outputs import ESTIMATOR_NOTE, MODE_NOTE, json_default
 from hubpulse.settings import Settings
 from hubpulse.trends import History, compare_month, concentration, prepare_history
 from hubpulse.warehouse import Warehouse, list_series, list_snapshots, open_warehouse
@@ -410,130 +406,3 @@ def _bucket_text() -> list[str]:
         )
         low = high
     return texts
-
-
-# ---- rendering ---------------------------------------------------------------------------
-
-TABLES: dict[str, tuple[str, list[str], int]] = {
-    "families": (
-        "Family ranking",
-        ["rank", "family", "downloads_30d", "share", "downloads_all_time", "models", "derivatives"],
-        40,
-    ),
-    "vendors": ("Vendors", ["rank", "vendor", "downloads_30d", "share", "models"], 20),
-    "countries": (
-        "Countries of origin",
-        ["rank", "country", "downloads_30d", "share", "models"],
-        20,
-    ),
-    "sizes": ("Model sizes", ["size", "downloads_30d", "share", "models"], 10),
-    "concentration": (
-        "Concentration by month",
-        ["month", "groups", "total", "top1_share", "top5_share", "hhi", "gini"],
-        24,
-    ),
-}
-
-
-def environment() -> jinja2.Environment:
-    """The Jinja environment of the report and the dashboard (autoescaping on)."""
-    env = jinja2.Environment(
-        loader=jinja2.PackageLoader("hubpulse", "templates"),
-        autoescape=jinja2.select_autoescape(["html"]),
-        undefined=jinja2.StrictUndefined,
-    )
-    env.filters["pretty"] = lambda value, column: pretty(column, value)
-    return env
-
-
-def render_html(report: Report) -> str:
-    """One self-contained HTML page: plotly.js, charts, tables, figures as JSON, methods."""
-    data_json = report.to_json().replace("</", "<\\/")
-    return (
-        environment()
-        .get_template("report.html")
-        .render(
-            report=report,
-            charts=[(c, chart_html(c)) for c in report.charts],
-            tables=TABLES,
-            plotly_js=plotly_js(),
-            data_json=data_json,
-        )
-    )
-
-
-def write_pngs(report: Report, directory: Path) -> list[Path]:
-    """Each chart as ``<directory>/<chart>.png`` (matplotlib)."""
-    return [write_png(chart, directory / f"{chart.name}.png") for chart in report.charts]
-
-
-def render_markdown(report: Report, images: Path | None = None) -> str:
-    """The report as Markdown; with ``images`` the charts are linked as PNGs."""
-    meta, data = report.meta, report.data
-    out = [
-        f"# {meta['title']}",
-        "",
-        f"Mode: **{meta['mode']}** · months: {meta['months'] or '—'}",
-        "",
-    ]
-    for sentence in _verdicts(data):
-        out += [f"- {sentence}"]
-    out.append("")
-    for chart in report.charts:
-        if images is not None:
-            out += [f"![{chart.title}]({images.as_posix()}/{chart.name}.png)", ""]
-    for key, (title, columns, limit) in TABLES.items():
-        rows = data[key][:limit]
-        if rows:
-            out += [f"## {title}", "", *markdown_table(rows, columns), ""]
-    derivatives = [r for r in data["derivatives"] if r["relation"] == "all"]
-    if derivatives:
-        columns = ["family", "derivatives", "publishers", "downloads_30d"]
-        out += ["## Derivatives (all relations)", "", *markdown_table(derivatives, columns), ""]
-    out += ["## Method and caveats", "", *[f"- {line}" for line in report.methods], ""]
-    out += ["## Sources", "", *[f"- {line}" for line in meta["sources"]], ""]
-    return "\n".join(out)
-
-
-def markdown_table(rows: list[dict[str, Any]], columns: list[str]) -> list[str]:
-    head = [
-        f"| {' | '.join(columns)} |",
-        f"|{'|'.join('---:' if _numeric(rows, c) else '---' for c in columns)}|",
-    ]
-    body = ["| " + " | ".join(_md_cell(c, r.get(c)) for c in columns) + " |" for r in rows]
-    return head + body
-
-
-def _md_cell(column: str, value: Any) -> str:
-    return pretty(column, value).replace("|", "\\|")
-
-
-def _numeric(rows: list[dict[str, Any]], column: str) -> bool:
-    return any(isinstance(r.get(column), int | float) for r in rows)
-
-
-def _verdicts(data: dict[str, Any]) -> list[str]:
-    sentences = []
-    snap = data["comparison"]
-    sentences.append(
-        f"30 days to {snap['snapshot_date']}: {snap['family']} {snap['value']:,} vs the next "
-        f"{snap['next_n']} combined {snap['combined_next']:,}: {snap['verdict']}."
-    )
-    month = data["month_comparison"]
-    if month:
-
-        def span(f: dict[str, Any]) -> str:
-            upper = f"{f['upper']:,}" if f["upper"] is not None else "unbounded"
-            return f"{f['estimate'] or 0:,} [{f['lower'] or 0:,} – {upper}]"
-
-        sentences.append(
-            f"{month['month']}: {month['family']} {span(month['value'])} vs the next "
-            f"{month['next_n']} combined {span(month['combined_next'])}: claim "
-            f"{month['verdict']} (point estimates: {month['point_estimate_verdict']})."
-        )
-    return sentences
-
-
-def verdict_sentences(report: Report) -> list[str]:
-    """The report's headline sentences (also shown at the top of the HTML)."""
-    return _verdicts(report.data)

@@ -24,7 +24,7 @@ from hubpulse.errors import HubpulseError
 from hubpulse.families import UNATTRIBUTED
 from hubpulse.metrics import GROUPS, GroupBy, compare_families, rank_models
 from hubpulse.outputs import MODE_NOTE
-from hubpulse.report import environment
+from hubpulse.render import environment
 from hubpulse.settings import Mode, Settings
 from hubpulse.trends import compare_month
 from hubpulse.warehouse import list_snapshots

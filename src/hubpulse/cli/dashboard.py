@@ -9,13 +9,8 @@ from typing import Annotated, Literal
 import typer
 
 from hubpulse.cli import DateOpt, FamiliesOpt, ModeOpt, WarehouseOpt, _date, _settings, app, console
-from hubpulse.report import (
-    build_report,
-    render_html,
-    render_markdown,
-    verdict_sentences,
-    write_pngs,
-)
+from hubpulse.render import render_html, render_markdown, verdict_sentences, write_pngs
+from hubpulse.report import build_report
 
 
 @app.command()

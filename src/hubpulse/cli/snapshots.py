@@ -32,6 +32,8 @@ from hubpulse.metrics import (
     count_derivatives,
     rank_models,
 )
+from hubpulse.render import render_html
+from hubpulse.report import build_report
 from hubpulse.trends import (
     compare_family_month,
 )
@@ -201,3 +203,11 @@ def demo(
         _history(settings.model_copy(update={"mode": m}), "2024-08", "2025-01") for m in MODES
     ]
     outputs.print_demo_history(console, histories)
+    with console.status("Writing the HTML report…"):
+        result = build_report(settings, month=outputs.DEMO_MONTH, warehouse=store)
+        path = warehouse / "report.html"
+        path.write_text(render_html(result), encoding="utf-8")
+    console.print(
+        f"Report: {path} (open it in a browser; `hubpulse serve -w {warehouse}` for the dashboard)",
+        highlight=False,
+    )
