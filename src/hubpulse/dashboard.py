@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,6 +29,8 @@ from hubpulse.settings import Mode, Settings
 from hubpulse.trends import family_trend
 from hubpulse.warehouse import open_warehouse
 
+MEMO_SIZE = 1024
+
 
 @dataclass(frozen=True)
 class View:
@@ -41,13 +44,22 @@ class View:
     edges: pd.DataFrame  # child, parent, relation, downloads_30d (desc within parent)
     official: pd.DataFrame  # owner (family), model_id, downloads_30d, ...: first-party repos
     trends: dict[str, list[dict[str, Any]]]  # family → monthly rows with growth
-    memo: dict[Any, Any] = field(default_factory=dict)  # rendered pieces, per key
+    memo: OrderedDict[Any, Any] = field(default_factory=OrderedDict)  # rendered pieces
+    memo_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def remember(self, key: Any, make: Callable[[], Any]) -> Any:
-        """``make()`` once per key (pages reuse charts and family details)."""
-        if key not in self.memo:
-            self.memo[key] = make()
-        return self.memo[key]
+        """``make()`` once per key, keeping the ``MEMO_SIZE`` most recently used results
+        (charts, family details, comparisons, model pages)."""
+        with self.memo_lock:
+            if key in self.memo:
+                self.memo.move_to_end(key)
+                return self.memo[key]
+        value = make()
+        with self.memo_lock:
+            self.memo[key] = value
+            while len(self.memo) > MEMO_SIZE:
+                self.memo.popitem(last=False)
+        return value
 
 
 class Dashboard:

@@ -145,7 +145,8 @@ def create_app(settings: Settings, *, dashboard: Dashboard | None = None) -> Fas
     @app.get("/api/models/{model_id:path}", tags=["api"])
     def api_model(model_id: ModelP, mode: ModeQ = None, date: DateQ = None) -> dict[str, Any]:
         """A model's ancestry and descendants (as ``hubpulse lineage``)."""
-        return model_detail(board, board.view(date, mode), model_id)
+        view = board.view(date, mode)
+        return view.remember(("model", model_id), lambda: model_detail(board, view, model_id))
 
     @app.get("/api/search", tags=["api"])
     def api_search(
@@ -185,7 +186,7 @@ def create_app(settings: Settings, *, dashboard: Dashboard | None = None) -> Fas
     @app.get("/model/{model_id:path}", response_class=HTMLResponse, include_in_schema=False)
     def model_page(model_id: ModelP, mode: ModeQ = None, date: DateQ = None) -> HTMLResponse:
         view = board.view(date, mode)
-        detail = model_detail(board, view, model_id)
+        detail = view.remember(("model", model_id), lambda: model_detail(board, view, model_id))
         return render("model.html", meta=_meta(view), d=detail, tree=_ancestry_tree(detail))
 
     @app.get("/compare", response_class=HTMLResponse, include_in_schema=False)
@@ -198,15 +199,15 @@ def create_app(settings: Settings, *, dashboard: Dashboard | None = None) -> Fas
     ) -> HTMLResponse:
         view = board.view(date, mode)
         names = [r["family"] for r in view.report.data["families"] if r["family"] != UNATTRIBUTED]
-        result = _compare(view, family or view.report.meta["family"], next_n, month)
+        name = family or view.report.meta["family"]
+        result = _compare(view, name, next_n, month)
         months = sorted({r["month"] for r in view.report.data["monthly"]}, reverse=True)
+        charts = view.remember(
+            ("compare-charts", name.lower(), next_n, month),
+            lambda: [chart_html(c) for c in _compare_charts(result)],
+        )
         return render(
-            "compare.html",
-            meta=_meta(view),
-            r=result,
-            families=names,
-            months=months,
-            charts=[chart_html(c) for c in _compare_charts(result)],
+            "compare.html", meta=_meta(view), r=result, families=names, months=months, charts=charts
         )
 
     @app.get("/search", response_class=HTMLResponse, include_in_schema=False)
@@ -244,12 +245,11 @@ def _compare(view: View, family: str, next_n: int, month: str | None) -> dict[st
     ).to_dict()
     monthly = None
     month = month or view.report.meta["month"]
-    if month is not None and data["monthly"]:
+    if month is not None:
         known = {r["month"] for r in data["monthly"]}
         if month not in known:
-            raise MonthNotHeldError(
-                f"no monthly estimates for {month}; the dashboard holds {min(known)} … {max(known)}"
-            )
+            held = f"it holds {min(known)} … {max(known)}" if known else "it holds none"
+            raise MonthNotHeldError(f"no monthly estimates for {month}; {held}")
         monthly = compare_month(
             data["monthly"], name, next_n, mode=view.mode, month=month
         ).to_dict()
