@@ -123,4 +123,4 @@ def main() -> None:
 
 
 # The commands register themselves on ``app`` when their modules are imported.
-from hubpulse.cli import snapshots, history, hub, dashboard  # noqa: E402, F401, I001  (help order)
+from hubpulse.cli import snapshots, history, hub, dashboard, synth  # noqa: E402, F401, I001  (help order)
