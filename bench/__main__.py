@@ -1,0 +1,263 @@
+"""``python -m bench [--full] [--record]``: one table of hubpulse's speed and memory at scale.
+
+Each job runs in a fresh process (``bench.jobs``); its wall time is measured inside it and its
+peak RSS comes from the kernel (``wait4``). Synthetic Hubs (``hubpulse synth``) are cached in
+``bench/.data``. The default size fits a CI-sized machine in a few minutes; ``--full`` runs the
+whole Hub (3.5M models, a year of daily downloads = 175M rows). ``--record`` writes the table
+with the machine's facts to ``BENCHMARKS.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from hubpulse.synth import synthesize
+
+ROOT = Path(__file__).resolve().parent
+DATA = ROOT / ".data"
+TARGETS = {
+    "pipeline_3.5M_s": 30.0,
+    "pipeline_3.5M_gb": 3.0,
+    "peer_ratio": 30.0,
+    "floor_ratio": 3.0,
+    "daily_query_s": 15.0,
+    "api_p99_ms": 50.0,
+}
+
+
+@dataclass
+class Row:
+    job: str
+    size: str
+    seconds: float
+    peak_mb: float
+    detail: str
+    result: dict[str, Any]
+
+
+def run_job(job: str, **arguments: Any) -> tuple[dict[str, Any], float]:
+    """Run one job in a child process: its JSON result and its peak RSS in MB."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bench.jobs", job, json.dumps(arguments)],
+        stdout=subprocess.PIPE,
+        cwd=ROOT.parent,
+        text=True,
+    )
+    assert process.stdout is not None
+    output = process.stdout.read()
+    process.stdout.close()
+    _, status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if status != 0:
+        raise SystemExit(f"bench job {job} failed (status {status})")
+    return json.loads(output.strip().splitlines()[-1]), usage.ru_maxrss / 1024
+
+
+def hub(models: int, days: int = 0) -> Path:
+    """A cached synthetic Hub of ``models`` repos (seed 0)."""
+    directory = DATA / f"hub-{models}-{days}"
+    if not (directory / "models.parquet").exists():
+        shutil.rmtree(directory, ignore_errors=True)
+        synthesize(models, directory, days=days, seed=0)
+    return directory
+
+
+def fresh(name: str) -> str:
+    path = DATA / "work" / name
+    shutil.rmtree(path, ignore_errors=True)
+    return str(path)
+
+
+def label(models: int) -> str:
+    return f"{models / 1e6:g}M" if models >= 1_000_000 else f"{models // 1000}K"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--full", action="store_true", help="3.5M models and 175M daily rows")
+    parser.add_argument("--record", action="store_true", help="write BENCHMARKS.md")
+    parser.add_argument("--api-seconds", type=float, default=10.0)
+    args = parser.parse_args()
+    sizes = [100_000, 1_000_000, 3_500_000] if args.full else [100_000]
+    peer_sizes = [100_000, 1_000_000] if args.full else [100_000]
+    daily_models = 3_500_000 if args.full else 100_000
+    console = Console()
+    rows: list[Row] = []
+
+    def add(job: str, size: str, result: dict[str, Any], peak: float, detail: str) -> None:
+        rows.append(Row(job, size, result["seconds"], peak, detail, result))
+        console.print(f"{job:<9} {size:>5}  {result['seconds']:8.2f} s  {peak:8.0f} MB  {detail}")
+
+    for models in sizes:
+        path = str(hub(models) / "models.parquet")
+        result, peak = run_job("pipeline", models=path, work=fresh("pipeline"))
+        detail = (
+            f"ingest {result['ingest']:.1f} s · lineage {result['lineage']:.1f} s "
+            f"({result['rounds']} rounds) · metrics {result['metrics']:.1f} s"
+        )
+        add("pipeline", label(models), result, peak, detail)
+        floor, floor_peak = run_job("floor", models=path)
+        add("floor", label(models), floor, floor_peak, "DuckDB scan + group-by of the Parquet")
+        if models in peer_sizes:
+            peer, peer_peak = run_job("peer", models=path)
+            add(
+                "peer",
+                label(models),
+                peer,
+                peer_peak,
+                f"pandas + networkx, {peer['edges']:,} edges",
+            )
+    directory = hub(daily_models, 365)
+    result, peak = run_job("daily", directory=str(directory), work=fresh("daily"))
+    detail = (
+        f"{result['rows']:,} daily rows: import {result['import']:.1f} s · family × month "
+        f"{result['query']:.1f} s"
+    )
+    add("daily", label(daily_models), result, peak, detail)
+    api_store = fresh("api")
+    run_job("pipeline", models=str(hub(sizes[0]) / "models.parquet"), work=api_store)
+    result, peak = run_job("api", work=api_store, seconds=args.api_seconds)
+    detail = (
+        f"{result['requests']:,} requests, {result['clients']} clients: p50 "
+        f"{result['p50_ms']:.1f} ms · p99 {result['p99_ms']:.1f} ms "
+        f"(start-up {result['seconds']:.1f} s)"
+    )
+    add("api", label(sizes[0]), result, peak, detail)
+    table = render(rows)
+    console.print(table)
+    verdicts = check(rows)
+    for line in verdicts:
+        console.print(line)
+    if args.record:
+        record(rows, verdicts, full=args.full)
+
+
+def render(rows: list[Row]) -> Table:
+    table = Table(title="hubpulse benchmarks")
+    for column in ("job", "size", "wall s", "peak MB", "detail"):
+        table.add_column(column, justify="right" if column in ("wall s", "peak MB") else "left")
+    for row in rows:
+        table.add_row(row.job, row.size, f"{row.seconds:.2f}", f"{row.peak_mb:,.0f}", row.detail)
+    return table
+
+
+def check(rows: list[Row]) -> list[str]:
+    """The issue's targets, each met or not, at the sizes that ran."""
+    by = {(r.job, r.size): r for r in rows}
+    lines = []
+    largest = max((r for r in rows if r.job == "pipeline"), key=lambda r: r.result["seconds"])
+    for row in rows:
+        if row.job == "peer" and ("pipeline", row.size) in by:
+            ratio = row.seconds / by[("pipeline", row.size)].seconds
+            lines.append(
+                _verdict(
+                    f"pipeline vs pandas+networkx at {row.size}: {ratio:.1f}× faster",
+                    ratio >= TARGETS["peer_ratio"],
+                    "≥ 30×",
+                )
+            )
+        if row.job == "floor":
+            ratio = by[("pipeline", row.size)].seconds / row.seconds
+            lines.append(
+                _verdict(
+                    f"pipeline vs bare DuckDB scan at {row.size}: {ratio:.0f}× the floor",
+                    ratio <= TARGETS["floor_ratio"],
+                    "≤ 3×",
+                )
+            )
+    if largest.size == "3.5M":
+        lines.append(
+            _verdict(f"3.5M models: {largest.seconds:.1f} s", largest.seconds <= 30, "≤ 30 s")
+        )
+        lines.append(
+            _verdict(
+                f"3.5M models: peak {largest.peak_mb / 1024:.1f} GB",
+                largest.peak_mb / 1024 <= 3,
+                "≤ 3 GB",
+            )
+        )
+    daily = next(r for r in rows if r.job == "daily")
+    lines.append(
+        _verdict(
+            f"{daily.result['rows']:,} daily rows → family × month: {daily.result['query']:.1f} s",
+            daily.result["query"] <= 15,
+            "≤ 15 s (target at 175M rows)",
+        )
+    )
+    api = next(r for r in rows if r.job == "api")
+    lines.append(
+        _verdict(f"API p99 {api.result['p99_ms']:.1f} ms", api.result["p99_ms"] <= 50, "≤ 50 ms")
+    )
+    return lines
+
+
+def _verdict(text: str, met: bool, target: str) -> str:
+    return f"{'MET ' if met else 'MISSED'} {text} (target {target})"
+
+
+def record(rows: list[Row], verdicts: list[str], *, full: bool) -> None:
+    facts = machine()
+    lines = [
+        "# Benchmarks",
+        "",
+        f"Recorded by `python -m bench{' --full' if full else ''} --record` on "
+        f"{time.strftime('%Y-%m-%d')}.",
+        "",
+        "| fact | value |",
+        "|---|---|",
+        *[f"| {k} | {v} |" for k, v in facts.items()],
+        "",
+        "| job | size | wall s | peak MB | detail |",
+        "|---|---|---:|---:|---|",
+        *[
+            f"| {r.job} | {r.size} | {r.seconds:.2f} | {r.peak_mb:,.0f} | {r.detail} |"
+            for r in rows
+        ],
+        "",
+        "Targets:",
+        "",
+        *[f"- {line}" for line in verdicts],
+        "",
+    ]
+    (ROOT.parent / "BENCHMARKS.md").write_text("\n".join(lines))
+
+
+def machine() -> dict[str, str]:
+    import duckdb
+    import ibis
+
+    cpu = "unknown"
+    for line in (
+        Path("/proc/cpuinfo").read_text().splitlines() if Path("/proc/cpuinfo").exists() else []
+    ):
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+    memory = "unknown"
+    if Path("/proc/meminfo").exists():
+        kb = int(Path("/proc/meminfo").read_text().split()[1])
+        memory = f"{kb / 1024 / 1024:.0f} GiB"
+    return {
+        "CPU": f"{cpu}, {os.cpu_count()} cores",
+        "memory": memory,
+        "OS": platform.platform(),
+        "Python": platform.python_version(),
+        "DuckDB / Ibis": f"{duckdb.__version__} / {ibis.__version__}",
+    }
+
+
+if __name__ == "__main__":
+    main()

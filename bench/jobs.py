@@ -1,0 +1,172 @@
+"""Benchmark jobs, each run in its own process by ``bench.__main__`` so that its wall time and
+peak RSS are its own: ``python -m bench.jobs JOB ARGS_JSON`` prints one JSON object."""
+
+from __future__ import annotations
+
+import json
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+
+def pipeline(models: str, work: str) -> dict[str, Any]:
+    """ingest → lineage → attribution → family metrics (both modes), timed by stage."""
+    from hubpulse.families import load_registry
+    from hubpulse.metrics import analyse_snapshot, derivatives_by_family, rank_models
+    from hubpulse.warehouse import open_warehouse
+
+    started = time.perf_counter()
+    store = open_warehouse(work)
+    store.ingest(models)
+    ingested = time.perf_counter()
+    day = store.resolve_date(None)
+    analysis = analyse_snapshot(store.models(day), store.aliases(), load_registry(), day)
+    resolved = time.perf_counter()
+    for mode in ("publisher", "lineage"):
+        rank_models(analysis, by="family", mode=mode).to_pyarrow()
+    derivatives_by_family(analysis).to_pyarrow()
+    done = time.perf_counter()
+    return {
+        "seconds": done - started,
+        "ingest": ingested - started,
+        "lineage": resolved - ingested,
+        "metrics": done - resolved,
+        "rounds": analysis.lineage.rounds,
+    }
+
+
+def peer(models: str) -> dict[str, Any]:
+    from bench.peer import run
+
+    started = time.perf_counter()
+    result = run(Path(models))
+    return {"seconds": time.perf_counter() - started, "edges": result["edges"]}
+
+
+def floor(models: str) -> dict[str, Any]:
+    """The physical floor: one DuckDB scan of the same Parquet with a group-by."""
+    import duckdb
+
+    started = time.perf_counter()
+    con = duckdb.connect()
+    con.execute(
+        "select author, sum(downloads), count(*) from read_parquet(?) group by author", [models]
+    ).fetchall()
+    return {"seconds": time.perf_counter() - started}
+
+
+def daily(directory: str, work: str) -> dict[str, Any]:
+    """Import a year of daily downloads, then family × month estimates for the year."""
+    from hubpulse.report import load_history
+    from hubpulse.series import DailyColumns
+    from hubpulse.settings import load_settings
+    from hubpulse.warehouse import open_warehouse
+
+    base = Path(directory)
+    started = time.perf_counter()
+    store = open_warehouse(work)
+    load = store.import_series(
+        base / "daily.parquet",
+        layout="daily",
+        models_path=base / "daily_models.parquet",
+        columns=DailyColumns(models_created="created_at"),
+    )
+    imported = time.perf_counter()
+    settings = load_settings(warehouse=work, mode="publisher")
+    history = load_history(settings, None, None, store)
+    rows = history.monthly("family").to_pyarrow().num_rows
+    done = time.perf_counter()
+    return {
+        "seconds": done - started,
+        "import": imported - started,
+        "query": done - imported,
+        "rows": load.rows,
+        "family_months": rows,
+    }
+
+
+def api(work: str, seconds: float = 10.0, clients: int = 8) -> dict[str, Any]:
+    """p50/p99 latency of a request mix under ``clients`` concurrent clients."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "hubpulse", "serve", "--port", str(port), "-w", work],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        startup = _wait(base)
+        ids = [r["model_id"] for r in _get(base + "/api/search?q=syn&limit=500")["rows"]]
+        urls = [
+            "/api/top?by=family",
+            "/api/compare?family=Qwen&next=8",
+            "/api/families/Qwen",
+            "/api/monthly",
+            "/",
+            "/family/Qwen",
+            "/compare?family=Qwen&next=3",
+            "/api/search?q=qwen",
+        ]
+        latencies: list[float] = []
+        stop = time.perf_counter() + seconds
+
+        def client(seed: int) -> None:
+            pick = random.Random(seed)
+            while time.perf_counter() < stop:
+                url = (
+                    pick.choice(urls) if pick.random() < 0.8 else f"/api/models/{pick.choice(ids)}"
+                )
+                began = time.perf_counter()
+                with urllib.request.urlopen(base + url, timeout=30) as response:
+                    response.read()
+                latencies.append(time.perf_counter() - began)
+
+        threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    latencies.sort()
+    return {
+        "seconds": startup,
+        "requests": len(latencies),
+        "p50_ms": 1000 * statistics.median(latencies),
+        "p99_ms": 1000 * latencies[int(0.99 * (len(latencies) - 1))],
+        "clients": clients,
+    }
+
+
+def _wait(base: str) -> float:
+    began = time.perf_counter()
+    while True:
+        try:
+            _get(base + "/api/snapshots")
+            return time.perf_counter() - began
+        except OSError:
+            if time.perf_counter() - began > 600:
+                raise
+            time.sleep(0.2)
+
+
+def _get(url: str) -> Any:
+    with urllib.request.urlopen(url, timeout=30) as response:
+        return json.loads(response.read())
+
+
+JOBS = {"pipeline": pipeline, "peer": peer, "floor": floor, "daily": daily, "api": api}
+
+if __name__ == "__main__":
+    job, arguments = sys.argv[1], json.loads(sys.argv[2])
+    print(json.dumps(JOBS[job](**arguments)))
