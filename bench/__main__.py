@@ -190,13 +190,11 @@ def check(rows: list[Row]) -> list[str]:
             )
         )
     daily = next(r for r in rows if r.job == "daily")
-    lines.append(
-        _verdict(
-            f"{daily.result['rows']:,} daily rows → family × month: {daily.result['query']:.1f} s",
-            daily.result["query"] <= 15,
-            "≤ 15 s (target at 175M rows)",
-        )
-    )
+    text = f"{daily.result['rows']:,} daily rows → family × month: {daily.result['query']:.1f} s"
+    if daily.result["rows"] >= 170_000_000:
+        lines.append(_verdict(text, daily.result["query"] <= 15, "≤ 15 s"))
+    else:
+        lines.append(f"SMALL  {text} (the ≤ 15 s target is for 175M rows: --full)")
     api = next(r for r in rows if r.job == "api")
     lines.append(
         _verdict(f"API p99 {api.result['p99_ms']:.1f} ms", api.result["p99_ms"] <= 50, "≤ 50 ms")

@@ -4,6 +4,8 @@ is read-only, and survives schema-driven fuzzing without a server error."""
 from __future__ import annotations
 
 import json
+import random
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +17,10 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
 from test_report import cli_json, same
 
+from hubpulse.dashboard import build_graph, lineage_of
+from hubpulse.errors import ModelNotFoundError
+from hubpulse.lineage import describe_lineage
+from hubpulse.metrics import Analysis
 from hubpulse.server import create_app
 from hubpulse.settings import load_settings
 
@@ -75,6 +81,27 @@ def test_api_model_lineage_equals_the_cli(client: TestClient, demo_store: Path) 
     for key in ("ancestry", "roots", "depth", "descendants_by_relation", "descendants_by_depth"):
         assert same(api[key], cli[key]), key
     assert api["model"]["model_id"] == MODEL and api["model"]["family"] == "Qwen"
+
+
+def test_in_memory_lineage_equals_the_engine(demo_analysis: Analysis) -> None:
+    """The dashboard's indexed graph answers exactly what `describe_lineage` answers."""
+    graph = build_graph(demo_analysis)
+    edges = demo_analysis.lineage.edges.to_pyarrow().to_pylist()
+    busiest = Counter(e["parent"] for e in edges).most_common(15)
+    external = [e["parent"] for e in edges if not e["parent_known"]][:10]
+    merged = [c for c, n in Counter(e["child"] for e in edges).most_common(10)]
+    issues = demo_analysis.lineage.issues.to_pyarrow().to_pylist()[:10]
+    sample = {p for p, _ in busiest} | set(external) | set(merged) | {MODEL}
+    sample |= {i["model_id"] for i in issues} | {i["parent_id"] for i in issues}
+    sample |= set(random.Random(3).sample(sorted(e["child"] for e in edges), 20))
+    for model in sorted(sample):
+        expected = describe_lineage(demo_analysis.lineage, demo_analysis.models, model).to_dict()
+        got = lineage_of(graph, model)
+        key = lambda r: sorted(r.items())  # noqa: E731  (issues come unordered from the engine)
+        assert sorted(got.pop("issues"), key=key) == sorted(expected.pop("issues"), key=key)
+        assert got == expected, model
+    with pytest.raises(ModelNotFoundError, match="neither in the snapshot"):
+        lineage_of(graph, "nobody/nothing")
 
 
 def test_api_family_detail(client: TestClient, demo_store: Path) -> None:

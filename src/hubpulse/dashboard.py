@@ -2,10 +2,10 @@
 
 Heavy aggregates are computed once per (snapshot, mode) by ``Dashboard.view`` with the same
 library calls as the CLI and the report (``build_report``), then kept in memory: rankings,
-monthly figures, derivatives, per-model facts (downloads, size, descendants) and the child
-lists of the lineage graph. Per-model lineage (``describe_lineage``, as ``hubpulse lineage``)
-runs in the engine on the snapshot's cached lineage tables, one query at a time, because a
-DuckDB connection is not shared between threads.
+monthly figures, derivatives, per-model facts (downloads, size, descendants) and the
+snapshot's resolved lineage (closure, edges, roots, repairs, descendant summaries) indexed by
+model, so a model page (``lineage_of``, the same answer as ``hubpulse lineage``, tested) needs
+no engine query.
 """
 
 from __future__ import annotations
@@ -18,11 +18,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import ibis
+import ibis.expr.types as ir
+import numpy as np
 import pandas as pd
 
-from hubpulse.errors import SnapshotNotFoundError
+from hubpulse.errors import ModelNotFoundError, SnapshotNotFoundError
 from hubpulse.families import match_publishers
-from hubpulse.lineage import describe_lineage
 from hubpulse.metrics import Analysis, parameter_count, size_bucket
 from hubpulse.report import Report, build_report, load_analysis
 from hubpulse.settings import Mode, Settings
@@ -30,6 +31,105 @@ from hubpulse.trends import family_trend
 from hubpulse.warehouse import open_warehouse
 
 MEMO_SIZE = 1024
+
+
+@dataclass(frozen=True)
+class Graph:
+    """One snapshot's resolved lineage in memory, indexed per model, so a model page
+    (``lineage_of``) is a few dictionary lookups instead of engine queries. Descendant summaries
+    are aggregated for every ancestor at once, in the engine, when the graph is built."""
+
+    known: frozenset[str]  # model ids in the snapshot
+    named_parents: frozenset[str]
+    up_index: pd.Index  # model ids with ancestors → ranges of ``up_ancestors``
+    up_bounds: np.ndarray
+    up_ancestors: np.ndarray
+    parents: dict[str, list[dict[str, Any]]]  # child → its edges
+    roots: dict[str, list[dict[str, Any]]]
+    by_relation: dict[str, list[dict[str, Any]]]  # ancestor → descendant summary
+    by_depth: dict[str, list[dict[str, Any]]]
+    issues: dict[str, list[dict[str, Any]]]  # model or parent id → repairs naming it
+
+
+def build_graph(analysis: Analysis) -> Graph:
+    lineage, models = analysis.lineage, analysis.models
+    closure = lineage.closure.order_by(["model_id", "ancestor_id"]).to_pyarrow()
+    owners = closure["model_id"].to_numpy(zero_copy_only=False)
+    index, first = np.unique(owners, return_index=True)
+    bounds = np.append(first, len(owners))
+    below = lineage.closure.join(
+        models.select(
+            "model_id",
+            "author",
+            downloads=models.downloads_30d.fill_null(0),
+            relation=ibis.coalesce(models.base_relation, ibis.literal("unknown")),
+        ),
+        "model_id",
+    )
+    by_relation = below.group_by(["ancestor_id", "relation"]).aggregate(
+        descendants=below.model_id.nunique(),
+        publishers=below.author.nunique(),
+        downloads_30d=below.downloads.sum(),
+    )
+    by_depth = below.group_by(["ancestor_id", "depth"]).aggregate(descendants=below.count())
+    issues: dict[str, list[dict[str, Any]]] = {}
+    for issue in lineage.issues.to_pyarrow().to_pylist():
+        for key in {issue["model_id"], issue["parent_id"]}:
+            issues.setdefault(key, []).append(issue)
+    edges = lineage.edges.select("child", "parent", "relation", "parent_known")
+    return Graph(
+        known=frozenset(models.model_id.to_pyarrow().to_pylist()),
+        named_parents=frozenset(lineage.edges.parent.to_pyarrow().to_pylist()),
+        up_index=pd.Index(index.astype(object)),
+        up_bounds=bounds,
+        up_ancestors=closure["ancestor_id"].to_numpy(zero_copy_only=False),
+        parents=_grouped(edges, "child", keep=True),
+        roots=_grouped(
+            lineage.roots.select("model_id", "root_id", "depth", "external"), "model_id"
+        ),
+        by_relation=_grouped(by_relation, "ancestor_id"),
+        by_depth=_grouped(by_depth, "ancestor_id"),
+        issues=issues,
+    )
+
+
+def _grouped(table: ir.Table, key: str, *, keep: bool = False) -> dict[str, list[dict[str, Any]]]:
+    out: dict[str, list[dict[str, Any]]] = {}
+    for row in table.to_pyarrow().to_pylist():
+        owner = row[key] if keep else row.pop(key)
+        out.setdefault(owner, []).append(row)
+    return out
+
+
+def lineage_of(graph: Graph, model_id: str) -> dict[str, Any]:
+    """What ``describe_lineage(...).to_dict()`` returns, from the in-memory graph."""
+    in_snapshot = model_id in graph.known
+    if not in_snapshot and model_id not in graph.named_parents:
+        raise ModelNotFoundError(
+            f"model {model_id!r} is neither in the snapshot nor a parent of any model in it"
+        )
+    nodes = [model_id]
+    if model_id in graph.up_index:
+        at = graph.up_index.get_loc(model_id)
+        nodes += list(graph.up_ancestors[graph.up_bounds[at] : graph.up_bounds[at + 1]])
+    ancestry = sorted(
+        (edge for node in nodes for edge in graph.parents.get(node, [])),
+        key=lambda e: (e["child"], e["parent"]),
+    )
+    root_rows = sorted(graph.roots.get(model_id, []), key=lambda r: r["root_id"])
+    relations = sorted(
+        graph.by_relation.get(model_id, []), key=lambda r: (-r["descendants"], r["relation"])
+    )
+    return {
+        "model_id": model_id,
+        "in_snapshot": in_snapshot,
+        "ancestry": ancestry,
+        "roots": root_rows or [{"root_id": model_id, "depth": 0, "external": not in_snapshot}],
+        "depth": max((int(r["depth"]) for r in root_rows), default=0),
+        "descendants_by_relation": relations,
+        "descendants_by_depth": sorted(graph.by_depth.get(model_id, []), key=lambda r: r["depth"]),
+        "issues": graph.issues.get(model_id, []),
+    }
 
 
 @dataclass(frozen=True)
@@ -44,6 +144,7 @@ class View:
     edges: pd.DataFrame  # child, parent, relation, downloads_30d (desc within parent)
     official: pd.DataFrame  # owner (family), model_id, downloads_30d, ...: first-party repos
     trends: dict[str, list[dict[str, Any]]]  # family → monthly rows with growth
+    graph: Graph  # the snapshot's lineage, indexed (shared by both modes)
     memo: OrderedDict[Any, Any] = field(default_factory=OrderedDict)  # rendered pieces
     memo_lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -76,6 +177,7 @@ class Dashboard:
         self.months = months
         self._lock = threading.RLock()
         self._analyses: dict[dt.date, Analysis] = {}
+        self._graphs: dict[dt.date, Graph] = {}
         self._views: dict[tuple[dt.date, Mode], View] = {}
 
     def date(self, date: dt.date | None) -> dt.date:
@@ -118,7 +220,11 @@ class Dashboard:
             names = sorted({r["family"] for r in report.data["monthly"]})
             for row in family_trend(monthly, names).to_pyarrow().to_pylist():
                 trends.setdefault(row["family"], []).append(_clean(row))
-        return View(analysis, mode, report, models, children, edges, official, trends)
+        if date not in self._graphs:
+            self._graphs[date] = build_graph(analysis)
+        return View(
+            analysis, mode, report, models, children, edges, official, trends, self._graphs[date]
+        )
 
 
 def _model_facts(analysis: Analysis, mode: Mode) -> pd.DataFrame:
@@ -201,18 +307,17 @@ def family_detail(view: View, name: str) -> dict[str, Any]:
     }
 
 
-def model_detail(dashboard: Dashboard, view: View, model_id: str) -> dict[str, Any]:
+def model_detail(view: View, model_id: str) -> dict[str, Any]:
     """The model page: facts, ancestry (every parent link up to the roots), descendants by
     relation and depth (as ``hubpulse lineage``), and the most downloaded direct children."""
-    with dashboard.locked():
-        lineage = describe_lineage(view.analysis.lineage, view.analysis.models, model_id)
+    lineage = lineage_of(view.graph, model_id)
     facts = _clean(view.models.loc[model_id].to_dict()) if model_id in view.models.index else None
     kids, total = children_of(view, model_id, 25)
     return {
         "snapshot_date": view.analysis.snapshot_date.isoformat(),
         "mode": view.mode,
         "model": facts,
-        **lineage.to_dict(),
+        **lineage,
         "children": kids,
         "children_total": total,
     }

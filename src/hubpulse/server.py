@@ -146,7 +146,7 @@ def create_app(settings: Settings, *, dashboard: Dashboard | None = None) -> Fas
     def api_model(model_id: ModelP, mode: ModeQ = None, date: DateQ = None) -> dict[str, Any]:
         """A model's ancestry and descendants (as ``hubpulse lineage``)."""
         view = board.view(date, mode)
-        return view.remember(("model", model_id), lambda: model_detail(board, view, model_id))
+        return view.remember(("model", model_id), lambda: model_detail(view, model_id))
 
     @app.get("/api/search", tags=["api"])
     def api_search(
@@ -186,7 +186,7 @@ def create_app(settings: Settings, *, dashboard: Dashboard | None = None) -> Fas
     @app.get("/model/{model_id:path}", response_class=HTMLResponse, include_in_schema=False)
     def model_page(model_id: ModelP, mode: ModeQ = None, date: DateQ = None) -> HTMLResponse:
         view = board.view(date, mode)
-        detail = view.remember(("model", model_id), lambda: model_detail(board, view, model_id))
+        detail = view.remember(("model", model_id), lambda: model_detail(view, model_id))
         return render("model.html", meta=_meta(view), d=detail, tree=_ancestry_tree(detail))
 
     @app.get("/compare", response_class=HTMLResponse, include_in_schema=False)
