@@ -107,25 +107,29 @@ def _apply_aliases(raw: ir.Table, models: ir.Table, aliases: ir.Table) -> tuple[
 
 
 def _close(edges: ir.Table, max_depth: int) -> tuple[ir.Table, int]:
-    """Ancestor closure by semi-naive iteration (see module docstring)."""
+    """Ancestor closure by semi-naive iteration (see module docstring).
+
+    Each round's new pairs are materialised on their own (``levels``) and new candidates are
+    checked against the union of the earlier levels, so no round rewrites the pairs found
+    before it; every candidate of one round has the same depth, so a plain ``distinct`` keeps
+    one row per pair."""
     step_edges = edges.select(step_child=edges.child, step_parent=edges.parent)
-    closure = edges.select(
+    frontier = edges.select(
         model_id=edges.child, ancestor_id=edges.parent, depth=ibis.literal(1, "int64")
     ).cache()
-    frontier = closure
+    levels = [frontier]
     for rounds in range(1, max_depth + 1):
         step = frontier.join(step_edges, frontier.ancestor_id == step_edges.step_child).select(
             model_id=frontier.model_id,
             ancestor_id=step_edges.step_parent,
             depth=frontier.depth + 1,
         )
-        fresh = step.anti_join(closure, ["model_id", "ancestor_id"]).distinct(
-            on=["model_id", "ancestor_id"]
-        )
-        frontier = fresh.cache()
+        known = ibis.union(*levels) if len(levels) > 1 else levels[0]
+        frontier = step.distinct().anti_join(known, ["model_id", "ancestor_id"]).cache()
         if not _count(frontier):
-            return closure, rounds
-        closure = closure.union(frontier).cache()
+            closure = ibis.union(*levels) if len(levels) > 1 else levels[0]
+            return closure.cache(), rounds
+        levels.append(frontier)
     raise LineageError(
         f"lineage did not converge within {max_depth} rounds: a chain is deeper than "
         "max_lineage_depth; raise HUBPULSE_MAX_LINEAGE_DEPTH"
