@@ -111,20 +111,24 @@ lineage as (
             when len(tag_ids) > 0 or len(plain_ids) > 0 then 'tags'
             when len(card_ids) > 0 then 'card'
         end as origin,
-        (
-            select list(n order by n desc) from (
-                select count(*) as n from unnest(tag_relations) as r(rel) group by rel
-            )
-        ) as relation_counts,
+        len(list_filter(tag_relations, lambda r: r = 'finetune')) as n_finetune,
+        len(list_filter(tag_relations, lambda r: r = 'adapter')) as n_adapter,
+        len(list_filter(tag_relations, lambda r: r = 'quantized')) as n_quantized,
+        len(list_filter(tag_relations, lambda r: r = 'merge')) as n_merge,
         (gg is not null and len(json_keys(gg)) > 0) or list_contains(t, 'gguf') as is_gguf
     from chosen
+),
+counted as (
+    select *, greatest(n_finetune, n_adapter, n_quantized, n_merge) as n_top
+    from lineage
 )
 select
     row,
     null::date as snapshot_date,
     regular and (
         len(api_ids) > 0 or len(tag_ids) = 0
-        or len(relation_counts) < 2 or relation_counts[1] > relation_counts[2]
+        or (n_finetune = n_top)::int + (n_adapter = n_top)::int + (n_quantized = n_top)::int
+           + (n_merge = n_top)::int = 1
     ) and len(list_filter(card_raw, lambda x: regexp_matches(x, '^\\s|\\s$'))) = 0 as regular,
     id as model_id,
     coalesce(nullif(author, ''), case when contains(id, '/') then split_part(id, '/', 1) end)
@@ -156,10 +160,9 @@ select
     case origin
         when 'baseModels' then api_relation
         when 'tags' then case
-            when len(tag_ids) > 0 then (
-                select rel from unnest(tag_relations) as r(rel) group by rel
-                order by count(*) desc limit 1
-            )
+            when len(tag_ids) > 0 then case n_top
+                when n_finetune then 'finetune' when n_adapter then 'adapter'
+                when n_quantized then 'quantized' else 'merge' end
             when len(list_distinct(plain_ids)) > 1 then 'merge'
         end
         when 'card' then case
@@ -173,7 +176,7 @@ select
     origin as lineage_source,
     case when origin in ('baseModels', 'tags') and len(card_ids) = 1 and len(parents) = 1
         and card_ids[1] <> parents[1] then card_ids[1] end as alias_old
-from lineage
+from counted
 order by row
 """
 
@@ -197,11 +200,17 @@ TYPES = {
 }
 
 
+def _connect() -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect()
+    con.execute("set enable_progress_bar = false")  # the CLI draws its own
+    return con
+
+
 def read_hub_stats(path: Path) -> tuple[pa.Table, list[int]] | None:
     """(canonical columns of the regular rows, with ``row`` and ``alias_old``; the numbers of
     the rows left to the Python reader), or None when the file's columns are not typed as the
     hub-stats dump types them, or the file is not readable Parquet."""
-    con = duckdb.connect()
+    con = _connect()
     try:
         try:
             described = con.execute(
@@ -238,7 +247,7 @@ def row_records(path: Path, rows: list[int]) -> list[tuple[int, dict[str, Any]]]
     """The raw records of ``rows`` (1-based), for the Python reader."""
     if not rows:
         return []
-    con = duckdb.connect()
+    con = _connect()
     try:
         table = con.execute(
             "select * exclude (file_row_number) from read_parquet(?, file_row_number = true) "
