@@ -24,7 +24,7 @@ import pandas as pd
 
 from hubpulse.errors import ModelNotFoundError, SnapshotNotFoundError
 from hubpulse.families import match_publishers
-from hubpulse.metrics import Analysis, parameter_count, size_bucket
+from hubpulse.metrics import Analysis, model_families, parameter_count, size_bucket
 from hubpulse.report import Report, build_report, load_analysis
 from hubpulse.settings import Mode, Settings
 from hubpulse.trends import family_trend
@@ -229,10 +229,7 @@ class Dashboard:
 
 def _model_facts(analysis: Analysis, mode: Mode) -> pd.DataFrame:
     models = analysis.models
-    shares = analysis.attribution(mode)
-    families = shares.group_by("model_id").aggregate(
-        family=shares.family.group_concat(", ", order_by=shares.family)
-    )
+    families = model_families(analysis, mode)
     closure = analysis.lineage.closure
     counts = closure.group_by(model_id=closure.ancestor_id).aggregate(descendants=closure.count())
     facts = models.select(

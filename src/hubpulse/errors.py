@@ -41,3 +41,7 @@ class LineageError(HubpulseError):
 
 class SeriesFormatError(ValueError, HubpulseError):
     """A download series file cannot be read as the layout it was given as."""
+
+
+class EngineError(HubpulseError):
+    """An engine cannot be started, or cannot run what was asked of it."""

@@ -3,7 +3,7 @@
 Everything is computed as joins in the engine. Ibis has no recursive construct, so
 ``resolve_lineage`` makes one explicit choice: the ancestor closure is grown by **semi-naive
 iteration** — each round joins only the newest frontier of (model, ancestor) pairs with the edge
-table and keeps the pairs not seen before, materialising each round with ``Table.cache()``. The
+table and keeps the pairs not seen before, materialising each round (``engines.materialise``). The
 number of rounds is the longest shortest-path in the graph (≤ ``max_depth``), not the number of
 models.
 
@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import ibis
 import ibis.expr.types as ir
 
+from hubpulse.engines import materialise
 from hubpulse.errors import LineageError
 
 _ALIAS_ROUNDS = 4  # resolves rename chains up to 2**4 = 16 hops
@@ -57,27 +58,31 @@ def resolve_lineage(models: ir.Table, aliases: ir.Table, *, max_depth: int = 256
     raw = raw.filter(raw.parent.notnull() & (raw.parent != ""))
     renamed, alias_issues = _apply_aliases(raw, models, aliases)
     self_refs = renamed.filter(renamed.child == renamed.parent)
-    edges = renamed.filter(renamed.child != renamed.parent).distinct(on=["child", "parent"]).cache()
+    edges = materialise(
+        renamed.filter(renamed.child != renamed.parent).distinct(on=["child", "parent"])
+    )
     closure, rounds = _close(edges, max_depth)
     dropped = _cycle_breaks(edges, closure, models)
     if _count(dropped):
-        edges = edges.anti_join(dropped, ["child", "parent"]).cache()
+        edges = materialise(edges.anti_join(dropped, ["child", "parent"]))
         closure, rounds = _close(edges, max_depth)
     known = models.select(known_id=models.model_id)
-    edges = (
-        edges.left_join(known, edges.parent == known.known_id)
-        .select("child", "parent", "relation", parent_known=ibis._.known_id.notnull())
-        .cache()
+    edges = materialise(
+        edges.left_join(known, edges.parent == known.known_id).select(
+            "child", "parent", "relation", parent_known=ibis._.known_id.notnull()
+        )
     )
-    issues = ibis.union(
-        alias_issues,
-        _issue(self_refs, "self_reference", ibis.literal("model lists itself as its parent")),
-        _issue(dropped, "cycle_break", ibis.literal("edge to a younger parent inside a cycle")),
-    ).cache()
+    issues = materialise(
+        ibis.union(
+            alias_issues,
+            _issue(self_refs, "self_reference", ibis.literal("model lists itself as its parent")),
+            _issue(dropped, "cycle_break", ibis.literal("edge to a younger parent inside a cycle")),
+        )
+    )
     return Lineage(
         edges=edges,
         closure=closure,
-        roots=_roots(models, edges, closure).cache(),
+        roots=materialise(_roots(models, edges, closure)),
         issues=issues,
         rounds=rounds,
     )
@@ -93,7 +98,7 @@ def _apply_aliases(raw: ir.Table, models: ir.Table, aliases: ir.Table) -> tuple[
         mapping = mapping.left_join(hop, mapping.new_id == hop.hop_old).select(
             "old_id", new_id=ibis.coalesce(ibis._.hop_new, ibis._.new_id)
         )
-    mapping = mapping.filter(mapping.old_id != mapping.new_id).cache()
+    mapping = materialise(mapping.filter(mapping.old_id != mapping.new_id))
     joined = raw.left_join(mapping, raw.parent == mapping.old_id)
     renamed = joined.select("child", "relation", parent=ibis.coalesce(joined.new_id, joined.parent))
     hits = joined.filter(joined.new_id.notnull())
@@ -114,9 +119,9 @@ def _close(edges: ir.Table, max_depth: int) -> tuple[ir.Table, int]:
     before it; every candidate of one round has the same depth, so a plain ``distinct`` keeps
     one row per pair."""
     step_edges = edges.select(step_child=edges.child, step_parent=edges.parent)
-    frontier = edges.select(
-        model_id=edges.child, ancestor_id=edges.parent, depth=ibis.literal(1, "int64")
-    ).cache()
+    frontier = materialise(
+        edges.select(model_id=edges.child, ancestor_id=edges.parent, depth=ibis.literal(1, "int64"))
+    )
     levels = [frontier]
     for rounds in range(1, max_depth + 1):
         step = frontier.join(step_edges, frontier.ancestor_id == step_edges.step_child).select(
@@ -125,10 +130,10 @@ def _close(edges: ir.Table, max_depth: int) -> tuple[ir.Table, int]:
             depth=frontier.depth + 1,
         )
         known = ibis.union(*levels) if len(levels) > 1 else levels[0]
-        frontier = step.distinct().anti_join(known, ["model_id", "ancestor_id"]).cache()
+        frontier = materialise(step.distinct().anti_join(known, ["model_id", "ancestor_id"]))
         if not _count(frontier):
             closure = ibis.union(*levels) if len(levels) > 1 else levels[0]
-            return closure.cache(), rounds
+            return materialise(closure), rounds
         levels.append(frontier)
     raise LineageError(
         f"lineage did not converge within {max_depth} rounds: a chain is deeper than "
@@ -152,7 +157,7 @@ def _cycle_breaks(edges: ir.Table, closure: ir.Table, models: ir.Table) -> ir.Ta
     younger_parent = (dated.p_age > dated.c_age) | (
         (dated.p_age == dated.c_age) & (dated.parent > dated.child)
     )
-    return dated.filter(younger_parent).select("child", "parent", "relation").cache()
+    return materialise(dated.filter(younger_parent).select("child", "parent", "relation"))
 
 
 def _roots(models: ir.Table, edges: ir.Table, closure: ir.Table) -> ir.Table:

@@ -25,6 +25,7 @@ import ibis
 import ibis.expr.datatypes as idt
 import ibis.expr.types as ir
 
+from hubpulse.engines import materialise
 from hubpulse.errors import ModelNotFoundError, UnknownFamilyError
 from hubpulse.families import UNATTRIBUTED, Registry, assign_families, match_publishers
 from hubpulse.lineage import Lineage, resolve_lineage
@@ -58,7 +59,7 @@ def analyse_snapshot(
     max_depth: int = 256,
 ) -> Analysis:
     """Resolve lineage once for a snapshot so that several questions can share it."""
-    models = models.cache()
+    models = materialise(models)
     lineage = resolve_lineage(models, aliases, max_depth=max_depth)
     return Analysis(snapshot_date, models, lineage, registry)
 
@@ -94,7 +95,7 @@ def rank_models(
         derivatives=grouped.derivatives,
     )
     if by == "model":
-        ranked = ranked.join(_model_families(analysis, mode), "model_id")
+        ranked = ranked.join(model_families(analysis, mode), "model_id")
     ranked = ranked.order_by("rank")
     return ranked.limit(limit) if limit else ranked
 
@@ -342,8 +343,9 @@ def _derivative_counts(analysis: Analysis, by: GroupBy) -> ir.Table:
     return counts.rename({key: "key"})
 
 
-def _model_families(analysis: Analysis, mode: Mode) -> ir.Table:
+def model_families(analysis: Analysis, mode: Mode) -> ir.Table:
+    """model_id, family: the families a model counts for under ``mode``, sorted, joined by ", "
+    (a sorted array rather than an ordered group_concat, which Spark cannot do)."""
     shares = analysis.attribution(mode)
-    return shares.group_by("model_id").aggregate(
-        family=shares.family.group_concat(", ", order_by=shares.family)
-    )
+    grouped = shares.group_by("model_id").aggregate(families=shares.family.collect())
+    return grouped.select("model_id", family=ibis.literal(", ").join(grouped.families.sort()))

@@ -18,6 +18,7 @@ import pyarrow as pa
 
 from hubpulse import __version__
 from hubpulse.charts import Chart, Series
+from hubpulse.errors import EngineError
 from hubpulse.families import UNATTRIBUTED, load_registry
 from hubpulse.history import HistoryError, evidence_months, parse_month
 from hubpulse.metrics import (
@@ -63,11 +64,21 @@ class Report:
         return json.dumps({"meta": self.meta, **self.data}, default=json_default, indent=1)
 
 
+def open_store(settings: Settings) -> Warehouse:
+    """The settings' warehouse, read by the settings' engine (DuckDB or Spark)."""
+    return open_warehouse(
+        settings.warehouse,
+        settings.engine,
+        spark_master=settings.spark_master,
+        spark_conf=settings.spark_conf,
+    )
+
+
 def load_analysis(
     settings: Settings, date: dt.date | None, warehouse: Warehouse | None = None
 ) -> Analysis:
     """The snapshot of ``date`` (default: newest) with its lineage resolved."""
-    store = warehouse or open_warehouse(settings.warehouse)
+    store = warehouse or open_store(settings)
     day = store.resolve_date(date)
     return analyse_snapshot(
         store.models(day),
@@ -86,7 +97,12 @@ def load_history(
     analysis: Analysis | None = None,
 ) -> History:
     """Monthly estimates for the month range; lineage mode uses the newest snapshot's graph."""
-    store = warehouse or open_warehouse(settings.warehouse)
+    if settings.engine == "spark":
+        raise EngineError(
+            "monthly estimates (--month, monthly, trend, history) join each day to the nearest "
+            "observation (an as-of join), which Spark SQL lacks: run them with --engine duckdb"
+        )
+    store = warehouse or open_store(settings)
     dates = store.snapshot_dates()
     if (
         settings.mode == "lineage"

@@ -36,6 +36,17 @@ class Settings(BaseSettings):
     hub_retry_wait: float = Field(
         default=1.0, ge=0, description="First wait (s) before retrying a failed Hub request."
     )
+    engine: Literal["duckdb", "spark"] = Field(
+        default="duckdb",
+        description="Engine for lineage, attribution and metrics: embedded DuckDB or Spark.",
+    )
+    spark_master: str = Field(
+        default="local[*]", description="Spark master URL for --engine spark (local[*], spark://…)."
+    )
+    spark_conf: dict[str, str] = Field(
+        default_factory=dict,
+        description='Extra Spark settings as JSON, e.g. {"spark.executor.memory": "8g"}.',
+    )
     max_gap_days: int = Field(
         default=31,
         ge=0,

@@ -1,6 +1,6 @@
 """The warehouse: Parquet partitions per snapshot plus a DuckDB catalog of views.
 
-This is the only module that knows the engine (DuckDB), the file layout and the table names::
+This is the only module that knows the file layout and the table names::
 
     <root>/loads/<load_id>/models.parquet    canonical rows (sources.SNAPSHOT_SCHEMA + load_id)
     <root>/loads/<load_id>/rejects.parquet   malformed records: file, row, field, reason, raw
@@ -16,9 +16,9 @@ This is the only module that knows the engine (DuckDB), the file layout and the 
 A load is written in full under ``loads/`` (invisible), then published by atomically replacing the
 ``snapshots/date=…`` symlink, so a killed ingest leaves nothing half-written in view and a
 replaced snapshot is swapped in one step; unreferenced load directories are swept on the next
-ingest. Ingesting the same file again is a no-op (the
-load is identified by the file's SHA-256); a different file for a stored date is refused unless
-``replace=True``. Analytics run on an in-memory DuckDB connection whose views read the Parquet
+ingest. Ingesting the same file again is a no-op (the load is identified by the file's SHA-256);
+a different file for a stored date is refused unless ``replace=True``. Analytics run on an
+in-memory DuckDB connection (or a Spark session, see ``engines``) whose views read the Parquet
 files, so readers never lock the catalog file.
 
 A series import is written under ``series/.tmp-<load_id>`` and published by renaming the directory,
@@ -45,8 +45,10 @@ import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
 import pyarrow.parquet as pq
+from ibis.backends import BaseBackend
 
 from hubpulse import __version__
+from hubpulse.engines import Engine, connect_spark, parquet_sql, register_views
 from hubpulse.errors import SnapshotConflictError, SnapshotNotFoundError
 from hubpulse.history import Evidence, collect_evidence
 from hubpulse.series import (
@@ -122,23 +124,24 @@ class LoadResult:
 class Warehouse:
     """A warehouse directory and an Ibis connection whose tables are views over it."""
 
-    def __init__(self, root: Path | str) -> None:
+    def __init__(self, root: Path | str, engine: BaseBackend | None = None) -> None:
         self.root = Path(root).expanduser()
-        self.con = ibis.duckdb.connect()
+        self.con = ibis.duckdb.connect()  # writes; reads too unless another engine is given
+        self.reader = engine or self.con
         self._register_views()
 
     # -- reading ---------------------------------------------------------------------------
     def table(self, name: str) -> ir.Table:
         """All snapshots of table ``name`` (one of ``TABLES``)."""
-        if name not in self.con.list_tables():
+        if name not in self.reader.list_tables():
             raise SnapshotNotFoundError(
                 f"warehouse {self.root} holds no snapshot yet: run `hubpulse ingest PATH` first"
             )
-        return self.con.table(name)
+        return self.reader.table(name)
 
     def snapshot_dates(self) -> list[dt.date]:
         """Stored snapshot dates, oldest first."""
-        return sorted(_partition_date(path) for path in self._partitions())
+        return sorted(dt.date.fromisoformat(p.name[5:]) for p in self._partitions())  # date=…
 
     def resolve_date(self, date: dt.date | None) -> dt.date:
         """``date`` if stored, the newest stored date when ``None``; else a clear error."""
@@ -164,8 +167,8 @@ class Warehouse:
 
     def all_models(self) -> ir.Table:
         """Canonical rows of every stored snapshot (empty when there is none yet)."""
-        if MODELS in self.con.list_tables():
-            return self.con.table(MODELS)
+        if MODELS in self.reader.list_tables():
+            return self.reader.table(MODELS)
         schema = SNAPSHOT_SCHEMA.append(pa.field("load_id", pa.string()))
         return ibis.memtable(schema.empty_table())
 
@@ -183,15 +186,15 @@ class Warehouse:
     def aliases(self) -> ir.Table:
         """Every known rename (old_id → new_id): observed in snapshots plus the bundled list."""
         bundled = ibis.memtable(_bundled_aliases())
-        if ALIASES not in self.con.list_tables():
+        if ALIASES not in self.reader.list_tables():
             return bundled
-        observed = self.con.table(ALIASES).select("old_id", "new_id")
+        observed = self.reader.table(ALIASES).select("old_id", "new_id")
         return observed.union(bundled, distinct=True)
 
     def series_table(self, name: str) -> ir.Table:
         """All imported series loads of table ``name`` (empty with its schema when none)."""
-        if name in self.con.list_tables():
-            return self.con.table(name)
+        if name in self.reader.list_tables():
+            return self.reader.table(name)
         schema = SERIES_TABLES[name]
         if "load_id" not in schema.names:
             schema = schema.append(pa.field("load_id", pa.string()))
@@ -205,7 +208,7 @@ class Warehouse:
 
     def execute(self, expr: ir.Expr) -> pa.Table:
         """Run an Ibis expression on this warehouse's engine and return Arrow."""
-        return self.con.to_pyarrow(expr)
+        return self.reader.to_pyarrow(expr)
 
     # -- writing ---------------------------------------------------------------------------
     def ingest(
@@ -292,10 +295,10 @@ class Warehouse:
         """(Re)write ``catalog.duckdb`` with one view per table over the Parquet files."""
         self.root.mkdir(parents=True, exist_ok=True)
         with duckdb.connect(str(self.root / CATALOG_FILE)) as catalog:
-            for name, sql in self._views():
+            for name, files in self._views():
                 catalog.execute(f'DROP VIEW IF EXISTS "{name}"')
-                if sql:
-                    catalog.execute(f'CREATE VIEW "{name}" AS {sql}')
+                if files:
+                    catalog.execute(f'CREATE VIEW "{name}" AS {parquet_sql(files)}')
 
     def _write_load(self, snapshot: Snapshot, load_id: str) -> Path:
         load_dir = self.root / "loads" / load_id
@@ -347,28 +350,30 @@ class Warehouse:
             if not d.name.startswith(".") and (d / f"{SERIES_LOADS}.parquet").is_file()
         )
 
-    def _views(self) -> list[tuple[str, str | None]]:
-        """(view name, SQL or None when there is nothing to show) for every table."""
+    def _views(self) -> list[tuple[str, list[str]]]:
+        """(view name, its Parquet files; none when there is nothing to show) for every table."""
         parts, series = self._partitions(), self._series_dirs()
-        views = [(n, _view_sql(parts, n) if parts else None) for n in TABLES]
-        return views + [(n, _view_sql(series, n) if series else None) for n in SERIES_TABLES]
+        return [(n, [str(p / f"{n}.parquet") for p in parts]) for n in TABLES] + [
+            (n, [str(d / f"{n}.parquet") for d in series]) for n in SERIES_TABLES
+        ]
 
     def _register_views(self) -> None:
-        for name, sql in self._views():
-            self.con.raw_sql(f'DROP VIEW IF EXISTS "{name}"')
-            if sql:
-                self.con.raw_sql(f'CREATE VIEW "{name}" AS {sql}')
+        views = self._views()
+        register_views(self.con, views)
+        if self.reader is not self.con:
+            register_views(self.reader, views)
 
 
-def _view_sql(directories: list[Path], name: str) -> str:
-    files = [str(p / f"{name}.parquet") for p in directories]
-    listed = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
-    options = "union_by_name = true, hive_partitioning = false"
-    return f"SELECT * FROM read_parquet([{listed}], {options})"
-
-
-def open_warehouse(root: Path | str) -> Warehouse:
-    """Open (or start) the warehouse at ``root``."""
+def open_warehouse(
+    root: Path | str,
+    engine: Engine = "duckdb",
+    *,
+    spark_master: str = "local[*]",
+    spark_conf: dict[str, str] | None = None,
+) -> Warehouse:
+    """Open (or start) the warehouse at ``root``, read by ``engine`` (writes always use DuckDB)."""
+    if engine == "spark":
+        return Warehouse(root, connect_spark(spark_master, spark_conf))
     return Warehouse(root)
 
 
@@ -465,13 +470,7 @@ def _load_row(snapshot: Snapshot, load_id: str) -> pa.Table:
 
 def _read_load(partition: Path) -> dict[str, object] | None:
     path = partition / f"{LOADS}.parquet"
-    if not path.is_file():
-        return None
-    return pq.read_table(path).to_pylist()[0]
-
-
-def _partition_date(path: Path) -> dt.date:
-    return dt.date.fromisoformat(path.name.removeprefix("date="))
+    return pq.read_table(path).to_pylist()[0] if path.is_file() else None
 
 
 def _write(path: Path, table: pa.Table) -> None:

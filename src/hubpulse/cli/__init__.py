@@ -16,6 +16,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from hubpulse.engines import Engine
 from hubpulse.errors import HubpulseError
 from hubpulse.metrics import Analysis, GroupBy, Metric
 from hubpulse.report import load_analysis, load_history
@@ -65,12 +66,39 @@ FamiliesOpt = Annotated[
         show_default=False,
     ),
 ]
+EngineOpt = Annotated[
+    Engine | None,
+    typer.Option(
+        "--engine",
+        help="Run lineage and metrics on duckdb or spark (pip install 'hubpulse[spark]') "
+        "[env HUBPULSE_ENGINE; default duckdb]",
+        show_default=False,
+    ),
+]
+SparkMasterOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--spark-master",
+        help="Spark master URL for --engine spark [env HUBPULSE_SPARK_MASTER; default local[*]]",
+        show_default=False,
+    ),
+]
 
 
 def _settings(
-    warehouse: Path | None, mode: str | None = None, families: Path | None = None
+    warehouse: Path | None,
+    mode: str | None = None,
+    families: Path | None = None,
+    engine: str | None = None,
+    spark_master: str | None = None,
 ) -> Settings:
-    return load_settings(warehouse=warehouse, mode=mode, families_file=families)
+    return load_settings(
+        warehouse=warehouse,
+        mode=mode,
+        families_file=families,
+        engine=engine,
+        spark_master=spark_master,
+    )
 
 
 def _date(value: str | None) -> dt.date | None:

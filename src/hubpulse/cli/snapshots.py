@@ -11,9 +11,11 @@ import typer
 from hubpulse import outputs
 from hubpulse.cli import (
     DateOpt,
+    EngineOpt,
     FamiliesOpt,
     FormatOpt,
     ModeOpt,
+    SparkMasterOpt,
     WarehouseOpt,
     _analysis,
     _date,
@@ -94,11 +96,13 @@ def top(
     fmt: FormatOpt = "table",
     warehouse: WarehouseOpt = None,
     families: FamiliesOpt = None,
+    engine: EngineOpt = None,
+    spark_master: SparkMasterOpt = None,
 ) -> None:
     """Rank families, models, vendors, countries or authors by downloads."""
     if by not in GROUPS:
         raise typer.BadParameter(f"choose one of {', '.join(GROUPS)}", param_hint="--by")
-    settings = _settings(warehouse, mode, families)
+    settings = _settings(warehouse, mode, families, engine, spark_master)
     analysis = _analysis(settings, date)
     table = rank_models(analysis, by=_group(by), mode=settings.mode, limit=limit)
     outputs.emit_query(
@@ -125,12 +129,14 @@ def compare(
     fmt: FormatOpt = "table",
     warehouse: WarehouseOpt = None,
     families: FamiliesOpt = None,
+    engine: EngineOpt = None,
+    spark_master: SparkMasterOpt = None,
 ) -> None:
     """Does FAMILY out-download the next N families combined? Both modes unless --mode.
 
     Without --month: the 30-day (or all-time) counts of one snapshot. With --month: the
     estimated downloads of that calendar month, with bounds: holds, fails or undecided."""
-    settings = _settings(warehouse, mode, families)
+    settings = _settings(warehouse, mode, families, engine, spark_master)
     modes = MODES if mode is None and "HUBPULSE_MODE" not in os.environ else (settings.mode,)
     if month is not None:
         histories = [_history(settings.model_copy(update={"mode": m}), month, month) for m in modes]
@@ -155,9 +161,11 @@ def derivatives(
     fmt: FormatOpt = "table",
     warehouse: WarehouseOpt = None,
     families: FamiliesOpt = None,
+    engine: EngineOpt = None,
+    spark_master: SparkMasterOpt = None,
 ) -> None:
     """Count derivatives of a family or model by relation, with distinct publishers."""
-    settings = _settings(warehouse, mode, families)
+    settings = _settings(warehouse, mode, families, engine, spark_master)
     analysis = _analysis(settings, date)
     table = count_derivatives(analysis, target, min_downloads=min_downloads)
     outputs.emit_query(
@@ -177,9 +185,11 @@ def lineage(
     fmt: FormatOpt = "table",
     warehouse: WarehouseOpt = None,
     families: FamiliesOpt = None,
+    engine: EngineOpt = None,
+    spark_master: SparkMasterOpt = None,
 ) -> None:
     """Show a model's ancestry up to its roots and a summary of its descendants."""
-    settings = _settings(warehouse, mode, families)
+    settings = _settings(warehouse, mode, families, engine, spark_master)
     analysis = _analysis(settings, date)
     report = describe_lineage(analysis.lineage, analysis.models, model_id)
     outputs.print_lineage(console, report, fmt, outputs.meta(analysis, settings.mode))
