@@ -109,6 +109,14 @@ def main() -> None:
             f"({result['rounds']} rounds) · metrics {result['metrics']:.1f} s"
         )
         add("pipeline", label(models), result, peak, detail)
+        if models == sizes[0]:  # the same analysis on Spark, from the warehouse just written
+            spark, spark_peak = run_job("spark", work=str(DATA / "work" / "pipeline"))
+            detail = (
+                f"Spark local[*]: start {spark['startup']:.1f} s · lineage "
+                f"{spark['lineage']:.1f} s · metrics {spark['metrics']:.1f} s "
+                f"(+ JVM {spark['jvm_mb']:,.0f} MB)"
+            )
+            add("spark", label(models), spark, spark_peak, detail)
         floor, floor_peak = run_job("floor", models=path)
         add("floor", label(models), floor, floor_peak, "DuckDB scan + group-by of the Parquet")
         if models in peer_sizes:
