@@ -433,19 +433,22 @@ def list_series_rejects(warehouse: Warehouse) -> pa.Table:
 
 
 def _series_load_row(data: SeriesData, load_id: str, staging: Path) -> dict[str, object]:
-    rows = pq.read_table(staging / f"{SERIES}.parquet", columns=["model_id", "day"])
-    days = rows.column("day")
+    """The load log row, counted by DuckDB: a year of the Hub (175M rows) never enters Python."""
+    rows, models, first, last = duckdb.execute(
+        "select count(*), count(distinct model_id), min(day), max(day) from read_parquet(?)",
+        [str(staging / f"{SERIES}.parquet")],
+    ).fetchone()  # type: ignore[misc]
     return {
         "load_id": load_id,
         "layout": data.layout,
         "file": str(data.path.resolve()),
         "file_sha256": data.file_sha256,
         "options": data.options,
-        "rows": rows.num_rows,
-        "models": len(set(rows.column("model_id").to_pylist())),
+        "rows": rows,
+        "models": models,
         "rejects": pq.read_metadata(staging / f"{SERIES_REJECTS}.parquet").num_rows,
-        "first_day": pa.compute.min(days).as_py() if rows.num_rows else None,
-        "last_day": pa.compute.max(days).as_py() if rows.num_rows else None,
+        "first_day": first,
+        "last_day": last,
         "hubpulse_version": __version__,
         "loaded_at": dt.datetime.now(dt.UTC).replace(tzinfo=None),
     }
