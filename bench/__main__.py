@@ -74,11 +74,12 @@ def run_job(job: str, limit: float | None = None, **arguments: Any) -> tuple[dic
     output = process.stdout.read()
     process.stdout.close()
     _, status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)
     if timer:
         timer.cancel()
     seconds, peak = time.perf_counter() - started, usage.ru_maxrss / 1024
     if status != 0:
-        code = os.waitstatus_to_exitcode(status)
+        code = process.returncode
         if code == -9 and limit and seconds >= limit:
             why = f"not done after {limit:.0f} s (stopped)"
         elif code == -9:

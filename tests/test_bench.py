@@ -39,3 +39,10 @@ def test_peer_gives_hubpulse_numbers(models: Path, tmp_path: Path) -> None:
 def test_jobs_report_time_and_peak_memory(models: Path) -> None:
     result, peak_mb = run_job("floor", models=str(models))
     assert result["seconds"] > 0 and 20 < peak_mb < 4_000
+
+
+def test_a_killed_job_is_reported_not_fatal(models: Path) -> None:
+    from bench.__main__ import JobFailed
+
+    with pytest.raises(JobFailed, match=r"not done after 0 s \(stopped\)"):
+        run_job("peer", 0.2, models=str(models))
