@@ -21,6 +21,8 @@ import ibis
 import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from hubpulse.errors import ModelNotFoundError, SnapshotNotFoundError
 from hubpulse.families import match_publishers
@@ -147,6 +149,11 @@ class View:
     graph: Graph  # the snapshot's lineage, indexed (shared by both modes)
     memo: OrderedDict[Any, Any] = field(default_factory=OrderedDict)  # rendered pieces
     memo_lock: threading.Lock = field(default_factory=threading.Lock)
+    search_keys: pa.Array = field(init=False)  # lower-case model ids, for substring search
+
+    def __post_init__(self) -> None:
+        keys = pc.utf8_lower(pa.array(self.models["model_id"], pa.string()))
+        object.__setattr__(self, "search_keys", keys)  # frozen: set once, here
 
     def remember(self, key: Any, make: Callable[[], Any]) -> Any:
         """``make()`` once per key, keeping the ``MEMO_SIZE`` most recently used results
@@ -320,10 +327,19 @@ def model_detail(view: View, model_id: str) -> dict[str, Any]:
     }
 
 
+SEARCH_CHUNK = 8192
+
+
 def search_models(view: View, q: str, limit: int) -> list[dict[str, Any]]:
     """Models whose id contains ``q`` (case-insensitive), most downloaded first."""
-    ids = view.models.model_id
-    hits = view.models[ids.str.contains(q, case=False, regex=False)].head(limit)
+    needle, keys, picked = q.lower(), view.search_keys, list[int]()
+    for start in range(0, len(keys), SEARCH_CHUNK):  # rows run most downloaded first, so a
+        found = pc.match_substring(keys.slice(start, SEARCH_CHUNK), needle)  # common word
+        rows = pc.indices_nonzero(found).to_pylist()[: limit - len(picked)]  # stops early
+        picked.extend(start + i for i in rows)
+        if len(picked) >= limit:
+            break
+    hits = view.models.iloc[picked]
     columns = ["model_id", "author", "family", "downloads_30d", "likes", "size", "descendants"]
     return [_clean(r) for r in hits[columns].to_dict("records")]
 
