@@ -18,6 +18,7 @@ Definitions used throughout:
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -44,10 +45,22 @@ class Analysis:
     models: ir.Table
     lineage: Lineage
     registry: Registry
+    stored: dict[Any, ir.Table] = field(default_factory=dict, compare=False, repr=False)
 
     def attribution(self, mode: Mode) -> ir.Table:
-        """model_id, family, weight under ``mode``."""
-        return assign_families(self.models, self.registry, self.lineage, mode)
+        """model_id, family, weight under ``mode`` (computed once per mode)."""
+        return self.once(
+            ("attribution", mode),
+            lambda: assign_families(self.models, self.registry, self.lineage, mode),
+        )
+
+    def once(self, key: Any, make: Callable[[], ir.Table]) -> ir.Table:
+        """``make()`` materialised in the engine the first time ``key`` is asked for: several
+        questions (both rankings, derivative counts) share one attribution and one set of
+        derivative pairs instead of recomputing them."""
+        if key not in self.stored:
+            self.stored[key] = materialise(make())
+        return self.stored[key]
 
 
 def analyse_snapshot(
@@ -326,7 +339,11 @@ def _first_party(analysis: Analysis, by: GroupBy) -> ir.Table:
 
 def derivative_pairs(analysis: Analysis, by: GroupBy) -> ir.Table:
     """descendant, key: each model that descends from a first-party repo of group ``key`` and is
-    not first-party to that group itself."""
+    not first-party to that group itself (computed once per group)."""
+    return analysis.once(("derivative_pairs", by), lambda: _derivative_pairs(analysis, by))
+
+
+def _derivative_pairs(analysis: Analysis, by: GroupBy) -> ir.Table:
     own = _first_party(analysis, by)
     closure = analysis.lineage.closure
     pairs = closure.join(own, closure.ancestor_id == own.model_id).select(
