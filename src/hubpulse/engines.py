@@ -26,7 +26,6 @@ if TYPE_CHECKING:
     from ibis.backends import BaseBackend
 
 Engine = Literal["duckdb", "spark"]
-ENGINES: tuple[Engine, ...] = ("duckdb", "spark")
 
 SPARK_DEFAULTS: dict[str, str] = {
     "spark.app.name": "hubpulse",
