@@ -228,6 +228,8 @@ def read_hub_stats(path: Path) -> tuple[pa.Table, list[int]] | None:
     finally:
         con.close()
     regular = pc.fill_null(table["regular"], False)
+    if pc.all(regular).as_py():  # the usual case: no copy of the whole table
+        return table.drop_columns(["regular"]), []
     irregular = table.filter(pc.invert(regular))["row"].to_pylist()
     return table.filter(regular).drop_columns(["regular"]), irregular
 

