@@ -130,14 +130,15 @@ def main() -> None:
 
     for models in sizes:
         path = str(hub(models) / "models.parquet")
-        result, peak = run_job("pipeline", models=path, work=fresh("pipeline"))
+        work = fresh("pipeline")
+        result, peak = run_job("pipeline", models=path, work=work)
         detail = (
             f"ingest {result['ingest']:.1f} s · lineage {result['lineage']:.1f} s "
             f"({result['rounds']} rounds) · metrics {result['metrics']:.1f} s"
         )
         add("pipeline", label(models), result, peak, detail)
         if models == sizes[0]:  # the same analysis on Spark, from the warehouse just written
-            spark, spark_peak = run_job("spark", work=str(DATA / "work" / "pipeline"))
+            spark, spark_peak = run_job("spark", work=work)
             detail = (
                 f"Spark local[*]: start {spark['startup']:.1f} s · lineage "
                 f"{spark['lineage']:.1f} s · metrics {spark['metrics']:.1f} s "

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import ibis
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -104,9 +105,7 @@ def repaired(tmp_path_factory: pytest.TempPathFactory, spark: Any) -> tuple[Anal
     aliases = pa.Table.from_pylist([{"old_id": o, "new_id": n} for o, n in renames], ALIAS_SCHEMA)
     pq.write_table(aliases, root / "aliases.parquet")
     analyses = []
-    for engine in (None, spark):
-        store = Warehouse(root / "wh", engine)
-        con = store.reader
+    for con in (ibis.duckdb.connect(), spark):
         models = con.read_parquet(str(root / "models.parquet"))
         known = con.read_parquet(str(root / "aliases.parquet"))
         analyses.append(analyse_snapshot(models, known, load_registry(), dt.date(2026, 1, 1)))

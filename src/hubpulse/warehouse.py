@@ -48,7 +48,7 @@ import pyarrow.parquet as pq
 from ibis.backends import BaseBackend
 
 from hubpulse import __version__
-from hubpulse.engines import Engine, connect_spark, parquet_sql, register_views
+from hubpulse.engines import Engine, connect_spark, register_views
 from hubpulse.errors import SnapshotConflictError, SnapshotNotFoundError
 from hubpulse.history import Evidence, collect_evidence
 from hubpulse.series import (
@@ -294,11 +294,11 @@ class Warehouse:
     def refresh_catalog(self) -> None:
         """(Re)write ``catalog.duckdb`` with one view per table over the Parquet files."""
         self.root.mkdir(parents=True, exist_ok=True)
-        with duckdb.connect(str(self.root / CATALOG_FILE)) as catalog:
-            for name, files in self._views():
-                catalog.execute(f'DROP VIEW IF EXISTS "{name}"')
-                if files:
-                    catalog.execute(f'CREATE VIEW "{name}" AS {parquet_sql(files)}')
+        catalog = ibis.duckdb.connect(self.root / CATALOG_FILE)
+        try:
+            register_views(catalog, self._views())
+        finally:
+            catalog.disconnect()
 
     def _write_load(self, snapshot: Snapshot, load_id: str) -> Path:
         load_dir = self.root / "loads" / load_id
