@@ -25,7 +25,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from hubpulse.synth import synthesize
+from hubpulse.ingest.synth import synthesize
 
 ROOT = Path(__file__).resolve().parent
 DATA = ROOT / ".data"

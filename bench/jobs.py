@@ -18,7 +18,7 @@ from typing import Any
 
 def pipeline(models: str, work: str) -> dict[str, Any]:
     """ingest → lineage → attribution → family metrics (both modes), timed by stage."""
-    from hubpulse.warehouse import open_warehouse
+    from hubpulse.store.warehouse import open_warehouse
 
     started = time.perf_counter()
     store = open_warehouse(work)
@@ -31,7 +31,7 @@ def pipeline(models: str, work: str) -> dict[str, Any]:
 def spark(work: str) -> dict[str, Any]:
     """lineage → attribution → family metrics (both modes) on Spark ``local[*]``, reading the
     warehouse the pipeline job wrote; the JVM's peak RSS (VmHWM) is reported beside Python's."""
-    from hubpulse.warehouse import open_warehouse
+    from hubpulse.store.warehouse import open_warehouse
 
     started = time.perf_counter()
     store = open_warehouse(work, "spark")
@@ -49,8 +49,8 @@ def spark(work: str) -> dict[str, Any]:
 
 def _analyse(store: Any) -> dict[str, Any]:
     """lineage, then family rankings in both modes and derivatives, of the newest snapshot."""
-    from hubpulse.families import load_registry
-    from hubpulse.metrics import analyse_snapshot, derivatives_by_family, rank_models
+    from hubpulse.analysis.families import load_registry
+    from hubpulse.analysis.metrics import analyse_snapshot, derivatives_by_family, rank_models
 
     started = time.perf_counter()
     day = store.resolve_date(None)
@@ -90,10 +90,10 @@ def floor(models: str) -> dict[str, Any]:
 
 def daily(directory: str, work: str) -> dict[str, Any]:
     """Import a year of daily downloads, then family × month estimates for the year."""
-    from hubpulse.report import load_history
-    from hubpulse.series import DailyColumns
+    from hubpulse.ingest.series import DailyColumns
+    from hubpulse.present.report import load_history
     from hubpulse.settings import load_settings
-    from hubpulse.warehouse import open_warehouse
+    from hubpulse.store.warehouse import open_warehouse
 
     base = Path(directory)
     started = time.perf_counter()

@@ -19,7 +19,7 @@ from typing import Any
 import networkx as nx
 import pandas as pd
 
-from hubpulse.families import UNATTRIBUTED, Registry, load_registry
+from hubpulse.analysis.families import UNATTRIBUTED, Registry, load_registry
 
 RELATIONS = {"finetune", "adapter", "quantized", "merge"}
 
@@ -125,5 +125,5 @@ def run(path: Path) -> dict[str, Any]:
 def _bundled_aliases() -> list[tuple[str, str]]:
     from importlib import resources
 
-    lines = resources.files("hubpulse").joinpath("aliases.csv").read_text().splitlines()
+    lines = resources.files("hubpulse").joinpath("data", "aliases.csv").read_text().splitlines()
     return [tuple(line.split(",", 2)[:2]) for line in lines[3:] if line]  # type: ignore[misc]

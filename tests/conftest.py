@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from hubpulse.families import load_registry
-from hubpulse.metrics import Analysis, analyse_snapshot
-from hubpulse.warehouse import Warehouse, open_warehouse
+from hubpulse.analysis.families import load_registry
+from hubpulse.analysis.metrics import Analysis, analyse_snapshot
+from hubpulse.store.warehouse import Warehouse, open_warehouse
 
 FIXTURES = Path(__file__).parent / "fixtures"
 DEMO = Path(str(resources.files("hubpulse").joinpath("data", "demo")))

@@ -9,7 +9,7 @@ import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
 
-from hubpulse.sources import ALIAS_SCHEMA, SNAPSHOT_SCHEMA
+from hubpulse.ingest.files import ALIAS_SCHEMA, SNAPSHOT_SCHEMA
 
 DAY = dt.date(2026, 1, 1)
 

@@ -35,7 +35,7 @@ def raw_parents(path: Path) -> tuple[dict[str, dict], dict[str, list[str]]]:
         if (api or tagged) and len(card_ids) == 1 and len(chosen) == 1 and card_ids[0] != chosen[0]:
             aliases[card_ids[0]] = chosen[0]
         parents[model_id] = chosen
-    for line in resources.files("hubpulse").joinpath("aliases.csv").read_text().splitlines()[3:]:
+    for line in _data("aliases.csv").splitlines()[3:]:
         old, new, _ = line.split(",", 2)
         aliases.setdefault(old, new)
     for model_id, ids in parents.items():
@@ -86,7 +86,7 @@ def publisher(model_id: str, families: list[dict]) -> str | None:
 
 
 def family_totals(path: Path, mode: str) -> dict[str, float]:
-    registry = tomllib.loads(resources.files("hubpulse").joinpath("families.toml").read_text())
+    registry = tomllib.loads(_data("families.toml"))
     families = registry["family"]
     rows, parents = raw_parents(path)
     totals: dict[str, float] = defaultdict(float)
@@ -108,7 +108,7 @@ def forecast_month(csv_dir: Path, family: str, month: str) -> dict[str, float | 
     import csv
     import datetime as dt
 
-    registry = tomllib.loads(resources.files("hubpulse").joinpath("families.toml").read_text())
+    registry = tomllib.loads(_data("families.toml"))
     first = dt.date.fromisoformat(month + "-01")
     last = (first + dt.timedelta(days=32)).replace(day=1) - dt.timedelta(days=1)
     total, lower, upper = 0.0, 0.0, 0.0
@@ -214,3 +214,7 @@ def size_totals(path: Path) -> dict[str, dict[str, int]]:
         totals[bucket]["downloads_30d"] += row["downloads"] or 0
         totals[bucket]["models"] += 1
     return dict(totals)
+
+
+def _data(name: str) -> str:
+    return resources.files("hubpulse").joinpath("data", name).read_text()

@@ -9,10 +9,10 @@ import pytest
 
 from bench.__main__ import run_job
 from bench.peer import run
-from hubpulse.families import load_registry
-from hubpulse.metrics import analyse_snapshot, rank_models
-from hubpulse.synth import synthesize
-from hubpulse.warehouse import open_warehouse
+from hubpulse.analysis.families import load_registry
+from hubpulse.analysis.metrics import analyse_snapshot, rank_models
+from hubpulse.ingest.synth import synthesize
+from hubpulse.store.warehouse import open_warehouse
 
 
 @pytest.fixture(scope="module")

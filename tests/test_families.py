@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from graphs import model, records, snapshot
 
+from hubpulse.analysis.families import load_registry, match_publishers
 from hubpulse.errors import RegistryError, UnknownFamilyError
-from hubpulse.families import load_registry, match_publishers
 
 REQUIRED = [
     "Qwen",

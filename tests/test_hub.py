@@ -20,8 +20,9 @@ import pytest
 from conftest import API_MARCH, HUB_STATS
 from fakehub import FakeHub, api_records, serve
 
-from hubpulse.families import load_registry
-from hubpulse.hub import (
+from hubpulse.analysis.families import load_registry
+from hubpulse.ingest.files import read_snapshot
+from hubpulse.ingest.hub import (
     CHARACTERIZATION,
     CrawlEvents,
     Hub,
@@ -32,12 +33,11 @@ from hubpulse.hub import (
     pull_hub_stats,
     scope_for,
 )
-from hubpulse.hub import (
+from hubpulse.ingest.hub import (
     HUB_STATS as HUB_STATS_REPO,
 )
-from hubpulse.series import DailyColumns
-from hubpulse.sources import read_snapshot
-from hubpulse.warehouse import Warehouse, list_rejects, open_warehouse
+from hubpulse.ingest.series import DailyColumns
+from hubpulse.store.warehouse import Warehouse, list_rejects, open_warehouse
 
 FAST = Politeness(base_wait=0.01, max_wait=0.05)
 SERVED = api_records(HUB_STATS)

@@ -14,9 +14,9 @@ import pyarrow.parquet as pq
 import pytest
 from conftest import HUB_STATS
 
-from hubpulse.hubstats import read_hub_stats
-from hubpulse.sources import Snapshot, read_snapshot
-from hubpulse.synth import synthesize
+from hubpulse.ingest.files import Snapshot, read_snapshot
+from hubpulse.ingest.hubstats import read_hub_stats
+from hubpulse.ingest.synth import synthesize
 
 
 def assert_same(path: Path) -> Snapshot:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from graphs import aliases, model, records, snapshot
 
+from hubpulse.analysis.lineage import describe_lineage, model_depths, resolve_lineage
 from hubpulse.errors import LineageError
-from hubpulse.lineage import describe_lineage, model_depths, resolve_lineage
-from hubpulse.sources import normalise_record
+from hubpulse.ingest.files import normalise_record
 
 
 def roots_of(lineage, model_id):

@@ -14,15 +14,15 @@ from conftest import HUB_STATS
 from independent import size_totals
 from typer.testing import CliRunner
 
-from hubpulse.cli import app
-from hubpulse.families import load_registry
-from hubpulse.metrics import (
+from hubpulse.analysis.families import load_registry
+from hubpulse.analysis.metrics import (
     Analysis,
     count_derivatives,
     parameter_count,
     rank_models,
     size_bucket,
 )
+from hubpulse.cli import app
 
 runner = CliRunner()
 MONTH = "2024-12"

@@ -16,10 +16,10 @@ import pyarrow.parquet as pq
 import pytest
 from conftest import FORECAST
 
+from hubpulse.analysis.estimator import estimate_monthly_downloads, month_table
 from hubpulse.errors import SeriesFormatError
-from hubpulse.history import estimate_monthly_downloads, month_table
-from hubpulse.series import DailyColumns, read_forecast_series
-from hubpulse.warehouse import Warehouse, list_series, list_series_rejects
+from hubpulse.ingest.series import DailyColumns, read_forecast_series
+from hubpulse.store.warehouse import Warehouse, list_series, list_series_rejects
 
 
 def rows_of(table: ibis.Table) -> list[dict[str, object]]:
@@ -92,7 +92,7 @@ def test_killed_import_leaves_nothing_visible(tmp_path: Path) -> None:
     root = tmp_path / "wh"
     code = (
         "import os, signal, pyarrow.parquet as pq\n"
-        "from hubpulse import warehouse as w\n"
+        "from hubpulse.store import warehouse as w\n"
         "real = w._write\n"
         "def dying(path, table):\n"
         "    real(path, table)\n"

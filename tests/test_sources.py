@@ -11,7 +11,7 @@ import pytest
 from conftest import API_MARCH, FIXTURES, HUB_STATS
 
 from hubpulse.errors import SnapshotFormatError
-from hubpulse.sources import SNAPSHOT_SCHEMA, read_snapshot
+from hubpulse.ingest.files import SNAPSHOT_SCHEMA, read_snapshot
 
 RAW = f"read_parquet('{HUB_STATS}')"
 

@@ -23,11 +23,9 @@ import pytest
 from conftest import HUB_STATS, HUB_STATS_DATE
 from graphs import model
 
-from hubpulse.engines import connect_spark
-from hubpulse.errors import EngineError
-from hubpulse.families import load_registry
-from hubpulse.lineage import describe_lineage
-from hubpulse.metrics import (
+from hubpulse.analysis.families import load_registry
+from hubpulse.analysis.lineage import describe_lineage
+from hubpulse.analysis.metrics import (
     GROUPS,
     Analysis,
     analyse_snapshot,
@@ -36,9 +34,11 @@ from hubpulse.metrics import (
     derivatives_by_family,
     rank_models,
 )
-from hubpulse.sources import ALIAS_SCHEMA, SNAPSHOT_SCHEMA
-from hubpulse.synth import synthesize
-from hubpulse.warehouse import Warehouse
+from hubpulse.errors import EngineError
+from hubpulse.ingest.files import ALIAS_SCHEMA, SNAPSHOT_SCHEMA
+from hubpulse.ingest.synth import synthesize
+from hubpulse.store.engines import connect_spark
+from hubpulse.store.warehouse import Warehouse
 
 if os.environ.get("HUBPULSE_REQUIRE_SPARK") != "1":
     pytest.importorskip("pyspark", reason="PySpark not installed: pip install 'hubpulse[spark]'")

@@ -14,12 +14,12 @@ import pytest
 from independent import family_totals
 from typer.testing import CliRunner
 
+from hubpulse.analysis.families import load_registry
+from hubpulse.analysis.lineage import model_depths
+from hubpulse.analysis.metrics import analyse_snapshot, rank_models
 from hubpulse.cli import app
-from hubpulse.families import load_registry
-from hubpulse.lineage import model_depths
-from hubpulse.metrics import analyse_snapshot, rank_models
-from hubpulse.synth import MAX_DEPTH, MAX_MERGE, synthesize
-from hubpulse.warehouse import open_warehouse
+from hubpulse.ingest.synth import MAX_DEPTH, MAX_MERGE, synthesize
+from hubpulse.store.warehouse import open_warehouse
 
 MODELS = 20_000
 

@@ -19,12 +19,10 @@ from graphs import aliases, model, snapshot
 from independent import forecast_month
 from truth import make_evidence
 
-from hubpulse.errors import UnknownFamilyError
-from hubpulse.families import UNATTRIBUTED, load_registry
-from hubpulse.history import HistoryError, collect_evidence
-from hubpulse.metrics import Analysis
-from hubpulse.series import SERIES_MODELS_SCHEMA, SERIES_SCHEMA
-from hubpulse.trends import (
+from hubpulse.analysis.estimator import HistoryError, collect_evidence
+from hubpulse.analysis.families import UNATTRIBUTED, load_registry
+from hubpulse.analysis.metrics import Analysis
+from hubpulse.analysis.trends import (
     History,
     compare_month,
     concentration,
@@ -34,7 +32,9 @@ from hubpulse.trends import (
     parse_counts,
     prepare_history,
 )
-from hubpulse.warehouse import Warehouse, open_warehouse
+from hubpulse.errors import UnknownFamilyError
+from hubpulse.ingest.series import SERIES_MODELS_SCHEMA, SERIES_SCHEMA
+from hubpulse.store.warehouse import Warehouse, open_warehouse
 
 FAMILIES = ("Qwen", "Llama", "Gemma", "Mistral", "Phi", "DeepSeek")
 MONTHS = ("2024-09", "2024-10", "2024-11", "2024-12", "2025-01", "2025-02")
@@ -189,7 +189,7 @@ def test_new_derivatives_per_month_match_a_plain_count(demo_analysis: Analysis) 
     table = count_new_derivatives(demo_analysis, "2024-01", "2026-12", ["Qwen"])
     rows = table.to_pyarrow().to_pylist()
     registry = __import__("tomllib").loads(
-        (Path(independent.__file__).parents[1] / "src/hubpulse/families.toml").read_text()
+        (Path(independent.__file__).parents[1] / "src/hubpulse/data/families.toml").read_text()
     )["family"]
     raw, parents = independent.raw_parents(HUB_STATS)
     expected: dict[str, int] = {}
@@ -227,7 +227,7 @@ def test_history_lineage_mode_credits_derivatives_to_their_root_family(
 ) -> None:
     store = open_warehouse(tmp_path / "wh")
     store.ingest(HUB_STATS)
-    from hubpulse.metrics import analyse_snapshot
+    from hubpulse.analysis.metrics import analyse_snapshot
 
     analysis = analyse_snapshot(
         store.models(HUB_STATS_DATE), store.aliases(), load_registry(), HUB_STATS_DATE

@@ -13,7 +13,7 @@ import pytest
 from conftest import API_MARCH, FIXTURES, HUB_STATS, HUB_STATS_DATE
 
 from hubpulse.errors import SnapshotConflictError, SnapshotNotFoundError
-from hubpulse.warehouse import Warehouse, list_rejects, list_snapshots, open_warehouse
+from hubpulse.store.warehouse import Warehouse, list_rejects, list_snapshots, open_warehouse
 
 
 def count_rows(store: Warehouse) -> int:
@@ -87,7 +87,7 @@ def test_ingest_killed_with_sigkill_leaves_no_partial_snapshot(tmp_path, moment)
     script = textwrap.dedent(
         f"""
         import os, signal
-        from hubpulse.warehouse import Warehouse
+        from hubpulse.store.warehouse import Warehouse
         original = Warehouse.{target}
         def killed(self, *args, **kwargs):
             if "{target}" == "_write_load":
@@ -108,7 +108,7 @@ def test_ingest_killed_with_sigkill_leaves_no_partial_snapshot(tmp_path, moment)
 
 
 def test_views_expose_exactly_the_canonical_columns(warehouse):
-    from hubpulse.sources import SNAPSHOT_SCHEMA
+    from hubpulse.ingest.files import SNAPSHOT_SCHEMA
 
     warehouse.ingest(HUB_STATS)
     assert warehouse.table("models").columns == (*SNAPSHOT_SCHEMA.names, "load_id")

@@ -7,19 +7,22 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from hubpulse.families import Family, assign_families, load_registry
-from hubpulse.history import Evidence, collect_evidence, estimate_monthly_downloads, month_table
-from hubpulse.lineage import Lineage, resolve_lineage
-from hubpulse.metrics import (
+from hubpulse.analysis.estimator import (
+    Evidence,
+    collect_evidence,
+    estimate_monthly_downloads,
+    month_table,
+)
+from hubpulse.analysis.families import Family, assign_families, load_registry
+from hubpulse.analysis.lineage import Lineage, resolve_lineage
+from hubpulse.analysis.metrics import (
     analyse_snapshot,
     compare_families,
     compare_family,
     count_derivatives,
     rank_models,
 )
-from hubpulse.series import read_daily_series, read_forecast_series
-from hubpulse.sources import SNAPSHOT_SCHEMA, read_snapshot
-from hubpulse.trends import (
+from hubpulse.analysis.trends import (
     History,
     compare_family_month,
     compare_month,
@@ -31,7 +34,9 @@ from hubpulse.trends import (
     monthly_downloads,
     prepare_history,
 )
-from hubpulse.warehouse import (
+from hubpulse.ingest.files import SNAPSHOT_SCHEMA, read_snapshot
+from hubpulse.ingest.series import read_daily_series, read_forecast_series
+from hubpulse.store.warehouse import (
     Warehouse,
     ingest_snapshot,
     list_rejects,

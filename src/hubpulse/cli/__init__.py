@@ -16,13 +16,13 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from hubpulse.engines import Engine
+from hubpulse.analysis.metrics import Analysis, GroupBy, Metric
+from hubpulse.analysis.trends import TREND_GROUPS, History, TrendBy
 from hubpulse.errors import HubpulseError
-from hubpulse.metrics import Analysis, GroupBy, Metric
-from hubpulse.report import load_analysis, load_history
+from hubpulse.present.report import load_analysis, load_history
 from hubpulse.settings import Mode, OutputFormat, Settings, load_settings
-from hubpulse.trends import TREND_GROUPS, History, TrendBy
-from hubpulse.warehouse import Warehouse
+from hubpulse.store.engines import Engine
+from hubpulse.store.warehouse import Warehouse
 
 app = typer.Typer(
     help="Measure adoption of open-weight models on the Hugging Face Hub.",
@@ -151,4 +151,4 @@ def main() -> None:
 
 
 # The commands register themselves on ``app`` when their modules are imported.
-from hubpulse.cli import snapshots, history, hub, dashboard, synth  # noqa: E402, F401, I001  (help order)
+from hubpulse.cli import snapshots, history, hub, report, synth  # noqa: E402, F401, I001  (help order)

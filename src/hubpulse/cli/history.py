@@ -7,7 +7,15 @@ from typing import Annotated
 
 import typer
 
-from hubpulse import outputs
+from hubpulse.analysis.trends import (
+    check_families,
+    concentration,
+    count_new_derivatives,
+    cumulative_downloads,
+    family_trend,
+    find_milestones,
+    parse_counts,
+)
 from hubpulse.cli import (
     DateOpt,
     FamiliesOpt,
@@ -23,17 +31,9 @@ from hubpulse.cli import (
     app,
     console,
 )
-from hubpulse.series import DailyColumns, parse_coverage
-from hubpulse.trends import (
-    check_families,
-    concentration,
-    count_new_derivatives,
-    cumulative_downloads,
-    family_trend,
-    find_milestones,
-    parse_counts,
-)
-from hubpulse.warehouse import (
+from hubpulse.ingest.series import DailyColumns, parse_coverage
+from hubpulse.present import tables as outputs
+from hubpulse.store.warehouse import (
     list_series,
     list_series_rejects,
     open_warehouse,

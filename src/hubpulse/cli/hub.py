@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from hubpulse import outputs
+from hubpulse.analysis.families import load_registry
 from hubpulse.cli import (
     FamiliesOpt,
     WarehouseOpt,
@@ -15,10 +15,10 @@ from hubpulse.cli import (
     app,
     console,
 )
-from hubpulse.families import load_registry
-from hubpulse.hub import Hub, Politeness, pull_characterization, pull_hub_stats, scope_for
-from hubpulse.series import DailyColumns
-from hubpulse.warehouse import (
+from hubpulse.ingest.hub import Hub, Politeness, pull_characterization, pull_hub_stats, scope_for
+from hubpulse.ingest.series import DailyColumns
+from hubpulse.present import tables as outputs
+from hubpulse.store.warehouse import (
     open_warehouse,
 )
 

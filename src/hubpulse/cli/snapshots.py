@@ -8,7 +8,17 @@ from typing import Annotated
 
 import typer
 
-from hubpulse import outputs
+from hubpulse.analysis.families import MODES, load_registry
+from hubpulse.analysis.lineage import describe_lineage
+from hubpulse.analysis.metrics import (
+    GROUPS,
+    compare_family,
+    count_derivatives,
+    rank_models,
+)
+from hubpulse.analysis.trends import (
+    compare_family_month,
+)
 from hubpulse.cli import (
     DateOpt,
     EngineOpt,
@@ -26,20 +36,10 @@ from hubpulse.cli import (
     app,
     console,
 )
-from hubpulse.families import MODES, load_registry
-from hubpulse.lineage import describe_lineage
-from hubpulse.metrics import (
-    GROUPS,
-    compare_family,
-    count_derivatives,
-    rank_models,
-)
-from hubpulse.render import render_html
-from hubpulse.report import build_report
-from hubpulse.trends import (
-    compare_family_month,
-)
-from hubpulse.warehouse import (
+from hubpulse.present import tables as outputs
+from hubpulse.present.render import render_html
+from hubpulse.present.report import build_report
+from hubpulse.store.warehouse import (
     list_rejects,
     list_snapshots,
     open_warehouse,

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from hubpulse.cli import app, console
-from hubpulse.synth import synthesize
+from hubpulse.ingest.synth import synthesize
 
 
 @app.command()

@@ -54,7 +54,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from hubpulse.errors import SnapshotFormatError
-from hubpulse.hubstats import read_hub_stats, row_records
+from hubpulse.ingest.hubstats import read_hub_stats, row_records
 
 RELATIONS = ("finetune", "adapter", "quantized", "merge")
 PLACEHOLDER_CREATED_AT = dt.datetime(2022, 3, 2, 23, 29, 4)

@@ -16,16 +16,16 @@ from typing import Any, Literal
 import ibis
 import ibis.expr.types as ir
 
-from hubpulse.errors import UnknownFamilyError
-from hubpulse.families import UNATTRIBUTED, Registry, assign_publishers
-from hubpulse.history import (
+from hubpulse.analysis.estimator import (
     Evidence,
     HistoryError,
     estimate_monthly_downloads,
     evidence_months,
     month_table,
 )
-from hubpulse.metrics import Analysis, derivative_pairs, exact
+from hubpulse.analysis.families import UNATTRIBUTED, Registry, assign_publishers
+from hubpulse.analysis.metrics import Analysis, derivative_pairs, exact
+from hubpulse.errors import UnknownFamilyError
 from hubpulse.settings import Mode
 
 TrendBy = Literal["family", "vendor", "country", "model", "author"]

@@ -18,16 +18,16 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel
 
 from hubpulse import __version__
-from hubpulse.charts import Chart, Series, chart_html, plotly_js
-from hubpulse.dashboard import Dashboard, View, family_detail, model_detail, search_models
+from hubpulse.analysis.families import UNATTRIBUTED
+from hubpulse.analysis.metrics import GROUPS, GroupBy, compare_families, rank_models
+from hubpulse.analysis.trends import compare_month
 from hubpulse.errors import HubpulseError
-from hubpulse.families import UNATTRIBUTED
-from hubpulse.metrics import GROUPS, GroupBy, compare_families, rank_models
-from hubpulse.outputs import MODE_NOTE
-from hubpulse.render import environment
+from hubpulse.present.charts import Chart, Series, chart_html, plotly_js
+from hubpulse.present.render import environment
+from hubpulse.present.tables import MODE_NOTE
 from hubpulse.settings import Mode, Settings
-from hubpulse.trends import compare_month
-from hubpulse.warehouse import list_snapshots
+from hubpulse.store.warehouse import list_snapshots
+from hubpulse.web.views import Dashboard, View, family_detail, model_detail, search_models
 
 MONTH_PATTERN = r"^\d{4}-(0[1-9]|1[0-2])$"
 ModeQ = Annotated[Mode | None, Query(description="publisher or lineage (default: settings)")]

@@ -53,7 +53,7 @@ import pyarrow as pa
 from pydantic import BaseModel, ConfigDict
 
 from hubpulse.errors import SeriesFormatError
-from hubpulse.sources import REJECT_SCHEMA, file_sha256
+from hubpulse.ingest.files import REJECT_SCHEMA, file_sha256
 
 Layout = Literal["forecast", "daily"]
 ValueKind = Literal["daily", "cumulative"]

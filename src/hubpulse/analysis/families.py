@@ -28,8 +28,8 @@ import ibis.expr.types as ir
 import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from hubpulse.analysis.lineage import Lineage
 from hubpulse.errors import RegistryError, UnknownFamilyError
-from hubpulse.lineage import Lineage
 from hubpulse.settings import Mode
 
 UNATTRIBUTED = "(unattributed)"
@@ -116,7 +116,7 @@ class Registry:
 
 def load_registry(extra: Path | str | None = None) -> Registry:
     """The built-in registry, extended or overridden by the TOML file ``extra``."""
-    text = resources.files("hubpulse").joinpath("families.toml").read_text(encoding="utf-8")
+    text = resources.files("hubpulse").joinpath("data", "families.toml").read_text(encoding="utf-8")
     families = _parse_registry(text, "families.toml (built-in)")
     if extra is not None:
         path = Path(extra)

@@ -26,11 +26,11 @@ import ibis
 import ibis.expr.datatypes as idt
 import ibis.expr.types as ir
 
-from hubpulse.engines import materialise
+from hubpulse.analysis.families import UNATTRIBUTED, Registry, assign_families, match_publishers
+from hubpulse.analysis.lineage import Lineage, resolve_lineage
 from hubpulse.errors import ModelNotFoundError, UnknownFamilyError
-from hubpulse.families import UNATTRIBUTED, Registry, assign_families, match_publishers
-from hubpulse.lineage import Lineage, resolve_lineage
 from hubpulse.settings import Mode
+from hubpulse.store.engines import materialise
 
 GroupBy = Literal["family", "model", "vendor", "country", "author", "size"]
 Metric = Literal["downloads_30d", "downloads_all_time"]

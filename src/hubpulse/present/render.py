@@ -12,9 +12,9 @@ from typing import Any
 
 import jinja2
 
-from hubpulse.charts import chart_html, plotly_js, write_png
-from hubpulse.outputs import pretty
-from hubpulse.report import Report
+from hubpulse.present.charts import chart_html, plotly_js, write_png
+from hubpulse.present.report import Report
+from hubpulse.present.tables import pretty
 
 TABLES: dict[str, tuple[str, list[str], int]] = {
     "families": (
@@ -40,7 +40,12 @@ TABLES: dict[str, tuple[str, list[str], int]] = {
 def environment() -> jinja2.Environment:
     """The Jinja environment of the report and the dashboard (autoescaping on)."""
     env = jinja2.Environment(
-        loader=jinja2.PackageLoader("hubpulse", "templates"),
+        loader=jinja2.ChoiceLoader(
+            [
+                jinja2.PackageLoader("hubpulse.web", "templates"),
+                jinja2.PackageLoader("hubpulse.present", "templates"),
+            ]
+        ),
         autoescape=jinja2.select_autoescape(["html"]),
         undefined=jinja2.StrictUndefined,
     )

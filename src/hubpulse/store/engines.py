@@ -54,7 +54,7 @@ def connect_spark(master: str = "local[*]", conf: dict[str, str] | None = None) 
             "--engine spark needs PySpark: pip install 'hubpulse[spark]' (and Java 17+)"
         ) from exc
     settings = dict(SPARK_DEFAULTS)
-    log4j = resources.files("hubpulse").joinpath("spark-log4j2.properties")
+    log4j = resources.files("hubpulse.store").joinpath("spark-log4j2.properties")
     settings["spark.driver.extraJavaOptions"] = f"-Dlog4j2.configurationFile=file:{log4j}"
     if master.startswith("local"):  # one machine: loopback only, a few partitions, not 200
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")

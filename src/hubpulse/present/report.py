@@ -17,11 +17,9 @@ from typing import Any
 import pyarrow as pa
 
 from hubpulse import __version__
-from hubpulse.charts import Chart, Series
-from hubpulse.errors import EngineError
-from hubpulse.families import UNATTRIBUTED, load_registry
-from hubpulse.history import HistoryError, evidence_months, parse_month
-from hubpulse.metrics import (
+from hubpulse.analysis.estimator import HistoryError, evidence_months, parse_month
+from hubpulse.analysis.families import UNATTRIBUTED, load_registry
+from hubpulse.analysis.metrics import (
     SIZE_BUCKETS,
     UNKNOWN_SIZE,
     Analysis,
@@ -30,10 +28,12 @@ from hubpulse.metrics import (
     derivatives_by_family,
     rank_models,
 )
-from hubpulse.outputs import ESTIMATOR_NOTE, MODE_NOTE, json_default
+from hubpulse.analysis.trends import History, compare_month, concentration, prepare_history
+from hubpulse.errors import EngineError
+from hubpulse.present.charts import Chart, Series
+from hubpulse.present.tables import ESTIMATOR_NOTE, MODE_NOTE, json_default
 from hubpulse.settings import Settings
-from hubpulse.trends import History, compare_month, concentration, prepare_history
-from hubpulse.warehouse import Warehouse, list_series, list_snapshots, open_warehouse
+from hubpulse.store.warehouse import Warehouse, list_series, list_snapshots, open_warehouse
 
 CAVEATS = (
     "Download counts are the Hub's own: a download is a request for one of a repo's "

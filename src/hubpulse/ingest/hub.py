@@ -39,10 +39,10 @@ from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError
 from huggingface_hub.utils import build_hf_headers, get_token, hf_raise_for_status, http_backoff
 from pydantic import BaseModel, ConfigDict, Field
 
+from hubpulse.analysis.families import Registry
 from hubpulse.errors import HubpulseError
-from hubpulse.families import Registry
-from hubpulse.series import DailyColumns, SeriesLoad, ValueKind
-from hubpulse.warehouse import LoadResult, Warehouse
+from hubpulse.ingest.series import DailyColumns, SeriesLoad, ValueKind
+from hubpulse.store.warehouse import LoadResult, Warehouse
 
 HUB_STATS = "cfahlgren1/hub-stats"
 CHARACTERIZATION = "harvardMadsys/hf-hub-characterization"

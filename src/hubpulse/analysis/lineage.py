@@ -24,8 +24,8 @@ from dataclasses import dataclass
 import ibis
 import ibis.expr.types as ir
 
-from hubpulse.engines import materialise
 from hubpulse.errors import LineageError
+from hubpulse.store.engines import materialise
 
 _ALIAS_ROUNDS = 4  # resolves rename chains up to 2**4 = 16 hops
 _FAR_FUTURE = ibis.timestamp("9999-12-31 00:00:00")

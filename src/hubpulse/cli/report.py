@@ -9,8 +9,8 @@ from typing import Annotated, Literal
 import typer
 
 from hubpulse.cli import DateOpt, FamiliesOpt, ModeOpt, WarehouseOpt, _date, _settings, app, console
-from hubpulse.render import render_html, render_markdown, verdict_sentences, write_pngs
-from hubpulse.report import build_report
+from hubpulse.present.render import render_html, render_markdown, verdict_sentences, write_pngs
+from hubpulse.present.report import build_report
 
 
 @app.command()
@@ -73,7 +73,7 @@ def serve(
     """Run the read-only web dashboard and JSON API (OpenAPI at /docs) on the warehouse."""
     import uvicorn
 
-    from hubpulse.server import create_app
+    from hubpulse.web.app import create_app
 
     settings = _settings(warehouse, mode, families)
     if host not in ("127.0.0.1", "localhost", "::1"):

@@ -48,10 +48,17 @@ import pyarrow.parquet as pq
 from ibis.backends import BaseBackend
 
 from hubpulse import __version__
-from hubpulse.engines import Engine, connect_spark, register_views
+from hubpulse.analysis.estimator import Evidence, collect_evidence
 from hubpulse.errors import SnapshotConflictError, SnapshotNotFoundError
-from hubpulse.history import Evidence, collect_evidence
-from hubpulse.series import (
+from hubpulse.ingest.files import (
+    ALIAS_SCHEMA,
+    REJECT_SCHEMA,
+    SNAPSHOT_SCHEMA,
+    Progress,
+    Snapshot,
+    read_snapshot,
+)
+from hubpulse.ingest.series import (
     COVERAGE_SCHEMA,
     SERIES_LOAD_SCHEMA,
     SERIES_MODELS_SCHEMA,
@@ -61,14 +68,7 @@ from hubpulse.series import (
     read_series,
     series_result,
 )
-from hubpulse.sources import (
-    ALIAS_SCHEMA,
-    REJECT_SCHEMA,
-    SNAPSHOT_SCHEMA,
-    Progress,
-    Snapshot,
-    read_snapshot,
-)
+from hubpulse.store.engines import Engine, connect_spark, register_views
 
 MODELS = "models"
 REJECTS = "rejects"
@@ -491,7 +491,7 @@ def _fsync_dir(path: Path) -> None:
 
 
 def _bundled_aliases() -> pa.Table:
-    text = resources.files("hubpulse").joinpath("aliases.csv").read_text(encoding="utf-8")
+    text = resources.files("hubpulse").joinpath("data", "aliases.csv").read_text(encoding="utf-8")
     rows = [
         r for r in csv.DictReader(line for line in text.splitlines() if not line.startswith("#"))
     ]

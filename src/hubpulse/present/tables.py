@@ -31,15 +31,21 @@ from rich.progress import (
 from rich.table import Table
 from rich.tree import Tree
 
-from hubpulse.families import MODES, Registry
-from hubpulse.hub import CrawlEvents, CrawlScope, Hub, crawl_hub
-from hubpulse.lineage import LineageReport, describe_lineage
-from hubpulse.metrics import Analysis, Comparison, compare_family, count_derivatives, rank_models
-from hubpulse.series import SeriesLoad
+from hubpulse.analysis.families import MODES, Registry
+from hubpulse.analysis.lineage import LineageReport, describe_lineage
+from hubpulse.analysis.metrics import (
+    Analysis,
+    Comparison,
+    compare_family,
+    count_derivatives,
+    rank_models,
+)
+from hubpulse.analysis.trends import History, MonthlyComparison, compare_family_month
+from hubpulse.ingest.files import count_records
+from hubpulse.ingest.hub import CrawlEvents, CrawlScope, Hub, crawl_hub
+from hubpulse.ingest.series import SeriesLoad
 from hubpulse.settings import Mode, OutputFormat
-from hubpulse.sources import count_records
-from hubpulse.trends import History, MonthlyComparison, compare_family_month
-from hubpulse.warehouse import LoadResult, Warehouse, list_snapshots
+from hubpulse.store.warehouse import LoadResult, Warehouse, list_snapshots
 
 MODE_NOTE = {
     "publisher": "publisher mode: a model counts for the family its own repo belongs to",

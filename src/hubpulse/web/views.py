@@ -24,13 +24,13 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from hubpulse.analysis.families import match_publishers
+from hubpulse.analysis.metrics import Analysis, model_families, parameter_count, size_bucket
+from hubpulse.analysis.trends import family_trend
 from hubpulse.errors import ModelNotFoundError, SnapshotNotFoundError
-from hubpulse.families import match_publishers
-from hubpulse.metrics import Analysis, model_families, parameter_count, size_bucket
-from hubpulse.report import Report, build_report, load_analysis
+from hubpulse.present.report import Report, build_report, load_analysis
 from hubpulse.settings import Mode, Settings
-from hubpulse.trends import family_trend
-from hubpulse.warehouse import open_warehouse
+from hubpulse.store.warehouse import open_warehouse
 
 MEMO_SIZE = 1024
 
