@@ -49,8 +49,8 @@ def spark(work: str) -> dict[str, Any]:
 
 def _analyse(store: Any) -> dict[str, Any]:
     """lineage, then family rankings in both modes and derivatives, of the newest snapshot."""
-    from hubpulse.analysis.families import load_registry
     from hubpulse.analysis.metrics import analyse_snapshot, derivatives_by_family, rank_models
+    from hubpulse.registry import load_registry
 
     started = time.perf_counter()
     day = store.resolve_date(None)

@@ -19,7 +19,7 @@ from typing import Any
 import networkx as nx
 import pandas as pd
 
-from hubpulse.analysis.families import UNATTRIBUTED, Registry, load_registry
+from hubpulse.registry import UNATTRIBUTED, Registry, load_registry
 
 RELATIONS = {"finetune", "adapter", "quantized", "merge"}
 

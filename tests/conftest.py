@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from hubpulse.analysis.families import load_registry
 from hubpulse.analysis.metrics import Analysis, analyse_snapshot
+from hubpulse.registry import load_registry
 from hubpulse.store.warehouse import Warehouse, open_warehouse
 
 FIXTURES = Path(__file__).parent / "fixtures"

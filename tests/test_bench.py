@@ -9,9 +9,9 @@ import pytest
 
 from bench.__main__ import run_job
 from bench.peer import run
-from hubpulse.analysis.families import load_registry
 from hubpulse.analysis.metrics import analyse_snapshot, rank_models
 from hubpulse.ingest.synth import synthesize
+from hubpulse.registry import load_registry
 from hubpulse.store.warehouse import open_warehouse
 
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 from graphs import model, records, snapshot
 
-from hubpulse.analysis.families import load_registry, match_publishers
+from hubpulse.analysis.families import match_publishers
 from hubpulse.errors import RegistryError, UnknownFamilyError
+from hubpulse.registry import load_registry
 
 REQUIRED = [
     "Qwen",

@@ -20,23 +20,13 @@ import pytest
 from conftest import API_MARCH, HUB_STATS
 from fakehub import FakeHub, api_records, serve
 
-from hubpulse.analysis.families import load_registry
+from hubpulse.ingest.crawl import scope_for
 from hubpulse.ingest.files import read_snapshot
-from hubpulse.ingest.hub import (
-    CHARACTERIZATION,
-    CrawlEvents,
-    Hub,
-    HubError,
-    Politeness,
-    crawl_hub,
-    pull_characterization,
-    pull_hub_stats,
-    scope_for,
-)
-from hubpulse.ingest.hub import (
-    HUB_STATS as HUB_STATS_REPO,
-)
+from hubpulse.ingest.hub import CHARACTERIZATION, CrawlEvents, Hub, HubError, Politeness
+from hubpulse.ingest.hub import HUB_STATS as HUB_STATS_REPO
 from hubpulse.ingest.series import DailyColumns
+from hubpulse.registry import load_registry
+from hubpulse.store.pulls import crawl_hub, pull_characterization, pull_hub_stats
 from hubpulse.store.warehouse import Warehouse, list_rejects, open_warehouse
 
 FAST = Politeness(base_wait=0.01, max_wait=0.05)

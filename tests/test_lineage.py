@@ -7,7 +7,7 @@ from graphs import aliases, model, records, snapshot
 
 from hubpulse.analysis.lineage import describe_lineage, model_depths, resolve_lineage
 from hubpulse.errors import LineageError
-from hubpulse.ingest.files import normalise_record
+from hubpulse.ingest.records import normalise_record
 
 
 def roots_of(lineage, model_id):

@@ -8,13 +8,13 @@ from conftest import HUB_STATS
 from graphs import DAY, aliases, model, records, snapshot
 from independent import family_totals
 
-from hubpulse.analysis.families import load_registry
 from hubpulse.analysis.metrics import (
     analyse_snapshot,
     compare_families,
     count_derivatives,
     rank_models,
 )
+from hubpulse.registry import load_registry
 
 
 @pytest.mark.parametrize("mode", ["publisher", "lineage"])

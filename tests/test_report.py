@@ -14,7 +14,6 @@ from conftest import HUB_STATS
 from independent import size_totals
 from typer.testing import CliRunner
 
-from hubpulse.analysis.families import load_registry
 from hubpulse.analysis.metrics import (
     Analysis,
     count_derivatives,
@@ -23,6 +22,7 @@ from hubpulse.analysis.metrics import (
     size_bucket,
 )
 from hubpulse.cli import app
+from hubpulse.registry import load_registry
 
 runner = CliRunner()
 MONTH = "2024-12"

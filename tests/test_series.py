@@ -17,6 +17,7 @@ import pytest
 from conftest import FORECAST
 
 from hubpulse.analysis.estimator import estimate_monthly_downloads, month_table
+from hubpulse.analysis.evidence import read_evidence
 from hubpulse.errors import SeriesFormatError
 from hubpulse.ingest.series import DailyColumns, read_forecast_series
 from hubpulse.store.warehouse import Warehouse, list_series, list_series_rejects
@@ -219,9 +220,7 @@ def test_cumulative_segments_feed_the_estimator(warehouse: Warehouse, tmp_path: 
         path,
     )
     warehouse.import_series(path, layout="daily", values="cumulative")
-    table = estimate_monthly_downloads(
-        warehouse.history_evidence(), month_table("2025-03", "2025-03")
-    )
+    table = estimate_monthly_downloads(read_evidence(warehouse), month_table("2025-03", "2025-03"))
     (row,) = table.to_pyarrow().to_pylist()
     covered = 4 + 3  # days 2-5 and 7-9; days 1 and 6 start segments of unknown delta
     assert row["method"] == "daily_partial"

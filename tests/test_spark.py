@@ -23,7 +23,6 @@ import pytest
 from conftest import HUB_STATS, HUB_STATS_DATE
 from graphs import model
 
-from hubpulse.analysis.families import load_registry
 from hubpulse.analysis.lineage import describe_lineage
 from hubpulse.analysis.metrics import (
     GROUPS,
@@ -37,6 +36,7 @@ from hubpulse.analysis.metrics import (
 from hubpulse.errors import EngineError
 from hubpulse.ingest.files import ALIAS_SCHEMA, SNAPSHOT_SCHEMA
 from hubpulse.ingest.synth import synthesize
+from hubpulse.registry import load_registry
 from hubpulse.store.engines import connect_spark
 from hubpulse.store.warehouse import Warehouse
 

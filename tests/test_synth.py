@@ -14,11 +14,11 @@ import pytest
 from independent import family_totals
 from typer.testing import CliRunner
 
-from hubpulse.analysis.families import load_registry
 from hubpulse.analysis.lineage import model_depths
 from hubpulse.analysis.metrics import analyse_snapshot, rank_models
 from hubpulse.cli import app
 from hubpulse.ingest.synth import MAX_DEPTH, MAX_MERGE, synthesize
+from hubpulse.registry import load_registry
 from hubpulse.store.warehouse import open_warehouse
 
 MODELS = 20_000

@@ -19,8 +19,8 @@ from graphs import aliases, model, snapshot
 from independent import forecast_month
 from truth import make_evidence
 
-from hubpulse.analysis.estimator import HistoryError, collect_evidence
-from hubpulse.analysis.families import UNATTRIBUTED, load_registry
+from hubpulse.analysis.estimator import HistoryError
+from hubpulse.analysis.evidence import collect_evidence, read_evidence
 from hubpulse.analysis.metrics import Analysis
 from hubpulse.analysis.trends import (
     History,
@@ -34,6 +34,7 @@ from hubpulse.analysis.trends import (
 )
 from hubpulse.errors import UnknownFamilyError
 from hubpulse.ingest.series import SERIES_MODELS_SCHEMA, SERIES_SCHEMA
+from hubpulse.registry import UNATTRIBUTED, load_registry
 from hubpulse.store.warehouse import Warehouse, open_warehouse
 
 FAMILIES = ("Qwen", "Llama", "Gemma", "Mistral", "Phi", "DeepSeek")
@@ -51,7 +52,7 @@ def forecast_store(tmp_path_factory: pytest.TempPathFactory) -> Warehouse:
 @pytest.fixture(scope="module")
 def forecast_history(forecast_store: Warehouse) -> History:
     return prepare_history(
-        forecast_store.history_evidence(),
+        read_evidence(forecast_store),
         load_registry(),
         mode="publisher",
         analysis=None,
@@ -233,7 +234,7 @@ def test_history_lineage_mode_credits_derivatives_to_their_root_family(
         store.models(HUB_STATS_DATE), store.aliases(), load_registry(), HUB_STATS_DATE
     )
     history = prepare_history(
-        store.history_evidence(),
+        read_evidence(store),
         load_registry(),
         mode="lineage",
         analysis=analysis,
@@ -305,9 +306,7 @@ def test_counts_parse_with_suffixes() -> None:
 
 def test_empty_warehouse_says_what_to_do(warehouse: Warehouse) -> None:
     with pytest.raises(HistoryError, match="hubpulse import-series"):
-        prepare_history(
-            warehouse.history_evidence(), load_registry(), mode="publisher", analysis=None
-        )
+        prepare_history(read_evidence(warehouse), load_registry(), mode="publisher", analysis=None)
 
 
 def test_estimates_are_finite(forecast_history: History) -> None:
@@ -330,7 +329,7 @@ def test_snapshots_over_time_are_history(tmp_path: Path) -> None:
     store.ingest(april, dt.date(2026, 4, 30))
     store.ingest(HUB_STATS, dt.date(2026, 5, 31))
     history = prepare_history(
-        store.history_evidence(),
+        read_evidence(store),
         load_registry(),
         mode="publisher",
         analysis=None,

@@ -5,15 +5,10 @@ The public Python API mirrors the CLI: each ``hubpulse`` command calls one funct
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
-
-from hubpulse.analysis.estimator import (
-    Evidence,
-    collect_evidence,
-    estimate_monthly_downloads,
-    month_table,
-)
-from hubpulse.analysis.families import Family, assign_families, load_registry
+from hubpulse._version import __version__
+from hubpulse.analysis.estimator import estimate_monthly_downloads, month_table
+from hubpulse.analysis.evidence import Evidence, collect_evidence, read_evidence
+from hubpulse.analysis.families import assign_families
 from hubpulse.analysis.lineage import Lineage, resolve_lineage
 from hubpulse.analysis.metrics import (
     analyse_snapshot,
@@ -34,8 +29,10 @@ from hubpulse.analysis.trends import (
     monthly_downloads,
     prepare_history,
 )
+from hubpulse.ingest.daily import read_daily_series
 from hubpulse.ingest.files import SNAPSHOT_SCHEMA, read_snapshot
-from hubpulse.ingest.series import read_daily_series, read_forecast_series
+from hubpulse.ingest.series import read_forecast_series
+from hubpulse.registry import Family, load_registry
 from hubpulse.store.warehouse import (
     Warehouse,
     ingest_snapshot,
@@ -78,6 +75,7 @@ __all__ = [
     "prepare_history",
     "rank_models",
     "read_daily_series",
+    "read_evidence",
     "read_forecast_series",
     "read_snapshot",
     "resolve_lineage",

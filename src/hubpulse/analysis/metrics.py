@@ -26,9 +26,10 @@ import ibis
 import ibis.expr.datatypes as idt
 import ibis.expr.types as ir
 
-from hubpulse.analysis.families import UNATTRIBUTED, Registry, assign_families, match_publishers
+from hubpulse.analysis.families import assign_families, match_publishers
 from hubpulse.analysis.lineage import Lineage, resolve_lineage
 from hubpulse.errors import ModelNotFoundError, UnknownFamilyError
+from hubpulse.registry import UNATTRIBUTED, Registry
 from hubpulse.settings import Mode
 from hubpulse.store.engines import materialise
 

@@ -16,16 +16,12 @@ from typing import Any, Literal
 import ibis
 import ibis.expr.types as ir
 
-from hubpulse.analysis.estimator import (
-    Evidence,
-    HistoryError,
-    estimate_monthly_downloads,
-    evidence_months,
-    month_table,
-)
-from hubpulse.analysis.families import UNATTRIBUTED, Registry, assign_publishers
+from hubpulse.analysis.estimator import HistoryError, estimate_monthly_downloads, month_table
+from hubpulse.analysis.evidence import Evidence, evidence_months
+from hubpulse.analysis.families import assign_publishers
 from hubpulse.analysis.metrics import Analysis, derivative_pairs, exact
 from hubpulse.errors import UnknownFamilyError
+from hubpulse.registry import UNATTRIBUTED, Registry
 from hubpulse.settings import Mode
 
 TrendBy = Literal["family", "vendor", "country", "model", "author"]

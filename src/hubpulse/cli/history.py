@@ -33,11 +33,7 @@ from hubpulse.cli import (
 )
 from hubpulse.ingest.series import DailyColumns, parse_coverage
 from hubpulse.present import tables as outputs
-from hubpulse.store.warehouse import (
-    list_series,
-    list_series_rejects,
-    open_warehouse,
-)
+from hubpulse.store.warehouse import list_series, list_series_rejects, open_warehouse
 
 
 @app.command("import-series")

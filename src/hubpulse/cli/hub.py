@@ -6,7 +6,6 @@ from typing import Annotated
 
 import typer
 
-from hubpulse.analysis.families import load_registry
 from hubpulse.cli import (
     FamiliesOpt,
     WarehouseOpt,
@@ -15,12 +14,13 @@ from hubpulse.cli import (
     app,
     console,
 )
-from hubpulse.ingest.hub import Hub, Politeness, pull_characterization, pull_hub_stats, scope_for
+from hubpulse.ingest.crawl import scope_for
+from hubpulse.ingest.hub import Hub, Politeness
 from hubpulse.ingest.series import DailyColumns
 from hubpulse.present import tables as outputs
-from hubpulse.store.warehouse import (
-    open_warehouse,
-)
+from hubpulse.registry import load_registry
+from hubpulse.store.pulls import pull_characterization, pull_hub_stats
+from hubpulse.store.warehouse import open_warehouse
 
 
 @app.command()

@@ -8,7 +8,6 @@ from typing import Annotated
 
 import typer
 
-from hubpulse.analysis.families import MODES, load_registry
 from hubpulse.analysis.lineage import describe_lineage
 from hubpulse.analysis.metrics import (
     GROUPS,
@@ -39,11 +38,8 @@ from hubpulse.cli import (
 from hubpulse.present import tables as outputs
 from hubpulse.present.render import render_html
 from hubpulse.present.report import build_report
-from hubpulse.store.warehouse import (
-    list_rejects,
-    list_snapshots,
-    open_warehouse,
-)
+from hubpulse.registry import MODES, load_registry
+from hubpulse.store.warehouse import list_rejects, list_snapshots, open_warehouse
 
 
 @app.command()

@@ -43,7 +43,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -55,9 +55,7 @@ import pyarrow.parquet as pq
 
 from hubpulse.errors import SnapshotFormatError
 from hubpulse.ingest.hubstats import read_hub_stats, row_records
-
-RELATIONS = ("finetune", "adapter", "quantized", "merge")
-PLACEHOLDER_CREATED_AT = dt.datetime(2022, 3, 2, 23, 29, 4)
+from hubpulse.ingest.records import Reject, Unparsed, normalise_record, text_value
 
 SNAPSHOT_SCHEMA = pa.schema(
     [
@@ -82,6 +80,7 @@ SNAPSHOT_SCHEMA = pa.schema(
     ]
 )
 
+
 REJECT_SCHEMA = pa.schema(
     [
         ("file", pa.string()),
@@ -93,7 +92,9 @@ REJECT_SCHEMA = pa.schema(
     ]
 )
 
+
 ALIAS_SCHEMA = pa.schema([("old_id", pa.string()), ("new_id", pa.string())])
+
 
 Progress = Callable[[int], None]
 
@@ -110,13 +111,6 @@ class Snapshot:
     rows: pa.Table
     rejects: pa.Table
     aliases: pa.Table
-
-
-class _Reject(Exception):
-    def __init__(self, field: str, reason: str) -> None:
-        super().__init__(reason)
-        self.field = field
-        self.reason = reason
 
 
 def read_snapshot(
@@ -147,7 +141,7 @@ def read_snapshot(
     for number, record in records:
         try:
             row, found_aliases = normalise_record(record)
-        except _Reject as reject:
+        except Reject as reject:
             rejects.append(_reject_row(path, number, record, reject))
         else:
             row["row"] = number
@@ -165,9 +159,7 @@ def read_snapshot(
         good = pa.concat_tables([good, fast[0].select(schema.names).cast(schema)])
     good, duplicates = _first_of_each_id(good)
     rejects += [
-        _reject_row(
-            path, number, record, _Reject("id", f"duplicate id (first seen at row {first})")
-        )
+        _reject_row(path, number, record, Reject("id", f"duplicate id (first seen at row {first})"))
         for (number, record), first in zip(
             _records_at(path, source, list(duplicates)), duplicates.values(), strict=True
         )
@@ -288,7 +280,7 @@ def _jsonl_records(path: Path) -> Iterator[tuple[int, Any]]:
             try:
                 yield number, json.loads(line)
             except json.JSONDecodeError as exc:
-                yield number, _Unparsed(line, str(exc))
+                yield number, Unparsed(line, str(exc))
 
 
 def _json_records(path: Path) -> Iterator[tuple[int, Any]]:
@@ -300,20 +292,16 @@ def _json_records(path: Path) -> Iterator[tuple[int, Any]]:
     yield from enumerate(items, start=1)
 
 
-@dataclass(frozen=True)
-class _Unparsed:
-    text: str
-    error: str
-
-
-def _reject_row(path: Path, number: int, record: Any, reject: _Reject) -> dict[str, Any]:
-    if isinstance(record, _Unparsed):
+def _reject_row(path: Path, number: int, record: Any, reject: Reject) -> dict[str, Any]:
+    if isinstance(record, Unparsed):
         raw = record.text.rstrip("\n")
         model_id = None
     else:
         raw = json.dumps(record, default=str, ensure_ascii=False)
         model_id = (
-            _text(record.get("id") or record.get("modelId")) if isinstance(record, dict) else None
+            text_value(record.get("id") or record.get("modelId"))
+            if isinstance(record, dict)
+            else None
         )
     return {
         "file": str(path),
@@ -334,217 +322,3 @@ def _snapshot_date(path: Path, rows: pa.Table, given: dt.date | None) -> tuple[d
             f"{path}: cannot infer the snapshot date (no lastModified); pass --date YYYY-MM-DD"
         )
     return newest.date(), True
-
-
-def normalise_record(record: Any) -> tuple[dict[str, Any], set[tuple[str, str]]]:
-    """One raw Hub record (hub-stats row or API body) → canonical row and aliases found.
-
-    Raises ``_Reject`` naming the field when the record is malformed.
-    """
-    if isinstance(record, _Unparsed):
-        raise _Reject("line", f"unparseable JSON: {record.error}")
-    if not isinstance(record, dict):
-        raise _Reject("record", f"expected a JSON object, got {type(record).__name__}")
-    model_id = _model_id(record)
-    card = _json_object(record.get("cardData"), "cardData")
-    gguf = _json_object(record.get("gguf"), "gguf")
-    tags = _tags(record.get("tags"))
-    parents, relation, origin, aliases = _lineage(record, tags, card, gguf)
-    row = {
-        "snapshot_date": None,
-        "model_id": model_id,
-        "author": _text(record.get("author"))
-        or (model_id.split("/")[0] if "/" in model_id else None),
-        "created_at": _timestamp(record.get("createdAt"), "createdAt", placeholder=True),
-        "last_modified": _timestamp(record.get("lastModified"), "lastModified"),
-        "downloads_30d": _count(record.get("downloads"), "downloads"),
-        "downloads_all_time": _count(record.get("downloadsAllTime"), "downloadsAllTime"),
-        "likes": _count(record.get("likes"), "likes"),
-        "trending_score": _number(record.get("trendingScore"), "trendingScore"),
-        "pipeline_tag": _text(record.get("pipeline_tag")),
-        "library_name": _text(record.get("library_name")),
-        "tags": tags,
-        "params_total": _params_total(record.get("safetensors"), gguf),
-        "is_gguf": bool(gguf) or "gguf" in tags,
-        "license": _license(card, tags),
-        "base_models": parents,
-        "base_relation": relation,
-        "lineage_source": origin,
-    }
-    return row, aliases
-
-
-def _model_id(record: dict[str, Any]) -> str:
-    value = record.get("id") or record.get("modelId")
-    if not isinstance(value, str) or not value.strip():
-        raise _Reject("id", "missing model id")
-    if any(ch.isspace() for ch in value) or value.startswith("/") or value.endswith("/"):
-        raise _Reject("id", f"malformed model id {value!r}")
-    return value
-
-
-def _text(value: Any) -> str | None:
-    return value if isinstance(value, str) and value != "" else None
-
-
-def _json_object(value: Any, field: str) -> dict[str, Any]:
-    if value is None or value == "":
-        return {}
-    if isinstance(value, dict):
-        return value
-    if isinstance(value, str):
-        try:
-            parsed = json.loads(value)
-        except json.JSONDecodeError as exc:
-            raise _Reject(field, f"unparseable {field} JSON: {exc}") from exc
-        if parsed is None:
-            return {}
-        if isinstance(parsed, dict):
-            return parsed
-    raise _Reject(field, f"{field} is not a JSON object")
-
-
-def _tags(value: Any) -> list[str]:
-    if value is None:
-        return []
-    if isinstance(value, list | tuple) and all(isinstance(tag, str) for tag in value):
-        return list(value)
-    raise _Reject("tags", "tags is not a list of strings")
-
-
-def _timestamp(value: Any, field: str, *, placeholder: bool = False) -> dt.datetime | None:
-    if value is None:
-        return None
-    if isinstance(value, dt.datetime):
-        stamp = value
-    elif isinstance(value, str):
-        try:
-            stamp = dt.datetime.fromisoformat(value)
-        except ValueError as exc:
-            raise _Reject(field, f"bad timestamp in {field}: {value!r}") from exc
-    else:
-        raise _Reject(field, f"bad timestamp in {field}: {value!r}")
-    if stamp.tzinfo is not None:
-        stamp = stamp.astimezone(dt.UTC).replace(tzinfo=None)
-    if not dt.datetime(2000, 1, 1) <= stamp <= dt.datetime(2100, 1, 1):
-        raise _Reject(field, f"bad timestamp in {field}: {value!r} is out of range")
-    if placeholder and stamp.replace(microsecond=0) == PLACEHOLDER_CREATED_AT:
-        return None
-    return stamp
-
-
-def _count(value: Any, field: str) -> int | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise _Reject(field, f"{field} is not a number: {value!r}")
-    if value != value or value < 0 or int(value) != value:
-        raise _Reject(field, f"{field} must be a non-negative integer, got {value!r}")
-    return int(value)
-
-
-def _number(value: Any, field: str) -> float | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise _Reject(field, f"{field} is not a number: {value!r}")
-    return float(value)
-
-
-def _params_total(safetensors: Any, gguf: dict[str, Any]) -> int | None:
-    if isinstance(safetensors, dict) and isinstance(safetensors.get("total"), int):
-        return int(safetensors["total"])
-    total = gguf.get("total")
-    return int(total) if isinstance(total, int) and not isinstance(total, bool) else None
-
-
-def _license(card: dict[str, Any], tags: list[str]) -> str | None:
-    value = card.get("license")
-    if isinstance(value, list) and value:
-        value = value[0]
-    if isinstance(value, str) and value:
-        return value
-    return next((tag.split(":", 1)[1] for tag in tags if tag.startswith("license:")), None)
-
-
-def _lineage(
-    record: dict[str, Any], tags: list[str], card: dict[str, Any], gguf: dict[str, Any]
-) -> tuple[list[str], str | None, str | None, set[tuple[str, str]]]:
-    card_parents = _card_parents(card)
-    parents, relation, origin = _api_parents(record.get("baseModels"))
-    if not parents:
-        parents, relation = _tag_parents(tags)
-        origin = "tags" if parents else None
-    if not parents and card_parents:
-        parents, origin = card_parents, "card"
-        relation = _card_relation(card, parents, tags, gguf, record.get("library_name"))
-    aliases: set[tuple[str, str]] = set()
-    single = origin in ("baseModels", "tags") and len(card_parents) == len(parents) == 1
-    if single and card_parents[0] != parents[0]:
-        aliases.add((card_parents[0], parents[0]))
-    return parents, relation, origin, aliases
-
-
-def _api_parents(value: Any) -> tuple[list[str], str | None, str | None]:
-    if not isinstance(value, dict):
-        return [], None, None
-    models = value.get("models") or []
-    ids = _unique(m.get("id") for m in models if isinstance(m, dict))
-    if not ids:
-        return [], None, None
-    relation = value.get("relation") if value.get("relation") in RELATIONS else None
-    return ids, relation, "baseModels"
-
-
-def _tag_parents(tags: list[str]) -> tuple[list[str], str | None]:
-    typed: list[tuple[str, str]] = []
-    plain: list[str] = []
-    for tag in tags:
-        if not tag.startswith("base_model:"):
-            continue
-        rest = tag[len("base_model:") :]
-        head, _, tail = rest.partition(":")
-        if head in RELATIONS and tail:
-            typed.append((head, tail))
-        elif rest:
-            plain.append(rest)
-    if typed:
-        relations = [rel for rel, _ in typed]
-        return _unique(parent for _, parent in typed), max(set(relations), key=relations.count)
-    return _unique(plain), ("merge" if len(set(plain)) > 1 else None)
-
-
-def _card_parents(card: dict[str, Any]) -> list[str]:
-    value = card.get("base_model")
-    if isinstance(value, str):
-        value = [value]
-    if not isinstance(value, list):
-        return []
-    return _unique(item.strip() for item in value if isinstance(item, str) and item.strip())
-
-
-def _card_relation(
-    card: dict[str, Any],
-    parents: list[str],
-    tags: list[str],
-    gguf: dict[str, Any],
-    library: Any,
-) -> str:
-    declared = card.get("base_model_relation")
-    if declared in RELATIONS:
-        return str(declared)
-    if len(parents) > 1:
-        return "merge"
-    if gguf or "gguf" in tags:
-        return "quantized"
-    if library == "peft" or "lora" in tags:
-        return "adapter"
-    return "finetune"
-
-
-def _unique(values: Iterable[Any]) -> list[str]:
-    out: list[str] = []
-    for value in values:
-        if isinstance(value, str) and value and value not in out:
-            out.append(value)
-    return out

@@ -1,9 +1,9 @@
 """The hub-stats ``models.parquet`` reader, vectorised: the same canonical rows as
-``sources.normalise_record``, computed by one DuckDB query instead of a Python call per row.
+``records.normalise_record``, computed by one DuckDB query instead of a Python call per row.
 
 Rows are split in two. A *regular* row — every field of the expected type and in range,
 ``cardData``/``gguf`` JSON objects (or empty), tags without nulls, no tie between the relations
-its tags declare — is normalised in SQL. Every other row goes to ``sources.normalise_record``,
+its tags declare — is normalised in SQL. Every other row goes to ``records.normalise_record``,
 which decides it (and writes its reject with file, row, field and reason) exactly as before, so
 the split changes speed only; ``tests/test_hubstats.py`` checks both paths give the same table.
 """

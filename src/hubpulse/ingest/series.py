@@ -42,7 +42,6 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -56,15 +55,23 @@ from hubpulse.errors import SeriesFormatError
 from hubpulse.ingest.files import REJECT_SCHEMA, file_sha256
 
 Layout = Literal["forecast", "daily"]
+
+
 ValueKind = Literal["daily", "cumulative"]
+
 
 SERIES_SCHEMA = pa.schema(
     [("model_id", pa.string()), ("day", pa.date32()), ("kind", pa.string()), ("value", pa.int64())]
 )
+
+
 SERIES_MODELS_SCHEMA = pa.schema([("model_id", pa.string()), ("created_at", pa.timestamp("us"))])
+
+
 COVERAGE_SCHEMA = pa.schema(
     [("model_id", pa.string()), ("first_day", pa.date32()), ("last_day", pa.date32())]
 )
+
 
 SERIES_LOAD_SCHEMA = pa.schema(
     [
@@ -151,27 +158,6 @@ class SeriesData:
     rejects: ir.Table
 
 
-def read_series(
-    path: Path | str,
-    con: Any,
-    *,
-    layout: str = "forecast",
-    models_path: Path | str | None = None,
-    columns: DailyColumns | None = None,
-    values: ValueKind = "daily",
-    coverage: tuple[dt.date, dt.date] | None = None,
-) -> SeriesData:
-    """Read ``path`` as ``layout`` (``forecast`` or ``daily``; the other options are the daily
-    layout's, see ``read_daily_series``)."""
-    if layout == "forecast":
-        return read_forecast_series(path)
-    if layout == "daily":
-        return read_daily_series(
-            path, con, models_path=models_path, columns=columns, values=values, coverage=coverage
-        )
-    raise SeriesFormatError(f"{path}: unknown series layout {layout!r}; use forecast or daily")
-
-
 def read_forecast_series(path: Path | str) -> SeriesData:
     """Read one ForecastHuggingFaceModels ``download/<Org>.csv`` file."""
     path = Path(path)
@@ -198,82 +184,10 @@ def read_forecast_series(path: Path | str) -> SeriesData:
         layout="forecast",
         file_sha256=file_sha256(path),
         options="{}",
-        rows=_memtable(rows, SERIES_SCHEMA),
-        models=_memtable(models, SERIES_MODELS_SCHEMA),
-        coverage=_memtable([], COVERAGE_SCHEMA),
-        rejects=_memtable(rejects, REJECT_SCHEMA),
-    )
-
-
-def read_daily_series(
-    path: Path | str,
-    con: Any,
-    *,
-    models_path: Path | str | None = None,
-    columns: DailyColumns | None = None,
-    values: ValueKind = "daily",
-    coverage: tuple[dt.date, dt.date] | None = None,
-) -> SeriesData:
-    """Read a sparse per-repo per-day downloads table with the Ibis backend ``con``.
-
-    ``models_path`` maps the id column to repo names (join on the immutable id, never on the
-    name); without it the id column holds repo names. ``coverage`` is the first and last day the
-    source covers (default: the first and last day in the file)."""
-    path = Path(path)
-    columns = columns or DailyColumns()
-    raw = _read_table(con, path, [columns.id, columns.day, columns.value])
-    names, models = _daily_models(con, path, models_path, columns)
-    table = raw.select(
-        row=raw.file_row_number + 1,
-        key=raw[columns.id].cast("string"),
-        day=raw[columns.day].try_cast("date"),
-        value=raw[columns.value].try_cast("int64"),
-        raw_text=raw[columns.id].cast("string").fill_null("")
-        + ","
-        + raw[columns.day].cast("string").fill_null("")
-        + ","
-        + raw[columns.value].cast("string").fill_null(""),
-    )
-    if names is not None:
-        table = table.left_join(names, table.key == names.name_key).drop("name_key")
-    else:
-        table = table.mutate(model_id=table.key)
-    reason = ibis.cases(
-        (table.key.isnull(), f"missing id ({columns.id})"),
-        (table.model_id.isnull(), "id not found in the models table"),
-        (table.day.isnull(), f"missing or unreadable day ({columns.day})"),
-        (table.value.isnull(), f"missing or unreadable count ({columns.value})"),
-        (table.value < 0, "negative count"),
-        else_=ibis.null("string"),
-    )
-    table = table.mutate(reason=reason)
-    valid = table.filter(table.reason.isnull())
-    valid = valid.mutate(dupe=ibis.row_number().over(group_by=["key", "day"], order_by="row"))
-    good = valid.filter(valid.dupe == 0).drop("dupe")
-    dupes = valid.filter(valid.dupe > 0).drop("dupe")
-    bad = table.filter(table.reason.notnull()).union(
-        dupes.mutate(reason=ibis.literal("duplicate row for this model and day"))
-    )
-    span = coverage or _span(good)
-    rows, cover = _daily_values(good, values, span)
-    rejects = bad.select(
-        file=ibis.literal(str(path)),
-        row="row",
-        model_id="model_id",
-        field=ibis.literal("row"),
-        reason="reason",
-        raw="raw_text",
-    )
-    options = {"columns": columns.model_dump(), "values": values, "models": str(models_path)}
-    return SeriesData(
-        path=path,
-        layout="daily",
-        file_sha256=file_sha256(path),
-        options=json.dumps({**options, "coverage": [str(d) for d in span]}, sort_keys=True),
-        rows=rows,
-        models=models,
-        coverage=cover,
-        rejects=rejects,
+        rows=memtable(rows, SERIES_SCHEMA),
+        models=memtable(models, SERIES_MODELS_SCHEMA),
+        coverage=memtable([], COVERAGE_SCHEMA),
+        rejects=memtable(rejects, REJECT_SCHEMA),
     )
 
 
@@ -292,7 +206,6 @@ def series_result(status: str, row: dict[str, object]) -> SeriesLoad:
     )
 
 
-# -- forecast layout ---------------------------------------------------------------------------
 def _csv_lines(path: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
     try:
         with path.open(newline="", encoding="utf-8") as handle:
@@ -389,93 +302,5 @@ def _reject(
     }
 
 
-def _memtable(rows: list[dict[str, Any]], schema: pa.Schema) -> ir.Table:
+def memtable(rows: list[dict[str, Any]], schema: pa.Schema) -> ir.Table:
     return ibis.memtable(pa.Table.from_pylist(rows, schema=schema))
-
-
-# -- daily layout ------------------------------------------------------------------------------
-def _read_table(con: Any, path: Path, needed: list[str]) -> ir.Table:
-    if not path.is_file():
-        raise SeriesFormatError(f"{path}: no such file")
-    try:
-        table = con.read_parquet(path, file_row_number=True)
-    except Exception as exc:  # the engine's own error types are not part of our API
-        raise SeriesFormatError(f"{path}: cannot read as Parquet ({exc})") from exc
-    missing = [c for c in needed if c not in table.columns]
-    if missing:
-        raise SeriesFormatError(
-            f"{path}: no column {', '.join(missing)} "
-            f"(columns: {', '.join(c for c in table.columns if c != 'file_row_number')}); "
-            "map them with --column role=name"
-        )
-    return table
-
-
-def _daily_models(
-    con: Any, path: Path, models_path: Path | str | None, columns: DailyColumns
-) -> tuple[ir.Table | None, ir.Table]:
-    if models_path is None:
-        return None, _memtable([], SERIES_MODELS_SCHEMA)
-    needed = [columns.models_id, columns.models_name]
-    if columns.models_created:
-        needed.append(columns.models_created)
-    table = _read_table(con, Path(models_path), needed)
-    names = table.select(
-        name_key=table[columns.models_id].cast("string"),
-        model_id=table[columns.models_name].cast("string"),
-    ).distinct(on="name_key")
-    created = (
-        table[columns.models_created].cast("timestamp")
-        if columns.models_created
-        else ibis.null("timestamp")
-    )
-    models = table.select(model_id=table[columns.models_name].cast("string"), created_at=created)
-    return names, models.distinct(on="model_id")
-
-
-def _span(good: ir.Table) -> tuple[dt.date, dt.date]:
-    bounds = good.aggregate(first=good.day.min(), last=good.day.max()).to_pyarrow().to_pylist()[0]
-    if bounds["first"] is None:
-        raise SeriesFormatError("no valid rows: nothing to import (see the rejects)")
-    return bounds["first"], bounds["last"]
-
-
-def _daily_values(
-    good: ir.Table, values: ValueKind, span: tuple[dt.date, dt.date]
-) -> tuple[ir.Table, ir.Table]:
-    """Rows and coverage for per-day counts or a cumulative counter."""
-    first, last = span
-    if values == "daily":
-        rows = good.select("model_id", "day", kind=ibis.literal("daily"), value="value")
-        cover = ibis.memtable(
-            pa.Table.from_pylist(
-                [{"model_id": None, "first_day": first, "last_day": last}], schema=COVERAGE_SCHEMA
-            )
-        )
-        return rows, cover
-    if values != "cumulative":
-        raise SeriesFormatError(f"unknown value kind {values!r}; use daily or cumulative")
-    window = ibis.window(group_by="model_id", order_by="day")
-    marked = good.mutate(previous=good.value.lag().over(window))
-    marked = marked.mutate(starts=marked.previous.isnull() | (marked.value < marked.previous))
-    marked = marked.mutate(segment=marked.starts.cast("int64").cumsum().over(window))
-    deltas = marked.filter(~marked.starts).select(
-        "model_id", "day", kind=ibis.literal("daily"), value=marked.value - marked.previous
-    )
-    anchors = marked.filter(marked.starts).select(
-        "model_id", "day", kind=ibis.literal("all_time"), value="value"
-    )
-    starts = marked.filter(marked.starts)
-    ends = starts.mutate(
-        last_day=(starts.day.lead().over(ibis.window(group_by="model_id", order_by="day"))).cast(
-            "date"
-        )
-    )
-    cover = ends.select(
-        "model_id",
-        first_day=(ends.day + ibis.interval(days=1)).cast("date"),
-        last_day=ibis.coalesce(
-            (ends.last_day - ibis.interval(days=1)).cast("date"), ibis.literal(last)
-        ),
-    )
-    return deltas.union(anchors), cover.filter(cover.first_day <= cover.last_day)

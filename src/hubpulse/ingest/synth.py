@@ -29,7 +29,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from hubpulse.analysis.families import load_registry
+from hubpulse.registry import load_registry
 
 SNAPSHOT = dt.date(2026, 5, 1)
 FIRST_DAY = dt.date(2021, 1, 1)

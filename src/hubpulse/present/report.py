@@ -16,9 +16,9 @@ from typing import Any
 
 import pyarrow as pa
 
-from hubpulse import __version__
-from hubpulse.analysis.estimator import HistoryError, evidence_months, parse_month
-from hubpulse.analysis.families import UNATTRIBUTED, load_registry
+from hubpulse._version import __version__
+from hubpulse.analysis.estimator import HistoryError, parse_month
+from hubpulse.analysis.evidence import evidence_months, read_evidence
 from hubpulse.analysis.metrics import (
     SIZE_BUCKETS,
     UNKNOWN_SIZE,
@@ -32,6 +32,7 @@ from hubpulse.analysis.trends import History, compare_month, concentration, prep
 from hubpulse.errors import EngineError
 from hubpulse.present.charts import Chart, Series
 from hubpulse.present.tables import ESTIMATOR_NOTE, MODE_NOTE, json_default
+from hubpulse.registry import UNATTRIBUTED, load_registry
 from hubpulse.settings import Settings
 from hubpulse.store.warehouse import Warehouse, list_series, list_snapshots, open_warehouse
 
@@ -111,7 +112,7 @@ def load_history(
     ):
         analysis = load_analysis(settings, None, store)
     return prepare_history(
-        store.history_evidence(),
+        read_evidence(store),
         load_registry(settings.families_file),
         mode=settings.mode,
         analysis=analysis if settings.mode == "lineage" and dates else None,
@@ -124,7 +125,7 @@ def load_history(
 def month_range(warehouse: Warehouse, month: str | None, months: int) -> tuple[str, str] | None:
     """The ``months`` months ending at ``month`` (default: the last month with data), clipped
     to the months the warehouse holds; None when it holds no history."""
-    span = evidence_months(warehouse.history_evidence())
+    span = evidence_months(read_evidence(warehouse))
     if span is None:
         return None
     last = parse_month(month or span[1])

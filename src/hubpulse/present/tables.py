@@ -31,7 +31,6 @@ from rich.progress import (
 from rich.table import Table
 from rich.tree import Tree
 
-from hubpulse.analysis.families import MODES, Registry
 from hubpulse.analysis.lineage import LineageReport, describe_lineage
 from hubpulse.analysis.metrics import (
     Analysis,
@@ -41,11 +40,15 @@ from hubpulse.analysis.metrics import (
     rank_models,
 )
 from hubpulse.analysis.trends import History, MonthlyComparison, compare_family_month
+from hubpulse.ingest.crawl import CrawlScope
 from hubpulse.ingest.files import count_records
-from hubpulse.ingest.hub import CrawlEvents, CrawlScope, Hub, crawl_hub
+from hubpulse.ingest.hub import CrawlEvents, Hub
 from hubpulse.ingest.series import SeriesLoad
+from hubpulse.registry import MODES, Registry
 from hubpulse.settings import Mode, OutputFormat
-from hubpulse.store.warehouse import LoadResult, Warehouse, list_snapshots
+from hubpulse.store.loads import LoadResult
+from hubpulse.store.pulls import crawl_hub
+from hubpulse.store.warehouse import Warehouse, list_snapshots
 
 MODE_NOTE = {
     "publisher": "publisher mode: a model counts for the family its own repo belongs to",

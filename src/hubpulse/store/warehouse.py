@@ -35,21 +35,18 @@ import os
 import shutil
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
 import pyarrow.parquet as pq
 from ibis.backends import BaseBackend
 
-from hubpulse import __version__
-from hubpulse.analysis.estimator import Evidence, collect_evidence
-from hubpulse.errors import SnapshotConflictError, SnapshotNotFoundError
+from hubpulse.errors import SeriesFormatError, SnapshotConflictError, SnapshotNotFoundError
+from hubpulse.ingest.daily import read_daily_series
 from hubpulse.ingest.files import (
     ALIAS_SCHEMA,
     REJECT_SCHEMA,
@@ -65,38 +62,52 @@ from hubpulse.ingest.series import (
     SERIES_SCHEMA,
     SeriesData,
     SeriesLoad,
-    read_series,
+    read_forecast_series,
     series_result,
 )
 from hubpulse.store.engines import Engine, connect_spark, register_views
+from hubpulse.store.loads import (
+    LOAD_SCHEMA,
+    LoadResult,
+    load_result,
+    load_row,
+    read_load,
+    series_load_row,
+)
 
 MODELS = "models"
+
+
 REJECTS = "rejects"
+
+
 ALIASES = "aliases"
+
+
 LOADS = "loads"
+
+
 TABLES = (MODELS, REJECTS, ALIASES, LOADS)
+
+
 SERIES = "series"
+
+
 SERIES_MODELS = "series_models"
+
+
 COVERAGE = "coverage"
+
+
 SERIES_REJECTS = "series_rejects"
+
+
 SERIES_LOADS = "series_loads"
+
+
 CATALOG_FILE = "catalog.duckdb"
 
-LOAD_SCHEMA = pa.schema(
-    [
-        ("load_id", pa.string()),
-        ("snapshot_date", pa.date32()),
-        ("date_inferred", pa.bool_()),
-        ("source", pa.string()),
-        ("file", pa.string()),
-        ("file_sha256", pa.string()),
-        ("rows", pa.int64()),
-        ("rejects", pa.int64()),
-        ("aliases", pa.int64()),
-        ("hubpulse_version", pa.string()),
-        ("loaded_at", pa.timestamp("us")),
-    ]
-)
+
 SERIES_TABLES = {
     SERIES: SERIES_SCHEMA,
     SERIES_MODELS: SERIES_MODELS_SCHEMA,
@@ -104,21 +115,6 @@ SERIES_TABLES = {
     SERIES_REJECTS: REJECT_SCHEMA,
     SERIES_LOADS: SERIES_LOAD_SCHEMA,
 }
-
-
-@dataclass(frozen=True)
-class LoadResult:
-    """What one ingest did: ``status`` is ``loaded``, ``replaced`` or ``unchanged``."""
-
-    status: str
-    load_id: str
-    snapshot_date: dt.date
-    date_inferred: bool
-    source: str
-    file: str
-    rows: int
-    rejects: int
-    aliases: int
 
 
 class Warehouse:
@@ -172,17 +168,6 @@ class Warehouse:
         schema = SNAPSHOT_SCHEMA.append(pa.field("load_id", pa.string()))
         return ibis.memtable(schema.empty_table())
 
-    def history_evidence(self) -> Evidence:
-        """Every download observation in the warehouse (see ``history.collect_evidence``)."""
-        return collect_evidence(
-            self.all_models(),
-            self.series_table(SERIES),
-            self.series_table(SERIES_MODELS),
-            self.series_table(COVERAGE),
-            self.series_table(SERIES_LOADS),
-            self.aliases(),
-        )
-
     def aliases(self) -> ir.Table:
         """Every known rename (old_id → new_id): observed in snapshots plus the bundled list."""
         bundled = ibis.memtable(_bundled_aliases())
@@ -224,10 +209,20 @@ class Warehouse:
         with self._lock():
             return self._store(snapshot, replace=replace)
 
-    def import_series(self, path: Path | str, **options: Any) -> SeriesLoad:
-        """Normalise a download series file (``series.read_series`` options) and store it as
-        one series load, atomically and idempotently."""
-        data = read_series(path, self.con, **options)
+    def import_series(
+        self, path: Path | str, *, layout: str = "forecast", **options: Any
+    ) -> SeriesLoad:
+        """Normalise a download series file of ``layout`` (``forecast``, or ``daily`` with the
+        options of ``read_daily_series``) and store it as one series load, atomically and
+        idempotently."""
+        if layout == "forecast":
+            data = read_forecast_series(path)
+        elif layout == "daily":
+            data = read_daily_series(path, self.con, **options)
+        else:
+            raise SeriesFormatError(
+                f"{path}: unknown series layout {layout!r}; use forecast or daily"
+            )
         with self._lock():
             return self._store_series(data)
 
@@ -250,7 +245,9 @@ class Warehouse:
             expr = expr.select(*SERIES_TABLES[name].names).cast(SERIES_TABLES[name])
             expr = expr.mutate(load_id=ibis.literal(load_id))
             self.con.to_parquet(expr, staging / f"{name}.parquet", compression="zstd")
-        row = _series_load_row(data, load_id, staging)
+        row = series_load_row(
+            data, load_id, staging / f"{SERIES}.parquet", staging / f"{SERIES_REJECTS}.parquet"
+        )
         _write(staging / f"{SERIES_LOADS}.parquet", pa.Table.from_pylist([row], SERIES_LOAD_SCHEMA))
         _fsync_dir(staging)
         os.rename(staging, base / load_id)
@@ -266,9 +263,9 @@ class Warehouse:
 
     def _store(self, snapshot: Snapshot, *, replace: bool) -> LoadResult:
         final = self._partition_dir(snapshot.snapshot_date)
-        existing = _read_load(final)
+        existing = read_load(final / f"{LOADS}.parquet")
         if existing is not None and existing["file_sha256"] == snapshot.file_sha256:
-            return _result("unchanged", str(existing["load_id"]), snapshot)
+            return load_result("unchanged", str(existing["load_id"]), snapshot)
         if existing is not None and not replace:
             raise SnapshotConflictError(
                 f"snapshot {snapshot.snapshot_date} already holds {existing['file']} "
@@ -278,7 +275,7 @@ class Warehouse:
         self._publish(self._write_load(snapshot, load_id), final)
         self._register_views()
         self.refresh_catalog()
-        return _result("replaced" if existing else "loaded", load_id, snapshot)
+        return load_result("replaced" if existing else "loaded", load_id, snapshot)
 
     @contextlib.contextmanager
     def _lock(self) -> Iterator[None]:
@@ -310,7 +307,7 @@ class Warehouse:
             load_dir / f"{REJECTS}.parquet", snapshot.rejects.append_column("load_id", reject_ids)
         )
         _write(load_dir / f"{ALIASES}.parquet", snapshot.aliases)
-        _write(load_dir / f"{LOADS}.parquet", _load_row(snapshot, load_id))
+        _write(load_dir / f"{LOADS}.parquet", load_row(snapshot, load_id))
         return load_dir
 
     def _publish(self, load_dir: Path, final: Path) -> None:
@@ -406,20 +403,6 @@ def list_rejects(warehouse: Warehouse, date: dt.date | None = None) -> pa.Table:
     return warehouse.execute(kept.select("file", "row", "model_id", "field", "reason", "raw"))
 
 
-def _result(status: str, load_id: str, snapshot: Snapshot) -> LoadResult:
-    return LoadResult(
-        status=status,
-        load_id=load_id,
-        snapshot_date=snapshot.snapshot_date,
-        date_inferred=snapshot.date_inferred,
-        source=snapshot.source,
-        file=str(snapshot.path),
-        rows=snapshot.rows.num_rows,
-        rejects=snapshot.rejects.num_rows,
-        aliases=snapshot.aliases.num_rows,
-    )
-
-
 def list_series(warehouse: Warehouse) -> pa.Table:
     """The series load log: one row per imported series file, oldest first."""
     loads = warehouse.series_table(SERIES_LOADS).order_by("loaded_at")
@@ -430,50 +413,6 @@ def list_series_rejects(warehouse: Warehouse) -> pa.Table:
     """Series observations kept aside at import, with file, row, field and reason."""
     rejects = warehouse.series_table(SERIES_REJECTS).order_by(["file", "row"])
     return warehouse.execute(rejects.select(*REJECT_SCHEMA.names))
-
-
-def _series_load_row(data: SeriesData, load_id: str, staging: Path) -> dict[str, object]:
-    """The load log row, counted by DuckDB: a year of the Hub (175M rows) never enters Python."""
-    rows, models, first, last = duckdb.execute(
-        "select count(*), count(distinct model_id), min(day), max(day) from read_parquet(?)",
-        [str(staging / f"{SERIES}.parquet")],
-    ).fetchone()  # type: ignore[misc]
-    return {
-        "load_id": load_id,
-        "layout": data.layout,
-        "file": str(data.path.resolve()),
-        "file_sha256": data.file_sha256,
-        "options": data.options,
-        "rows": rows,
-        "models": models,
-        "rejects": pq.read_metadata(staging / f"{SERIES_REJECTS}.parquet").num_rows,
-        "first_day": first,
-        "last_day": last,
-        "hubpulse_version": __version__,
-        "loaded_at": dt.datetime.now(dt.UTC).replace(tzinfo=None),
-    }
-
-
-def _load_row(snapshot: Snapshot, load_id: str) -> pa.Table:
-    row = {
-        "load_id": load_id,
-        "snapshot_date": snapshot.snapshot_date,
-        "date_inferred": snapshot.date_inferred,
-        "source": snapshot.source,
-        "file": str(snapshot.path.resolve()),
-        "file_sha256": snapshot.file_sha256,
-        "rows": snapshot.rows.num_rows,
-        "rejects": snapshot.rejects.num_rows,
-        "aliases": snapshot.aliases.num_rows,
-        "hubpulse_version": __version__,
-        "loaded_at": dt.datetime.now(dt.UTC).replace(tzinfo=None),
-    }
-    return pa.Table.from_pylist([row], schema=LOAD_SCHEMA)
-
-
-def _read_load(partition: Path) -> dict[str, object] | None:
-    path = partition / f"{LOADS}.parquet"
-    return pq.read_table(path).to_pylist()[0] if path.is_file() else None
 
 
 def _write(path: Path, table: pa.Table) -> None:

@@ -17,14 +17,14 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel
 
-from hubpulse import __version__
-from hubpulse.analysis.families import UNATTRIBUTED
+from hubpulse._version import __version__
 from hubpulse.analysis.metrics import GROUPS, GroupBy, compare_families, rank_models
 from hubpulse.analysis.trends import compare_month
 from hubpulse.errors import HubpulseError
 from hubpulse.present.charts import Chart, Series, chart_html, plotly_js
 from hubpulse.present.render import environment
 from hubpulse.present.tables import MODE_NOTE
+from hubpulse.registry import UNATTRIBUTED
 from hubpulse.settings import Mode, Settings
 from hubpulse.store.warehouse import list_snapshots
 from hubpulse.web.views import Dashboard, View, family_detail, model_detail, search_models

@@ -1,0 +1,218 @@
+"""The family registry: which organisations and repo names make a model first-party to a family,
+with the family's vendor, country of origin and ticker.
+
+The built-in registry is ``data/families.toml`` in this package; a user TOML of the same shape
+extends it (new names) or overrides it (same name: the given keys replace the built-in ones).
+Models that no family claims are shown as the family ``(unattributed)``. The registry is
+configuration that every stage reads (the crawl's scopes, the synthetic Hub, attribution), so
+it sits beside ``settings`` and imports nothing of the stages.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import ibis
+import ibis.expr.types as ir
+import pyarrow as pa
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from hubpulse.errors import RegistryError, UnknownFamilyError
+from hubpulse.settings import Mode
+
+UNATTRIBUTED = "(unattributed)"
+MODES: tuple[Mode, ...] = ("publisher", "lineage")
+
+
+class Family(BaseModel):
+    """One registry entry."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(min_length=1)
+    vendor: str = Field(min_length=1)
+    country: str = Field(min_length=1)
+    ticker: str | None = None
+    orgs: list[str] = Field(default_factory=list)
+    patterns: list[str] = Field(default_factory=list)
+    repos: list[str] = Field(default_factory=list)
+
+    def rules(self) -> list[tuple[str, str | None]]:
+        """(organisation, name regex or None) pairs that make a repo first-party."""
+        named: list[str | None] = [_glob_regex(p) for p in self.patterns] or [None]
+        rules = [(org.lower(), regex) for org in self.orgs for regex in named]
+        for repo in self.repos:
+            org, _, name = repo.partition("/")
+            rules.append((org.lower(), _glob_regex(name)))
+        return rules
+
+
+@dataclass(frozen=True)
+class Registry:
+    """The families in registry order."""
+
+    families: tuple[Family, ...]
+
+    def get(self, name: str) -> Family:
+        """The family called ``name`` (case-insensitive)."""
+        for family in self.families:
+            if family.name.lower() == name.lower():
+                return family
+        known = ", ".join(f.name for f in self.families)
+        raise UnknownFamilyError(f"unknown family {name!r}; known families: {known}")
+
+    def table(self) -> ir.Table:
+        """family, vendor, country, ticker, orgs (one row per family, plus unattributed)."""
+        rows = [
+            {
+                "family": f.name,
+                "vendor": f.vendor,
+                "country": f.country,
+                "ticker": f.ticker,
+                "orgs": ", ".join(f.orgs + f.repos),
+                "position": i,
+            }
+            for i, f in enumerate(self.families)
+        ]
+        rows.append(_unattributed_row(len(rows)))
+        return ibis.memtable(pa.Table.from_pylist(rows))
+
+    def rules(self) -> ir.Table:
+        """rule_org, rule_regex, family, priority (0 = specific, 1 = bare org), position."""
+        rows = [
+            {
+                "rule_org": org,
+                "rule_regex": regex,
+                "rule_family": family.name,
+                "priority": 1 if regex is None else 0,
+                "position": position,
+            }
+            for position, family in enumerate(self.families)
+            for org, regex in family.rules()
+        ]
+        schema = pa.schema(
+            [
+                ("rule_org", pa.string()),
+                ("rule_regex", pa.string()),
+                ("rule_family", pa.string()),
+                ("priority", pa.int64()),
+                ("position", pa.int64()),
+            ]
+        )
+        return ibis.memtable(pa.Table.from_pylist(rows, schema=schema))
+
+
+def load_registry(extra: Path | str | None = None) -> Registry:
+    """The built-in registry, extended or overridden by the TOML file ``extra``."""
+    text = resources.files("hubpulse").joinpath("data", "families.toml").read_text(encoding="utf-8")
+    families = _parse_registry(text, "families.toml (built-in)")
+    if extra is not None:
+        path = Path(extra)
+        try:
+            user_text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise RegistryError(f"{path}: cannot read family registry ({exc})") from exc
+        families = _merge(families, _raw_entries(user_text, str(path)), str(path), user_text)
+    return Registry(tuple(families))
+
+
+def _glob_regex(glob: str) -> str:
+    parts = (".*" if ch == "*" else "." if ch == "?" else re.escape(ch) for ch in glob.lower())
+    return "^" + "".join(parts) + "$"
+
+
+def _unattributed_row(position: int) -> dict[str, Any]:
+    return {
+        "family": UNATTRIBUTED,
+        "vendor": UNATTRIBUTED,
+        "country": UNATTRIBUTED,
+        "ticker": None,
+        "orgs": "",
+        "position": position,
+    }
+
+
+def _raw_entries(text: str, origin: str) -> list[dict[str, Any]]:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise RegistryError(f"{origin}: invalid TOML: {exc}") from exc
+    unknown = sorted(set(data) - {"family"})
+    if unknown:
+        line = _line_of(text, rf"^\s*\[?\[?{re.escape(unknown[0])}\b")
+        raise RegistryError(
+            f"{origin}, line {line}: unknown top-level key {unknown[0]!r}; "
+            "declare families as [[family]] tables"
+        )
+    entries = data.get("family", [])
+    if not isinstance(entries, list):
+        raise RegistryError(f"{origin}: 'family' must be an array of tables ([[family]])")
+    return entries
+
+
+def _parse_registry(text: str, origin: str) -> list[Family]:
+    entries = _raw_entries(text, origin)
+    families = [_validate(entry, i, origin, text) for i, entry in enumerate(entries)]
+    _check_unique(families, origin, text)
+    return families
+
+
+def _merge(
+    base: list[Family], entries: list[dict[str, Any]], origin: str, text: str
+) -> list[Family]:
+    merged = {f.name.lower(): f for f in base}
+    for index, entry in enumerate(entries):
+        name = entry.get("name")
+        current = merged.get(name.lower()) if isinstance(name, str) else None
+        fields = {**current.model_dump(), **entry} if current else entry
+        merged[str(name).lower()] = _validate(fields, index, origin, text)
+    return list(merged.values())
+
+
+def _validate(entry: dict[str, Any], index: int, origin: str, text: str) -> Family:
+    line = _entry_line(text, index)
+    try:
+        family = Family.model_validate(entry)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        field = ".".join(str(p) for p in error["loc"]) or "entry"
+        key_line = _line_of(text, rf"^\s*{re.escape(str(error['loc'][0]))}\s*=", after=line)
+        where = key_line if error["loc"] and key_line else line
+        raise RegistryError(
+            f"{origin}, line {where}: family #{index + 1} field {field!r}: {error['msg']}"
+        ) from exc
+    if not family.orgs and not family.repos:
+        raise RegistryError(
+            f"{origin}, line {line}: family {family.name!r} needs 'orgs' or 'repos'"
+        )
+    return family
+
+
+def _check_unique(families: list[Family], origin: str, text: str) -> None:
+    seen: set[str] = set()
+    for index, family in enumerate(families):
+        if family.name.lower() in seen:
+            raise RegistryError(
+                f"{origin}, line {_entry_line(text, index)}: duplicate family {family.name!r}"
+            )
+        seen.add(family.name.lower())
+
+
+def _entry_line(text: str, index: int) -> int:
+    headers = [n for n, line in enumerate(text.splitlines(), 1) if line.strip() == "[[family]]"]
+    return headers[index] if index < len(headers) else 1
+
+
+def _line_of(text: str, pattern: str, after: int = 0) -> int:
+    lines = text.splitlines()
+    for number in range(after + 1, len(lines) + 1):
+        if number > after + 1 and lines[number - 1].strip() == "[[family]]":
+            break
+        if re.search(pattern, lines[number - 1]):
+            return number
+    return 0
