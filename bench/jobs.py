@@ -49,7 +49,8 @@ def spark(work: str) -> dict[str, Any]:
 
 def _analyse(store: Any) -> dict[str, Any]:
     """lineage, then family rankings in both modes and derivatives, of the newest snapshot."""
-    from hubpulse.analysis.metrics import analyse_snapshot, derivatives_by_family, rank_models
+    from hubpulse.analysis.metrics import derivatives_by_family, rank_models
+    from hubpulse.analysis.snapshot import analyse_snapshot
     from hubpulse.registry import load_registry
 
     started = time.perf_counter()
@@ -90,8 +91,8 @@ def floor(models: str) -> dict[str, Any]:
 
 def daily(directory: str, work: str) -> dict[str, Any]:
     """Import a year of daily downloads, then family × month estimates for the year."""
+    from hubpulse.analysis.history import load_history
     from hubpulse.ingest.series import DailyColumns
-    from hubpulse.present.report import load_history
     from hubpulse.settings import load_settings
     from hubpulse.store.warehouse import open_warehouse
 

@@ -27,7 +27,8 @@ from hubpulse.ingest.hub import HUB_STATS as HUB_STATS_REPO
 from hubpulse.ingest.series import DailyColumns
 from hubpulse.registry import load_registry
 from hubpulse.store.pulls import crawl_hub, pull_characterization, pull_hub_stats
-from hubpulse.store.warehouse import Warehouse, list_rejects, open_warehouse
+from hubpulse.store.queries import list_rejects
+from hubpulse.store.warehouse import Warehouse, open_warehouse
 
 FAST = Politeness(base_wait=0.01, max_wait=0.05)
 SERVED = api_records(HUB_STATS)

@@ -20,7 +20,8 @@ from hubpulse.analysis.estimator import estimate_monthly_downloads, month_table
 from hubpulse.analysis.evidence import read_evidence
 from hubpulse.errors import SeriesFormatError
 from hubpulse.ingest.series import DailyColumns, read_forecast_series
-from hubpulse.store.warehouse import Warehouse, list_series, list_series_rejects
+from hubpulse.store.queries import list_series, list_series_rejects
+from hubpulse.store.warehouse import Warehouse
 
 
 def rows_of(table: ibis.Table) -> list[dict[str, object]]:

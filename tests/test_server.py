@@ -18,11 +18,11 @@ from schemathesis.checks import not_a_server_error
 from test_report import cli_json, same
 
 from hubpulse.analysis.lineage import describe_lineage
-from hubpulse.analysis.metrics import Analysis
+from hubpulse.analysis.snapshot import Analysis
 from hubpulse.errors import ModelNotFoundError
 from hubpulse.settings import load_settings
 from hubpulse.web.app import create_app
-from hubpulse.web.views import build_graph, lineage_of
+from hubpulse.web.graph import build_graph, lineage_of
 
 MODEL = "deepcogito/cogito-v1-preview-qwen-32B"
 

@@ -26,13 +26,12 @@ from graphs import model
 from hubpulse.analysis.lineage import describe_lineage
 from hubpulse.analysis.metrics import (
     GROUPS,
-    Analysis,
-    analyse_snapshot,
     compare_family,
     count_derivatives,
     derivatives_by_family,
     rank_models,
 )
+from hubpulse.analysis.snapshot import Analysis, analyse_snapshot
 from hubpulse.errors import EngineError
 from hubpulse.ingest.files import ALIAS_SCHEMA, SNAPSHOT_SCHEMA
 from hubpulse.ingest.synth import synthesize

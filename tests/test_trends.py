@@ -21,16 +21,15 @@ from truth import make_evidence
 
 from hubpulse.analysis.estimator import HistoryError
 from hubpulse.analysis.evidence import collect_evidence, read_evidence
-from hubpulse.analysis.metrics import Analysis
+from hubpulse.analysis.history import History, prepare_history
+from hubpulse.analysis.snapshot import Analysis
 from hubpulse.analysis.trends import (
-    History,
     compare_month,
     concentration,
     count_new_derivatives,
     cumulative_downloads,
     find_milestones,
     parse_counts,
-    prepare_history,
 )
 from hubpulse.errors import UnknownFamilyError
 from hubpulse.ingest.series import SERIES_MODELS_SCHEMA, SERIES_SCHEMA
@@ -228,7 +227,7 @@ def test_history_lineage_mode_credits_derivatives_to_their_root_family(
 ) -> None:
     store = open_warehouse(tmp_path / "wh")
     store.ingest(HUB_STATS)
-    from hubpulse.analysis.metrics import analyse_snapshot
+    from hubpulse.analysis.snapshot import analyse_snapshot
 
     analysis = analyse_snapshot(
         store.models(HUB_STATS_DATE), store.aliases(), load_registry(), HUB_STATS_DATE

@@ -13,7 +13,8 @@ import pytest
 from conftest import API_MARCH, FIXTURES, HUB_STATS, HUB_STATS_DATE
 
 from hubpulse.errors import SnapshotConflictError, SnapshotNotFoundError
-from hubpulse.store.warehouse import Warehouse, list_rejects, list_snapshots, open_warehouse
+from hubpulse.store.queries import list_rejects, list_snapshots
+from hubpulse.store.warehouse import Warehouse, open_warehouse
 
 
 def count_rows(store: Warehouse) -> int:

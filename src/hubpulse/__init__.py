@@ -9,16 +9,16 @@ from hubpulse._version import __version__
 from hubpulse.analysis.estimator import estimate_monthly_downloads, month_table
 from hubpulse.analysis.evidence import Evidence, collect_evidence, read_evidence
 from hubpulse.analysis.families import assign_families
+from hubpulse.analysis.history import History, monthly_downloads, prepare_history
 from hubpulse.analysis.lineage import Lineage, resolve_lineage
 from hubpulse.analysis.metrics import (
-    analyse_snapshot,
     compare_families,
     compare_family,
     count_derivatives,
     rank_models,
 )
+from hubpulse.analysis.snapshot import analyse_snapshot
 from hubpulse.analysis.trends import (
-    History,
     compare_family_month,
     compare_month,
     concentration,
@@ -26,21 +26,13 @@ from hubpulse.analysis.trends import (
     cumulative_downloads,
     family_trend,
     find_milestones,
-    monthly_downloads,
-    prepare_history,
 )
 from hubpulse.ingest.daily import read_daily_series
 from hubpulse.ingest.files import SNAPSHOT_SCHEMA, read_snapshot
 from hubpulse.ingest.series import read_forecast_series
 from hubpulse.registry import Family, load_registry
-from hubpulse.store.warehouse import (
-    Warehouse,
-    ingest_snapshot,
-    list_rejects,
-    list_series,
-    list_snapshots,
-    open_warehouse,
-)
+from hubpulse.store.queries import list_rejects, list_series, list_snapshots
+from hubpulse.store.warehouse import Warehouse, ingest_snapshot, open_warehouse
 
 __all__ = [
     "SNAPSHOT_SCHEMA",

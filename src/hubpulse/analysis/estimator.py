@@ -364,21 +364,7 @@ def _combine(t: ir.Table) -> ir.Table:
     zero = ~t.born
     clamped = ibis.least(ibis.greatest(t.raw, t.lower), t.upper)
     estimate = ibis.ifelse(t.raw.isnull(), ibis.null("float64"), clamped)
-    flags = (
-        ibis.array(
-            [
-                ibis.ifelse(t.conflict, "conflict", None),
-                ibis.ifelse(t.a_reset.fill_null(False), "counter_reset", None),
-                ibis.ifelse(
-                    (t.method == "rolling30") & (t.r_gap > 0),
-                    "nearest_" + t.r_gap.cast("string") + "d",
-                    None,
-                ),
-            ]
-        )
-        .filter(lambda f: f.notnull())
-        .join(",")
-    )
+    flags = _flags(t)
     return t.select(
         *_KEYS,
         "month_start",
@@ -391,3 +377,17 @@ def _combine(t: ir.Table) -> ir.Table:
         upper=ibis.ifelse(zero, 0.0, ibis.ifelse(t.upper >= _BIG, ibis.null("float64"), t.upper)),
         flags=ibis.ifelse(flags == "", ibis.null("string"), flags),
     )
+
+
+def _flags(t: ir.Table) -> ir.StringValue:
+    """conflict, counter_reset and nearest_<N>d (a 30-day count N days from the month end),
+    joined by commas."""
+    nearest = (t.method == "rolling30") & (t.r_gap > 0)
+    flags = ibis.array(
+        [
+            ibis.ifelse(t.conflict, "conflict", None),
+            ibis.ifelse(t.a_reset.fill_null(False), "counter_reset", None),
+            ibis.ifelse(nearest, "nearest_" + t.r_gap.cast("string") + "d", None),
+        ]
+    )
+    return flags.filter(lambda f: f.notnull()).join(",")

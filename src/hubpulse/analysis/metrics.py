@@ -18,7 +18,6 @@ Definitions used throughout:
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -26,56 +25,19 @@ import ibis
 import ibis.expr.datatypes as idt
 import ibis.expr.types as ir
 
-from hubpulse.analysis.families import assign_families, match_publishers
-from hubpulse.analysis.lineage import Lineage, resolve_lineage
+from hubpulse.analysis.families import match_publishers
+from hubpulse.analysis.snapshot import Analysis
 from hubpulse.errors import ModelNotFoundError, UnknownFamilyError
-from hubpulse.registry import UNATTRIBUTED, Registry
+from hubpulse.registry import UNATTRIBUTED
 from hubpulse.settings import Mode
-from hubpulse.store.engines import materialise
 
 GroupBy = Literal["family", "model", "vendor", "country", "author", "size"]
+
+
 Metric = Literal["downloads_30d", "downloads_all_time"]
+
+
 GROUPS: tuple[GroupBy, ...] = ("family", "model", "vendor", "country", "author", "size")
-
-
-@dataclass(frozen=True)
-class Analysis:
-    """One snapshot ready for questions: its models, lineage and the family registry."""
-
-    snapshot_date: dt.date
-    models: ir.Table
-    lineage: Lineage
-    registry: Registry
-    stored: dict[Any, ir.Table] = field(default_factory=dict, compare=False, repr=False)
-
-    def attribution(self, mode: Mode) -> ir.Table:
-        """model_id, family, weight under ``mode`` (computed once per mode)."""
-        return self.once(
-            ("attribution", mode),
-            lambda: assign_families(self.models, self.registry, self.lineage, mode),
-        )
-
-    def once(self, key: Any, make: Callable[[], ir.Table]) -> ir.Table:
-        """``make()`` materialised in the engine the first time ``key`` is asked for: several
-        questions (both rankings, derivative counts) share one attribution and one set of
-        derivative pairs instead of recomputing them."""
-        if key not in self.stored:
-            self.stored[key] = materialise(make())
-        return self.stored[key]
-
-
-def analyse_snapshot(
-    models: ir.Table,
-    aliases: ir.Table,
-    registry: Registry,
-    snapshot_date: dt.date,
-    *,
-    max_depth: int = 256,
-) -> Analysis:
-    """Resolve lineage once for a snapshot so that several questions can share it."""
-    models = materialise(models)
-    lineage = resolve_lineage(models, aliases, max_depth=max_depth)
-    return Analysis(snapshot_date, models, lineage, registry)
 
 
 def rank_models(
@@ -273,11 +235,11 @@ SIZE_BUCKETS: tuple[tuple[str, float], ...] = (
     ("100–250B", 250e9),
     ("250B+", float("inf")),
 )
-"""Size buckets as half-open parameter ranges: ``1–5B`` is [1B, 6B) and ``7–9B`` is [6B, 10B),
-so every size falls in exactly one bucket (6B models such as Yi-6B count as ``7–9B``)."""
+
+
 UNKNOWN_SIZE = "unknown"
-# "Qwen2.5-7B-Instruct" → 7 B, "SmolLM2-135M" → 135 M, "Mixtral-8x7B" → 8 × 7 B: the first
-# token between "-"/"_" separators that is a size; "Qwen3-30B-A3B" → 30 B (A3B is not a size).
+
+
 _SIZE_TOKEN = r"(?:^|[-_])(?:(\d+)x)?(\d+(?:\.\d+)?)([bBmM])(?:$|[-_])"
 
 

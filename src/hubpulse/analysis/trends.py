@@ -1,126 +1,26 @@
-"""Trends: monthly adoption per family, vendor or country, over time, with bounds.
-
-Everything here aggregates ``history.estimate_monthly_downloads`` rows after attributing each
-model to families (``attribute_history``). A group's ``lower`` and ``upper`` are the sums of its
-models' bounds, so they stay rigorous; ``upper`` is null as soon as one model cannot be bounded
-from above, and ``unestimated`` counts models with no estimate that month (their downloads are
-missing from ``estimate``, never guessed).
+"""Trends: questions over time asked of a ``History`` (``analysis.history``) — a family's
+monthly trend, concentration, the family-vs-next-N claim in a month, cumulative downloads and
+milestones, and new derivatives per month — each carrying the bounds of the estimates it sums.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 import ibis
 import ibis.expr.types as ir
 
-from hubpulse.analysis.estimator import HistoryError, estimate_monthly_downloads, month_table
-from hubpulse.analysis.evidence import Evidence, evidence_months
-from hubpulse.analysis.families import assign_publishers
-from hubpulse.analysis.metrics import Analysis, derivative_pairs, exact
+from hubpulse.analysis.estimator import HistoryError
+from hubpulse.analysis.history import History, TrendBy, credited_estimates, monthly_downloads
+from hubpulse.analysis.metrics import derivative_pairs
+from hubpulse.analysis.snapshot import Analysis
 from hubpulse.errors import UnknownFamilyError
 from hubpulse.registry import UNATTRIBUTED, Registry
 from hubpulse.settings import Mode
 
-TrendBy = Literal["family", "vendor", "country", "model", "author"]
-TREND_GROUPS: tuple[TrendBy, ...] = ("family", "vendor", "country", "model", "author")
 RELATIONS = ("finetune", "adapter", "quantized", "merge")
-
-
-@dataclass(frozen=True)
-class History:
-    """Monthly estimates of a month range, attributed under one mode: ready for questions."""
-
-    estimates: ir.Table
-    shares: ir.Table
-    registry: Registry
-    mode: Mode
-    first: str
-    last: str
-    lineage_date: dt.date | None
-
-    def monthly(self, by: TrendBy = "family") -> ir.Table:
-        return monthly_downloads(self.estimates, self.shares, self.registry, by)
-
-
-def prepare_history(
-    evidence: Evidence,
-    registry: Registry,
-    *,
-    mode: Mode,
-    analysis: Analysis | None,
-    first: str | None = None,
-    last: str | None = None,
-    max_gap_days: int = 31,
-) -> History:
-    """Estimate every model-month from ``first`` to ``last`` (default: the months the evidence
-    spans) and attribute the models; ``analysis`` supplies the lineage graph."""
-    span = evidence_months(evidence)
-    if span is None:
-        raise HistoryError(
-            "no download history in the warehouse: run `hubpulse import-series PATH` "
-            "or ingest snapshots first"
-        )
-    first, last = first or span[0], last or span[1]
-    months = month_table(first, last)
-    estimates = estimate_monthly_downloads(evidence, months, max_gap_days=max_gap_days).cache()
-    shares = attribute_history(estimates.select("model_id"), registry, mode, analysis).cache()
-    date = analysis.snapshot_date if analysis is not None and mode == "lineage" else None
-    return History(estimates, shares, registry, mode, first, last, date)
-
-
-def attribute_history(
-    model_ids: ir.Table, registry: Registry, mode: Mode, analysis: Analysis | None
-) -> ir.Table:
-    """model_id, family, weight for every model with history.
-
-    Lineage mode takes each model's roots from ``analysis`` (the snapshot whose graph is used);
-    a model that snapshot does not hold counts for its own publisher's family."""
-    ids = model_ids.select("model_id").distinct()
-    if mode == "publisher" or analysis is None:
-        return assign_publishers(ids, registry)
-    graph = analysis.models.select("model_id")
-    known = analysis.attribution("lineage").semi_join(ids, "model_id")
-    rest = ids.filter(~ids.model_id.isin(graph.model_id))
-    return known.union(assign_publishers(rest, registry))
-
-
-def monthly_downloads(
-    estimates: ir.Table, shares: ir.Table, registry: Registry, by: TrendBy = "family"
-) -> ir.Table:
-    """month, <by>, estimate, lower, upper, share, models, unestimated, methods."""
-    credited = _credited(estimates, shares, registry)
-    key = "model_id" if by == "model" else by
-    keys = ["month", key]
-    grouped = credited.group_by(keys).aggregate(
-        estimate=(exact(credited.estimate) * exact(credited.weight)).sum(),
-        lower=(exact(credited.lower) * exact(credited.weight)).sum(),
-        upper=(exact(credited.upper) * exact(credited.weight)).sum(),
-        open_ended=credited.upper.isnull().any(),
-        models=credited.model_id.nunique(),
-        unestimated=credited.model_id.nunique(where=credited.method == "none"),
-    )
-    per_method = credited.group_by([*keys, "method"]).aggregate(n=credited.model_id.nunique())
-    methods = per_method.group_by(keys).aggregate(
-        methods=(per_method.method + ":" + per_method.n.cast("string")).group_concat(
-            " ", order_by=[ibis.desc(per_method.n), per_method.method]
-        )
-    )
-    grouped = grouped.join(methods, keys)
-    total = grouped.estimate.sum().over(group_by="month")
-    return grouped.select(
-        "month",
-        key,
-        estimate=grouped.estimate.round().cast("int64"),
-        lower=grouped.lower.round().cast("int64"),
-        upper=ibis.ifelse(grouped.open_ended, None, grouped.upper.round()).cast("int64"),
-        share=grouped.estimate / total,
-        models=grouped.models,
-        unestimated=grouped.unestimated,
-        methods=grouped.methods,
-    ).order_by(["month", ibis.desc("estimate"), key])
 
 
 def family_trend(monthly: ir.Table, families: list[str]) -> ir.Table:
@@ -270,7 +170,7 @@ def cumulative_downloads(
     key = "model_id" if by == "model" else by
     monthly = monthly_downloads(estimates, shares, registry, by)
     start = estimates.month_start.min().as_scalar()
-    credited = _credited(estimates, shares, registry)
+    credited = credited_estimates(estimates, shares, registry)
     older = credited.filter(credited.created.isnull() | (credited.created < start))
     unknown = older.group_by(key).aggregate(base_unknown=older.model_id.nunique())
     monthly = monthly.left_join(unknown, key).drop(f"{key}_right")
@@ -347,24 +247,6 @@ def count_new_derivatives(
         total=rows.model_id.nunique(),
     )
     return grouped.order_by(["month", ibis.desc("total"), "family"])
-
-
-def _credited(estimates: ir.Table, shares: ir.Table, registry: Registry) -> ir.Table:
-    joined = estimates.join(shares, "model_id").join(registry.table(), "family")
-    return joined.select(
-        "model_id",
-        "month",
-        "method",
-        "created",
-        "estimate",
-        "lower",
-        "upper",
-        "weight",
-        "family",
-        "vendor",
-        "country",
-        author=joined.model_id.split("/")[0],
-    )
 
 
 def check_families(registry: Registry, names: list[str]) -> list[str]:

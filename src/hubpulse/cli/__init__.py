@@ -16,10 +16,10 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from hubpulse.analysis.metrics import Analysis, GroupBy, Metric
-from hubpulse.analysis.trends import TREND_GROUPS, History, TrendBy
+from hubpulse.analysis.history import TREND_GROUPS, History, TrendBy, load_history
+from hubpulse.analysis.metrics import GroupBy, Metric
+from hubpulse.analysis.snapshot import Analysis, load_analysis
 from hubpulse.errors import HubpulseError
-from hubpulse.present.report import load_analysis, load_history
 from hubpulse.settings import Mode, OutputFormat, Settings, load_settings
 from hubpulse.store.engines import Engine
 from hubpulse.store.warehouse import Warehouse

@@ -32,8 +32,9 @@ from hubpulse.cli import (
     console,
 )
 from hubpulse.ingest.series import DailyColumns, parse_coverage
-from hubpulse.present import tables as outputs
-from hubpulse.store.warehouse import list_series, list_series_rejects, open_warehouse
+from hubpulse.present import progress, tables
+from hubpulse.store.queries import list_series, list_series_rejects
+from hubpulse.store.warehouse import open_warehouse
 
 
 @app.command("import-series")
@@ -72,7 +73,7 @@ def import_series(
             values=values,  # type: ignore[arg-type]
             coverage=parse_coverage(coverage),
         )
-        outputs.print_series_load(console, result)
+        progress.print_series_load(console, result)
 
 
 @app.command()
@@ -86,7 +87,7 @@ def series(
     table = list_series_rejects(store) if rejects else list_series(store)
     drop = [] if rejects else ["file_sha256", "hubpulse_version", "options"]
     title = "Rejected series observations" if rejects else "Series"
-    outputs.emit(console, outputs.brief(table, fmt, drop=drop), fmt, title=title)
+    tables.emit(console, tables.brief(table, fmt, drop=drop), fmt, title=title)
 
 
 @app.command()
@@ -107,7 +108,7 @@ def monthly(
     if family:
         table = table.filter(table.family.isin(check_families(history.registry, family)))
     title = f"Monthly downloads by {by}"
-    outputs.emit_query(console, table, fmt, meta=outputs.history_meta(history), title=title)
+    tables.emit_query(console, table, fmt, meta=tables.history_meta(history), title=title)
 
 
 @app.command()
@@ -125,7 +126,7 @@ def trend(
     history = _history(settings, first, last)
     table = family_trend(history.monthly("family"), check_families(history.registry, family))
     title = f"Trend of {', '.join(family)}"
-    outputs.emit_query(console, table, fmt, meta=outputs.history_meta(history), title=title)
+    tables.emit_query(console, table, fmt, meta=tables.history_meta(history), title=title)
 
 
 @app.command()
@@ -146,10 +147,8 @@ def milestones(
     curve = cumulative_downloads(history.estimates, history.shares, history.registry)
     rows = curve.filter(curve.family == name).to_pyarrow().to_pylist()
     found = find_milestones(rows, parse_counts(at))
-    meta = outputs.history_meta(history) | {"cumulative": rows}
-    outputs.emit(
-        console, found, fmt, meta=meta, title=f"Milestones of {name} since {history.first}"
-    )
+    meta = tables.history_meta(history) | {"cumulative": rows}
+    tables.emit(console, found, fmt, meta=meta, title=f"Milestones of {name} since {history.first}")
 
 
 @app.command("concentration")
@@ -170,7 +169,7 @@ def concentration_command(
     history = _history(settings, first, last)
     table = concentration(history.monthly(_trend_by(by)), _trend_by(by), top)
     title = f"Concentration of monthly downloads across {by}"
-    outputs.emit_query(console, table, fmt, meta=outputs.history_meta(history), title=title)
+    tables.emit_query(console, table, fmt, meta=tables.history_meta(history), title=title)
 
 
 @app.command("derivative-growth")
@@ -189,5 +188,5 @@ def derivative_growth(
     analysis = _analysis(settings, date)
     names = check_families(analysis.registry, family) if family else None
     table = count_new_derivatives(analysis, first, last, names)
-    meta = outputs.meta(analysis, settings.mode) | {"method": "derivatives by creation month"}
-    outputs.emit_query(console, table, fmt, meta=meta, title="New derivatives per month")
+    meta = tables.meta(analysis, settings.mode) | {"method": "derivatives by creation month"}
+    tables.emit_query(console, table, fmt, meta=meta, title="New derivatives per month")

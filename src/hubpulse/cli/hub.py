@@ -17,7 +17,7 @@ from hubpulse.cli import (
 from hubpulse.ingest.crawl import scope_for
 from hubpulse.ingest.hub import Hub, Politeness
 from hubpulse.ingest.series import DailyColumns
-from hubpulse.present import tables as outputs
+from hubpulse.present import progress
 from hubpulse.registry import load_registry
 from hubpulse.store.pulls import pull_characterization, pull_hub_stats
 from hubpulse.store.warehouse import open_warehouse
@@ -58,7 +58,7 @@ def crawl(
         )
     hub = Hub(politeness=Politeness(base_wait=settings.hub_retry_wait, concurrency=concurrency))
     store = open_warehouse(settings.warehouse)
-    outputs.crawl_with_progress(console, store, hub, scope, resume=resume, replace=replace)
+    progress.crawl_with_progress(console, store, hub, scope, resume=resume, replace=replace)
 
 
 pull_app = typer.Typer(help="Pull public Hub dumps into the warehouse.", no_args_is_help=True)
@@ -77,7 +77,7 @@ def pull_hub_stats_command(
     hub = Hub(politeness=Politeness(base_wait=settings.hub_retry_wait))
     store = open_warehouse(settings.warehouse)
     for load in pull_hub_stats(store, hub, revision=revision, date=_date(date), since=_date(since)):
-        outputs.print_load(console, load)
+        progress.print_load(console, load)
 
 
 @pull_app.command("characterization")
@@ -95,4 +95,4 @@ def pull_characterization_command(
     store = open_warehouse(settings.warehouse)
     mapping = DailyColumns.from_pairs(column or [])
     load = pull_characterization(store, hub, columns=mapping, values=values, revision=revision)  # type: ignore[arg-type]
-    outputs.print_series_load(console, load)
+    progress.print_series_load(console, load)

@@ -9,15 +9,8 @@ from typing import Annotated
 import typer
 
 from hubpulse.analysis.lineage import describe_lineage
-from hubpulse.analysis.metrics import (
-    GROUPS,
-    compare_family,
-    count_derivatives,
-    rank_models,
-)
-from hubpulse.analysis.trends import (
-    compare_family_month,
-)
+from hubpulse.analysis.metrics import GROUPS, compare_family, count_derivatives, rank_models
+from hubpulse.analysis.trends import compare_family_month
 from hubpulse.cli import (
     DateOpt,
     EngineOpt,
@@ -35,11 +28,11 @@ from hubpulse.cli import (
     app,
     console,
 )
-from hubpulse.present import tables as outputs
-from hubpulse.present.render import render_html
-from hubpulse.present.report import build_report
+from hubpulse.present import progress, tables
+from hubpulse.present.demo import run_demo
 from hubpulse.registry import MODES, load_registry
-from hubpulse.store.warehouse import list_rejects, list_snapshots, open_warehouse
+from hubpulse.store.queries import list_rejects, list_snapshots
+from hubpulse.store.warehouse import open_warehouse
 
 
 @app.command()
@@ -54,8 +47,8 @@ def ingest(
     """Normalise files into snapshots; malformed rows are kept aside as rejects."""
     store = open_warehouse(_settings(warehouse).warehouse)
     for path in paths:
-        result = outputs.ingest_with_progress(console, store, path, _date(date), replace=replace)
-        outputs.print_load(console, result)
+        result = progress.ingest_with_progress(console, store, path, _date(date), replace=replace)
+        progress.print_load(console, result)
 
 
 @app.command()
@@ -63,22 +56,22 @@ def snapshots(warehouse: WarehouseOpt = None, fmt: FormatOpt = "table") -> None:
     """List stored snapshots with their load log."""
     table = list_snapshots(open_warehouse(_settings(warehouse).warehouse))
     drop = ["file_sha256", "hubpulse_version", "date_inferred"]
-    outputs.emit(console, outputs.brief(table, fmt, drop=drop), fmt, title="Snapshots")
+    tables.emit(console, tables.brief(table, fmt, drop=drop), fmt, title="Snapshots")
 
 
 @app.command()
 def rejects(warehouse: WarehouseOpt = None, date: DateOpt = None, fmt: FormatOpt = "table") -> None:
     """Show the malformed records kept aside when a snapshot was ingested."""
     store = open_warehouse(_settings(warehouse).warehouse)
-    table = outputs.brief(list_rejects(store, _date(date)), fmt, drop=["raw"])
-    outputs.emit(console, table, fmt, title="Rejected records (raw record: --format json)")
+    table = tables.brief(list_rejects(store, _date(date)), fmt, drop=["raw"])
+    tables.emit(console, table, fmt, title="Rejected records (raw record: --format json)")
 
 
 @app.command()
 def families(families: FamiliesOpt = None, fmt: FormatOpt = "table") -> None:
     """List the family registry (built-in plus --families overrides)."""
     registry = load_registry(_settings(None, families=families).families_file)
-    outputs.emit(console, outputs.registry_rows(registry), fmt, title="Families")
+    tables.emit(console, tables.registry_rows(registry), fmt, title="Families")
 
 
 @app.command()
@@ -101,11 +94,11 @@ def top(
     settings = _settings(warehouse, mode, families, engine, spark_master)
     analysis = _analysis(settings, date)
     table = rank_models(analysis, by=_group(by), mode=settings.mode, limit=limit)
-    outputs.emit_query(
+    tables.emit_query(
         console,
         table,
         fmt,
-        meta=outputs.meta(analysis, settings.mode),
+        meta=tables.meta(analysis, settings.mode),
         title=f"Top {by} by 30-day downloads",
     )
 
@@ -137,13 +130,13 @@ def compare(
     if month is not None:
         histories = [_history(settings.model_copy(update={"mode": m}), month, month) for m in modes]
         found = [compare_family_month(h, family, next_n, month) for h in histories]
-        outputs.print_month_comparisons(console, found, fmt)
+        tables.print_month_comparisons(console, found, fmt)
         return
     analysis = _analysis(settings, date)
     results = [
         compare_family(analysis, family, next_n, mode=m, metric=_metric(metric)) for m in modes
     ]
-    outputs.print_comparisons(console, results, fmt)
+    tables.print_comparisons(console, results, fmt)
 
 
 @app.command()
@@ -164,11 +157,11 @@ def derivatives(
     settings = _settings(warehouse, mode, families, engine, spark_master)
     analysis = _analysis(settings, date)
     table = count_derivatives(analysis, target, min_downloads=min_downloads)
-    outputs.emit_query(
+    tables.emit_query(
         console,
         table,
         fmt,
-        meta=outputs.meta(analysis, settings.mode),
+        meta=tables.meta(analysis, settings.mode),
         title=f"Derivatives of {target} (downloads_30d >= {min_downloads})",
     )
 
@@ -188,7 +181,7 @@ def lineage(
     settings = _settings(warehouse, mode, families, engine, spark_master)
     analysis = _analysis(settings, date)
     report = describe_lineage(analysis.lineage, analysis.models, model_id)
-    outputs.print_lineage(console, report, fmt, outputs.meta(analysis, settings.mode))
+    tables.print_lineage(console, report, fmt, tables.meta(analysis, settings.mode))
 
 
 @app.command()
@@ -198,21 +191,7 @@ def demo(
     ] = Path(".hubpulse-demo"),
 ) -> None:
     """Ingest the bundled real data and answer the seed questions (what `make demo` runs)."""
-    store = open_warehouse(warehouse)
-    for path, date in outputs.demo_files():
-        outputs.print_load(console, outputs.ingest_with_progress(console, store, path, date))
-    for path in outputs.demo_series():
-        outputs.print_series_load(console, store.import_series(path))
-    settings = _settings(warehouse)
-    outputs.print_demo(console, store, _analysis(settings, None))
-    histories = [
-        _history(settings.model_copy(update={"mode": m}), "2024-08", "2025-01") for m in MODES
-    ]
-    outputs.print_demo_history(console, histories)
-    with console.status("Writing the HTML report…"):
-        result = build_report(settings, month=outputs.DEMO_MONTH, warehouse=store)
-        path = warehouse / "report.html"
-        path.write_text(render_html(result), encoding="utf-8")
+    path = run_demo(console, _settings(warehouse))
     console.print(
         f"Report: {path} (open it in a browser; `hubpulse serve -w {warehouse}` for the dashboard)",
         highlight=False,

@@ -45,30 +45,7 @@ def read_daily_series(
     columns = columns or DailyColumns()
     raw = _read_table(con, path, [columns.id, columns.day, columns.value])
     names, models = _daily_models(con, path, models_path, columns)
-    table = raw.select(
-        row=raw.file_row_number + 1,
-        key=raw[columns.id].cast("string"),
-        day=raw[columns.day].try_cast("date"),
-        value=raw[columns.value].try_cast("int64"),
-        raw_text=raw[columns.id].cast("string").fill_null("")
-        + ","
-        + raw[columns.day].cast("string").fill_null("")
-        + ","
-        + raw[columns.value].cast("string").fill_null(""),
-    )
-    if names is not None:
-        table = table.left_join(names, table.key == names.name_key).drop("name_key")
-    else:
-        table = table.mutate(model_id=table.key)
-    reason = ibis.cases(
-        (table.key.isnull(), f"missing id ({columns.id})"),
-        (table.model_id.isnull(), "id not found in the models table"),
-        (table.day.isnull(), f"missing or unreadable day ({columns.day})"),
-        (table.value.isnull(), f"missing or unreadable count ({columns.value})"),
-        (table.value < 0, "negative count"),
-        else_=ibis.null("string"),
-    )
-    table = table.mutate(reason=reason)
+    table = _checked(raw, columns, names)
     valid = table.filter(table.reason.isnull())
     valid = valid.mutate(dupe=ibis.row_number().over(group_by=["key", "day"], order_by="row"))
     good = valid.filter(valid.dupe == 0).drop("dupe")
@@ -97,6 +74,34 @@ def read_daily_series(
         coverage=cover,
         rejects=rejects,
     )
+
+
+def _checked(raw: ir.Table, columns: DailyColumns, names: ir.Table | None) -> ir.Table:
+    """row, key, day, value, raw_text, model_id and ``reason`` (null for a good row)."""
+    table = raw.select(
+        row=raw.file_row_number + 1,
+        key=raw[columns.id].cast("string"),
+        day=raw[columns.day].try_cast("date"),
+        value=raw[columns.value].try_cast("int64"),
+        raw_text=raw[columns.id].cast("string").fill_null("")
+        + ","
+        + raw[columns.day].cast("string").fill_null("")
+        + ","
+        + raw[columns.value].cast("string").fill_null(""),
+    )
+    if names is not None:
+        table = table.left_join(names, table.key == names.name_key).drop("name_key")
+    else:
+        table = table.mutate(model_id=table.key)
+    reason = ibis.cases(
+        (table.key.isnull(), f"missing id ({columns.id})"),
+        (table.model_id.isnull(), "id not found in the models table"),
+        (table.day.isnull(), f"missing or unreadable day ({columns.day})"),
+        (table.value.isnull(), f"missing or unreadable count ({columns.value})"),
+        (table.value < 0, "negative count"),
+        else_=ibis.null("string"),
+    )
+    return table.mutate(reason=reason)
 
 
 def _read_table(con: Any, path: Path, needed: list[str]) -> ir.Table:

@@ -136,6 +136,43 @@ def read_snapshot(
         if progress is not None:
             progress(fast[0].num_rows)
         records = iter(row_records(path, fast[1]))
+    good, rejects = _normalise(path, records, progress)
+    if fast is not None:
+        good = pa.concat_tables([good, fast[0].select(good.schema.names).cast(good.schema)])
+    good, duplicates = _first_of_each_id(good)
+    rejects += [
+        _reject_row(path, number, record, Reject("id", f"duplicate id (first seen at row {first})"))
+        for (number, record), first in zip(
+            _records_at(path, source, list(duplicates)), duplicates.values(), strict=True
+        )
+    ]
+    date, inferred = _snapshot_date(path, good, snapshot_date)
+    aliases = _aliases(good)
+    good = good.drop_columns(["row", "alias_old"]).set_column(
+        0, "snapshot_date", pa.array([date] * good.num_rows, pa.date32())
+    )
+    return Snapshot(
+        path=path,
+        source=source,
+        file_sha256=file_sha256(path),
+        snapshot_date=date,
+        date_inferred=inferred,
+        rows=good.cast(SNAPSHOT_SCHEMA),
+        rejects=pa.Table.from_pylist(sorted(rejects, key=lambda r: r["row"]), schema=REJECT_SCHEMA),
+        aliases=aliases.cast(ALIAS_SCHEMA),
+    )
+
+
+_ROWS_SCHEMA = SNAPSHOT_SCHEMA.append(pa.field("row", pa.int64())).append(
+    pa.field("alias_old", pa.string())
+)
+
+
+def _normalise(
+    path: Path, records: Iterator[tuple[int, Any]], progress: Progress | None
+) -> tuple[pa.Table, list[dict[str, Any]]]:
+    """Each record through ``normalise_record``: the good rows (with their row number and the
+    old id of a rename they reveal) and the rejects."""
     rows: list[dict[str, Any]] = []
     rejects: list[dict[str, Any]] = []
     for number, record in records:
@@ -151,41 +188,19 @@ def read_snapshot(
             rows.append(row)
         if progress is not None:
             progress(1)
-    schema = SNAPSHOT_SCHEMA.append(pa.field("row", pa.int64())).append(
-        pa.field("alias_old", pa.string())
+    return pa.Table.from_pylist(rows, schema=_ROWS_SCHEMA), rejects
+
+
+def _aliases(good: pa.Table) -> pa.Table:
+    """old_id → new_id for the renames the rows reveal, once each, sorted."""
+    found = good.filter(pc.is_valid(good["alias_old"]))
+    pairs = pa.table(
+        {"old_id": found["alias_old"], "new_id": pc.list_element(found["base_models"], 0)}
     )
-    good = pa.Table.from_pylist(rows, schema=schema)
-    if fast is not None:
-        good = pa.concat_tables([good, fast[0].select(schema.names).cast(schema)])
-    good, duplicates = _first_of_each_id(good)
-    rejects += [
-        _reject_row(path, number, record, Reject("id", f"duplicate id (first seen at row {first})"))
-        for (number, record), first in zip(
-            _records_at(path, source, list(duplicates)), duplicates.values(), strict=True
-        )
-    ]
-    date, inferred = _snapshot_date(path, good, snapshot_date)
-    aliases = good.filter(pc.is_valid(good["alias_old"]))
-    aliases = pa.table(
-        {"old_id": aliases["alias_old"], "new_id": pc.list_element(aliases["base_models"], 0)}
-    )
-    aliases = (
-        aliases.group_by(["old_id", "new_id"])
+    return (
+        pairs.group_by(["old_id", "new_id"])
         .aggregate([])
         .sort_by([("old_id", "ascending"), ("new_id", "ascending")])
-    )
-    good = good.drop_columns(["row", "alias_old"]).set_column(
-        0, "snapshot_date", pa.array([date] * good.num_rows, pa.date32())
-    )
-    return Snapshot(
-        path=path,
-        source=source,
-        file_sha256=file_sha256(path),
-        snapshot_date=date,
-        date_inferred=inferred,
-        rows=good.cast(SNAPSHOT_SCHEMA),
-        rejects=pa.Table.from_pylist(sorted(rejects, key=lambda r: r["row"]), schema=REJECT_SCHEMA),
-        aliases=aliases.cast(ALIAS_SCHEMA),
     )
 
 

@@ -172,9 +172,19 @@ def write_png(chart: Chart, path: Path) -> Path:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from matplotlib.ticker import FuncFormatter, PercentFormatter
 
     fig, ax = plt.subplots(figsize=(10, 5.2), dpi=110)
+    _png_series(ax, chart)
+    _png_axes(fig, ax, chart)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def _png_series(ax: Any, chart: Chart) -> None:
+    """Bars (side by side or stacked), stacked areas or lines with their bound bands."""
     positions = list(range(len(chart.x)))
     bottoms = [0.0] * len(chart.x)
     width = 0.8 / (len(chart.series) if chart.kind == "bar" else 1)
@@ -210,7 +220,14 @@ def write_png(chart: Chart, path: Path) -> Path:
                 upper = [top if u is None else float(u) for u in series.upper or []]
                 lower = [0.0 if lo is None else float(lo) for lo in series.lower]
                 ax.fill_between(positions, lower, upper, color=color, alpha=0.18)
-    labels_axis, values_axis = (ax.yaxis, ax.xaxis) if chart.horizontal else (ax.xaxis, ax.yaxis)
+
+
+def _png_axes(fig: Any, ax: Any, chart: Chart) -> None:
+    """Ticks, axis titles and formats, title, legend, notes and grid."""
+    from matplotlib.ticker import FuncFormatter, PercentFormatter
+
+    positions = list(range(len(chart.x)))
+    values_axis = ax.xaxis if chart.horizontal else ax.yaxis
     if chart.horizontal:
         ax.set_yticks(positions, chart.x)
         ax.invert_yaxis()
@@ -223,7 +240,6 @@ def write_png(chart: Chart, path: Path) -> Path:
             ha="right" if len(chart.x) > 6 else "center",
         )
         ax.set_ylabel(chart.y_title)
-    del labels_axis
     values_axis.set_major_formatter(
         PercentFormatter(1.0) if chart.percent else FuncFormatter(lambda v, _: _si(v))
     )
@@ -233,11 +249,6 @@ def write_png(chart: Chart, path: Path) -> Path:
     if chart.notes:
         fig.text(0.01, 0.01, " · ".join(chart.notes), fontsize=8, color="#555555")
     ax.grid(axis="x" if chart.horizontal else "y", alpha=0.3)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
-    return path
 
 
 def _png_errors(

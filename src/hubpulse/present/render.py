@@ -37,15 +37,11 @@ TABLES: dict[str, tuple[str, list[str], int]] = {
 }
 
 
-def environment() -> jinja2.Environment:
-    """The Jinja environment of the report and the dashboard (autoescaping on)."""
+def environment(loader: jinja2.BaseLoader | None = None) -> jinja2.Environment:
+    """The Jinja environment of the report (autoescaping on); the dashboard passes a ``loader``
+    that adds its own templates."""
     env = jinja2.Environment(
-        loader=jinja2.ChoiceLoader(
-            [
-                jinja2.PackageLoader("hubpulse.web", "templates"),
-                jinja2.PackageLoader("hubpulse.present", "templates"),
-            ]
-        ),
+        loader=loader or jinja2.PackageLoader("hubpulse.present", "templates"),
         autoescape=jinja2.select_autoescape(["html"]),
         undefined=jinja2.StrictUndefined,
     )

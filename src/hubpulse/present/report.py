@@ -18,23 +18,22 @@ import pyarrow as pa
 
 from hubpulse._version import __version__
 from hubpulse.analysis.estimator import HistoryError, parse_month
-from hubpulse.analysis.evidence import evidence_months, read_evidence
+from hubpulse.analysis.history import History, load_history, month_range
 from hubpulse.analysis.metrics import (
     SIZE_BUCKETS,
     UNKNOWN_SIZE,
-    Analysis,
-    analyse_snapshot,
     compare_families,
     derivatives_by_family,
     rank_models,
 )
-from hubpulse.analysis.trends import History, compare_month, concentration, prepare_history
-from hubpulse.errors import EngineError
+from hubpulse.analysis.snapshot import Analysis, load_analysis
+from hubpulse.analysis.trends import compare_month, concentration
 from hubpulse.present.charts import Chart, Series
 from hubpulse.present.tables import ESTIMATOR_NOTE, MODE_NOTE, json_default
-from hubpulse.registry import UNATTRIBUTED, load_registry
+from hubpulse.registry import UNATTRIBUTED
 from hubpulse.settings import Settings
-from hubpulse.store.warehouse import Warehouse, list_series, list_snapshots, open_warehouse
+from hubpulse.store.queries import list_series, list_snapshots
+from hubpulse.store.warehouse import Warehouse, open_warehouse
 
 CAVEATS = (
     "Download counts are the Hub's own: a download is a request for one of a repo's "
@@ -49,6 +48,8 @@ CAVEATS = (
     "Monthly figures are estimates with hard bounds; an empty upper bound means the data "
     "cannot bound it, and a verdict is only stated when the bounds decide it.",
 )
+
+
 TOP_FAMILIES = 8
 
 
@@ -63,77 +64,6 @@ class Report:
 
     def to_json(self) -> str:
         return json.dumps({"meta": self.meta, **self.data}, default=json_default, indent=1)
-
-
-def open_store(settings: Settings) -> Warehouse:
-    """The settings' warehouse, read by the settings' engine (DuckDB or Spark)."""
-    return open_warehouse(
-        settings.warehouse,
-        settings.engine,
-        spark_master=settings.spark_master,
-        spark_conf=settings.spark_conf,
-    )
-
-
-def load_analysis(
-    settings: Settings, date: dt.date | None, warehouse: Warehouse | None = None
-) -> Analysis:
-    """The snapshot of ``date`` (default: newest) with its lineage resolved."""
-    store = warehouse or open_store(settings)
-    day = store.resolve_date(date)
-    return analyse_snapshot(
-        store.models(day),
-        store.aliases(),
-        load_registry(settings.families_file),
-        day,
-        max_depth=settings.max_lineage_depth,
-    )
-
-
-def load_history(
-    settings: Settings,
-    first: str | None,
-    last: str | None,
-    warehouse: Warehouse | None = None,
-    analysis: Analysis | None = None,
-) -> History:
-    """Monthly estimates for the month range; lineage mode uses the newest snapshot's graph."""
-    if settings.engine == "spark":
-        raise EngineError(
-            "monthly estimates (--month, monthly, trend, history) join each day to the nearest "
-            "observation (an as-of join), which Spark SQL lacks: run them with --engine duckdb"
-        )
-    store = warehouse or open_store(settings)
-    dates = store.snapshot_dates()
-    if (
-        settings.mode == "lineage"
-        and dates
-        and (analysis is None or analysis.snapshot_date != dates[-1])
-    ):
-        analysis = load_analysis(settings, None, store)
-    return prepare_history(
-        read_evidence(store),
-        load_registry(settings.families_file),
-        mode=settings.mode,
-        analysis=analysis if settings.mode == "lineage" and dates else None,
-        first=first,
-        last=last,
-        max_gap_days=settings.max_gap_days,
-    )
-
-
-def month_range(warehouse: Warehouse, month: str | None, months: int) -> tuple[str, str] | None:
-    """The ``months`` months ending at ``month`` (default: the last month with data), clipped
-    to the months the warehouse holds; None when it holds no history."""
-    span = evidence_months(read_evidence(warehouse))
-    if span is None:
-        return None
-    last = parse_month(month or span[1])
-    first = last
-    for _ in range(months - 1):
-        first = (first - dt.timedelta(days=1)).replace(day=1)
-    first = min(max(first, parse_month(span[0])), last)
-    return first.strftime("%Y-%m"), last.strftime("%Y-%m")
 
 
 def build_report(
@@ -184,21 +114,38 @@ def build_report(
         "hubpulse_version": __version__,
         "sources": _sources(store),
     }
-    span = month_range(store, month, months)
-    history = None
-    if span is not None:
-        history = load_history(settings, span[0], span[1], store, analysis)
-        monthly = history.monthly("family")
-        data["monthly"] = _rows(monthly)
-        data["concentration"] = _rows(concentration(monthly, "family", top=5))
-        meta["months"], meta["month"] = f"{span[0]} … {span[1]}", span[1]
-        try:
-            data["month_comparison"] = compare_month(
-                data["monthly"], subject, next_n, mode=mode, month=span[1]
-            ).to_dict()
-        except LookupError:
-            data["month_comparison"] = None
+    history = _add_monthly(data, meta, settings, store, analysis, month=month, months=months)
     return Report(meta, data, _charts(data, meta), _methods(meta, history))
+
+
+def _add_monthly(
+    data: dict[str, Any],
+    meta: dict[str, Any],
+    settings: Settings,
+    store: Warehouse,
+    analysis: Analysis,
+    *,
+    month: str | None,
+    months: int,
+) -> History | None:
+    """The monthly figures, concentration and month comparison (when the warehouse holds any
+    history) into ``data`` and ``meta``; the history they came from."""
+    subject, next_n, mode = meta["family"], meta["next_n"], settings.mode
+    span = month_range(store, month, months)
+    if span is None:
+        return None
+    history = load_history(settings, span[0], span[1], store, analysis)
+    monthly = history.monthly("family")
+    data["monthly"] = _rows(monthly)
+    data["concentration"] = _rows(concentration(monthly, "family", top=5))
+    meta["months"], meta["month"] = f"{span[0]} … {span[1]}", span[1]
+    try:
+        data["month_comparison"] = compare_month(
+            data["monthly"], subject, next_n, mode=mode, month=span[1]
+        ).to_dict()
+    except LookupError:
+        data["month_comparison"] = None
+    return history
 
 
 def _leader(ranking: list[dict[str, Any]]) -> str:

@@ -1,4 +1,5 @@
-"""Outputs for people: Rich tables, JSON and CSV renderings, ingest progress and the demo.
+"""Tables for people: Rich tables, JSON and CSV renderings of query results, and the sentences
+that state a comparison or a lineage.
 
 JSON output wraps rows with the facts needed to audit them: snapshot date, attribution mode
 and the definition of each figure.
@@ -10,9 +11,7 @@ import csv
 import datetime as dt
 import io
 import json
-import time
-from collections.abc import Iterator, Sequence
-from importlib import resources
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,43 +19,24 @@ import ibis.expr.types as ir
 import pyarrow as pa
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
 from rich.table import Table
 from rich.tree import Tree
 
-from hubpulse.analysis.lineage import LineageReport, describe_lineage
-from hubpulse.analysis.metrics import (
-    Analysis,
-    Comparison,
-    compare_family,
-    count_derivatives,
-    rank_models,
-)
-from hubpulse.analysis.trends import History, MonthlyComparison, compare_family_month
-from hubpulse.ingest.crawl import CrawlScope
-from hubpulse.ingest.files import count_records
-from hubpulse.ingest.hub import CrawlEvents, Hub
-from hubpulse.ingest.series import SeriesLoad
-from hubpulse.registry import MODES, Registry
+from hubpulse.analysis.history import History
+from hubpulse.analysis.lineage import LineageReport
+from hubpulse.analysis.metrics import Comparison
+from hubpulse.analysis.snapshot import Analysis
+from hubpulse.analysis.trends import MonthlyComparison
+from hubpulse.registry import Registry
 from hubpulse.settings import Mode, OutputFormat
-from hubpulse.store.loads import LoadResult
-from hubpulse.store.pulls import crawl_hub
-from hubpulse.store.warehouse import Warehouse, list_snapshots
 
 MODE_NOTE = {
     "publisher": "publisher mode: a model counts for the family its own repo belongs to",
     "lineage": "lineage mode: a model counts for the family of its root ancestor(s); "
     "cross-family merges are split evenly",
 }
-DEMO_LINEAGE = "deepcogito/cogito-v1-preview-qwen-32B"
-DEMO_MONTH = "2024-12"
+
+
 ESTIMATOR_NOTE = (
     "monthly downloads estimated per model from daily counts, else all-time counter brackets, "
     "else the 30-day count nearest the month end (x days/30); lower/upper are hard bounds, "
@@ -169,98 +149,6 @@ def registry_rows(registry: Registry) -> list[dict[str, Any]]:
         }
         for f in registry.families
     ]
-
-
-def ingest_with_progress(
-    console: Console,
-    warehouse: Warehouse,
-    path: Path,
-    date: dt.date | None,
-    *,
-    replace: bool = False,
-) -> LoadResult:
-    """Ingest one file with a Rich progress bar over its records (on a terminal)."""
-    with Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        transient=True,
-        console=console,
-        disable=not console.is_terminal,
-    ) as progress:
-        task = progress.add_task(f"ingest {Path(path).name}", total=count_records(path))
-        return warehouse.ingest(
-            path, date, replace=replace, progress=lambda n: progress.advance(task, n)
-        )
-
-
-def print_load(console: Console, result: LoadResult) -> None:
-    inferred = " (inferred from newest lastModified)" if result.date_inferred else ""
-    verb = {"loaded": "loaded", "replaced": "replaced", "unchanged": "already ingested"}[
-        result.status
-    ]
-    console.print(
-        f"{verb}: {Path(result.file).name} → snapshot {result.snapshot_date}{inferred}: "
-        f"{result.rows:,} rows, {result.rejects:,} rejected, {result.aliases:,} aliases "
-        f"[dim](load {result.load_id}, {result.source})[/]",
-        highlight=False,
-    )
-
-
-def crawl_with_progress(
-    console: Console,
-    warehouse: Warehouse,
-    hub: Hub,
-    scope: CrawlScope | None,
-    *,
-    resume: bool,
-    replace: bool,
-) -> None:
-    """Crawl with a Rich progress line (pages, models, rate, rate-limit waits), then ingest."""
-    waits: list[float] = []
-    with Progress(
-        TextColumn("[bold]crawl[/] {task.completed:,} pages · {task.fields[models]:,} models"),
-        TextColumn("· {task.fields[rate]:.0f} models/s · waits {task.fields[waits]}"),
-        TimeElapsedColumn(),
-        TextColumn("· listing ETA"),
-        TimeRemainingColumn(),
-        transient=True,
-        console=console,
-        disable=not console.is_terminal,
-    ) as progress:
-        task = progress.add_task("crawl", total=None, models=0, rate=0.0, waits="none")
-        start, seen = time.monotonic(), [0]
-
-        def page(pages: int, items: int, remaining: int | None) -> None:
-            seen[0] += items
-            rate = seen[0] / max(time.monotonic() - start, 1e-9)
-            progress.update(task, completed=pages, models=seen[0], rate=rate)
-            if remaining is not None and items:  # pages left in this listing, for the ETA
-                progress.update(task, total=pages + remaining / items)
-
-        def wait(seconds: float, reason: str) -> None:
-            waits.append(seconds)
-            progress.update(task, waits=f"{len(waits)} ({sum(waits):.0f}s, last: {reason})")
-
-        hub.events = CrawlEvents(page=page, wait=wait)
-        result, load = crawl_hub(warehouse, hub, scope, resume=resume, replace=replace)
-    console.print(
-        f"crawled {result.records:,} models in {result.pages:,} pages of {result.listings:,} "
-        f"listings (crawl {result.crawl_id}; {len(waits)} waits, {sum(waits):.0f}s)",
-        highlight=False,
-    )
-    print_load(console, load)
-
-
-def print_series_load(console: Console, result: SeriesLoad) -> None:
-    verb = "imported" if result.status == "loaded" else "already imported"
-    console.print(
-        f"{verb}: {Path(result.file).name} ({result.layout}): {result.rows:,} observations of "
-        f"{result.models:,} models, {result.first_day} … {result.last_day}, "
-        f"{result.rejects:,} rejected [dim](load {result.load_id})[/]",
-        highlight=False,
-    )
 
 
 def print_month_comparisons(
@@ -380,71 +268,6 @@ def ancestry_tree(report: LineageReport) -> Tree:
 
     grow(tree, report.model_id, frozenset({report.model_id}))
     return tree
-
-
-def demo_files() -> Iterator[tuple[Path, dt.date | None]]:
-    """The bundled real data: the hub-stats extract and recorded Hub API bodies."""
-    base = Path(str(resources.files("hubpulse").joinpath("data", "demo")))
-    yield base / "hub_stats_2026-06.parquet", None
-    yield base / "api_models_2025-01-22.json", dt.date(2025, 1, 22)
-    yield base / "api_models_2025-03-21.json", dt.date(2025, 3, 21)
-
-
-def demo_series() -> list[Path]:
-    """The bundled real daily series (MIT): 30-day counts of top models of 17 organisations."""
-    base = Path(str(resources.files("hubpulse").joinpath("data", "demo")))
-    return sorted((base / "forecast_hf_2025-02-18").glob("*.csv"))
-
-
-def print_demo_history(console: Console, histories: list[History]) -> None:
-    """The monthly part of the demo: families in December 2024 and the seed claim for it."""
-    history = histories[0]
-    monthly = history.monthly("family")
-    december = monthly.filter(monthly.month == DEMO_MONTH).limit(10)
-    console.rule(f"Monthly downloads from the bundled daily series ({DEMO_MONTH})")
-    emit_query(
-        console,
-        december,
-        "table",
-        meta=history_meta(history),
-        title=f"Families by estimated downloads in {DEMO_MONTH}",
-    )
-    results = [compare_family_month(each, "Qwen", 8, DEMO_MONTH) for each in histories]
-    print_month_comparisons(console, results, "table")
-    console.print(
-        "[dim]The bundled series covers the top models of 17 organisations only, so these "
-        "figures are not the Hub's totals.[/]"
-    )
-
-
-def print_demo(console: Console, warehouse: Warehouse, analysis: Analysis) -> None:
-    """What ``make demo`` shows after ingesting the bundled data."""
-    emit(
-        console,
-        list_snapshots(warehouse).select(["snapshot_date", "source", "rows", "rejects"]),
-        "table",
-        title="Stored snapshots",
-    )
-    ranking = rank_models(analysis, by="family", mode="lineage", limit=12)
-    emit_query(
-        console,
-        ranking,
-        "table",
-        meta=meta(analysis, "lineage"),
-        title="Family ranking by 30-day downloads",
-    )
-    for mode in MODES:
-        print_comparison(console, compare_family(analysis, "Qwen", 8, mode=mode))
-    report = describe_lineage(analysis.lineage, analysis.models, DEMO_LINEAGE)
-    console.rule(f"Lineage of {DEMO_LINEAGE}")
-    print_lineage(console, report, "table", meta(analysis, "lineage"))
-    emit_query(
-        console,
-        count_derivatives(analysis, "Qwen"),
-        "table",
-        meta=meta(analysis, "lineage"),
-        title="Derivatives of Qwen in the snapshot",
-    )
 
 
 def _comparison_title(result: Comparison) -> str:

@@ -2,12 +2,12 @@
 
 This is the only module that knows the file layout and the table names::
 
-    <root>/loads/<load_id>/models.parquet    canonical rows (sources.SNAPSHOT_SCHEMA + load_id)
+    <root>/loads/<load_id>/models.parquet    canonical rows (files.SNAPSHOT_SCHEMA + load_id)
     <root>/loads/<load_id>/rejects.parquet   malformed records: file, row, field, reason, raw
     <root>/loads/<load_id>/aliases.parquet   renames revealed by the snapshot (old_id → new_id)
     <root>/loads/<load_id>/loads.parquet     the load log row of this snapshot
     <root>/snapshots/date=YYYY-MM-DD         symlink to the load that holds that date
-    <root>/series/<load_id>/*.parquet        one imported download series (series.py tables
+    <root>/series/<load_id>/*.parquet        one imported download series (ingest.series tables
                                              + series_loads, its load log row)
     <root>/crawls/<crawl_id>/                crawl checkpoints: state.json, pages/, the snapshot
     <root>/hub/                              huggingface_hub download cache of pulled dumps
@@ -65,9 +65,9 @@ from hubpulse.ingest.series import (
     read_forecast_series,
     series_result,
 )
+from hubpulse.settings import Settings
 from hubpulse.store.engines import Engine, connect_spark, register_views
 from hubpulse.store.loads import (
-    LOAD_SCHEMA,
     LoadResult,
     load_result,
     load_row,
@@ -374,6 +374,16 @@ def open_warehouse(
     return Warehouse(root)
 
 
+def open_store(settings: Settings) -> Warehouse:
+    """The settings' warehouse, read by the settings' engine (DuckDB or Spark)."""
+    return open_warehouse(
+        settings.warehouse,
+        settings.engine,
+        spark_master=settings.spark_master,
+        spark_conf=settings.spark_conf,
+    )
+
+
 def ingest_snapshot(
     warehouse: Warehouse,
     path: Path | str,
@@ -384,35 +394,6 @@ def ingest_snapshot(
 ) -> LoadResult:
     """Ingest one file into ``warehouse`` (see ``Warehouse.ingest``)."""
     return warehouse.ingest(path, snapshot_date, replace=replace, progress=progress)
-
-
-def list_snapshots(warehouse: Warehouse) -> pa.Table:
-    """The load log: one row per stored snapshot, oldest first."""
-    if not warehouse.snapshot_dates():
-        return LOAD_SCHEMA.empty_table()
-    loads = warehouse.table(LOADS).select(*LOAD_SCHEMA.names).order_by("snapshot_date")
-    return warehouse.execute(loads)
-
-
-def list_rejects(warehouse: Warehouse, date: dt.date | None = None) -> pa.Table:
-    """Malformed records kept aside at ingest, with file, row, field and reason."""
-    date = warehouse.resolve_date(date)
-    rejects = warehouse.table(REJECTS)
-    loads = warehouse.table(LOADS).filter(ibis._.snapshot_date == date).select("load_id")
-    kept = rejects.semi_join(loads, "load_id").order_by(["file", "row"])
-    return warehouse.execute(kept.select("file", "row", "model_id", "field", "reason", "raw"))
-
-
-def list_series(warehouse: Warehouse) -> pa.Table:
-    """The series load log: one row per imported series file, oldest first."""
-    loads = warehouse.series_table(SERIES_LOADS).order_by("loaded_at")
-    return warehouse.execute(loads.select(*SERIES_LOAD_SCHEMA.names))
-
-
-def list_series_rejects(warehouse: Warehouse) -> pa.Table:
-    """Series observations kept aside at import, with file, row, field and reason."""
-    rejects = warehouse.series_table(SERIES_REJECTS).order_by(["file", "row"])
-    return warehouse.execute(rejects.select(*REJECT_SCHEMA.names))
 
 
 def _write(path: Path, table: pa.Table) -> None:

@@ -1,0 +1,75 @@
+"""The per-snapshot analysis that every surface (CLI, report, dashboard) loads: a snapshot's
+models with their lineage resolved and the family registry, plus the monthly history built on
+it. Questions (``metrics``, ``trends``) take an ``Analysis`` or a ``History``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import ibis.expr.types as ir
+
+from hubpulse.analysis.families import assign_families
+from hubpulse.analysis.lineage import Lineage, resolve_lineage
+from hubpulse.registry import Registry, load_registry
+from hubpulse.settings import Mode, Settings
+from hubpulse.store.engines import materialise
+from hubpulse.store.warehouse import Warehouse, open_store
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """One snapshot ready for questions: its models, lineage and the family registry."""
+
+    snapshot_date: dt.date
+    models: ir.Table
+    lineage: Lineage
+    registry: Registry
+    stored: dict[Any, ir.Table] = field(default_factory=dict, compare=False, repr=False)
+
+    def attribution(self, mode: Mode) -> ir.Table:
+        """model_id, family, weight under ``mode`` (computed once per mode)."""
+        return self.once(
+            ("attribution", mode),
+            lambda: assign_families(self.models, self.registry, self.lineage, mode),
+        )
+
+    def once(self, key: Any, make: Callable[[], ir.Table]) -> ir.Table:
+        """``make()`` materialised in the engine the first time ``key`` is asked for: several
+        questions (both rankings, derivative counts) share one attribution and one set of
+        derivative pairs instead of recomputing them."""
+        if key not in self.stored:
+            self.stored[key] = materialise(make())
+        return self.stored[key]
+
+
+def analyse_snapshot(
+    models: ir.Table,
+    aliases: ir.Table,
+    registry: Registry,
+    snapshot_date: dt.date,
+    *,
+    max_depth: int = 256,
+) -> Analysis:
+    """Resolve lineage once for a snapshot so that several questions can share it."""
+    models = materialise(models)
+    lineage = resolve_lineage(models, aliases, max_depth=max_depth)
+    return Analysis(snapshot_date, models, lineage, registry)
+
+
+def load_analysis(
+    settings: Settings, date: dt.date | None, warehouse: Warehouse | None = None
+) -> Analysis:
+    """The snapshot of ``date`` (default: newest) with its lineage resolved."""
+    store = warehouse or open_store(settings)
+    day = store.resolve_date(date)
+    return analyse_snapshot(
+        store.models(day),
+        store.aliases(),
+        load_registry(settings.families_file),
+        day,
+        max_depth=settings.max_lineage_depth,
+    )

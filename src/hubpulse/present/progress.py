@@ -1,0 +1,118 @@
+"""Progress for long work: Rich progress bars over an ingest or a crawl, and the one-line summary
+of each load."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+from hubpulse.ingest.crawl import CrawlScope
+from hubpulse.ingest.files import count_records
+from hubpulse.ingest.hub import CrawlEvents, Hub
+from hubpulse.ingest.series import SeriesLoad
+from hubpulse.store.loads import LoadResult
+from hubpulse.store.pulls import crawl_hub
+from hubpulse.store.warehouse import Warehouse
+
+
+def ingest_with_progress(
+    console: Console,
+    warehouse: Warehouse,
+    path: Path,
+    date: dt.date | None,
+    *,
+    replace: bool = False,
+) -> LoadResult:
+    """Ingest one file with a Rich progress bar over its records (on a terminal)."""
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        transient=True,
+        console=console,
+        disable=not console.is_terminal,
+    ) as progress:
+        task = progress.add_task(f"ingest {Path(path).name}", total=count_records(path))
+        return warehouse.ingest(
+            path, date, replace=replace, progress=lambda n: progress.advance(task, n)
+        )
+
+
+def print_load(console: Console, result: LoadResult) -> None:
+    inferred = " (inferred from newest lastModified)" if result.date_inferred else ""
+    verb = {"loaded": "loaded", "replaced": "replaced", "unchanged": "already ingested"}[
+        result.status
+    ]
+    console.print(
+        f"{verb}: {Path(result.file).name} → snapshot {result.snapshot_date}{inferred}: "
+        f"{result.rows:,} rows, {result.rejects:,} rejected, {result.aliases:,} aliases "
+        f"[dim](load {result.load_id}, {result.source})[/]",
+        highlight=False,
+    )
+
+
+def crawl_with_progress(
+    console: Console,
+    warehouse: Warehouse,
+    hub: Hub,
+    scope: CrawlScope | None,
+    *,
+    resume: bool,
+    replace: bool,
+) -> None:
+    """Crawl with a Rich progress line (pages, models, rate, rate-limit waits), then ingest."""
+    waits: list[float] = []
+    with Progress(
+        TextColumn("[bold]crawl[/] {task.completed:,} pages · {task.fields[models]:,} models"),
+        TextColumn("· {task.fields[rate]:.0f} models/s · waits {task.fields[waits]}"),
+        TimeElapsedColumn(),
+        TextColumn("· listing ETA"),
+        TimeRemainingColumn(),
+        transient=True,
+        console=console,
+        disable=not console.is_terminal,
+    ) as progress:
+        task = progress.add_task("crawl", total=None, models=0, rate=0.0, waits="none")
+        start, seen = time.monotonic(), [0]
+
+        def page(pages: int, items: int, remaining: int | None) -> None:
+            seen[0] += items
+            rate = seen[0] / max(time.monotonic() - start, 1e-9)
+            progress.update(task, completed=pages, models=seen[0], rate=rate)
+            if remaining is not None and items:  # pages left in this listing, for the ETA
+                progress.update(task, total=pages + remaining / items)
+
+        def wait(seconds: float, reason: str) -> None:
+            waits.append(seconds)
+            progress.update(task, waits=f"{len(waits)} ({sum(waits):.0f}s, last: {reason})")
+
+        hub.events = CrawlEvents(page=page, wait=wait)
+        result, load = crawl_hub(warehouse, hub, scope, resume=resume, replace=replace)
+    console.print(
+        f"crawled {result.records:,} models in {result.pages:,} pages of {result.listings:,} "
+        f"listings (crawl {result.crawl_id}; {len(waits)} waits, {sum(waits):.0f}s)",
+        highlight=False,
+    )
+    print_load(console, load)
+
+
+def print_series_load(console: Console, result: SeriesLoad) -> None:
+    verb = "imported" if result.status == "loaded" else "already imported"
+    console.print(
+        f"{verb}: {Path(result.file).name} ({result.layout}): {result.rows:,} observations of "
+        f"{result.models:,} models, {result.first_day} … {result.last_day}, "
+        f"{result.rejects:,} rejected [dim](load {result.load_id})[/]",
+        highlight=False,
+    )

@@ -1,0 +1,110 @@
+"""The JSON API: read-only GET routes whose answers equal the CLI's ``--format json`` (tested).
+Figures come from the dashboard's precomputed views; no parameter reaches the engine as SQL."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query
+
+from hubpulse.analysis.metrics import GROUPS, GroupBy, rank_models
+from hubpulse.store.queries import list_snapshots
+from hubpulse.web.params import DateQ, FamilyP, LimitQ, ModelP, ModeQ, MonthQ, NextQ, SearchQ, board
+from hubpulse.web.views import (
+    Dashboard,
+    compare_in_view,
+    family_detail,
+    model_detail,
+    search_models,
+    view_meta,
+)
+
+router = APIRouter(prefix="/api", tags=["api"])
+Board = Annotated[Dashboard, Depends(board)]
+
+
+@router.get("/snapshots")
+def api_snapshots(dash: Board) -> list[dict[str, Any]]:
+    """Stored snapshots with their load log."""
+    rows = list_snapshots(dash.store).drop_columns(["file_sha256"]).to_pylist()
+    return [_jsonable(r) for r in rows]
+
+
+@router.get("/top")
+def api_top(
+    dash: Board,
+    by: Annotated[GroupBy, Query(description=", ".join(GROUPS))] = "family",
+    limit: LimitQ = 20,
+    mode: ModeQ = None,
+    date: DateQ = None,
+) -> dict[str, Any]:
+    """Ranking by 30-day downloads (as ``hubpulse top``)."""
+    view = dash.view(date, mode)
+    if by in ("family", "vendor", "country", "size"):
+        key = {"family": "families", "vendor": "vendors", "country": "countries"}
+        rows = view.report.data[key.get(by, "sizes")][:limit]
+    else:
+        with dash.locked():
+            expr = rank_models(view.analysis, by=by, mode=view.mode, limit=limit)
+            rows = [_jsonable(r) for r in expr.to_pyarrow().to_pylist()]
+    return {**view_meta(view), "by": by, "rows": rows}
+
+
+@router.get("/families/{family}")
+def api_family(
+    dash: Board, family: FamilyP, mode: ModeQ = None, date: DateQ = None
+) -> dict[str, Any]:
+    """A family: ranking row, official models, derivatives, lineage tree, monthly trend."""
+    view = dash.view(date, mode)
+    return view.remember(("family", family.lower()), lambda: family_detail(view, family))
+
+
+@router.get("/compare")
+def api_compare(
+    dash: Board,
+    family: Annotated[str, Query(min_length=1, max_length=80)] = "Qwen",
+    next_n: NextQ = 8,
+    month: MonthQ = None,
+    mode: ModeQ = None,
+    date: DateQ = None,
+) -> dict[str, Any]:
+    """Does FAMILY out-download the next N combined? 30 days to the snapshot, and the
+    calendar month with bounds (as ``hubpulse compare``)."""
+    return compare_in_view(dash.view(date, mode), family, next_n, month)
+
+
+@router.get("/monthly")
+def api_monthly(dash: Board, mode: ModeQ = None, date: DateQ = None) -> dict[str, Any]:
+    """Monthly estimates per family with bounds (as ``hubpulse monthly``)."""
+    view = dash.view(date, mode)
+    return {**view_meta(view), "rows": view.report.data["monthly"]}
+
+
+@router.get("/concentration")
+def api_concentration(dash: Board, mode: ModeQ = None, date: DateQ = None) -> dict[str, Any]:
+    """Top-1/top-5 share, HHI and Gini of monthly family downloads."""
+    view = dash.view(date, mode)
+    return {**view_meta(view), "rows": view.report.data["concentration"]}
+
+
+@router.get("/models/{model_id:path}")
+def api_model(
+    dash: Board, model_id: ModelP, mode: ModeQ = None, date: DateQ = None
+) -> dict[str, Any]:
+    """A model's ancestry and descendants (as ``hubpulse lineage``)."""
+    view = dash.view(date, mode)
+    return view.remember(("model", model_id), lambda: model_detail(view, model_id))
+
+
+@router.get("/search")
+def api_search(
+    dash: Board, q: SearchQ, limit: LimitQ = 50, mode: ModeQ = None, date: DateQ = None
+) -> dict[str, Any]:
+    """Models whose id contains ``q``, most downloaded first."""
+    view = dash.view(date, mode)
+    return {**view_meta(view), "q": q, "rows": search_models(view, q, limit)}
+
+
+def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: v.isoformat() if isinstance(v, dt.date | dt.datetime) else v for k, v in row.items()}

@@ -1,0 +1,200 @@
+"""The HTML pages: overview, family, model (lineage), compare and search, each built from the
+same view data as the JSON API and rendered with the templates in ``web/templates``."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import HTMLResponse, Response
+
+from hubpulse.present.charts import Chart, Series, chart_html, plotly_js
+from hubpulse.registry import UNATTRIBUTED
+from hubpulse.web.params import DateQ, FamilyP, ModelP, ModeQ, MonthQ, NextQ, board
+from hubpulse.web.views import (
+    Dashboard,
+    compare_in_view,
+    family_detail,
+    model_detail,
+    search_models,
+    view_meta,
+)
+
+router = APIRouter(include_in_schema=False)
+Board = Annotated[Dashboard, Depends(board)]
+
+
+def render(request: Request, template: str, **context: Any) -> HTMLResponse:
+    """``template`` rendered by the app's Jinja environment (``app.state.pages``)."""
+    return HTMLResponse(request.app.state.pages.get_template(template).render(**context))
+
+
+@router.get("/static/plotly.min.js")
+def static_plotly() -> Response:
+    headers = {"Cache-Control": "public, max-age=86400"}
+    return Response(plotly_js(), media_type="text/javascript", headers=headers)
+
+
+@router.get("/", response_class=HTMLResponse)
+def overview(request: Request, dash: Board, mode: ModeQ = None, date: DateQ = None) -> Response:
+    view = dash.view(date, mode)
+    report = view.report
+    charts = view.remember(
+        "overview",
+        lambda: [chart_html(c) for c in report.charts if not c.name.endswith("comparison")],
+    )
+    meta = view_meta(view)
+    return render(request, "overview.html", view=view, meta=meta, report=report, charts=charts)
+
+
+@router.get("/family/{family}", response_class=HTMLResponse)
+def family_page(
+    request: Request, dash: Board, family: FamilyP, mode: ModeQ = None, date: DateQ = None
+) -> Response:
+    view = dash.view(date, mode)
+    detail = view.remember(("family", family.lower()), lambda: family_detail(view, family))
+    charts = view.remember(
+        ("family-charts", family.lower()),
+        lambda: [chart_html(c) for c in _family_charts(detail)],
+    )
+    return render(request, "family.html", meta=view_meta(view), d=detail, charts=charts)
+
+
+@router.get("/model/{model_id:path}", response_class=HTMLResponse)
+def model_page(
+    request: Request, dash: Board, model_id: ModelP, mode: ModeQ = None, date: DateQ = None
+) -> Response:
+    view = dash.view(date, mode)
+    detail = view.remember(("model", model_id), lambda: model_detail(view, model_id))
+    tree = _ancestry_tree(detail)
+    return render(request, "model.html", meta=view_meta(view), d=detail, tree=tree)
+
+
+@router.get("/compare", response_class=HTMLResponse)
+def compare_page(
+    request: Request,
+    dash: Board,
+    family: Annotated[str | None, Query(max_length=80)] = None,
+    next_n: NextQ = 8,
+    month: MonthQ = None,
+    mode: ModeQ = None,
+    date: DateQ = None,
+) -> Response:
+    view = dash.view(date, mode)
+    names = [r["family"] for r in view.report.data["families"] if r["family"] != UNATTRIBUTED]
+    name = family or view.report.meta["family"]
+    result = compare_in_view(view, name, next_n, month)
+    months = sorted({r["month"] for r in view.report.data["monthly"]}, reverse=True)
+    charts = view.remember(
+        ("compare-charts", name.lower(), next_n, month),
+        lambda: [chart_html(c) for c in _compare_charts(result)],
+    )
+    context = {"r": result, "families": names, "months": months, "charts": charts}
+    return render(request, "compare.html", meta=view_meta(view), **context)
+
+
+@router.get("/search", response_class=HTMLResponse)
+def search_page(
+    request: Request,
+    dash: Board,
+    q: Annotated[str, Query(max_length=100)] = "",
+    mode: ModeQ = None,
+    date: DateQ = None,
+) -> Response:
+    view = dash.view(date, mode)
+    rows = search_models(view, q, 100) if len(q) >= 2 else []
+    names = [r["family"] for r in view.report.data["families"]]
+    families = [f for f in names if q and q.lower() in f.lower() and f != UNATTRIBUTED]
+    return render(request, "search.html", meta=view_meta(view), q=q, rows=rows, families=families)
+
+
+def _compare_charts(result: dict[str, Any]) -> list[Chart]:
+    charts = []
+    snap = result["snapshot"]
+    charts.append(
+        Chart(
+            "compare_snapshot",
+            f"30 days to {snap['snapshot_date']}: {snap['verdict']}",
+            "bar",
+            [r["family"] for r in snap["families"]],
+            [Series("downloads_30d", [r["downloads_30d"] for r in snap["families"]])],
+            "30-day downloads",
+        )
+    )
+    month = result["month"]
+    if month:
+        rows = month["families"]
+        charts.append(
+            Chart(
+                "compare_month",
+                f"{month['month']}: claim {month['verdict']}",
+                "bar",
+                [r["family"] for r in rows],
+                [
+                    Series(
+                        "estimate",
+                        [r["estimate"] for r in rows],
+                        lower=[r["lower"] for r in rows],
+                        upper=[r["upper"] for r in rows],
+                    )
+                ],
+                "estimated downloads in the month",
+                notes=["whiskers: hard bounds; to the top = unbounded"],
+            )
+        )
+    return charts
+
+
+def _family_charts(detail: dict[str, Any]) -> list[Chart]:
+    charts = []
+    rows = detail["monthly"]
+    if rows:
+        charts.append(
+            Chart(
+                "trend",
+                f"{detail['family']}: estimated monthly downloads",
+                "line",
+                [r["month"] for r in rows],
+                [
+                    Series(
+                        detail["family"],
+                        [r["estimate"] for r in rows],
+                        lower=[r["lower"] for r in rows],
+                        upper=[r["upper"] for r in rows],
+                    )
+                ],
+                "downloads per month",
+                notes=["band: hard bounds; to the top = unbounded"],
+            )
+        )
+    relations = [r for r in detail["derivatives"] if r["relation"] != "all"]
+    if relations:
+        charts.append(
+            Chart(
+                "derivatives",
+                f"Derivatives of {detail['family']} by relation",
+                "bar",
+                [r["relation"] for r in relations],
+                [Series("derivatives", [r["derivatives"] for r in relations])],
+                "derivative repos",
+            )
+        )
+    return charts
+
+
+def _ancestry_tree(detail: dict[str, Any]) -> dict[str, Any]:
+    """The ancestry as nested nodes: the model, its parents, their parents, up to the roots."""
+    parents: dict[str, list[dict[str, Any]]] = {}
+    for edge in detail["ancestry"]:
+        parents.setdefault(str(edge["child"]), []).append(edge)
+
+    def grow(model: str, edge: dict[str, Any] | None, seen: frozenset[str]) -> dict[str, Any]:
+        above = [e for e in parents.get(model, []) if e["parent"] not in seen]
+        return {
+            "id": model,
+            "relation": edge["relation"] if edge else None,
+            "known": edge["parent_known"] if edge else detail["in_snapshot"],
+            "parents": [grow(e["parent"], e, seen | {e["parent"]}) for e in above],
+        }
+
+    return grow(detail["model_id"], None, frozenset({detail["model_id"]}))

@@ -1,0 +1,41 @@
+"""The dashboard's request parameters, validated by FastAPI before any route runs (a bad value
+answers 422 naming it), and the dependency that hands a route the app's ``Dashboard``."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any
+
+from fastapi import Path, Query, Request
+from pydantic import BaseModel
+
+from hubpulse.settings import Mode
+from hubpulse.web.views import Dashboard
+
+MONTH_PATTERN = r"^\d{4}-(0[1-9]|1[0-2])$"
+ModeQ = Annotated[Mode | None, Query(description="publisher or lineage (default: settings)")]
+DateQ = Annotated[dt.date | None, Query(description="Snapshot date YYYY-MM-DD (default: newest)")]
+MonthQ = Annotated[
+    str | None,
+    Query(pattern=MONTH_PATTERN, description="Calendar month YYYY-MM (default: latest)"),
+]
+FamilyP = Annotated[str, Path(min_length=1, max_length=80, description="Family name, e.g. Qwen")]
+ModelP = Annotated[str, Path(min_length=3, max_length=200, description="Model id org/name")]
+NextQ = Annotated[int, Query(ge=1, le=50, alias="next", description="How many next families")]
+SearchQ = Annotated[str, Query(min_length=2, max_length=100, description="Part of a model id")]
+LimitQ = Annotated[int, Query(ge=1, le=500, description="Most rows to return")]
+
+
+class Problem(BaseModel):
+    """An error answer: one sentence naming what was wrong."""
+
+    detail: str
+
+
+ERRORS: dict[int | str, dict[str, Any]] = {404: {"model": Problem}, 422: {"model": Problem}}
+
+
+def board(request: Request) -> Dashboard:
+    """The app's dashboard (``app.state.board``), for ``Depends``."""
+    dashboard: Dashboard = request.app.state.board
+    return dashboard
