@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test bench lint format clean
+.PHONY: demo test bench lint format docs docs-update clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,6 +23,16 @@ test: $(STAMP) lint
 bench: $(STAMP)
 	$(BIN)/python -m bench --record
 
+# The documentation site (MkDocs) into site/; its console examples are written by running the
+# commands (cog): `make docs-update` rewrites them, the suite checks them (tests/test_docs.py).
+DOCS := README.md docs/*.md
+
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
+
+docs-update: $(STAMP)
+	$(BIN)/cog -r -I tests -p "from docsgen import *" $(DOCS)
+
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
@@ -33,4 +43,4 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix src tests bench
 
 clean:
-	rm -rf $(VENV) .hubpulse-demo .pytest_cache
+	rm -rf $(VENV) .hubpulse-demo .pytest_cache site
