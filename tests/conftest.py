@@ -11,8 +11,14 @@ os.environ["HF_HOME"] = tempfile.mkdtemp(prefix="hf-home-")
 os.environ.pop("HF_TOKEN", None)
 os.environ.pop("HF_HUB_OFFLINE", None)
 
+import contextlib
 import datetime as dt
 import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
 
@@ -72,3 +78,45 @@ def demo_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for path in sorted(FORECAST.glob("*.csv")):
         store.import_series(path)
     return root
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextlib.contextmanager
+def serve(root: Path, *args: str) -> Iterator[str]:
+    """``hubpulse serve`` on ``root`` as a real process on a free loopback port; its URL."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "hubpulse", "serve", "--port", str(port), "-w", str(root), *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            with urllib.request.urlopen(f"{url}/api/snapshots", timeout=2) as response:
+                if response.status == 200:
+                    break
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                pytest.fail(f"hubpulse serve did not start: {process.stdout.read()}")  # type: ignore[union-attr]
+            time.sleep(0.3)
+    try:
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+            pytest.fail("hubpulse serve ignored SIGTERM for 20 s (a request hung?)")
+        finally:
+            process.stdout.close()  # type: ignore[union-attr]

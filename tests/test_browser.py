@@ -10,15 +10,11 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from conftest import serve
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts" / "screenshots"
@@ -42,37 +38,10 @@ if not Path(CHROMIUM).exists():
 from playwright.sync_api import Browser, ConsoleMessage, Page, Request, sync_playwright  # noqa: E402
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def server(demo_store: Path) -> Iterator[str]:
-    port = _free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "hubpulse", "serve", "--port", str(port), "-w", str(demo_store)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            with urllib.request.urlopen(f"{url}/api/snapshots", timeout=2) as response:
-                if response.status == 200:
-                    break
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                pytest.fail(f"hubpulse serve did not start: {process.stdout.read()}")  # type: ignore[union-attr]
-            time.sleep(0.3)
-    yield url
-    process.terminate()
-    process.wait(timeout=20)
-    process.stdout.close()  # type: ignore[union-attr]
+    with serve(demo_store) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 
 from hubpulse.analysis.metrics import GROUPS, GroupBy, rank_models
-from hubpulse.store.queries import list_snapshots
 from hubpulse.web.params import DateQ, FamilyP, LimitQ, ModelP, ModeQ, MonthQ, NextQ, SearchQ, board
 from hubpulse.web.views import (
     Dashboard,
@@ -27,8 +26,7 @@ Board = Annotated[Dashboard, Depends(board)]
 @router.get("/snapshots")
 def api_snapshots(dash: Board) -> list[dict[str, Any]]:
     """Stored snapshots with their load log."""
-    rows = list_snapshots(dash.store).drop_columns(["file_sha256"]).to_pylist()
-    return [_jsonable(r) for r in rows]
+    return [_jsonable(r) for r in dash.snapshots()]
 
 
 @router.get("/top")

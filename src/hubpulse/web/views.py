@@ -30,6 +30,7 @@ from hubpulse.errors import HubpulseError, SnapshotNotFoundError
 from hubpulse.present.report import Report, build_report
 from hubpulse.present.tables import MODE_NOTE
 from hubpulse.settings import Mode, Settings
+from hubpulse.store.queries import list_snapshots
 from hubpulse.store.warehouse import open_warehouse
 from hubpulse.web.graph import Graph, build_graph, lineage_of
 
@@ -105,8 +106,15 @@ class Dashboard:
             return self._views[key]
 
     def locked(self) -> threading.RLock:
-        """Hold while running engine queries (one DuckDB connection)."""
+        """Hold while running engine queries: the warehouse has one DuckDB connection, so every
+        use of it, by any route, takes this one lock (two disciplines deadlocked: a request
+        holding the lock waited for DuckDB while another held DuckDB waiting for the lock)."""
         return self._lock
+
+    def snapshots(self) -> list[dict[str, Any]]:
+        """The load log of the stored snapshots (as ``hubpulse snapshots``)."""
+        with self._lock:
+            return list_snapshots(self.store).drop_columns(["file_sha256"]).to_pylist()
 
     def _build(self, date: dt.date, mode: Mode) -> View:
         if date not in self._analyses:
