@@ -125,7 +125,7 @@ def monthly_downloads(
         estimate=grouped.estimate.round().cast("int64"),
         lower=grouped.lower.round().cast("int64"),
         upper=ibis.ifelse(grouped.open_ended, None, grouped.upper.round()).cast("int64"),
-        share=grouped.estimate / total,
+        share=ibis.ifelse(total > 0, grouped.estimate / total, ibis.null("float64")),
         models=grouped.models,
         unestimated=grouped.unestimated,
         methods=grouped.methods,

@@ -65,7 +65,7 @@ def rank_models(
         **{key: grouped[key]},
         downloads_30d=grouped.downloads_30d.round().cast("int64"),
         downloads_all_time=grouped.downloads_all_time.round().cast("int64"),
-        share=grouped.downloads_30d / total,
+        share=ibis.ifelse(total > 0, grouped.downloads_30d / total, ibis.null("float64")),
         likes=grouped.likes.round().cast("int64"),
         models=grouped.models,
         derivatives=grouped.derivatives,

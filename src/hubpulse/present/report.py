@@ -29,7 +29,7 @@ from hubpulse.analysis.metrics import (
 from hubpulse.analysis.snapshot import Analysis, load_analysis
 from hubpulse.analysis.trends import compare_month, concentration
 from hubpulse.present.charts import Chart, Series
-from hubpulse.present.tables import ESTIMATOR_NOTE, MODE_NOTE, json_default
+from hubpulse.present.tables import ESTIMATOR_NOTE, MODE_NOTE, to_json
 from hubpulse.registry import UNATTRIBUTED
 from hubpulse.settings import Settings
 from hubpulse.store.queries import list_series, list_snapshots
@@ -63,7 +63,7 @@ class Report:
     methods: list[str] = field(default_factory=list)
 
     def to_json(self) -> str:
-        return json.dumps({"meta": self.meta, **self.data}, default=json_default, indent=1)
+        return to_json({"meta": self.meta, **self.data}, indent=1)
 
 
 def build_report(
@@ -157,7 +157,7 @@ def _leader(ranking: list[dict[str, Any]]) -> str:
 
 def _rows(expr: Any) -> list[dict[str, Any]]:
     table: pa.Table = expr.to_pyarrow()
-    return json.loads(json.dumps(table.to_pylist(), default=json_default))
+    return json.loads(to_json(table.to_pylist(), indent=None))
 
 
 def _sources(store: Warehouse) -> list[str]:

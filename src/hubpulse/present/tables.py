@@ -11,6 +11,7 @@ import csv
 import datetime as dt
 import io
 import json
+import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -91,7 +92,7 @@ def emit(
         table.column_names if isinstance(table, pa.Table) else list(records[0] if records else [])
     )
     if fmt == "json":
-        print(json.dumps({**(meta or {}), "rows": records}, default=json_default, indent=2))
+        print(to_json({**(meta or {}), "rows": records}))
     elif fmt == "csv":
         print(to_csv(records, columns), end="")
     else:
@@ -157,7 +158,7 @@ def print_month_comparisons(
     """Monthly comparisons (one per mode): tables with a verdict line, JSON or CSV."""
     if fmt == "json":
         payload = {"comparisons": [r.to_dict() for r in results]}
-        print(json.dumps(payload, default=json_default, indent=2))
+        print(to_json(payload))
         return
     if fmt == "csv":
         flat = [{"mode": r.mode, **row, "verdict": r.verdict} for r in results for row in r.rows]
@@ -185,7 +186,7 @@ def print_comparisons(console: Console, results: list[Comparison], fmt: OutputFo
     """Comparisons (one per mode): tables with a verdict line, JSON or CSV."""
     if fmt == "json":
         payload = {"comparisons": [r.to_dict() for r in results]}
-        print(json.dumps(payload, default=json_default, indent=2))
+        print(to_json(payload))
     elif fmt == "csv":
         flat = [
             {
@@ -222,7 +223,7 @@ def print_lineage(
     console: Console, report: LineageReport, fmt: OutputFormat, meta: dict[str, Any]
 ) -> None:
     if fmt == "json":
-        print(json.dumps({**meta, **report.to_dict()}, default=json_default, indent=2))
+        print(to_json({**meta, **report.to_dict()}))
         return
     if fmt == "csv":
         print(to_csv(report.ancestry, ["child", "parent", "relation", "parent_known"]), end="")
@@ -288,6 +289,22 @@ def pretty(column: str, value: Any) -> str:
 
 def _cell(value: Any) -> Any:
     return value.isoformat() if isinstance(value, dt.date | dt.datetime) else value
+
+
+def to_json(payload: Any, *, indent: int | None = 2) -> str:
+    """Strict JSON for every output: NaN and ±Infinity, which no strict parser accepts, become
+    null (no number there), and dates become ISO text."""
+    return json.dumps(_finite(payload), default=json_default, indent=indent, allow_nan=False)
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(item) for item in value]
+    return value
 
 
 def json_default(value: Any) -> Any:
