@@ -105,6 +105,19 @@ def test_user_file_extends_and_overrides(tmp_path):
             r"mine.toml, line 5: family #1 field 'orgs'",
         ),
         ('title = "x"\n', r"mine.toml, line 1: unknown top-level key 'title'"),
+        (
+            '[[family]]\nname = "(Unattributed)"\nvendor = "B"\ncountry = "C"\norgs = ["a"]\n',
+            r"mine.toml, line 1: '\(unattributed\)' is reserved",
+        ),
+        (
+            '[[family]]\nname = "Acme"\nvendor = "B"\ncountry = "C"\norgs = ["a"]\n\n'
+            '[[family]]\nname = "acme"\nvendor = "E"\ncountry = "F"\norgs = ["d"]\n',
+            r"mine.toml, line 7: duplicate family 'acme'",
+        ),
+        (
+            '[[family]]\nname = "Qwen"\nvendor = "B"\n\n[[family]]\nname = "Qwen"\ncountry = "F"\n',
+            r"mine.toml, line 5: duplicate family 'Qwen'",
+        ),
     ],
 )
 def test_bad_registry_names_file_and_line(tmp_path, text, message):

@@ -166,8 +166,15 @@ def _merge(
     base: list[Family], entries: list[dict[str, Any]], origin: str, text: str
 ) -> list[Family]:
     merged = {f.name.lower(): f for f in base}
+    given: set[str] = set()
     for index, entry in enumerate(entries):
         name = entry.get("name")
+        if isinstance(name, str) and name.lower() in given:
+            raise RegistryError(
+                f"{origin}, line {_entry_line(text, index)}: duplicate family {name!r} "
+                "(each name once: an entry overrides the built-in family of that name)"
+            )
+        given.add(str(name).lower())
         current = merged.get(name.lower()) if isinstance(name, str) else None
         fields = {**current.model_dump(), **entry} if current else entry
         merged[str(name).lower()] = _validate(fields, index, origin, text)
@@ -186,6 +193,11 @@ def _validate(entry: dict[str, Any], index: int, origin: str, text: str) -> Fami
         raise RegistryError(
             f"{origin}, line {where}: family #{index + 1} field {field!r}: {error['msg']}"
         ) from exc
+    if family.name.lower() == UNATTRIBUTED:
+        raise RegistryError(
+            f"{origin}, line {line}: {UNATTRIBUTED!r} is reserved for models no family claims; "
+            "choose another name"
+        )
     if not family.orgs and not family.repos:
         raise RegistryError(
             f"{origin}, line {line}: family {family.name!r} needs 'orgs' or 'repos'"
