@@ -17,6 +17,8 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from hubpulse.ingest.records import MAX_COUNT, MAX_PARAMETERS
+
 RELATIONS_SQL = "['finetune', 'adapter', 'quantized', 'merge']"
 
 # ordered unique non-empty strings of a list (the Python reader's _unique)
@@ -50,8 +52,11 @@ typed as (
             and (tags is null or len(list_filter(tags, lambda x: x is null)) = 0)
             and (createdAt is null or createdAt between '2000-01-01' and '2100-01-01')
             and (lastModified is null or lastModified between '2000-01-01' and '2100-01-01')
-            and coalesce(downloads, 0) >= 0 and coalesce(downloadsAllTime, 0) >= 0
-            and coalesce(likes, 0) >= 0
+            and coalesce(downloads, 0) between 0 and {max_count}
+            and coalesce(downloadsAllTime, 0) between 0 and {max_count}
+            and coalesce(likes, 0) between 0 and {max_count}
+            and (trendingScore is null or isfinite(trendingScore))
+            and coalesce(safetensors.total, 0) between 0 and {max_parameters}
         ) as regular
     from kinds
 ),
@@ -129,7 +134,12 @@ select
         len(api_ids) > 0 or len(tag_ids) = 0
         or (n_finetune = n_top)::int + (n_adapter = n_top)::int + (n_quantized = n_top)::int
            + (n_merge = n_top)::int = 1
-    ) and len(list_filter(card_raw, lambda x: regexp_matches(x, '^\\s|\\s$'))) = 0 as regular,
+    ) and len(list_filter(card_raw, lambda x: regexp_matches(x, '^\\s|\\s$'))) = 0
+    and (
+        coalesce(json_type(gg, '$.total'), 'NULL') not in ('BIGINT', 'UBIGINT', 'HUGEINT', 'DOUBLE')
+        or json_type(gg, '$.total') in ('BIGINT', 'UBIGINT')
+            and try_cast(gg ->> '$.total' as bigint) between 0 and {max_parameters}
+    ) as regular,
     id as model_id,
     coalesce(nullif(author, ''), case when contains(id, '/') then split_part(id, '/', 1) end)
         as author,
@@ -145,8 +155,8 @@ select
     t as tags,
     coalesce(
         safetensors.total,
-        case when json_type(gg, '$.total') in ('UBIGINT', 'BIGINT')
-            then (gg ->> '$.total')::bigint end
+        case when json_type(gg, '$.total') in ('BIGINT', 'UBIGINT')
+            then try_cast(gg ->> '$.total' as bigint) end
     ) as params_total,
     is_gguf,
     coalesce(
@@ -239,6 +249,8 @@ def _query() -> str:
     return QUERY.format(
         api=api,
         relations=RELATIONS_SQL,
+        max_count=MAX_COUNT,
+        max_parameters=MAX_PARAMETERS,
         tag_ids=_UNIQUE.format(l="list_transform(typed_tags, lambda p: p.id)"),
         plain=_UNIQUE.format(l="plain_tags"),
         card_ids=_UNIQUE.format(l="card_raw"),

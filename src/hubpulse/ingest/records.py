@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -25,6 +26,10 @@ class Unparsed:
 
 
 RELATIONS = ("finetune", "adapter", "quantized", "merge")
+# Ceilings: far above anything real (the whole Hub serves ~10^10 downloads a month; the largest
+# models have ~2*10^12 parameters), low enough that sums of millions of them stay exact.
+MAX_COUNT = 10**12  # downloads, all-time downloads, likes
+MAX_PARAMETERS = 10**15
 
 
 PLACEHOLDER_CREATED_AT = dt.datetime(2022, 3, 2, 23, 29, 4)
@@ -139,8 +144,10 @@ def _count(value: Any, field: str) -> int | None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise Reject(field, f"{field} is not a number: {value!r}")
-    if value != value or value < 0 or int(value) != value:
+    if not math.isfinite(value) or value < 0 or int(value) != value:
         raise Reject(field, f"{field} must be a non-negative integer, got {value!r}")
+    if value > MAX_COUNT:
+        raise Reject(field, f"{field} {value!r} is past the ceiling of {MAX_COUNT:,} for a count")
     return int(value)
 
 
@@ -149,14 +156,26 @@ def _number(value: Any, field: str) -> float | None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise Reject(field, f"{field} is not a number: {value!r}")
+    if not math.isfinite(value):
+        raise Reject(field, f"{field} must be a finite number, got {value!r}")
     return float(value)
 
 
 def _params_total(safetensors: Any, gguf: dict[str, Any]) -> int | None:
     if isinstance(safetensors, dict) and isinstance(safetensors.get("total"), int):
-        return int(safetensors["total"])
+        return _parameters(safetensors["total"], "safetensors")
     total = gguf.get("total")
-    return int(total) if isinstance(total, int) and not isinstance(total, bool) else None
+    if isinstance(total, int) and not isinstance(total, bool):
+        return _parameters(total, "gguf")
+    return None
+
+
+def _parameters(total: int, field: str) -> int:
+    if not 0 <= total <= MAX_PARAMETERS:
+        raise Reject(
+            field, f"{field}.total {total!r} is not a parameter count (0 to {MAX_PARAMETERS:,})"
+        )
+    return total
 
 
 def _license(card: dict[str, Any], tags: list[str]) -> str | None:
