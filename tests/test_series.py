@@ -95,11 +95,11 @@ def test_killed_import_leaves_nothing_visible(tmp_path: Path) -> None:
     code = (
         "import os, signal, pyarrow.parquet as pq\n"
         "from hubpulse.store import warehouse as w\n"
-        "real = w._write\n"
+        "real = w.write_parquet\n"
         "def dying(path, table):\n"
         "    real(path, table)\n"
         "    os.kill(os.getpid(), signal.SIGKILL)\n"
-        "w._write = dying\n"
+        "w.write_parquet = dying\n"
         f"w.open_warehouse({str(root)!r}).import_series({str(FORECAST / 'Qwen.csv')!r})\n"
     )
     result = subprocess.run([sys.executable, "-c", code], check=False)

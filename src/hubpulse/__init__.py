@@ -31,8 +31,9 @@ from hubpulse.ingest.daily import read_daily_series
 from hubpulse.ingest.files import SNAPSHOT_SCHEMA, read_snapshot
 from hubpulse.ingest.series import read_forecast_series
 from hubpulse.registry import Family, load_registry
+from hubpulse.store.pulls import ingest_snapshot
 from hubpulse.store.queries import list_rejects, list_series, list_snapshots
-from hubpulse.store.warehouse import Warehouse, ingest_snapshot, open_warehouse
+from hubpulse.store.warehouse import Warehouse, open_warehouse
 
 __all__ = [
     "SNAPSHOT_SCHEMA",

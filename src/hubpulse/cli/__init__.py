@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import sys
+import warnings
 from pathlib import Path
 from typing import Annotated
 
@@ -139,8 +140,16 @@ def _metric(metric: str) -> Metric:
     return metric  # type: ignore[return-value]
 
 
+def _show_warning(message: Warning | str, *args: object, **kwargs: object) -> None:
+    """A warning is one line on stderr, like an error."""
+    Console(stderr=True).print(
+        f"[bold yellow]warning:[/] {escape(str(message))}", highlight=False, soft_wrap=True
+    )
+
+
 def main() -> None:
     """Entry point: run the app, turning hubpulse errors into one clear line and exit 1."""
+    warnings.showwarning = _show_warning
     try:
         app(prog_name="hubpulse")
     except HubpulseError as exc:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from hubpulse.analysis.lineage import describe_lineage
 from hubpulse.analysis.metrics import GROUPS, compare_family, count_derivatives, rank_models
@@ -31,7 +33,8 @@ from hubpulse.cli import (
 from hubpulse.present import progress, tables
 from hubpulse.present.demo import run_demo
 from hubpulse.registry import MODES, load_registry
-from hubpulse.store.queries import list_rejects, list_snapshots
+from hubpulse.store.health import DamagedWarehouseWarning
+from hubpulse.store.queries import check_warehouse, list_rejects, list_snapshots
 from hubpulse.store.warehouse import open_warehouse
 
 
@@ -65,6 +68,26 @@ def rejects(warehouse: WarehouseOpt = None, date: DateOpt = None, fmt: FormatOpt
     store = open_warehouse(_settings(warehouse).warehouse)
     table = tables.brief(list_rejects(store, _date(date)), fmt, drop=["raw"])
     tables.emit(console, table, fmt, title="Rejected records (raw record: --format json)")
+
+
+@app.command()
+def check(warehouse: WarehouseOpt = None) -> None:
+    """Verify the warehouse: every published snapshot and imported series can be read and holds
+    the rows its load log recorded. Exits 1 when anything is wrong, naming each problem."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DamagedWarehouseWarning)  # listed below instead
+        store = open_warehouse(_settings(warehouse).warehouse)
+    result = check_warehouse(store)
+    for problem in result.problems:
+        console.print(f"[red]problem:[/] {escape(problem)}", highlight=False, soft_wrap=True)
+    verdict = f"{len(result.problems)} problem(s)" if result.problems else "ok"
+    console.print(
+        f"{verdict}: {result.snapshots} snapshot(s), {result.series} series load(s) checked in "
+        f"{store.root}",
+        highlight=False,
+    )
+    if result.problems:
+        raise typer.Exit(1)
 
 
 @app.command()

@@ -40,11 +40,13 @@ reason, next to the good rows.
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import hashlib
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -337,3 +339,14 @@ def _snapshot_date(path: Path, rows: pa.Table, given: dt.date | None) -> tuple[d
             f"{path}: cannot infer the snapshot date (no lastModified); pass --date YYYY-MM-DD"
         )
     return newest.date(), True
+
+
+def bundled_aliases() -> pa.Table:
+    """The renames evidenced by real Hub answers, shipped in ``data/aliases.csv``."""
+    text = resources.files("hubpulse").joinpath("data", "aliases.csv").read_text(encoding="utf-8")
+    rows = [
+        r for r in csv.DictReader(line for line in text.splitlines() if not line.startswith("#"))
+    ]
+    return pa.Table.from_pylist(
+        [{"old_id": r["old_id"], "new_id": r["new_id"]} for r in rows], schema=ALIAS_SCHEMA
+    )

@@ -1,10 +1,12 @@
-"""Pulls: fresh data from the Hub into the warehouse — a crawl ingested as a snapshot, hub-stats
-revisions ingested as dated snapshots, hf-hub-characterization imported as daily history.
+"""Loads into the warehouse: a snapshot file, a crawl of the Hub ingested as a snapshot,
+hub-stats revisions ingested as dated snapshots, hf-hub-characterization imported as daily
+history.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 from hubpulse.ingest.crawl import (
     CrawlResult,
@@ -13,10 +15,23 @@ from hubpulse.ingest.crawl import (
     finish_crawl,
     start_crawl,
 )
+from hubpulse.ingest.files import Progress
 from hubpulse.ingest.hub import CHARACTERIZATION, HUB_STATS, Hub, download_file, hub_stats_revisions
 from hubpulse.ingest.series import DailyColumns, SeriesLoad, ValueKind
 from hubpulse.store.loads import LoadResult
 from hubpulse.store.warehouse import Warehouse
+
+
+def ingest_snapshot(
+    warehouse: Warehouse,
+    path: Path | str,
+    snapshot_date: dt.date | None = None,
+    *,
+    replace: bool = False,
+    progress: Progress | None = None,
+) -> LoadResult:
+    """Ingest one file into ``warehouse`` (see ``Warehouse.ingest``)."""
+    return warehouse.ingest(path, snapshot_date, replace=replace, progress=progress)
 
 
 def crawl_hub(

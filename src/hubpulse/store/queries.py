@@ -1,17 +1,27 @@
-"""What the warehouse holds, as tables for people: the snapshot and series load logs and the
-records kept aside as rejects."""
+"""What the warehouse holds, for people: the snapshot and series load logs, the records kept
+aside as rejects, and the check that everything published can be read."""
 
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
 import ibis
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from hubpulse.ingest.files import REJECT_SCHEMA
 from hubpulse.ingest.series import SERIES_LOAD_SCHEMA
+from hubpulse.store.health import SERIES_FILES, count_problem, published_problem
 from hubpulse.store.loads import LOAD_SCHEMA
-from hubpulse.store.warehouse import LOADS, REJECTS, SERIES_LOADS, SERIES_REJECTS, Warehouse
+from hubpulse.store.warehouse import (
+    LOADS,
+    REJECTS,
+    SERIES,
+    SERIES_LOADS,
+    SERIES_REJECTS,
+    Warehouse,
+)
 
 
 def list_snapshots(warehouse: Warehouse) -> pa.Table:
@@ -41,3 +51,34 @@ def list_series_rejects(warehouse: Warehouse) -> pa.Table:
     """Series observations kept aside at import, with file, row, field and reason."""
     rejects = warehouse.series_table(SERIES_REJECTS).order_by(["file", "row"])
     return warehouse.execute(rejects.select(*REJECT_SCHEMA.names))
+
+
+@dataclass(frozen=True)
+class WarehouseCheck:
+    """What ``hubpulse check`` found: how much it read, and every problem in one line each."""
+
+    snapshots: int
+    series: int
+    problems: list[str]
+
+
+def check_warehouse(warehouse: Warehouse) -> WarehouseCheck:
+    """Verify every published snapshot (its files readable Parquet, their row counts as the load
+    log recorded) and every imported series (its files readable)."""
+    root, problems = warehouse.root, []
+    problems += [f"snapshot {date}: {problem}" for date, problem in warehouse.damaged()]
+    healthy = warehouse.partitions()
+    for link in healthy:
+        logged = pq.read_table(link / f"{LOADS}.parquet").to_pylist()[0]
+        problem = count_problem(link.resolve(), root, logged)
+        if problem is not None:
+            problems.append(f"snapshot {link.name[5:]}: {problem}")
+    base = root / SERIES
+    series = (
+        sorted(d for d in base.iterdir() if not d.name.startswith(".")) if base.is_dir() else []
+    )
+    for directory in series:
+        problem = published_problem(directory, root, SERIES_FILES)
+        if problem is not None:
+            problems.append(f"series {directory.name}: {problem}")
+    return WarehouseCheck(len(healthy) + len(warehouse.damaged()), len(series), problems)

@@ -28,14 +28,13 @@ so it is equally all-or-nothing; importing the same file with the same options a
 from __future__ import annotations
 
 import contextlib
-import csv
 import datetime as dt
 import fcntl
 import os
 import shutil
 import uuid
+import warnings
 from collections.abc import Iterator
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -48,11 +47,11 @@ from ibis.backends import BaseBackend
 from hubpulse.errors import SeriesFormatError, SnapshotConflictError, SnapshotNotFoundError
 from hubpulse.ingest.daily import read_daily_series
 from hubpulse.ingest.files import (
-    ALIAS_SCHEMA,
     REJECT_SCHEMA,
     SNAPSHOT_SCHEMA,
     Progress,
     Snapshot,
+    bundled_aliases,
     read_snapshot,
 )
 from hubpulse.ingest.series import (
@@ -66,7 +65,9 @@ from hubpulse.ingest.series import (
     series_result,
 )
 from hubpulse.settings import Settings
+from hubpulse.store.durable import fsync_dir, write_parquet
 from hubpulse.store.engines import Engine, connect_spark, register_views
+from hubpulse.store.health import DamagedWarehouseWarning, published_problem
 from hubpulse.store.loads import (
     LoadResult,
     load_result,
@@ -125,6 +126,13 @@ class Warehouse:
         self.con = ibis.duckdb.connect()  # writes; reads too unless another engine is given
         self.reader = engine or self.con
         self._register_views()
+        for date, problem in self.damaged():
+            warnings.warn(
+                f"snapshot {date} in {self.root} is damaged and left out: {problem} "
+                "(`hubpulse check` lists every problem)",
+                DamagedWarehouseWarning,
+                stacklevel=2,
+            )
 
     # -- reading ---------------------------------------------------------------------------
     def table(self, name: str) -> ir.Table:
@@ -137,7 +145,16 @@ class Warehouse:
 
     def snapshot_dates(self) -> list[dt.date]:
         """Stored snapshot dates, oldest first."""
-        return sorted(dt.date.fromisoformat(p.name[5:]) for p in self._partitions())  # date=…
+        return sorted(dt.date.fromisoformat(p.name[5:]) for p in self.partitions())  # date=…
+
+    def damaged(self) -> list[tuple[dt.date, str]]:
+        """Published snapshots that cannot be read, with what is wrong, oldest first."""
+        found = []
+        for link in self._published():
+            problem = published_problem(link, self.root)
+            if problem is not None:
+                found.append((dt.date.fromisoformat(link.name[5:]), problem))
+        return found
 
     def resolve_date(self, date: dt.date | None) -> dt.date:
         """``date`` if stored, the newest stored date when ``None``; else a clear error."""
@@ -148,6 +165,12 @@ class Warehouse:
             )
         if date is None:
             return dates[-1]
+        damaged = dict(self.damaged())
+        if date in damaged:
+            raise SnapshotNotFoundError(
+                f"snapshot {date} in {self.root} is damaged: {damaged[date]}; "
+                f"ingest its file again with --date {date} --replace"
+            )
         if date not in dates:
             stored = ", ".join(str(d) for d in dates)
             raise SnapshotNotFoundError(
@@ -170,7 +193,7 @@ class Warehouse:
 
     def aliases(self) -> ir.Table:
         """Every known rename (old_id → new_id): observed in snapshots plus the bundled list."""
-        bundled = ibis.memtable(_bundled_aliases())
+        bundled = ibis.memtable(bundled_aliases())
         if ALIASES not in self.reader.list_tables():
             return bundled
         observed = self.reader.table(ALIASES).select("old_id", "new_id")
@@ -248,10 +271,12 @@ class Warehouse:
         row = series_load_row(
             data, load_id, staging / f"{SERIES}.parquet", staging / f"{SERIES_REJECTS}.parquet"
         )
-        _write(staging / f"{SERIES_LOADS}.parquet", pa.Table.from_pylist([row], SERIES_LOAD_SCHEMA))
-        _fsync_dir(staging)
+        write_parquet(
+            staging / f"{SERIES_LOADS}.parquet", pa.Table.from_pylist([row], SERIES_LOAD_SCHEMA)
+        )
+        fsync_dir(staging)
         os.rename(staging, base / load_id)
-        _fsync_dir(base)
+        fsync_dir(base)
         self._register_views()
         self.refresh_catalog()
         return series_result("loaded", row)
@@ -263,7 +288,13 @@ class Warehouse:
 
     def _store(self, snapshot: Snapshot, *, replace: bool) -> LoadResult:
         final = self._partition_dir(snapshot.snapshot_date)
-        existing = read_load(final / f"{LOADS}.parquet")
+        problem = published_problem(final, self.root) if final.is_symlink() else None
+        if problem is not None and not replace:
+            raise SnapshotConflictError(
+                f"snapshot {snapshot.snapshot_date} is damaged ({problem}); pass --replace to "
+                f"store {snapshot.path} in its place"
+            )
+        existing = None if problem else read_load(final / f"{LOADS}.parquet")
         if existing is not None and existing["file_sha256"] == snapshot.file_sha256:
             return load_result("unchanged", str(existing["load_id"]), snapshot)
         if existing is not None and not replace:
@@ -301,28 +332,29 @@ class Warehouse:
         load_dir = self.root / "loads" / load_id
         load_dir.mkdir(parents=True)
         stamp = pa.array([load_id] * snapshot.rows.num_rows, pa.string())
-        _write(load_dir / f"{MODELS}.parquet", snapshot.rows.append_column("load_id", stamp))
+        write_parquet(load_dir / f"{MODELS}.parquet", snapshot.rows.append_column("load_id", stamp))
         reject_ids = pa.array([load_id] * snapshot.rejects.num_rows, pa.string())
-        _write(
+        write_parquet(
             load_dir / f"{REJECTS}.parquet", snapshot.rejects.append_column("load_id", reject_ids)
         )
-        _write(load_dir / f"{ALIASES}.parquet", snapshot.aliases)
-        _write(load_dir / f"{LOADS}.parquet", load_row(snapshot, load_id))
+        write_parquet(load_dir / f"{ALIASES}.parquet", snapshot.aliases)
+        write_parquet(load_dir / f"{LOADS}.parquet", load_row(snapshot, load_id))
         return load_dir
 
     def _publish(self, load_dir: Path, final: Path) -> None:
         final.parent.mkdir(parents=True, exist_ok=True)
-        _fsync_dir(load_dir)
+        fsync_dir(load_dir)
         link = final.with_name(f".{load_dir.name}.link")
         link.unlink(missing_ok=True)
         link.symlink_to(Path("..") / "loads" / load_dir.name, target_is_directory=True)
         os.replace(link, final)
-        _fsync_dir(final.parent)
+        fsync_dir(final.parent)
         self._sweep_loads()
 
     def _sweep_loads(self) -> None:
-        """Remove load directories no snapshot points to (replaced or from killed ingests)."""
-        live = {p.resolve() for p in self._partitions()}
+        """Remove load directories no snapshot points to (replaced or from killed ingests); what
+        a published link points to stays, damaged or not."""
+        live = {p.resolve() for p in self._published()}
         for load_dir in (self.root / "loads").iterdir():
             if load_dir.resolve() not in live:
                 shutil.rmtree(load_dir, ignore_errors=True)
@@ -331,11 +363,14 @@ class Warehouse:
     def _partition_dir(self, date: dt.date) -> Path:
         return self.root / "snapshots" / f"date={date.isoformat()}"
 
-    def _partitions(self) -> list[Path]:
+    def _published(self) -> list[Path]:
+        """Every ``snapshots/date=…`` link, readable or not."""
         base = self.root / "snapshots"
-        if not base.is_dir():
-            return []
-        return sorted(p for p in base.glob("date=*") if (p / f"{LOADS}.parquet").is_file())
+        return sorted(base.glob("date=*")) if base.is_dir() else []
+
+    def partitions(self) -> list[Path]:
+        """The published snapshots that can be read."""
+        return [p for p in self._published() if published_problem(p, self.root) is None]
 
     def _series_dirs(self) -> list[Path]:
         base = self.root / SERIES
@@ -349,7 +384,7 @@ class Warehouse:
 
     def _views(self) -> list[tuple[str, list[str]]]:
         """(view name, its Parquet files; none when there is nothing to show) for every table."""
-        parts, series = self._partitions(), self._series_dirs()
+        parts, series = self.partitions(), self._series_dirs()
         return [(n, [str(p / f"{n}.parquet") for p in parts]) for n in TABLES] + [
             (n, [str(d / f"{n}.parquet") for d in series]) for n in SERIES_TABLES
         ]
@@ -381,40 +416,4 @@ def open_store(settings: Settings) -> Warehouse:
         settings.engine,
         spark_master=settings.spark_master,
         spark_conf=settings.spark_conf,
-    )
-
-
-def ingest_snapshot(
-    warehouse: Warehouse,
-    path: Path | str,
-    snapshot_date: dt.date | None = None,
-    *,
-    replace: bool = False,
-    progress: Progress | None = None,
-) -> LoadResult:
-    """Ingest one file into ``warehouse`` (see ``Warehouse.ingest``)."""
-    return warehouse.ingest(path, snapshot_date, replace=replace, progress=progress)
-
-
-def _write(path: Path, table: pa.Table) -> None:
-    pq.write_table(table, path, compression="zstd")
-    with path.open("rb") as handle:
-        os.fsync(handle.fileno())
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _bundled_aliases() -> pa.Table:
-    text = resources.files("hubpulse").joinpath("data", "aliases.csv").read_text(encoding="utf-8")
-    rows = [
-        r for r in csv.DictReader(line for line in text.splitlines() if not line.startswith("#"))
-    ]
-    return pa.Table.from_pylist(
-        [{"old_id": r["old_id"], "new_id": r["new_id"]} for r in rows], schema=ALIAS_SCHEMA
     )

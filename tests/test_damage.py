@@ -1,0 +1,82 @@
+"""A damaged warehouse loses nothing more: what a published snapshot links to is never swept,
+the damage is named (``hubpulse check``, and a warning wherever the warehouse is opened), and
+the other snapshots still answer."""
+
+from __future__ import annotations
+
+import datetime as dt
+import warnings
+from pathlib import Path
+
+import pytest
+from conftest import API_MARCH, HUB_STATS, HUB_STATS_DATE
+from typer.testing import CliRunner
+
+from hubpulse.cli import app
+from hubpulse.errors import SnapshotConflictError, SnapshotNotFoundError
+from hubpulse.store.health import DamagedWarehouseWarning
+from hubpulse.store.queries import check_warehouse
+from hubpulse.store.warehouse import open_warehouse
+
+MARCH = dt.date(2025, 3, 21)
+
+
+def _two_snapshots(root: Path) -> Path:
+    """A warehouse with the hub-stats snapshot and the March API snapshot; the hub-stats load."""
+    store = open_warehouse(root)
+    store.ingest(HUB_STATS)
+    store.ingest(API_MARCH, MARCH)
+    return (root / "snapshots" / f"date={HUB_STATS_DATE}").resolve()
+
+
+def test_a_missing_load_log_loses_no_data_and_is_named(tmp_path: Path) -> None:
+    root = tmp_path / "wh"
+    load = _two_snapshots(root)
+    (load / "loads.parquet").unlink()
+    with pytest.warns(
+        DamagedWarehouseWarning,
+        match=rf"snapshot {HUB_STATS_DATE} .* loads/\w+/loads\.parquet is missing",
+    ):
+        store = open_warehouse(root)
+    store.ingest(API_MARCH, dt.date(2025, 4, 1))  # an ingest sweeps unpublished loads only
+    assert {p.name for p in load.iterdir()} == {
+        "models.parquet",
+        "rejects.parquet",
+        "aliases.parquet",
+    }
+    assert store.snapshot_dates() == [MARCH, dt.date(2025, 4, 1)]  # the others still answer
+    with pytest.raises(
+        SnapshotNotFoundError, match=r"is damaged: loads/\w+/loads.parquet is missing"
+    ):
+        store.resolve_date(HUB_STATS_DATE)
+    result = check_warehouse(store)
+    assert result.snapshots == 3 and len(result.problems) == 1
+    assert "loads.parquet is missing" in result.problems[0]
+    with pytest.raises(SnapshotConflictError, match="is damaged"):
+        store.ingest(HUB_STATS)  # not silently replaced
+    store.ingest(HUB_STATS, replace=True)
+    assert check_warehouse(open_warehouse(root)).problems == []
+
+
+def test_a_truncated_file_breaks_only_its_own_snapshot(tmp_path: Path) -> None:
+    root = tmp_path / "wh"
+    load = _two_snapshots(root)
+    models = load / "models.parquet"
+    models.write_bytes(models.read_bytes()[: models.stat().st_size // 2])
+    runner = CliRunner()
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always", DamagedWarehouseWarning)
+        top = runner.invoke(app, ["top", "--by", "author", "-w", str(root), "--format", "json"])
+        check = runner.invoke(app, ["check", "-w", str(root)])
+    damaged = [w for w in seen if issubclass(w.category, DamagedWarehouseWarning)]
+    assert damaged and "not readable Parquet" in str(damaged[0].message)
+    assert top.exit_code == 0 and f'"snapshot_date": "{MARCH}"' in top.output
+    assert check.exit_code == 1
+    assert f"snapshot {HUB_STATS_DATE}: loads/{load.name}/models.parquet is not readable" in (
+        check.output
+    )
+
+
+def test_check_passes_a_healthy_warehouse(demo_store: Path) -> None:
+    check = CliRunner().invoke(app, ["check", "-w", str(demo_store)])
+    assert check.exit_code == 0 and "ok: 1 snapshot(s), 18 series load(s)" in check.output
