@@ -5,9 +5,12 @@ the other snapshots still answer."""
 from __future__ import annotations
 
 import datetime as dt
+import subprocess
+import sys
 import warnings
 from pathlib import Path
 
+import duckdb
 import pytest
 from conftest import API_MARCH, HUB_STATS, HUB_STATS_DATE
 from typer.testing import CliRunner
@@ -80,3 +83,31 @@ def test_a_truncated_file_breaks_only_its_own_snapshot(tmp_path: Path) -> None:
 def test_check_passes_a_healthy_warehouse(demo_store: Path) -> None:
     check = CliRunner().invoke(app, ["check", "-w", str(demo_store)])
     assert check.exit_code == 0 and "ok: 1 snapshot(s), 18 series load(s)" in check.output
+
+
+def _ingest(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "hubpulse", "ingest", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def test_the_catalog_is_derived_data_that_never_fails_an_ingest(tmp_path: Path) -> None:
+    first = _ingest(tmp_path, str(HUB_STATS), "-w", "wh")  # a relative warehouse path
+    assert first.returncode == 0, first.stderr
+    catalog = tmp_path / "wh" / "catalog.duckdb"
+    held = duckdb.connect(str(catalog), read_only=True)  # as the docs suggest: it locks the file
+    try:
+        second = _ingest(tmp_path, str(API_MARCH), "--date", str(MARCH), "-w", "wh")
+    finally:
+        held.close()
+    assert second.returncode == 0 and "Traceback" not in second.stderr, second.stderr
+    catalog.write_bytes(b"not a database")  # corrupt: rewritten, not opened
+    third = _ingest(tmp_path, str(API_MARCH), "--date", "2025-04-01", "-w", "wh")
+    assert third.returncode == 0 and "Traceback" not in third.stderr, third.stderr
+    with duckdb.connect(str(catalog), read_only=True) as fresh:  # from another directory
+        dates = fresh.sql("select distinct snapshot_date from models order by 1").fetchall()
+    assert [d for (d,) in dates] == [MARCH, dt.date(2025, 4, 1), HUB_STATS_DATE]

@@ -73,11 +73,13 @@ def rejects(warehouse: WarehouseOpt = None, date: DateOpt = None, fmt: FormatOpt
 @app.command()
 def check(warehouse: WarehouseOpt = None) -> None:
     """Verify the warehouse: every published snapshot and imported series can be read and holds
-    the rows its load log recorded. Exits 1 when anything is wrong, naming each problem."""
+    the rows its load log recorded; rewrite catalog.duckdb. Exits 1 when anything is wrong,
+    naming each problem."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DamagedWarehouseWarning)  # listed below instead
         store = open_warehouse(_settings(warehouse).warehouse)
     result = check_warehouse(store)
+    store.refresh_catalog()  # derived data: rewritten whenever asked
     for problem in result.problems:
         console.print(f"[red]problem:[/] {escape(problem)}", highlight=False, soft_wrap=True)
     verdict = f"{len(result.problems)} problem(s)" if result.problems else "ok"

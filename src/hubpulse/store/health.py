@@ -21,6 +21,10 @@ class DamagedWarehouseWarning(UserWarning):
     """Some published data cannot be read; the rest still answers."""
 
 
+class CatalogWarning(UserWarning):
+    """``catalog.duckdb`` (derived, for other DuckDB clients) could not be rewritten."""
+
+
 def published_problem(
     link: Path, root: Path, files: tuple[str, ...] = SNAPSHOT_FILES
 ) -> str | None:

@@ -65,6 +65,7 @@ from hubpulse.ingest.series import (
     series_result,
 )
 from hubpulse.settings import Settings
+from hubpulse.store.catalog import write_catalog
 from hubpulse.store.durable import fsync_dir, write_parquet
 from hubpulse.store.engines import Engine, connect_spark, register_views
 from hubpulse.store.health import DamagedWarehouseWarning, published_problem
@@ -320,13 +321,8 @@ class Warehouse:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
     def refresh_catalog(self) -> None:
-        """(Re)write ``catalog.duckdb`` with one view per table over the Parquet files."""
-        self.root.mkdir(parents=True, exist_ok=True)
-        catalog = ibis.duckdb.connect(self.root / CATALOG_FILE)
-        try:
-            register_views(catalog, self._views())
-        finally:
-            catalog.disconnect()
+        """Rewrite ``catalog.duckdb`` (see ``store.catalog.write_catalog``)."""
+        write_catalog(self.root / CATALOG_FILE, self._views())
 
     def _write_load(self, snapshot: Snapshot, load_id: str) -> Path:
         load_dir = self.root / "loads" / load_id
@@ -385,8 +381,8 @@ class Warehouse:
     def _views(self) -> list[tuple[str, list[str]]]:
         """(view name, its Parquet files; none when there is nothing to show) for every table."""
         parts, series = self.partitions(), self._series_dirs()
-        return [(n, [str(p / f"{n}.parquet") for p in parts]) for n in TABLES] + [
-            (n, [str(d / f"{n}.parquet") for d in series]) for n in SERIES_TABLES
+        return [(n, [str(p.absolute() / f"{n}.parquet") for p in parts]) for n in TABLES] + [
+            (n, [str(d.absolute() / f"{n}.parquet") for d in series]) for n in SERIES_TABLES
         ]
 
     def _register_views(self) -> None:
