@@ -3,6 +3,7 @@ is read-only, and survives schema-driven fuzzing without a server error."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import random
 from collections import Counter
@@ -11,6 +12,7 @@ from typing import Any
 
 import pytest
 import schemathesis
+from conftest import API_MARCH, HUB_STATS, HUB_STATS_DATE
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
@@ -21,6 +23,7 @@ from hubpulse.analysis.lineage import describe_lineage
 from hubpulse.analysis.snapshot import Analysis
 from hubpulse.errors import ModelNotFoundError
 from hubpulse.settings import load_settings
+from hubpulse.store.warehouse import open_warehouse
 from hubpulse.web.app import create_app
 from hubpulse.web.graph import build_graph, lineage_of
 
@@ -206,3 +209,23 @@ def test_api_fuzzed_from_its_schema_never_fails_on_the_server(app: FastAPI) -> N
             case.validate_response(response, checks=[not_a_server_error])
 
         fuzz()
+
+
+def test_the_dashboard_follows_the_warehouse(tmp_path: Path) -> None:
+    """After an ingest --replace or a new snapshot, the next request serves the new figures."""
+    root = tmp_path / "wh"
+    store = open_warehouse(root)
+    store.ingest(HUB_STATS)
+    client = TestClient(create_app(load_settings(warehouse=root, mode="publisher")))
+    before = get(client, "/api/top?by=author&limit=1")["rows"][0]
+    store.ingest(API_MARCH, HUB_STATS_DATE, replace=True)  # another file for the same day
+    after = get(client, "/api/top?by=author&limit=1")["rows"][0]
+    assert after != before
+    assert after["downloads_30d"] == max(
+        r["downloads_30d"]
+        for r in cli_json(root, "top", "--by", "author", "--mode", "publisher")["rows"]
+    )
+    get(client, "/api/top?date=2025-01-01", status=404)
+    store.ingest(API_MARCH, dt.date(2025, 1, 1))
+    assert get(client, "/api/top?date=2025-01-01")["snapshot_date"] == "2025-01-01"
+    assert len(get(client, "/api/snapshots")) == 2

@@ -148,6 +148,12 @@ class Warehouse:
         """Stored snapshot dates, oldest first."""
         return sorted(dt.date.fromisoformat(p.name[5:]) for p in self.partitions())  # date=…
 
+    def version(self) -> tuple[str, ...]:
+        """What is published (snapshot links to their loads, series loads); reads no file."""
+        series = self.root / SERIES
+        names = sorted(d.name for d in series.iterdir()) if series.is_dir() else []
+        return (*(f"{p.name}>{os.readlink(p)}" for p in self._published()), *names)
+
     def damaged(self) -> list[tuple[dt.date, str]]:
         """Published snapshots that cannot be read, with what is wrong, oldest first."""
         found = []
@@ -369,14 +375,8 @@ class Warehouse:
         return [p for p in self._published() if published_problem(p, self.root) is None]
 
     def _series_dirs(self) -> list[Path]:
-        base = self.root / SERIES
-        if not base.is_dir():
-            return []
-        return sorted(
-            d
-            for d in base.iterdir()
-            if not d.name.startswith(".") and (d / f"{SERIES_LOADS}.parquet").is_file()
-        )
+        found = (self.root / SERIES).glob("[!.]*")  # .tmp-… are imports in progress
+        return sorted(d for d in found if (d / f"{SERIES_LOADS}.parquet").is_file())
 
     def _views(self) -> list[tuple[str, list[str]]]:
         """(view name, its Parquet files; none when there is nothing to show) for every table."""

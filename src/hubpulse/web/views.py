@@ -74,21 +74,33 @@ class View:
 
 
 class Dashboard:
-    """The warehouse's precomputed views, built lazily per (snapshot, mode) and kept."""
+    """The warehouse's precomputed views, built lazily per (snapshot, mode) and kept until the
+    warehouse changes: every request first compares the warehouse's version (its published
+    snapshots and series loads) with the one the views were built from, and starts afresh when
+    an ingest, a --replace or an import changed it."""
 
     def __init__(self, settings: Settings, *, months: int = 24) -> None:
         self.settings = settings
-        self.store = open_warehouse(settings.warehouse)
-        self.dates = self.store.snapshot_dates()
+        self.months = months
+        self._lock = threading.RLock()
+        self._open()
         if not self.dates:
             raise SnapshotNotFoundError(
                 f"no snapshots in {settings.warehouse}: run `hubpulse ingest` or `hubpulse demo`"
             )
-        self.months = months
-        self._lock = threading.RLock()
+
+    def _open(self) -> None:
+        self.store = open_warehouse(self.settings.warehouse)
+        self.version = self.store.version()
+        self.dates = self.store.snapshot_dates()
         self._analyses: dict[dt.date, Analysis] = {}
         self._graphs: dict[dt.date, Graph] = {}
         self._views: dict[tuple[dt.date, Mode], View] = {}
+
+    def _current(self) -> None:
+        """Reopen the warehouse if it changed since the views were built (hold the lock)."""
+        if self.store.version() != self.version:
+            self._open()
 
     def date(self, date: dt.date | None) -> dt.date:
         if date is None:
@@ -99,8 +111,9 @@ class Dashboard:
         return date
 
     def view(self, date: dt.date | None = None, mode: Mode | None = None) -> View:
-        key = (self.date(date), mode or self.settings.mode)
         with self._lock:
+            self._current()
+            key = (self.date(date), mode or self.settings.mode)
             if key not in self._views:
                 self._views[key] = self._build(*key)
             return self._views[key]
@@ -114,6 +127,7 @@ class Dashboard:
     def snapshots(self) -> list[dict[str, Any]]:
         """The load log of the stored snapshots (as ``hubpulse snapshots``)."""
         with self._lock:
+            self._current()
             return list_snapshots(self.store).drop_columns(["file_sha256"]).to_pylist()
 
     def _build(self, date: dt.date, mode: Mode) -> View:
