@@ -229,3 +229,8 @@ def test_the_dashboard_follows_the_warehouse(tmp_path: Path) -> None:
     store.ingest(API_MARCH, dt.date(2025, 1, 1))
     assert get(client, "/api/top?date=2025-01-01")["snapshot_date"] == "2025-01-01"
     assert len(get(client, "/api/snapshots")) == 2
+
+
+def test_the_api_shows_no_server_paths(client: TestClient) -> None:
+    rows = get(client, "/api/snapshots")
+    assert rows and all("/" not in str(r["file"]) for r in rows), rows

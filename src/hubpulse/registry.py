@@ -117,6 +117,8 @@ def load_registry(extra: Path | str | None = None) -> Registry:
             user_text = path.read_text(encoding="utf-8")
         except OSError as exc:
             raise RegistryError(f"{path}: cannot read family registry ({exc})") from exc
+        except UnicodeDecodeError as exc:
+            raise RegistryError(f"{path}: family registry is not UTF-8 text ({exc})") from None
         families = _merge(families, _raw_entries(user_text, str(path)), str(path), user_text)
     return Registry(tuple(families))
 
@@ -150,8 +152,10 @@ def _raw_entries(text: str, origin: str) -> list[dict[str, Any]]:
             "declare families as [[family]] tables"
         )
     entries = data.get("family", [])
-    if not isinstance(entries, list):
-        raise RegistryError(f"{origin}: 'family' must be an array of tables ([[family]])")
+    if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+        line = _line_of(text, r"^\s*family\s*=")
+        where = f", line {line}" if line else ""
+        raise RegistryError(f"{origin}{where}: 'family' must be an array of tables ([[family]])")
     return entries
 
 

@@ -148,15 +148,23 @@ def _show_warning(message: Warning | str, *args: object, **kwargs: object) -> No
 
 
 def main() -> None:
-    """Entry point: run the app, turning hubpulse errors into one clear line and exit 1."""
+    """Entry point: run the app, turning hubpulse errors and operating-system failures (a
+    read-only warehouse, a full disk) into one clear line and exit 1."""
     warnings.showwarning = _show_warning
     try:
         app(prog_name="hubpulse")
     except HubpulseError as exc:
-        Console(stderr=True).print(
-            f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True
-        )
-        sys.exit(1)
+        _fail(str(exc))
+    except OSError as exc:
+        where = f"{exc.filename}: " if exc.filename else ""
+        _fail(f"{where}{exc.strerror or exc}")
+
+
+def _fail(message: str) -> None:
+    Console(stderr=True).print(
+        f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True
+    )
+    sys.exit(1)
 
 
 # The commands register themselves on ``app`` when their modules are imported.

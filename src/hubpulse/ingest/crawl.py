@@ -13,7 +13,9 @@ file.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import fcntl
 import json
 import os
 from collections.abc import Iterator
@@ -92,7 +94,7 @@ def crawl_models(hub: Hub, state_dir: Path) -> CrawlResult:
     if state is None:
         raise HubError(f"no crawl state in {state_dir}")
     scope = CrawlScope(**state["scope"])
-    with retry_events(hub.events):
+    with _only_runner(state_dir), retry_events(hub.events):
         while state["current"] < len(state["listings"]):
             _crawl_page(hub, scope, state_dir, state)
     path = _assemble(state_dir, state)
@@ -106,6 +108,23 @@ def crawl_models(hub: Hub, state_dir: Path) -> CrawlResult:
         records=records,
         listings=len(state["listings"]),
     )
+
+
+@contextlib.contextmanager
+def _only_runner(state_dir: Path) -> Iterator[None]:
+    """One process at a time per crawl: a second ``--resume`` of a running crawl is refused."""
+    with (state_dir / ".lock").open("w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise HubError(
+                f"crawl {state_dir.name} is already running in another process; "
+                "wait for it, or stop it and run `hubpulse crawl --resume` again"
+            ) from None
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _new_state(scope: CrawlScope) -> dict[str, Any]:

@@ -44,6 +44,8 @@ import csv
 import datetime as dt
 import hashlib
 import json
+import warnings
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from importlib import resources
@@ -129,9 +131,7 @@ def read_snapshot(
     dump is read by ``hubstats.read_hub_stats`` (one DuckDB query) and only its irregular rows
     by ``normalise_record``; ``vectorised=False`` reads every row in Python (same result).
     """
-    path = Path(path)
-    if not path.is_file():
-        raise SnapshotFormatError(f"{path}: no such file")
+    path = _existing(path)
     source, records = _open_records(path)
     fast = read_hub_stats(path) if vectorised and source == "hub-stats-parquet" else None
     if fast is not None:
@@ -148,6 +148,7 @@ def read_snapshot(
             _records_at(path, source, list(duplicates)), duplicates.values(), strict=True
         )
     ]
+    _check_usable(path, good, rejects)
     date, inferred = _snapshot_date(path, good, snapshot_date)
     aliases = _aliases(good)
     good = good.drop_columns(["row", "alias_old"]).set_column(
@@ -182,6 +183,9 @@ def _normalise(
             row, found_aliases = normalise_record(record)
         except Reject as reject:
             rejects.append(_reject_row(path, number, record, reject))
+        except RecursionError:
+            deep = Reject("record", "nested too deeply to read")
+            rejects.append(_reject_row(path, number, record, deep))
         else:
             row["row"] = number
             row["alias_old"] = None
@@ -238,9 +242,7 @@ def _records_at(path: Path, source: str, numbers: list[int]) -> list[tuple[int, 
 
 def count_records(path: Path | str) -> int:
     """Number of records in ``path`` without normalising them (for progress bars)."""
-    path = Path(path)
-    if not path.is_file():
-        raise SnapshotFormatError(f"{path}: no such file")
+    path = _existing(path)
     if path.suffix == ".parquet":
         try:
             return int(pq.ParquetFile(path).metadata.num_rows)
@@ -283,21 +285,35 @@ def _parquet_records(path: Path) -> Iterator[tuple[int, Any]]:
     if "id" not in parquet.schema_arrow.names:
         raise SnapshotFormatError(f"{path}: no 'id' column; is this a hub-stats models.parquet?")
     number = 0
-    for batch in parquet.iter_batches(batch_size=20_000):
-        for record in batch.to_pylist():
-            number += 1
-            yield number, record
+    try:
+        for batch in parquet.iter_batches(batch_size=20_000):
+            for record in batch.to_pylist():
+                number += 1
+                yield number, record
+    except (pa.ArrowException, OSError) as exc:
+        raise SnapshotFormatError(
+            f"{path}: Parquet data unreadable after row {number} ({_first_line(exc)})"
+        ) from None
 
 
 def _jsonl_records(path: Path) -> Iterator[tuple[int, Any]]:
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
+    """Each line's JSON; a line that is not UTF-8, not JSON or nested too deeply to read is
+    kept as ``Unparsed`` (a reject of that line), and the other lines still load."""
+    with path.open("rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                yield number, Unparsed(raw.decode("utf-8", "replace"), f"not UTF-8 text ({exc})")
+                continue
             if not line.strip():
                 continue
             try:
                 yield number, json.loads(line)
             except json.JSONDecodeError as exc:
                 yield number, Unparsed(line, str(exc))
+            except RecursionError:
+                yield number, Unparsed(line[:1000], "JSON nested too deeply to read")
 
 
 def _json_records(path: Path) -> Iterator[tuple[int, Any]]:
@@ -305,6 +321,8 @@ def _json_records(path: Path) -> Iterator[tuple[int, Any]]:
         body = json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise SnapshotFormatError(f"{path}: not valid JSON ({exc})") from exc
+    except RecursionError:
+        raise SnapshotFormatError(f"{path}: JSON nested too deeply to read") from None
     items = body if isinstance(body, list) else [body]
     yield from enumerate(items, start=1)
 
@@ -314,7 +332,10 @@ def _reject_row(path: Path, number: int, record: Any, reject: Reject) -> dict[st
         raw = record.text.rstrip("\n")
         model_id = None
     else:
-        raw = json.dumps(record, default=str, ensure_ascii=False)
+        try:
+            raw = json.dumps(record, default=str, ensure_ascii=False)
+        except (RecursionError, ValueError):
+            raw = repr(record)[:1000]
         model_id = (
             text_value(record.get("id") or record.get("modelId"))
             if isinstance(record, dict)
@@ -338,7 +359,39 @@ def _snapshot_date(path: Path, rows: pa.Table, given: dt.date | None) -> tuple[d
         raise SnapshotFormatError(
             f"{path}: cannot infer the snapshot date (no lastModified); pass --date YYYY-MM-DD"
         )
+    if newest.date() > dt.datetime.now(dt.UTC).date() + dt.timedelta(days=1):
+        raise SnapshotFormatError(
+            f"{path}: the newest lastModified, {newest.date()}, is in the future, so it cannot be "
+            "the snapshot's day; pass --date YYYY-MM-DD"
+        )
     return newest.date(), True
+
+
+def _existing(path: Path | str) -> Path:
+    path = Path(path)
+    if path.is_dir():
+        raise SnapshotFormatError(
+            f"{path}: is a directory; give the files in it, e.g. {path}/*.parquet"
+        )
+    if not path.is_file():
+        raise SnapshotFormatError(f"{path}: no such file")
+    return path
+
+
+def _check_usable(path: Path, good: pa.Table, rejects: list[dict[str, Any]]) -> None:
+    """A file with no usable row is no snapshot (refused, naming the commonest reasons); one
+    whose rows carry no 30-day count is stored, with a warning that its figures are empty."""
+    if good.num_rows == 0:
+        reasons = Counter(f"{r['field']}: {r['reason']}" for r in rejects).most_common(3)
+        listed = "; ".join(f"{reason} ({n:,})" for reason, n in reasons) or "the file is empty"
+        raise SnapshotFormatError(f"{path}: no usable row, so no snapshot ({listed})")
+    if good["downloads_30d"].null_count == good.num_rows:
+        warnings.warn(
+            f"{path}: no row has a 30-day download count (downloads); its 30-day figures "
+            "will be empty",
+            UserWarning,
+            stacklevel=3,
+        )
 
 
 def bundled_aliases() -> pa.Table:
@@ -350,3 +403,8 @@ def bundled_aliases() -> pa.Table:
     return pa.Table.from_pylist(
         [{"old_id": r["old_id"], "new_id": r["new_id"]} for r in rows], schema=ALIAS_SCHEMA
     )
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

@@ -234,7 +234,10 @@ def read_hub_stats(path: Path) -> tuple[pa.Table, list[int]] | None:
             safetensors.startswith("STRUCT(") and safetensors.endswith(", total BIGINT)")
         ):
             return None
-        table = con.execute(_query(), [str(path)]).to_arrow_table()
+        try:
+            table = con.execute(_query(), [str(path)]).to_arrow_table()
+        except duckdb.Error:
+            return None  # unreadable data past the footer: the Python reader says where
     finally:
         con.close()
     regular = pc.fill_null(table["regular"], False)

@@ -103,6 +103,8 @@ def _json_object(value: Any, field: str) -> dict[str, Any]:
             parsed = json.loads(value)
         except json.JSONDecodeError as exc:
             raise Reject(field, f"unparseable {field} JSON: {exc}") from exc
+        except RecursionError:
+            raise Reject(field, f"{field} JSON is nested too deeply to read") from None
         if parsed is None:
             return {}
         if isinstance(parsed, dict):

@@ -4,6 +4,7 @@ Figures come from the dashboard's precomputed views; no parameter reaches the en
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
@@ -26,7 +27,8 @@ Board = Annotated[Dashboard, Depends(board)]
 @router.get("/snapshots")
 def api_snapshots(dash: Board) -> list[dict[str, Any]]:
     """Stored snapshots with their load log."""
-    return [_jsonable(r) for r in dash.snapshots()]
+    rows = [{**r, "file": Path(str(r["file"])).name} for r in dash.snapshots()]  # no server paths
+    return [_jsonable(r) for r in rows]
 
 
 @router.get("/top")
