@@ -6,9 +6,25 @@ messages and a non-zero exit status in one place (``cli.main``).
 
 from __future__ import annotations
 
+import re
+
+# Hugging Face tokens (hf_…) and whatever follows "Bearer" or "token": never printed, even
+# when a server echoes the request's headers back in an error body.
+_SECRET = re.compile(
+    r"\bhf_[A-Za-z0-9]{6,}|\b((?:Bearer|token)[\s=:\"']+)[A-Za-z0-9_.\-]{8,}", re.I
+)
+
+
+def redact(text: str) -> str:
+    """``text`` with anything token-shaped replaced by ``***``."""
+    return _SECRET.sub(lambda m: (m.group(1) or "hf_") + "***", text)
+
 
 class HubpulseError(Exception):
-    """Base class of every error hubpulse raises on purpose."""
+    """Base class of every error hubpulse raises on purpose; its message is redacted."""
+
+    def __init__(self, *args: object) -> None:
+        super().__init__(*(redact(a) if isinstance(a, str) else a for a in args))
 
 
 class SnapshotFormatError(ValueError, HubpulseError):

@@ -36,6 +36,12 @@ class Settings(BaseSettings):
     hub_retry_wait: float = Field(
         default=1.0, ge=0, description="First wait (s) before retrying a failed Hub request."
     )
+    hub_timeout: float = Field(
+        default=60.0, gt=0, description="Longest wait (s) to connect to the Hub or for a reply."
+    )
+    hub_max_rate_wait: float = Field(
+        default=3600.0, ge=0, description="Longest total wait (s) a crawl spends on rate limits."
+    )
     engine: Literal["duckdb", "spark"] = Field(
         default="duckdb",
         description="Engine for lineage, attribution and metrics: embedded DuckDB or Spark.",

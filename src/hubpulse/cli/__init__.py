@@ -20,7 +20,7 @@ from rich.markup import escape
 from hubpulse.analysis.history import TREND_GROUPS, History, TrendBy, load_history
 from hubpulse.analysis.metrics import GroupBy, Metric
 from hubpulse.analysis.snapshot import Analysis, load_analysis
-from hubpulse.errors import HubpulseError
+from hubpulse.errors import HubpulseError, redact
 from hubpulse.settings import Mode, OutputFormat, Settings, load_settings
 from hubpulse.store.engines import Engine
 from hubpulse.store.warehouse import Warehouse
@@ -162,7 +162,7 @@ def main() -> None:
 
 def _fail(message: str) -> None:
     Console(stderr=True).print(
-        f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True
+        f"[bold red]error:[/] {escape(redact(message))}", highlight=False, soft_wrap=True
     )
     sys.exit(1)
 

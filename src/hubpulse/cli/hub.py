@@ -19,6 +19,7 @@ from hubpulse.ingest.hub import Hub, Politeness
 from hubpulse.ingest.series import DailyColumns
 from hubpulse.present import progress
 from hubpulse.registry import load_registry
+from hubpulse.settings import Settings
 from hubpulse.store.pulls import pull_characterization, pull_hub_stats
 from hubpulse.store.warehouse import open_warehouse
 
@@ -56,7 +57,7 @@ def crawl(
             children=children,
             page_size=page_size,
         )
-    hub = Hub(politeness=Politeness(base_wait=settings.hub_retry_wait, concurrency=concurrency))
+    hub = _hub(settings, concurrency)
     store = open_warehouse(settings.warehouse)
     progress.crawl_with_progress(console, store, hub, scope, resume=resume, replace=replace)
 
@@ -74,7 +75,7 @@ def pull_hub_stats_command(
 ) -> None:
     """Ingest cfahlgren1/hub-stats models.parquet at dated revisions (default: the newest)."""
     settings = _settings(warehouse)
-    hub = Hub(politeness=Politeness(base_wait=settings.hub_retry_wait))
+    hub = _hub(settings)
     store = open_warehouse(settings.warehouse)
     for load in pull_hub_stats(store, hub, revision=revision, date=_date(date), since=_date(since)):
         progress.print_load(console, load)
@@ -91,8 +92,19 @@ def pull_characterization_command(
 ) -> None:
     """Import harvardMadsys/hf-hub-characterization daily downloads as history."""
     settings = _settings(warehouse)
-    hub = Hub(politeness=Politeness(base_wait=settings.hub_retry_wait))
+    hub = _hub(settings)
     store = open_warehouse(settings.warehouse)
     mapping = DailyColumns.from_pairs(column or [])
     load = pull_characterization(store, hub, columns=mapping, values=values, revision=revision)  # type: ignore[arg-type]
     progress.print_series_load(console, load)
+
+
+def _hub(settings: Settings, concurrency: int = 4) -> Hub:
+    """The Hub client with the settings' politeness (retries, timeout, rate-limit cap)."""
+    politeness = Politeness(
+        base_wait=settings.hub_retry_wait,
+        concurrency=concurrency,
+        timeout=settings.hub_timeout,
+        max_rate_wait=settings.hub_max_rate_wait,
+    )
+    return Hub(politeness=politeness)

@@ -168,6 +168,7 @@ def _crawl_page(hub: Hub, scope: CrawlScope, state_dir: Path, state: dict[str, A
         "".join(json.dumps(item, sort_keys=True) + "\n" for item in items),
     )
     link = response.links.get("next", {}).get("url")
+    _check_cursor(state, link)
     total = response.headers.get("X-Total-Count") or ""
     state["listing_items"] = 0 if not link else state.get("listing_items", 0) + len(items)
     remaining = max(0, int(total) - state["listing_items"]) if total.isdigit() and link else None
@@ -180,6 +181,20 @@ def _crawl_page(hub: Hub, scope: CrawlScope, state_dir: Path, state: dict[str, A
             state["listings"] += _next_level(state_dir, state, scope.max_depth)
     _save_state(state_dir, state)
     hub.events.page(state["pages"], len(items), remaining)
+
+
+def _check_cursor(state: dict[str, Any], link: str | None) -> None:
+    """A next-page link already followed in this listing would loop forever: stop instead."""
+    seen = state.setdefault("listing_urls", [])
+    if link is None:
+        seen.clear()
+    elif link in seen or link == state["next_url"]:
+        raise HubError(
+            f"the Hub's next-page link repeats {safe_url(link)} (page {state['pages'] + 1}): "
+            "stopped rather than looping; the crawl is checkpointed"
+        )
+    else:
+        seen.append(link)
 
 
 def _page_items(response: httpx2.Response, state: dict[str, Any]) -> list[Any]:

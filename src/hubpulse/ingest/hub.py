@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx2
 from huggingface_hub import HfApi, constants, hf_hub_download
@@ -48,6 +49,7 @@ class Politeness:
     retries: int = 5
     max_rate_wait: float = 3600.0
     concurrency: int = 4
+    timeout: float = 60.0  # per request: connect, and each read of the answer
 
 
 @dataclass
@@ -72,6 +74,11 @@ class Hub:
     def get(self, url: str, params: dict[str, Any] | None = None) -> httpx2.Response:
         """GET with huggingface_hub's retries, then waiting out rate limits; clear errors."""
         policy, attempt, waited = self.politeness, 0, 0.0
+        if urlsplit(url)[:2] != urlsplit(self.endpoint)[:2]:
+            raise HubError(
+                f"{safe_url(url)} is not on {self.endpoint}: not requested, so the token is "
+                "never sent elsewhere"
+            )
         while True:
             try:
                 response = http_backoff(
@@ -82,6 +89,8 @@ class Hub:
                     max_retries=policy.retries,
                     base_wait_time=policy.base_wait,
                     max_wait_time=policy.max_wait,
+                    retry_on_status_codes=(408, 500, 502, 503, 504),  # 429: waited out below,
+                    timeout=policy.timeout,  # within max_rate_wait
                 )
                 hf_raise_for_status(response)
                 return response
@@ -106,7 +115,13 @@ class Hub:
         if status == 429:
             reset = _rate_limit_reset(exc.response.headers if exc.response is not None else {})
             wait = (reset if reset is not None else policy.max_wait) + 1
-            return wait if waited + wait <= policy.max_rate_wait else None
+            if waited + wait > policy.max_rate_wait:
+                raise HubError(
+                    f"rate limited for {wait:.0f} s more, past the {policy.max_rate_wait:.0f} s "
+                    "the crawl may wait (HUBPULSE_HUB_MAX_RATE_WAIT); it is checkpointed: run "
+                    "`hubpulse crawl --resume` later"
+                )
+            return wait
         if status is not None and status >= 500 and attempt <= policy.retries:
             return min(policy.max_wait, policy.base_wait * 2**attempt)
         return None
