@@ -156,12 +156,7 @@ class Warehouse:
 
     def damaged(self) -> list[tuple[dt.date, str]]:
         """Published snapshots that cannot be read, with what is wrong, oldest first."""
-        found = []
-        for link in self._published():
-            problem = published_problem(link, self.root)
-            if problem is not None:
-                found.append((dt.date.fromisoformat(link.name[5:]), problem))
-        return found
+        return [(dt.date.fromisoformat(p.name[5:]), e) for p, e in self._health.items() if e]
 
     def resolve_date(self, date: dt.date | None) -> dt.date:
         """``date`` if stored, the newest stored date when ``None``; else a clear error."""
@@ -371,8 +366,8 @@ class Warehouse:
         return sorted(base.glob("date=*")) if base.is_dir() else []
 
     def partitions(self) -> list[Path]:
-        """The published snapshots that can be read."""
-        return [p for p in self._published() if published_problem(p, self.root) is None]
+        """The published snapshots that can be read (as of the last change)."""
+        return [p for p, problem in self._health.items() if problem is None]
 
     def _series_dirs(self) -> list[Path]:
         found = (self.root / SERIES).glob("[!.]*")  # .tmp-… are imports in progress
@@ -386,6 +381,8 @@ class Warehouse:
         ]
 
     def _register_views(self) -> None:
+        """Survey the published snapshots once (readable or what is wrong), then the views."""
+        self._health = {p: published_problem(p, self.root) for p in self._published()}
         views = self._views()
         register_views(self.con, views)
         if self.reader is not self.con:
