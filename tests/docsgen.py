@@ -41,7 +41,10 @@ from hubpulse.errors import HubpulseError  # noqa: E402
 _VOLATILE = (
     (re.compile(r"\bload(\s+)[0-9a-f]{12}\b"), r"load\1<load-id>"),
     (re.compile(r"^[0-9a-f]{12},", re.M), "<load-id>,"),
-    (re.compile(r"\b\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?"), "<loaded-at>"),
+    (
+        re.compile(r",\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?$", re.M),
+        ",<loaded-at>",
+    ),  # last CSV column
     (re.compile(r'"load_id": "[0-9a-f]{12}"'), '"load_id": "<load-id>"'),
     (re.compile(r"^[0-9.]+ s, seed", re.M), "<seconds> s, seed"),
     (re.compile(r'"loaded_at": "[0-9T:. -]+"'), '"loaded_at": "<loaded-at>"'),

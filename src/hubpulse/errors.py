@@ -20,6 +20,13 @@ def redact(text: str) -> str:
     return _SECRET.sub(lambda m: (m.group(1) or "hf_") + "***", text)
 
 
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message (its type when it has none), for one-line
+    errors that quote a library's reason."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
 class HubpulseError(Exception):
     """Base class of every error hubpulse raises on purpose; its message is redacted."""
 

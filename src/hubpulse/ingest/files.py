@@ -57,7 +57,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from hubpulse.errors import SnapshotFormatError
+from hubpulse.errors import SnapshotFormatError, first_line
 from hubpulse.ingest.hubstats import read_hub_stats, row_records
 from hubpulse.ingest.records import Reject, Unparsed, normalise_record, text_value
 
@@ -292,7 +292,7 @@ def _parquet_records(path: Path) -> Iterator[tuple[int, Any]]:
                 yield number, record
     except (pa.ArrowException, OSError) as exc:
         raise SnapshotFormatError(
-            f"{path}: Parquet data unreadable after row {number} ({_first_line(exc)})"
+            f"{path}: Parquet data unreadable after row {number} ({first_line(exc)})"
         ) from None
 
 
@@ -403,8 +403,3 @@ def bundled_aliases() -> pa.Table:
     return pa.Table.from_pylist(
         [{"old_id": r["old_id"], "new_id": r["new_id"]} for r in rows], schema=ALIAS_SCHEMA
     )
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__

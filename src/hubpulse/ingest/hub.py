@@ -28,7 +28,7 @@ from huggingface_hub import HfApi, constants, hf_hub_download
 from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError
 from huggingface_hub.utils import build_hf_headers, get_token, hf_raise_for_status, http_backoff
 
-from hubpulse.errors import HubpulseError
+from hubpulse.errors import HubpulseError, first_line
 
 HUB_STATS = "cfahlgren1/hub-stats"
 
@@ -110,7 +110,8 @@ class Hub:
 
     def _wait_for(self, exc: HfHubHTTPError, attempt: int, waited: float) -> float | None:
         """Seconds to wait before trying again, or None to give up: a rate limit is waited out
-        (its reset time + 1 s) until ``max_rate_wait`` seconds in all; 5xx backs off."""
+        (its reset time + 1 s) until ``max_rate_wait`` seconds in all, past which a ``HubError``
+        says so; 5xx backs off."""
         status, policy = _status(exc), self.politeness
         if status == 429:
             reset = _rate_limit_reset(exc.response.headers if exc.response is not None else {})
@@ -218,7 +219,7 @@ def download_file(hub: Hub, repo_id: str, filename: str, revision: str, cache: P
 
 def _dataset_gone(hub: Hub, repo_id: str, exc: Exception) -> HubError:
     note = " (hub-stats was reported taken down in August 2026)" if repo_id == HUB_STATS else ""
-    detail = _describe(exc) if isinstance(exc, HfHubHTTPError) else _first_line(exc)
+    detail = _describe(exc) if isinstance(exc, HfHubHTTPError) else first_line(exc)
     return HubError(f"dataset {repo_id} is not available from {hub.endpoint}{note}: {detail}")
 
 
@@ -241,12 +242,8 @@ def _describe(exc: HfHubHTTPError) -> str:
     response = exc.response
     status = response.status_code if response is not None else "?"
     code = response.headers.get("X-Error-Code") if response is not None else None
-    message = getattr(exc, "server_message", None) or _first_line(exc)
+    message = getattr(exc, "server_message", None) or first_line(exc)
     return f"HTTP {status} {message}" + (f" ({code})" if code else "")
-
-
-def _first_line(exc: Exception) -> str:
-    return str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
 
 
 def safe_url(url: str) -> str:

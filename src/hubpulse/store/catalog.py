@@ -11,6 +11,7 @@ from pathlib import Path
 import duckdb
 import ibis
 
+from hubpulse.errors import first_line
 from hubpulse.store.engines import register_views
 from hubpulse.store.health import CatalogWarning
 
@@ -32,10 +33,9 @@ def write_catalog(final: Path, views: list[tuple[str, list[str]]]) -> None:
         os.replace(temp, final)
     except (OSError, duckdb.Error) as exc:
         temp.unlink(missing_ok=True)
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         warnings.warn(
-            f"{final} was not refreshed ({reason}); the data is stored, and the next ingest "
-            "or `hubpulse check` rewrites it",
+            f"{final} was not refreshed ({first_line(exc)}); the data is stored, and the next "
+            "ingest or `hubpulse check` rewrites it",
             CatalogWarning,
             stacklevel=3,
         )

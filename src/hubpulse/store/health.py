@@ -13,6 +13,8 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from hubpulse.errors import first_line
+
 SNAPSHOT_FILES = ("models", "rejects", "aliases", "loads")
 SERIES_FILES = ("series", "series_models", "coverage", "series_rejects", "series_loads")
 
@@ -39,8 +41,7 @@ def published_problem(
         try:
             pq.read_metadata(path)
         except (OSError, pa.ArrowException) as exc:
-            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            return f"{_rel(path, root)} is not readable Parquet ({reason})"
+            return f"{_rel(path, root)} is not readable Parquet ({first_line(exc)})"
     return None
 
 
@@ -55,10 +56,8 @@ def count_problem(target: Path, root: Path, logged: dict[str, object]) -> str | 
 
 
 def _rel(path: Path, root: Path) -> str:
+    """``path`` inside the warehouse, as the user would name it there."""
     try:
-        return str(path.relative_to(root.resolve() if path.is_absolute() else root))
+        return str(path.relative_to(root.resolve()))
     except ValueError:
-        try:
-            return str(path.relative_to(root))
-        except ValueError:
-            return str(path)
+        return str(path)

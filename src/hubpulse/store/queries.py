@@ -65,8 +65,8 @@ class WarehouseCheck:
 def check_warehouse(warehouse: Warehouse) -> WarehouseCheck:
     """Verify every published snapshot (its files readable Parquet, their row counts as the load
     log recorded) and every imported series (its files readable)."""
-    root, problems = warehouse.root, []
-    problems += [f"snapshot {date}: {problem}" for date, problem in warehouse.damaged()]
+    root, damaged = warehouse.root, warehouse.damaged()
+    problems = [f"snapshot {date}: {problem}" for date, problem in damaged]
     healthy = warehouse.partitions()
     for link in healthy:
         logged = pq.read_table(link / f"{LOADS}.parquet").to_pylist()[0]
@@ -81,4 +81,4 @@ def check_warehouse(warehouse: Warehouse) -> WarehouseCheck:
         problem = published_problem(directory, root, SERIES_FILES)
         if problem is not None:
             problems.append(f"series {directory.name}: {problem}")
-    return WarehouseCheck(len(healthy) + len(warehouse.damaged()), len(series), problems)
+    return WarehouseCheck(len(healthy) + len(damaged), len(series), problems)

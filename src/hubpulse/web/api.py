@@ -7,12 +7,11 @@ import datetime as dt
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 
 from hubpulse.analysis.metrics import GROUPS, GroupBy, rank_models
-from hubpulse.web.params import DateQ, FamilyP, LimitQ, ModelP, ModeQ, MonthQ, NextQ, SearchQ, board
+from hubpulse.web.params import Board, DateQ, FamilyP, LimitQ, ModelP, ModeQ, MonthQ, NextQ, SearchQ
 from hubpulse.web.views import (
-    Dashboard,
     compare_in_view,
     family_detail,
     model_detail,
@@ -21,7 +20,6 @@ from hubpulse.web.views import (
 )
 
 router = APIRouter(prefix="/api", tags=["api"])
-Board = Annotated[Dashboard, Depends(board)]
 
 
 @router.get("/snapshots")

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from hubpulse.present.charts import Chart, Series, chart_html, plotly_js
 from hubpulse.registry import UNATTRIBUTED
-from hubpulse.web.params import DateQ, FamilyP, ModelP, ModeQ, MonthQ, NextQ, board
+from hubpulse.web.params import Board, DateQ, FamilyP, ModelP, ModeQ, MonthQ, NextQ
 from hubpulse.web.views import (
-    Dashboard,
     compare_in_view,
     family_detail,
     model_detail,
@@ -21,7 +20,6 @@ from hubpulse.web.views import (
 )
 
 router = APIRouter(include_in_schema=False)
-Board = Annotated[Dashboard, Depends(board)]
 
 
 def render(request: Request, template: str, **context: Any) -> HTMLResponse:

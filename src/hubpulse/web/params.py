@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any
 
-from fastapi import Path, Query, Request
+from fastapi import Depends, Path, Query, Request
 from pydantic import BaseModel
 
 from hubpulse.settings import Mode
@@ -39,3 +39,6 @@ def board(request: Request) -> Dashboard:
     """The app's dashboard (``app.state.board``), for ``Depends``."""
     dashboard: Dashboard = request.app.state.board
     return dashboard
+
+
+Board = Annotated[Dashboard, Depends(board)]  # a route's parameter: the app's dashboard
