@@ -17,6 +17,7 @@ from hubpulse.present.tables import to_json
 # Arguments for every command that takes --format json (a new one must be added here).
 RUNS: dict[str, list[list[str]]] = {
     "snapshots": [[]],
+    "analyse": [[], ["--rebuild"]],
     "rejects": [[]],
     "families": [[]],
     "top": [["--by", "family"], ["--by", "model", "--mode", "publisher"], ["--by", "size"]],

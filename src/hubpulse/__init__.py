@@ -1,39 +1,62 @@
 """hubpulse: reproducible adoption metrics for open-weight models on the Hugging Face Hub.
 
 The public Python API mirrors the CLI: each ``hubpulse`` command calls one function below.
+Names load on first use (PEP 562), so ``import hubpulse`` and the CLI's start stay light.
 """
 
 from __future__ import annotations
 
+import importlib
+from typing import Any
+
 from hubpulse._version import __version__
-from hubpulse.analysis.estimator import estimate_monthly_downloads, month_table
-from hubpulse.analysis.evidence import Evidence, collect_evidence, read_evidence
-from hubpulse.analysis.families import assign_families
-from hubpulse.analysis.history import History, monthly_downloads, prepare_history
-from hubpulse.analysis.lineage import Lineage, resolve_lineage
-from hubpulse.analysis.metrics import (
-    compare_families,
-    compare_family,
-    count_derivatives,
-    rank_models,
-)
-from hubpulse.analysis.snapshot import analyse_snapshot
-from hubpulse.analysis.trends import (
-    compare_family_month,
-    compare_month,
-    concentration,
-    count_new_derivatives,
-    cumulative_downloads,
-    family_trend,
-    find_milestones,
-)
-from hubpulse.ingest.daily import read_daily_series
-from hubpulse.ingest.files import SNAPSHOT_SCHEMA, read_snapshot
-from hubpulse.ingest.series import read_forecast_series
-from hubpulse.registry import Family, load_registry
-from hubpulse.store.pulls import ingest_snapshot
-from hubpulse.store.queries import list_rejects, list_series, list_snapshots
-from hubpulse.store.warehouse import Warehouse, open_warehouse
+
+_LAZY = {
+    "Evidence": "hubpulse.analysis.evidence",
+    "Family": "hubpulse.registry",
+    "History": "hubpulse.analysis.history",
+    "Lineage": "hubpulse.analysis.lineage",
+    "SNAPSHOT_SCHEMA": "hubpulse.ingest.files",
+    "Warehouse": "hubpulse.store.warehouse",
+    "analyse_snapshot": "hubpulse.analysis.snapshot",
+    "assign_families": "hubpulse.analysis.families",
+    "collect_evidence": "hubpulse.analysis.evidence",
+    "compare_families": "hubpulse.analysis.metrics",
+    "compare_family": "hubpulse.analysis.metrics",
+    "compare_family_month": "hubpulse.analysis.trends",
+    "compare_month": "hubpulse.analysis.trends",
+    "concentration": "hubpulse.analysis.trends",
+    "count_derivatives": "hubpulse.analysis.metrics",
+    "count_new_derivatives": "hubpulse.analysis.trends",
+    "cumulative_downloads": "hubpulse.analysis.trends",
+    "estimate_monthly_downloads": "hubpulse.analysis.estimator",
+    "family_trend": "hubpulse.analysis.trends",
+    "find_milestones": "hubpulse.analysis.trends",
+    "ingest_snapshot": "hubpulse.store.pulls",
+    "list_rejects": "hubpulse.store.queries",
+    "list_series": "hubpulse.store.queries",
+    "list_snapshots": "hubpulse.store.queries",
+    "load_registry": "hubpulse.registry",
+    "month_table": "hubpulse.analysis.estimator",
+    "monthly_downloads": "hubpulse.analysis.history",
+    "open_warehouse": "hubpulse.store.warehouse",
+    "prepare_history": "hubpulse.analysis.history",
+    "rank_models": "hubpulse.analysis.metrics",
+    "read_daily_series": "hubpulse.ingest.daily",
+    "read_evidence": "hubpulse.analysis.evidence",
+    "read_forecast_series": "hubpulse.ingest.series",
+    "read_snapshot": "hubpulse.ingest.files",
+    "resolve_lineage": "hubpulse.analysis.lineage",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module 'hubpulse' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_LAZY[name]), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "SNAPSHOT_SCHEMA",

@@ -10,6 +10,8 @@ it sits beside ``settings`` and imports nothing of the stages.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 import tomllib
 from dataclasses import dataclass
@@ -23,10 +25,11 @@ import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from hubpulse.errors import RegistryError, UnknownFamilyError
-from hubpulse.settings import Mode
+from hubpulse.terms import MODES
+
+__all__ = ["MODES", "UNATTRIBUTED", "Family", "Registry", "load_registry"]
 
 UNATTRIBUTED = "(unattributed)"
-MODES: tuple[Mode, ...] = ("publisher", "lineage")
 
 
 class Family(BaseModel):
@@ -65,6 +68,11 @@ class Registry:
                 return family
         known = ", ".join(f.name for f in self.families)
         raise UnknownFamilyError(f"unknown family {name!r}; known families: {known}")
+
+    def digest(self) -> str:
+        """A digest of the registry's content (what stored attributions depend on)."""
+        text = json.dumps([f.model_dump() for f in self.families], sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     def table(self) -> ir.Table:
         """family, vendor, country, ticker, orgs (one row per family, plus unattributed)."""

@@ -8,8 +8,9 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-Mode = Literal["publisher", "lineage"]
-OutputFormat = Literal["table", "json", "csv"]
+from hubpulse.terms import Mode, OutputFormat
+
+__all__ = ["Mode", "OutputFormat", "Settings", "load_settings"]
 
 
 def _default_warehouse() -> Path:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Literal
 
 import ibis
 import ibis.expr.types as ir
@@ -26,16 +25,13 @@ from hubpulse.analysis.estimator import (
 from hubpulse.analysis.evidence import Evidence, evidence_months, read_evidence
 from hubpulse.analysis.families import assign_publishers
 from hubpulse.analysis.metrics import exact
-from hubpulse.analysis.snapshot import Analysis, load_analysis
+from hubpulse.analysis.snapshot import Analysis
+from hubpulse.analysis.stored import load_analysis
 from hubpulse.errors import EngineError
 from hubpulse.registry import Registry, load_registry
-from hubpulse.settings import Mode, Settings
+from hubpulse.settings import Settings
 from hubpulse.store.warehouse import Warehouse, open_store
-
-TrendBy = Literal["family", "vendor", "country", "model", "author"]
-
-
-TREND_GROUPS: tuple[TrendBy, ...] = ("family", "vendor", "country", "model", "author")
+from hubpulse.terms import Mode, TrendBy
 
 
 @dataclass(frozen=True)

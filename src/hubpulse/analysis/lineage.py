@@ -41,6 +41,8 @@ class Lineage:
       at depth 0; ``external`` marks roots missing from the snapshot
     - ``issues``: model_id, parent_id, kind (self_reference | cycle_break | alias), detail
     - ``rounds``: closure iterations used
+    - ``by_ancestor``: the closure again, stored ordered by ``ancestor_id`` so that descendant
+      lookups read a few row groups (None: use ``closure``)
     """
 
     edges: ir.Table
@@ -48,6 +50,12 @@ class Lineage:
     roots: ir.Table
     issues: ir.Table
     rounds: int
+    by_ancestor: ir.Table | None = None
+
+    @property
+    def below(self) -> ir.Table:
+        """The closure, for lookups by ``ancestor_id``."""
+        return self.closure if self.by_ancestor is None else self.by_ancestor
 
 
 def resolve_lineage(models: ir.Table, aliases: ir.Table, *, max_depth: int = 256) -> Lineage:
@@ -199,7 +207,7 @@ def ancestry_edges(lineage: Lineage, model_id: str) -> ir.Table:
 def descendants(lineage: Lineage, ancestor_ids: ir.Table) -> ir.Table:
     """model_id, depth (distance to the nearest given ancestor) of every descendant of the ids
     in ``ancestor_ids`` (a one-column table named ``ancestor_id``)."""
-    below = lineage.closure.semi_join(ancestor_ids, "ancestor_id")
+    below = lineage.below.semi_join(ancestor_ids, "ancestor_id")
     return below.group_by("model_id").aggregate(depth=below.depth.min())
 
 

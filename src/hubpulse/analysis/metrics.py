@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 import ibis
 import ibis.expr.datatypes as idt
@@ -29,15 +29,14 @@ from hubpulse.analysis.families import match_publishers
 from hubpulse.analysis.snapshot import Analysis
 from hubpulse.errors import ModelNotFoundError, UnknownFamilyError
 from hubpulse.registry import UNATTRIBUTED
-from hubpulse.settings import Mode
+from hubpulse.terms import GROUPS, GroupBy, Metric, Mode
 
-GroupBy = Literal["family", "model", "vendor", "country", "author", "size"]
-
-
-Metric = Literal["downloads_30d", "downloads_all_time"]
+__all__ = ["GROUPS", "GroupBy", "Metric"]  # re-exported; the functions are public by name
 
 
-GROUPS: tuple[GroupBy, ...] = ("family", "model", "vendor", "country", "author", "size")
+PAIR_GROUPS: tuple[GroupBy, ...] = ("family", "vendor", "country", "author")
+"""Groups whose derivative pairs are stored with the analysis (``stored``); a model's derivatives
+are its descendants (``model_dimensions``)."""
 
 
 def rank_models(
@@ -52,7 +51,8 @@ def rank_models(
         downloads_30d=credited.dl30.sum(),
         downloads_all_time=credited.dlall.sum(),
         likes=credited.likes_w.sum(),
-        models=credited.model_id.nunique(),
+        # (model, family) rows are unique, so a family's models are its rows: no distinct set
+        models=credited.count() if by == "family" else credited.model_id.nunique(),
     )
     if by == "size":  # a size class has no first-party repos, so no derivatives
         grouped = grouped.mutate(derivatives=ibis.null("int64"))
@@ -184,7 +184,7 @@ def count_derivatives(analysis: Analysis, target: str, *, min_downloads: int = 0
             raise ModelNotFoundError(
                 f"model {target!r} is not in the {analysis.snapshot_date} snapshot"
             )
-        closure = analysis.lineage.closure
+        closure = analysis.lineage.below
         below = closure.filter(closure.ancestor_id == target)
         pairs = below.select(key=ibis.literal(target), descendant=below.model_id).distinct()
     else:
@@ -205,7 +205,7 @@ def derivatives_by_family(analysis: Analysis, *, min_downloads: int = 0) -> ir.T
 
 def _by_relation(analysis: Analysis, pairs: ir.Table, min_downloads: int) -> ir.Table:
     """Group (key, descendant) pairs by key and the descendant's relation, plus ``all``."""
-    models = analysis.models
+    models = model_dimensions(analysis)
     rows = pairs.join(models, pairs.descendant == models.model_id)
     rows = rows.filter(rows.downloads_30d.fill_null(0) >= min_downloads).select(
         "key",
@@ -269,8 +269,8 @@ def exact(value: ir.NumericValue) -> ir.DecimalValue:
 
 def _credited(analysis: Analysis, mode: Mode) -> ir.Table:
     """One row per (model, family) share with weighted counts and family metadata."""
-    shares = analysis.attribution(mode)
-    joined = analysis.models.join(shares, "model_id").join(analysis.registry.table(), "family")
+    credits = model_credits(analysis, mode)
+    joined = credits.join(analysis.families(), "family")
     return joined.select(
         "model_id",
         "author",
@@ -278,10 +278,61 @@ def _credited(analysis: Analysis, mode: Mode) -> ir.Table:
         "vendor",
         "country",
         "weight",
-        size=size_bucket(parameter_count(joined)),
+        "size",
+        "dl30",
+        "dlall",
+        "likes_w",
+    )
+
+
+def model_credits(analysis: Analysis, mode: Mode) -> ir.Table:
+    """model_id, family, weight, author, size and the weighted counts (dl30, dlall, likes_w,
+    exact decimals) of every (model, family) share under ``mode`` (stored)."""
+    return analysis.once(("credits", mode), lambda: _credits(analysis, mode))
+
+
+def _credits(analysis: Analysis, mode: Mode) -> ir.Table:
+    shares = analysis.attribution(mode)
+    joined = model_dimensions(analysis).join(shares, "model_id")
+    return joined.select(
+        "model_id",
+        "family",
+        "weight",
+        "author",
+        "size",
         dl30=joined.downloads_30d.fill_null(0) * exact(joined.weight),
         dlall=joined.downloads_all_time.fill_null(0) * exact(joined.weight),
         likes_w=joined.likes.fill_null(0) * exact(joined.weight),
+    )
+
+
+def model_dimensions(analysis: Analysis) -> ir.Table:
+    """model_id, author, downloads_30d, downloads_all_time, likes, base_relation, params, size,
+    publisher (the family whose rule claims the repo; null when none), descendants (models in
+    the snapshot below it, any depth): the per-model facts
+    questions group by, computed once per snapshot and stored (``stored``)."""
+    return analysis.once(("dimensions",), lambda: _dimensions(analysis))
+
+
+def _dimensions(analysis: Analysis) -> ir.Table:
+    models = analysis.models
+    owners = match_publishers(models.select("model_id"), analysis.registry)
+    params = parameter_count(models)
+    facts = models.select(
+        "model_id",
+        "author",
+        "downloads_30d",
+        "downloads_all_time",
+        "likes",
+        "base_relation",
+        params=params,
+        size=size_bucket(params),
+    )
+    closure = analysis.lineage.below
+    below = closure.group_by(model_id=closure.ancestor_id).aggregate(descendants=closure.count())
+    joined = facts.left_join(owners, "model_id").left_join(below, "model_id")
+    return joined.select(
+        *facts.columns, publisher=joined.family, descendants=joined.descendants.fill_null(0)
     )
 
 
@@ -289,13 +340,14 @@ def _first_party(analysis: Analysis, by: GroupBy) -> ir.Table:
     """model_id → key of the group that publishes it (publisher rule), for every node of the
     graph: the snapshot's models and the external parents they name."""
     edges = analysis.lineage.edges
-    nodes = analysis.models.select("model_id").union(edges.select(model_id=edges.parent))
+    parents = edges.select(model_id=edges.parent)
+    nodes = analysis.models.select("model_id").union(parents, distinct=True)
     if by == "model":
         return nodes.select("model_id", key=nodes.model_id)
     if by == "author":
         return nodes.select("model_id", key=nodes.model_id.split("/")[0])
     owners = match_publishers(nodes, analysis.registry)
-    families = analysis.registry.table()
+    families = analysis.families()
     joined = owners.join(families, "family")
     return joined.select("model_id", key=joined[by])
 
@@ -318,6 +370,9 @@ def _derivative_pairs(analysis: Analysis, by: GroupBy) -> ir.Table:
 
 def _derivative_counts(analysis: Analysis, by: GroupBy) -> ir.Table:
     key = "model_id" if by == "model" else by
+    if by == "model":  # a model's derivatives are all its descendants
+        dims = model_dimensions(analysis)
+        return dims.select("model_id", derivatives=dims.descendants)
     derived = derivative_pairs(analysis, by)
     counts = derived.group_by("key").aggregate(derivatives=derived.descendant.nunique())
     return counts.rename({key: "key"})
@@ -326,6 +381,10 @@ def _derivative_counts(analysis: Analysis, by: GroupBy) -> ir.Table:
 def model_families(analysis: Analysis, mode: Mode) -> ir.Table:
     """model_id, family: the families a model counts for under ``mode``, sorted, joined by ", "
     (a sorted array rather than an ordered group_concat, which Spark cannot do)."""
+    return analysis.once(("labels", mode), lambda: _labels(analysis, mode))
+
+
+def _labels(analysis: Analysis, mode: Mode) -> ir.Table:
     shares = analysis.attribution(mode)
     grouped = shares.group_by("model_id").aggregate(families=shares.family.collect())
     return grouped.select("model_id", family=ibis.literal(", ").join(grouped.families.sort()))

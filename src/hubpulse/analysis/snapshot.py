@@ -1,6 +1,9 @@
 """The per-snapshot analysis that every surface (CLI, report, dashboard) loads: a snapshot's
 models with their lineage resolved and the family registry, plus the monthly history built on
 it. Questions (``metrics``, ``trends``) take an ``Analysis`` or a ``History``.
+
+``analyse_snapshot`` computes an analysis from scratch; ``stored.load_analysis`` reads the one
+stored beside the snapshot (what every surface uses).
 """
 
 from __future__ import annotations
@@ -14,10 +17,9 @@ import ibis.expr.types as ir
 
 from hubpulse.analysis.families import assign_families
 from hubpulse.analysis.lineage import Lineage, resolve_lineage
-from hubpulse.registry import Registry, load_registry
-from hubpulse.settings import Mode, Settings
+from hubpulse.registry import Registry
+from hubpulse.settings import Mode
 from hubpulse.store.engines import materialise
-from hubpulse.store.warehouse import Warehouse, open_store
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,12 @@ class Analysis:
             ("attribution", mode),
             lambda: assign_families(self.models, self.registry, self.lineage, mode),
         )
+
+    def families(self) -> ir.Table:
+        """The registry as a table (``Registry.table``; stored with the analysis)."""
+        if ("families",) not in self.stored:  # in memory: nothing to materialise
+            self.stored[("families",)] = self.registry.table()
+        return self.stored[("families",)]
 
     def once(self, key: Any, make: Callable[[], ir.Table]) -> ir.Table:
         """``make()`` materialised in the engine the first time ``key`` is asked for: several
@@ -58,18 +66,3 @@ def analyse_snapshot(
     models = materialise(models)
     lineage = resolve_lineage(models, aliases, max_depth=max_depth)
     return Analysis(snapshot_date, models, lineage, registry)
-
-
-def load_analysis(
-    settings: Settings, date: dt.date | None, warehouse: Warehouse | None = None
-) -> Analysis:
-    """The snapshot of ``date`` (default: newest) with its lineage resolved."""
-    store = warehouse or open_store(settings)
-    day = store.resolve_date(date)
-    return analyse_snapshot(
-        store.models(day),
-        store.aliases(),
-        load_registry(settings.families_file),
-        day,
-        max_depth=settings.max_lineage_depth,
-    )

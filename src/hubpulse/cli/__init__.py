@@ -7,23 +7,26 @@ This module holds the app, the shared options and helpers; the commands live by 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import os
 import sys
 import warnings
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
-from hubpulse.analysis.history import TREND_GROUPS, History, TrendBy, load_history
-from hubpulse.analysis.metrics import GroupBy, Metric
-from hubpulse.analysis.snapshot import Analysis, load_analysis
 from hubpulse.errors import HubpulseError, redact
-from hubpulse.settings import Mode, OutputFormat, Settings, load_settings
-from hubpulse.store.engines import Engine
-from hubpulse.store.warehouse import Warehouse
+from hubpulse.terms import TREND_GROUPS, Engine, Mode, OutputFormat
+
+if TYPE_CHECKING:
+    from hubpulse.analysis.history import History
+    from hubpulse.analysis.snapshot import Analysis
+    from hubpulse.settings import Settings
+    from hubpulse.store.warehouse import Warehouse
+    from hubpulse.terms import GroupBy, Metric, TrendBy
 
 app = typer.Typer(
     help="Measure adoption of open-weight models on the Hugging Face Hub.",
@@ -93,6 +96,8 @@ def _settings(
     engine: str | None = None,
     spark_master: str | None = None,
 ) -> Settings:
+    from hubpulse.settings import load_settings
+
     return load_settings(
         warehouse=warehouse,
         mode=mode,
@@ -114,11 +119,15 @@ def _date(value: str | None) -> dt.date | None:
 
 
 def _analysis(settings: Settings, date: str | None, warehouse: Warehouse | None = None) -> Analysis:
+    from hubpulse.analysis.stored import load_analysis
+
     return load_analysis(settings, _date(date), warehouse)
 
 
 def _history(settings: Settings, first: str | None, last: str | None) -> History:
     """Estimates for the month range; lineage mode uses the newest snapshot's graph."""
+    from hubpulse.analysis.history import load_history
+
     return load_history(settings, first, last)
 
 
@@ -147,10 +156,23 @@ def _show_warning(message: Warning | str, *args: object, **kwargs: object) -> No
     )
 
 
+class _Notes(logging.Handler):
+    """Library notes (logger ``hubpulse``, e.g. "building the lineage of snapshot …") as one dim
+    line each on stderr, so that stdout stays the answer."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        Console(stderr=True).print(
+            f"[dim]note: {escape(record.getMessage())}[/]", highlight=False, soft_wrap=True
+        )
+
+
 def main() -> None:
     """Entry point: run the app, turning hubpulse errors and operating-system failures (a
     read-only warehouse, a full disk) into one clear line and exit 1."""
     warnings.showwarning = _show_warning
+    logger, notes = logging.getLogger("hubpulse"), _Notes()
+    logger.setLevel(logging.INFO)
+    logger.addHandler(notes)
     try:
         app(prog_name="hubpulse")
     except HubpulseError as exc:
@@ -158,6 +180,8 @@ def main() -> None:
     except OSError as exc:
         where = f"{exc.filename}: " if exc.filename else ""
         _fail(f"{where}{exc.strerror or exc}")
+    finally:
+        logger.removeHandler(notes)
 
 
 def _fail(message: str) -> None:

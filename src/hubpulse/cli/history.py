@@ -7,15 +7,6 @@ from typing import Annotated
 
 import typer
 
-from hubpulse.analysis.trends import (
-    check_families,
-    concentration,
-    count_new_derivatives,
-    cumulative_downloads,
-    family_trend,
-    find_milestones,
-    parse_counts,
-)
 from hubpulse.cli import (
     DateOpt,
     FamiliesOpt,
@@ -31,10 +22,6 @@ from hubpulse.cli import (
     app,
     console,
 )
-from hubpulse.ingest.series import DailyColumns, parse_coverage
-from hubpulse.present import progress, tables
-from hubpulse.store.queries import list_series, list_series_rejects
-from hubpulse.store.warehouse import open_warehouse
 
 
 @app.command("import-series")
@@ -62,6 +49,10 @@ def import_series(
     warehouse: WarehouseOpt = None,
 ) -> None:
     """Import download time series (daily counts, daily 30-day counts) as history."""
+    from hubpulse.ingest.series import DailyColumns, parse_coverage
+    from hubpulse.present import progress
+    from hubpulse.store.warehouse import open_warehouse
+
     store = open_warehouse(_settings(warehouse).warehouse)
     mapping = DailyColumns.from_pairs(column or [])
     for path in paths:
@@ -83,6 +74,10 @@ def series(
     fmt: FormatOpt = "table",
 ) -> None:
     """List imported download series (or their rejected observations)."""
+    from hubpulse.present import tables
+    from hubpulse.store.queries import list_series, list_series_rejects
+    from hubpulse.store.warehouse import open_warehouse
+
     store = open_warehouse(_settings(warehouse).warehouse)
     table = list_series_rejects(store) if rejects else list_series(store)
     drop = [] if rejects else ["file_sha256", "hubpulse_version", "options"]
@@ -102,6 +97,9 @@ def monthly(
     families: FamiliesOpt = None,
 ) -> None:
     """Estimated downloads per calendar month and group, with method and bounds."""
+    from hubpulse.analysis.trends import check_families
+    from hubpulse.present import tables
+
     settings = _settings(warehouse, mode, families)
     history = _history(settings, first, last)
     table = history.monthly(_trend_by(by))
@@ -122,6 +120,9 @@ def trend(
     families: FamiliesOpt = None,
 ) -> None:
     """Monthly series of families: estimate, bounds, month-over-month growth, share."""
+    from hubpulse.analysis.trends import check_families, family_trend
+    from hubpulse.present import tables
+
     settings = _settings(warehouse, mode, families)
     history = _history(settings, first, last)
     table = family_trend(history.monthly("family"), check_families(history.registry, family))
@@ -141,6 +142,14 @@ def milestones(
     families: FamiliesOpt = None,
 ) -> None:
     """Estimated day cumulative downloads (since --from) crossed each threshold, with bounds."""
+    from hubpulse.analysis.trends import (
+        check_families,
+        cumulative_downloads,
+        find_milestones,
+        parse_counts,
+    )
+    from hubpulse.present import tables
+
     settings = _settings(warehouse, mode, families)
     history = _history(settings, first, last)
     name = check_families(history.registry, [family])[0]
@@ -163,6 +172,9 @@ def concentration_command(
     families: FamiliesOpt = None,
 ) -> None:
     """Top-N share, HHI and Gini of monthly downloads across families, vendors or countries."""
+    from hubpulse.analysis.trends import concentration
+    from hubpulse.present import tables
+
     if by not in ("family", "vendor", "country"):
         raise typer.BadParameter("choose family, vendor or country", param_hint="--by")
     settings = _settings(warehouse, mode, families)
@@ -184,6 +196,9 @@ def derivative_growth(
     families: FamiliesOpt = None,
 ) -> None:
     """New derivatives per month and family by relation, from creation dates (mode-free)."""
+    from hubpulse.analysis.trends import check_families, count_new_derivatives
+    from hubpulse.present import tables
+
     settings = _settings(warehouse, mode, families)
     analysis = _analysis(settings, date)
     names = check_families(analysis.registry, family) if family else None

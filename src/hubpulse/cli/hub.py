@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -14,14 +14,10 @@ from hubpulse.cli import (
     app,
     console,
 )
-from hubpulse.ingest.crawl import scope_for
-from hubpulse.ingest.hub import Hub, Politeness
-from hubpulse.ingest.series import DailyColumns
-from hubpulse.present import progress
-from hubpulse.registry import load_registry
-from hubpulse.settings import Settings
-from hubpulse.store.pulls import pull_characterization, pull_hub_stats
-from hubpulse.store.warehouse import open_warehouse
+
+if TYPE_CHECKING:
+    from hubpulse.ingest.hub import Hub
+    from hubpulse.settings import Settings
 
 
 @app.command()
@@ -44,6 +40,11 @@ def crawl(
     families: FamiliesOpt = None,
 ) -> None:
     """Crawl the Hub's model listing into a snapshot; resumable after any interruption."""
+    from hubpulse.ingest.crawl import scope_for
+    from hubpulse.present import progress
+    from hubpulse.registry import load_registry
+    from hubpulse.store.warehouse import open_warehouse
+
     settings = _settings(warehouse, families=families)
     scope = None
     if not resume:
@@ -74,6 +75,10 @@ def pull_hub_stats_command(
     warehouse: WarehouseOpt = None,
 ) -> None:
     """Ingest cfahlgren1/hub-stats models.parquet at dated revisions (default: the newest)."""
+    from hubpulse.present import progress
+    from hubpulse.store.pulls import pull_hub_stats
+    from hubpulse.store.warehouse import open_warehouse
+
     settings = _settings(warehouse)
     hub = _hub(settings)
     store = open_warehouse(settings.warehouse)
@@ -91,6 +96,11 @@ def pull_characterization_command(
     warehouse: WarehouseOpt = None,
 ) -> None:
     """Import harvardMadsys/hf-hub-characterization daily downloads as history."""
+    from hubpulse.ingest.series import DailyColumns
+    from hubpulse.present import progress
+    from hubpulse.store.pulls import pull_characterization
+    from hubpulse.store.warehouse import open_warehouse
+
     settings = _settings(warehouse)
     hub = _hub(settings)
     store = open_warehouse(settings.warehouse)
@@ -101,6 +111,8 @@ def pull_characterization_command(
 
 def _hub(settings: Settings, concurrency: int = 4) -> Hub:
     """The Hub client with the settings' politeness (retries, timeout, rate-limit cap)."""
+    from hubpulse.ingest.hub import Hub, Politeness
+
     politeness = Politeness(
         base_wait=settings.hub_retry_wait,
         concurrency=concurrency,

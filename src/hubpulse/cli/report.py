@@ -9,8 +9,6 @@ from typing import Annotated, Literal
 import typer
 
 from hubpulse.cli import DateOpt, FamiliesOpt, ModeOpt, WarehouseOpt, _date, _settings, app, console
-from hubpulse.present.render import render_html, render_markdown, verdict_sentences, write_pngs
-from hubpulse.present.report import build_report
 
 
 @app.command()
@@ -37,6 +35,9 @@ def report(
 ) -> None:
     """Write a self-contained report: rankings, monthly trends, the family-vs-next-N claim with
     bounds, derivatives, vendors, countries, sizes, concentration and the method."""
+    from hubpulse.present.render import render_html, render_markdown, verdict_sentences, write_pngs
+    from hubpulse.present.report import build_report
+
     settings = _settings(warehouse, mode, families)
     with console.status("Computing the report's figures…"):
         result = build_report(

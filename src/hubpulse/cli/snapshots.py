@@ -10,9 +10,6 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from hubpulse.analysis.lineage import describe_lineage
-from hubpulse.analysis.metrics import GROUPS, compare_family, count_derivatives, rank_models
-from hubpulse.analysis.trends import compare_family_month
 from hubpulse.cli import (
     DateOpt,
     EngineOpt,
@@ -30,12 +27,7 @@ from hubpulse.cli import (
     app,
     console,
 )
-from hubpulse.present import progress, tables
-from hubpulse.present.demo import run_demo
-from hubpulse.registry import MODES, load_registry
-from hubpulse.store.health import DamagedWarehouseWarning
-from hubpulse.store.queries import check_warehouse, list_rejects, list_snapshots
-from hubpulse.store.warehouse import open_warehouse
+from hubpulse.terms import GROUPS
 
 
 @app.command()
@@ -48,6 +40,9 @@ def ingest(
     warehouse: WarehouseOpt = None,
 ) -> None:
     """Normalise files into snapshots; malformed rows are kept aside as rejects."""
+    from hubpulse.present import progress
+    from hubpulse.store.warehouse import open_warehouse
+
     store = open_warehouse(_settings(warehouse).warehouse)
     for path in paths:
         result = progress.ingest_with_progress(console, store, path, _date(date), replace=replace)
@@ -57,6 +52,10 @@ def ingest(
 @app.command()
 def snapshots(warehouse: WarehouseOpt = None, fmt: FormatOpt = "table") -> None:
     """List stored snapshots with their load log."""
+    from hubpulse.present import tables
+    from hubpulse.store.queries import list_snapshots
+    from hubpulse.store.warehouse import open_warehouse
+
     table = list_snapshots(open_warehouse(_settings(warehouse).warehouse))
     drop = ["file_sha256", "hubpulse_version", "date_inferred"]
     tables.emit(console, tables.brief(table, fmt, drop=drop), fmt, title="Snapshots")
@@ -65,6 +64,10 @@ def snapshots(warehouse: WarehouseOpt = None, fmt: FormatOpt = "table") -> None:
 @app.command()
 def rejects(warehouse: WarehouseOpt = None, date: DateOpt = None, fmt: FormatOpt = "table") -> None:
     """Show the malformed records kept aside when a snapshot was ingested."""
+    from hubpulse.present import tables
+    from hubpulse.store.queries import list_rejects
+    from hubpulse.store.warehouse import open_warehouse
+
     store = open_warehouse(_settings(warehouse).warehouse)
     table = tables.brief(list_rejects(store, _date(date)), fmt, drop=["raw"])
     tables.emit(console, table, fmt, title="Rejected records (raw record: --format json)")
@@ -75,6 +78,10 @@ def check(warehouse: WarehouseOpt = None) -> None:
     """Verify the warehouse: every published snapshot and imported series can be read and holds
     the rows its load log recorded; rewrite catalog.duckdb. Exits 1 when anything is wrong,
     naming each problem."""
+    from hubpulse.store.health import DamagedWarehouseWarning
+    from hubpulse.store.queries import check_warehouse
+    from hubpulse.store.warehouse import open_warehouse
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DamagedWarehouseWarning)  # listed below instead
         store = open_warehouse(_settings(warehouse).warehouse)
@@ -93,8 +100,42 @@ def check(warehouse: WarehouseOpt = None) -> None:
 
 
 @app.command()
+def analyse(
+    date: DateOpt = None,
+    rebuild: Annotated[
+        bool, typer.Option("--rebuild", help="Build again even if stored and up to date.")
+    ] = False,
+    fmt: FormatOpt = "table",
+    warehouse: WarehouseOpt = None,
+    families: FamiliesOpt = None,
+    engine: EngineOpt = None,
+    spark_master: SparkMasterOpt = None,
+) -> None:
+    """Build the stored analysis of a snapshot (lineage, attributions, dimensions) that every
+    question reads; questions build it themselves when it is missing or out of date."""
+    from hubpulse.analysis.stored import analyse as build
+    from hubpulse.present import tables
+
+    settings = _settings(warehouse, None, families, engine, spark_master)
+    rows = build(settings, _date(date), rebuild=rebuild)
+    if fmt != "table":
+        tables.emit(console, rows, fmt, title="Stored analysis")
+        return
+    for row in rows:
+        counts = " · ".join(f"{n} {v:,}" for n, v in row["rows"].items())
+        console.print(
+            f"{row['stage']}: {row['status']} ({row['snapshot_date']}, key {row['key']}, "
+            f"built {row['built_at']}): {counts}",
+            highlight=False,
+        )
+
+
+@app.command()
 def families(families: FamiliesOpt = None, fmt: FormatOpt = "table") -> None:
     """List the family registry (built-in plus --families overrides)."""
+    from hubpulse.present import tables
+    from hubpulse.registry import load_registry
+
     registry = load_registry(_settings(None, families=families).families_file)
     tables.emit(console, tables.registry_rows(registry), fmt, title="Families")
 
@@ -114,6 +155,9 @@ def top(
     spark_master: SparkMasterOpt = None,
 ) -> None:
     """Rank families, models, vendors, countries or authors by downloads."""
+    from hubpulse.analysis.metrics import rank_models
+    from hubpulse.present import tables
+
     if by not in GROUPS:
         raise typer.BadParameter(f"choose one of {', '.join(GROUPS)}", param_hint="--by")
     settings = _settings(warehouse, mode, families, engine, spark_master)
@@ -150,6 +194,11 @@ def compare(
 
     Without --month: the 30-day (or all-time) counts of one snapshot. With --month: the
     estimated downloads of that calendar month, with bounds: holds, fails or undecided."""
+    from hubpulse.analysis.metrics import compare_family
+    from hubpulse.analysis.trends import compare_family_month
+    from hubpulse.present import tables
+    from hubpulse.registry import MODES
+
     settings = _settings(warehouse, mode, families, engine, spark_master)
     modes = MODES if mode is None and "HUBPULSE_MODE" not in os.environ else (settings.mode,)
     if month is not None:
@@ -179,6 +228,9 @@ def derivatives(
     spark_master: SparkMasterOpt = None,
 ) -> None:
     """Count derivatives of a family or model by relation, with distinct publishers."""
+    from hubpulse.analysis.metrics import count_derivatives
+    from hubpulse.present import tables
+
     settings = _settings(warehouse, mode, families, engine, spark_master)
     analysis = _analysis(settings, date)
     table = count_derivatives(analysis, target, min_downloads=min_downloads)
@@ -203,6 +255,9 @@ def lineage(
     spark_master: SparkMasterOpt = None,
 ) -> None:
     """Show a model's ancestry up to its roots and a summary of its descendants."""
+    from hubpulse.analysis.lineage import describe_lineage
+    from hubpulse.present import tables
+
     settings = _settings(warehouse, mode, families, engine, spark_master)
     analysis = _analysis(settings, date)
     report = describe_lineage(analysis.lineage, analysis.models, model_id)
@@ -216,6 +271,8 @@ def demo(
     ] = Path(".hubpulse-demo"),
 ) -> None:
     """Ingest the bundled real data and answer the seed questions (what `make demo` runs)."""
+    from hubpulse.present.demo import run_demo
+
     path = run_demo(console, _settings(warehouse))
     console.print(
         f"Report: {path} (open it in a browser; `hubpulse serve -w {warehouse}` for the dashboard)",

@@ -9,7 +9,6 @@ from typing import Annotated
 import typer
 
 from hubpulse.cli import app, console
-from hubpulse.ingest.synth import synthesize
 
 
 @app.command()
@@ -27,6 +26,8 @@ def synth(
 ) -> None:
     """Write a synthetic Hub in the hub-stats layout (models.parquet) and, with --days, a
     daily-downloads table (daily.parquet + daily_models.parquet) for the daily import layout."""
+    from hubpulse.ingest.synth import synthesize
+
     started = time.perf_counter()
     with console.status(f"Synthesising {models:,} models…"):
         result = synthesize(models, out, days=days, seed=seed, activity=activity)

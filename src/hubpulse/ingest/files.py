@@ -394,9 +394,14 @@ def _check_usable(path: Path, good: pa.Table, rejects: list[dict[str, Any]]) -> 
         )
 
 
+def bundled_aliases_text() -> str:
+    """``data/aliases.csv``: the renames evidenced by real Hub answers, as shipped."""
+    return resources.files("hubpulse").joinpath("data", "aliases.csv").read_text(encoding="utf-8")
+
+
 def bundled_aliases() -> pa.Table:
     """The renames evidenced by real Hub answers, shipped in ``data/aliases.csv``."""
-    text = resources.files("hubpulse").joinpath("data", "aliases.csv").read_text(encoding="utf-8")
+    text = bundled_aliases_text()
     rows = [
         r for r in csv.DictReader(line for line in text.splitlines() if not line.startswith("#"))
     ]

@@ -13,7 +13,8 @@ from rich.console import Console
 from hubpulse.analysis.history import History, load_history
 from hubpulse.analysis.lineage import describe_lineage
 from hubpulse.analysis.metrics import compare_family, count_derivatives, rank_models
-from hubpulse.analysis.snapshot import Analysis, load_analysis
+from hubpulse.analysis.snapshot import Analysis
+from hubpulse.analysis.stored import load_analysis
 from hubpulse.analysis.trends import compare_family_month
 from hubpulse.present.progress import ingest_with_progress, print_load, print_series_load
 from hubpulse.present.render import render_html

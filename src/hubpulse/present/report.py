@@ -26,7 +26,8 @@ from hubpulse.analysis.metrics import (
     derivatives_by_family,
     rank_models,
 )
-from hubpulse.analysis.snapshot import Analysis, load_analysis
+from hubpulse.analysis.snapshot import Analysis
+from hubpulse.analysis.stored import load_analysis
 from hubpulse.analysis.trends import compare_month, concentration
 from hubpulse.present.charts import Chart, Series
 from hubpulse.present.tables import ESTIMATOR_NOTE, MODE_NOTE, to_json

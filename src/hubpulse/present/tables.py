@@ -14,7 +14,7 @@ import json
 import math
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import ibis.expr.types as ir
 import pyarrow as pa
@@ -23,13 +23,15 @@ from rich.markup import escape
 from rich.table import Table
 from rich.tree import Tree
 
-from hubpulse.analysis.history import History
-from hubpulse.analysis.lineage import LineageReport
-from hubpulse.analysis.metrics import Comparison
-from hubpulse.analysis.snapshot import Analysis
-from hubpulse.analysis.trends import MonthlyComparison
-from hubpulse.registry import Registry
-from hubpulse.settings import Mode, OutputFormat
+from hubpulse.terms import Mode, OutputFormat
+
+if TYPE_CHECKING:
+    from hubpulse.analysis.history import History
+    from hubpulse.analysis.lineage import LineageReport
+    from hubpulse.analysis.metrics import Comparison
+    from hubpulse.analysis.snapshot import Analysis
+    from hubpulse.analysis.trends import MonthlyComparison
+    from hubpulse.registry import Registry
 
 MODE_NOTE = {
     "publisher": "publisher mode: a model counts for the family its own repo belongs to",

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 from importlib import resources
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import ibis
 import ibis.expr.types as ir
@@ -25,7 +25,6 @@ from hubpulse.errors import EngineError
 if TYPE_CHECKING:
     from ibis.backends import BaseBackend
 
-Engine = Literal["duckdb", "spark"]
 
 SPARK_DEFAULTS: dict[str, str] = {
     "spark.app.name": "hubpulse",

@@ -11,6 +11,7 @@ This is the only module that knows the file layout and the table names::
                                              + series_loads, its load log row)
     <root>/crawls/<crawl_id>/                crawl checkpoints: state.json, pages/, the snapshot
     <root>/hub/                              huggingface_hub download cache of pulled dumps
+    <root>/derived/<load_id>/                what a snapshot implies, built once (``derived``)
     <root>/catalog.duckdb                    views over the above, for any DuckDB client
 
 A load is written in full under ``loads/`` (invisible), then published by atomically replacing the
@@ -66,8 +67,9 @@ from hubpulse.ingest.series import (
 )
 from hubpulse.settings import Settings
 from hubpulse.store.catalog import write_catalog
+from hubpulse.store.derived import sweep as sweep_derived
 from hubpulse.store.durable import fsync_dir, write_parquet
-from hubpulse.store.engines import Engine, connect_spark, register_views
+from hubpulse.store.engines import connect_spark, register_views
 from hubpulse.store.health import DamagedWarehouseWarning, published_problem
 from hubpulse.store.loads import (
     LoadResult,
@@ -76,6 +78,7 @@ from hubpulse.store.loads import (
     read_load,
     series_load_row,
 )
+from hubpulse.terms import Engine
 
 MODELS = "models"
 
@@ -200,6 +203,10 @@ class Warehouse:
             return bundled
         observed = self.reader.table(ALIASES).select("old_id", "new_id")
         return observed.union(bundled, distinct=True)
+
+    def load_id(self, date: dt.date) -> str:
+        """The load that holds the published snapshot of ``date``."""
+        return Path(os.readlink(self._partition_dir(date))).name
 
     def series_table(self, name: str) -> ir.Table:
         """All imported series loads of table ``name`` (empty with its schema when none)."""
@@ -355,6 +362,7 @@ class Warehouse:
         for load_dir in (self.root / "loads").iterdir():
             if load_dir.resolve() not in live:
                 shutil.rmtree(load_dir, ignore_errors=True)
+        sweep_derived(self.root, {p.name for p in live})
 
     # -- layout ----------------------------------------------------------------------------
     def _partition_dir(self, date: dt.date) -> Path:

@@ -24,7 +24,8 @@ import pyarrow.compute as pc
 
 from hubpulse.analysis.families import match_publishers
 from hubpulse.analysis.metrics import compare_families, model_families, parameter_count, size_bucket
-from hubpulse.analysis.snapshot import Analysis, load_analysis
+from hubpulse.analysis.snapshot import Analysis
+from hubpulse.analysis.stored import load_analysis
 from hubpulse.analysis.trends import compare_month, family_trend
 from hubpulse.errors import HubpulseError, SnapshotNotFoundError
 from hubpulse.present.report import Report, build_report

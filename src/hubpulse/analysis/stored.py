@@ -1,0 +1,268 @@
+"""The stored analysis of a snapshot: built once, then only read by every question.
+
+Two stages, each stored beside the snapshot (``store.derived``) under a key of what it depends on:
+
+- ``lineage`` — edges, closure (by model, and again by ancestor for descendant lookups), roots,
+  repairs — depends on the snapshot's load, the known renames (aliases), the depth limit and
+  ``LINEAGE_RULES``;
+- ``families`` — each model's attribution under both modes (with weights), its dimensions
+  (downloads, size, first-party family) and the derivative pairs of every family, vendor and
+  country — depends on the lineage stage, the family registry's content (built-in plus any
+  ``--families`` file) and ``ATTRIBUTION_RULES``.
+
+A changed input is a different key: the stage is rebuilt transparently, and one line (logger
+``hubpulse``) says why. Bump a ``*_RULES`` number whenever the code changes what a stage holds.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from typing import Any
+
+import ibis
+import ibis.expr.types as ir
+import pyarrow.parquet as pq
+
+from hubpulse.analysis.lineage import Lineage
+from hubpulse.analysis.metrics import (
+    PAIR_GROUPS,
+    derivative_pairs,
+    model_credits,
+    model_dimensions,
+    model_families,
+)
+from hubpulse.analysis.snapshot import Analysis, analyse_snapshot
+from hubpulse.registry import MODES, Registry, load_registry
+from hubpulse.settings import Settings
+from hubpulse.store.derived import (
+    Stage,
+    aliases_digest,
+    build_lock,
+    digest,
+    find_stage,
+    other_builds,
+    parquet_writer,
+    publish_stage,
+    read_stage,
+)
+from hubpulse.store.warehouse import ALIASES, Warehouse, open_store
+
+LINEAGE_RULES = 1
+ATTRIBUTION_RULES = 1
+LINEAGE_TABLES = ("edges", "closure", "by_ancestor", "roots", "issues")
+FAMILY_TABLES = ("credits", "labels", "dimensions", "derivative_pairs", "families")
+
+log = logging.getLogger("hubpulse")
+
+
+def load_analysis(
+    settings: Settings, date: dt.date | None, warehouse: Warehouse | None = None
+) -> Analysis:
+    """The snapshot of ``date`` (default: newest) with its stored analysis (built if missing)."""
+    store = warehouse or open_store(settings)
+    return stored_analysis(
+        store,
+        store.resolve_date(date),
+        load_registry(settings.families_file),
+        max_depth=settings.max_lineage_depth,
+    )
+
+
+def stored_analysis(
+    store: Warehouse,
+    day: dt.date,
+    registry: Registry,
+    *,
+    max_depth: int = 256,
+    rebuild: bool = False,
+) -> Analysis:
+    """``day``'s analysis read from its stored tables, building what is missing or stale (or
+    everything, with ``rebuild``)."""
+    keys = stage_keys(store, registry, max_depth)
+    load_id = store.load_id(day)
+    lineage = None if rebuild else find_stage(store.root, load_id, "lineage", keys["lineage"])
+    families = None if rebuild else find_stage(store.root, load_id, "families", keys["families"])
+    if lineage is None or families is None:
+        with build_lock(store.root, load_id):
+            lineage, families = _build(store, day, registry, keys, max_depth, rebuild=rebuild)
+    return _read(store, day, registry, lineage, families)
+
+
+def stage_keys(store: Warehouse, registry: Registry, max_depth: int) -> dict[str, str]:
+    """The key of each stage: a digest of everything it depends on."""
+    lineage = digest(
+        {
+            "rules": LINEAGE_RULES,
+            "max_depth": max_depth,
+            "aliases": aliases_digest(store.con, ALIASES),
+        }
+    )
+    families = digest(
+        {"lineage": lineage, "registry": registry.digest(), "rules": ATTRIBUTION_RULES}
+    )
+    return {"lineage": lineage, "families": families}
+
+
+def _build(
+    store: Warehouse,
+    day: dt.date,
+    registry: Registry,
+    keys: dict[str, str],
+    max_depth: int,
+    *,
+    rebuild: bool,
+) -> tuple[Stage, Stage]:
+    """Build the missing stages (the caller holds the build lock; another process may have built
+    them while this one waited, so look again first)."""
+    root, load_id = store.root, store.load_id(day)
+    lineage = None if rebuild else find_stage(root, load_id, "lineage", keys["lineage"])
+    families = None if rebuild else find_stage(root, load_id, "families", keys["families"])
+    started = time.perf_counter()
+    models = store.models(day)
+    if lineage is None:
+        _announce(store, day, "lineage", keys["lineage"], "the known renames or lineage rules")
+        analysis = analyse_snapshot(models, store.aliases(), registry, day, max_depth=max_depth)
+        lineage = _publish_lineage(store, load_id, keys["lineage"], analysis, max_depth)
+    if families is None:
+        _announce(
+            store, day, "families", keys["families"], "the family registry or attribution rules"
+        )
+        read = read_stage(store.reader, lineage, list(LINEAGE_TABLES))
+        analysis = Analysis(day, models, _lineage(read, lineage), registry)
+        families = _publish_families(store, load_id, keys["families"], analysis)
+    log.info("stored analysis of %s ready in %.1f s", day, time.perf_counter() - started)
+    return lineage, families
+
+
+def _announce(store: Warehouse, day: dt.date, stage: str, key: str, inputs: str) -> None:
+    if other_builds(store.root, store.load_id(day), stage, key):
+        log.info(
+            "%s changed since the %s of snapshot %s was stored: rebuilding it", inputs, stage, day
+        )
+    else:
+        log.info("building the %s of snapshot %s (once; later questions read it)", stage, day)
+
+
+def _publish_lineage(
+    store: Warehouse, load_id: str, key: str, analysis: Analysis, max_depth: int
+) -> Stage:
+    lineage = analysis.lineage
+    writers = {
+        "edges": parquet_writer(lineage.edges, ["child", "parent"]),
+        "closure": parquet_writer(lineage.closure, ["model_id", "ancestor_id"]),
+        "by_ancestor": parquet_writer(lineage.closure, ["ancestor_id", "model_id"]),
+        "roots": parquet_writer(lineage.roots, ["model_id", "root_id"]),
+        "issues": parquet_writer(lineage.issues, ["model_id", "parent_id", "kind"]),
+    }
+    meta = {
+        "stage": "lineage",
+        "snapshot_date": analysis.snapshot_date,
+        "rounds": lineage.rounds,
+        "rules": LINEAGE_RULES,
+        "max_depth": max_depth,
+        **_built(store),
+    }
+    return publish_stage(store.root, load_id, "lineage", key, writers, meta)
+
+
+def _publish_families(store: Warehouse, load_id: str, key: str, analysis: Analysis) -> Stage:
+    credits = [model_credits(analysis, m).mutate(mode=ibis.literal(m)) for m in MODES]
+    labels = [model_families(analysis, m).mutate(mode=ibis.literal(m)) for m in MODES]
+    pairs = [derivative_pairs(analysis, by).mutate(by=ibis.literal(by)) for by in PAIR_GROUPS]
+    writers = {
+        "credits": parquet_writer(_union(credits).relocate("mode"), ["mode", "family", "model_id"]),
+        "labels": parquet_writer(_union(labels).relocate("mode"), ["mode", "model_id"]),
+        "dimensions": parquet_writer(model_dimensions(analysis), ["model_id"]),
+        "families": parquet_writer(analysis.families(), ["position"]),
+        "derivative_pairs": parquet_writer(
+            _union(pairs).select("by", "key", "descendant"), ["by", "key", "descendant"]
+        ),
+    }
+    meta = {
+        "stage": "families",
+        "snapshot_date": analysis.snapshot_date,
+        "rules": ATTRIBUTION_RULES,
+        "families": [f.name for f in analysis.registry.families],
+        **_built(store),
+    }
+    return publish_stage(store.root, load_id, "families", key, writers, meta)
+
+
+def _read(
+    store: Warehouse, day: dt.date, registry: Registry, lineage: Stage, families: Stage
+) -> Analysis:
+    graph = _lineage(read_stage(store.reader, lineage, list(LINEAGE_TABLES)), lineage)
+    tables = read_stage(store.reader, families, list(FAMILY_TABLES))
+    stored: dict[Any, ir.Table] = {
+        ("dimensions",): tables["dimensions"],
+        ("families",): tables["families"],
+    }
+    credits, labels = tables["credits"], tables["labels"]
+    for mode in MODES:
+        chosen = credits.filter(credits.mode == mode).drop("mode")
+        stored[("credits", mode)] = chosen
+        stored[("attribution", mode)] = chosen.select("model_id", "family", "weight")
+        stored[("labels", mode)] = labels.filter(labels.mode == mode).drop("mode")
+    pairs = tables["derivative_pairs"]
+    for by in PAIR_GROUPS:
+        stored[("derivative_pairs", by)] = pairs.filter(pairs.by == by).select("descendant", "key")
+    return Analysis(day, store.models(day), graph, registry, stored)
+
+
+def _lineage(tables: dict[str, ir.Table], stage: Stage) -> Lineage:
+    return Lineage(
+        edges=tables["edges"],
+        closure=tables["closure"],
+        roots=tables["roots"],
+        issues=tables["issues"],
+        rounds=int(stage.meta["rounds"]),
+        by_ancestor=tables["by_ancestor"],
+    )
+
+
+def _built(store: Warehouse) -> dict[str, Any]:
+    return {
+        "built_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "engine": getattr(store.reader, "name", "duckdb"),
+    }
+
+
+def _union(tables: list[ir.Table]) -> ir.Table:
+    out = tables[0]
+    for table in tables[1:]:
+        out = out.union(table)
+    return out
+
+
+def analyse(
+    settings: Settings, date: dt.date | None = None, *, rebuild: bool = False
+) -> list[dict[str, Any]]:
+    """Build (or, with ``rebuild``, rebuild) the stored analysis of the snapshot of ``date``
+    (default: newest) and describe each stage: whether it was built now or already stored, its
+    key, its tables' row counts and where it lives."""
+    store = open_store(settings)
+    day = store.resolve_date(date)
+    registry = load_registry(settings.families_file)
+    keys = stage_keys(store, registry, settings.max_lineage_depth)
+    load_id = store.load_id(day)
+    before = {s: find_stage(store.root, load_id, s, keys[s]) for s in keys}
+    stored_analysis(store, day, registry, max_depth=settings.max_lineage_depth, rebuild=rebuild)
+    rows = []
+    for name, tables in (("lineage", LINEAGE_TABLES), ("families", FAMILY_TABLES)):
+        stage = find_stage(store.root, load_id, name, keys[name])
+        assert stage is not None  # just built or found
+        fresh = rebuild or before[name] is None
+        rows.append(
+            {
+                "snapshot_date": day.isoformat(),
+                "stage": name,
+                "status": "built" if fresh else "stored",
+                "key": keys[name],
+                "built_at": stage.meta["built_at"],
+                "rows": {t: pq.read_metadata(stage.path(t)).num_rows for t in tables},
+                "path": str(stage.directory),
+            }
+        )
+    return rows

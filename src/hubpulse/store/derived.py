@@ -1,0 +1,169 @@
+"""Derived tables: what a snapshot implies, stored beside it so that questions only read.
+
+The store knows where derived tables live and how they are published; ``analysis.stored``
+knows what they hold and how they are computed. Layout::
+
+    <root>/derived/<load_id>/<stage>-<key>/<table>.parquet   one stage's tables
+    <root>/derived/<load_id>/<stage>-<key>/meta.json         what they were built from, and when
+    <root>/derived/<load_id>/.build.lock                      one builder per snapshot at a time
+
+``key`` is a digest of everything the stage depends on (the snapshot's load, the family
+registry's content, the rules' version, ...), so a changed input is simply a different directory.
+A stage is written under ``.tmp-…`` and published by renaming the directory, so a build killed at
+any point leaves nothing half-written in view; leftovers are swept by the next build. The
+``KEEP`` most recent builds of each stage are kept (switching between two registries does not
+rebuild every time); a snapshot's derived tables go when its load is swept.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import ibis.expr.types as ir
+import pyarrow.parquet as pq
+
+from hubpulse.ingest.files import bundled_aliases_text
+from hubpulse.store.durable import fsync_dir
+from hubpulse.store.engines import is_spark, register_views
+
+DERIVED = "derived"
+KEEP = 3
+ROW_GROUP = 65_536  # small row groups: a lookup by a sorted key reads one or two of them
+
+
+def digest(parts: Any) -> str:
+    """A short stable digest of JSON-serialisable ``parts``."""
+    text = json.dumps(parts, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One published stage: its directory and what ``meta.json`` says about it."""
+
+    directory: Path
+    meta: dict[str, Any]
+
+    def path(self, table: str) -> Path:
+        return self.directory / f"{table}.parquet"
+
+
+def aliases_digest(con: Any, table: str = "aliases") -> str:
+    """A digest of the known renames (the observed ``table`` of DuckDB backend ``con`` plus the
+    bundled list): what a stored lineage depends on. Plain SQL, so it costs milliseconds."""
+    observed = None
+    if table in con.list_tables():
+        pairs = f'SELECT DISTINCT old_id || chr(31) || new_id AS p FROM "{table}"'
+        query = f"SELECT md5(coalesce(string_agg(p, chr(30) ORDER BY p), '')) FROM ({pairs})"
+        observed = con.raw_sql(query).fetchone()[0]
+    return digest([observed, bundled_aliases_text()])
+
+
+def load_dir(root: Path, load_id: str) -> Path:
+    return root / DERIVED / load_id
+
+
+def find_stage(root: Path, load_id: str, stage: str, key: str) -> Stage | None:
+    """The published ``stage`` with ``key`` for the load, or None."""
+    directory = load_dir(root, load_id) / f"{stage}-{key}"
+    try:
+        meta = json.loads((directory / "meta.json").read_text())
+    except (OSError, ValueError):
+        return None
+    return Stage(directory, meta)
+
+
+def other_builds(root: Path, load_id: str, stage: str, key: str) -> list[Path]:
+    """Published builds of ``stage`` for the load under another key."""
+    base = load_dir(root, load_id)
+    found = base.glob(f"{stage}-*") if base.is_dir() else []
+    return [d for d in found if d.name != f"{stage}-{key}"]
+
+
+@contextlib.contextmanager
+def build_lock(root: Path, load_id: str) -> Iterator[None]:
+    """One builder per snapshot: a second process asking for the same tables waits here, then
+    finds them published."""
+    base = load_dir(root, load_id)
+    base.mkdir(parents=True, exist_ok=True)
+    with (base / ".build.lock").open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+Writer = Callable[[Path], None]
+
+
+def publish_stage(
+    root: Path, load_id: str, stage: str, key: str, tables: dict[str, Writer], meta: dict[str, Any]
+) -> Stage:
+    """Write each table with its writer into a staging directory, then publish it atomically
+    (the caller holds ``build_lock``)."""
+    base = load_dir(root, load_id)
+    for stale in base.glob(".tmp-*"):  # left by a killed build; we hold the lock
+        shutil.rmtree(stale, ignore_errors=True)
+    staging = base / f".tmp-{stage}-{uuid.uuid4().hex[:8]}"
+    staging.mkdir(parents=True)
+    for name, write in tables.items():
+        write(staging / f"{name}.parquet")
+    (staging / "meta.json").write_text(json.dumps({**meta, "key": key}, indent=1, default=str))
+    fsync_dir(staging)
+    final = base / f"{stage}-{key}"
+    if final.exists():  # a forced rebuild replaces the old build
+        shutil.rmtree(final)
+    os.rename(staging, final)
+    fsync_dir(base)
+    _prune(base, stage)
+    return Stage(final, json.loads((final / "meta.json").read_text()))
+
+
+def _prune(base: Path, stage: str) -> None:
+    builds = sorted(base.glob(f"{stage}-*"), key=lambda d: d.stat().st_mtime, reverse=True)
+    for old in builds[KEEP:]:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def sweep(root: Path, live_loads: set[str]) -> None:
+    """Remove the derived tables of loads no snapshot points to any more."""
+    base = root / DERIVED
+    if base.is_dir():
+        for directory in base.iterdir():
+            if directory.name not in live_loads:
+                shutil.rmtree(directory, ignore_errors=True)
+
+
+def parquet_writer(expr: ir.Table, order: list[str]) -> Writer:
+    """A writer of ``expr`` sorted by ``order`` (so lookups by the first key prune row groups),
+    streamed by DuckDB or collected from Spark."""
+
+    def write(path: Path) -> None:
+        ordered = expr.order_by(order) if order else expr
+        backend = ordered._find_backend(use_default=True)
+        if is_spark(backend):
+            pq.write_table(ordered.to_pyarrow(), path, row_group_size=ROW_GROUP)
+        else:
+            ordered.to_parquet(path, row_group_size=ROW_GROUP, compression="zstd")
+
+    return write
+
+
+def read_stage(backend: Any, stage: Stage, tables: list[str]) -> dict[str, ir.Table]:
+    """The stage's tables as views of ``backend`` (named after the build, so two builds never
+    share a view name)."""
+    prefix = f"hp_{stage.directory.parent.name}_{stage.directory.name}".replace("-", "_")
+    views = [(f"{prefix}_{t}", [str(stage.path(t).absolute())]) for t in tables]
+    register_views(backend, views)
+    return {t: backend.table(name) for t, (name, _) in zip(tables, views, strict=True)}
