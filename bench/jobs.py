@@ -17,7 +17,7 @@ from typing import Any
 
 
 def pipeline(models: str, work: str) -> dict[str, Any]:
-    """ingest → lineage → attribution → family metrics (both modes), timed by stage."""
+    """ingest → the stored analysis (lineage stage, families stage), timed by stage."""
     from hubpulse.store.warehouse import open_warehouse
 
     started = time.perf_counter()
@@ -29,8 +29,8 @@ def pipeline(models: str, work: str) -> dict[str, Any]:
 
 
 def spark(work: str) -> dict[str, Any]:
-    """lineage → attribution → family metrics (both modes) on Spark ``local[*]``, reading the
-    warehouse the pipeline job wrote; the JVM's peak RSS (VmHWM) is reported beside Python's."""
+    """The stored analysis rebuilt on Spark ``local[*]`` from the warehouse the pipeline job
+    wrote; the JVM's peak RSS (VmHWM) is reported beside Python's."""
     from hubpulse.store.warehouse import open_warehouse
 
     started = time.perf_counter()
@@ -48,25 +48,82 @@ def spark(work: str) -> dict[str, Any]:
 
 
 def _analyse(store: Any) -> dict[str, Any]:
-    """lineage, then family rankings in both modes and derivatives, of the newest snapshot."""
-    from hubpulse.analysis.metrics import derivatives_by_family, rank_models
-    from hubpulse.analysis.snapshot import analyse_snapshot
+    """Build the newest snapshot's stored analysis from scratch (both stages), timed by stage
+    through the build's own notes."""
+    import json as _json
+
+    from hubpulse.analysis.stored import ensure_stored
     from hubpulse.registry import load_registry
 
     started = time.perf_counter()
     day = store.resolve_date(None)
-    analysis = analyse_snapshot(store.models(day), store.aliases(), load_registry(), day)
-    resolved = time.perf_counter()
-    for mode in ("publisher", "lineage"):
-        rank_models(analysis, by="family", mode=mode).to_pyarrow()
-    derivatives_by_family(analysis).to_pyarrow()
+    lineage, families, _ = ensure_stored(store, day, load_registry(), max_depth=256, rebuild=True)
     done = time.perf_counter()
+    built = {
+        stage.meta["stage"]: _json.loads((stage.directory / "meta.json").read_text())
+        for stage in (lineage, families)
+    }
     return {
         "seconds": done - started,
-        "lineage": resolved - started,
-        "metrics": done - resolved,
-        "rounds": analysis.lineage.rounds,
+        "lineage": built["lineage"]["seconds"],
+        "families": built["families"]["seconds"],
+        "rounds": built["lineage"]["rounds"],
     }
+
+
+QUESTIONS = {
+    "top": ["top", "--by", "family"],
+    "compare": ["compare", "Qwen"],
+    "lineage": ["lineage", "{model}"],
+    "derivatives": ["derivatives", "Qwen"],
+}
+
+
+def query(models: str, work: str, repeat: int = 3) -> dict[str, Any]:
+    """Each question as a ``hubpulse`` process on the already analysed warehouse, against the
+    floor (a bare DuckDB scan + group-by process over the same Parquet), in the same run: the
+    median of ``repeat`` runs each."""
+    import pyarrow.parquet as pq
+
+    ids = pq.read_table(models, columns=["id"]).column("id").to_pylist()
+    model = ids[len(ids) // 3]
+    floor_code = (
+        "import duckdb; duckdb.connect().execute('select author, sum(downloads), count(*) "
+        f"from read_parquet('{models}') group by author').fetchall()"
+    )
+    walls = {"floor": _median_wall([sys.executable, "-c", floor_code], repeat)}
+    for name, args in QUESTIONS.items():
+        command = [sys.executable, "-m", "hubpulse", *(a.format(model=model) for a in args)]
+        walls[name] = _median_wall([*command, "-w", work], repeat)
+    return {"seconds": sum(walls.values()), "walls": walls}
+
+
+def _median_wall(command: list[str], repeat: int) -> float:
+    walls = []
+    for _ in range(repeat):
+        began = time.perf_counter()
+        subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        walls.append(time.perf_counter() - began)
+    return statistics.median(walls)
+
+
+def help_wall(repeat: int = 5) -> dict[str, Any]:
+    """``hubpulse --help`` as a process (the CLI's start), median of ``repeat``."""
+    return {"seconds": _median_wall([sys.executable, "-m", "hubpulse", "--help"], repeat)}
+
+
+def first_answer(models: str, work: str) -> dict[str, Any]:
+    """What a user waits for a first answer from a new file, as processes: ``hubpulse ingest``,
+    then ``hubpulse top`` (which builds the stored analysis)."""
+    started = time.perf_counter()
+    for args in (["ingest", models], ["top", "--by", "family"]):
+        subprocess.run(
+            [sys.executable, "-m", "hubpulse", *args, "-w", work],
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+    return {"seconds": time.perf_counter() - started}
 
 
 def peer(models: str) -> dict[str, Any]:
@@ -131,7 +188,11 @@ def api(work: str, seconds: float = 10.0, clients: int = 8) -> dict[str, Any]:
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        startup = _wait(base)
+        started = time.perf_counter()
+        _wait(base)
+        up = time.perf_counter() - started
+        _get(base + "/api/top?by=family")  # the first question: builds the dashboard's view
+        startup = time.perf_counter() - started
         ids = [r["model_id"] for r in _get(base + "/api/search?q=syn&limit=500")["rows"]]
         urls = [
             "/api/top?by=family",
@@ -168,6 +229,7 @@ def api(work: str, seconds: float = 10.0, clients: int = 8) -> dict[str, Any]:
     latencies.sort()
     return {
         "seconds": startup,
+        "up": up,
         "requests": len(latencies),
         "p50_ms": 1000 * statistics.median(latencies),
         "p99_ms": 1000 * latencies[int(0.99 * (len(latencies) - 1))],
@@ -192,8 +254,11 @@ def _get(url: str) -> Any:
         return json.loads(response.read())
 
 
-JOBS = {
+JOBS: dict[str, Any] = {
     "pipeline": pipeline,
+    "query": query,
+    "first_answer": first_answer,
+    "help": help_wall,
     "spark": spark,
     "peer": peer,
     "floor": floor,

@@ -48,6 +48,7 @@ _VOLATILE = (
     (re.compile(r'"load_id": "[0-9a-f]{12}"'), '"load_id": "<load-id>"'),
     (re.compile(r"^[0-9.]+ s, seed", re.M), "<seconds> s, seed"),
     (re.compile(r'"loaded_at": "[0-9T:. -]+"'), '"loaded_at": "<loaded-at>"'),
+    (re.compile(r"built \d{4}-\d\d-\d\dT[0-9:+]+"), "built <built-at>"),
 )
 _scratch: Path | None = None
 _client: Any = None

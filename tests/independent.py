@@ -85,9 +85,13 @@ def publisher(model_id: str, families: list[dict]) -> str | None:
     return best[1] if best else None
 
 
-def family_totals(path: Path, mode: str) -> dict[str, float]:
+def family_totals(
+    path: Path, mode: str, overrides: dict[str, dict] | None = None
+) -> dict[str, float]:
+    """Downloads per family; ``overrides`` replaces keys of named built-in families (as a
+    ``--families`` file does)."""
     registry = tomllib.loads(_data("families.toml"))
-    families = registry["family"]
+    families = [{**f, **(overrides or {}).get(f["name"], {})} for f in registry["family"]]
     rows, parents = raw_parents(path)
     totals: dict[str, float] = defaultdict(float)
     for model_id, row in rows.items():

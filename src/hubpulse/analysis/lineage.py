@@ -197,18 +197,16 @@ def model_depths(lineage: Lineage) -> ir.Table:
 
 def ancestry_edges(lineage: Lineage, model_id: str) -> ir.Table:
     """Edges of the subgraph above ``model_id``: every parent link of it and its ancestors."""
-    above = lineage.closure.filter(lineage.closure.model_id == model_id).select(
-        node=lineage.closure.ancestor_id
-    )
-    nodes = above.union(ibis.memtable({"node": [model_id]}))
-    return lineage.edges.semi_join(nodes, lineage.edges.child == nodes.node)
+    closure = lineage.closure
+    above = closure.filter(closure.model_id == model_id).ancestor_id
+    edges = lineage.edges
+    return edges.filter((edges.child == model_id) | edges.child.isin(above))
 
 
-def descendants(lineage: Lineage, ancestor_ids: ir.Table) -> ir.Table:
-    """model_id, depth (distance to the nearest given ancestor) of every descendant of the ids
-    in ``ancestor_ids`` (a one-column table named ``ancestor_id``)."""
-    below = lineage.below.semi_join(ancestor_ids, "ancestor_id")
-    return below.group_by("model_id").aggregate(depth=below.depth.min())
+def descendants(lineage: Lineage, model_id: str) -> ir.Table:
+    """model_id, depth (shortest distance) of every descendant of ``model_id``."""
+    below = lineage.below
+    return below.filter(below.ancestor_id == model_id).select("model_id", "depth")
 
 
 @dataclass(frozen=True)
@@ -229,7 +227,9 @@ class LineageReport:
 
 
 def describe_lineage(lineage: Lineage, models: ir.Table, model_id: str) -> LineageReport:
-    """Ancestry (every parent link up to the roots), roots, depth and a descendant summary."""
+    """Ancestry (every parent link up to the roots), roots, depth and a descendant summary.
+    ``models`` needs model_id, author, downloads_30d and base_relation (the snapshot's rows, or
+    its stored ``metrics.model_dimensions``)."""
     from hubpulse.errors import ModelNotFoundError
 
     in_snapshot = bool(models.filter(models.model_id == model_id).count().execute())
@@ -240,7 +240,7 @@ def describe_lineage(lineage: Lineage, models: ir.Table, model_id: str) -> Linea
         )
     ancestry = ancestry_edges(lineage, model_id).order_by(["child", "parent"])
     roots = lineage.roots.filter(lineage.roots.model_id == model_id).order_by("root_id")
-    below = descendants(lineage, ibis.memtable({"ancestor_id": [model_id]}))
+    below = descendants(lineage, model_id)
     rows = below.join(models, "model_id").mutate(
         relation=ibis.coalesce(ibis._.base_relation, ibis.literal("unknown"))
     )

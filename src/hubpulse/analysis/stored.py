@@ -80,14 +80,23 @@ def stored_analysis(
 ) -> Analysis:
     """``day``'s analysis read from its stored tables, building what is missing or stale (or
     everything, with ``rebuild``)."""
+    lineage, families, _ = ensure_stored(store, day, registry, max_depth=max_depth, rebuild=rebuild)
+    return _read(store, day, registry, lineage, families)
+
+
+def ensure_stored(
+    store: Warehouse, day: dt.date, registry: Registry, *, max_depth: int, rebuild: bool = False
+) -> tuple[Stage, Stage, list[str]]:
+    """The published stages of ``day`` for ``registry`` and the names of those this call built
+    (none when they were stored, or when another process built them while this one waited)."""
     keys = stage_keys(store, registry, max_depth)
     load_id = store.load_id(day)
     lineage = None if rebuild else find_stage(store.root, load_id, "lineage", keys["lineage"])
     families = None if rebuild else find_stage(store.root, load_id, "families", keys["families"])
-    if lineage is None or families is None:
-        with build_lock(store.root, load_id):
-            lineage, families = _build(store, day, registry, keys, max_depth, rebuild=rebuild)
-    return _read(store, day, registry, lineage, families)
+    if lineage is not None and families is not None:
+        return lineage, families, []
+    with build_lock(store.root, load_id):
+        return _build(store, day, registry, keys, max_depth, rebuild=rebuild)
 
 
 def stage_keys(store: Warehouse, registry: Registry, max_depth: int) -> dict[str, str]:
@@ -113,40 +122,49 @@ def _build(
     max_depth: int,
     *,
     rebuild: bool,
-) -> tuple[Stage, Stage]:
+) -> tuple[Stage, Stage, list[str]]:
     """Build the missing stages (the caller holds the build lock; another process may have built
     them while this one waited, so look again first)."""
     root, load_id = store.root, store.load_id(day)
     lineage = None if rebuild else find_stage(root, load_id, "lineage", keys["lineage"])
     families = None if rebuild else find_stage(root, load_id, "families", keys["families"])
-    started = time.perf_counter()
+    started, built = time.perf_counter(), []
     models = store.models(day)
+    clock = time.perf_counter()
     if lineage is None:
-        _announce(store, day, "lineage", keys["lineage"], "the known renames or lineage rules")
-        analysis = analyse_snapshot(models, store.aliases(), registry, day, max_depth=max_depth)
-        lineage = _publish_lineage(store, load_id, keys["lineage"], analysis, max_depth)
-    if families is None:
         _announce(
-            store, day, "families", keys["families"], "the family registry or attribution rules"
+            store, day, "lineage", keys["lineage"], "the known renames or lineage rules", rebuild
         )
+        analysis = analyse_snapshot(models, store.aliases(), registry, day, max_depth=max_depth)
+        lineage = _publish_lineage(store, load_id, keys["lineage"], analysis, max_depth, clock)
+        built.append("lineage")
+    if families is None:
+        inputs = "the family registry or attribution rules"
+        _announce(store, day, "families", keys["families"], inputs, rebuild)
         read = read_stage(store.reader, lineage, list(LINEAGE_TABLES))
         analysis = Analysis(day, models, _lineage(read, lineage), registry)
-        families = _publish_families(store, load_id, keys["families"], analysis)
-    log.info("stored analysis of %s ready in %.1f s", day, time.perf_counter() - started)
-    return lineage, families
-
-
-def _announce(store: Warehouse, day: dt.date, stage: str, key: str, inputs: str) -> None:
-    if other_builds(store.root, store.load_id(day), stage, key):
-        log.info(
-            "%s changed since the %s of snapshot %s was stored: rebuilding it", inputs, stage, day
+        families = _publish_families(
+            store, load_id, keys["families"], analysis, time.perf_counter()
         )
+        built.append("families")
+    if built:
+        log.info("stored analysis of %s ready in %.1f s", day, time.perf_counter() - started)
+    return lineage, families, built
+
+
+def _announce(
+    store: Warehouse, day: dt.date, stage: str, key: str, inputs: str, rebuild: bool
+) -> None:
+    if rebuild:
+        log.info("rebuilding the %s of snapshot %s (asked for)", stage, day)
+    elif other_builds(store.root, store.load_id(day), stage, key):
+        log.info("%s changed since the %s of %s was stored: rebuilding it", inputs, stage, day)
     else:
         log.info("building the %s of snapshot %s (once; later questions read it)", stage, day)
 
 
 def _publish_lineage(
-    store: Warehouse, load_id: str, key: str, analysis: Analysis, max_depth: int
+    store: Warehouse, load_id: str, key: str, analysis: Analysis, max_depth: int, began: float
 ) -> Stage:
     lineage = analysis.lineage
     writers = {
@@ -164,10 +182,12 @@ def _publish_lineage(
         "max_depth": max_depth,
         **_built(store),
     }
-    return publish_stage(store.root, load_id, "lineage", key, writers, meta)
+    return publish_stage(store.root, load_id, "lineage", key, writers, meta, began)
 
 
-def _publish_families(store: Warehouse, load_id: str, key: str, analysis: Analysis) -> Stage:
+def _publish_families(
+    store: Warehouse, load_id: str, key: str, analysis: Analysis, began: float
+) -> Stage:
     credits = [model_credits(analysis, m).mutate(mode=ibis.literal(m)) for m in MODES]
     labels = [model_families(analysis, m).mutate(mode=ibis.literal(m)) for m in MODES]
     pairs = [derivative_pairs(analysis, by).mutate(by=ibis.literal(by)) for by in PAIR_GROUPS]
@@ -187,7 +207,7 @@ def _publish_families(store: Warehouse, load_id: str, key: str, analysis: Analys
         "families": [f.name for f in analysis.registry.families],
         **_built(store),
     }
-    return publish_stage(store.root, load_id, "families", key, writers, meta)
+    return publish_stage(store.root, load_id, "families", key, writers, meta, began)
 
 
 def _read(
@@ -245,21 +265,20 @@ def analyse(
     store = open_store(settings)
     day = store.resolve_date(date)
     registry = load_registry(settings.families_file)
-    keys = stage_keys(store, registry, settings.max_lineage_depth)
-    load_id = store.load_id(day)
-    before = {s: find_stage(store.root, load_id, s, keys[s]) for s in keys}
-    stored_analysis(store, day, registry, max_depth=settings.max_lineage_depth, rebuild=rebuild)
+    lineage, families, built = ensure_stored(
+        store, day, registry, max_depth=settings.max_lineage_depth, rebuild=rebuild
+    )
     rows = []
-    for name, tables in (("lineage", LINEAGE_TABLES), ("families", FAMILY_TABLES)):
-        stage = find_stage(store.root, load_id, name, keys[name])
-        assert stage is not None  # just built or found
-        fresh = rebuild or before[name] is None
+    for name, stage, tables in (
+        ("lineage", lineage, LINEAGE_TABLES),
+        ("families", families, FAMILY_TABLES),
+    ):
         rows.append(
             {
                 "snapshot_date": day.isoformat(),
                 "stage": name,
-                "status": "built" if fresh else "stored",
-                "key": keys[name],
+                "status": "built" if name in built else "stored",
+                "key": stage.meta["key"],
                 "built_at": stage.meta["built_at"],
                 "rows": {t: pq.read_metadata(stage.path(t)).num_rows for t in tables},
                 "path": str(stage.directory),

@@ -124,8 +124,8 @@ def analyse(
     for row in rows:
         counts = " · ".join(f"{n} {v:,}" for n, v in row["rows"].items())
         console.print(
-            f"{row['stage']}: {row['status']} ({row['snapshot_date']}, key {row['key']}, "
-            f"built {row['built_at']}): {counts}",
+            f"{row['stage']}: {row['status']} for snapshot {row['snapshot_date']} "
+            f"(key {row['key']}, built {row['built_at']}): {counts}",
             highlight=False,
         )
 
@@ -256,11 +256,12 @@ def lineage(
 ) -> None:
     """Show a model's ancestry up to its roots and a summary of its descendants."""
     from hubpulse.analysis.lineage import describe_lineage
+    from hubpulse.analysis.metrics import model_dimensions
     from hubpulse.present import tables
 
     settings = _settings(warehouse, mode, families, engine, spark_master)
     analysis = _analysis(settings, date)
-    report = describe_lineage(analysis.lineage, analysis.models, model_id)
+    report = describe_lineage(analysis.lineage, model_dimensions(analysis), model_id)
     tables.print_lineage(console, report, fmt, tables.meta(analysis, settings.mode))
 
 

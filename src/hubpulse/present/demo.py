@@ -12,7 +12,12 @@ from rich.console import Console
 
 from hubpulse.analysis.history import History, load_history
 from hubpulse.analysis.lineage import describe_lineage
-from hubpulse.analysis.metrics import compare_family, count_derivatives, rank_models
+from hubpulse.analysis.metrics import (
+    compare_family,
+    count_derivatives,
+    model_dimensions,
+    rank_models,
+)
 from hubpulse.analysis.snapshot import Analysis
 from hubpulse.analysis.stored import load_analysis
 from hubpulse.analysis.trends import compare_family_month
@@ -113,7 +118,7 @@ def print_demo(console: Console, warehouse: Warehouse, analysis: Analysis) -> No
     )
     for mode in MODES:
         print_comparison(console, compare_family(analysis, "Qwen", 8, mode=mode))
-    report = describe_lineage(analysis.lineage, analysis.models, DEMO_LINEAGE)
+    report = describe_lineage(analysis.lineage, model_dimensions(analysis), DEMO_LINEAGE)
     console.rule(f"Lineage of {DEMO_LINEAGE}")
     print_lineage(console, report, "table", meta(analysis, "lineage"))
     emit_query(

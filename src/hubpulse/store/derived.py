@@ -23,6 +23,7 @@ import hashlib
 import json
 import os
 import shutil
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -108,10 +109,17 @@ Writer = Callable[[Path], None]
 
 
 def publish_stage(
-    root: Path, load_id: str, stage: str, key: str, tables: dict[str, Writer], meta: dict[str, Any]
+    root: Path,
+    load_id: str,
+    stage: str,
+    key: str,
+    tables: dict[str, Writer],
+    meta: dict[str, Any],
+    began: float,
 ) -> Stage:
     """Write each table with its writer into a staging directory, then publish it atomically
-    (the caller holds ``build_lock``)."""
+    (the caller holds ``build_lock``); ``meta.json`` records the seconds since ``began``
+    (``time.perf_counter``)."""
     base = load_dir(root, load_id)
     for stale in base.glob(".tmp-*"):  # left by a killed build; we hold the lock
         shutil.rmtree(stale, ignore_errors=True)
@@ -119,7 +127,8 @@ def publish_stage(
     staging.mkdir(parents=True)
     for name, write in tables.items():
         write(staging / f"{name}.parquet")
-    (staging / "meta.json").write_text(json.dumps({**meta, "key": key}, indent=1, default=str))
+    meta = {**meta, "key": key, "seconds": round(time.perf_counter() - began, 3)}
+    (staging / "meta.json").write_text(json.dumps(meta, indent=1, default=str))
     fsync_dir(staging)
     final = base / f"{stage}-{key}"
     if final.exists():  # a forced rebuild replaces the old build

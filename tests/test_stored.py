@@ -1,0 +1,214 @@
+"""The stored analysis: questions read tables built once per snapshot, and get exactly the
+answers of a from-scratch computation; a changed registry rebuilds by itself; a killed build
+leaves nothing half-written; two racing builders build once."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from conftest import FIXTURES, HUB_STATS, HUB_STATS_DATE
+from independent import family_totals
+from typer.testing import CliRunner
+
+from hubpulse.analysis.lineage import describe_lineage
+from hubpulse.analysis.metrics import (
+    compare_family,
+    count_derivatives,
+    derivatives_by_family,
+    rank_models,
+)
+from hubpulse.analysis.snapshot import Analysis, analyse_snapshot
+from hubpulse.analysis.stored import FAMILY_TABLES, LINEAGE_TABLES, load_analysis
+from hubpulse.cli import app
+from hubpulse.ingest.synth import synthesize
+from hubpulse.registry import load_registry
+from hubpulse.settings import load_settings
+from hubpulse.store.derived import DERIVED
+from hubpulse.store.warehouse import open_warehouse
+from hubpulse.terms import GROUPS, MODES
+
+
+def _ingest(root: Path, case: str, tmp: Path) -> dt.date:
+    store = open_warehouse(root)
+    if case == "real":
+        store.ingest(HUB_STATS)
+        return HUB_STATS_DATE
+    if case == "broken":  # malformed records kept aside, the rest loaded
+        store.ingest(FIXTURES / "malformed.jsonl", dt.date(2025, 3, 21))
+        return dt.date(2025, 3, 21)
+    hub = synthesize(4_000, tmp / "hub", seed=11)  # chains, merges, renames, missing parents
+    store.ingest(hub.models_path, dt.date(2026, 1, 1))
+    return dt.date(2026, 1, 1)
+
+
+def _answers(analysis: Analysis) -> dict[str, Any]:
+    """Every question's answer on ``analysis``, as plain values."""
+    out: dict[str, Any] = {}
+    for mode in MODES:
+        for by in GROUPS:
+            out[f"top {by} {mode}"] = rank_models(analysis, by=by, mode=mode).to_pyarrow()
+        families = [r["family"] for r in out[f"top family {mode}"].to_pylist()]
+        for family in families[:3]:
+            if family != "(unattributed)":
+                out[f"compare {family} {mode}"] = compare_family(
+                    analysis, family, 8, mode=mode
+                ).to_dict()
+    out["derivatives"] = derivatives_by_family(analysis).to_pyarrow()
+    ids = analysis.models.order_by("model_id").model_id.to_pyarrow().to_pylist()
+    parents = sorted(set(analysis.lineage.edges.parent.to_pyarrow().to_pylist()))
+    for model_id in sorted(
+        set(ids[:: max(1, len(ids) // 5)] + parents[:: max(1, len(parents) // 5)])
+    ):
+        out[f"lineage {model_id}"] = describe_lineage(
+            analysis.lineage, analysis.models, model_id
+        ).to_dict()
+        if model_id in ids:
+            out[f"derivatives {model_id}"] = count_derivatives(analysis, model_id).to_pyarrow()
+    return out
+
+
+@pytest.mark.parametrize("case", ["real", "synthetic", "broken"])
+def test_stored_answers_equal_a_computation_from_scratch(case: str, tmp_path: Path) -> None:
+    day = _ingest(tmp_path / "wh", case, tmp_path)
+    settings = load_settings(warehouse=tmp_path / "wh")
+    store = open_warehouse(tmp_path / "wh")
+    fresh = analyse_snapshot(store.models(day), store.aliases(), load_registry(), day)
+    want = _answers(fresh)
+    built = load_analysis(settings, day)  # builds the stored tables
+    assert _answers(built) == want
+    assert _stages(tmp_path / "wh") == {"lineage": 1, "families": 1}
+    again = load_analysis(settings, day)  # reads them: no second build
+    assert _answers(again) == want
+    assert _stages(tmp_path / "wh") == {"lineage": 1, "families": 1}
+    assert "ibis_cached" not in str(again.attribution("lineage").compile())  # read, not made
+
+
+def _stages(root: Path) -> dict[str, int]:
+    found: dict[str, int] = {}
+    for stage in (root / DERIVED).glob("*/*-*"):
+        found[stage.name.split("-")[0]] = found.get(stage.name.split("-")[0], 0) + 1
+    return found
+
+
+def _published_are_whole(root: Path) -> None:
+    """Every published stage holds meta.json and all its tables, each a readable Parquet."""
+    for stage in (root / DERIVED).glob("*/[!.]*-*"):
+        tables = LINEAGE_TABLES if stage.name.startswith("lineage") else FAMILY_TABLES
+        assert (stage / "meta.json").is_file()
+        for table in tables:
+            pq.read_metadata(stage / f"{table}.parquet")
+
+
+def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "hubpulse", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        timeout=300,
+    )
+
+
+def test_a_changed_registry_rebuilds_without_a_manual_step(tmp_path: Path) -> None:
+    root = tmp_path / "wh"
+    open_warehouse(root).ingest(HUB_STATS)
+    first = _cli("top", "--mode", "publisher", "-f", "json", "-w", str(root))
+    assert first.returncode == 0, first.stderr
+    assert "building the lineage" in first.stderr
+    before = {r["family"]: r["downloads_30d"] for r in json.loads(first.stdout)["rows"]}
+    # DeepSeek's organisation is given to Qwen (listed first, so Qwen wins the tie)
+    override = {"orgs": ["Qwen", "Alibaba-NLP", "deepseek-ai"]}
+    toml = tmp_path / "families.toml"
+    toml.write_text('[[family]]\nname = "Qwen"\norgs = ["Qwen", "Alibaba-NLP", "deepseek-ai"]\n')
+    second = _cli(
+        "top", "--mode", "publisher", "-f", "json", "-w", str(root), "--families", str(toml)
+    )
+    assert second.returncode == 0, second.stderr
+    notes = [line for line in second.stderr.splitlines() if line.startswith("note:")]
+    assert any("family registry" in n and "rebuilding" in n for n in notes), second.stderr
+    assert not any("lineage" in n and "build" in n for n in notes)  # the graph is reused
+    after = {r["family"]: r["downloads_30d"] for r in json.loads(second.stdout)["rows"]}
+    expected = family_totals(HUB_STATS, "publisher", {"Qwen": override})
+    assert after["Qwen"] == round(expected["Qwen"])
+    assert after["Qwen"] > before["Qwen"] and "DeepSeek" not in after
+    # and back: the built-in registry's tables are still stored, nothing is rebuilt
+    third = _cli("top", "--mode", "publisher", "-f", "json", "-w", str(root))
+    assert "note:" not in third.stderr
+    assert {r["family"]: r["downloads_30d"] for r in json.loads(third.stdout)["rows"]} == before
+
+
+def test_a_killed_build_leaves_nothing_half_written(tmp_path: Path) -> None:
+    root = tmp_path / "wh"
+    hub = synthesize(30_000, tmp_path / "hub", seed=3)
+    open_warehouse(root).ingest(hub.models_path, dt.date(2026, 1, 1))
+    reference = tmp_path / "reference"
+    shutil.copytree(root, reference, symlinks=True)
+    want = _json("top", "--by", "family", "-w", str(reference))
+    kills = 0
+    for delay in (0.4, 0.8, 1.2, 1.6, 2.4, 3.2):  # kill at several points of the build
+        process = subprocess.Popen(
+            [sys.executable, "-m", "hubpulse", "analyse", "--rebuild", "-w", str(root)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        time.sleep(delay)
+        if process.poll() is None:
+            process.send_signal(signal.SIGKILL)
+            kills += 1
+        process.wait()
+        _published_are_whole(root)
+    assert kills >= 3  # the build was really interrupted, several times
+    assert _json("top", "--by", "family", "-w", str(root)) == want
+    _published_are_whole(root)
+    assert not list((root / DERIVED).glob("*/.tmp-*"))  # swept by the build that finished
+
+
+def _json(*args: str) -> Any:
+    result = CliRunner().invoke(app, [*args, "--format", "json"])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def test_two_racing_builders_build_once(tmp_path: Path) -> None:
+    root = tmp_path / "wh"
+    hub = synthesize(20_000, tmp_path / "hub", seed=5)
+    open_warehouse(root).ingest(hub.models_path, dt.date(2026, 1, 1))
+    command = [sys.executable, "-m", "hubpulse", "analyse", "-f", "json", "-w", str(root)]
+    racers = [subprocess.Popen(command, stdout=subprocess.PIPE, text=True) for _ in range(2)]
+    outputs = [json.loads(p.communicate(timeout=300)[0])["rows"] for p in racers]
+    assert all(p.returncode == 0 for p in racers)
+    statuses = sorted(tuple(r["status"] for r in rows) for rows in outputs)
+    assert statuses == [("built", "built"), ("stored", "stored")]  # one built, one waited
+    keys = [[r["key"] for r in rows] for rows in outputs]
+    assert keys[0] == keys[1]
+    assert _stages(root) == {"lineage": 1, "families": 1}
+
+
+def test_replacing_a_snapshot_sweeps_its_stored_analysis(tmp_path: Path) -> None:
+    root = tmp_path / "wh"
+    store = open_warehouse(root)
+    store.ingest(HUB_STATS)
+    settings = load_settings(warehouse=root)
+    load_analysis(settings, None)
+    old = store.load_id(HUB_STATS_DATE)
+    assert (root / DERIVED / old).is_dir()
+    rows = pq.read_table(HUB_STATS).slice(0, 500)
+    pq.write_table(rows, tmp_path / "smaller.parquet")
+    store.ingest(tmp_path / "smaller.parquet", HUB_STATS_DATE, replace=True)
+    assert not (root / DERIVED / old).exists()
+    analysis = load_analysis(settings, None, open_warehouse(root))
+    assert analysis.models.count().execute() == 500
+    assert rank_models(analysis).to_pyarrow().column("models").to_pylist()  # answers the new one
+    assert isinstance(rows, pa.Table)
