@@ -31,6 +31,12 @@ class Settings(BaseSettings):
         description="Extra TOML registry that extends or overrides the built-in families.",
     )
     mode: Mode = Field(default="lineage", description="Default attribution mode.")
+    duckdb_memory_limit: str = Field(
+        default="2GB",
+        pattern=r"^\d+(\.\d+)?\s*[KMGT]i?B$",
+        description="Memory DuckDB may hold (e.g. 2GB, 512MiB); beyond it, it spills to "
+        "<warehouse>/.spill.",
+    )
     max_lineage_depth: int = Field(
         default=256, description="Iteration cap for the lineage closure (longest chain)."
     )

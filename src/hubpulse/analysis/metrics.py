@@ -51,8 +51,7 @@ def rank_models(
         downloads_30d=credited.dl30.sum(),
         downloads_all_time=credited.dlall.sum(),
         likes=credited.likes_w.sum(),
-        # (model, family) rows are unique, so a family's models are its rows: no distinct set
-        models=credited.count() if by == "family" else credited.model_id.nunique(),
+        models=_model_count(credited, by),
     )
     if by == "size":  # a size class has no first-party repos, so no derivatives
         grouped = grouped.mutate(derivatives=ibis.null("int64"))
@@ -60,6 +59,8 @@ def rank_models(
         grouped = grouped.left_join(_derivative_counts(analysis, by), key).drop(f"{key}_right")
         grouped = grouped.mutate(derivatives=grouped.derivatives.fill_null(0))
     total = credited.dl30.sum().as_scalar()
+    if limit:  # the first rows of the ordering are the first ranks: rank only those
+        grouped = grouped.order_by([ibis.desc("downloads_30d"), key]).limit(limit)
     ranked = grouped.select(
         rank=ibis.row_number().over(order_by=[ibis.desc("downloads_30d"), key]) + 1,
         **{key: grouped[key]},
@@ -70,10 +71,22 @@ def rank_models(
         models=grouped.models,
         derivatives=grouped.derivatives,
     )
-    if by == "model":
-        ranked = ranked.join(model_families(analysis, mode), "model_id")
     ranked = ranked.order_by("rank")
-    return ranked.limit(limit) if limit else ranked
+    if by == "model":  # labels for the rows shown only
+        shown = analysis.attribution(mode).semi_join(ranked, "model_id")
+        ranked = ranked.join(_labels(shown), "model_id").order_by("rank")
+    return ranked
+
+
+def _model_count(credited: ir.Table, by: GroupBy) -> ir.IntegerScalar:
+    """Repos credited to a group: (model, family) rows are unique, so a family's models are its
+    rows and a model is one; other groups may hold a model twice (split between two families of
+    one vendor), so they count distinct ids."""
+    if by == "family":
+        return credited.count()
+    if by == "model":
+        return ibis.literal(1, "int64").name("models")
+    return credited.model_id.nunique()
 
 
 @dataclass(frozen=True)
@@ -381,10 +394,9 @@ def _derivative_counts(analysis: Analysis, by: GroupBy) -> ir.Table:
 def model_families(analysis: Analysis, mode: Mode) -> ir.Table:
     """model_id, family: the families a model counts for under ``mode``, sorted, joined by ", "
     (a sorted array rather than an ordered group_concat, which Spark cannot do)."""
-    return analysis.once(("labels", mode), lambda: _labels(analysis, mode))
+    return _labels(analysis.attribution(mode))
 
 
-def _labels(analysis: Analysis, mode: Mode) -> ir.Table:
-    shares = analysis.attribution(mode)
+def _labels(shares: ir.Table) -> ir.Table:
     grouped = shares.group_by("model_id").aggregate(families=shares.family.collect())
     return grouped.select("model_id", family=ibis.literal(", ").join(grouped.families.sort()))

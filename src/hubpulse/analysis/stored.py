@@ -21,7 +21,6 @@ import logging
 import time
 from typing import Any
 
-import ibis
 import ibis.expr.types as ir
 import pyarrow.parquet as pq
 
@@ -31,7 +30,6 @@ from hubpulse.analysis.metrics import (
     derivative_pairs,
     model_credits,
     model_dimensions,
-    model_families,
 )
 from hubpulse.analysis.snapshot import Analysis, analyse_snapshot
 from hubpulse.registry import MODES, Registry, load_registry
@@ -52,7 +50,12 @@ from hubpulse.store.warehouse import ALIASES, Warehouse, open_store
 LINEAGE_RULES = 1
 ATTRIBUTION_RULES = 1
 LINEAGE_TABLES = ("edges", "closure", "by_ancestor", "roots", "issues")
-FAMILY_TABLES = ("credits", "labels", "dimensions", "derivative_pairs", "families")
+FAMILY_TABLES = (
+    *(f"credits_{m}" for m in MODES),
+    *(f"pairs_{by}" for by in PAIR_GROUPS),
+    "dimensions",
+    "families",
+)
 
 log = logging.getLogger("hubpulse")
 
@@ -188,17 +191,14 @@ def _publish_lineage(
 def _publish_families(
     store: Warehouse, load_id: str, key: str, analysis: Analysis, began: float
 ) -> Stage:
-    credits = [model_credits(analysis, m).mutate(mode=ibis.literal(m)) for m in MODES]
-    labels = [model_families(analysis, m).mutate(mode=ibis.literal(m)) for m in MODES]
-    pairs = [derivative_pairs(analysis, by).mutate(by=ibis.literal(by)) for by in PAIR_GROUPS]
     writers = {
-        "credits": parquet_writer(_union(credits).relocate("mode"), ["mode", "family", "model_id"]),
-        "labels": parquet_writer(_union(labels).relocate("mode"), ["mode", "model_id"]),
+        **{f"credits_{m}": parquet_writer(model_credits(analysis, m), []) for m in MODES},
+        **{
+            f"pairs_{by}": parquet_writer(derivative_pairs(analysis, by), ["key"])
+            for by in PAIR_GROUPS
+        },
         "dimensions": parquet_writer(model_dimensions(analysis), ["model_id"]),
         "families": parquet_writer(analysis.families(), ["position"]),
-        "derivative_pairs": parquet_writer(
-            _union(pairs).select("by", "key", "descendant"), ["by", "key", "descendant"]
-        ),
     }
     meta = {
         "stage": "families",
@@ -219,15 +219,12 @@ def _read(
         ("dimensions",): tables["dimensions"],
         ("families",): tables["families"],
     }
-    credits, labels = tables["credits"], tables["labels"]
     for mode in MODES:
-        chosen = credits.filter(credits.mode == mode).drop("mode")
-        stored[("credits", mode)] = chosen
-        stored[("attribution", mode)] = chosen.select("model_id", "family", "weight")
-        stored[("labels", mode)] = labels.filter(labels.mode == mode).drop("mode")
-    pairs = tables["derivative_pairs"]
+        credits = tables[f"credits_{mode}"]
+        stored[("credits", mode)] = credits
+        stored[("attribution", mode)] = credits.select("model_id", "family", "weight")
     for by in PAIR_GROUPS:
-        stored[("derivative_pairs", by)] = pairs.filter(pairs.by == by).select("descendant", "key")
+        stored[("derivative_pairs", by)] = tables[f"pairs_{by}"]
     return Analysis(day, store.models(day), graph, registry, stored)
 
 

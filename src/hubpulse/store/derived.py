@@ -164,7 +164,7 @@ def parquet_writer(expr: ir.Table, order: list[str]) -> Writer:
         if is_spark(backend):
             pq.write_table(ordered.to_pyarrow(), path, row_group_size=ROW_GROUP)
         else:
-            ordered.to_parquet(path, row_group_size=ROW_GROUP, compression="zstd")
+            ordered.to_parquet(path, row_group_size=ROW_GROUP)
 
     return write
 

@@ -80,35 +80,17 @@ from hubpulse.store.loads import (
 )
 from hubpulse.terms import Engine
 
+# Table (view) names.
 MODELS = "models"
-
-
 REJECTS = "rejects"
-
-
 ALIASES = "aliases"
-
-
 LOADS = "loads"
-
-
 TABLES = (MODELS, REJECTS, ALIASES, LOADS)
-
-
 SERIES = "series"
-
-
 SERIES_MODELS = "series_models"
-
-
 COVERAGE = "coverage"
-
-
 SERIES_REJECTS = "series_rejects"
-
-
 SERIES_LOADS = "series_loads"
-
 
 CATALOG_FILE = "catalog.duckdb"
 
@@ -125,9 +107,14 @@ SERIES_TABLES = {
 class Warehouse:
     """A warehouse directory and an Ibis connection whose tables are views over it."""
 
-    def __init__(self, root: Path | str, engine: BaseBackend | None = None) -> None:
+    def __init__(
+        self, root: Path | str, engine: BaseBackend | None = None, *, memory_limit: str = "2GB"
+    ) -> None:
         self.root = Path(root).expanduser()
-        self.con = ibis.duckdb.connect()  # writes; reads too unless another engine is given
+        # writes; reads too unless another engine is given. Past ``memory_limit`` DuckDB spills
+        # to disk, so a 3.5M-model analysis stays within a few GB.
+        spill = str(self.root / ".spill")
+        self.con = ibis.duckdb.connect(memory_limit=memory_limit, temp_directory=spill)
         self.reader = engine or self.con
         self._register_views()
         for date, problem in self.damaged():
@@ -403,11 +390,11 @@ def open_warehouse(
     *,
     spark_master: str = "local[*]",
     spark_conf: dict[str, str] | None = None,
+    memory_limit: str = "2GB",
 ) -> Warehouse:
     """Open (or start) the warehouse at ``root``, read by ``engine`` (writes always use DuckDB)."""
-    if engine == "spark":
-        return Warehouse(root, connect_spark(spark_master, spark_conf))
-    return Warehouse(root)
+    spark = connect_spark(spark_master, spark_conf) if engine == "spark" else None
+    return Warehouse(root, spark, memory_limit=memory_limit)
 
 
 def open_store(settings: Settings) -> Warehouse:
@@ -417,4 +404,5 @@ def open_store(settings: Settings) -> Warehouse:
         settings.engine,
         spark_master=settings.spark_master,
         spark_conf=settings.spark_conf,
+        memory_limit=settings.duckdb_memory_limit,
     )
