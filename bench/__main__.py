@@ -143,7 +143,7 @@ def main() -> None:
     detail = (
         f"{result['requests']:,} requests, {result['clients']} clients: p50 "
         f"{result['p50_ms']:.1f} ms · p99 {result['p99_ms']:.1f} ms (up {result['up']:.1f} s, "
-        f"first answer {result['seconds']:.1f} s)"
+        f"first answer {result['seconds']:.1f} s, every page built once {result['warm']:.1f} s)"
     )
     add("api", label(sizes[-1]), result, peak, detail)
     console.print(render(rows))

@@ -21,11 +21,9 @@ from test_report import cli_json, same
 
 from hubpulse.analysis.lineage import describe_lineage
 from hubpulse.analysis.snapshot import Analysis
-from hubpulse.errors import ModelNotFoundError
 from hubpulse.settings import load_settings
 from hubpulse.store.warehouse import open_warehouse
 from hubpulse.web.app import create_app
-from hubpulse.web.graph import build_graph, lineage_of
 
 MODEL = "deepcogito/cogito-v1-preview-qwen-32B"
 
@@ -86,9 +84,12 @@ def test_api_model_lineage_equals_the_cli(client: TestClient, demo_store: Path) 
     assert api["model"]["model_id"] == MODEL and api["model"]["family"] == "Qwen"
 
 
-def test_in_memory_lineage_equals_the_engine(demo_analysis: Analysis) -> None:
-    """The dashboard's indexed graph answers exactly what `describe_lineage` answers."""
-    graph = build_graph(demo_analysis)
+def test_model_pages_read_the_stored_graph_and_equal_a_fresh_computation(
+    client: TestClient, demo_analysis: Analysis
+) -> None:
+    """A model page looks its rows up in the stored tables; it answers exactly what
+    `describe_lineage` answers on a from-scratch analysis, for busy parents, external parents,
+    merges, repaired edges and a random sample."""
     edges = demo_analysis.lineage.edges.to_pyarrow().to_pylist()
     busiest = Counter(e["parent"] for e in edges).most_common(15)
     external = [e["parent"] for e in edges if not e["parent_known"]][:10]
@@ -99,12 +100,14 @@ def test_in_memory_lineage_equals_the_engine(demo_analysis: Analysis) -> None:
     sample |= set(random.Random(3).sample(sorted(e["child"] for e in edges), 20))
     for model in sorted(sample):
         expected = describe_lineage(demo_analysis.lineage, demo_analysis.models, model).to_dict()
-        got = lineage_of(graph, model)
+        page = get(client, f"/api/models/{model}")
+        got = {k: page[k] for k in expected}
         key = lambda r: sorted(r.items())  # noqa: E731  (issues come unordered from the engine)
         assert sorted(got.pop("issues"), key=key) == sorted(expected.pop("issues"), key=key)
-        assert got == expected, model
-    with pytest.raises(ModelNotFoundError, match="neither in the snapshot"):
-        lineage_of(graph, "nobody/nothing")
+        assert same(got, expected), model
+        children = [e for e in edges if e["parent"] == model]
+        assert page["children_total"] == len(children)
+    assert client.get("/api/models/nobody/nothing").status_code == 404
 
 
 def test_api_family_detail(client: TestClient, demo_store: Path) -> None:

@@ -48,7 +48,7 @@ from hubpulse.store.derived import (
 from hubpulse.store.warehouse import ALIASES, Warehouse, open_store
 
 LINEAGE_RULES = 1
-ATTRIBUTION_RULES = 1
+ATTRIBUTION_RULES = 2
 LINEAGE_TABLES = ("edges", "closure", "by_ancestor", "roots", "issues")
 FAMILY_TABLES = (
     *(f"credits_{m}" for m in MODES),
@@ -94,12 +94,22 @@ def ensure_stored(
     (none when they were stored, or when another process built them while this one waited)."""
     keys = stage_keys(store, registry, max_depth)
     load_id = store.load_id(day)
-    lineage = None if rebuild else find_stage(store.root, load_id, "lineage", keys["lineage"])
-    families = None if rebuild else find_stage(store.root, load_id, "families", keys["families"])
+    lineage, families = _published(store, load_id, keys, rebuild)
     if lineage is not None and families is not None:
         return lineage, families, []
     with build_lock(store.root, load_id):
         return _build(store, day, registry, keys, max_depth, rebuild=rebuild)
+
+
+def _published(
+    store: Warehouse, load_id: str, keys: dict[str, str], rebuild: bool
+) -> tuple[Stage | None, Stage | None]:
+    if rebuild:
+        return None, None
+    return (
+        find_stage(store.root, load_id, "lineage", keys["lineage"], LINEAGE_TABLES),
+        find_stage(store.root, load_id, "families", keys["families"], FAMILY_TABLES),
+    )
 
 
 def stage_keys(store: Warehouse, registry: Registry, max_depth: int) -> dict[str, str]:
@@ -128,9 +138,8 @@ def _build(
 ) -> tuple[Stage, Stage, list[str]]:
     """Build the missing stages (the caller holds the build lock; another process may have built
     them while this one waited, so look again first)."""
-    root, load_id = store.root, store.load_id(day)
-    lineage = None if rebuild else find_stage(root, load_id, "lineage", keys["lineage"])
-    families = None if rebuild else find_stage(root, load_id, "families", keys["families"])
+    load_id = store.load_id(day)
+    lineage, families = _published(store, load_id, keys, rebuild)
     started, built = time.perf_counter(), []
     models = store.models(day)
     clock = time.perf_counter()

@@ -25,7 +25,7 @@ import os
 import shutil
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -74,14 +74,18 @@ def load_dir(root: Path, load_id: str) -> Path:
     return root / DERIVED / load_id
 
 
-def find_stage(root: Path, load_id: str, stage: str, key: str) -> Stage | None:
-    """The published ``stage`` with ``key`` for the load, or None."""
+def find_stage(
+    root: Path, load_id: str, stage: str, key: str, tables: Iterable[str]
+) -> Stage | None:
+    """The published ``stage`` with ``key`` for the load, or None; a directory that lacks one of
+    ``tables`` (written by a version of hubpulse that stored other tables) counts as missing."""
     directory = load_dir(root, load_id) / f"{stage}-{key}"
     try:
         meta = json.loads((directory / "meta.json").read_text())
     except (OSError, ValueError):
         return None
-    return Stage(directory, meta)
+    found = Stage(directory, meta)
+    return found if all(found.path(t).is_file() for t in tables) else None
 
 
 def other_builds(root: Path, load_id: str, stage: str, key: str) -> list[Path]:

@@ -39,13 +39,13 @@ def api_top(
 ) -> dict[str, Any]:
     """Ranking by 30-day downloads (as ``hubpulse top``)."""
     view = dash.view(date, mode)
-    if by in ("family", "vendor", "country", "size"):
-        key = {"family": "families", "vendor": "vendors", "country": "countries"}
-        rows = view.report.data[key.get(by, "sizes")][:limit]
-    else:
+
+    def ranking() -> list[dict[str, Any]]:  # from the stored analysis: no history needed
         with dash.locked():
             expr = rank_models(view.analysis, by=by, mode=view.mode, limit=limit)
-            rows = [_jsonable(r) for r in expr.to_pyarrow().to_pylist()]
+            return [_jsonable(r) for r in expr.to_pyarrow().to_pylist()]
+
+    rows = view.remember(("top", by, limit), ranking)
     return {**view_meta(view), "by": by, "rows": rows}
 
 

@@ -33,7 +33,8 @@ TEMPLATES = jinja2.ChoiceLoader(
 
 
 def create_app(settings: Settings, *, dashboard: Dashboard | None = None) -> FastAPI:
-    """The app for ``settings.warehouse``; the newest snapshot is precomputed at once."""
+    """The app for ``settings.warehouse``; the newest snapshot's stored analysis is opened at
+    once (building it if missing), the pages' figures on first use."""
     board = dashboard or Dashboard(settings)
     board.view()
     app = FastAPI(

@@ -1,11 +1,10 @@
-"""Dashboard data: what the web pages and the JSON API serve, precomputed per snapshot.
+"""Dashboard data: what the web pages and the JSON API serve, per snapshot and mode.
 
-Heavy aggregates are computed once per (snapshot, mode) by ``Dashboard.view`` with the same
-library calls as the CLI and the report (``build_report``), then kept in memory: rankings,
-monthly figures, derivatives, per-model facts (downloads, size, descendants) and the
-snapshot's resolved lineage (closure, edges, roots, repairs, descendant summaries) indexed by
-model, so a model page (``lineage_of``, the same answer as ``hubpulse lineage``, tested) needs
-no engine query.
+Everything reads the snapshot's stored analysis (``analysis.stored``). A ``View`` computes each
+piece on first use with the same library calls as the CLI and the report (``build_report``) and
+keeps it: rankings, monthly figures, derivatives, per-model facts for search. A model page looks
+its rows up in the stored tables (sorted by model id, so a lookup reads a few row groups) with
+``describe_lineage``, the same answer as ``hubpulse lineage`` (tested), and is remembered.
 """
 
 from __future__ import annotations
@@ -15,6 +14,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import ibis
@@ -23,7 +23,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from hubpulse.analysis.families import match_publishers
-from hubpulse.analysis.metrics import compare_families, model_families, parameter_count, size_bucket
+from hubpulse.analysis.history import month_range
+from hubpulse.analysis.lineage import describe_lineage
+from hubpulse.analysis.metrics import compare_families, model_dimensions, model_families
 from hubpulse.analysis.snapshot import Analysis
 from hubpulse.analysis.stored import load_analysis
 from hubpulse.analysis.trends import compare_month, family_trend
@@ -32,32 +34,77 @@ from hubpulse.present.report import Report, build_report
 from hubpulse.present.tables import MODE_NOTE
 from hubpulse.settings import Mode, Settings
 from hubpulse.store.queries import list_snapshots
-from hubpulse.store.warehouse import open_warehouse
-from hubpulse.web.graph import Graph, build_graph, lineage_of
+from hubpulse.store.warehouse import Warehouse, open_warehouse
 
 MEMO_SIZE = 1024
 
 
 @dataclass(frozen=True)
 class View:
-    """Everything a page needs for one snapshot under one mode, computed once."""
+    """One snapshot under one mode. What a page needs is built on first use and then kept:
+    a request that needs only a ranking never waits for the monthly history or the graph."""
 
     analysis: Analysis
     mode: Mode
-    report: Report
-    models: pd.DataFrame  # indexed by model_id
-    children: dict[str, Any]  # parent → positions in ``edges``
-    edges: pd.DataFrame  # child, parent, relation, downloads_30d (desc within parent)
-    official: pd.DataFrame  # owner (family), model_id, downloads_30d, ...: first-party repos
-    trends: dict[str, list[dict[str, Any]]]  # family → monthly rows with growth
-    graph: Graph  # the snapshot's lineage, indexed (shared by both modes)
+    settings: Settings
+    store: Warehouse
+    months_back: int
+    engine: threading.RLock  # the dashboard's lock: one DuckDB connection
     memo: OrderedDict[Any, Any] = field(default_factory=OrderedDict)  # rendered pieces
     memo_lock: threading.Lock = field(default_factory=threading.Lock)
-    search_keys: pa.Array = field(init=False)  # lower-case model ids, for substring search
 
-    def __post_init__(self) -> None:
-        keys = pc.utf8_lower(pa.array(self.models["model_id"], pa.string()))
-        object.__setattr__(self, "search_keys", keys)  # frozen: set once, here
+    @cached_property
+    def span(self) -> tuple[str, str] | None:
+        """The months the monthly figures cover (None: the warehouse holds no history)."""
+        with self.engine:
+            return month_range(self.store, None, self.months_back)
+
+    @cached_property
+    def report(self) -> Report:
+        """The report's figures (rankings, derivatives, monthly history, concentration)."""
+        settings = self.settings.model_copy(update={"mode": self.mode})
+        with self.engine:
+            return build_report(
+                settings,
+                date=self.analysis.snapshot_date,
+                months=self.months_back,
+                warehouse=self.store,
+                analysis=self.analysis,
+            )
+
+    @cached_property
+    def models(self) -> pd.DataFrame:
+        """Per-model facts (downloads, size, families, descendants), indexed by model_id."""
+        with self.engine:
+            return _model_facts(self.analysis, self.mode)
+
+    @cached_property
+    def search_keys(self) -> pa.Array:
+        """Lower-case model ids, most downloaded first, for substring search."""
+        return pc.utf8_lower(pa.array(self.models["model_id"], pa.string()))
+
+    @cached_property
+    def official(self) -> pd.DataFrame:
+        """owner (family), model_id, downloads_30d, ...: first-party repos."""
+        analysis = self.analysis
+        with self.engine:
+            owners = match_publishers(analysis.models.select("model_id"), analysis.registry)
+            owners = owners.select("model_id", owner="family").to_pyarrow().to_pandas()
+        official = owners.merge(self.models.reset_index(drop=True), on="model_id")
+        return official.sort_values(["downloads_30d", "model_id"], ascending=[False, True])
+
+    @cached_property
+    def trends(self) -> dict[str, list[dict[str, Any]]]:
+        """family → monthly rows with growth."""
+        trends: dict[str, list[dict[str, Any]]] = {}
+        monthly_rows = self.report.data["monthly"]
+        if monthly_rows:
+            monthly = ibis.memtable(pd.DataFrame(monthly_rows))
+            names = sorted({r["family"] for r in monthly_rows})
+            with self.engine:
+                for row in family_trend(monthly, names).to_pyarrow().to_pylist():
+                    trends.setdefault(row["family"], []).append(_clean(row))
+        return trends
 
     def remember(self, key: Any, make: Callable[[], Any]) -> Any:
         """``make()`` once per key, keeping the ``MEMO_SIZE`` most recently used results
@@ -95,7 +142,6 @@ class Dashboard:
         self.version = self.store.version()
         self.dates = self.store.snapshot_dates()
         self._analyses: dict[dt.date, Analysis] = {}
-        self._graphs: dict[dt.date, Graph] = {}
         self._views: dict[tuple[dt.date, Mode], View] = {}
 
     def _current(self) -> None:
@@ -134,76 +180,69 @@ class Dashboard:
     def _build(self, date: dt.date, mode: Mode) -> View:
         if date not in self._analyses:
             self._analyses[date] = load_analysis(self.settings, date, self.store)
-        analysis = self._analyses[date]
-        settings = self.settings.model_copy(update={"mode": mode})
-        report = build_report(
-            settings, date=date, months=self.months, warehouse=self.store, analysis=analysis
-        )
-        models = _model_facts(analysis, mode)
-        edges = _edges(analysis)
-        owners = match_publishers(analysis.models.select("model_id"), analysis.registry)
-        owners = owners.select("model_id", owner="family").to_pyarrow().to_pandas()
-        official = owners.merge(models.reset_index(drop=True), on="model_id")
-        official = official.sort_values(["downloads_30d", "model_id"], ascending=[False, True])
-        children = edges.groupby("parent", sort=False).indices
-        trends: dict[str, list[dict[str, Any]]] = {}
-        if report.data["monthly"]:
-            monthly = ibis.memtable(pd.DataFrame(report.data["monthly"]))
-            names = sorted({r["family"] for r in report.data["monthly"]})
-            for row in family_trend(monthly, names).to_pyarrow().to_pylist():
-                trends.setdefault(row["family"], []).append(_clean(row))
-        if date not in self._graphs:
-            self._graphs[date] = build_graph(analysis)
         return View(
-            analysis, mode, report, models, children, edges, official, trends, self._graphs[date]
+            self._analyses[date],
+            mode,
+            self.settings,
+            self.store,
+            self.months,
+            self._lock,
         )
 
 
-def _model_facts(analysis: Analysis, mode: Mode) -> pd.DataFrame:
-    models = analysis.models
+def _model_facts(analysis: Analysis, mode: Mode, model_id: str | None = None) -> pd.DataFrame:
+    """Per-model facts from the stored dimensions (one model's row when ``model_id`` is given:
+    a lookup in the stored tables, which are sorted by model id)."""
+    dims, models = model_dimensions(analysis), analysis.models
     families = model_families(analysis, mode)
-    closure = analysis.lineage.closure
-    counts = closure.group_by(model_id=closure.ancestor_id).aggregate(descendants=closure.count())
-    facts = models.select(
+    if model_id is not None:
+        dims = dims.filter(dims.model_id == model_id)
+        models = models.filter(models.model_id == model_id)
+        families = families.filter(families.model_id == model_id)
+    extra = models.select("model_id", "created_at", "pipeline_tag", "library_name")
+    joined = dims.join(extra, "model_id")
+    facts = joined.select(
         "model_id",
         "author",
         "created_at",
         "pipeline_tag",
         "library_name",
-        downloads_30d=models.downloads_30d.fill_null(0),
-        downloads_all_time=models.downloads_all_time,
-        likes=models.likes.fill_null(0),
-        params=parameter_count(models),
-        size=size_bucket(parameter_count(models)),
-        relation=models.base_relation,
+        downloads_30d=joined.downloads_30d.fill_null(0),
+        downloads_all_time=joined.downloads_all_time,
+        likes=joined.likes.fill_null(0),
+        params=joined.params,
+        size=joined.size,
+        relation=joined.base_relation,
+        descendants=joined.descendants,
     )
     facts = facts.left_join(families, "model_id").drop("model_id_right")
-    facts = facts.left_join(counts, "model_id").drop("model_id_right")
-    frame = facts.mutate(descendants=facts.descendants.fill_null(0)).to_pyarrow().to_pandas()
+    facts = facts.relocate("family", before="descendants")
+    frame = facts.to_pyarrow().to_pandas()
     return frame.sort_values(["downloads_30d", "model_id"], ascending=[False, True]).set_index(
         "model_id", drop=False
     )
 
 
-def _edges(analysis: Analysis) -> pd.DataFrame:
-    edges = analysis.lineage.edges
-    dl = analysis.models.select(child_id="model_id", downloads_30d="downloads_30d")
-    joined = edges.left_join(dl, edges.child == dl.child_id)
-    table = joined.select(
-        "child", "parent", "relation", downloads_30d=joined.downloads_30d.fill_null(0)
-    ).order_by(["parent", ibis.desc("downloads_30d"), "child"])
-    return table.to_pyarrow().to_pandas()
-
-
 def children_of(view: View, model_id: str, limit: int) -> tuple[list[dict[str, Any]], int]:
-    """A model's direct children, most downloaded first, and how many it has."""
-    positions = view.children.get(model_id)
-    if positions is None:
-        return [], 0
-    rows = [_clean(r) for r in view.edges.iloc[positions[:limit]].to_dict("records")]
-    for row in rows:
-        row["descendants"] = int(_get(view.models, row["child"], "descendants") or 0)
-    return rows, len(positions)
+    """A model's direct children, most downloaded first, and how many it has (a lookup in the
+    stored edges)."""
+    analysis = view.analysis
+    edges = analysis.lineage.edges
+    below = edges.filter(edges.parent == model_id)
+    dims = model_dimensions(analysis)
+    facts = dims.select(child_id="model_id", dl="downloads_30d", below_count="descendants")
+    joined = below.left_join(facts, below.child == facts.child_id)
+    table = joined.select(
+        "child",
+        "parent",
+        "relation",
+        downloads_30d=joined.dl.fill_null(0),
+        descendants=joined.below_count.fill_null(0),
+    ).order_by([ibis.desc("downloads_30d"), "child"])
+    with view.engine:
+        total = int(below.count().to_pyarrow().as_py())
+        rows = table.limit(limit).to_pyarrow().to_pylist() if total else []
+    return rows, total
 
 
 def _get(frame: pd.DataFrame, key: str, column: str) -> Any:
@@ -239,14 +278,17 @@ def family_detail(view: View, name: str) -> dict[str, Any]:
 def model_detail(view: View, model_id: str) -> dict[str, Any]:
     """The model page: facts, ancestry (every parent link up to the roots), descendants by
     relation and depth (as ``hubpulse lineage``), and the most downloaded direct children."""
-    lineage = lineage_of(view.graph, model_id)
-    facts = _clean(view.models.loc[model_id].to_dict()) if model_id in view.models.index else None
+    analysis = view.analysis
+    with view.engine:  # lookups in the stored tables, sorted by model id
+        lineage = describe_lineage(analysis.lineage, model_dimensions(analysis), model_id)
+        found = _model_facts(analysis, view.mode, model_id)
+    facts = _clean(found.iloc[0].to_dict()) if len(found) else None
     kids, total = children_of(view, model_id, 25)
     return {
         "snapshot_date": view.analysis.snapshot_date.isoformat(),
         "mode": view.mode,
         "model": facts,
-        **lineage,
+        **lineage.to_dict(),
         "children": kids,
         "children_total": total,
     }
@@ -290,7 +332,7 @@ def view_meta(view: View) -> dict[str, Any]:
         "snapshot_date": view.analysis.snapshot_date.isoformat(),
         "mode": view.mode,
         "method": MODE_NOTE[view.mode],
-        "months": view.report.meta["months"],
+        "months": f"{view.span[0]} … {view.span[1]}" if view.span else None,
     }
 
 
