@@ -212,3 +212,20 @@ def test_replacing_a_snapshot_sweeps_its_stored_analysis(tmp_path: Path) -> None
     assert analysis.models.count().execute() == 500
     assert rank_models(analysis).to_pyarrow().column("models").to_pylist()  # answers the new one
     assert isinstance(rows, pa.Table)
+
+
+def test_a_warehouse_that_cannot_be_written_still_answers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    root = tmp_path / "wh"
+    open_warehouse(root).ingest(HUB_STATS)
+    want = _json("top", "--by", "family", "-w", str(tmp_path / "wh"))
+    shutil.rmtree(root / DERIVED)
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr("hubpulse.analysis.stored.publish_stage", refuse)
+    assert _json("top", "--by", "family", "-w", str(root)) == want
+    assert "cannot store the analysis" in caplog.text and "Permission denied" in caplog.text
+    assert not list((root / DERIVED).glob("*/*-*"))

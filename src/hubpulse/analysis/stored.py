@@ -82,8 +82,23 @@ def stored_analysis(
     rebuild: bool = False,
 ) -> Analysis:
     """``day``'s analysis read from its stored tables, building what is missing or stale (or
-    everything, with ``rebuild``)."""
-    lineage, families, _ = ensure_stored(store, day, registry, max_depth=max_depth, rebuild=rebuild)
+    everything, with ``rebuild``). A warehouse where nothing can be written (read-only, a full
+    disk) still answers: the analysis is computed in memory for this question, and a note says
+    why."""
+    try:
+        lineage, families, _ = ensure_stored(
+            store, day, registry, max_depth=max_depth, rebuild=rebuild
+        )
+    except OSError as exc:
+        log.warning(
+            "cannot store the analysis of %s in %s (%s): computing it in memory for this question",
+            day,
+            store.root,
+            exc.strerror or exc,
+        )
+        return analyse_snapshot(
+            store.models(day), store.aliases(), registry, day, max_depth=max_depth
+        )
     return _read(store, day, registry, lineage, families)
 
 

@@ -161,9 +161,10 @@ class _Notes(logging.Handler):
     line each on stderr, so that stdout stays the answer."""
 
     def emit(self, record: logging.LogRecord) -> None:
-        Console(stderr=True).print(
-            f"[dim]note: {escape(record.getMessage())}[/]", highlight=False, soft_wrap=True
-        )
+        text = escape(record.getMessage())
+        warn = record.levelno >= logging.WARNING
+        line = f"[bold yellow]warning:[/] {text}" if warn else f"[dim]note: {text}[/]"
+        Console(stderr=True).print(line, highlight=False, soft_wrap=True)
 
 
 def main() -> None:
