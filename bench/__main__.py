@@ -150,8 +150,10 @@ def main() -> None:
     verdicts = check(rows)
     for line in verdicts:
         console.print(line)
+    if args.no_daily:
+        verdicts.append("NOT RUN daily job (--no-daily)")
     if args.record:
-        record(rows, verdicts, full=args.full)
+        record(rows, verdicts, full=args.full, no_daily=args.no_daily)
 
 
 Add = Callable[[str, str, dict[str, Any], float, str], None]
@@ -269,12 +271,13 @@ def _verdict(text: str, met: bool, target: str) -> str:
     return f"{'MET ' if met else 'MISSED'} {text} (target {target})"
 
 
-def record(rows: list[Row], verdicts: list[str], *, full: bool) -> None:
+def record(rows: list[Row], verdicts: list[str], *, full: bool, no_daily: bool = False) -> None:
     facts = machine()
     lines = [
         "# Benchmarks",
         "",
-        f"Recorded by `python -m bench{' --full' if full else ''} --record` on "
+        f"Recorded by `python -m bench{' --full' if full else ''}"
+        f"{' --no-daily' if no_daily else ''} --record` on "
         f"{time.strftime('%Y-%m-%d')}.",
         "",
         "| fact | value |",

@@ -88,10 +88,10 @@ def query(models: str, work: str, repeat: int = 3) -> dict[str, Any]:
     ids = pq.read_table(models, columns=["id"]).column("id").to_pylist()
     model = ids[len(ids) // 3]
     floor_code = (
-        "import duckdb; duckdb.connect().execute('select author, sum(downloads), count(*) "
-        f"from read_parquet('{models}') group by author').fetchall()"
+        "import sys, duckdb; duckdb.connect().execute('select author, sum(downloads), count(*) "
+        "from read_parquet(?) group by author', [sys.argv[1]]).fetchall()"
     )
-    walls = {"floor": _median_wall([sys.executable, "-c", floor_code], repeat)}
+    walls = {"floor": _median_wall([sys.executable, "-c", floor_code, models], repeat)}
     for name, args in QUESTIONS.items():
         command = [sys.executable, "-m", "hubpulse", *(a.format(model=model) for a in args)]
         walls[name] = _median_wall([*command, "-w", work], repeat)
