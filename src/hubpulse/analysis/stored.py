@@ -19,6 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
+from functools import partial
 from typing import Any
 
 import ibis.expr.types as ir
@@ -215,10 +216,15 @@ def _publish_lineage(
 def _publish_families(
     store: Warehouse, load_id: str, key: str, analysis: Analysis, began: float
 ) -> Stage:
-    writers = {
-        **{f"credits_{m}": parquet_writer(model_credits(analysis, m), []) for m in MODES},
+    writers = {  # credits and pairs are written once, straight from their expressions
         **{
-            f"pairs_{by}": parquet_writer(derivative_pairs(analysis, by), ["key"])
+            f"credits_{m}": parquet_writer(partial(model_credits, analysis, m, keep=False), [])
+            for m in MODES
+        },
+        **{
+            f"pairs_{by}": parquet_writer(
+                partial(derivative_pairs, analysis, by, keep=False), ["key"]
+            )
             for by in PAIR_GROUPS
         },
         "dimensions": parquet_writer(model_dimensions(analysis), ["model_id"]),

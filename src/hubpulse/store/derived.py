@@ -158,12 +158,14 @@ def sweep(root: Path, live_loads: set[str]) -> None:
                 shutil.rmtree(directory, ignore_errors=True)
 
 
-def parquet_writer(expr: ir.Table, order: list[str]) -> Writer:
-    """A writer of ``expr`` sorted by ``order`` (so lookups by the first key prune row groups),
+def parquet_writer(expr: ir.Table | Callable[[], ir.Table], order: list[str]) -> Writer:
+    """A writer of ``expr`` (or of what ``expr()`` makes, when writing: nothing is computed
+    before its turn) sorted by ``order`` (so lookups by the first key prune row groups),
     streamed by DuckDB or collected from Spark."""
 
     def write(path: Path) -> None:
-        ordered = expr.order_by(order) if order else expr
+        table = expr if isinstance(expr, ir.Table) else expr()
+        ordered = table.order_by(order) if order else table
         backend = ordered._find_backend(use_default=True)
         if is_spark(backend):
             pq.write_table(ordered.to_pyarrow(), path, row_group_size=ROW_GROUP)
