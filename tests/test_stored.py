@@ -229,3 +229,16 @@ def test_a_warehouse_that_cannot_be_written_still_answers(
     assert _json("top", "--by", "family", "-w", str(root)) == want
     assert "cannot store the analysis" in caplog.text and "Permission denied" in caplog.text
     assert not list((root / DERIVED).glob("*/*-*"))
+
+
+def test_a_damaged_stored_table_is_built_again(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    root = tmp_path / "wh"
+    open_warehouse(root).ingest(HUB_STATS)
+    want = _json("top", "--by", "family", "-w", str(root))
+    (credits,) = (root / DERIVED).glob("*/families-*/credits_lineage.parquet")
+    credits.write_bytes(b"not parquet at all")
+    assert _json("top", "--by", "family", "-w", str(root)) == want
+    assert "damaged" in caplog.text and "building it again" in caplog.text
+    pq.read_metadata(credits)  # rebuilt in place

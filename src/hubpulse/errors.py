@@ -68,3 +68,7 @@ class SeriesFormatError(ValueError, HubpulseError):
 
 class EngineError(HubpulseError):
     """An engine cannot be started, or cannot run what was asked of it."""
+
+
+class DerivedDamagedError(HubpulseError):
+    """A stored analysis table that cannot be read (it is then built again)."""

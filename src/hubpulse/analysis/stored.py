@@ -33,6 +33,7 @@ from hubpulse.analysis.metrics import (
     model_dimensions,
 )
 from hubpulse.analysis.snapshot import Analysis, analyse_snapshot
+from hubpulse.errors import DerivedDamagedError
 from hubpulse.registry import MODES, Registry, load_registry
 from hubpulse.settings import Settings
 from hubpulse.store.derived import (
@@ -83,13 +84,17 @@ def stored_analysis(
     rebuild: bool = False,
 ) -> Analysis:
     """``day``'s analysis read from its stored tables, building what is missing or stale (or
-    everything, with ``rebuild``). A warehouse where nothing can be written (read-only, a full
-    disk) still answers: the analysis is computed in memory for this question, and a note says
-    why."""
+    everything, with ``rebuild``); a stored table that cannot be read is built again. A
+    warehouse where nothing can be written (read-only, a full disk) still answers: the analysis
+    is computed in memory for this question, and a warning says why."""
     try:
-        lineage, families, _ = ensure_stored(
-            store, day, registry, max_depth=max_depth, rebuild=rebuild
-        )
+        try:
+            stages = ensure_stored(store, day, registry, max_depth=max_depth, rebuild=rebuild)
+            return _read(store, day, registry, *stages[:2])
+        except DerivedDamagedError as exc:
+            log.warning("the stored analysis is damaged (%s): building it again", exc)
+            stages = ensure_stored(store, day, registry, max_depth=max_depth, rebuild=True)
+            return _read(store, day, registry, *stages[:2])
     except OSError as exc:
         log.warning(
             "cannot store the analysis of %s in %s (%s): computing it in memory for this question",
@@ -97,10 +102,8 @@ def stored_analysis(
             store.root,
             exc.strerror or exc,
         )
-        return analyse_snapshot(
-            store.models(day), store.aliases(), registry, day, max_depth=max_depth
-        )
-    return _read(store, day, registry, lineage, families)
+        models, aliases = store.models(day), store.aliases()
+        return analyse_snapshot(models, aliases, registry, day, max_depth=max_depth)
 
 
 def ensure_stored(

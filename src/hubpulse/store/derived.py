@@ -33,6 +33,7 @@ from typing import Any
 import ibis.expr.types as ir
 import pyarrow.parquet as pq
 
+from hubpulse.errors import DerivedDamagedError, first_line
 from hubpulse.ingest.files import bundled_aliases_text
 from hubpulse.store.durable import fsync_dir
 from hubpulse.store.engines import is_spark, register_views
@@ -180,5 +181,8 @@ def read_stage(backend: Any, stage: Stage, tables: list[str]) -> dict[str, ir.Ta
     share a view name)."""
     prefix = f"hp_{stage.directory.parent.name}_{stage.directory.name}".replace("-", "_")
     views = [(f"{prefix}_{t}", [str(stage.path(t).absolute())]) for t in tables]
-    register_views(backend, views)
+    try:
+        register_views(backend, views)  # reads each file's footer
+    except Exception as exc:  # the engine's own error for an unreadable file
+        raise DerivedDamagedError(f"{stage.directory}: {first_line(exc)}") from exc
     return {t: backend.table(name) for t, (name, _) in zip(tables, views, strict=True)}
