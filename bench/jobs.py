@@ -50,8 +50,6 @@ def spark(work: str) -> dict[str, Any]:
 def _analyse(store: Any) -> dict[str, Any]:
     """Build the newest snapshot's stored analysis from scratch (both stages), timed by stage
     through the build's own notes."""
-    import json as _json
-
     from hubpulse.analysis.stored import ensure_stored
     from hubpulse.registry import load_registry
 
@@ -59,10 +57,7 @@ def _analyse(store: Any) -> dict[str, Any]:
     day = store.resolve_date(None)
     lineage, families, _ = ensure_stored(store, day, load_registry(), max_depth=256, rebuild=True)
     done = time.perf_counter()
-    built = {
-        stage.meta["stage"]: _json.loads((stage.directory / "meta.json").read_text())
-        for stage in (lineage, families)
-    }
+    built = {stage.meta["stage"]: stage.meta for stage in (lineage, families)}
     return {
         "seconds": done - started,
         "lineage": built["lineage"]["seconds"],

@@ -80,6 +80,19 @@ def demo_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
+def cli(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
+    """``hubpulse ARGS`` as a user runs it: a process, its stdout and stderr captured."""
+    return subprocess.run(
+        [sys.executable, "-m", "hubpulse", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        timeout=timeout,
+    )
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

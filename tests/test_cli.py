@@ -5,13 +5,10 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
-import subprocess
-import sys
 
 import duckdb
 import pytest
-from conftest import FIXTURES, HUB_STATS
+from conftest import FIXTURES, HUB_STATS, cli
 from independent import family_totals
 from typer.testing import CliRunner
 
@@ -132,15 +129,6 @@ def test_snapshots_families_and_rejects_commands(store, tmp_path):
     rejects = json.loads(run("rejects", "--format", "json", "-w", str(root)))["rows"]
     assert [r["row"] for r in rejects] == [2, 3, 4, 5, 6, 8]
     assert "already ingested" in run("ingest", str(FIXTURES / "malformed.jsonl"), "-w", str(root))
-
-
-def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "hubpulse", *args],
-        capture_output=True,
-        text=True,
-        env={**os.environ, **(env or {})},
-    )
 
 
 def test_errors_are_one_clear_line_and_exit_non_zero(store, tmp_path):

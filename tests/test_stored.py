@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import shutil
 import signal
 import subprocess
@@ -18,7 +17,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from conftest import FIXTURES, HUB_STATS, HUB_STATS_DATE
+from conftest import FIXTURES, HUB_STATS, HUB_STATS_DATE, cli
 from independent import family_totals
 from typer.testing import CliRunner
 
@@ -111,20 +110,10 @@ def _published_are_whole(root: Path) -> None:
             pq.read_metadata(stage / f"{table}.parquet")
 
 
-def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "hubpulse", *args],
-        capture_output=True,
-        text=True,
-        env={**os.environ, **(env or {})},
-        timeout=300,
-    )
-
-
 def test_a_changed_registry_rebuilds_without_a_manual_step(tmp_path: Path) -> None:
     root = tmp_path / "wh"
     open_warehouse(root).ingest(HUB_STATS)
-    first = _cli("top", "--mode", "publisher", "-f", "json", "-w", str(root))
+    first = cli("top", "--mode", "publisher", "-f", "json", "-w", str(root))
     assert first.returncode == 0, first.stderr
     assert "building the lineage" in first.stderr
     before = {r["family"]: r["downloads_30d"] for r in json.loads(first.stdout)["rows"]}
@@ -132,7 +121,7 @@ def test_a_changed_registry_rebuilds_without_a_manual_step(tmp_path: Path) -> No
     override = {"orgs": ["Qwen", "Alibaba-NLP", "deepseek-ai"]}
     toml = tmp_path / "families.toml"
     toml.write_text('[[family]]\nname = "Qwen"\norgs = ["Qwen", "Alibaba-NLP", "deepseek-ai"]\n')
-    second = _cli(
+    second = cli(
         "top", "--mode", "publisher", "-f", "json", "-w", str(root), "--families", str(toml)
     )
     assert second.returncode == 0, second.stderr
@@ -144,7 +133,7 @@ def test_a_changed_registry_rebuilds_without_a_manual_step(tmp_path: Path) -> No
     assert after["Qwen"] == round(expected["Qwen"])
     assert after["Qwen"] > before["Qwen"] and "DeepSeek" not in after
     # and back: the built-in registry's tables are still stored, nothing is rebuilt
-    third = _cli("top", "--mode", "publisher", "-f", "json", "-w", str(root))
+    third = cli("top", "--mode", "publisher", "-f", "json", "-w", str(root))
     assert "note:" not in third.stderr
     assert {r["family"]: r["downloads_30d"] for r in json.loads(third.stdout)["rows"]} == before
 

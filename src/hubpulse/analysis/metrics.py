@@ -298,12 +298,9 @@ def _credited(analysis: Analysis, mode: Mode) -> ir.Table:
     )
 
 
-def model_credits(analysis: Analysis, mode: Mode, *, keep: bool = True) -> ir.Table:
+def model_credits(analysis: Analysis, mode: Mode) -> ir.Table:
     """model_id, family, weight, author, size and the weighted counts (dl30, dlall, likes_w,
-    exact decimals) of every (model, family) share under ``mode`` (stored). ``keep=False``:
-    the expression itself, neither computed now nor kept (for a single write)."""
-    if not keep and ("credits", mode) not in analysis.stored:
-        return _credits(analysis, mode)
+    exact decimals) of every (model, family) share under ``mode`` (stored)."""
     return analysis.once(("credits", mode), lambda: _credits(analysis, mode))
 
 
@@ -368,12 +365,9 @@ def _first_party(analysis: Analysis, by: GroupBy) -> ir.Table:
     return joined.select("model_id", key=joined[by])
 
 
-def derivative_pairs(analysis: Analysis, by: GroupBy, *, keep: bool = True) -> ir.Table:
+def derivative_pairs(analysis: Analysis, by: GroupBy) -> ir.Table:
     """descendant, key: each model that descends from a first-party repo of group ``key`` and is
-    not first-party to that group itself (computed once per group; ``keep=False``: the
-    expression itself, for a single write)."""
-    if not keep and ("derivative_pairs", by) not in analysis.stored:
-        return _derivative_pairs(analysis, by)
+    not first-party to that group itself (computed once per group)."""
     return analysis.once(("derivative_pairs", by), lambda: _derivative_pairs(analysis, by))
 
 

@@ -161,13 +161,12 @@ def _build(
     lineage, families = _published(store, load_id, keys, rebuild)
     started, built = time.perf_counter(), []
     models = store.models(day)
-    clock = time.perf_counter()
     if lineage is None:
         _announce(
             store, day, "lineage", keys["lineage"], "the known renames or lineage rules", rebuild
         )
         analysis = analyse_snapshot(models, store.aliases(), registry, day, max_depth=max_depth)
-        lineage = _publish_lineage(store, load_id, keys["lineage"], analysis, max_depth, clock)
+        lineage = _publish_lineage(store, load_id, keys["lineage"], analysis, max_depth, started)
         built.append("lineage")
     if families is None:
         inputs = "the family registry or attribution rules"
@@ -219,15 +218,10 @@ def _publish_lineage(
 def _publish_families(
     store: Warehouse, load_id: str, key: str, analysis: Analysis, began: float
 ) -> Stage:
-    writers = {  # credits and pairs are written once, straight from their expressions
+    writers = {  # each table is computed in its turn, when it is written
+        **{f"credits_{m}": parquet_writer(partial(model_credits, analysis, m), []) for m in MODES},
         **{
-            f"credits_{m}": parquet_writer(partial(model_credits, analysis, m, keep=False), [])
-            for m in MODES
-        },
-        **{
-            f"pairs_{by}": parquet_writer(
-                partial(derivative_pairs, analysis, by, keep=False), ["key"]
-            )
+            f"pairs_{by}": parquet_writer(partial(derivative_pairs, analysis, by), ["key"])
             for by in PAIR_GROUPS
         },
         "dimensions": parquet_writer(model_dimensions(analysis), ["model_id"]),
@@ -277,13 +271,6 @@ def _built(store: Warehouse) -> dict[str, Any]:
         "built_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "engine": getattr(store.reader, "name", "duckdb"),
     }
-
-
-def _union(tables: list[ir.Table]) -> ir.Table:
-    out = tables[0]
-    for table in tables[1:]:
-        out = out.union(table)
-    return out
 
 
 def analyse(

@@ -22,7 +22,6 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from hubpulse.analysis.families import match_publishers
 from hubpulse.analysis.history import month_range
 from hubpulse.analysis.lineage import describe_lineage
 from hubpulse.analysis.metrics import compare_families, model_dimensions, model_families
@@ -86,10 +85,10 @@ class View:
     @cached_property
     def official(self) -> pd.DataFrame:
         """owner (family), model_id, downloads_30d, ...: first-party repos."""
-        analysis = self.analysis
+        dims = model_dimensions(self.analysis)
+        owned = dims.filter(dims.publisher.notnull()).select("model_id", owner=dims.publisher)
         with self.engine:
-            owners = match_publishers(analysis.models.select("model_id"), analysis.registry)
-            owners = owners.select("model_id", owner="family").to_pyarrow().to_pandas()
+            owners = owned.to_pyarrow().to_pandas()
         official = owners.merge(self.models.reset_index(drop=True), on="model_id")
         return official.sort_values(["downloads_30d", "model_id"], ascending=[False, True])
 
