@@ -108,9 +108,10 @@ def run(path: Path) -> dict[str, Any]:
     shares: dict[str, float] = defaultdict(float)
     derivatives: dict[str, int] = defaultdict(int)
     for model, count in downloads.items():
-        families = {publisher(r) for r in roots[model]}
-        for family in families:
-            shares[family] += count / len(families)
+        families = sorted({publisher(r) for r in roots[model]})
+        whole, left = divmod(int(count), len(families))  # whole downloads, as hubpulse splits
+        for i, family in enumerate(families):
+            shares[family] += whole + (1 if i < left else 0)
         for family in above[model] - {publisher(model), UNATTRIBUTED}:
             derivatives[family] += 1
     return {

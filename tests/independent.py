@@ -100,25 +100,46 @@ def family_totals(
         else:
             fams = {publisher(r, families) or "(unattributed)" for r in roots(model_id, parents)}
             shares = {f: 1.0 / len(fams) for f in fams}
-        for fam, weight in shares.items():
-            totals[fam] += (row["downloads"] or 0) * weight
+        # split in whole downloads: ⌊v/n⌋ each, the remainder one each to the first by name
+        whole, left = divmod(row["downloads"] or 0, len(shares))
+        for i, fam in enumerate(sorted(shares)):
+            totals[fam] += whole + (1 if i < left else 0)
     return dict(totals)
 
 
 def forecast_month(csv_dir: Path, family: str, month: str) -> dict[str, float | None]:
     """A family's estimate and bounds for a calendar month, straight from the forecast CSVs,
     following the documented rolling30 rule: the 30-day count R(t) = V(t) - V(t-1) nearest the
-    month's last day, times the month's days (cut at creation) over the window's days."""
+    month's last day, times the month's days (cut at creation) over the window's days, used
+    only when the window holds at least half of those days."""
+    total, lower, upper = 0.0, 0.0, 0.0
+    for _, estimate, low, high in forecast_models(csv_dir, family, month):
+        total += estimate or 0.0
+        lower += low
+        upper = upper + high if upper is not None and high is not None else None
+    return {"estimate": total, "lower": lower, "upper": upper}
+
+
+Estimate = tuple[str, float | None, float, float | None]
+
+
+def forecast_models(csv_dir: Path, family: str, month: str) -> list[Estimate]:
+    """(model_id, estimate, lower, upper) of each model of ``family`` that existed in
+    ``month``, from the forecast CSVs (``forecast_month``'s rule)."""
     import csv
     import datetime as dt
 
     registry = tomllib.loads(_data("families.toml"))
     first = dt.date.fromisoformat(month + "-01")
     last = (first + dt.timedelta(days=32)).replace(day=1) - dt.timedelta(days=1)
-    total, lower, upper = 0.0, 0.0, 0.0
+    files = []
     for path in sorted(csv_dir.glob("*.csv")):
         with path.open() as handle:
-            lines = list(csv.reader(handle))
+            files.append(list(csv.reader(handle)))
+    newest = max(dt.date.fromisoformat(h[:10]) for lines in files for h in lines[0][1:-1])
+    last = min(last, newest)  # never past the evidence: the newest month ends on its day
+    found = []
+    for lines in files:
         days = [dt.date.fromisoformat(h[:10]) for h in lines[0][1:-1]]
         for cells in lines[1:]:
             if publisher(cells[0], registry["family"]) != family:
@@ -132,11 +153,8 @@ def forecast_month(csv_dir: Path, family: str, month: str) -> dict[str, float | 
             }
             if created > last:
                 continue
-            estimate, low, high = _rolling_month(counts, created, first, last)
-            total += estimate or 0.0
-            lower += low
-            upper = upper + high if upper is not None and high is not None else None
-    return {"estimate": total, "lower": lower, "upper": upper}
+            found.append((cells[0], *_rolling_month(counts, created, first, last)))
+    return found
 
 
 def _rolling_month(counts, created, first, last):  # type: ignore[no-untyped-def]
@@ -169,8 +187,9 @@ def _rolling_month(counts, created, first, last):  # type: ignore[no-untyped-def
     cuts = [ceiling(x, y) for x, y in outside_month]
     low = 0.0 if None in cuts else max(0.0, r - sum(cuts))
     estimate = None
-    if abs((nearest - last).days) <= 31:
-        days = (last - start).days + 1
+    days = (last - start).days + 1
+    seen = (min(nearest, last) - max(window_start, start)).days + 1
+    if abs((nearest - last).days) <= 31 and 2 * seen >= days:
         width = (nearest - window_start).days + 1
         estimate = min(max(r * days / width, low), high if high is not None else float("inf"))
     return estimate, low, high

@@ -174,3 +174,68 @@ def test_report_opens_offline_with_every_chart(
     page.page.locator("#section-month_comparison").screenshot(
         path=str(ARTIFACTS / "report-month-comparison.png")
     )
+
+
+PAGES = {
+    "overview": "/",
+    "family": "/family/Qwen",
+    "compare": "/compare?family=Qwen",
+    "model": f"/model/{MODEL}",
+    "search": "/search?q=qwen2.5-7b",
+}
+
+
+@pytest.mark.parametrize("name", PAGES)
+def test_every_page_states_what_the_warehouse_holds(server: str, page: Watched, name: str) -> None:
+    page.goto(server + PAGES[name])
+    warning = page.page.inner_text("#provenance-warning")
+    assert "partial extract" in warning and "4,167 models" in warning
+    assert page.page.locator("#provenance-warning").is_visible()
+    assert "hub_stats_2026-06.parquet" in (page.page.text_content("#provenance") or "")
+    # no chart title lies under Plotly's toolbar
+    for chart in page.page.locator(".js-plotly-plot").all():
+        title = chart.locator(".gtitle").bounding_box()
+        bar = chart.locator(".modebar").bounding_box()
+        if title and bar:
+            beside = title["x"] + title["width"] <= bar["x"]
+            below = title["y"] >= bar["y"] + bar["height"]
+            apart = beside or below or title["y"] + title["height"] <= bar["y"]
+            assert apart, (name, chart.get_attribute("id"))
+    page.shot(f"page-{name}")
+
+
+def test_month_comparison_draws_the_subject_against_the_combined_rest(
+    server: str, page: Watched
+) -> None:
+    monthly = page.page.request.get(server + "/api/monthly?mode=publisher").json()["rows"]
+    with_data = sorted(
+        {r["month"] for r in monthly if r["family"] == "Qwen" and r["estimate"] is not None},
+        reverse=True,
+    )
+    page.goto(server + "/compare?family=Qwen&mode=publisher")
+    assert page.page.locator("#month option").all_inner_texts() == with_data
+    assert page.page.eval_on_selector("#month", "el => el.value") == with_data[0]
+    page.page.select_option("#month", "2024-12")
+    with page.page.expect_navigation():
+        page.page.click("#compare-submit")
+    page.settle()
+    traces = page.page.evaluate("() => document.getElementById('chart-compare_month').data")
+    (bars,) = [t for t in traces if t["type"] == "bar"]
+    assert bars["x"] == ["Qwen", "next 8 combined"]
+    api = page.page.request.get(server + "/api/compare?family=Qwen&month=2024-12&mode=publisher")
+    month = api.json()["month"]
+    # a known upper bound is a whisker; an unknown one is an open-ended arrow, not a whisker
+    both = [month["value"], month["combined_next"]]
+    for i, figures in enumerate(both):
+        reach = bars["y"][i] + bars["error_y"]["array"][i]
+        assert reach == (figures["upper"] if figures["upper"] is not None else bars["y"][i])
+    arrows = [t for t in traces if t.get("name") == "no upper bound"]
+    unbounded = [n for n, f in zip(bars["x"], both, strict=True) if f["upper"] is None]
+    assert (arrows[0]["x"] if arrows else []) == unbounded
+    # the family keeps its colour: the overview's monthly chart paints Qwen the same way
+    qwen = bars["marker"]["color"][0]
+    page.goto(server + "/?mode=publisher")
+    overview = page.page.evaluate("() => document.getElementById('chart-monthly').data")
+    assert next(t for t in overview if t["name"] == "Qwen")["marker"]["color"] == qwen
+    page.goto(server + "/compare?family=Qwen&mode=publisher&month=2024-12")
+    page.page.locator("#chart-compare_month").screenshot(path=str(ARTIFACTS / "compare-month.png"))

@@ -25,7 +25,8 @@ FLAT = Truth([100 + (i % 7) * 10 for i in range(120)], created=0)
 
 def estimate(ev: Any, *, max_gap: int = 31) -> dict[str, dict[str, Any]]:
     table = estimate_monthly_downloads(ev, month_table(*MONTHS), max_gap_days=max_gap)
-    return {row["month"]: row for row in table.to_pyarrow().to_pylist()}
+    rows = table.to_pyarrow().to_pylist()
+    return {row["month"]: row for row in rows if row["model_id"] == MODEL}
 
 
 def truth_of(truth: Truth, row: dict[str, Any]) -> int:
@@ -52,8 +53,9 @@ def test_daily_source_covering_part_of_a_month_is_a_lower_bound() -> None:
     observations = [
         {"model_id": MODEL, "day": FLAT.day(i), "kind": "daily", "value": FLAT.d(i)} for i in days
     ]
+    later = {"model_id": "other/model", "day": FLAT.day(119), "kind": "rolling30", "value": 5}
     cover = [{"model_id": None, "first_day": START, "last_day": FLAT.day(69)}]
-    rows = estimate(make_evidence(observations, coverage=cover))
+    rows = estimate(make_evidence([*observations, later], coverage=cover))
     march = rows["2025-03"]
     observed = sum(FLAT.d(i) for i in range(59, 70))
     assert march["method"] == "daily_partial"
@@ -61,6 +63,37 @@ def test_daily_source_covering_part_of_a_month_is_a_lower_bound() -> None:
     assert march["estimate"] == pytest.approx(observed * 31 / 11)
     assert march["upper"] is None
     assert rows["2025-04"]["method"] == "none" and rows["2025-04"]["estimate"] is None
+
+
+def test_no_month_is_estimated_past_the_newest_observation() -> None:
+    rows = estimate(evidence(FLAT, rolling_days=[109]))  # 2025-04-20, the newest of all
+    april = rows["2025-04"]
+    assert april["complete"] is False and april["month_end"] == FLAT.day(109)
+    assert april["estimate"] == pytest.approx(FLAT.rolling(109) * 20 / 30)
+    assert april["upper"] == FLAT.rolling(109)  # the window holds all 20 days counted
+    assert all(row["complete"] for month, row in rows.items() if month != "2025-04")
+    assert_bounded(FLAT, april)
+    rows = estimate(evidence(FLAT, daily=True), max_gap=31)
+    assert set(rows) == {"2025-01", "2025-02", "2025-03", "2025-04"}
+    with pytest.raises(KeyError):
+        estimate(evidence(Truth(FLAT.downloads[:50], created=0), daily=True))["2025-03"]
+
+
+def test_a_30_day_count_never_stands_for_a_month_it_saw_less_than_half_of() -> None:
+    later = {"model_id": "other/model", "day": FLAT.day(119), "kind": "rolling30", "value": 5}
+    ev = evidence(FLAT, rolling_days=[99])  # 2025-04-10: 20 days of March, 10 of April
+    rows = estimate(make_evidence([*_observations(ev), later]))
+    assert rows["2025-03"]["method"] == "rolling30"
+    assert rows["2025-04"]["method"] == "none" and rows["2025-04"]["estimate"] is None
+    assert_bounded(FLAT, rows["2025-04"])
+
+
+def _observations(ev: Any) -> list[dict[str, Any]]:
+    return ev.observations.to_pyarrow().to_pylist()  # type: ignore[no-any-return]
+
+
+def _created(ev: Any) -> list[dict[str, Any]]:
+    return ev.created.to_pyarrow().to_pylist()  # type: ignore[no-any-return]
 
 
 def test_rolling_count_on_the_last_day_of_a_30_day_month_is_exact() -> None:
@@ -128,8 +161,12 @@ def test_stalled_counter_is_ignored_until_it_catches_up() -> None:
 
 
 def test_observations_too_far_from_a_month_give_no_estimate() -> None:
-    rows = estimate(evidence(FLAT, rolling_days=[5]))
-    assert rows["2025-01"]["method"] == "rolling30"
+    later = {"model_id": "other/model", "day": FLAT.day(119), "kind": "rolling30", "value": 5}
+    ev = evidence(FLAT, rolling_days=[5])
+    rows = estimate(make_evidence([*_observations(ev), later], _created(ev)))
+    january = rows["2025-01"]  # the count saw 6 of its 31 days: a bound, not an estimate
+    assert january["method"] == "none" and january["lower"] == FLAT.rolling(5)
+    assert_bounded(FLAT, january)
     for month in ("2025-03", "2025-04"):
         assert rows[month]["method"] == "none"
         assert rows[month]["estimate"] is None and rows[month]["upper"] is None

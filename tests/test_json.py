@@ -31,6 +31,10 @@ RUNS: dict[str, list[list[str]]] = {
     ],
     "trend": [["Qwen", "Llama"], ["Qwen", "--mode", "publisher"]],
     "milestones": [["Qwen"]],
+    "drivers": [
+        ["Qwen", "--month", "2024-10"],
+        ["Alibaba", "--by", "vendor", "--month", "2024-12"],
+    ],
     "concentration": [[], ["--by", "country"]],
     "derivative-growth": [["Qwen", "Llama"]],
 }

@@ -8,7 +8,8 @@ from conftest import HUB_STATS
 from graphs import DAY, aliases, model, records, snapshot
 from independent import family_totals
 
-from hubpulse.analysis.metrics import compare_families, count_derivatives, rank_models
+from hubpulse.analysis.claims import compare_families
+from hubpulse.analysis.metrics import count_derivatives, rank_models
 from hubpulse.analysis.snapshot import analyse_snapshot
 from hubpulse.registry import load_registry
 

@@ -226,4 +226,6 @@ def test_cumulative_segments_feed_the_estimator(warehouse: Warehouse, tmp_path: 
     covered = 4 + 3  # days 2-5 and 7-9; days 1 and 6 start segments of unknown delta
     assert row["method"] == "daily_partial"
     assert row["lower"] == 35
-    assert row["estimate"] == pytest.approx(35 * 31 / covered)
+    # the newest observation is March 9: the month is counted through that day only
+    assert (row["complete"], row["month_end"]) == (False, dt.date(2025, 3, 9))
+    assert row["estimate"] == pytest.approx(35 * 9 / covered)

@@ -23,10 +23,10 @@ import pytest
 from conftest import HUB_STATS, HUB_STATS_DATE
 from graphs import model
 
+from hubpulse.analysis.claims import compare_family
 from hubpulse.analysis.lineage import describe_lineage
 from hubpulse.analysis.metrics import (
     GROUPS,
-    compare_family,
     count_derivatives,
     derivatives_by_family,
     rank_models,

@@ -21,9 +21,9 @@ from conftest import FIXTURES, HUB_STATS, HUB_STATS_DATE, cli
 from independent import family_totals
 from typer.testing import CliRunner
 
+from hubpulse.analysis.claims import compare_family
 from hubpulse.analysis.lineage import describe_lineage
 from hubpulse.analysis.metrics import (
-    compare_family,
     count_derivatives,
     derivatives_by_family,
     rank_models,

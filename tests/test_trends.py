@@ -19,12 +19,12 @@ from graphs import aliases, model, snapshot
 from independent import forecast_month
 from truth import make_evidence
 
+from hubpulse.analysis.claims import compare_month
 from hubpulse.analysis.estimator import HistoryError
 from hubpulse.analysis.evidence import collect_evidence, read_evidence
 from hubpulse.analysis.history import History, prepare_history
 from hubpulse.analysis.snapshot import Analysis
 from hubpulse.analysis.trends import (
-    compare_month,
     concentration,
     count_new_derivatives,
     cumulative_downloads,
@@ -89,11 +89,24 @@ def test_november_30_day_counts_are_exact_where_every_model_is_tracked(
 
 
 def test_group_totals_add_up_to_the_month_total(forecast_history: History) -> None:
+    models = forecast_history.monthly("model").to_pyarrow().to_pylist()
+    floor = forecast_history.checks.min_coverage
     for by in ("family", "vendor", "country"):
         rows = forecast_history.monthly(by).to_pyarrow().to_pylist()
         for month in MONTHS:
-            shares = [r["share"] for r in rows if r["month"] == month]
-            assert sum(shares) == pytest.approx(1.0)
+            held = [r for r in rows if r["month"] == month]
+            total = sum(r["estimate"] or 0 for r in held)
+            month_models = [r["estimate"] or 0 for r in models if r["month"] == month]
+            # each row rounds to the download: at most half a download each
+            assert total == pytest.approx(
+                sum(month_models), abs=(len(held) + len(month_models)) / 2
+            )
+            for r in held:
+                usable = (r["coverage"] or 0) >= floor and r["month_coverage"] >= floor
+                if usable and total:
+                    assert r["share"] == pytest.approx(r["estimate"] / total, rel=1e-5)
+                else:
+                    assert r["share"] is None, (by, month, r)
 
 
 def _rows(figures: dict[str, tuple[int, int, int | None]]) -> list[dict[str, Any]]:
@@ -134,10 +147,13 @@ def test_concentration_matches_hand_computed_indices() -> None:
                 "month": ["2025-01"] * 4,
                 "family": ["A", "B", "C", UNATTRIBUTED],
                 "estimate": [60, 30, 10, 500],
+                "month_coverage": [0.9] * 4,
             }
         )
     )
     row = concentration(monthly, "family", top=2).to_pyarrow().to_pylist()[0]
+    thin = concentration(monthly, "family", top=2, min_coverage=0.95).to_pyarrow().to_pylist()[0]
+    assert thin["coverage"] == 0.9 and thin["hhi"] is None and thin["top1_share"] is None
     shares = [0.6, 0.3, 0.1]
     hhi = sum(s * s for s in shares) * 10_000
     values = [60, 30, 10]

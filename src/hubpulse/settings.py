@@ -65,6 +65,25 @@ class Settings(BaseSettings):
         ge=0,
         description="Farthest an observation may lie from a month boundary to estimate it.",
     )
+    min_coverage: float = Field(
+        default=0.8,
+        ge=0,
+        le=1,
+        description="Coverage a group-month needs (the part of its newest 30-day downloads "
+        "that was estimated) before shares, growth and concentration use it.",
+    )
+    driver_share: float = Field(
+        default=0.5,
+        gt=0,
+        le=1,
+        description="Flag a group-month when one model makes more than this part of it.",
+    )
+    spike_factor: float = Field(
+        default=10.0,
+        gt=1,
+        description="Flag a model-month that jumps above, or collapses below, both neighbouring "
+        "months by more than this factor.",
+    )
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -20,8 +20,10 @@ cannot bound the month from above (say, a month no observation window reaches).
    estimate interpolates the counter linearly to the boundaries; ``upper`` is the counter
    difference between the outer observations, ``lower`` between the inner ones.
 3. ``rolling30`` — the 30-day count R(t*) observed nearest the month's last day (within
-   ``max_gap_days``), scaled by the month's length: ``R(t*) × n / 30`` (n = days of the month
-   since creation; the window is likewise cut at creation). So a 30-day month observed on its
+   ``max_gap_days``, and only when its window holds at least half of the month's days, so one
+   count never stands for a month it barely saw), scaled by the month's length:
+   ``R(t*) × n / 30`` (n = days of the month since creation; the window is likewise cut at
+   creation). So a 30-day month observed on its
    last day is exact, a 31-day month is ``R × 31/30`` with ``lower = R`` and ``upper = R +`` the
    smallest 30-day count whose window holds the month's first day, and February is
    ``R × 28/30`` with ``upper = R`` and ``lower = R −`` the smallest count whose window holds the
@@ -31,6 +33,10 @@ cannot bound the month from above (say, a month no observation window reaches).
    the month; ``lower`` is the observed sum.
 
 ``not_created`` rows (created after the month) are exactly 0; ``none`` rows have no estimate.
+
+**Never past the evidence.** Months after the newest observation's day are not estimated, and
+the month holding that day ends on it: its ``month_end`` is that day and ``complete`` is false,
+so a snapshot taken on the 20th estimates the month's first 20 days, never the rest.
 Bounds from *every* method that yields one are intersected, and the estimate is clamped into the
 result, so a far but valid counter bracket still caps a rolling estimate. Where the evidence
 contradicts itself (lower > upper) the chosen method's own bounds are kept and ``conflict`` is
@@ -96,12 +102,18 @@ def parse_month(text: str) -> dt.date:
 def estimate_monthly_downloads(
     evidence: Evidence, months: ir.Table, *, max_gap_days: int = 31
 ) -> ir.Table:
-    """model_id, month, month_start, month_end, days, created, method, estimate, lower, upper,
-    flags.
+    """model_id, month, month_start, month_end, days, complete, created, method, estimate, lower,
+    upper, flags.
 
     One row per known model (observed, or with a known creation date) and per month of
-    ``months`` (see the module docstring for methods and bounds). ``estimate`` is null only
-    for ``none`` rows; ``upper`` is null where the month cannot be bounded from above."""
+    ``months`` up to the newest observation (see the module docstring for methods and bounds).
+    ``estimate`` is null only for ``none`` rows; ``upper`` is null where the month cannot be
+    bounded from above."""
+    newest = evidence.observations.day.max().as_scalar()
+    months = months.filter(months.month_start <= newest).mutate(
+        month_end=ibis.least(months.month_end, newest).cast("date"),
+        complete=months.month_end <= newest,
+    )
     grid = _grid(evidence, months)
     candidates = [
         _daily(grid, evidence).rename(lambda c: c if c in _KEYS else f"d_{c}"),
@@ -276,9 +288,11 @@ def _rolling(grid: ir.Table, evidence: Evidence, max_gap: int) -> ir.Table:
     width = _days(t.t_day, t.w_start) + 1
     hi = t.r + t.u_left + t.u_right
     lo = ibis.greatest(t.r - t.v_left.fill_null(_BIG) - t.v_right.fill_null(_BIG), 0.0)
+    seen = _days(ibis.least(t.t_day, t.month_end), ibis.greatest(t.w_start, t.start)) + 1
+    usable = (t.gap <= max_gap) & (seen * 2 >= n)
     return t.select(
         *_KEYS,
-        est=ibis.ifelse(t.gap <= max_gap, t.r * n / width, ibis.null("float64")),
+        est=ibis.ifelse(usable, t.r * n / width, ibis.null("float64")),
         lo=lo,
         hi=hi,
         gap=t.gap,
@@ -370,6 +384,7 @@ def _combine(t: ir.Table) -> ir.Table:
         "month_start",
         "month_end",
         "days",
+        "complete",
         "created",
         "method",
         estimate=ibis.ifelse(zero, 0.0, estimate),

@@ -2,16 +2,15 @@
 attributed to families under one mode — the ``History`` that questions over time
 (``trends``) and every surface read.
 
-A group's ``lower`` and ``upper`` are the sums of its models' bounds, so they stay rigorous;
-``upper`` is null as soon as one model cannot be bounded from above, and ``unestimated`` counts
-models with no estimate that month (their downloads are missing from ``estimate``, never
-guessed).
+A group's figures, coverage and flags are ``monthly``'s. The estimates also cover the month
+before the range, so a flag for a jump in the first month does not depend on where the range
+starts.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import ibis
 import ibis.expr.types as ir
@@ -24,7 +23,13 @@ from hubpulse.analysis.estimator import (
 )
 from hubpulse.analysis.evidence import Evidence, evidence_months, read_evidence
 from hubpulse.analysis.families import assign_publishers
-from hubpulse.analysis.metrics import exact
+from hubpulse.analysis.monthly import (
+    Checks,
+    month_drivers,
+    monthly_downloads,
+    newest_counts,
+    with_jumps,
+)
 from hubpulse.analysis.snapshot import Analysis
 from hubpulse.analysis.stored import load_analysis
 from hubpulse.errors import EngineError
@@ -45,9 +50,39 @@ class History:
     first: str
     last: str
     lineage_date: dt.date | None
+    basis: ir.Table | None = None
+    checks: Checks = field(default_factory=Checks)
 
-    def monthly(self, by: TrendBy = "family") -> ir.Table:
-        return monthly_downloads(self.estimates, self.shares, self.registry, by)
+    def monthly(
+        self, by: TrendBy = "family", families: list[str] | None = None, limit: int = 0
+    ) -> ir.Table:
+        """Monthly figures per group; with ``families``, only the groups (models, authors,
+        vendors, countries) those families' models belong to — shares stay of the whole; with
+        ``limit``, the ``limit`` largest groups of each month."""
+        table = monthly_downloads(
+            self.estimates, self.shares, self.registry, by, self.basis, self.checks
+        )
+        key = "model_id" if by == "model" else by
+        if families:
+            table = self._members(table, by, families)
+        if limit:
+            order = ibis.window(group_by=table.month, order_by=[ibis.desc(table.estimate), key])
+            table = table.filter(ibis.row_number().over(order) < limit)
+        return table.order_by(["month", ibis.desc("estimate"), key])
+
+    def _members(self, table: ir.Table, by: TrendBy, families: list[str]) -> ir.Table:
+        key = "model_id" if by == "model" else by
+        members = self.shares.filter(self.shares.family.isin(families)).join(
+            self.registry.table(), "family"
+        )
+        members = members.select(
+            key=members.model_id.split("/")[0] if by == "author" else members[key]
+        )
+        return table.semi_join(members.distinct(), table[key] == members.key)
+
+    def drivers(self, by: TrendBy, group: str, month: str) -> ir.Table:
+        """The models behind one group-month figure (``monthly.month_drivers``)."""
+        return month_drivers(self.estimates, self.shares, self.registry, by, group, month)
 
 
 def prepare_history(
@@ -59,6 +94,7 @@ def prepare_history(
     first: str | None = None,
     last: str | None = None,
     max_gap_days: int = 31,
+    checks: Checks | None = None,
 ) -> History:
     """Estimate every model-month from ``first`` to ``last`` (default: the months the evidence
     spans) and attribute the models; ``analysis`` supplies the lineage graph."""
@@ -68,12 +104,21 @@ def prepare_history(
             "no download history in the warehouse: run `hubpulse import-series PATH` "
             "or ingest snapshots first"
         )
-    first, last = first or span[0], last or span[1]
-    months = month_table(first, last)
-    estimates = estimate_monthly_downloads(evidence, months, max_gap_days=max_gap_days).cache()
+    first, last = first or span[0], min(last or span[1], span[1])
+    if first > span[1]:
+        raise HistoryError(
+            f"no download evidence in or after {first}: the newest observation is in {span[1]}"
+        )
+    checks = checks or Checks()
+    lead_in = (parse_month(first) - dt.timedelta(days=1)).strftime("%Y-%m")  # for the jumps
+    months = month_table(lead_in, last)
+    estimates = estimate_monthly_downloads(evidence, months, max_gap_days=max_gap_days)
+    estimates = with_jumps(estimates, checks.spike_factor)
+    estimates = estimates.filter(estimates.month >= first).cache()
     shares = attribute_history(estimates.select("model_id"), registry, mode, analysis).cache()
     date = analysis.snapshot_date if analysis is not None and mode == "lineage" else None
-    return History(estimates, shares, registry, mode, first, last, date)
+    basis = newest_counts(evidence).cache()
+    return History(estimates, shares, registry, mode, first, last, date, basis, checks)
 
 
 def attribute_history(
@@ -90,60 +135,6 @@ def attribute_history(
     known = analysis.attribution("lineage").semi_join(ids, "model_id")
     rest = ids.filter(~ids.model_id.isin(graph.model_id))
     return known.union(assign_publishers(rest, registry))
-
-
-def monthly_downloads(
-    estimates: ir.Table, shares: ir.Table, registry: Registry, by: TrendBy = "family"
-) -> ir.Table:
-    """month, <by>, estimate, lower, upper, share, models, unestimated, methods."""
-    credited = credited_estimates(estimates, shares, registry)
-    key = "model_id" if by == "model" else by
-    keys = ["month", key]
-    grouped = credited.group_by(keys).aggregate(
-        estimate=(exact(credited.estimate) * exact(credited.weight)).sum(),
-        lower=(exact(credited.lower) * exact(credited.weight)).sum(),
-        upper=(exact(credited.upper) * exact(credited.weight)).sum(),
-        open_ended=credited.upper.isnull().any(),
-        models=credited.model_id.nunique(),
-        unestimated=credited.model_id.nunique(where=credited.method == "none"),
-    )
-    per_method = credited.group_by([*keys, "method"]).aggregate(n=credited.model_id.nunique())
-    methods = per_method.group_by(keys).aggregate(
-        methods=(per_method.method + ":" + per_method.n.cast("string")).group_concat(
-            " ", order_by=[ibis.desc(per_method.n), per_method.method]
-        )
-    )
-    grouped = grouped.join(methods, keys)
-    total = grouped.estimate.sum().over(group_by="month")
-    return grouped.select(
-        "month",
-        key,
-        estimate=grouped.estimate.round().cast("int64"),
-        lower=grouped.lower.round().cast("int64"),
-        upper=ibis.ifelse(grouped.open_ended, None, grouped.upper.round()).cast("int64"),
-        share=ibis.ifelse(total > 0, grouped.estimate / total, ibis.null("float64")),
-        models=grouped.models,
-        unestimated=grouped.unestimated,
-        methods=grouped.methods,
-    ).order_by(["month", ibis.desc("estimate"), key])
-
-
-def credited_estimates(estimates: ir.Table, shares: ir.Table, registry: Registry) -> ir.Table:
-    joined = estimates.join(shares, "model_id").join(registry.table(), "family")
-    return joined.select(
-        "model_id",
-        "month",
-        "method",
-        "created",
-        "estimate",
-        "lower",
-        "upper",
-        "weight",
-        "family",
-        "vendor",
-        "country",
-        author=joined.model_id.split("/")[0],
-    )
 
 
 def load_history(
@@ -175,6 +166,7 @@ def load_history(
         first=first,
         last=last,
         max_gap_days=settings.max_gap_days,
+        checks=Checks.from_settings(settings),
     )
 
 

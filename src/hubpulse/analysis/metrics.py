@@ -2,13 +2,17 @@
 
 Every function takes an ``Analysis`` (a snapshot's models, its lineage and the family registry)
 and returns Ibis expressions or small result objects; nothing here knows the engine. Downloads
-of a model split between families (lineage mode, cross-family merges) are weighted by its share,
-so family totals add up to the snapshot total.
+of a model split between families (lineage mode, cross-family merges) are split in whole
+downloads, so family totals add up to the snapshot total exactly.
 
 Definitions used throughout:
 
 - ``downloads_30d`` is the Hub's rolling 30-day count at the snapshot; ``downloads_all_time`` the
-  cumulative count (null where the source did not serve it, summed as 0);
+  cumulative count (null where the source did not serve it: a group's sum is of the models
+  whose count is known, null when none is);
+- a model split between n families (lineage mode, cross-family merges) gives each ⌊v/n⌋ whole
+  downloads and the remainder one each to its first families by name, so family totals add up
+  to the per-model sum exactly;
 - ``share`` is the row's ``downloads_30d`` over the snapshot's total ``downloads_30d``;
 - ``models`` counts the repos credited to the row (any share); ``derivatives`` counts repos in
   the snapshot that descend from the row's first-party repos and are not first-party themselves
@@ -17,21 +21,25 @@ Definitions used throughout:
 
 from __future__ import annotations
 
-import datetime as dt
-from dataclasses import dataclass, field
-from typing import Any
-
 import ibis
 import ibis.expr.datatypes as idt
 import ibis.expr.types as ir
 
 from hubpulse.analysis.families import match_publishers
+from hubpulse.analysis.sizes import SIZE_BUCKETS, UNKNOWN_SIZE, parameter_count, size_bucket
 from hubpulse.analysis.snapshot import Analysis
-from hubpulse.errors import ModelNotFoundError, UnknownFamilyError
-from hubpulse.registry import UNATTRIBUTED
+from hubpulse.errors import ModelNotFoundError
 from hubpulse.terms import GROUPS, GroupBy, Metric, Mode
 
-__all__ = ["GROUPS", "GroupBy", "Metric"]  # re-exported; the functions are public by name
+__all__ = [  # re-exported; the functions are public by name
+    "GROUPS",
+    "SIZE_BUCKETS",
+    "UNKNOWN_SIZE",
+    "GroupBy",
+    "Metric",
+    "parameter_count",
+    "size_bucket",
+]
 
 
 PAIR_GROUPS: tuple[GroupBy, ...] = ("family", "vendor", "country", "author")
@@ -64,10 +72,10 @@ def rank_models(
     ranked = grouped.select(
         rank=ibis.row_number().over(order_by=[ibis.desc("downloads_30d"), key]) + 1,
         **{key: grouped[key]},
-        downloads_30d=grouped.downloads_30d.round().cast("int64"),
-        downloads_all_time=grouped.downloads_all_time.round().cast("int64"),
+        downloads_30d=grouped.downloads_30d.cast("int64"),
+        downloads_all_time=grouped.downloads_all_time.cast("int64"),
         share=ibis.ifelse(total > 0, grouped.downloads_30d / total, ibis.null("float64")),
-        likes=grouped.likes.round().cast("int64"),
+        likes=grouped.likes.cast("int64"),
         models=grouped.models,
         derivatives=grouped.derivatives,
     )
@@ -87,104 +95,6 @@ def _model_count(credited: ir.Table, by: GroupBy) -> ir.IntegerScalar:
     if by == "model":
         return ibis.literal(1, "int64").name("models")
     return credited.model_id.nunique()
-
-
-@dataclass(frozen=True)
-class Comparison:
-    """A family's downloads against the combined total of the next N families."""
-
-    family: str
-    mode: Mode
-    metric: Metric
-    next_n: int
-    snapshot_date: dt.date
-    rank: int
-    value: int
-    combined: int
-    rows: list[dict[str, Any]] = field(default_factory=list)
-
-    @property
-    def margin(self) -> int:
-        return self.value - self.combined
-
-    @property
-    def ratio(self) -> float | None:
-        return self.value / self.combined if self.combined else None
-
-    @property
-    def verdict(self) -> str:
-        return "exceeds" if self.value > self.combined else "does not exceed"
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "family": self.family,
-            "mode": self.mode,
-            "metric": self.metric,
-            "snapshot_date": self.snapshot_date.isoformat(),
-            "next_n": self.next_n,
-            "rank": self.rank,
-            "value": self.value,
-            "combined_next": self.combined,
-            "verdict": self.verdict,
-            "margin": self.margin,
-            "ratio": self.ratio,
-            "families": self.rows,
-        }
-
-
-def compare_families(
-    ranking: list[dict[str, Any]],
-    family: str,
-    next_n: int,
-    *,
-    mode: Mode,
-    metric: Metric,
-    snapshot_date: dt.date,
-) -> Comparison:
-    """Compare ``family`` with the ``next_n`` attributed families ranked just below it by
-    ``metric``. ``ranking`` is an executed family ranking (``rank_models(by="family")``)."""
-    ordered = sorted(
-        (r for r in ranking if r["family"] != UNATTRIBUTED),
-        key=lambda r: (-(r[metric] or 0), r["family"]),
-    )
-    names = [r["family"].lower() for r in ordered]
-    if family.lower() not in names:
-        raise UnknownFamilyError(
-            f"family {family!r} has no models in the {snapshot_date} snapshot under {mode} mode"
-        )
-    at = names.index(family.lower())
-    subject, following = ordered[at], ordered[at + 1 : at + 1 + next_n]
-    rows = [
-        {
-            "role": "subject" if i == 0 else "next",
-            "rank": at + 1 + i,
-            "family": r["family"],
-            metric: int(r[metric] or 0),
-        }
-        for i, r in enumerate([subject, *following])
-    ]
-    return Comparison(
-        family=subject["family"],
-        mode=mode,
-        metric=metric,
-        next_n=len(following),
-        snapshot_date=snapshot_date,
-        rank=at + 1,
-        value=int(subject[metric] or 0),
-        combined=sum(int(r[metric] or 0) for r in following),
-        rows=rows,
-    )
-
-
-def compare_family(
-    analysis: Analysis, family: str, next_n: int, *, mode: Mode, metric: Metric = "downloads_30d"
-) -> Comparison:
-    """Rank the snapshot's families under ``mode`` and compare ``family`` with the next N."""
-    name = analysis.registry.get(family).name
-    ranking = rank_models(analysis, by="family", mode=mode).to_pyarrow().to_pylist()
-    return compare_families(
-        ranking, name, next_n, mode=mode, metric=metric, snapshot_date=analysis.snapshot_date
-    )
 
 
 def count_derivatives(analysis: Analysis, target: str, *, min_downloads: int = 0) -> ir.Table:
@@ -239,40 +149,6 @@ def _by_relation(analysis: Analysis, pairs: ir.Table, min_downloads: int) -> ir.
     return table.order_by(["key", last, ibis.desc("derivatives"), "relation"])
 
 
-SIZE_BUCKETS: tuple[tuple[str, float], ...] = (
-    ("<1B", 1e9),
-    ("1–5B", 6e9),
-    ("7–9B", 10e9),
-    ("10–50B", 50e9),
-    ("50–100B", 100e9),
-    ("100–250B", 250e9),
-    ("250B+", float("inf")),
-)
-
-
-UNKNOWN_SIZE = "unknown"
-
-
-_SIZE_TOKEN = r"(?:^|[-_])(?:(\d+)x)?(\d+(?:\.\d+)?)([bBmM])(?:$|[-_])"
-
-
-def parameter_count(models: ir.Table) -> ir.FloatingValue:
-    """``params_total`` where the source served it, else the size written in the repo name."""
-    name = models.model_id.split("/")[1]
-    experts = name.re_extract(_SIZE_TOKEN, 1).nullif("").cast("float64").fill_null(1.0)
-    number = name.re_extract(_SIZE_TOKEN, 2).nullif("").cast("float64")
-    unit = name.re_extract(_SIZE_TOKEN, 3).upper()
-    parsed = experts * number * ibis.ifelse(unit == "B", 1e9, 1e6)
-    served = models.params_total.cast("float64")
-    return ibis.ifelse(served > 0, served, parsed)
-
-
-def size_bucket(params: ir.FloatingValue) -> ir.StringValue:
-    """The ``SIZE_BUCKETS`` label of a parameter count (``unknown`` when null)."""
-    cases = [(params < upper, label) for label, upper in SIZE_BUCKETS[:-1]]
-    return ibis.ifelse(params.isnull(), UNKNOWN_SIZE, ibis.cases(*cases, else_=SIZE_BUCKETS[-1][0]))
-
-
 def exact(value: ir.NumericValue) -> ir.DecimalValue:
     """``value`` as a fixed-point decimal (12 places), so that weighted sums are exact and the
     same on every run: float sums depend on the engine's (parallel) summation order, and a
@@ -307,15 +183,23 @@ def model_credits(analysis: Analysis, mode: Mode) -> ir.Table:
 def _credits(analysis: Analysis, mode: Mode) -> ir.Table:
     shares = analysis.attribution(mode)
     joined = model_dimensions(analysis).join(shares, "model_id")
+    # a model split between n families (weight 1/n) gives each ⌊v/n⌋ whole downloads and the
+    # v mod n left over one each to its first families by name: the parts add up to v exactly
+    n = joined.family.count().over(ibis.window(group_by=joined.model_id))
+    place = ibis.row_number().over(ibis.window(group_by=joined.model_id, order_by=joined.family))
+
+    def split(value: ir.IntegerValue) -> ir.IntegerValue:
+        return value // n + ibis.ifelse(place < value % n, 1, 0)
+
     return joined.select(
         "model_id",
         "family",
         "weight",
         "author",
         "size",
-        dl30=joined.downloads_30d.fill_null(0) * exact(joined.weight),
-        dlall=joined.downloads_all_time.fill_null(0) * exact(joined.weight),
-        likes_w=joined.likes.fill_null(0) * exact(joined.weight),
+        dl30=split(joined.downloads_30d),
+        dlall=split(joined.downloads_all_time),
+        likes_w=split(joined.likes),
     )
 
 

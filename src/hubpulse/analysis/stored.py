@@ -50,7 +50,7 @@ from hubpulse.store.derived import (
 from hubpulse.store.warehouse import ALIASES, Warehouse, open_store
 
 LINEAGE_RULES = 1
-ATTRIBUTION_RULES = 2
+ATTRIBUTION_RULES = 3  # 3: credits split in whole downloads, nulls kept
 LINEAGE_TABLES = ("edges", "closure", "by_ancestor", "roots", "issues")
 FAMILY_TABLES = (
     *(f"credits_{m}" for m in MODES),

@@ -6,43 +6,60 @@ milestones, and new derivatives per month — each carrying the bounds of the es
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
 from typing import Any
 
 import ibis
 import ibis.expr.types as ir
 
 from hubpulse.analysis.estimator import HistoryError
-from hubpulse.analysis.history import History, TrendBy, credited_estimates, monthly_downloads
+from hubpulse.analysis.history import TrendBy
 from hubpulse.analysis.metrics import derivative_pairs
+from hubpulse.analysis.monthly import credited_estimates, monthly_downloads
 from hubpulse.analysis.snapshot import Analysis
-from hubpulse.errors import UnknownFamilyError
 from hubpulse.registry import UNATTRIBUTED, Registry
-from hubpulse.settings import Mode
 
 RELATIONS = ("finetune", "adapter", "quantized", "merge")
 
 
-def family_trend(monthly: ir.Table, families: list[str]) -> ir.Table:
-    """The monthly family rows of ``families`` with month-over-month growth."""
+def family_trend(monthly: ir.Table, families: list[str], min_coverage: float = 0.8) -> ir.Table:
+    """The monthly family rows of ``families`` with month-over-month growth, defined only
+    between consecutive months that both have an estimate covering ``min_coverage``."""
     wanted = monthly.filter(monthly.family.isin(families))
-    previous = wanted.estimate.lag().over(group_by="family", order_by="month")
-    growth = ibis.ifelse(previous > 0, wanted.estimate / previous - 1, ibis.null("float64"))
+    sound = wanted.estimate.notnull() & (wanted.coverage >= min_coverage) & wanted.through.isnull()
+    wanted = wanted.mutate(sound=sound.fill_null(False))
+    window = ibis.window(group_by="family", order_by="month")
+    previous = wanted.estimate.lag().over(window)
+    previous_sound = wanted.sound.lag().over(window)
+    growth = ibis.ifelse(
+        wanted.sound & previous_sound.fill_null(False) & (previous > 0),
+        wanted.estimate / previous - 1,
+        ibis.null("float64"),
+    )
     return wanted.select(
         "family",
         "month",
+        "through",
         "estimate",
         "lower",
         "upper",
         mom_growth=growth,
         share="share",
+        coverage="coverage",
+        estimated="estimated",
+        models="models",
+        flags="flags",
         methods="methods",
     ).order_by(["family", "month"])
 
 
-def concentration(monthly: ir.Table, by: TrendBy, top: int = 5) -> ir.Table:
-    """month, groups, total, top1_share, top<N>_share, hhi (0–10,000), gini (0–1), over the
-    attributed groups (``(unattributed)`` is left out), from point estimates."""
+def concentration(
+    monthly: ir.Table, by: TrendBy, top: int = 5, min_coverage: float = 0.8
+) -> ir.Table:
+    """month, coverage, groups, total, top1_share, top<N>_share, hhi (0–10,000), gini (0–1),
+    over the attributed groups with an estimate (``(unattributed)`` is left out), from point
+    estimates; the measures are null in months whose coverage (the part of all models' newest
+    30-day downloads that was estimated) is below ``min_coverage``."""
+    months = monthly.group_by("month").aggregate(cover=monthly.month_coverage.max())
     rows = monthly.filter((monthly[by] != UNATTRIBUTED) & (monthly.estimate > 0))
     total = rows.estimate.sum().over(group_by="month")
     rank_desc = ibis.row_number().over(group_by="month", order_by=ibis.desc("estimate")) + 1
@@ -56,108 +73,24 @@ def concentration(monthly: ir.Table, by: TrendBy, top: int = 5) -> ir.Table:
         hhi=(rows.s * rows.s).sum() * 10_000,
         weighted=(rows.rank_asc * rows.estimate).sum(),
     )
+    stats = months.left_join(stats, "month").drop("month_right")
     n = stats.groups.cast("float64")
     gini = 2 * stats.weighted / (n * stats.total) - (n + 1) / n
+    ok = stats.cover >= min_coverage
+
+    def when_ok(value: ir.Value) -> ir.Value:
+        return ibis.ifelse(ok, value, ibis.null(value.type()))
+
     return stats.select(
         "month",
-        "groups",
-        "total",
-        "top1_share",
-        **{f"top{top}_share": stats.top_n_share},
-        hhi=stats.hhi.round(1),
-        gini=gini.round(4),
+        coverage=stats.cover.round(4),
+        groups=stats.groups,
+        total=stats.total,
+        top1_share=when_ok(stats.top1_share),
+        **{f"top{top}_share": when_ok(stats.top_n_share)},
+        hhi=when_ok(stats.hhi.round(1)),
+        gini=when_ok(gini.round(4)),
     ).order_by("month")
-
-
-@dataclass(frozen=True)
-class MonthlyComparison:
-    """A family's estimated downloads in one calendar month against the next N combined."""
-
-    family: str
-    mode: Mode
-    month: str
-    next_n: int
-    rank: int
-    value: dict[str, int | None]
-    combined: dict[str, int | None]
-    rows: list[dict[str, Any]] = field(default_factory=list)
-
-    @property
-    def verdict(self) -> str:
-        """``holds`` when even the family's lower bound beats the others' upper bound,
-        ``fails`` when its upper bound is below their lower bound, else undecided."""
-        own_lo, own_hi = self.value["lower"], self.value["upper"]
-        other_lo, other_hi = self.combined["lower"], self.combined["upper"]
-        if other_hi is not None and own_lo is not None and own_lo > other_hi:
-            return "holds"
-        if own_hi is not None and other_lo is not None and own_hi < other_lo:
-            return "fails"
-        return "undecided within error"
-
-    @property
-    def point_verdict(self) -> str:
-        value, other = self.value["estimate"] or 0, self.combined["estimate"] or 0
-        return "exceeds" if value > other else "does not exceed"
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "family": self.family,
-            "mode": self.mode,
-            "month": self.month,
-            "next_n": self.next_n,
-            "rank": self.rank,
-            "value": self.value,
-            "combined_next": self.combined,
-            "verdict": self.verdict,
-            "point_estimate_verdict": self.point_verdict,
-            "families": self.rows,
-        }
-
-
-def compare_month(
-    monthly_rows: list[dict[str, Any]], family: str, next_n: int, *, mode: Mode, month: str
-) -> MonthlyComparison:
-    """Compare ``family`` with the ``next_n`` families ranked below it by estimate in
-    ``month``; ``monthly_rows`` are executed ``monthly_downloads(by="family")`` rows."""
-    ordered = sorted(
-        (r for r in monthly_rows if r["month"] == month and r["family"] != UNATTRIBUTED),
-        key=lambda r: (-(r["estimate"] or 0), r["family"]),
-    )
-    names = [r["family"].lower() for r in ordered]
-    if family.lower() not in names:
-        raise UnknownFamilyError(f"family {family!r} has no estimate for {month} ({mode} mode)")
-    at = names.index(family.lower())
-    subject, following = ordered[at], ordered[at + 1 : at + 1 + next_n]
-    figures = ("estimate", "lower", "upper")
-    rows = [
-        {"role": "subject" if i == 0 else "next", "rank": at + 1 + i, "family": r["family"]}
-        | {k: r[k] for k in figures}
-        | {"methods": r["methods"]}
-        for i, r in enumerate([subject, *following])
-    ]
-    combined: dict[str, int | None] = {
-        k: sum(r[k] for r in following) if all(r[k] is not None for r in following) else None
-        for k in figures
-    }
-    return MonthlyComparison(
-        family=subject["family"],
-        mode=mode,
-        month=month,
-        next_n=len(following),
-        rank=at + 1,
-        value={k: subject[k] for k in figures},
-        combined=combined,
-        rows=rows,
-    )
-
-
-def compare_family_month(
-    history: History, family: str, next_n: int, month: str
-) -> MonthlyComparison:
-    """Rank ``history``'s families in ``month`` and compare ``family`` with the next N."""
-    name = history.registry.get(family).name
-    rows = history.monthly("family").to_pyarrow().to_pylist()
-    return compare_month(rows, name, next_n, mode=history.mode, month=month)
 
 
 def cumulative_downloads(

@@ -33,6 +33,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # help text is plain text: "[env X; default Y]" must show as written
 )
 console = Console(width=None if sys.stdout.isatty() or "COLUMNS" in os.environ else 120)
 
@@ -88,6 +89,19 @@ SparkMasterOpt = Annotated[
     ),
 ]
 
+MinCoverageOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--min-coverage",
+        min=0.0,
+        max=1.0,
+        help="Coverage a group-month needs (the part of its newest 30-day downloads that was "
+        "estimated) before shares, growth and concentration use it [env "
+        "HUBPULSE_MIN_COVERAGE; default 0.8]",
+        show_default=False,
+    ),
+]
+
 
 def _settings(
     warehouse: Path | None,
@@ -95,6 +109,7 @@ def _settings(
     families: Path | None = None,
     engine: str | None = None,
     spark_master: str | None = None,
+    min_coverage: float | None = None,
 ) -> Settings:
     from hubpulse.settings import load_settings
 
@@ -104,6 +119,7 @@ def _settings(
         families_file=families,
         engine=engine,
         spark_master=spark_master,
+        min_coverage=min_coverage,
     )
 
 

@@ -12,6 +12,7 @@ from hubpulse.cli import (
     FamiliesOpt,
     FormatOpt,
     FromOpt,
+    MinCoverageOpt,
     ModeOpt,
     ToOpt,
     WarehouseOpt,
@@ -91,21 +92,31 @@ def monthly(
     first: FromOpt = None,
     last: ToOpt = None,
     family: Annotated[list[str] | None, typer.Option(help="Only these families.")] = None,
+    limit: Annotated[
+        int | None,
+        typer.Option(
+            min=0,
+            help="At most N groups per month, largest first (default: 25 in a table, all in "
+            "JSON and CSV; 0 = all).",
+            show_default=False,
+        ),
+    ] = None,
     mode: ModeOpt = None,
     fmt: FormatOpt = "table",
     warehouse: WarehouseOpt = None,
     families: FamiliesOpt = None,
+    min_coverage: MinCoverageOpt = None,
 ) -> None:
     """Estimated downloads per calendar month and group, with method and bounds."""
     from hubpulse.analysis.trends import check_families
     from hubpulse.present import tables
 
-    settings = _settings(warehouse, mode, families)
+    settings = _settings(warehouse, mode, families, min_coverage=min_coverage)
     history = _history(settings, first, last)
-    table = history.monthly(_trend_by(by))
-    if family:
-        table = table.filter(table.family.isin(check_families(history.registry, family)))
-    title = f"Monthly downloads by {by}"
+    names = check_families(history.registry, family) if family else None
+    limit = (25 if fmt == "table" else 0) if limit is None else limit
+    table = history.monthly(_trend_by(by), names, limit=limit)
+    title = f"Monthly downloads by {by}" + (f" (the {limit} largest per month)" if limit else "")
     tables.emit_query(console, table, fmt, meta=tables.history_meta(history), title=title)
 
 
@@ -118,16 +129,47 @@ def trend(
     fmt: FormatOpt = "table",
     warehouse: WarehouseOpt = None,
     families: FamiliesOpt = None,
+    min_coverage: MinCoverageOpt = None,
 ) -> None:
     """Monthly series of families: estimate, bounds, month-over-month growth, share."""
     from hubpulse.analysis.trends import check_families, family_trend
     from hubpulse.present import tables
 
-    settings = _settings(warehouse, mode, families)
+    settings = _settings(warehouse, mode, families, min_coverage=min_coverage)
     history = _history(settings, first, last)
-    table = family_trend(history.monthly("family"), check_families(history.registry, family))
+    names = check_families(history.registry, family)
+    table = family_trend(history.monthly("family"), names, history.checks.min_coverage)
+    if fmt == "table" and len(names) == 1:  # the title names it
+        table = table.drop("family")
     title = f"Trend of {', '.join(family)}"
     tables.emit_query(console, table, fmt, meta=tables.history_meta(history), title=title)
+
+
+@app.command()
+def drivers(
+    group: Annotated[str, typer.Argument(help="Family (or vendor, country, author with --by)")],
+    month: Annotated[str, typer.Option(help="Calendar month YYYY-MM.")],
+    by: Annotated[str, typer.Option(help="family, vendor, country or author")] = "family",
+    limit: Annotated[int, typer.Option(min=1, help="Show the first N models.")] = 20,
+    mode: ModeOpt = None,
+    fmt: FormatOpt = "table",
+    warehouse: WarehouseOpt = None,
+    families: FamiliesOpt = None,
+) -> None:
+    """The models behind one monthly figure: each one's estimate, bounds, method, part of the
+    group's figure and any jump or collapse against its month before."""
+    from hubpulse.analysis.trends import check_families
+    from hubpulse.present import tables
+
+    if by not in ("family", "vendor", "country", "author"):
+        raise typer.BadParameter("choose family, vendor, country or author", param_hint="--by")
+    settings = _settings(warehouse, mode, families)
+    history = _history(settings, month, month)
+    name = check_families(history.registry, [group])[0] if by == "family" else group
+    table = history.drivers(_trend_by(by), name, month)
+    meta = tables.history_meta(history) | {"group": name, "by": by, "month": month}
+    title = f"Models behind {name} in {month} ({history.mode} mode)"
+    tables.emit_query(console, table.limit(limit), fmt, meta=meta, title=title)
 
 
 @app.command()
@@ -170,6 +212,7 @@ def concentration_command(
     fmt: FormatOpt = "table",
     warehouse: WarehouseOpt = None,
     families: FamiliesOpt = None,
+    min_coverage: MinCoverageOpt = None,
 ) -> None:
     """Top-N share, HHI and Gini of monthly downloads across families, vendors or countries."""
     from hubpulse.analysis.trends import concentration
@@ -177,9 +220,10 @@ def concentration_command(
 
     if by not in ("family", "vendor", "country"):
         raise typer.BadParameter("choose family, vendor or country", param_hint="--by")
-    settings = _settings(warehouse, mode, families)
+    settings = _settings(warehouse, mode, families, min_coverage=min_coverage)
     history = _history(settings, first, last)
-    table = concentration(history.monthly(_trend_by(by)), _trend_by(by), top)
+    group = _trend_by(by)
+    table = concentration(history.monthly(group), group, top, history.checks.min_coverage)
     title = f"Concentration of monthly downloads across {by}"
     tables.emit_query(console, table, fmt, meta=tables.history_meta(history), title=title)
 

@@ -194,8 +194,7 @@ def compare(
 
     Without --month: the 30-day (or all-time) counts of one snapshot. With --month: the
     estimated downloads of that calendar month, with bounds: holds, fails or undecided."""
-    from hubpulse.analysis.metrics import compare_family
-    from hubpulse.analysis.trends import compare_family_month
+    from hubpulse.analysis.claims import compare_family, compare_family_month
     from hubpulse.present import tables
     from hubpulse.registry import MODES
 
@@ -204,13 +203,15 @@ def compare(
     if month is not None:
         histories = [_history(settings.model_copy(update={"mode": m}), month, month) for m in modes]
         found = [compare_family_month(h, family, next_n, month) for h in histories]
-        tables.print_month_comparisons(console, found, fmt)
+        metas = [tables.history_meta(h) for h in histories]
+        tables.print_month_comparisons(console, found, fmt, tables.merge_meta(metas))
         return
     analysis = _analysis(settings, date)
     results = [
         compare_family(analysis, family, next_n, mode=m, metric=_metric(metric)) for m in modes
     ]
-    tables.print_comparisons(console, results, fmt)
+    metas = [tables.meta(analysis, m) for m in modes]
+    tables.print_comparisons(console, results, fmt, tables.merge_meta(metas))
 
 
 @app.command()

@@ -3,7 +3,9 @@ matplotlib (PNG), so the report, the dashboard and the PNG files show the same f
 
 A ``Chart`` holds categories along x and one or more named series; a series may carry
 ``lower``/``upper`` bounds (drawn as error bars, or as a band on line charts). A null upper
-bound means *unbounded* and is drawn as an open bar to the top of the axis with a note.
+bound means *unbounded*: it is drawn open-ended — an upward arrow, never a capped whisker at an
+invented height — so the axis keeps the scale of what is known. A null value is a gap (no
+data), never a zero. A family keeps one colour across charts (``family_colors``).
 """
 
 from __future__ import annotations
@@ -34,12 +36,23 @@ PALETTE = (
 )
 
 
+OTHERS = "#9AA3B2"  # the combined rest, "other" groups
+
+
 @dataclass(frozen=True)
 class Series:
     name: str
     values: Sequence[float | None]
     lower: Sequence[float | None] | None = None
     upper: Sequence[float | None] | None = None
+    color: str | None = None  # one colour for the series
+    colors: Sequence[str] | None = None  # one per bar (a single-series bar chart)
+
+
+def family_colors(names: Sequence[str]) -> dict[str, str]:
+    """One colour per family, by its place in ``names`` (the snapshot's ranking), so a family
+    looks the same in every chart of a report or dashboard."""
+    return {name: PALETTE[i % len(PALETTE)] for i, name in enumerate(names)}
 
 
 @dataclass(frozen=True)
@@ -68,9 +81,11 @@ def plotly_figure(chart: Chart) -> go.Figure:
 
     fig = go.Figure()
     for i, series in enumerate(chart.series):
-        color = PALETTE[i % len(PALETTE)]
+        color = series.color or PALETTE[i % len(PALETTE)]
         if chart.kind in ("bar", "stack"):
             fig.add_trace(_bar(chart, series, color))
+            if series.upper is not None and None in series.upper:
+                fig.add_trace(_open_ends(chart, series))
         else:
             if series.lower is not None and chart.kind == "line":
                 _band(fig, chart.x, series, color)
@@ -84,13 +99,25 @@ def plotly_figure(chart: Chart) -> go.Figure:
                     stackgroup="one" if chart.kind == "area" else None,
                 )
             )
+            if series.upper is not None and None in series.upper:
+                fig.add_trace(_open_ends(chart, series))
     value_axis = {"title": chart.y_title, "tickformat": ".0%" if chart.percent else "~s"}
     fig.update_layout(
-        title={"text": chart.title},
+        # left-aligned, wrapped and below the toolbar's row: the toolbar never covers it
+        title={
+            "text": _wrap(chart.title),
+            "x": 0.01,
+            "xanchor": "left",
+            "y": 1.0,
+            "yref": "container",
+            "yanchor": "top",
+            "pad": {"t": 34},
+            "font": {"size": 15},
+        },
         barmode="stack" if chart.kind == "stack" else "group",
         template="plotly_white",
         height=440,
-        margin={"l": 60, "r": 20, "t": 60, "b": 60},
+        margin={"l": 60, "r": 20, "t": 70 + 18 * _wrap(chart.title).count("<br>"), "b": 60},
         legend={"orientation": "h", "y": -0.15},
         showlegend=len(chart.series) > 1,
     )
@@ -113,7 +140,11 @@ def chart_html(chart: Chart) -> str:
             full_html=False,
             include_plotlyjs=False,
             div_id=f"chart-{chart.name}",
-            config={"displaylogo": False, "responsive": True},
+            config={
+                "displaylogo": False,
+                "responsive": True,
+                "modeBarButtonsToRemove": ["select2d", "lasso2d", "autoScale2d"],
+            },
         )
     )
 
@@ -124,28 +155,53 @@ def _bar(chart: Chart, series: Series, color: str) -> go.Bar:
     values = [0 if v is None else v for v in series.values]
     error = None
     if series.lower is not None and series.upper is not None:
-        top = _axis_top(series)
-        above = [(top if u is None else u) - v for v, u in zip(values, series.upper, strict=True)]
+        above = [0 if u is None else u - v for v, u in zip(values, series.upper, strict=True)]
         below = [
             v - (lo if lo is not None else v) for v, lo in zip(values, series.lower, strict=True)
         ]
         error = {"type": "data", "symmetric": False, "array": above, "arrayminus": below}
-    common: dict[str, Any] = {"name": series.name, "marker": {"color": color}}
+    common: dict[str, Any] = {
+        "name": series.name,
+        "marker": {"color": list(series.colors) if series.colors else color},
+    }
     if chart.horizontal:
         return go.Bar(y=chart.x, x=values, orientation="h", error_x=error, **common)
     return go.Bar(x=chart.x, y=values, error_y=error, **common)
 
 
-def _band(fig: go.Figure, x: list[str], series: Series, color: str) -> None:
+def _open_ends(chart: Chart, series: Series) -> go.Scatter:
+    """Upward arrows where the upper bound is unknown: open-ended, at the known figure."""
     import plotly.graph_objects as go
 
-    top = _axis_top(series)
-    upper = [top if u is None else u for u in series.upper or []]
+    at = [
+        (x, v)
+        for x, v, u in zip(chart.x, series.values, series.upper or [], strict=True)
+        if u is None and v is not None  # a gap (no data) stays a gap
+    ]
+    marker = {"symbol": "arrow-up", "size": 12, "color": "#333333"}
+    return go.Scatter(
+        x=[x for x, _ in at],
+        y=[y for _, y in at],
+        mode="markers+text" if len(at) <= 3 else "markers",
+        text=["no upper bound"] * len(at),
+        textposition="top center",
+        marker=marker,
+        name="no upper bound",
+        hovertemplate="%{x}: no upper bound<extra></extra>",
+    )
+
+
+def _band(fig: go.Figure, x: list[str], series: Series, color: str) -> None:
+    """The bounds as a shaded band where both are known (open-ended months get an arrow)."""
+    import plotly.graph_objects as go
+
+    upper = list(series.upper or [])
+    lower = [lo if u is not None else None for lo, u in zip(series.lower or [], upper, strict=True)]
     fig.add_trace(go.Scatter(x=x, y=upper, mode="lines", line={"width": 0}, showlegend=False))
     fig.add_trace(
         go.Scatter(
             x=x,
-            y=series.lower,
+            y=lower,
             mode="lines",
             line={"width": 0},
             fill="tonexty",
@@ -155,10 +211,11 @@ def _band(fig: go.Figure, x: list[str], series: Series, color: str) -> None:
     )
 
 
-def _axis_top(series: Series) -> float:
-    """Where an unbounded upper bound is drawn: 1.5 × the largest finite figure."""
-    finite = [v for v in [*series.values, *(series.upper or [])] if v is not None]
-    return 1.5 * max(finite, default=1.0)
+def _wrap(title: str, width: int = 70) -> str:
+    """A long title on several lines (Plotly does not wrap)."""
+    import textwrap
+
+    return "<br>".join(textwrap.wrap(title, width)) or title
 
 
 def _rgba(color: str, alpha: float) -> str:
@@ -189,7 +246,9 @@ def _png_series(ax: Any, chart: Chart) -> None:
     bottoms = [0.0] * len(chart.x)
     width = 0.8 / (len(chart.series) if chart.kind == "bar" else 1)
     for i, series in enumerate(chart.series):
-        color = PALETTE[i % len(PALETTE)]
+        color: Any = series.color or PALETTE[i % len(PALETTE)]
+        if series.colors:
+            color = list(series.colors)
         values = [0.0 if v is None else float(v) for v in series.values]
         if chart.kind in ("bar", "stack"):
             offset = (i - (len(chart.series) - 1) / 2) * width if chart.kind == "bar" else 0.0
@@ -214,12 +273,13 @@ def _png_series(ax: Any, chart: Chart) -> None:
                 )
                 bottoms = [b + v for b, v in zip(bottoms, values, strict=True)]
                 continue
-            ax.plot(positions, values, marker="o", color=color, label=series.name)
+            gaps = [math.nan if v is None else float(v) for v in series.values]
+            ax.plot(positions, gaps, marker="o", color=color, label=series.name)
             if series.lower is not None:
-                top = _axis_top(series)
-                upper = [top if u is None else float(u) for u in series.upper or []]
+                upper = [math.nan if u is None else float(u) for u in series.upper or []]
                 lower = [0.0 if lo is None else float(lo) for lo in series.lower]
                 ax.fill_between(positions, lower, upper, color=color, alpha=0.18)
+                _png_open_ends(ax, chart, series, positions)
 
 
 def _png_axes(fig: Any, ax: Any, chart: Chart) -> None:
@@ -254,8 +314,8 @@ def _png_axes(fig: Any, ax: Any, chart: Chart) -> None:
 def _png_errors(
     ax: Any, chart: Chart, series: Series, at: list[float], values: list[float]
 ) -> None:
-    top = _axis_top(series)
-    upper = [top if u is None else float(u) for u in series.upper or []]
+    """Whiskers to the known bounds; an open-ended arrow where the upper bound is unknown."""
+    upper = [v if u is None else float(u) for v, u in zip(values, series.upper or [], strict=True)]
     lower = [
         v if lo is None else float(lo) for v, lo in zip(values, series.lower or [], strict=True)
     ]
@@ -267,6 +327,16 @@ def _png_errors(
         ax.errorbar(values, at, xerr=spread, fmt="none", ecolor="#222222", capsize=6)
     else:
         ax.errorbar(at, values, yerr=spread, fmt="none", ecolor="#222222", capsize=6)
+    _png_open_ends(ax, chart, series, at)
+
+
+def _png_open_ends(ax: Any, chart: Chart, series: Series, at: Sequence[float]) -> None:
+    if series.upper is None:
+        return
+    for x, v, u in zip(at, series.values, series.upper, strict=True):
+        if u is None and v is not None:
+            where = (float(v), x) if chart.horizontal else (x, float(v))
+            ax.annotate("↑ no upper bound", where, ha="center", va="bottom", fontsize=8)
 
 
 def _si(value: float) -> str:

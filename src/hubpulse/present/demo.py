@@ -10,17 +10,16 @@ from pathlib import Path
 
 from rich.console import Console
 
+from hubpulse.analysis.claims import compare_family, compare_family_month
 from hubpulse.analysis.history import History, load_history
 from hubpulse.analysis.lineage import describe_lineage
 from hubpulse.analysis.metrics import (
-    compare_family,
     count_derivatives,
     model_dimensions,
     rank_models,
 )
 from hubpulse.analysis.snapshot import Analysis
 from hubpulse.analysis.stored import load_analysis
-from hubpulse.analysis.trends import compare_family_month
 from hubpulse.present.progress import ingest_with_progress, print_load, print_series_load
 from hubpulse.present.render import render_html
 from hubpulse.present.report import build_report

@@ -31,7 +31,7 @@ TABLES: dict[str, tuple[str, list[str], int]] = {
     "sizes": ("Model sizes", ["size", "downloads_30d", "share", "models"], 10),
     "concentration": (
         "Concentration by month",
-        ["month", "groups", "total", "top1_share", "top5_share", "hhi", "gini"],
+        ["month", "coverage", "groups", "total", "top1_share", "top5_share", "hhi", "gini"],
         24,
     ),
 }
@@ -78,6 +78,7 @@ def render_markdown(report: Report, images: Path | None = None) -> str:
         "",
         f"Mode: **{meta['mode']}** · months: {meta['months'] or '—'}",
         "",
+        *([f"> **Warning:** {meta['warning']}", ""] if meta.get("warning") else []),
     ]
     for sentence in _verdicts(data):
         out += [f"- {sentence}"]
@@ -116,25 +117,8 @@ def _numeric(rows: list[dict[str, Any]], column: str) -> bool:
 
 
 def _verdicts(data: dict[str, Any]) -> list[str]:
-    sentences = []
-    snap = data["comparison"]
-    sentences.append(
-        f"30 days to {snap['snapshot_date']}: {snap['family']} {snap['value']:,} vs the next "
-        f"{snap['next_n']} combined {snap['combined_next']:,}: {snap['verdict']}."
-    )
-    month = data["month_comparison"]
-    if month:
-
-        def span(f: dict[str, Any]) -> str:
-            upper = f"{f['upper']:,}" if f["upper"] is not None else "unbounded"
-            return f"{f['estimate'] or 0:,} [{f['lower'] or 0:,} – {upper}]"
-
-        sentences.append(
-            f"{month['month']}: {month['family']} {span(month['value'])} vs the next "
-            f"{month['next_n']} combined {span(month['combined_next'])}: claim "
-            f"{month['verdict']} (point estimates: {month['point_estimate_verdict']})."
-        )
-    return sentences
+    comparisons = [data["comparison"], data["month_comparison"]]
+    return [f"{c['verdict']}: {c['sentence']}." for c in comparisons if c]
 
 
 def verdict_sentences(report: Report) -> list[str]:

@@ -17,23 +17,23 @@ from typing import Any
 import pyarrow as pa
 
 from hubpulse._version import __version__
+from hubpulse.analysis.claims import compare_families, compare_month
 from hubpulse.analysis.estimator import HistoryError, parse_month
 from hubpulse.analysis.history import History, load_history, month_range
 from hubpulse.analysis.metrics import (
     SIZE_BUCKETS,
     UNKNOWN_SIZE,
-    compare_families,
     derivatives_by_family,
     rank_models,
 )
 from hubpulse.analysis.snapshot import Analysis
 from hubpulse.analysis.stored import load_analysis
-from hubpulse.analysis.trends import compare_month, concentration
-from hubpulse.present.charts import Chart, Series
-from hubpulse.present.tables import ESTIMATOR_NOTE, MODE_NOTE, to_json
+from hubpulse.analysis.trends import concentration
+from hubpulse.present.charts import OTHERS, PALETTE, Chart, Series, family_colors
+from hubpulse.present.tables import MODE_NOTE, estimator_note, to_json
 from hubpulse.registry import UNATTRIBUTED
 from hubpulse.settings import Settings
-from hubpulse.store.queries import list_series, list_snapshots
+from hubpulse.store.queries import list_series, list_snapshots, partial_extract_warning
 from hubpulse.store.warehouse import Warehouse, open_warehouse
 
 CAVEATS = (
@@ -104,6 +104,7 @@ def build_report(
         "month_comparison": None,
         "concentration": [],
     }
+    held = sum(r["models"] for r in data["sizes"])  # one size per model: every model once
     meta: dict[str, Any] = {
         "title": f"Open-model adoption on the Hugging Face Hub: snapshot {analysis.snapshot_date}",
         "snapshot_date": analysis.snapshot_date.isoformat(),
@@ -113,7 +114,10 @@ def build_report(
         "months": None,
         "month": None,
         "hubpulse_version": __version__,
-        "sources": _sources(store),
+        "sources": source_lines(store),
+        "snapshot_models": held,
+        "warning": partial_extract_warning(held),
+        "colors": family_colors([r["family"] for r in ranking if r["family"] != UNATTRIBUTED]),
     }
     history = _add_monthly(data, meta, settings, store, analysis, month=month, months=months)
     return Report(meta, data, _charts(data, meta), _methods(meta, history))
@@ -138,7 +142,9 @@ def _add_monthly(
     history = load_history(settings, span[0], span[1], store, analysis)
     monthly = history.monthly("family")
     data["monthly"] = _rows(monthly)
-    data["concentration"] = _rows(concentration(monthly, "family", top=5))
+    data["concentration"] = _rows(
+        concentration(monthly, "family", top=5, min_coverage=history.checks.min_coverage)
+    )
     meta["months"], meta["month"] = f"{span[0]} … {span[1]}", span[1]
     try:
         data["month_comparison"] = compare_month(
@@ -161,7 +167,9 @@ def _rows(expr: Any) -> list[dict[str, Any]]:
     return json.loads(to_json(table.to_pylist(), indent=None))
 
 
-def _sources(store: Warehouse) -> list[str]:
+def source_lines(store: Warehouse) -> list[str]:
+    """What the warehouse holds, one line per snapshot and per series layout (the provenance
+    every report and dashboard page states)."""
     lines = [
         f"snapshot {r['snapshot_date']}: {r['rows']:,} models from {Path(r['file']).name} "
         f"({r['source']}, {r['rejects']:,} rejects)"
@@ -179,10 +187,11 @@ def _sources(store: Warehouse) -> list[str]:
 
 
 def _charts(data: dict[str, Any], meta: dict[str, Any]) -> list[Chart]:
-    charts = [_share_chart(data["families"]), *_monthly_charts(data["monthly"])]
+    colors = meta["colors"]
+    charts = [_share_chart(data["families"]), *_monthly_charts(data["monthly"], colors)]
     for key, title in (("month_comparison", meta["month"]), ("comparison", meta["snapshot_date"])):
         if data[key]:
-            charts.append(_comparison_chart(data[key], key, title))
+            charts.append(comparison_chart(data[key], key, title, colors))
     charts.append(_derivatives_chart(data["derivatives"]))
     charts.append(_group_chart(data["vendors"], "vendor", "Downloads by vendor (30 days)"))
     charts.append(_group_chart(data["countries"], "country", "Downloads by country of origin"))
@@ -220,7 +229,7 @@ def _share_chart(ranking: list[dict[str, Any]]) -> Chart:
     )
 
 
-def _monthly_charts(monthly: list[dict[str, Any]]) -> list[Chart]:
+def _monthly_charts(monthly: list[dict[str, Any]], colors: dict[str, str]) -> list[Chart]:
     if not monthly:
         return []
     months = sorted({r["month"] for r in monthly})
@@ -232,20 +241,24 @@ def _monthly_charts(monthly: list[dict[str, Any]]) -> list[Chart]:
     cell = {(r["month"], r["family"]): r for r in monthly}
     # a month without any estimate stays a gap (None), never a zero
     stacked = [
-        Series(f, [(cell.get((m, f)) or {}).get("estimate") for m in months]) for f in leaders
+        Series(f, [(cell.get((m, f)) or {}).get("estimate") for m in months], color=colors.get(f))
+        for f in leaders
     ]
     others = [
         _total(r["estimate"] for r in monthly if r["month"] == m and r["family"] not in leaders)
         for m in months
     ]
-    shares = [Series(f, [(cell.get((m, f)) or {}).get("share") for m in months]) for f in leaders]
+    shares = [
+        Series(f, [(cell.get((m, f)) or {}).get("share") for m in months], color=colors.get(f))
+        for f in leaders
+    ]
     return [
         Chart(
             "monthly",
             "Estimated monthly downloads per family",
             "stack",
             months,
-            [*stacked, Series("other and unattributed", others)],
+            [*stacked, Series("other and unattributed", others, color=OTHERS)],
             "downloads per month (estimate)",
         ),
         Chart(
@@ -256,6 +269,10 @@ def _monthly_charts(monthly: list[dict[str, Any]]) -> list[Chart]:
             shares,
             "share of the month's downloads",
             percent=True,
+            notes=[
+                "a share is shown only where the family and the month are covered enough"
+                + ("" if any(v is not None for s in shares for v in s.values) else ": none is")
+            ],
         ),
     ]
 
@@ -265,9 +282,12 @@ def _total(values: Iterable[int | None]) -> int | None:
     return sum(known) if known else None
 
 
-def _comparison_chart(result: dict[str, Any], name: str, when: str) -> Chart:
-    monthly = name == "month_comparison"
+def comparison_chart(result: dict[str, Any], name: str, when: str, colors: dict[str, str]) -> Chart:
+    """The subject against the combined next N: two bars, with bounds for a month (an
+    unbounded upper bound drawn open-ended)."""
+    monthly = isinstance(result["combined_next"], dict)  # a month's figures carry bounds
     label = f"next {result['next_n']} combined"
+    paint = [colors.get(result["family"], PALETTE[0]), OTHERS]
     if monthly:
         value, other = result["value"], result["combined_next"]
         series = Series(
@@ -275,15 +295,12 @@ def _comparison_chart(result: dict[str, Any], name: str, when: str) -> Chart:
             [value["estimate"], other["estimate"]],
             lower=[value["lower"], other["lower"]],
             upper=[value["upper"], other["upper"]],
+            colors=paint,
         )
-        unbounded = [
-            n for n, f in ((result["family"], value), (label, other)) if f["upper"] is None
-        ]
-        notes = [f"upper bound unbounded: {', '.join(unbounded)}"] if unbounded else []
-        verdict = result["verdict"]
-        title = f"{result['family']} vs the next {result['next_n']} in {when}: {verdict}"
+        notes = ["whiskers: hard bounds; ↑ = no upper bound"]
+        title = f"{result['family']} vs the next {result['next_n']} in {when}: {result['verdict']}"
     else:
-        series = Series(result["metric"], [result["value"], result["combined_next"]])
+        series = Series(result["metric"], [result["value"], result["combined_next"]], colors=paint)
         notes = []
         title = (
             f"{result['family']} vs the next {result['next_n']}, 30 days to {when}: "
@@ -349,7 +366,8 @@ def _methods(meta: dict[str, Any], history: History | None) -> list[str]:
     ]
     if history is not None:
         lines.append(
-            f"Monthly figures ({meta['months']}): {ESTIMATOR_NOTE}. "
+            f"Monthly figures ({meta['months']}): "
+            f"{estimator_note(history.checks.min_coverage)}. "
             "A claim 'holds' when the family's lower bound exceeds the others' combined upper "
             "bound, 'fails' when its upper bound is below their lower bound, and is otherwise "
             "undecided within error."

@@ -26,11 +26,10 @@ from rich.tree import Tree
 from hubpulse.terms import Mode, OutputFormat
 
 if TYPE_CHECKING:
+    from hubpulse.analysis.claims import Comparison, MonthlyComparison
     from hubpulse.analysis.history import History
     from hubpulse.analysis.lineage import LineageReport
-    from hubpulse.analysis.metrics import Comparison
     from hubpulse.analysis.snapshot import Analysis
-    from hubpulse.analysis.trends import MonthlyComparison
     from hubpulse.registry import Registry
 
 MODE_NOTE = {
@@ -42,15 +41,26 @@ MODE_NOTE = {
 
 ESTIMATOR_NOTE = (
     "monthly downloads estimated per model from daily counts, else all-time counter brackets, "
-    "else the 30-day count nearest the month end (x days/30); lower/upper are hard bounds, "
-    "upper empty = unbounded"
+    "else the 30-day count nearest the month end (x days/30); lower/upper are hard bounds "
+    "(∞ = unbounded); — = no data; coverage = part of the group's newest 30-day downloads "
+    "that was estimated; share and growth only where coverage ≥ {min_coverage:.0%}"
 )
 
 
+def estimator_note(min_coverage: float) -> str:
+    return ESTIMATOR_NOTE.format(min_coverage=min_coverage)
+
+
 def meta(analysis: Analysis, mode: Mode) -> dict[str, Any]:
-    """Facts stated with every query result."""
+    """Facts stated with every query result: the snapshot, how many models it holds (and a
+    warning when that makes it a partial extract), the mode and its method."""
+    from hubpulse.store.queries import partial_extract_warning
+
+    models = int(analysis.models.count().to_pyarrow().as_py())
     return {
         "snapshot_date": analysis.snapshot_date.isoformat(),
+        "snapshot_models": models,
+        "warning": partial_extract_warning(models),
         "mode": mode,
         "method": MODE_NOTE[mode],
     }
@@ -69,15 +79,73 @@ def history_meta(history: History) -> dict[str, Any]:
         "months": f"{history.first} … {history.last}",
         "mode": history.mode,
         "lineage_snapshot": history.lineage_date.isoformat() if history.lineage_date else None,
-        "method": f"{mode_note}; {ESTIMATOR_NOTE}",
+        "method": f"{mode_note}; {estimator_note(history.checks.min_coverage)}",
+        "min_coverage": history.checks.min_coverage,
     }
+
+
+def merge_meta(metas: list[dict[str, Any]]) -> dict[str, Any]:
+    """One statement of facts for results under several modes: what they share once, what
+    differs (mode, method, lineage snapshot) as a mapping from mode to value."""
+    if len(metas) == 1:
+        return metas[0]
+    merged: dict[str, Any] = {"mode": [m["mode"] for m in metas]}
+    for key in metas[0]:
+        if key == "mode":
+            continue
+        values = [m.get(key) for m in metas]
+        same = all(v == values[0] for v in values)
+        merged[key] = values[0] if same else {m["mode"]: m.get(key) for m in metas}
+    return merged
 
 
 def emit_query(
     console: Console, expr: ir.Table, fmt: OutputFormat, *, meta: dict[str, Any], title: str
 ) -> None:
     """Execute ``expr`` and print it in ``fmt`` with ``meta``."""
-    emit(console, expr.to_pyarrow(), fmt, title=title, meta=meta)
+    table = expr.to_pyarrow()
+    if fmt != "table" or "estimated" not in table.column_names:
+        emit(console, table, fmt, title=title, meta=meta)
+        return
+    records, flags = monthly_brief(table.to_pylist())
+    emit(console, records, fmt, title=title, meta=meta)
+    print_flags(console, flags)
+
+
+MONTHLY_DETAIL = ("models", "month_coverage", "top_model", "top_share", "methods", "flags")
+
+
+def monthly_brief(records: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[str]]:
+    """For the terminal only, monthly figures lose the columns JSON and CSV keep for audit
+    (methods, top model, month coverage), show ``estimated`` as N/M models, and give their
+    flags as lines to print under the table ("2024-12 Qwen: collapse ÷121: …")."""
+    flags = []
+    for record in records:
+        if record.get("models") is not None:
+            record["estimated"] = f"{record['estimated']}/{record['models']}"
+        if record.get("flags"):
+            where = " ".join(
+                str(record[k])
+                for k in ("month", "family", "vendor", "country", "author", "model_id")
+                if record.get(k) is not None
+            )
+            flags.append(f"{where}: {record['flags']}")
+        for column in MONTHLY_DETAIL:
+            record.pop(column, None)
+    if all(r.get("through") is None for r in records):  # no month cut short: say nothing
+        for record in records:
+            record.pop("through", None)
+    return records, flags
+
+
+def print_flags(console: Console, flags: list[str]) -> None:
+    """Flagged figures, one line each: where one model makes most of a figure, or jumped."""
+    for line in flags:
+        console.print(f"[yellow]flag[/] {escape(line)}", highlight=False)
+    if flags:
+        console.print(
+            "[dim]`hubpulse drivers GROUP --month YYYY-MM` lists the models behind a figure[/]"
+        )
 
 
 def emit(
@@ -97,12 +165,26 @@ def emit(
         print(to_json({**(meta or {}), "rows": records}))
     elif fmt == "csv":
         print(to_csv(records, columns), end="")
+    elif not records:
+        console.print(f"{title}: none")
     else:
         console.print(rich_table(records, columns, title=title))
         if meta:
-            day = meta.get("snapshot_date")
-            where = f"snapshot {day}" if day else f"months {meta.get('months')}"
-            console.print(f"[dim]{where} · {escape(meta['method'])}[/]")
+            print_meta(console, meta)
+
+
+def print_meta(console: Console, meta: dict[str, Any]) -> None:
+    """The fine print under a table, and any warning in plain sight above it."""
+    day = meta.get("snapshot_date")
+    where = f"snapshot {day}" if day else f"months {meta.get('months')}"
+    if meta.get("snapshot_models") is not None:
+        where += f" ({meta['snapshot_models']:,} models)"
+    method = (
+        meta["method"] if isinstance(meta["method"], str) else "; ".join(meta["method"].values())
+    )
+    console.print(f"[dim]{where} · {escape(method)}[/]")
+    if meta.get("warning"):
+        console.print(f"[yellow]warning:[/] {escape(meta['warning'])}", highlight=False)
 
 
 def brief(
@@ -133,8 +215,17 @@ def to_csv(records: list[dict[str, Any]], columns: list[str]) -> str:
 def rich_table(records: list[dict[str, Any]], columns: list[str], *, title: str) -> Table:
     table = Table(title=title, title_justify="left")
     for column in columns:
-        numeric = bool(records) and isinstance(records[0].get(column), int | float)
-        table.add_column(column, justify="right" if numeric else "left", overflow="fold")
+        values = [r.get(column) for r in records]
+        numeric = any(isinstance(v, int | float) for v in values) and all(
+            v is None or isinstance(v, int | float) for v in values
+        )
+        short = all(len(str(v)) <= 12 for v in values)
+        table.add_column(
+            column,
+            justify="right" if numeric else "left",
+            overflow="fold",
+            no_wrap=numeric or short,
+        )
     for record in records:
         table.add_row(*(pretty(column, record.get(column)) for column in columns))
     return table
@@ -155,12 +246,14 @@ def registry_rows(registry: Registry) -> list[dict[str, Any]]:
 
 
 def print_month_comparisons(
-    console: Console, results: list[MonthlyComparison], fmt: OutputFormat
+    console: Console,
+    results: list[MonthlyComparison],
+    fmt: OutputFormat,
+    meta: dict[str, Any] | None = None,
 ) -> None:
     """Monthly comparisons (one per mode): tables with a verdict line, JSON or CSV."""
     if fmt == "json":
-        payload = {"comparisons": [r.to_dict() for r in results]}
-        print(to_json(payload))
+        print(to_json({**(meta or {}), "comparisons": [r.to_dict() for r in results]}))
         return
     if fmt == "csv":
         flat = [{"mode": r.mode, **row, "verdict": r.verdict} for r in results for row in r.rows]
@@ -168,27 +261,18 @@ def print_month_comparisons(
         return
     for r in results:
         title = f"{r.family} vs the next {r.next_n} families in {r.month} ({r.mode} mode)"
-        console.print(rich_table(r.rows, list(r.rows[0]), title=title))
-        console.print(escape(month_comparison_sentence(r)), highlight=False)
+        shown = [{k: v for k, v in row.items() if k not in ("methods", "flags")} for row in r.rows]
+        console.print(rich_table(shown, list(shown[0]), title=title))
+        print_flags(console, [f"{row['family']}: {row['flags']}" for row in r.rows if row["flags"]])
+        console.print(escape(r.sentence), highlight=False)
 
 
-def month_comparison_sentence(result: MonthlyComparison) -> str:
-    def span(figures: dict[str, int | None]) -> str:
-        upper = f"{figures['upper']:,}" if figures["upper"] is not None else "unbounded"
-        return f"{figures['estimate'] or 0:,} [{figures['lower'] or 0:,} – {upper}]"
-
-    return (
-        f"{result.month}: {result.family} {span(result.value)} vs the next {result.next_n} "
-        f"combined {span(result.combined)}: claim {result.verdict} "
-        f"(point estimates: {result.point_verdict}) [{result.mode} mode]"
-    )
-
-
-def print_comparisons(console: Console, results: list[Comparison], fmt: OutputFormat) -> None:
+def print_comparisons(
+    console: Console, results: list[Comparison], fmt: OutputFormat, meta: dict[str, Any]
+) -> None:
     """Comparisons (one per mode): tables with a verdict line, JSON or CSV."""
     if fmt == "json":
-        payload = {"comparisons": [r.to_dict() for r in results]}
-        print(to_json(payload))
+        print(to_json({**meta, "comparisons": [r.to_dict() for r in results]}))
     elif fmt == "csv":
         flat = [
             {
@@ -205,20 +289,13 @@ def print_comparisons(console: Console, results: list[Comparison], fmt: OutputFo
     else:
         for result in results:
             print_comparison(console, result)
+        if meta.get("warning"):
+            console.print(f"[yellow]warning:[/] {escape(meta['warning'])}", highlight=False)
 
 
 def print_comparison(console: Console, result: Comparison) -> None:
     console.print(rich_table(result.rows, list(result.rows[0]), title=_comparison_title(result)))
-    console.print(escape(comparison_sentence(result)), highlight=False)
-
-
-def comparison_sentence(result: Comparison) -> str:
-    ratio = f" ({result.ratio:.2f}×)" if result.ratio is not None else ""
-    return (
-        f"{result.family} {result.metric} {result.value:,} {result.verdict} the next "
-        f"{result.next_n} combined {result.combined:,}: margin {result.margin:+,}{ratio} "
-        f"[snapshot {result.snapshot_date}, {result.mode} mode]"
-    )
+    console.print(escape(result.sentence), highlight=False)
 
 
 def print_lineage(
@@ -277,10 +354,15 @@ def _comparison_title(result: Comparison) -> str:
     return f"{result.family} vs the next {result.next_n} families ({result.mode} mode)"
 
 
+NO_DATA = "—"
+
+
 def pretty(column: str, value: Any) -> str:
-    if value is None:
-        return ""
-    if (column.endswith("share") or column.endswith("growth")) and isinstance(value, float):
+    """A cell for people: no data is "—" (never blank, never 0), an unbounded upper bound "∞",
+    shares, growth and coverage in per cent."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return {"upper": "∞", "through": "", "flags": "", "change": ""}.get(column, NO_DATA)
+    if column.endswith(("share", "growth", "coverage")) and isinstance(value, float):
         return f"{value:.1%}"
     if isinstance(value, float):
         return f"{value:,.2f}"

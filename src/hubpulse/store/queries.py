@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from pathlib import Path
 
 import ibis
 import pyarrow as pa
@@ -82,3 +83,64 @@ def check_warehouse(warehouse: Warehouse) -> WarehouseCheck:
         if problem is not None:
             problems.append(f"series {directory.name}: {problem}")
     return WarehouseCheck(len(healthy) + len(damaged), len(series), problems)
+
+
+FULL_HUB_MODELS = 500_000
+"""Fewer models than this in a snapshot mark it a partial extract: the Hub has listed more than a
+million public models since 2024, so a smaller snapshot cannot be the whole Hub, and its shares
+and ranks are of the extract only."""
+
+
+@dataclass(frozen=True)
+class Holdings:
+    """What the warehouse holds, for every surface to state: its snapshots (date, source, file,
+    models), its imported series (layout, file, models, days) and whether a snapshot is a
+    partial extract."""
+
+    snapshots: list[dict[str, object]]
+    series: list[dict[str, object]]
+
+    def snapshot(self, date: dt.date) -> dict[str, object] | None:
+        return next((s for s in self.snapshots if s["snapshot_date"] == date), None)
+
+    def to_dict(self) -> dict[str, object]:
+        return {"snapshots": self.snapshots, "series": self.series}
+
+
+def partial_extract_warning(models: int) -> str | None:
+    """The warning a snapshot of ``models`` models carries when it cannot be the whole Hub."""
+    if models >= FULL_HUB_MODELS:
+        return None
+    return (
+        f"partial extract: this snapshot holds {models:,} models, not the whole Hub (which "
+        f"lists well over {FULL_HUB_MODELS:,}); its totals, shares and ranks are of the "
+        "extract only"
+    )
+
+
+def describe_holdings(warehouse: Warehouse) -> Holdings:
+    """Every snapshot and series the warehouse holds, with partial extracts marked."""
+    snapshots = []
+    for row in list_snapshots(warehouse).to_pylist():
+        warning = partial_extract_warning(int(row["rows"]))
+        snapshots.append(
+            {
+                "snapshot_date": row["snapshot_date"],
+                "source": row["source"],
+                "file": Path(str(row["file"])).name,
+                "models": row["rows"],
+                "partial_extract": warning is not None,
+                "warning": warning,
+            }
+        )
+    series = [
+        {
+            "layout": row["layout"],
+            "file": Path(str(row["file"])).name,
+            "models": row["models"],
+            "first_day": row["first_day"],
+            "last_day": row["last_day"],
+        }
+        for row in list_series(warehouse).to_pylist()
+    ]
+    return Holdings(snapshots, series)

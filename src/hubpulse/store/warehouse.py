@@ -86,6 +86,7 @@ REJECTS = "rejects"
 ALIASES = "aliases"
 LOADS = "loads"
 TABLES = (MODELS, REJECTS, ALIASES, LOADS)
+DEMO_WAREHOUSE = ".hubpulse-demo"  # where `make demo` builds the demo warehouse (Makefile)
 SERIES = "series"
 SERIES_MODELS = "series_models"
 COVERAGE = "coverage"
@@ -126,12 +127,18 @@ class Warehouse:
             )
 
     # -- reading ---------------------------------------------------------------------------
+    def _empty(self) -> str:
+        """Why nothing can be answered, pointing to the demo warehouse when there is one."""
+        message = f"warehouse {self.root} holds no snapshot yet: run `hubpulse ingest PATH` first"
+        demo = Path(DEMO_WAREHOUSE)
+        if demo.resolve() != self.root.resolve() and (demo / "snapshots").is_dir():
+            message += f", or ask the demo warehouse `make demo` built: -w {DEMO_WAREHOUSE}"
+        return message
+
     def table(self, name: str) -> ir.Table:
         """All snapshots of table ``name`` (one of ``TABLES``)."""
         if name not in self.reader.list_tables():
-            raise SnapshotNotFoundError(
-                f"warehouse {self.root} holds no snapshot yet: run `hubpulse ingest PATH` first"
-            )
+            raise SnapshotNotFoundError(self._empty())
         return self.reader.table(name)
 
     def snapshot_dates(self) -> list[dt.date]:
@@ -152,9 +159,7 @@ class Warehouse:
         """``date`` if stored, the newest stored date when ``None``; else a clear error."""
         dates = self.snapshot_dates()
         if not dates:
-            raise SnapshotNotFoundError(
-                f"warehouse {self.root} holds no snapshot yet: run `hubpulse ingest PATH` first"
-            )
+            raise SnapshotNotFoundError(self._empty())
         if date is None:
             return dates[-1]
         damaged = dict(self.damaged())

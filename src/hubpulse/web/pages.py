@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from hubpulse.present.charts import Chart, Series, chart_html, plotly_js
+from hubpulse.present.report import comparison_chart
 from hubpulse.registry import UNATTRIBUTED
 from hubpulse.web.params import Board, DateQ, FamilyP, ModelP, ModeQ, MonthQ, NextQ
 from hubpulse.web.views import (
@@ -53,7 +54,7 @@ def family_page(
     detail = view.remember(("family", family.lower()), lambda: family_detail(view, family))
     charts = view.remember(
         ("family-charts", family.lower()),
-        lambda: [chart_html(c) for c in _family_charts(detail)],
+        lambda: [chart_html(c) for c in _family_charts(detail, view.report.meta["colors"])],
     )
     return render(request, "family.html", meta=view_meta(view), d=detail, charts=charts)
 
@@ -80,12 +81,22 @@ def compare_page(
 ) -> Response:
     view = dash.view(date, mode)
     names = [r["family"] for r in view.report.data["families"] if r["family"] != UNATTRIBUTED]
-    name = family or view.report.meta["family"]
+    name = view.analysis.registry.get(family or view.report.meta["family"]).name
+    # the month picker offers only months with an estimate for the family, newest first
+    months = sorted(
+        {
+            r["month"]
+            for r in view.report.data["monthly"]
+            if r["family"] == name and r["estimate"] is not None
+        },
+        reverse=True,
+    )
+    month = month or (months[0] if months else None)
     result = compare_in_view(view, name, next_n, month)
-    months = sorted({r["month"] for r in view.report.data["monthly"]}, reverse=True)
+    colors = view.report.meta["colors"]
     charts = view.remember(
         ("compare-charts", name.lower(), next_n, month),
-        lambda: [chart_html(c) for c in _compare_charts(result)],
+        lambda: [chart_html(c) for c in _compare_charts(result, colors)],
     )
     context = {"r": result, "families": names, "months": months, "charts": charts}
     return render(request, "compare.html", meta=view_meta(view), **context)
@@ -106,44 +117,16 @@ def search_page(
     return render(request, "search.html", meta=view_meta(view), q=q, rows=rows, families=families)
 
 
-def _compare_charts(result: dict[str, Any]) -> list[Chart]:
-    charts = []
-    snap = result["snapshot"]
-    charts.append(
-        Chart(
-            "compare_snapshot",
-            f"30 days to {snap['snapshot_date']}: {snap['verdict']}",
-            "bar",
-            [r["family"] for r in snap["families"]],
-            [Series("downloads_30d", [r["downloads_30d"] for r in snap["families"]])],
-            "30-day downloads",
-        )
-    )
-    month = result["month"]
+def _compare_charts(result: dict[str, Any], colors: dict[str, str]) -> list[Chart]:
+    """The subject against the combined rest: over the snapshot's 30 days and in the month."""
+    snap, month = result["snapshot"], result["month"]
+    charts = [comparison_chart(snap, "compare_snapshot", snap["snapshot_date"], colors)]
     if month:
-        rows = month["families"]
-        charts.append(
-            Chart(
-                "compare_month",
-                f"{month['month']}: claim {month['verdict']}",
-                "bar",
-                [r["family"] for r in rows],
-                [
-                    Series(
-                        "estimate",
-                        [r["estimate"] for r in rows],
-                        lower=[r["lower"] for r in rows],
-                        upper=[r["upper"] for r in rows],
-                    )
-                ],
-                "estimated downloads in the month",
-                notes=["whiskers: hard bounds; to the top = unbounded"],
-            )
-        )
+        charts.append(comparison_chart(month, "compare_month", month["month"], colors))
     return charts
 
 
-def _family_charts(detail: dict[str, Any]) -> list[Chart]:
+def _family_charts(detail: dict[str, Any], colors: dict[str, str]) -> list[Chart]:
     charts = []
     rows = detail["monthly"]
     if rows:
@@ -159,10 +142,11 @@ def _family_charts(detail: dict[str, Any]) -> list[Chart]:
                         [r["estimate"] for r in rows],
                         lower=[r["lower"] for r in rows],
                         upper=[r["upper"] for r in rows],
+                        color=colors.get(detail["family"]),
                     )
                 ],
                 "downloads per month",
-                notes=["band: hard bounds; to the top = unbounded"],
+                notes=["band: hard bounds; ↑ = no upper bound; gap = no data"],
             )
         )
     relations = [r for r in detail["derivatives"] if r["relation"] != "all"]

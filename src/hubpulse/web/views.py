@@ -22,17 +22,18 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from hubpulse.analysis.claims import compare_families, compare_month
 from hubpulse.analysis.history import month_range
 from hubpulse.analysis.lineage import describe_lineage
-from hubpulse.analysis.metrics import compare_families, model_dimensions, model_families
+from hubpulse.analysis.metrics import model_dimensions, model_families
 from hubpulse.analysis.snapshot import Analysis
 from hubpulse.analysis.stored import load_analysis
-from hubpulse.analysis.trends import compare_month, family_trend
+from hubpulse.analysis.trends import family_trend
 from hubpulse.errors import HubpulseError, SnapshotNotFoundError
-from hubpulse.present.report import Report, build_report
+from hubpulse.present.report import Report, build_report, source_lines
 from hubpulse.present.tables import MODE_NOTE
 from hubpulse.settings import Mode, Settings
-from hubpulse.store.queries import list_snapshots
+from hubpulse.store.queries import list_snapshots, partial_extract_warning
 from hubpulse.store.warehouse import Warehouse, open_warehouse
 
 MEMO_SIZE = 1024
@@ -57,6 +58,19 @@ class View:
         """The months the monthly figures cover (None: the warehouse holds no history)."""
         with self.engine:
             return month_range(self.store, None, self.months_back)
+
+    @cached_property
+    def provenance(self) -> dict[str, Any]:
+        """What the warehouse holds (one line per snapshot and series layout), how many models
+        this snapshot has, and the partial-extract warning when it cannot be the whole Hub."""
+        with self.engine:
+            models = int(self.analysis.models.count().to_pyarrow().as_py())
+            lines = source_lines(self.store)
+        return {
+            "snapshot_models": models,
+            "warning": partial_extract_warning(models),
+            "sources": lines,
+        }
 
     @cached_property
     def report(self) -> Report:
@@ -98,10 +112,20 @@ class View:
         trends: dict[str, list[dict[str, Any]]] = {}
         monthly_rows = self.report.data["monthly"]
         if monthly_rows:
-            monthly = ibis.memtable(pd.DataFrame(monthly_rows))
+            rows = pa.Table.from_pylist(monthly_rows)  # keeps whole numbers whole
+            rows = rows.cast(
+                pa.schema(
+                    [
+                        pa.field(f.name, pa.string()) if pa.types.is_null(f.type) else f
+                        for f in rows.schema
+                    ]
+                )
+            )
+            monthly = ibis.memtable(rows)
             names = sorted({r["family"] for r in monthly_rows})
             with self.engine:
-                for row in family_trend(monthly, names).to_pyarrow().to_pylist():
+                trend = family_trend(monthly, names, self.settings.min_coverage)
+                for row in trend.to_pyarrow().to_pylist():
                     trends.setdefault(row["family"], []).append(_clean(row))
         return trends
 
@@ -326,12 +350,14 @@ def _clean(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def view_meta(view: View) -> dict[str, Any]:
-    """What every answer states: snapshot date, mode and its method, months held."""
+    """What every answer states: snapshot date, mode and its method, months held, what the
+    warehouse holds and any partial-extract warning."""
     return {
         "snapshot_date": view.analysis.snapshot_date.isoformat(),
         "mode": view.mode,
         "method": MODE_NOTE[view.mode],
         "months": f"{view.span[0]} … {view.span[1]}" if view.span else None,
+        **view.provenance,
     }
 
 

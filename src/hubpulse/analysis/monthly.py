@@ -1,0 +1,251 @@
+"""Monthly figures per group: the model-month estimates (``estimator``) credited to families,
+vendors, countries, authors or models and summed, with the coverage that says how much of each
+group the sum holds and the flags that name a figure's outliers.
+
+- ``models`` counts a group's models that existed in the month, ``estimated`` those with an
+  estimate; ``coverage`` is the part of the group's newest 30-day downloads (``basis``, the
+  30-day counts on the newest day any was observed) held by the estimated ones — by model count
+  where no such downloads are known — and ``month_coverage`` the same over every group.
+- ``estimate`` sums the estimated models and is null (no data, never 0) when none was
+  estimated; ``lower``/``upper`` stay the rigorous bounds of the whole group (null upper:
+  unbounded).
+- ``share`` of the month's total is given only where both the group and the month reach
+  ``Checks.min_coverage``; ``through`` is the last day counted when the newest month is cut at
+  the newest observation.
+- ``flags``: ``one model N%`` where one model makes more than ``Checks.driver_share`` of the
+  figure, and ``jump ×N`` / ``collapse ÷N`` where a model that makes at least a tenth of the
+  figure (either month) rose or fell by more than ``Checks.spike_factor`` since the month
+  before; each names the model. ``month_drivers`` lists the models behind one figure.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import ibis
+import ibis.expr.types as ir
+
+from hubpulse.analysis.metrics import exact
+from hubpulse.registry import Registry
+from hubpulse.terms import TrendBy
+
+if TYPE_CHECKING:
+    from hubpulse.analysis.evidence import Evidence
+    from hubpulse.settings import Settings
+
+RELEVANT = 0.1  # a jump is flagged when the model makes at least this part of the figure
+
+
+@dataclass(frozen=True)
+class Checks:
+    """The thresholds that decide what a monthly figure may be used for and what is flagged."""
+
+    min_coverage: float = 0.8
+    driver_share: float = 0.5
+    spike_factor: float = 10.0
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Checks:
+        return cls(settings.min_coverage, settings.driver_share, settings.spike_factor)
+
+
+def newest_counts(evidence: Evidence) -> ir.Table:
+    """model_id, basis: each model's 30-day count on the newest day any was observed."""
+    obs = evidence.observations
+    rolling = obs.filter(obs.kind == "rolling30")
+    newest = rolling.filter(rolling.day == rolling.day.max().as_scalar())
+    return newest.select("model_id", basis=newest.value)
+
+
+def with_jumps(estimates: ir.Table, factor: float) -> ir.Table:
+    """``estimates`` plus ``jump`` (a model-month's estimate over the month before, where it
+    rose or fell by more than ``factor``; else null) and ``jump_size`` (the larger of the two
+    months). A month without an estimate compares with nothing, and a model's first month —
+    only part of a month — is neither flagged nor compared with."""
+    per_model = ibis.window(group_by="model_id", order_by="month")
+    newborn = estimates.created.notnull() & (
+        estimates.created.truncate("M") >= estimates.month_start
+    )
+    counted = (estimates.method != "not_created") & ~newborn.fill_null(False)
+    value = ibis.ifelse(counted, estimates.estimate, ibis.null("float64"))
+    t = estimates.mutate(now=value, before=value.lag().over(per_model))
+    known = t.now.notnull() & t.before.notnull()
+    rise = known & (t.now > factor * ibis.greatest(t.before, 1.0))
+    fall = known & (t.now * factor < t.before)
+    jump = ibis.cases(
+        (rise, t.now / ibis.greatest(t.before, 1.0)),
+        (fall, ibis.greatest(t.now, 1.0) / t.before),
+        else_=ibis.null("float64"),
+    )
+    return t.mutate(jump=jump, jump_size=ibis.greatest(t.now, t.before)).drop("now", "before")
+
+
+def change(jump: ir.FloatingValue) -> ir.StringValue:
+    """``jump ×N`` or ``collapse ÷N`` for a ratio to the month before (null: neither)."""
+    times = ibis.greatest(jump, 1 / jump).round().cast("int64").cast("string")
+    return ibis.ifelse(jump > 1, "jump ×" + times, "collapse ÷" + times)
+
+
+def credited_estimates(
+    estimates: ir.Table, shares: ir.Table, registry: Registry, basis: ir.Table | None = None
+) -> ir.Table:
+    """One row per (model, month, family share) with the group keys and the model's basis."""
+    joined = estimates.join(shares, "model_id").join(registry.table(), "family")
+    if basis is not None:
+        joined = joined.left_join(basis, "model_id").drop("model_id_right")
+    has_jumps = "jump" in estimates.columns
+    return joined.select(
+        "model_id",
+        "month",
+        "month_start",
+        "month_end",
+        "complete",
+        "method",
+        "created",
+        "estimate",
+        "lower",
+        "upper",
+        "weight",
+        "family",
+        "vendor",
+        "country",
+        author=joined.model_id.split("/")[0],
+        basis=joined.basis if basis is not None else ibis.null("int64"),
+        jump=joined.jump if has_jumps else ibis.null("float64"),
+        jump_size=joined.jump_size if has_jumps else ibis.null("float64"),
+    )
+
+
+def monthly_downloads(
+    estimates: ir.Table,
+    shares: ir.Table,
+    registry: Registry,
+    by: TrendBy = "family",
+    basis: ir.Table | None = None,
+    checks: Checks = Checks(),
+) -> ir.Table:
+    """month, <by>, through, estimate, lower, upper, share, coverage, month_coverage, models,
+    estimated, top_model, top_share, flags, methods (see the module docstring)."""
+    key = "model_id" if by == "model" else by
+    credited = credited_estimates(estimates, shares, registry, basis)
+    g = _group_sums(credited, ["month", key])
+    month = ibis.window(group_by="month")
+    g = g.mutate(
+        estimate=ibis.ifelse(
+            (g.estimated == 0) & (g.models > 0), ibis.null("float64"), g.estimate.cast("float64")
+        ),
+        coverage=_coverage(g.basis_known, g.basis_all, g.estimated, g.models),
+        month_coverage=_coverage(
+            g.basis_known.sum().over(month),
+            g.basis_all.sum().over(month),
+            g.estimated.sum().over(month),
+            g.models.sum().over(month),
+        ),
+    )
+    total = g.estimate.sum().over(month)
+    usable = (g.coverage >= checks.min_coverage) & (g.month_coverage >= checks.min_coverage)
+    g = g.mutate(top_share=ibis.ifelse(g.estimate > 0, g.top_value / g.estimate, None))
+    return g.select(
+        "month",
+        key,
+        through=ibis.ifelse(g.complete, ibis.null("date"), g.month_end),
+        estimate=g.estimate.round().cast("int64"),
+        lower=g.lower.round().cast("int64"),
+        upper=ibis.ifelse(g.open_ended, None, g.upper.round()).cast("int64"),
+        share=ibis.ifelse(usable & (total > 0), g.estimate / total, ibis.null("float64")),
+        coverage=g.coverage.round(4),
+        month_coverage=g.month_coverage.round(4),
+        models=g.models,
+        estimated=g.estimated,
+        top_model=ibis.ifelse(g.estimate > 0, g.top_model, ibis.null("string")),
+        top_share=g.top_share.round(4),
+        flags=_flags(g, checks),
+        methods=g.methods,
+    ).order_by(["month", ibis.desc("estimate"), key])
+
+
+def _group_sums(credited: ir.Table, keys: list[str]) -> ir.Table:
+    """Per group-month: weighted sums (exact decimals), model counts, coverage weights, the top
+    model and the largest jump, and the method counts."""
+    existing = credited.method != "not_created"
+    known = existing & credited.estimate.notnull()
+    weight = credited.basis.cast("float64") * credited.weight.cast("float64")
+    value = exact(credited.estimate) * exact(credited.weight)
+    odd = credited.jump.notnull()
+    grouped = credited.group_by(keys).aggregate(
+        estimate=value.sum(),
+        lower=(exact(credited.lower) * exact(credited.weight)).sum(),
+        upper=(exact(credited.upper) * exact(credited.weight)).sum(),
+        open_ended=credited.upper.isnull().any(),
+        models=credited.model_id.nunique(where=existing),
+        estimated=credited.model_id.nunique(where=known),
+        basis_all=weight.sum(where=existing),
+        basis_known=weight.sum(where=known).fill_null(0.0),
+        top_model=credited.model_id.argmax(value),
+        top_value=value.max().cast("float64"),
+        odd_model=credited.model_id.argmax(credited.jump_size, where=odd),
+        odd_jump=credited.jump.argmax(credited.jump_size, where=odd),
+        odd_size=(credited.jump_size * credited.weight.cast("float64")).max(where=odd),
+        complete=credited.complete.min(),
+        month_end=credited.month_end.max(),
+    )
+    per_method = credited.group_by([*keys, "method"]).aggregate(n=credited.model_id.nunique())
+    methods = per_method.group_by(keys).aggregate(
+        methods=(per_method.method + ":" + per_method.n.cast("string")).group_concat(
+            " ", order_by=[ibis.desc(per_method.n), per_method.method]
+        )
+    )
+    return grouped.join(methods, keys)
+
+
+def _coverage(
+    known: ir.FloatingValue,
+    held: ir.FloatingValue,
+    estimated: ir.IntegerValue,
+    models: ir.IntegerValue,
+) -> ir.FloatingValue:
+    """Downloads-weighted coverage where the weights are known, else by model count."""
+    return ibis.cases(
+        (held > 0, known / held),
+        (models > 0, estimated / models.cast("float64")),
+        else_=ibis.null("float64"),
+    )
+
+
+def _flags(g: ir.Table, checks: Checks) -> ir.StringValue:
+    percent = (g.top_share * 100).round().cast("int64").cast("string")
+    driver = (g.estimated > 1) & (g.top_share > checks.driver_share)
+    odd = g.odd_model.notnull() & (g.odd_size >= RELEVANT * g.estimate)
+    flags = ibis.array(
+        [
+            ibis.ifelse(driver, "one model " + percent + "%: " + g.top_model, None),
+            ibis.ifelse(odd, change(g.odd_jump) + ": " + g.odd_model, None),
+        ]
+    ).filter(lambda f: f.notnull())
+    return ibis.ifelse(flags.length() > 0, flags.join("; "), ibis.null("string"))
+
+
+def month_drivers(
+    estimates: ir.Table, shares: ir.Table, registry: Registry, by: TrendBy, group: str, month: str
+) -> ir.Table:
+    """The models behind one group-month figure, largest first: model_id, weight, method,
+    estimate, lower, upper (as credited to the group), group_share (of the group's estimate)
+    and change (against the model's month before, where it jumped or collapsed)."""
+    credited = credited_estimates(estimates, shares, registry)
+    key = "model_id" if by == "model" else by
+    rows = credited.filter((credited[key] == group) & (credited.month == month))
+    rows = rows.filter(rows.method != "not_created")
+    weight = rows.weight.cast("float64")
+    value = rows.estimate * weight
+    total = value.sum().over(ibis.window())
+    return rows.select(
+        "model_id",
+        weight=rows.weight,
+        method=rows.method,
+        estimate=value.round().cast("int64"),
+        lower=(rows.lower * weight).round().cast("int64"),
+        upper=(rows.upper * weight).round().cast("int64"),
+        group_share=ibis.ifelse(total > 0, value / total, ibis.null("float64")),
+        change=change(rows.jump),
+    ).order_by([ibis.desc("estimate"), "model_id"])
