@@ -223,7 +223,7 @@ def _share_chart(ranking: list[dict[str, Any]]) -> Chart:
         "bar",
         [r["family"] for r in top],
         [Series("share", [r["share"] for r in top])],
-        "share of all downloads",
+        "share of the snapshot's 30-day downloads",
         percent=True,
         horizontal=True,
     )

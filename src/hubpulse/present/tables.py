@@ -168,13 +168,21 @@ def emit(
     elif not records:
         console.print(f"{title}: none")
     else:
+        print_warning(console, meta or {})
         console.print(rich_table(records, columns, title=title))
         if meta:
             print_meta(console, meta)
 
 
+def print_warning(console: Console, meta: dict[str, Any]) -> None:
+    """A warning about the whole answer (a partial extract), above it, where no reader misses
+    it."""
+    if meta.get("warning"):
+        console.print(f"[yellow]warning:[/] {escape(meta['warning'])}", highlight=False)
+
+
 def print_meta(console: Console, meta: dict[str, Any]) -> None:
-    """The fine print under a table, and any warning in plain sight above it."""
+    """The fine print under a table."""
     day = meta.get("snapshot_date")
     where = f"snapshot {day}" if day else f"months {meta.get('months')}"
     if meta.get("snapshot_models") is not None:
@@ -183,8 +191,6 @@ def print_meta(console: Console, meta: dict[str, Any]) -> None:
         meta["method"] if isinstance(meta["method"], str) else "; ".join(meta["method"].values())
     )
     console.print(f"[dim]{where} · {escape(method)}[/]")
-    if meta.get("warning"):
-        console.print(f"[yellow]warning:[/] {escape(meta['warning'])}", highlight=False)
 
 
 def brief(
@@ -287,10 +293,9 @@ def print_comparisons(
         ]
         print(to_csv(flat, list(flat[0])), end="")
     else:
+        print_warning(console, meta)
         for result in results:
             print_comparison(console, result)
-        if meta.get("warning"):
-            console.print(f"[yellow]warning:[/] {escape(meta['warning'])}", highlight=False)
 
 
 def print_comparison(console: Console, result: Comparison) -> None:
