@@ -110,8 +110,10 @@ def prepare_history(
             f"no download evidence in or after {first}: the newest observation is in {span[1]}"
         )
     checks = checks or Checks()
-    lead_in = (parse_month(first) - dt.timedelta(days=1)).strftime("%Y-%m")  # for the jumps
-    months = month_table(lead_in, last)
+    # the month before the range too, so a jump in its first month can be flagged (none is
+    # needed before the first month with evidence: nothing was observed there)
+    lead_in = (parse_month(first) - dt.timedelta(days=1)).strftime("%Y-%m")
+    months = month_table(lead_in if first > span[0] else first, last)
     estimates = estimate_monthly_downloads(evidence, months, max_gap_days=max_gap_days)
     estimates = with_jumps(estimates, checks.spike_factor)
     estimates = estimates.filter(estimates.month >= first).cache()
