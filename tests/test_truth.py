@@ -214,7 +214,8 @@ COMMANDS: list[list[str]] = [
     ["milestones", "Qwen"],
     ["derivative-growth", "Qwen"],
     ["drivers", "Qwen", "--month", "2024-10"],
-    ["drivers", "Alibaba", "--by", "vendor", "--month", "2024-10"],
+    ["drivers", "alibaba", "--by", "vendor", "--month", "2024-10"],
+    ["drivers", "Nowhere", "--by", "country", "--month", "2024-10"],  # unknown: an error line
     ["snapshots"],
     ["series"],
     ["rejects"],

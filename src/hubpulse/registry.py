@@ -69,6 +69,17 @@ class Registry:
         known = ", ".join(f.name for f in self.families)
         raise UnknownFamilyError(f"unknown family {name!r}; known families: {known}")
 
+    def group(self, by: str, name: str) -> str:
+        """The registry's spelling of vendor or country ``name`` (case-insensitive), or of the
+        family ``name`` for ``by="family"``; a clear error for one it does not know."""
+        if by == "family":
+            return self.get(name).name
+        known = sorted({getattr(f, by) for f in self.families})
+        for value in known:
+            if value.lower() == name.lower():
+                return str(value)
+        raise UnknownFamilyError(f"unknown {by} {name!r}; known: {', '.join(known)}")
+
     def digest(self) -> str:
         """A digest of the registry's content (what stored attributions depend on)."""
         text = json.dumps([f.model_dump() for f in self.families], sort_keys=True)

@@ -158,14 +158,13 @@ def drivers(
 ) -> None:
     """The models behind one monthly figure: each one's estimate, bounds, method, part of the
     group's figure and any jump or collapse against its month before."""
-    from hubpulse.analysis.trends import check_families
     from hubpulse.present import tables
 
     if by not in ("family", "vendor", "country", "author"):
         raise typer.BadParameter("choose family, vendor, country or author", param_hint="--by")
     settings = _settings(warehouse, mode, families)
     history = _history(settings, month, month)
-    name = check_families(history.registry, [group])[0] if by == "family" else group
+    name = group if by == "author" else history.registry.group(by, group)
     table = history.drivers(_trend_by(by), name, month)
     meta = tables.history_meta(history) | {"group": name, "by": by, "month": month}
     title = f"Models behind {name} in {month} ({history.mode} mode)"
