@@ -4,9 +4,12 @@ from the raw columns, roots from a breadth-first walk, membership from fnmatch."
 
 from __future__ import annotations
 
+import datetime as dt
 import fnmatch
+import itertools
 import json
 import re
+import statistics
 import tomllib
 from collections import defaultdict
 from importlib import resources
@@ -86,15 +89,20 @@ def publisher(model_id: str, families: list[dict]) -> str | None:
 
 
 def family_totals(
-    path: Path, mode: str, overrides: dict[str, dict] | None = None
+    path: Path,
+    mode: str,
+    overrides: dict[str, dict] | None = None,
+    keep: set[str] | None = None,
 ) -> dict[str, float]:
     """Downloads per family; ``overrides`` replaces keys of named built-in families (as a
-    ``--families`` file does)."""
+    ``--families`` file does); ``keep``: count only these models."""
     registry = tomllib.loads(_data("families.toml"))
     families = [{**f, **(overrides or {}).get(f["name"], {})} for f in registry["family"]]
     rows, parents = raw_parents(path)
     totals: dict[str, float] = defaultdict(float)
     for model_id, row in rows.items():
+        if keep is not None and model_id not in keep:
+            continue
         if mode == "publisher":
             shares = {publisher(model_id, families) or "(unattributed)": 1.0}
         else:
@@ -241,3 +249,123 @@ def size_totals(path: Path) -> dict[str, dict[str, int]]:
 
 def _data(name: str) -> str:
     return resources.files("hubpulse").joinpath("data", name).read_text()
+
+
+# --- selection and flags, restated from the definitions in the docs (issue 16) -----------------
+
+LLM_TASKS = {
+    "text-generation",
+    "text2text-generation",
+    "image-text-to-text",
+    "video-text-to-text",
+    "audio-text-to-text",
+    "any-to-any",
+    "conversational",
+}
+FORMATS = {"gguf", "awq", "gptq", "mlx", "onnx", "exl2", "bnb", "fp8", "int4", "int8", "4bit"}
+FORMATS |= {"8bit", "nf4", "w4a16", "w8a8"}
+TEST_WORDS = {"test", "testing", "dummy", "debug"}
+TEST_ORGS = {"hf-internal-testing", "hf-tiny-model-private", "fxmarty-testing"}
+
+
+def model_tasks(path: Path) -> dict[str, str | None]:
+    """Each model's pipeline tag, else the smallest tag among its roots'."""
+    rows, parents = raw_parents(path)
+    out = {}
+    for model_id, row in rows.items():
+        tag = row["pipeline_tag"]
+        if tag is None:
+            found = [rows[r]["pipeline_tag"] for r in roots(model_id, parents) if r in rows]
+            tag = min((t for t in found if t), default=None)
+        out[model_id] = tag
+    return out
+
+
+def vendor_of() -> dict[str, str]:
+    registry = tomllib.loads(_data("families.toml"))
+    return {f["name"]: f["vendor"] for f in registry["family"]} | {
+        "(unattributed)": "(unattributed)"
+    }
+
+
+def _tokens(name: str) -> list[str]:
+    return re.split(r"[-_.]", name.lower())
+
+
+def _is_test(model_id: str) -> bool:
+    org, name = model_id.split("/", 1)
+    if org in TEST_ORGS or org.lower().endswith("-internal-testing"):
+        return True
+    tokens = _tokens(name)
+    for token in tokens:  # the word alone, or followed by a digit ("test2", "Test0101t0")
+        for word in TEST_WORDS:
+            if token == word or (token.startswith(word) and token[len(word)].isdigit()):
+                return True
+    pairs = list(itertools.pairwise(tokens))
+    return ("tiny", "random") in pairs or ("random", "tiny") in pairs
+
+
+def model_flags(
+    path: Path,
+    day: dt.date,
+    *,
+    dormant: float = 100,
+    dormant_min: int = 100_000,
+    ci: float = 200,
+    ci_min: int = 10_000,
+    flood: int = 10,
+) -> dict[str, set[str]]:
+    """model id → its flags, computed straight from the raw rows."""
+    rows, parents = raw_parents(path)
+    tasks = model_tasks(path)
+    flags: dict[str, set[str]] = defaultdict(set)
+    created = {
+        m: dt.datetime.fromisoformat(str(r["createdAt"]).replace("Z", "+00:00")).date()
+        if r["createdAt"]
+        else None
+        for m, r in rows.items()
+    }
+    per_like = {
+        m: (r["downloads"] / ((r["likes"] or 0) + 1)) if r["downloads"] is not None else None
+        for m, r in rows.items()
+    }
+    pool = [m for m, r in rows.items() if (r["downloads"] or 0) >= 1000 and per_like[m] is not None]
+    by_task: dict[str | None, list[float]] = defaultdict(list)
+    for m in pool:
+        by_task[tasks[m]].append(per_like[m])  # type: ignore[arg-type]
+    overall = statistics.median(per_like[m] for m in pool)  # type: ignore[type-var]
+    groups: dict[tuple[str, str], list[tuple[int, str]]] = defaultdict(list)
+    for model_id, ps in parents.items():
+        if created[model_id] is not None:
+            for parent in ps:
+                groups[(model_id.split("/")[0], parent)].append(
+                    (created[model_id].toordinal(), model_id)
+                )
+    flood_size: dict[str, int] = defaultdict(lambda: 1)
+    for members in groups.values():
+        for day_of, model_id in members:
+            near = sum(1 for other, _ in members if abs(other - day_of) <= 7)
+            flood_size[model_id] = max(flood_size[model_id], near)
+    for model_id, row in rows.items():
+        name = model_id.split("/", 1)[1]
+        tags = row["tags"] or []
+        has_gguf = bool(row["gguf"]) or "gguf" in tags
+        token = any(t in FORMATS for t in _tokens(name))
+        if (
+            (token and parents[model_id])
+            or (has_gguf and "safetensors" not in tags)
+            or row["library_name"] == "mlx"
+        ):
+            flags[model_id].add("intermediary")
+        dl30 = row["downloads"] or 0
+        if created[model_id] is not None and (row["downloadsAllTime"] or 0) >= dormant_min:
+            months = max((day - created[model_id]).days / 30, 1)
+            if row["downloadsAllTime"] / (max(dl30, 1) * months) > dormant:
+                flags[model_id].add("dormant")
+        peers = by_task.get(tasks[model_id], [])
+        median = statistics.median(peers) if len(peers) >= 20 else overall
+        if _is_test(model_id) or (dl30 >= ci_min and per_like[model_id] / median > ci):
+            flags[model_id].add("ci_like")
+        if flood_size[model_id] >= flood:
+            flags[model_id].add("flood")
+    return {m: f for m, f in flags.items() if f}

@@ -19,10 +19,10 @@ from graphs import aliases, model, snapshot
 from independent import forecast_month
 from truth import make_evidence
 
-from hubpulse.analysis.claims import compare_month
 from hubpulse.analysis.estimator import HistoryError
 from hubpulse.analysis.evidence import collect_evidence, read_evidence
 from hubpulse.analysis.history import History, prepare_history
+from hubpulse.analysis.month_claims import compare_month
 from hubpulse.analysis.snapshot import Analysis
 from hubpulse.analysis.trends import (
     concentration,

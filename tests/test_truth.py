@@ -206,6 +206,13 @@ COMMANDS: list[list[str]] = [
     ["compare", "Qwen"],
     ["compare", "Qwen", "--month", "2024-12"],
     ["compare", "Qwen", "--month", "2025-12"],  # no evidence: an error line
+    ["compare", "alibaba", "--by", "vendor", "--against", "qwen-team", "--count", "robust"],
+    ["compare", "Qwen", "--month", "2024-12", "--llm", "--exclude", "meta"],
+    ["audit", "Qwen", "--month", "2024-12"],
+    ["audit", "Alibaba", "--against", "qwen-team", "--month", "2025-12"],  # no data rows
+    ["audit", "Qwen", "--derivatives", "1000"],
+    ["flags", "--limit", "5"],
+    ["top", "--by", "size", "--family", "Qwen", "--task", "text-generation"],
     ["derivatives", "Qwen"],
     ["lineage", "Qwen/Qwen2.5-7B-Instruct"],
     *[["monthly", "--by", by] for by in ("family", "vendor", "country", "model", "author")],

@@ -27,7 +27,15 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from hubpulse.errors import RegistryError, UnknownFamilyError
 from hubpulse.terms import MODES
 
-__all__ = ["MODES", "UNATTRIBUTED", "Family", "Registry", "load_registry"]
+__all__ = [
+    "MODES",
+    "UNATTRIBUTED",
+    "ComparisonSet",
+    "Family",
+    "Registry",
+    "load_comparison_sets",
+    "load_registry",
+]
 
 UNATTRIBUTED = "(unattributed)"
 
@@ -251,3 +259,62 @@ def _line_of(text: str, pattern: str, after: int = 0) -> int:
         if re.search(pattern, lines[number - 1]):
             return number
     return 0
+
+
+class ComparisonSet(BaseModel):
+    """A named comparison: the groups a published claim compared its subject with."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(min_length=1)
+    by: str = Field(pattern="^(family|vendor)$")
+    subject: str = Field(min_length=1)
+    against: list[str] = Field(default_factory=list)
+    next: int | None = Field(default=None, ge=1)
+    month: str | None = Field(default=None, pattern=r"^\d{4}-\d{2}$")
+    source: str = Field(min_length=1)
+    quote: str = Field(min_length=1)
+
+    def checked(self, registry: Registry) -> ComparisonSet:
+        """The set with the registry's spelling of every group (an error names any unknown)."""
+        if bool(self.against) == (self.next is not None):
+            raise RegistryError(f"comparison set {self.name!r}: give either 'against' or 'next'")
+        return self.model_copy(
+            update={
+                "subject": registry.group(self.by, self.subject),
+                "against": [registry.group(self.by, g) for g in self.against],
+            }
+        )
+
+
+def load_comparison_sets(registry: Registry, extra: Path | None = None) -> dict[str, ComparisonSet]:
+    """The named comparison sets (``data/comparisons.toml``, plus those of ``extra``) by
+    lower-case name, their groups checked against ``registry``."""
+    texts = [
+        (
+            "comparisons.toml (built-in)",
+            resources.files("hubpulse").joinpath("data", "comparisons.toml").read_text("utf-8"),
+        )
+    ]
+    if extra is not None:
+        try:
+            texts.append((str(extra), Path(extra).read_text(encoding="utf-8")))
+        except (OSError, UnicodeDecodeError) as exc:
+            raise RegistryError(f"{extra}: cannot read comparison sets ({exc})") from None
+    sets: dict[str, ComparisonSet] = {}
+    for origin, text in texts:
+        try:
+            entries = tomllib.loads(text).get("set", [])
+        except tomllib.TOMLDecodeError as exc:
+            raise RegistryError(f"{origin}: invalid TOML: {exc}") from exc
+        for index, entry in enumerate(entries):
+            try:
+                found = ComparisonSet.model_validate(entry)
+            except ValidationError as exc:
+                error = exc.errors()[0]
+                field = ".".join(str(p) for p in error["loc"]) or "entry"
+                raise RegistryError(
+                    f"{origin}: set #{index + 1} field {field!r}: {error['msg']}"
+                ) from None
+            sets[found.name.lower()] = found.checked(registry)
+    return sets

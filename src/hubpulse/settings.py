@@ -30,6 +30,11 @@ class Settings(BaseSettings):
         default=None,
         description="Extra TOML registry that extends or overrides the built-in families.",
     )
+    comparisons_file: Path | None = Field(
+        default=None,
+        description="Extra TOML of named comparison sets ([[set]] tables, as the built-in "
+        "comparisons.toml).",
+    )
     mode: Mode = Field(default="lineage", description="Default attribution mode.")
     duckdb_memory_limit: str = Field(
         default="2GB",

@@ -1,9 +1,12 @@
-"""Claims: does a family out-download the next N families combined? Over one snapshot's 30
-days (``compare_family``) or, with hard bounds, in one calendar month (``compare_family_month``).
+"""Claims: does a family (or vendor) out-download a comparison set combined — the next N
+groups below it, or named groups (``--against``, a named set of ``comparisons.toml``)? Over one
+snapshot's 30 days (``compare_family``) here; with hard bounds, in one calendar month, in
+``month_claims``.
 
-Every result names what it compared: the subject's rank, the families ranked above it, the
-families compared with (their ranks), the families left unranked for want of data, the snapshot
-or month and the mode, in its ``sentence`` and in ``to_dict()``.
+Every result names what it compared: the grouping, the subject's rank, the groups ranked above
+it, the groups compared with (their ranks), those left unranked for want of data, those of the
+set with no models, the snapshot or month, the mode and the selection of models counted, in its
+``sentence`` and in ``to_dict()``.
 """
 
 from __future__ import annotations
@@ -12,8 +15,8 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from hubpulse.analysis.history import History
 from hubpulse.analysis.metrics import rank_models
+from hubpulse.analysis.selection import Selection
 from hubpulse.analysis.snapshot import Analysis
 from hubpulse.errors import UnknownFamilyError
 from hubpulse.registry import UNATTRIBUTED
@@ -21,8 +24,46 @@ from hubpulse.terms import Metric, Mode
 
 
 @dataclass(frozen=True)
+class Against:
+    """What a subject is compared with: the ``next`` N groups ranked below it, or the named
+    ``groups`` (a named set when ``name`` is given)."""
+
+    next: int = 8
+    groups: tuple[str, ...] = ()
+    name: str | None = None
+
+    def label(self) -> str:
+        if not self.groups:
+            return f"the next {self.next}"
+        shown = ", ".join(self.groups)
+        return f"{shown} ({self.name} set)" if self.name else shown
+
+    def describe(
+        self, rows: list[dict[str, Any]], next_n: int, absent: list[str], missing: str
+    ) -> str:
+        """The comparison set in words, with the ranks it covers."""
+        ranks = [r["rank"] for r in rows if r["role"] != "subject" and r["rank"]]
+        if not self.groups:
+            span = f"ranks {ranks[0]}–{ranks[-1]}" if ranks else "no group below"
+            return f"the next {next_n} ({span})"
+        where = f"ranks {', '.join(map(str, ranks))}" if ranks else "none ranked"
+        gaps = f"; {missing}: {', '.join(absent)}" if absent else ""
+        return f"{self.label()} ({where}{gaps})"
+
+    def pick(
+        self, ordered: list[dict[str, Any]], at: int, key: str
+    ) -> tuple[list[tuple[int, dict[str, Any]]], list[str]]:
+        """(rank, row) of each compared group and the set's groups with no row."""
+        if not self.groups:
+            return [(at + 2 + i, r) for i, r in enumerate(ordered[at + 1 : at + 1 + self.next])], []
+        where = {r[key].lower(): (i + 1, r) for i, r in enumerate(ordered)}
+        found = [where[g.lower()] for g in self.groups if g.lower() in where]
+        return sorted(found, key=lambda p: p[0]), [g for g in self.groups if g.lower() not in where]
+
+
+@dataclass(frozen=True)
 class Comparison:
-    """A family's downloads against the combined total of the next N families."""
+    """A group's downloads against the combined total of a comparison set."""
 
     family: str
     mode: Mode
@@ -35,6 +76,10 @@ class Comparison:
     rows: list[dict[str, Any]] = field(default_factory=list)
     above: list[dict[str, Any]] = field(default_factory=list)
     unranked: list[str] = field(default_factory=list)
+    by: str = "family"
+    against: Against = field(default_factory=Against)
+    absent: list[str] = field(default_factory=list)
+    selection: Selection = field(default_factory=Selection)
 
     @property
     def margin(self) -> int:
@@ -49,24 +94,31 @@ class Comparison:
         return "exceeds" if self.value > self.combined else "does not exceed"
 
     @property
+    def compared(self) -> str:
+        """The comparison set in words, with the ranks it covers."""
+        return self.against.describe(self.rows, self.next_n, self.absent, "no models")
+
+    @property
     def sentence(self) -> str:
         """The comparison in one sentence that names what it compared."""
         ratio = f" ({self.ratio:.2f}×)" if self.ratio is not None else ""
-        first, last = self.rank + 1, self.rank + self.next_n
+        scope = "" if self.selection.everything else f"; {self.selection.describe()}"
         return (
             f"{self.family} ({standing(self.rank, self.above, self.unranked)}) "
-            f"{self.metric} {self.value:,} {self.verdict} the next {self.next_n} "
-            f"(ranks {first}–{last}) combined {self.combined:,}: margin {self.margin:+,}{ratio} "
-            f"[snapshot {self.snapshot_date}, {self.mode} mode]"
+            f"{self.metric} {self.value:,} {self.verdict} {self.compared} combined "
+            f"{self.combined:,}: margin {self.margin:+,}{ratio} "
+            f"[snapshot {self.snapshot_date}, by {self.by}, {self.mode} mode{scope}]"
         )
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "family": self.family,
+            "by": self.by,
+            self.by: self.family,
             "mode": self.mode,
             "metric": self.metric,
             "snapshot_date": self.snapshot_date.isoformat(),
             "next_n": self.next_n,
+            **set_fields(self.against, self.absent, self.selection),
             "rank": self.rank,
             "value": self.value,
             "combined_next": self.combined,
@@ -80,9 +132,18 @@ class Comparison:
         }
 
 
+def set_fields(against: Against, absent: list[str], selection: Selection) -> dict[str, Any]:
+    return {
+        "against": list(against.groups) or None,
+        "against_set": against.name,
+        "absent": absent,
+        "selection": selection.to_dict(),
+    }
+
+
 def standing(rank: int, above: list[dict[str, Any]], unranked: list[str]) -> str:
-    """Where a compared family stands, in words: "ranked 3rd, below Mistral and Llama"."""
-    names = [a["family"] for a in above]
+    """Where a compared group stands, in words: "ranked 3rd, below Mistral and Llama"."""
+    names = [str(a.get("family") or a.get("vendor")) for a in above]
     where = f"ranked {_ordinal(rank)}"
     if names:
         shown = names if len(names) <= 4 else [*names[:4], f"{len(names) - 4} more"]
@@ -98,6 +159,10 @@ def _ordinal(n: int) -> str:
     return f"{n}{suffix}"
 
 
+def missing_group(by: str, name: str, why: str) -> UnknownFamilyError:
+    return UnknownFamilyError(f"{by} {name!r} {why}")
+
+
 def compare_families(
     ranking: list[dict[str, Any]],
     family: str,
@@ -106,202 +171,78 @@ def compare_families(
     mode: Mode,
     metric: Metric,
     snapshot_date: dt.date,
+    by: str = "family",
+    against: Against | None = None,
+    selection: Selection | None = None,
 ) -> Comparison:
-    """Compare ``family`` with the ``next_n`` attributed families ranked just below it by
-    ``metric``. ``ranking`` is an executed family ranking (``rank_models(by="family")``)."""
-    attributed = [r for r in ranking if r["family"] != UNATTRIBUTED]
+    """Compare ``family`` (a group of ``by``) with the ``next_n`` attributed groups ranked just
+    below it by ``metric``, or with ``against``'s groups. ``ranking`` is an executed ranking
+    (``rank_models(by=by)``)."""
+    against = against or Against(next=next_n)
+    attributed = [r for r in ranking if r[by] != UNATTRIBUTED]
     ordered = sorted(
-        (r for r in attributed if r[metric] is not None),
-        key=lambda r: (-r[metric], r["family"]),
+        (r for r in attributed if r[metric] is not None), key=lambda r: (-r[metric], r[by])
     )
-    names = [r["family"].lower() for r in ordered]
+    names = [r[by].lower() for r in ordered]
     if family.lower() not in names:
-        held = any(r["family"].lower() == family.lower() for r in attributed)
-        raise UnknownFamilyError(
-            f"family {family!r} has no {metric} figure in the {snapshot_date} snapshot "
-            f"under {mode} mode"
-            if held
-            else f"family {family!r} has no models in the {snapshot_date} snapshot "
-            f"under {mode} mode"
-        )
+        held = any(r[by].lower() == family.lower() for r in attributed)
+        what = f"has no {metric} figure" if held else "has no models"
+        raise missing_group(by, family, f"{what} in the {snapshot_date} snapshot under {mode} mode")
     at = names.index(family.lower())
-    subject, following = ordered[at], ordered[at + 1 : at + 1 + next_n]
-    rows = [
+    subject = ordered[at]
+    compared, absent = against.pick(ordered, at, by)
+    rows = [{"role": "subject", "rank": at + 1, by: subject[by], metric: int(subject[metric])}]
+    rows += [
         {
-            "role": "subject" if i == 0 else "next",
-            "rank": at + 1 + i,
-            "family": r["family"],
+            "role": "compared" if against.groups else "next",
+            "rank": rank,
+            by: r[by],
             metric: int(r[metric]),
         }
-        for i, r in enumerate([subject, *following])
+        for rank, r in compared
     ]
     return Comparison(
-        family=subject["family"],
+        family=subject[by],
         mode=mode,
         metric=metric,
-        next_n=len(following),
+        next_n=len(compared),
         snapshot_date=snapshot_date,
         rank=at + 1,
         value=int(subject[metric]),
-        combined=sum(int(r[metric]) for r in following),
+        combined=sum(int(r[metric]) for _, r in compared),
         rows=rows,
-        above=[
-            {"rank": i + 1, "family": r["family"], metric: r[metric]}
-            for i, r in enumerate(ordered[:at])
-        ],
-        unranked=sorted(r["family"] for r in attributed if r[metric] is None),
+        above=[{"rank": i + 1, by: r[by], metric: r[metric]} for i, r in enumerate(ordered[:at])],
+        unranked=sorted(r[by] for r in attributed if r[metric] is None),
+        by=by,
+        against=against,
+        absent=absent,
+        selection=selection or Selection(),
     )
 
 
 def compare_family(
-    analysis: Analysis, family: str, next_n: int, *, mode: Mode, metric: Metric = "downloads_30d"
+    analysis: Analysis,
+    family: str,
+    next_n: int,
+    *,
+    mode: Mode,
+    metric: Metric = "downloads_30d",
+    by: str = "family",
+    against: Against | None = None,
+    selection: Selection | None = None,
 ) -> Comparison:
-    """Rank the snapshot's families under ``mode`` and compare ``family`` with the next N."""
-    name = analysis.registry.get(family).name
-    ranking = rank_models(analysis, by="family", mode=mode).to_pyarrow().to_pylist()
+    """Rank the snapshot's groups under ``mode`` and ``selection`` and compare ``family``
+    (a family, or a vendor with ``by="vendor"``) with the next N or ``against``."""
+    name = analysis.registry.group(by, family)
+    ranking = rank_models(analysis, by=by, mode=mode, selection=selection)  # type: ignore[arg-type]
     return compare_families(
-        ranking, name, next_n, mode=mode, metric=metric, snapshot_date=analysis.snapshot_date
-    )
-
-
-@dataclass(frozen=True)
-class MonthlyComparison:
-    """A family's estimated downloads in one calendar month against the next N combined.
-
-    Only families with an estimate that month are ranked; ``above`` lists those ranked above the
-    subject and ``unranked`` those with models but no estimate (no data, not zero)."""
-
-    family: str
-    mode: Mode
-    month: str
-    next_n: int
-    rank: int
-    value: dict[str, Any]
-    combined: dict[str, int | None]
-    rows: list[dict[str, Any]] = field(default_factory=list)
-    above: list[dict[str, Any]] = field(default_factory=list)
-    unranked: list[str] = field(default_factory=list)
-    through: dt.date | None = None
-
-    @property
-    def verdict(self) -> str:
-        """``holds`` when even the family's lower bound beats the others' upper bound,
-        ``fails`` when its upper bound is below their lower bound, else undecided."""
-        own_lo, own_hi = self.value["lower"], self.value["upper"]
-        other_lo, other_hi = self.combined["lower"], self.combined["upper"]
-        if other_hi is not None and own_lo is not None and own_lo > other_hi:
-            return "holds"
-        if own_hi is not None and other_lo is not None and own_hi < other_lo:
-            return "fails"
-        return "undecided within error"
-
-    @property
-    def point_verdict(self) -> str:
-        value, other = self.value["estimate"], self.combined["estimate"]
-        if value is None or other is None:
-            return "no point estimate"
-        return "exceeds" if value > other else "does not exceed"
-
-    @property
-    def sentence(self) -> str:
-        """The claim in one sentence that names what it compared and how well it is covered."""
-
-        def span(figures: dict[str, Any]) -> str:
-            upper = f"{figures['upper']:,}" if figures["upper"] is not None else "unbounded"
-            estimate = f"{figures['estimate']:,}" if figures["estimate"] is not None else "—"
-            return f"{estimate} [{figures['lower'] or 0:,} – {upper}]"
-
-        first, last = self.rank + 1, self.rank + self.next_n
-        month = self.month + (f" (through {self.through})" if self.through else "")
-        coverage = self.value.get("coverage")
-        covered = f", {coverage:.0%} covered" if coverage is not None else ""
-        return (
-            f"{month}: {self.family} ({standing(self.rank, self.above, self.unranked)}"
-            f"{covered}) {span(self.value)} vs the next {self.next_n} (ranks {first}–{last}) "
-            f"combined {span(self.combined)}: claim {self.verdict} "
-            f"(point estimates: {self.point_verdict}) [{self.mode} mode]"
-        )
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "family": self.family,
-            "mode": self.mode,
-            "month": self.month,
-            "through": self.through,
-            "next_n": self.next_n,
-            "rank": self.rank,
-            "above": self.above,
-            "value": self.value,
-            "combined_next": self.combined,
-            "verdict": self.verdict,
-            "point_estimate_verdict": self.point_verdict,
-            "sentence": self.sentence,
-            "unranked": self.unranked,
-            "families": self.rows,
-        }
-
-
-def compare_month(
-    monthly_rows: list[dict[str, Any]], family: str, next_n: int, *, mode: Mode, month: str
-) -> MonthlyComparison:
-    """Compare ``family`` with the ``next_n`` families ranked below it by estimate in
-    ``month``; ``monthly_rows`` are executed ``monthly_downloads(by="family")`` rows.
-
-    Families with no model yet are left out, families with models but no estimate are
-    ``unranked``; a subject without an estimate is an error (no data is not zero)."""
-    held = [
-        r
-        for r in monthly_rows
-        if r["month"] == month and r["family"] != UNATTRIBUTED and r.get("models") != 0
-    ]
-    ordered = sorted(
-        (r for r in held if r["estimate"] is not None),
-        key=lambda r: (-r["estimate"], r["family"]),
-    )
-    names = [r["family"].lower() for r in ordered]
-    if family.lower() not in names:
-        mine = [r for r in held if r["family"].lower() == family.lower()]
-        why = (
-            f"none of its {mine[0]['models']:,} models has an estimate (no data, not zero)"
-            if mine
-            else "it has no models then"
-        )
-        raise UnknownFamilyError(f"family {family!r} has no estimate for {month}: {why}")
-    at = names.index(family.lower())
-    subject, following = ordered[at], ordered[at + 1 : at + 1 + next_n]
-    figures = ("estimate", "lower", "upper")
-    rows = [
-        {"role": "subject" if i == 0 else "next", "rank": at + 1 + i, "family": r["family"]}
-        | {k: r[k] for k in figures}
-        | {"coverage": r.get("coverage"), "flags": r.get("flags"), "methods": r["methods"]}
-        for i, r in enumerate([subject, *following])
-    ]
-    combined: dict[str, int | None] = {
-        k: sum(r[k] for r in following) if all(r[k] is not None for r in following) else None
-        for k in figures
-    }
-    return MonthlyComparison(
-        family=subject["family"],
+        ranking.to_pyarrow().to_pylist(),
+        name,
+        next_n,
         mode=mode,
-        month=month,
-        next_n=len(following),
-        rank=at + 1,
-        value={k: subject[k] for k in figures} | {"coverage": subject.get("coverage")},
-        combined=combined,
-        rows=rows,
-        above=[
-            {"rank": i + 1, "family": r["family"], "estimate": r["estimate"]}
-            for i, r in enumerate(ordered[:at])
-        ],
-        unranked=sorted(r["family"] for r in held if r["estimate"] is None),
-        through=subject.get("through"),
+        metric=metric,
+        snapshot_date=analysis.snapshot_date,
+        by=by,
+        against=against,
+        selection=selection,
     )
-
-
-def compare_family_month(
-    history: History, family: str, next_n: int, month: str
-) -> MonthlyComparison:
-    """Rank ``history``'s families in ``month`` and compare ``family`` with the next N."""
-    name = history.registry.get(family).name
-    rows = history.monthly("family").to_pyarrow().to_pylist()
-    return compare_month(rows, name, next_n, mode=history.mode, month=month)

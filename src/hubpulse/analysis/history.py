@@ -10,7 +10,7 @@ starts.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import ibis
 import ibis.expr.types as ir
@@ -30,6 +30,7 @@ from hubpulse.analysis.monthly import (
     newest_counts,
     with_jumps,
 )
+from hubpulse.analysis.selection import Selection
 from hubpulse.analysis.snapshot import Analysis
 from hubpulse.analysis.stored import load_analysis
 from hubpulse.errors import EngineError
@@ -52,6 +53,7 @@ class History:
     lineage_date: dt.date | None
     basis: ir.Table | None = None
     checks: Checks = field(default_factory=Checks)
+    selection: Selection = field(default_factory=Selection)
 
     def monthly(
         self, by: TrendBy = "family", families: list[str] | None = None, limit: int = 0
@@ -79,6 +81,19 @@ class History:
             key=members.model_id.split("/")[0] if by == "author" else members[key]
         )
         return table.semi_join(members.distinct(), table[key] == members.key)
+
+    def restricted(self, selection: Selection, analysis: Analysis | None) -> History:
+        """The history counting only ``selection``'s models (``analysis``, the newest
+        snapshot, supplies their tasks and flags)."""
+        if selection.everything:
+            return self
+        if analysis is None:
+            raise HistoryError(
+                "--task, --llm and --count robust need a snapshot (each model's task and "
+                "flags come from the newest one): ingest one first"
+            )
+        shares = selection.restrict(self.shares, analysis).cache()
+        return replace(self, shares=shares, selection=selection)
 
     def drivers(self, by: TrendBy, group: str, month: str) -> ir.Table:
         """The models behind one group-month figure (``monthly.month_drivers``)."""
@@ -145,8 +160,10 @@ def load_history(
     last: str | None,
     warehouse: Warehouse | None = None,
     analysis: Analysis | None = None,
+    selection: Selection | None = None,
 ) -> History:
-    """Monthly estimates for the month range; lineage mode uses the newest snapshot's graph."""
+    """Monthly estimates for the month range, counting ``selection``'s models; lineage mode
+    uses the newest snapshot's graph (and a selection its tasks and flags)."""
     if settings.engine == "spark":
         raise EngineError(
             "monthly estimates (--month, monthly, trend, history) join each day to the nearest "
@@ -154,13 +171,14 @@ def load_history(
         )
     store = warehouse or open_store(settings)
     dates = store.snapshot_dates()
+    selection = selection or Selection()
     if (
-        settings.mode == "lineage"
+        (settings.mode == "lineage" or not selection.everything)
         and dates
         and (analysis is None or analysis.snapshot_date != dates[-1])
     ):
         analysis = load_analysis(settings, None, store)
-    return prepare_history(
+    history = prepare_history(
         read_evidence(store),
         load_registry(settings.families_file),
         mode=settings.mode,
@@ -170,6 +188,7 @@ def load_history(
         max_gap_days=settings.max_gap_days,
         checks=Checks.from_settings(settings),
     )
+    return history.restricted(selection, analysis if dates else None)
 
 
 def month_range(warehouse: Warehouse, month: str | None, months: int) -> tuple[str, str] | None:

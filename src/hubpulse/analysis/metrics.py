@@ -21,11 +21,15 @@ Definitions used throughout:
 
 from __future__ import annotations
 
+from typing import Any
+
 import ibis
 import ibis.expr.datatypes as idt
 import ibis.expr.types as ir
 
 from hubpulse.analysis.families import match_publishers
+from hubpulse.analysis.flags import model_flags
+from hubpulse.analysis.selection import Selection
 from hubpulse.analysis.sizes import SIZE_BUCKETS, UNKNOWN_SIZE, parameter_count, size_bucket
 from hubpulse.analysis.snapshot import Analysis
 from hubpulse.errors import ModelNotFoundError
@@ -48,25 +52,34 @@ are its descendants (``model_dimensions``)."""
 
 
 def rank_models(
-    analysis: Analysis, by: GroupBy = "family", mode: Mode = "lineage", limit: int | None = None
+    analysis: Analysis,
+    by: GroupBy = "family",
+    mode: Mode = "lineage",
+    limit: int | None = None,
+    selection: Selection | None = None,
+    family: str | None = None,
 ) -> ir.Table:
     """Ranking by ``by``: rank, key, downloads (30-day, all-time), share, likes, models,
     derivatives; ordered by 30-day downloads. ``size`` groups by ``SIZE_BUCKETS`` (derivatives
-    are null there)."""
-    credited = _credited(analysis, mode)
+    are null there); model rows carry their size. ``selection`` restricts the models counted
+    (under robust counting, ``removed_30d`` and ``copies_30d`` say what each row left out);
+    ``family`` keeps only the credits of that family (e.g. its size breakdown)."""
+    selection = selection or Selection()
+    credited = _selected(analysis, mode, selection, family)
     key = "model_id" if by == "model" else by
-    grouped = credited.group_by(key).aggregate(
-        downloads_30d=credited.dl30.sum(),
-        downloads_all_time=credited.dlall.sum(),
-        likes=credited.likes_w.sum(),
-        models=_model_count(credited, by),
+    kept = credited.filter(~credited.flagged)
+    grouped = kept.group_by(key).aggregate(
+        downloads_30d=kept.dl30.sum(),
+        downloads_all_time=kept.dlall.sum(),
+        likes=kept.likes_w.sum(),
+        models=_model_count(kept, by),
     )
     if by == "size":  # a size class has no first-party repos, so no derivatives
         grouped = grouped.mutate(derivatives=ibis.null("int64"))
     else:
         grouped = grouped.left_join(_derivative_counts(analysis, by), key).drop(f"{key}_right")
         grouped = grouped.mutate(derivatives=grouped.derivatives.fill_null(0))
-    total = credited.dl30.sum().as_scalar()
+    total = kept.dl30.sum().as_scalar()
     if limit:  # the first rows of the ordering are the first ranks: rank only those
         grouped = grouped.order_by([ibis.desc("downloads_30d"), key]).limit(limit)
     ranked = grouped.select(
@@ -79,11 +92,47 @@ def rank_models(
         models=grouped.models,
         derivatives=grouped.derivatives,
     )
+    if selection.count == "robust":
+        ranked = ranked.left_join(_removed(credited, key), key).drop(f"{key}_right")
     ranked = ranked.order_by("rank")
-    if by == "model":  # labels for the rows shown only
+    if by == "model":  # labels and sizes for the rows shown only
         shown = analysis.attribution(mode).semi_join(ranked, "model_id")
-        ranked = ranked.join(_labels(shown), "model_id").order_by("rank")
+        sizes = model_dimensions(analysis).select("model_id", "size")
+        ranked = ranked.join(_labels(shown), "model_id").join(sizes, "model_id").order_by("rank")
     return ranked
+
+
+def _selected(analysis: Analysis, mode: Mode, selection: Selection, family: str | None) -> ir.Table:
+    """The credited rows a selection counts, with ``flagged`` (left out by robust counting)."""
+    credited = _credited(analysis, mode)
+    if family is not None:
+        credited = credited.filter(credited.family == analysis.registry.get(family).name)
+    scope = Selection(selection.tasks, selection.llm, selection.exclude)
+    credited = scope.restrict(credited, analysis)
+    if selection.count == "raw":
+        return credited.mutate(flagged=ibis.literal(False), copy=ibis.literal(False))
+    flags = model_flags(analysis, selection.thresholds)
+    copies = flags.filter(flags.flag == "intermediary")
+    return credited.mutate(
+        flagged=credited.model_id.isin(flags.model_id),
+        copy=credited.model_id.isin(copies.model_id),
+    )
+
+
+def removed_by_robust(analysis: Analysis, mode: Mode, selection: Selection) -> list[dict[str, Any]]:
+    """What ``selection``'s robust counting removes from the snapshot under ``mode``, per flag
+    (``Selection.removed``)."""
+    return selection.removed(_credited(analysis, mode), analysis)
+
+
+def _removed(credited: ir.Table, key: str) -> ir.Table:
+    """key, removed_30d (downloads robust counting left out), copies_30d (of them, those of
+    intermediaries: quantized and repackaged copies)."""
+    zero = ibis.literal(0, "int64")
+    return credited.group_by(key).aggregate(
+        removed_30d=ibis.ifelse(credited.flagged, credited.dl30, zero).sum().cast("int64"),
+        copies_30d=ibis.ifelse(credited.copy, credited.dl30, zero).sum().cast("int64"),
+    )
 
 
 def _model_count(credited: ir.Table, by: GroupBy) -> ir.IntegerScalar:
@@ -97,10 +146,17 @@ def _model_count(credited: ir.Table, by: GroupBy) -> ir.IntegerScalar:
     return credited.model_id.nunique()
 
 
-def count_derivatives(analysis: Analysis, target: str, *, min_downloads: int = 0) -> ir.Table:
+def count_derivatives(
+    analysis: Analysis,
+    target: str,
+    *,
+    min_downloads: int = 0,
+    selection: Selection | None = None,
+) -> ir.Table:
     """Derivatives of a family (its first-party repos) or of one model, by relation:
     relation, derivatives, publishers (distinct authors), downloads_30d. A final ``all`` row
-    totals them. Only derivatives with ``downloads_30d >= min_downloads`` count."""
+    totals them. Only derivatives with ``downloads_30d >= min_downloads`` count, and only
+    those ``selection`` keeps (its tasks; robust: unflagged)."""
     if "/" in target:
         found = analysis.models.filter(analysis.models.model_id == target)
         if not int(found.count().execute()):
@@ -114,6 +170,9 @@ def count_derivatives(analysis: Analysis, target: str, *, min_downloads: int = 0
         name = analysis.registry.get(target).name
         pairs = derivative_pairs(analysis, "family")
         pairs = pairs.filter(pairs.key == name)
+    if selection is not None:
+        kept = selection.keep_models(pairs.select(model_id=pairs.descendant), analysis)
+        pairs = pairs.semi_join(kept, pairs.descendant == kept.model_id)
     table = _by_relation(analysis, pairs, min_downloads)
     return table.drop("key")
 
@@ -233,7 +292,7 @@ def _dimensions(analysis: Analysis) -> ir.Table:
     )
 
 
-def _first_party(analysis: Analysis, by: GroupBy) -> ir.Table:
+def first_party(analysis: Analysis, by: GroupBy) -> ir.Table:
     """model_id → key of the group that publishes it (publisher rule), for every node of the
     graph: the snapshot's models and the external parents they name."""
     edges = analysis.lineage.edges
@@ -256,7 +315,7 @@ def derivative_pairs(analysis: Analysis, by: GroupBy) -> ir.Table:
 
 
 def _derivative_pairs(analysis: Analysis, by: GroupBy) -> ir.Table:
-    own = _first_party(analysis, by)
+    own = first_party(analysis, by)
     closure = analysis.lineage.closure
     pairs = closure.join(own, closure.ancestor_id == own.model_id).select(
         descendant=closure.model_id, key=own.key

@@ -25,6 +25,7 @@ from typing import Any
 import ibis.expr.types as ir
 import pyarrow.parquet as pq
 
+from hubpulse.analysis.flags import model_signals
 from hubpulse.analysis.lineage import Lineage
 from hubpulse.analysis.metrics import (
     PAIR_GROUPS,
@@ -50,12 +51,13 @@ from hubpulse.store.derived import (
 from hubpulse.store.warehouse import ALIASES, Warehouse, open_store
 
 LINEAGE_RULES = 1
-ATTRIBUTION_RULES = 3  # 3: credits split in whole downloads, nulls kept
+ATTRIBUTION_RULES = 4  # 3: whole-download splits, nulls kept; 4: flag signals
 LINEAGE_TABLES = ("edges", "closure", "by_ancestor", "roots", "issues")
 FAMILY_TABLES = (
     *(f"credits_{m}" for m in MODES),
     *(f"pairs_{by}" for by in PAIR_GROUPS),
     "dimensions",
+    "signals",
     "families",
 )
 
@@ -225,6 +227,7 @@ def _publish_families(
             for by in PAIR_GROUPS
         },
         "dimensions": parquet_writer(model_dimensions(analysis), ["model_id"]),
+        "signals": parquet_writer(partial(model_signals, analysis), ["model_id"]),
         "families": parquet_writer(analysis.families(), ["position"]),
     }
     meta = {
@@ -244,6 +247,7 @@ def _read(
     tables = read_stage(store.reader, families, list(FAMILY_TABLES))
     stored: dict[Any, ir.Table] = {
         ("dimensions",): tables["dimensions"],
+        ("signals",): tables["signals"],
         ("families",): tables["families"],
     }
     for mode in MODES:

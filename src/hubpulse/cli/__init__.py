@@ -23,6 +23,7 @@ from hubpulse.terms import TREND_GROUPS, Engine, Mode, OutputFormat
 
 if TYPE_CHECKING:
     from hubpulse.analysis.history import History
+    from hubpulse.analysis.selection import Selection
     from hubpulse.analysis.snapshot import Analysis
     from hubpulse.settings import Settings
     from hubpulse.store.warehouse import Warehouse
@@ -102,6 +103,91 @@ MinCoverageOpt = Annotated[
     ),
 ]
 
+TaskOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--task",
+        help="Count only models of these pipeline tags, comma-separated (a model without a tag "
+        "takes its root's), e.g. text-generation,image-text-to-text.",
+        show_default=False,
+    ),
+]
+LlmOpt = Annotated[
+    bool,
+    typer.Option(
+        "--llm",
+        help="Count only LLMs: text-generation, text2text-generation, image-text-to-text, "
+        "video-text-to-text, audio-text-to-text, any-to-any, conversational.",
+    ),
+]
+ExcludeOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--exclude",
+        help="Leave out these families, or every family of these vendors, comma-separated.",
+        show_default=False,
+    ),
+]
+CountOpt = Annotated[
+    str,
+    typer.Option(
+        "--count",
+        help="raw: every download; robust: leave out flagged models (quantized copies, "
+        "dormant, CI-like and test repos, floods; see `hubpulse flags`) and report what "
+        "was removed.",
+    ),
+]
+ThresholdOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--threshold",
+        help="Change a flag threshold, NAME=VALUE, repeatable: dormant (100), dormant-min "
+        "(100000), ci (200), ci-min (10000), flood (10).",
+        show_default=False,
+    ),
+]
+
+NextOpt = Annotated[int, typer.Option("--next", min=1, help="Compare with the next N groups.")]
+AgainstOpt = Annotated[
+    str | None,
+    typer.Option(
+        help="Compare with these groups combined (comma-separated families or vendors) or a "
+        "named set of `hubpulse comparison-sets` (e.g. qwen-team), instead of the next N.",
+        show_default=False,
+    ),
+]
+
+
+def _selection(
+    task: str | None = None,
+    llm: bool = False,
+    exclude: str | None = None,
+    count: str = "raw",
+    threshold: list[str] | None = None,
+    families: Path | None = None,
+) -> Selection:
+    from hubpulse.analysis.flags import Thresholds
+    from hubpulse.analysis.selection import COUNTS, Selection
+    from hubpulse.registry import load_registry
+
+    if count not in COUNTS:
+        raise typer.BadParameter(f"choose one of {', '.join(COUNTS)}", param_hint="--count")
+    excluded = _names(exclude)
+    if excluded:  # the registry's spelling, or an error naming the known groups
+        registry = load_registry(families)
+        excluded = tuple(Selection(exclude=excluded).spelled(registry))
+    return Selection(
+        tasks=_names(task),
+        llm=llm,
+        exclude=excluded,
+        count=count,  # type: ignore[arg-type]
+        thresholds=Thresholds.parse(threshold),
+    )
+
+
+def _names(value: str | None) -> tuple[str, ...]:
+    return tuple(n.strip() for n in (value or "").split(",") if n.strip())
+
 
 def _settings(
     warehouse: Path | None,
@@ -140,17 +226,25 @@ def _analysis(settings: Settings, date: str | None, warehouse: Warehouse | None 
     return load_analysis(settings, _date(date), warehouse)
 
 
-def _history(settings: Settings, first: str | None, last: str | None) -> History:
+def _history(
+    settings: Settings, first: str | None, last: str | None, selection: Selection | None = None
+) -> History:
     """Estimates for the month range; lineage mode uses the newest snapshot's graph."""
     from hubpulse.analysis.history import load_history
 
-    return load_history(settings, first, last)
+    return load_history(settings, first, last, selection=selection)
 
 
 def _trend_by(by: str) -> TrendBy:
     if by not in TREND_GROUPS:
         raise typer.BadParameter(f"choose one of {', '.join(TREND_GROUPS)}", param_hint="--by")
     return by  # type: ignore[return-value]
+
+
+def _by_group(by: str) -> str:
+    if by not in ("family", "vendor"):
+        raise typer.BadParameter("choose family or vendor", param_hint="--by")
+    return by
 
 
 def _group(by: str) -> GroupBy:
@@ -209,4 +303,4 @@ def _fail(message: str) -> None:
 
 
 # The commands register themselves on ``app`` when their modules are imported.
-from hubpulse.cli import snapshots, history, hub, report, synth  # noqa: E402, F401, I001  (help order)
+from hubpulse.cli import snapshots, history, audit, hub, report, synth  # noqa: E402, F401, I001  (help order)

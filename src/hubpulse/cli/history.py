@@ -8,16 +8,22 @@ from typing import Annotated
 import typer
 
 from hubpulse.cli import (
+    CountOpt,
     DateOpt,
+    ExcludeOpt,
     FamiliesOpt,
     FormatOpt,
     FromOpt,
+    LlmOpt,
     MinCoverageOpt,
     ModeOpt,
+    TaskOpt,
+    ThresholdOpt,
     ToOpt,
     WarehouseOpt,
     _analysis,
     _history,
+    _selection,
     _settings,
     _trend_by,
     app,
@@ -101,6 +107,11 @@ def monthly(
             show_default=False,
         ),
     ] = None,
+    task: TaskOpt = None,
+    llm: LlmOpt = False,
+    exclude: ExcludeOpt = None,
+    count: CountOpt = "raw",
+    threshold: ThresholdOpt = None,
     mode: ModeOpt = None,
     fmt: FormatOpt = "table",
     warehouse: WarehouseOpt = None,
@@ -112,11 +123,13 @@ def monthly(
     from hubpulse.present import tables
 
     settings = _settings(warehouse, mode, families, min_coverage=min_coverage)
-    history = _history(settings, first, last)
+    chosen = _selection(task, llm, exclude, count, threshold, families)
+    history = _history(settings, first, last, chosen)
     names = check_families(history.registry, family) if family else None
     limit = (25 if fmt == "table" else 0) if limit is None else limit
     table = history.monthly(_trend_by(by), names, limit=limit)
     title = f"Monthly downloads by {by}" + (f" (the {limit} largest per month)" if limit else "")
+    title += tables.selection_title(chosen)
     tables.emit_query(console, table, fmt, meta=tables.history_meta(history), title=title)
 
 
@@ -125,6 +138,11 @@ def trend(
     family: Annotated[list[str], typer.Argument(help="One or more family names")],
     first: FromOpt = None,
     last: ToOpt = None,
+    task: TaskOpt = None,
+    llm: LlmOpt = False,
+    exclude: ExcludeOpt = None,
+    count: CountOpt = "raw",
+    threshold: ThresholdOpt = None,
     mode: ModeOpt = None,
     fmt: FormatOpt = "table",
     warehouse: WarehouseOpt = None,
@@ -136,12 +154,13 @@ def trend(
     from hubpulse.present import tables
 
     settings = _settings(warehouse, mode, families, min_coverage=min_coverage)
-    history = _history(settings, first, last)
+    chosen = _selection(task, llm, exclude, count, threshold, families)
+    history = _history(settings, first, last, chosen)
     names = check_families(history.registry, family)
     table = family_trend(history.monthly("family"), names, history.checks.min_coverage)
     if fmt == "table" and len(names) == 1:  # the title names it
         table = table.drop("family")
-    title = f"Trend of {', '.join(family)}"
+    title = f"Trend of {', '.join(family)}{tables.selection_title(chosen)}"
     tables.emit_query(console, table, fmt, meta=tables.history_meta(history), title=title)
 
 

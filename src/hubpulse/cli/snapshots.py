@@ -11,18 +11,26 @@ import typer
 from rich.markup import escape
 
 from hubpulse.cli import (
+    AgainstOpt,
+    CountOpt,
     DateOpt,
     EngineOpt,
+    ExcludeOpt,
     FamiliesOpt,
     FormatOpt,
+    LlmOpt,
     ModeOpt,
+    NextOpt,
     SparkMasterOpt,
+    TaskOpt,
+    ThresholdOpt,
     WarehouseOpt,
     _analysis,
+    _by_group,
     _date,
     _group,
-    _history,
     _metric,
+    _selection,
     _settings,
     app,
     console,
@@ -146,6 +154,15 @@ def top(
         str, typer.Option(help="family, model, vendor, country, author or size")
     ] = "family",
     limit: Annotated[int | None, typer.Option(help="Show the first N rows.")] = 20,
+    family: Annotated[
+        str | None,
+        typer.Option(help="Only this family's credits, e.g. --by size --family Qwen."),
+    ] = None,
+    task: TaskOpt = None,
+    llm: LlmOpt = False,
+    exclude: ExcludeOpt = None,
+    count: CountOpt = "raw",
+    threshold: ThresholdOpt = None,
     date: DateOpt = None,
     mode: ModeOpt = None,
     fmt: FormatOpt = "table",
@@ -154,34 +171,48 @@ def top(
     engine: EngineOpt = None,
     spark_master: SparkMasterOpt = None,
 ) -> None:
-    """Rank families, models, vendors, countries or authors by downloads."""
+    """Rank families, models, vendors, countries, authors or sizes by downloads."""
     from hubpulse.analysis.metrics import rank_models
     from hubpulse.present import tables
 
     if by not in GROUPS:
         raise typer.BadParameter(f"choose one of {', '.join(GROUPS)}", param_hint="--by")
     settings = _settings(warehouse, mode, families, engine, spark_master)
+    chosen = _selection(task, llm, exclude, count, threshold, families)
     analysis = _analysis(settings, date)
-    table = rank_models(analysis, by=_group(by), mode=settings.mode, limit=limit)
+    table = rank_models(
+        analysis, by=_group(by), mode=settings.mode, limit=limit, selection=chosen, family=family
+    )
+    of = f" of {analysis.registry.get(family).name}" if family else ""
     tables.emit_query(
         console,
         table,
         fmt,
-        meta=tables.meta(analysis, settings.mode),
-        title=f"Top {by} by 30-day downloads",
+        meta=tables.meta(analysis, settings.mode)
+        | tables.selection_meta(analysis, settings.mode, chosen),
+        title=f"Top {by}{of} by 30-day downloads{tables.selection_title(chosen)}",
     )
 
 
 @app.command()
 def compare(
-    family: Annotated[str, typer.Argument(help="Family name, e.g. Qwen")],
-    next_n: Annotated[int, typer.Option("--next", min=1, help="How many following families.")] = 8,
+    family: Annotated[
+        str, typer.Argument(help="Family name, e.g. Qwen (a vendor with --by vendor)")
+    ],
+    next_n: NextOpt = 8,
+    against: AgainstOpt = None,
+    by: Annotated[str, typer.Option(help="family or vendor")] = "family",
     metric: Annotated[
         str, typer.Option(help="downloads_30d or downloads_all_time")
     ] = "downloads_30d",
     month: Annotated[
         str | None, typer.Option(help="Calendar month YYYY-MM: compare estimated downloads.")
     ] = None,
+    task: TaskOpt = None,
+    llm: LlmOpt = False,
+    exclude: ExcludeOpt = None,
+    count: CountOpt = "raw",
+    threshold: ThresholdOpt = None,
     date: DateOpt = None,
     mode: ModeOpt = None,
     fmt: FormatOpt = "table",
@@ -190,28 +221,30 @@ def compare(
     engine: EngineOpt = None,
     spark_master: SparkMasterOpt = None,
 ) -> None:
-    """Does FAMILY out-download the next N families combined? Both modes unless --mode.
+    """Does FAMILY (or a vendor, --by vendor) out-download the next N groups combined, or the
+    --against groups? Both modes unless --mode.
 
     Without --month: the 30-day (or all-time) counts of one snapshot. With --month: the
     estimated downloads of that calendar month, with bounds: holds, fails or undecided."""
-    from hubpulse.analysis.claims import compare_family, compare_family_month
-    from hubpulse.present import tables
-    from hubpulse.registry import MODES
+    from hubpulse.analysis.claim_runs import compare_claims
+    from hubpulse.present.claims import print_claims
 
     settings = _settings(warehouse, mode, families, engine, spark_master)
-    modes = MODES if mode is None and "HUBPULSE_MODE" not in os.environ else (settings.mode,)
-    if month is not None:
-        histories = [_history(settings.model_copy(update={"mode": m}), month, month) for m in modes]
-        found = [compare_family_month(h, family, next_n, month) for h in histories]
-        metas = [tables.history_meta(h) for h in histories]
-        tables.print_month_comparisons(console, found, fmt, tables.merge_meta(metas))
-        return
-    analysis = _analysis(settings, date)
-    results = [
-        compare_family(analysis, family, next_n, mode=m, metric=_metric(metric)) for m in modes
-    ]
-    metas = [tables.meta(analysis, m) for m in modes]
-    tables.print_comparisons(console, results, fmt, tables.merge_meta(metas))
+    chosen = _selection(task, llm, exclude, count, threshold, families)
+    explicit = mode is not None or "HUBPULSE_MODE" in os.environ
+    found, sources = compare_claims(
+        settings,
+        family,
+        next_n=next_n,
+        against=against,
+        by=_by_group(by),
+        metric=_metric(metric),
+        month=month,
+        modes=(settings.mode,) if explicit else None,
+        selection=chosen,
+        date=_date(date),
+    )
+    print_claims(console, found, sources, fmt, chosen)
 
 
 @app.command()
@@ -220,6 +253,10 @@ def derivatives(
     min_downloads: Annotated[
         int, typer.Option(min=0, help="Ignore derivatives below this 30-day download count.")
     ] = 0,
+    task: TaskOpt = None,
+    llm: LlmOpt = False,
+    count: CountOpt = "raw",
+    threshold: ThresholdOpt = None,
     date: DateOpt = None,
     mode: ModeOpt = None,
     fmt: FormatOpt = "table",
@@ -233,14 +270,17 @@ def derivatives(
     from hubpulse.present import tables
 
     settings = _settings(warehouse, mode, families, engine, spark_master)
+    chosen = _selection(task, llm, None, count, threshold, families)
     analysis = _analysis(settings, date)
-    table = count_derivatives(analysis, target, min_downloads=min_downloads)
+    table = count_derivatives(analysis, target, min_downloads=min_downloads, selection=chosen)
     tables.emit_query(
         console,
         table,
         fmt,
-        meta=tables.meta(analysis, settings.mode),
-        title=f"Derivatives of {target} (downloads_30d >= {min_downloads})",
+        meta=tables.meta(analysis, settings.mode)
+        | tables.selection_meta(None, settings.mode, chosen),
+        title=f"Derivatives of {target} (downloads_30d >= {min_downloads})"
+        + tables.selection_title(chosen),
     )
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from hubpulse.analysis.claims import compare_family, compare_family_month
+from hubpulse.analysis.claims import compare_family
 from hubpulse.analysis.history import History, load_history
 from hubpulse.analysis.lineage import describe_lineage
 from hubpulse.analysis.metrics import (
@@ -18,8 +18,10 @@ from hubpulse.analysis.metrics import (
     model_dimensions,
     rank_models,
 )
+from hubpulse.analysis.month_claims import compare_family_month
 from hubpulse.analysis.snapshot import Analysis
 from hubpulse.analysis.stored import load_analysis
+from hubpulse.present.claims import print_comparison, print_month_comparisons
 from hubpulse.present.progress import ingest_with_progress, print_load, print_series_load
 from hubpulse.present.render import render_html
 from hubpulse.present.report import build_report
@@ -28,9 +30,7 @@ from hubpulse.present.tables import (
     emit_query,
     history_meta,
     meta,
-    print_comparison,
     print_lineage,
-    print_month_comparisons,
 )
 from hubpulse.registry import MODES
 from hubpulse.settings import Settings

@@ -17,7 +17,7 @@ from typing import Any
 import pyarrow as pa
 
 from hubpulse._version import __version__
-from hubpulse.analysis.claims import compare_families, compare_month
+from hubpulse.analysis.claims import compare_families
 from hubpulse.analysis.estimator import HistoryError, parse_month
 from hubpulse.analysis.history import History, load_history, month_range
 from hubpulse.analysis.metrics import (
@@ -26,6 +26,7 @@ from hubpulse.analysis.metrics import (
     derivatives_by_family,
     rank_models,
 )
+from hubpulse.analysis.month_claims import compare_month
 from hubpulse.analysis.snapshot import Analysis
 from hubpulse.analysis.stored import load_analysis
 from hubpulse.analysis.trends import concentration

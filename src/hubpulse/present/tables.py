@@ -26,9 +26,9 @@ from rich.tree import Tree
 from hubpulse.terms import Mode, OutputFormat
 
 if TYPE_CHECKING:
-    from hubpulse.analysis.claims import Comparison, MonthlyComparison
     from hubpulse.analysis.history import History
     from hubpulse.analysis.lineage import LineageReport
+    from hubpulse.analysis.selection import Selection
     from hubpulse.analysis.snapshot import Analysis
     from hubpulse.registry import Registry
 
@@ -66,6 +66,30 @@ def meta(analysis: Analysis, mode: Mode) -> dict[str, Any]:
     }
 
 
+def selection_meta(
+    analysis: Analysis | None, mode: Mode, selection: Selection | None
+) -> dict[str, Any]:
+    """What a selection counted and, under robust counting, what it removed per flag."""
+    if selection is None or selection.everything:
+        return {}
+    from hubpulse.analysis.metrics import removed_by_robust
+
+    removed = removed_by_robust(analysis, mode, selection) if analysis is not None else []
+    return {"selection": selection.to_dict(), "removed": removed}
+
+
+def selection_title(selection: Selection | None) -> str:
+    """A title's note of what was counted, so no reader misses it: " (LLM models, robust)"."""
+    if selection is None or selection.everything:
+        return ""
+    parts = [] if selection.scope == "all models" else [selection.scope.split(" (")[0]]
+    if selection.exclude and parts and "except" not in parts[0]:
+        parts[0] += " except " + ", ".join(selection.exclude)
+    if selection.count == "robust":
+        parts.append("robust counts")
+    return f" ({'; '.join(parts)})"
+
+
 def history_meta(history: History) -> dict[str, Any]:
     """Facts stated with every history result."""
     mode_note = MODE_NOTE[history.mode]
@@ -81,7 +105,7 @@ def history_meta(history: History) -> dict[str, Any]:
         "lineage_snapshot": history.lineage_date.isoformat() if history.lineage_date else None,
         "method": f"{mode_note}; {estimator_note(history.checks.min_coverage)}",
         "min_coverage": history.checks.min_coverage,
-    }
+    } | selection_meta(None, history.mode, history.selection)
 
 
 def merge_meta(metas: list[dict[str, Any]]) -> dict[str, Any]:
@@ -187,10 +211,24 @@ def print_meta(console: Console, meta: dict[str, Any]) -> None:
     where = f"snapshot {day}" if day else f"months {meta.get('months')}"
     if meta.get("snapshot_models") is not None:
         where += f" ({meta['snapshot_models']:,} models)"
-    method = (
-        meta["method"] if isinstance(meta["method"], str) else "; ".join(meta["method"].values())
-    )
+    method = meta.get("method") or meta.get("thresholds") or ""
+    if isinstance(method, dict):
+        method = "; ".join(method.values())
     console.print(f"[dim]{where} · {escape(method)}[/]")
+    print_selection(console, meta)
+
+
+def print_selection(console: Console, meta: dict[str, Any]) -> None:
+    """What a selection counted and what robust counting removed, under the answer."""
+    chosen = meta.get("selection")
+    if chosen:
+        console.print(f"[dim]counted: {escape(chosen['description'])}[/]")
+    if meta.get("removed"):
+        parts = [
+            f"{r['flag']} {r['models']:,} models ({r['downloads_30d']:,} 30-day downloads)"
+            for r in meta["removed"]
+        ]
+        console.print(f"[dim]robust counting removed: {escape('; '.join(parts))}[/]")
 
 
 def brief(
@@ -251,58 +289,6 @@ def registry_rows(registry: Registry) -> list[dict[str, Any]]:
     ]
 
 
-def print_month_comparisons(
-    console: Console,
-    results: list[MonthlyComparison],
-    fmt: OutputFormat,
-    meta: dict[str, Any] | None = None,
-) -> None:
-    """Monthly comparisons (one per mode): tables with a verdict line, JSON or CSV."""
-    if fmt == "json":
-        print(to_json({**(meta or {}), "comparisons": [r.to_dict() for r in results]}))
-        return
-    if fmt == "csv":
-        flat = [{"mode": r.mode, **row, "verdict": r.verdict} for r in results for row in r.rows]
-        print(to_csv(flat, list(flat[0])), end="")
-        return
-    for r in results:
-        title = f"{r.family} vs the next {r.next_n} families in {r.month} ({r.mode} mode)"
-        shown = [{k: v for k, v in row.items() if k not in ("methods", "flags")} for row in r.rows]
-        console.print(rich_table(shown, list(shown[0]), title=title))
-        print_flags(console, [f"{row['family']}: {row['flags']}" for row in r.rows if row["flags"]])
-        console.print(escape(r.sentence), highlight=False)
-
-
-def print_comparisons(
-    console: Console, results: list[Comparison], fmt: OutputFormat, meta: dict[str, Any]
-) -> None:
-    """Comparisons (one per mode): tables with a verdict line, JSON or CSV."""
-    if fmt == "json":
-        print(to_json({**meta, "comparisons": [r.to_dict() for r in results]}))
-    elif fmt == "csv":
-        flat = [
-            {
-                "mode": r.mode,
-                **row,
-                "verdict": r.verdict,
-                "margin": r.margin,
-                "combined_next": r.combined,
-            }
-            for r in results
-            for row in r.rows
-        ]
-        print(to_csv(flat, list(flat[0])), end="")
-    else:
-        print_warning(console, meta)
-        for result in results:
-            print_comparison(console, result)
-
-
-def print_comparison(console: Console, result: Comparison) -> None:
-    console.print(rich_table(result.rows, list(result.rows[0]), title=_comparison_title(result)))
-    console.print(escape(result.sentence), highlight=False)
-
-
 def print_lineage(
     console: Console, report: LineageReport, fmt: OutputFormat, meta: dict[str, Any]
 ) -> None:
@@ -353,10 +339,6 @@ def ancestry_tree(report: LineageReport) -> Tree:
 
     grow(tree, report.model_id, frozenset({report.model_id}))
     return tree
-
-
-def _comparison_title(result: Comparison) -> str:
-    return f"{result.family} vs the next {result.next_n} families ({result.mode} mode)"
 
 
 NO_DATA = "—"

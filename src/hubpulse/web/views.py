@@ -22,10 +22,11 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from hubpulse.analysis.claims import compare_families, compare_month
+from hubpulse.analysis.claims import compare_families
 from hubpulse.analysis.history import month_range
 from hubpulse.analysis.lineage import describe_lineage
 from hubpulse.analysis.metrics import model_dimensions, model_families
+from hubpulse.analysis.month_claims import compare_month
 from hubpulse.analysis.snapshot import Analysis
 from hubpulse.analysis.stored import load_analysis
 from hubpulse.analysis.trends import family_trend

@@ -1,0 +1,378 @@
+"""Audit: one claim checked under every reasonable definition, so a reader sees which
+definitions it holds under and which it does not.
+
+Three kinds of claim, each over a grid of definitions:
+
+- **exceeds** — "SUBJECT's downloads exceeded the next N (or these groups) combined", over a
+  snapshot's 30 days or a calendar month: grouping (family, vendor) × attribution (publisher,
+  lineage) × scope (all models, LLMs only) × counting (raw, robust) — 16 definitions;
+- **milestone** — "SUBJECT passed X all-time downloads" by the snapshot: the same 16;
+- **derivatives** — "SUBJECT has X+ derivatives": grouping × depth (direct: a child of a
+  first-party repo; transitive: any descendant) × quantized copies (with, without) × download
+  floor (none, ``floor``) — 16, each with its count by relation.
+
+A subject named as a family is its vendor under vendor grouping; a vendor is its family under
+family grouping when it has exactly one (otherwise those definitions are not applicable). A
+named set of vendors becomes their families under family grouping, and a set of families their
+vendors under vendor grouping.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, cast
+
+import ibis
+
+from hubpulse.analysis.claims import Against, compare_family
+from hubpulse.analysis.flags import model_signals
+from hubpulse.analysis.metrics import (
+    derivative_pairs,
+    first_party,
+    model_dimensions,
+    rank_models,
+)
+from hubpulse.analysis.month_claims import compare_family_month
+from hubpulse.analysis.selection import COUNTS, Selection
+from hubpulse.errors import UnknownFamilyError
+from hubpulse.registry import MODES, Registry
+from hubpulse.terms import GroupBy, Mode
+
+if TYPE_CHECKING:
+    from hubpulse.analysis.history import History
+    from hubpulse.analysis.snapshot import Analysis
+
+GROUPINGS = ("family", "vendor")
+SCOPES = ("all", "llm")
+
+
+@dataclass(frozen=True)
+class Definition:
+    """One way to read a claim."""
+
+    by: str
+    mode: Mode = "lineage"
+    scope: str = "all"
+    count: str = "raw"
+
+    def selection(self, base: Selection) -> Selection:
+        return Selection(
+            tasks=base.tasks,
+            llm=self.scope == "llm",
+            exclude=base.exclude,
+            count=self.count,  # type: ignore[arg-type]
+            thresholds=base.thresholds,
+        )
+
+    @property
+    def label(self) -> str:
+        return f"{self.by}/{self.mode}/{self.scope}/{self.count}"
+
+
+def grid() -> list[Definition]:
+    """The 16 definitions of an exceeds or milestone claim."""
+    return [Definition(*d) for d in itertools.product(GROUPINGS, MODES, SCOPES, COUNTS)]
+
+
+@dataclass(frozen=True)
+class Audit:
+    """A claim, and its figures and verdict under each definition."""
+
+    claim: str
+    kind: str
+    window: str
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def tally(self) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {}
+        for row in self.rows:
+            out.setdefault(row["verdict"], []).append(row["definition"])
+        return out
+
+    @property
+    def summary(self) -> str:
+        """ "holds under 5 of 16 definitions: …; fails under …"."""
+        total = len(self.rows)
+        parts = []
+        for verdict in ("holds", "fails", "undecided within error", "no data", "not applicable"):
+            where = self.tally.get(verdict)
+            if where:
+                parts.append(f"{verdict} under {len(where)} of {total}: {', '.join(where)}")
+        return f"{self.claim} [{self.window}] — " + "; ".join(parts)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "claim": self.claim,
+            "kind": self.kind,
+            "window": self.window,
+            "summary": self.summary,
+            "tally": {k: len(v) for k, v in self.tally.items()},
+            "definitions": self.rows,
+            "notes": self.notes,
+        }
+
+
+def _subject(registry: Registry, subject: str, by: str) -> str | None:
+    """``subject`` (a family or vendor name) under grouping ``by``; None: not applicable."""
+    families = {f.name.lower(): f for f in registry.families}
+    if by == "vendor":
+        if subject.lower() in families:
+            return families[subject.lower()].vendor
+        return registry.group("vendor", subject)
+    if subject.lower() in families:
+        return families[subject.lower()].name
+    vendor = registry.group("vendor", subject)
+    own = [f.name for f in registry.families if f.vendor == vendor]
+    return own[0] if len(own) == 1 else None
+
+
+def _against(registry: Registry, against: Against, by: str, subject: str) -> Against:
+    """``against`` translated to grouping ``by`` (see the module docstring)."""
+    if not against.groups:
+        return against
+    groups: list[str] = []
+    for name in against.groups:
+        for f in registry.families:
+            if name in (f.name, f.vendor):
+                value = f.name if by == "family" else f.vendor
+                if value not in groups and value != subject:
+                    groups.append(value)
+    return Against(next=against.next, groups=tuple(groups), name=against.name)
+
+
+def _known(registry: Registry, subject: str) -> None:
+    """An error naming the known families and vendors when ``subject`` is neither."""
+    names = {f.name.lower() for f in registry.families} | {
+        f.vendor.lower() for f in registry.families
+    }
+    if subject.lower() not in names:
+        raise UnknownFamilyError(
+            f"{subject!r} is neither a family nor a vendor; families: "
+            + ", ".join(f.name for f in registry.families)
+        )
+
+
+def audit_exceeds(
+    analyses: dict[Mode, Analysis],
+    subject: str,
+    against: Against,
+    *,
+    histories: dict[Mode, History] | None = None,
+    month: str | None = None,
+    base: Selection | None = None,
+) -> Audit:
+    """The claim "``subject`` exceeded ``against`` combined" under the 16 definitions, over
+    the snapshot (``analyses``: one per mode, same snapshot) or, with ``month`` and
+    ``histories`` (one per mode, unrestricted), over that calendar month."""
+    base = base or Selection()
+    analysis = next(iter(analyses.values()))
+    registry = analysis.registry
+    _known(registry, subject)
+    window = f"month {month}" if month else f"snapshot {analysis.snapshot_date} (30 days)"
+    vs = against.label() if against.groups else f"the next {against.next}"
+    rows = []
+    for d in grid():
+        name = _subject(registry, subject, d.by)
+        row: dict[str, Any] = {"definition": d.label, **d.__dict__, "subject": name}
+        if name is None:
+            rows.append(row | _empty("not applicable", f"no single family of {subject}"))
+            continue
+        vs_d = _against(registry, against, d.by, name)
+        selection = d.selection(base)
+        try:
+            if month and histories is not None:
+                history = histories[d.mode].restricted(selection, analysis)
+                monthly = compare_family_month(
+                    history, name, against.next, month, by=d.by, against=vs_d, selection=selection
+                )
+                rows.append(row | _monthly_row(monthly))
+            else:
+                snapshot = compare_family(
+                    analyses[d.mode],
+                    name,
+                    against.next,
+                    mode=d.mode,
+                    by=d.by,
+                    against=vs_d,
+                    selection=selection,
+                )
+                rows.append(row | _snapshot_row(snapshot))
+        except UnknownFamilyError as exc:
+            rows.append(row | _empty("no data", str(exc)))
+    claim = f"{subject} out-downloads {vs} combined"
+    return Audit(
+        claim, "exceeds", window, rows, [f"robust thresholds: {base.thresholds.describe()}"]
+    )
+
+
+def _empty(verdict: str, reason: str) -> dict[str, Any]:
+    return {
+        "value": None,
+        "lower": None,
+        "upper": None,
+        "compared": None,
+        "combined": None,
+        "combined_lower": None,
+        "combined_upper": None,
+        "ratio": None,
+        "verdict": verdict,
+        "sentence": reason,
+    }
+
+
+def _snapshot_row(result: Any) -> dict[str, Any]:
+    compared = [r[result.by] for r in result.rows if r["role"] != "subject"]
+    return {
+        "value": result.value,
+        "lower": result.value,
+        "upper": result.value,
+        "rank": result.rank,
+        "compared": ", ".join(compared),
+        "combined": result.combined,
+        "combined_lower": result.combined,
+        "combined_upper": result.combined,
+        "ratio": result.ratio,
+        "verdict": "holds" if result.verdict == "exceeds" else "fails",
+        "sentence": result.sentence,
+    }
+
+
+def _monthly_row(result: Any) -> dict[str, Any]:
+    compared = [r[result.by] for r in result.rows if r["role"] != "subject"]
+    value, combined = result.value, result.combined
+    ratio = (
+        value["estimate"] / combined["estimate"]
+        if value["estimate"] is not None and combined["estimate"]
+        else None
+    )
+    return {
+        "value": value["estimate"],
+        "lower": value["lower"],
+        "upper": value["upper"],
+        "rank": result.rank,
+        "compared": ", ".join(compared),
+        "combined": combined["estimate"],
+        "combined_lower": combined["lower"],
+        "combined_upper": combined["upper"],
+        "ratio": ratio,
+        "verdict": result.verdict,
+        "sentence": result.sentence,
+    }
+
+
+def audit_milestone(
+    analyses: dict[Mode, Analysis], subject: str, threshold: int, base: Selection | None = None
+) -> Audit:
+    """The claim "``subject`` passed ``threshold`` all-time downloads" by the snapshot, under
+    the 16 definitions (all-time counts the source did not serve are no data)."""
+    base = base or Selection()
+    analysis = next(iter(analyses.values()))
+    registry = analysis.registry
+    _known(registry, subject)
+    rows = []
+    for d in grid():
+        name = _subject(registry, subject, d.by)
+        row: dict[str, Any] = {"definition": d.label, **d.__dict__, "subject": name}
+        if name is None:
+            rows.append(row | _empty("not applicable", f"no single family of {subject}"))
+            continue
+        by = cast("GroupBy", d.by)
+        ranking = rank_models(analyses[d.mode], by=by, mode=d.mode, selection=d.selection(base))
+        found = ranking.filter(ranking[d.by] == name).to_pyarrow().to_pylist()
+        value = found[0]["downloads_all_time"] if found else None
+        if value is None:
+            rows.append(row | _empty("no data", f"{name}: no all-time downloads known"))
+            continue
+        verdict = "holds" if value >= threshold else "fails"
+        rows.append(
+            row
+            | _empty(verdict, f"{name} all-time downloads {value:,} vs {threshold:,}")
+            | {"value": value, "lower": value, "upper": value, "combined": threshold}
+            | {"ratio": value / threshold}
+        )
+    claim = f"{subject} passed {threshold:,} all-time downloads"
+    return Audit(
+        claim,
+        "milestone",
+        f"snapshot {analysis.snapshot_date} (all-time counts)",
+        rows,
+        [f"robust thresholds: {base.thresholds.describe()}"],
+    )
+
+
+def audit_derivatives(analysis: Analysis, subject: str, threshold: int, floor: int = 10) -> Audit:
+    """The claim "``subject`` has ``threshold``+ derivatives" under 16 definitions: grouping ×
+    depth (direct, transitive) × quantized copies (with, without) × floor (0, ``floor``
+    30-day downloads), each with its count by relation. Derivatives are a lineage fact: the
+    same under both attribution modes."""
+    registry = analysis.registry
+    _known(registry, subject)
+    dims = model_dimensions(analysis)
+    signals = model_signals(analysis).select("model_id", "copy_format")
+    facts = dims.join(signals, "model_id").select(
+        "model_id",
+        dl30=dims.downloads_30d.fill_null(0),
+        relation=ibis.coalesce(dims.base_relation, ibis.literal("unknown")),
+        copy=(dims.base_relation == "quantized").fill_null(False) | signals.copy_format.notnull(),
+    )
+    rows = []
+    for by, depth, quantized, low in itertools.product(
+        GROUPINGS, ("direct", "transitive"), ("with", "without"), (0, floor)
+    ):
+        label = f"{by}/{depth}/{'all' if quantized == 'with' else 'no-quantized'}/≥{low}"
+        name = _subject(registry, subject, by)
+        row: dict[str, Any] = {
+            "definition": label,
+            "by": by,
+            "depth": depth,
+            "quantized": quantized,
+            "floor": low,
+            "subject": name,
+        }
+        if name is None:
+            rows.append(row | _empty("not applicable", f"no single family of {subject}"))
+            continue
+        pairs = _pairs(analysis, by, name, depth)
+        hit = pairs.join(facts, pairs.descendant == facts.model_id)
+        hit = hit.filter(hit.dl30 >= low)
+        if quantized == "without":
+            hit = hit.filter(~hit.copy)
+        counts = hit.group_by("relation").aggregate(n=hit.model_id.nunique())
+        by_relation = {r["relation"]: r["n"] for r in counts.to_pyarrow().to_pylist()}
+        total = sum(by_relation.values())
+        verdict = "holds" if total >= threshold else "fails"
+        rows.append(
+            row
+            | _empty(verdict, f"{name}: {total:,} derivatives ({label}) vs {threshold:,}")
+            | {"value": total, "lower": total, "upper": total, "combined": threshold}
+            | {"ratio": total / threshold, "by_relation": by_relation}
+        )
+    claim = f"{subject} has {threshold:,}+ derivatives"
+    return Audit(
+        claim,
+        "derivatives",
+        f"snapshot {analysis.snapshot_date}",
+        rows,
+        [
+            "definition = grouping/depth/quantized copies/30-day download floor",
+            "a derivative is a repo below a first-party repo of the group that is not "
+            "first-party itself; direct: a child of one; quantized: relation 'quantized' or an "
+            "intermediary copy (`hubpulse flags`)",
+        ],
+    )
+
+
+def _pairs(analysis: Analysis, by: str, name: str, depth: str) -> Any:
+    """descendant: the derivatives of group ``name`` — any depth, or children only."""
+    pairs = derivative_pairs(analysis, by)  # type: ignore[arg-type]
+    pairs = pairs.filter(pairs.key == name)
+    if depth == "transitive":
+        return pairs.select("descendant")
+    own = first_party(analysis, by)  # type: ignore[arg-type]
+    own = own.filter(own.key == name)
+    edges = analysis.lineage.edges
+    children = edges.semi_join(own, edges.parent == own.model_id).select(descendant=edges.child)
+    return children.distinct().semi_join(pairs, "descendant")

@@ -1,0 +1,151 @@
+"""Claims asked from the command line, the report and the API: resolve ``--against`` (a named
+set of ``comparisons.toml`` or groups), open the warehouse once, load the snapshot and the
+histories a claim needs, and run the comparison (``claims``, ``month_claims``) or the audit
+(``audit``)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING, Any
+
+from hubpulse.analysis.audit import (
+    Audit,
+    audit_derivatives,
+    audit_exceeds,
+    audit_milestone,
+)
+from hubpulse.analysis.claims import Against, compare_family
+from hubpulse.analysis.month_claims import compare_family_month
+from hubpulse.analysis.selection import Selection
+from hubpulse.errors import UnknownFamilyError
+from hubpulse.registry import MODES, Registry, load_comparison_sets
+from hubpulse.terms import Metric, Mode
+
+if TYPE_CHECKING:
+    from hubpulse.analysis.snapshot import Analysis
+    from hubpulse.settings import Settings
+
+
+def comparison_set(settings: Settings, by: str | None, against: str | None, next_n: int) -> Against:
+    """``--against``: a named set (``comparisons.toml``) or comma-separated groups of ``by``
+    (None: families or vendors, as an audit translates them); None: the next ``next_n``."""
+    from hubpulse.registry import load_registry
+
+    if against is None:
+        return Against(next=next_n)
+    registry = load_registry(settings.families_file)
+    sets = load_comparison_sets(registry, settings.comparisons_file)
+    named = sets.get(against.strip().lower())
+    if named is not None:
+        if by is not None and named.by != by:
+            raise UnknownFamilyError(
+                f"comparison set {named.name!r} compares {named.by} groups: add --by {named.by}"
+            )
+        return Against(next=named.next or 0, groups=tuple(named.against), name=named.name)
+    names = [n.strip() for n in against.split(",") if n.strip()]
+    if not names:
+        raise UnknownFamilyError("--against names no group")
+    try:
+        return Against(groups=tuple(_spelled(registry, by, n) for n in names))
+    except UnknownFamilyError as exc:
+        raise UnknownFamilyError(
+            f"{exc}; named sets: {', '.join(sorted(s.name for s in sets.values()))}"
+        ) from None
+
+
+def _spelled(registry: Registry, by: str | None, name: str) -> str:
+    """The registry's spelling of group ``name`` of ``by`` (None: a family, else a vendor)."""
+    if by is not None:
+        return registry.group(by, name)
+    try:
+        return registry.group("family", name)
+    except UnknownFamilyError:
+        return registry.group("vendor", name)
+
+
+def run_audit(
+    settings: Settings,
+    subject: str,
+    *,
+    next_n: int = 8,
+    against: str | None = None,
+    month: str | None = None,
+    milestone: int | None = None,
+    derivatives: int | None = None,
+    floor: int = 10,
+    base: Selection | None = None,
+    date: dt.date | None = None,
+) -> tuple[Audit, Analysis]:
+    """The audit a command asks for — derivatives, milestone or (default) exceeds — with the
+    snapshot it read; histories and the snapshot share one warehouse connection, since a
+    history is restricted by the snapshot's stored tables."""
+    from hubpulse.analysis.history import load_history
+    from hubpulse.analysis.stored import load_analysis
+    from hubpulse.store.warehouse import open_store
+
+    store = open_store(settings)
+    analysis = load_analysis(settings, date, store)
+    analyses: dict[Mode, Analysis] = {m: analysis for m in MODES}
+    if derivatives is not None:
+        return audit_derivatives(analysis, subject, derivatives, floor), analysis
+    if milestone is not None:
+        return audit_milestone(analyses, subject, milestone, base), analysis
+    vs = comparison_set(settings, None, against, next_n)
+    histories = None
+    if month is not None:
+        histories = {
+            m: load_history(settings.model_copy(update={"mode": m}), month, month, store)
+            for m in MODES
+        }
+    found = audit_exceeds(analyses, subject, vs, histories=histories, month=month, base=base)
+    return found, analysis
+
+
+def compare_claims(
+    settings: Settings,
+    subject: str,
+    *,
+    next_n: int = 8,
+    against: str | None = None,
+    by: str = "family",
+    metric: Metric = "downloads_30d",
+    month: str | None = None,
+    modes: tuple[Mode, ...] | None = None,
+    selection: Selection | None = None,
+    date: dt.date | None = None,
+) -> tuple[list[Any], list[Any]]:
+    """``compare``: the comparison under each mode (default: both), over the snapshot or the
+    month, and what each read (its analysis, or its history)."""
+    from hubpulse.analysis.history import load_history
+    from hubpulse.analysis.stored import load_analysis
+    from hubpulse.store.warehouse import open_store
+
+    vs = comparison_set(settings, by, against, next_n)
+    store = open_store(settings)
+    if month is not None:
+        histories = [
+            load_history(
+                settings.model_copy(update={"mode": m}), month, month, store, selection=selection
+            )
+            for m in modes or MODES
+        ]
+        found = [
+            compare_family_month(h, subject, next_n, month, by=by, against=vs, selection=selection)
+            for h in histories
+        ]
+        return found, histories
+    analysis = load_analysis(settings, date, store)
+    results = [
+        compare_family(
+            analysis,
+            subject,
+            next_n,
+            mode=m,
+            metric=metric,
+            by=by,
+            against=vs,
+            selection=selection,
+        )
+        for m in modes or MODES
+    ]
+    return results, [analysis for _ in results]

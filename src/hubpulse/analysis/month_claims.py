@@ -1,0 +1,215 @@
+"""Claims over one calendar month: does a family (or vendor) out-download a comparison set
+combined, with hard bounds — holds, fails or undecided within error (``compare_family_month``).
+
+Only groups with an estimate that month are ranked; the result names what it compared as the
+snapshot claims do (``claims``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from hubpulse.analysis.claims import Against, missing_group, set_fields, standing
+from hubpulse.analysis.history import History
+from hubpulse.analysis.selection import Selection
+from hubpulse.registry import UNATTRIBUTED
+from hubpulse.terms import Mode
+
+
+@dataclass(frozen=True)
+class MonthlyComparison:
+    """A group's estimated downloads in one calendar month against a comparison set combined.
+
+    Only groups with an estimate that month are ranked; ``above`` lists those ranked above the
+    subject and ``unranked`` those with models but no estimate (no data, not zero)."""
+
+    family: str
+    mode: Mode
+    month: str
+    next_n: int
+    rank: int
+    value: dict[str, Any]
+    combined: dict[str, int | None]
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    above: list[dict[str, Any]] = field(default_factory=list)
+    unranked: list[str] = field(default_factory=list)
+    through: dt.date | None = None
+    by: str = "family"
+    against: Against = field(default_factory=Against)
+    absent: list[str] = field(default_factory=list)
+    selection: Selection = field(default_factory=Selection)
+
+    @property
+    def verdict(self) -> str:
+        """``holds`` when even the subject's lower bound beats the others' upper bound,
+        ``fails`` when its upper bound is below their lower bound, else undecided."""
+        own_lo, own_hi = self.value["lower"], self.value["upper"]
+        other_lo, other_hi = self.combined["lower"], self.combined["upper"]
+        if other_hi is not None and own_lo is not None and own_lo > other_hi:
+            return "holds"
+        if own_hi is not None and other_lo is not None and own_hi < other_lo:
+            return "fails"
+        return "undecided within error"
+
+    @property
+    def point_verdict(self) -> str:
+        value, other = self.value["estimate"], self.combined["estimate"]
+        if value is None or other is None:
+            return "no point estimate"
+        return "exceeds" if value > other else "does not exceed"
+
+    @property
+    def compared(self) -> str:
+        return self.against.describe(self.rows, self.next_n, self.absent, "no estimate")
+
+    @property
+    def sentence(self) -> str:
+        """The claim in one sentence that names what it compared and how well it is covered."""
+
+        def span(figures: dict[str, Any]) -> str:
+            upper = f"{figures['upper']:,}" if figures["upper"] is not None else "unbounded"
+            estimate = f"{figures['estimate']:,}" if figures["estimate"] is not None else "—"
+            return f"{estimate} [{figures['lower'] or 0:,} – {upper}]"
+
+        month = self.month + (f" (through {self.through})" if self.through else "")
+        coverage = self.value.get("coverage")
+        covered = f", {coverage:.0%} covered" if coverage is not None else ""
+        scope = "" if self.selection.everything else f"; {self.selection.describe()}"
+        return (
+            f"{month}: {self.family} ({standing(self.rank, self.above, self.unranked)}"
+            f"{covered}) {span(self.value)} vs {self.compared} "
+            f"combined {span(self.combined)}: claim {self.verdict} "
+            f"(point estimates: {self.point_verdict}) [by {self.by}, {self.mode} mode{scope}]"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "by": self.by,
+            self.by: self.family,
+            "mode": self.mode,
+            "month": self.month,
+            "through": self.through,
+            "next_n": self.next_n,
+            **set_fields(self.against, self.absent, self.selection),
+            "rank": self.rank,
+            "above": self.above,
+            "value": self.value,
+            "combined_next": self.combined,
+            "verdict": self.verdict,
+            "point_estimate_verdict": self.point_verdict,
+            "sentence": self.sentence,
+            "unranked": self.unranked,
+            "families": self.rows,
+        }
+
+
+def compare_month(
+    monthly_rows: list[dict[str, Any]],
+    family: str,
+    next_n: int,
+    *,
+    mode: Mode,
+    month: str,
+    by: str = "family",
+    against: Against | None = None,
+    selection: Selection | None = None,
+) -> MonthlyComparison:
+    """Compare ``family`` (a group of ``by``) with the ``next_n`` groups ranked below it by
+    estimate in ``month``, or with ``against``'s, from ``monthly_downloads(by=by)`` rows.
+    Groups with no model yet are left out, with models but no estimate ``unranked``; a
+    subject without an estimate is an error (no data is not zero). A named group without an
+    estimate makes the combined estimate unknown; its bounds still count."""
+    against = against or Against(next=next_n)
+    held = [
+        r
+        for r in monthly_rows
+        if r["month"] == month and r[by] != UNATTRIBUTED and r.get("models") != 0
+    ]
+    ordered = sorted(
+        (r for r in held if r["estimate"] is not None), key=lambda r: (-r["estimate"], r[by])
+    )
+    names = [r[by].lower() for r in ordered]
+    if family.lower() not in names:
+        raise _no_estimate(held, by, family, month)
+    at = names.index(family.lower())
+    subject = ordered[at]
+    compared, absent = against.pick(ordered, at, by)
+    if against.groups:  # named groups with models but no estimate: their bounds still count
+        unestimated = {r[by].lower(): r for r in held if r["estimate"] is None}
+        compared += [(0, unestimated[g.lower()]) for g in absent if g.lower() in unestimated]
+    rows = _rows([(at + 1, subject), *compared], by, "compared" if against.groups else "next")
+    combined: dict[str, int | None] = {
+        k: sum(r[k] for _, r in compared) if all(r[k] is not None for _, r in compared) else None
+        for k in FIGURES
+    }
+    return MonthlyComparison(
+        family=subject[by],
+        mode=mode,
+        month=month,
+        next_n=len(compared),
+        rank=at + 1,
+        value={k: subject[k] for k in FIGURES} | {"coverage": subject.get("coverage")},
+        combined=combined,
+        rows=rows,
+        above=[
+            {"rank": i + 1, by: r[by], "estimate": r["estimate"]}
+            for i, r in enumerate(ordered[:at])
+        ],
+        unranked=sorted(r[by] for r in held if r["estimate"] is None),
+        through=subject.get("through"),
+        by=by,
+        against=against,
+        absent=absent,
+        selection=selection or Selection(),
+    )
+
+
+FIGURES = ("estimate", "lower", "upper")
+
+
+def _no_estimate(held: list[dict[str, Any]], by: str, name: str, month: str) -> Exception:
+    mine = [r for r in held if r[by].lower() == name.lower()]
+    why = (
+        f"none of its {mine[0]['models']:,} models has an estimate (no data, not zero)"
+        if mine
+        else "it has no models then"
+    )
+    return missing_group(by, name, f"has no estimate for {month}: {why}")
+
+
+def _rows(ranked: list[tuple[int, dict[str, Any]]], by: str, role: str) -> list[dict[str, Any]]:
+    """The table of a monthly comparison: the subject first, then the compared groups."""
+    return [
+        {"role": "subject" if i == 0 else role, "rank": rank or None, by: r[by]}
+        | {k: r[k] for k in FIGURES}
+        | {"coverage": r.get("coverage"), "flags": r.get("flags"), "methods": r["methods"]}
+        for i, (rank, r) in enumerate(ranked)
+    ]
+
+
+def compare_family_month(
+    history: History,
+    family: str,
+    next_n: int,
+    month: str,
+    *,
+    by: str = "family",
+    against: Against | None = None,
+    selection: Selection | None = None,
+) -> MonthlyComparison:
+    """Rank ``history``'s groups in ``month`` and compare ``family`` with the next N or
+    ``against`` (``history`` already restricted to ``selection``, which is only named)."""
+    name = history.registry.group(by, family)
+    rows = history.monthly(by).to_pyarrow().to_pylist()  # type: ignore[arg-type]
+    return compare_month(
+        rows,
+        name,
+        next_n,
+        mode=history.mode,
+        month=month,
+        by=by,
+        against=against,
+        selection=selection,
+    )

@@ -1,0 +1,161 @@
+"""Claim commands: audit a claim under every definition, show a model's flags, list the named
+comparison sets."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+
+import typer
+
+from hubpulse.cli import (
+    DateOpt,
+    ExcludeOpt,
+    FamiliesOpt,
+    FormatOpt,
+    TaskOpt,
+    ThresholdOpt,
+    WarehouseOpt,
+    _analysis,
+    _date,
+    _selection,
+    _settings,
+    app,
+    console,
+)
+
+
+def _amount(value: str | None, option: str) -> int | None:
+    """700M, 1.2B, 100k, 100,000 → an integer."""
+    if value is None:
+        return None
+    found = re.fullmatch(r"\s*([\d,]*\.?\d+)\s*([kKmMbB]?)\s*", value)
+    if not found:
+        raise typer.BadParameter(
+            f"{value!r} is not a number such as 700M or 100000", param_hint=option
+        )
+    scale = {"": 1, "k": 1e3, "m": 1e6, "b": 1e9}[found.group(2).lower()]
+    return int(float(found.group(1).replace(",", "")) * scale)
+
+
+@app.command()
+def audit(
+    subject: Annotated[str, typer.Argument(help="A family (Qwen) or a vendor (Alibaba).")],
+    next_n: Annotated[
+        int, typer.Option("--next", min=1, help="Compare with the next N groups.")
+    ] = 8,
+    against: Annotated[
+        str | None,
+        typer.Option(
+            help="Compare with these groups combined (comma-separated families or vendors) or "
+            "a named set (`hubpulse comparison-sets`), instead of the next N.",
+            show_default=False,
+        ),
+    ] = None,
+    month: Annotated[
+        str | None,
+        typer.Option(help="Audit a calendar month YYYY-MM (estimated downloads, with bounds)."),
+    ] = None,
+    milestone: Annotated[
+        str | None,
+        typer.Option(
+            help="Audit 'passed X all-time downloads' instead, e.g. 700M.", show_default=False
+        ),
+    ] = None,
+    derivatives: Annotated[
+        str | None,
+        typer.Option(help="Audit 'has X+ derivatives' instead, e.g. 100000.", show_default=False),
+    ] = None,
+    floor: Annotated[int, typer.Option(min=1, help="Derivative audit's 30-day floor.")] = 10,
+    task: TaskOpt = None,
+    exclude: ExcludeOpt = None,
+    threshold: ThresholdOpt = None,
+    date: DateOpt = None,
+    fmt: FormatOpt = "table",
+    warehouse: WarehouseOpt = None,
+    families: FamiliesOpt = None,
+) -> None:
+    """Check one claim under every definition — grouping × attribution × scope (all, LLMs)
+    × counting (raw, robust) — and say which it holds under: "SUBJECT out-downloads the next
+    N (or --against) combined" over the snapshot's 30 days or --month, --milestone an
+    all-time total, --derivatives a derivative count."""
+    from hubpulse.analysis.claim_runs import run_audit
+    from hubpulse.present import tables
+    from hubpulse.present.claims import print_audit
+
+    settings = _settings(warehouse, None, families)
+    result, analysis = run_audit(
+        settings,
+        subject,
+        next_n=next_n,
+        against=against,
+        month=month,
+        milestone=_amount(milestone, "--milestone"),
+        derivatives=_amount(derivatives, "--derivatives"),
+        floor=floor,
+        base=_selection(task, False, exclude, "raw", threshold, families),
+        date=_date(date),
+    )
+    meta = tables.meta(analysis, settings.mode)
+    meta.pop("mode"), meta.pop("method")
+    print_audit(console, result, fmt, meta)
+
+
+@app.command()
+def flags(
+    model_id: Annotated[
+        str | None, typer.Argument(help="Model id, org/name (default: every flagged model).")
+    ] = None,
+    limit: Annotated[int | None, typer.Option(help="Show the first N flagged models.")] = 50,
+    threshold: ThresholdOpt = None,
+    date: DateOpt = None,
+    fmt: FormatOpt = "table",
+    warehouse: WarehouseOpt = None,
+    families: FamiliesOpt = None,
+) -> None:
+    """Why a model's downloads may say little about adoption: its flags (intermediary copy,
+    dormant, CI-like or test repo, flood) with reasons, and the signals they were judged on.
+    Without MODEL_ID: every flagged model, most downloaded first."""
+    from hubpulse.analysis.flags import describe_flags, flag_table
+    from hubpulse.present import tables
+    from hubpulse.present.claims import print_flags_of
+
+    settings = _settings(warehouse, None, families)
+    thresholds = _selection(threshold=threshold).thresholds
+    analysis = _analysis(settings, date)
+    meta = tables.meta(analysis, settings.mode) | {"thresholds": thresholds.describe()}
+    meta.pop("mode"), meta.pop("method")
+    if model_id is None:
+        tables.emit_query(
+            console,
+            flag_table(analysis, thresholds, limit),
+            fmt,
+            meta=meta,
+            title="Flagged models (robust counting leaves them out)",
+        )
+        return
+    print_flags_of(console, describe_flags(analysis, model_id, thresholds), fmt, meta)
+
+
+@app.command("comparison-sets")
+def comparison_sets(fmt: FormatOpt = "table", families: FamiliesOpt = None) -> None:
+    """List the named comparison sets (--against NAME): the groups a published claim compared
+    its subject with, and its source."""
+    from hubpulse.present import tables
+    from hubpulse.registry import load_comparison_sets, load_registry
+
+    settings = _settings(None, families=families)
+    sets = load_comparison_sets(load_registry(settings.families_file), settings.comparisons_file)
+    rows = [
+        {
+            "name": s.name,
+            "by": s.by,
+            "subject": s.subject,
+            "against": ", ".join(s.against) if s.against else f"the next {s.next}",
+            "month": s.month,
+            "source": s.source,
+            "quote": s.quote,
+        }
+        for s in sets.values()
+    ]
+    tables.emit(console, rows, fmt, title="Named comparison sets")

@@ -1,0 +1,288 @@
+"""Claim audit across definitions, selection (--task/--llm/--exclude/--against/--by vendor) and
+robust counting: crafted repos for each flag, and the demo extract against the plain-Python
+computation of ``independent``."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import HUB_STATS, HUB_STATS_DATE, cli
+from independent import (
+    LLM_TASKS,
+    family_totals,
+    model_flags,
+    model_tasks,
+    publisher,
+    raw_parents,
+    vendor_of,
+)
+
+from hubpulse.analysis.flags import ThresholdError, Thresholds
+from hubpulse.store.warehouse import open_warehouse
+
+DAY = dt.date(2026, 5, 20)
+BASE = "Qwen/Qwen9-7B"
+
+
+def _record(model_id: str, downloads: int, likes: int, created: str, **extra: Any) -> dict:
+    return {
+        "id": model_id,
+        "downloads": downloads,
+        "downloadsAllTime": extra.pop("all_time", downloads * 3),
+        "likes": likes,
+        "createdAt": f"{created}T00:00:00.000Z",
+        "tags": extra.pop("tags", ["safetensors"]),
+        **extra,
+    }
+
+
+def _child(relation: str = "finetune") -> dict[str, Any]:
+    return {"baseModels": {"relation": relation, "models": [{"id": BASE}]}}
+
+
+@pytest.fixture(scope="module")
+def crafted(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A snapshot with one repo per flag, a flood, and ordinary peers."""
+    records = [
+        _record(BASE, 100_000, 400, "2026-01-01", pipeline_tag="text-generation"),
+        _record(
+            "bob/Qwen9-7B-GGUF", 40_000, 30, "2026-02-01", tags=["gguf"], **_child("quantized")
+        ),
+        _record("old/Faded-7B", 1, 10, "2024-01-01", all_time=5_000_000, **_child()),
+        _record("hf-internal-testing/tiny-random-Qwen9", 50_000, 0, "2026-02-02", **_child()),
+        _record("acme/Popular-1B", 5_000_000, 0, "2025-06-01", pipeline_tag="text-generation"),
+        *(
+            _record(f"spam/Qwen9-7B-sft-{i}", 5, 0, f"2026-03-0{1 + i % 3}", **_child())
+            for i in range(12)
+        ),
+        *(_record(f"lab{i}/Qwen9-7B-chat", 2_000, 20, "2026-03-01", **_child()) for i in range(25)),
+    ]
+    root = tmp_path_factory.mktemp("crafted")
+    source = root / "models.json"
+    source.write_text(json.dumps(records))
+    store = open_warehouse(root / "wh")
+    store.ingest(source, DAY)
+    return root / "wh"
+
+
+FLAGGED = {
+    "bob/Qwen9-7B-GGUF": ("intermediary", "GGUF copy of Qwen/Qwen9-7B"),
+    "old/Faded-7B": ("dormant", "all-time 5000000 is"),
+    "hf-internal-testing/tiny-random-Qwen9": ("ci_like", "test organisation hf-internal-testing"),
+    "acme/Popular-1B": ("ci_like", "downloads per like 5000000 are"),
+    **{
+        f"spam/Qwen9-7B-sft-{i}": ("flood", "one of 12 derivatives of Qwen/Qwen9-7B")
+        for i in range(12)
+    },
+}
+
+
+def _json(*args: str) -> Any:
+    result = cli(*args, "--format", "json")
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_each_crafted_repo_gets_exactly_its_flag_with_a_reason(crafted: Path) -> None:
+    rows = _json("flags", "-w", str(crafted), "--limit", "100")["rows"]
+    got = {r["model_id"]: (r["flag"], r["reason"]) for r in rows}
+    assert set(got) == set(FLAGGED)
+    for model_id, (flag, words) in FLAGGED.items():
+        assert got[model_id][0] == flag
+        assert words in got[model_id][1], got[model_id][1]
+    one = _json("flags", "bob/Qwen9-7B-GGUF", "-w", str(crafted))
+    assert one["flags"] == [{"flag": "intermediary", "reason": "GGUF copy of Qwen/Qwen9-7B"}]
+    clean = cli("flags", "lab3/Qwen9-7B-chat", "-w", str(crafted))
+    assert "no flags" in clean.stdout
+
+
+def test_robust_counting_removes_exactly_the_flagged_repos(crafted: Path) -> None:
+    downloads = {"bob/Qwen9-7B-GGUF": 40_000, "old/Faded-7B": 1}
+    downloads |= {"hf-internal-testing/tiny-random-Qwen9": 50_000}
+    downloads |= {f"spam/Qwen9-7B-sft-{i}": 5 for i in range(12)}
+    raw_qwen = 100_000 + sum(downloads.values()) + 25 * 2_000  # every Qwen-rooted repo
+    raw = _json("top", "-w", str(crafted), "--mode", "lineage")
+    robust = _json("top", "-w", str(crafted), "--mode", "lineage", "--count", "robust")
+    qwen = next(r for r in raw["rows"] if r["family"] == "Qwen")
+    kept = next(r for r in robust["rows"] if r["family"] == "Qwen")
+    assert qwen["downloads_30d"] == raw_qwen
+    assert kept["downloads_30d"] == raw_qwen - sum(downloads.values())
+    assert kept["removed_30d"] == sum(downloads.values())
+    assert kept["copies_30d"] == 40_000  # the intermediary, reported apart
+    removed = {r["flag"]: (r["models"], r["downloads_30d"]) for r in robust["removed"]}
+    assert removed == {
+        "intermediary": (1, 40_000),
+        "dormant": (1, 1),
+        "ci_like": (2, 50_000 + 5_000_000),
+        "flood": (12, 60),
+    }
+    assert "robust counts" in robust["selection"]["description"]
+    # a higher flood threshold keeps the flood
+    laxer = _json(
+        "top", "-w", str(crafted), "--mode", "lineage", "--count", "robust",
+        "--threshold", "flood=13",
+    )  # fmt: skip
+    qwen_laxer = next(r for r in laxer["rows"] if r["family"] == "Qwen")
+    assert qwen_laxer["downloads_30d"] == kept["downloads_30d"] + 60
+
+
+def test_flags_on_the_extract_match_the_independent_computation(demo_store: Path) -> None:
+    rows = _json("flags", "-w", str(demo_store), "--limit", "0")["rows"]
+    got: dict[str, set[str]] = {}
+    for row in rows:
+        got.setdefault(row["model_id"], set()).add(row["flag"])
+    assert got == model_flags(HUB_STATS, HUB_STATS_DATE)
+    assert {f for fs in got.values() for f in fs} == {"intermediary", "dormant", "ci_like", "flood"}
+
+
+def _totals(mode: str, by: str, scope: str, count: str) -> dict[str, float]:
+    """Per family or vendor, straight from the raw rows, under one definition."""
+    rows, _ = raw_parents(HUB_STATS)
+    keep = set(rows)
+    if scope == "llm":
+        tasks = model_tasks(HUB_STATS)
+        keep = {m for m in keep if tasks[m] in LLM_TASKS}
+    if count == "robust":
+        keep -= set(model_flags(HUB_STATS, HUB_STATS_DATE))
+    totals = family_totals(HUB_STATS, mode, keep=keep)
+    if by == "family":
+        return totals
+    vendors: dict[str, float] = {}
+    for family, value in totals.items():
+        vendor = vendor_of()[family]
+        vendors[vendor] = vendors.get(vendor, 0) + value
+    return vendors
+
+
+def _next(totals: dict[str, float], subject: str, n: int) -> tuple[float, list[str], float]:
+    ranked = sorted(
+        ((k, v) for k, v in totals.items() if k != "(unattributed)"), key=lambda kv: (-kv[1], kv[0])
+    )
+    at = [k for k, _ in ranked].index(subject)
+    following = ranked[at + 1 : at + 1 + n]
+    return totals[subject], [k for k, _ in following], sum(v for _, v in following)
+
+
+def test_llm_compare_ranks_only_llm_families(demo_store: Path) -> None:
+    out = _json("compare", "Qwen", "--next", "8", "--llm", "-m", "lineage", "-w", str(demo_store))
+    found = out["comparisons"][0]
+    value, names, combined = _next(_totals("lineage", "family", "llm", "raw"), "Qwen", 8)
+    assert [r["family"] for r in found["families"][1:]] == names
+    assert (found["value"], found["combined_next"]) == (value, combined)
+    assert "CLIP" not in names and "BGE" not in names and "Whisper" not in names
+    assert found["selection"]["llm"] is True
+    everything = _json("compare", "Qwen", "--next", "8", "-m", "lineage", "-w", str(demo_store))
+    assert "CLIP" in [r["family"] for r in everything["comparisons"][0]["families"]]
+
+
+def test_vendor_comparison_against_the_qwen_team_preset(demo_store: Path) -> None:
+    out = _json(
+        "compare", "alibaba", "--by", "vendor", "--against", "qwen-team", "-m", "publisher",
+        "-w", str(demo_store),
+    )  # fmt: skip
+    found = out["comparisons"][0]
+    vendors = _totals("publisher", "vendor", "all", "raw")
+    named = ["Meta", "DeepSeek", "OpenAI", "Mistral AI", "NVIDIA", "Zhipu AI (Z.ai)"]
+    named += ["Moonshot AI", "MiniMax"]
+    assert found["vendor"] == "Alibaba" and found["against_set"] == "qwen-team"
+    assert found["against"] == named
+    assert found["value"] == vendors["Alibaba"]
+    assert found["combined_next"] == sum(vendors.get(v, 0) for v in named)
+    assert found["verdict"] == ("exceeds" if vendors["Alibaba"] > found["combined_next"] else
+                                "does not exceed")  # fmt: skip
+    assert "qwen-team set" in found["sentence"]
+    wrong = cli("compare", "Qwen", "--against", "qwen-team", "-w", str(demo_store))
+    assert wrong.returncode == 1 and "add --by vendor" in wrong.stderr
+
+
+def test_audit_verdicts_match_the_independent_computation(demo_store: Path) -> None:
+    out = _json("audit", "Qwen", "--next", "8", "-w", str(demo_store))
+    assert len(out["definitions"]) == 16
+    for row in out["definitions"]:
+        totals = _totals(row["mode"], row["by"], row["scope"], row["count"])
+        subject = "Qwen" if row["by"] == "family" else "Alibaba"
+        value, names, combined = _next(totals, subject, 8)
+        assert (row["value"], row["combined"]) == (value, combined), row["definition"]
+        assert row["compared"] == ", ".join(names), row["definition"]
+        assert row["verdict"] == ("holds" if value > combined else "fails"), row["definition"]
+    holds = sum(1 for r in out["definitions"] if r["verdict"] == "holds")
+    assert out["summary"].count("holds under") == (1 if holds else 0)
+    assert f"holds under {holds} of 16" in out["summary"] or not holds
+
+
+def test_audit_prints_its_matrix_in_every_format(demo_store: Path) -> None:
+    table = cli("audit", "Alibaba", "--against", "qwen-team", "-w", str(demo_store))
+    assert table.returncode == 0, table.stderr
+    assert "vendor/lineage/llm/robust" in table.stdout and "of 16" in table.stdout
+    csv = cli("audit", "Qwen", "--month", "2024-12", "-w", str(demo_store), "-f", "csv")
+    assert csv.returncode == 0, csv.stderr
+    lines = csv.stdout.splitlines()
+    assert lines[0].startswith("definition,") and len(lines) == 17
+    month = _json("audit", "Qwen", "--month", "2024-12", "-w", str(demo_store))
+    direct = _json("compare", "Qwen", "--month", "2024-12", "-m", "lineage", "-w", str(demo_store))[
+        "comparisons"
+    ][0]
+    same = next(r for r in month["definitions"] if r["definition"] == "family/lineage/all/raw")
+    assert (same["value"], same["lower"], same["upper"]) == (
+        direct["value"]["estimate"],
+        direct["value"]["lower"],
+        direct["value"]["upper"],
+    )
+    assert same["verdict"] == direct["verdict"]
+
+
+def test_derivative_audit_counts_direct_and_transitive_derivatives(demo_store: Path) -> None:
+    out = _json("audit", "Qwen", "--derivatives", "500", "--floor", "10", "-w", str(demo_store))
+    rows, parents = raw_parents(HUB_STATS)
+    registry_families = [{"name": "Qwen", "orgs": ["Qwen", "Alibaba-NLP"]}]
+
+    def own(model_id: str) -> bool:
+        return publisher(model_id, registry_families) == "Qwen"
+
+    def ancestors(model_id: str) -> set[str]:
+        seen, frontier = set(), [model_id]
+        while frontier:
+            node = frontier.pop()
+            for parent in parents.get(node, []):
+                if parent not in seen:
+                    seen.add(parent)
+                    frontier.append(parent)
+        return seen
+
+    for depth in ("direct", "transitive"):
+        for floor in (0, 10):
+            want = sum(
+                1
+                for m, row in rows.items()
+                if not own(m)
+                and (row["downloads"] or 0) >= floor
+                and any(own(a) for a in (parents.get(m, []) if depth == "direct" else ancestors(m)))
+            )
+            label = f"family/{depth}/all/≥{floor}"
+            found = next(r for r in out["definitions"] if r["definition"] == label)
+            assert found["value"] == want, label
+            assert found["verdict"] == ("holds" if want >= 500 else "fails")
+            without = label.replace("/all/", "/no-quantized/")
+            lean = next(r for r in out["definitions"] if r["definition"] == without)
+            assert lean["value"] <= want
+
+
+def test_bad_selections_are_one_line_errors(demo_store: Path) -> None:
+    for args, words in (
+        (["compare", "Qwen", "--exclude", "Nobody"], "neither a family nor a vendor"),
+        (["top", "--threshold", "flood"], "use NAME=VALUE"),
+        (["top", "--count", "weird"], "choose one of raw, robust"),
+        (["audit", "Nobody"], "neither a family nor a vendor"),
+        (["compare", "Qwen", "--against", "Llama,Nobody"], "unknown family 'Nobody'"),
+    ):
+        result = cli(*args, "-w", str(demo_store))
+        assert result.returncode != 0
+        assert words in result.stderr, result.stderr
+        assert "Traceback" not in result.stderr
+    with pytest.raises(ThresholdError, match="not a number"):
+        Thresholds.parse(["ci=lots"])
+    assert Thresholds.parse(["dormant-min=5e5", "ci=50"]) == Thresholds(dormant_min=500_000, ci=50)
