@@ -93,6 +93,13 @@ class Audit:
         return out
 
     @property
+    def headline(self) -> str:
+        """The tally alone: "holds under 6 of 16 definitions, fails under 10"."""
+        total = len(self.rows)
+        parts = [f"{v} under {len(w)}" for v, w in self.tally.items()]
+        return f"{self.claim}: " + ", ".join(parts) + f" of {total} definitions"
+
+    @property
     def summary(self) -> str:
         """ "holds under 5 of 16 definitions: …; fails under …"."""
         total = len(self.rows)
@@ -109,6 +116,7 @@ class Audit:
             "kind": self.kind,
             "window": self.window,
             "summary": self.summary,
+            "headline": self.headline,
             "tally": {k: len(v) for k, v in self.tally.items()},
             "definitions": self.rows,
             "notes": self.notes,

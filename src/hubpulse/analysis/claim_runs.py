@@ -24,6 +24,7 @@ from hubpulse.terms import Metric, Mode
 if TYPE_CHECKING:
     from hubpulse.analysis.snapshot import Analysis
     from hubpulse.settings import Settings
+    from hubpulse.store.warehouse import Warehouse
 
 
 def comparison_set(settings: Settings, by: str | None, against: str | None, next_n: int) -> Against:
@@ -75,16 +76,19 @@ def run_audit(
     floor: int = 10,
     base: Selection | None = None,
     date: dt.date | None = None,
+    warehouse: Warehouse | None = None,
+    analysis: Analysis | None = None,
 ) -> tuple[Audit, Analysis]:
     """The audit a command asks for — derivatives, milestone or (default) exceeds — with the
-    snapshot it read; histories and the snapshot share one warehouse connection, since a
-    history is restricted by the snapshot's stored tables."""
+    snapshot it read; histories and the snapshot share one warehouse connection (``warehouse``,
+    and ``analysis`` read through it), since a history is restricted by the snapshot's stored
+    tables."""
     from hubpulse.analysis.history import load_history
     from hubpulse.analysis.stored import load_analysis
     from hubpulse.store.warehouse import open_store
 
-    store = open_store(settings)
-    analysis = load_analysis(settings, date, store)
+    store = warehouse or open_store(settings)
+    analysis = analysis or load_analysis(settings, date, store)
     analyses: dict[Mode, Analysis] = {m: analysis for m in MODES}
     if derivatives is not None:
         return audit_derivatives(analysis, subject, derivatives, floor), analysis
@@ -94,11 +98,26 @@ def run_audit(
     histories = None
     if month is not None:
         histories = {
-            m: load_history(settings.model_copy(update={"mode": m}), month, month, store)
+            m: load_history(settings.model_copy(update={"mode": m}), month, month, store, analysis)
             for m in MODES
         }
     found = audit_exceeds(analyses, subject, vs, histories=histories, month=month, base=base)
     return found, analysis
+
+
+def headline_audits(
+    analysis: Analysis, subject: str, next_n: int, settings: Settings
+) -> list[Audit]:
+    """The report's audits over the snapshot: ``subject`` against the next N, and against every
+    named set whose subject is ``subject`` or its vendor."""
+    analyses: dict[Mode, Analysis] = {m: analysis for m in MODES}
+    found = [audit_exceeds(analyses, subject, Against(next=next_n))]
+    vendor = analysis.registry.get(subject).vendor
+    for named in load_comparison_sets(analysis.registry, settings.comparisons_file).values():
+        if named.against and named.subject in (subject, vendor):
+            vs = Against(groups=tuple(named.against), name=named.name)
+            found.append(audit_exceeds(analyses, named.subject, vs))
+    return found
 
 
 def compare_claims(

@@ -17,8 +17,10 @@ from typing import Any
 import pyarrow as pa
 
 from hubpulse._version import __version__
+from hubpulse.analysis.claim_runs import headline_audits
 from hubpulse.analysis.claims import compare_families
 from hubpulse.analysis.estimator import HistoryError, parse_month
+from hubpulse.analysis.flags import LLM_TASKS, Thresholds
 from hubpulse.analysis.history import History, load_history, month_range
 from hubpulse.analysis.metrics import (
     SIZE_BUCKETS,
@@ -101,6 +103,7 @@ def build_report(
             metric="downloads_30d",
             snapshot_date=analysis.snapshot_date,
         ).to_dict(),
+        "audits": [a.to_dict() for a in headline_audits(analysis, subject, next_n, settings)],
         "monthly": [],
         "month_comparison": None,
         "concentration": [],
@@ -364,6 +367,12 @@ def _methods(meta: dict[str, Any], history: History | None) -> list[str]:
         "Size buckets are half-open parameter ranges: "
         + ", ".join(_bucket_text())
         + "; unknown when neither metadata nor the name gives a size.",
+        "Claim audits evaluate one claim under 16 definitions: grouping (family or vendor) × "
+        "attribution (publisher or lineage) × scope (all models, or LLMs: "
+        + ", ".join(LLM_TASKS)
+        + ") × counting (raw, or robust: flagged models left out — "
+        + Thresholds().describe()
+        + "; `hubpulse flags` gives each model's reasons).",
     ]
     if history is not None:
         lines.append(

@@ -348,7 +348,9 @@ def pretty(column: str, value: Any) -> str:
     """A cell for people: no data is "—" (never blank, never 0), an unbounded upper bound "∞",
     shares, growth and coverage in per cent."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
-        return {"upper": "∞", "through": "", "flags": "", "change": ""}.get(column, NO_DATA)
+        return {"upper": "∞", "combined_upper": "∞", "through": "", "flags": "", "change": ""}.get(
+            column, NO_DATA
+        )
     if column.endswith(("share", "growth", "coverage")) and isinstance(value, float):
         return f"{value:.1%}"
     if isinstance(value, float):

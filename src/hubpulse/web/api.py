@@ -10,8 +10,21 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from hubpulse.analysis.metrics import GROUPS, GroupBy, rank_models
-from hubpulse.web.params import Board, DateQ, FamilyP, LimitQ, ModelP, ModeQ, MonthQ, NextQ, SearchQ
+from hubpulse.web.params import (
+    MONTH_PATTERN,
+    AgainstQ,
+    Board,
+    DateQ,
+    FamilyP,
+    LimitQ,
+    ModelP,
+    ModeQ,
+    MonthQ,
+    NextQ,
+    SearchQ,
+)
 from hubpulse.web.views import (
+    audit_in_view,
     compare_in_view,
     family_detail,
     model_detail,
@@ -70,6 +83,22 @@ def api_compare(
     """Does FAMILY out-download the next N combined? 30 days to the snapshot, and the
     calendar month with bounds (as ``hubpulse compare``)."""
     return compare_in_view(dash.view(date, mode), family, next_n, month)
+
+
+@router.get("/audit")
+def api_audit(
+    dash: Board,
+    subject: Annotated[str, Query(min_length=1, max_length=80)] = "Qwen",
+    next_n: NextQ = 8,
+    against: AgainstQ = None,
+    month: Annotated[
+        str | None, Query(pattern=MONTH_PATTERN, description="Calendar month (default: snapshot)")
+    ] = None,
+    date: DateQ = None,
+) -> dict[str, Any]:
+    """A claim under every definition: grouping × attribution × scope × counting (as
+    ``hubpulse audit``), over the snapshot's 30 days or a calendar month."""
+    return audit_in_view(dash.view(date, None), subject, next_n, against, month)
 
 
 @router.get("/monthly")

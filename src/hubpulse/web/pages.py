@@ -1,4 +1,4 @@
-"""The HTML pages: overview, family, model (lineage), compare and search, each built from the
+"""The HTML pages: overview, family, model (lineage), compare, audit and search, each built from the
 same view data as the JSON API and rendered with the templates in ``web/templates``."""
 
 from __future__ import annotations
@@ -10,9 +10,10 @@ from fastapi.responses import HTMLResponse, Response
 
 from hubpulse.present.charts import Chart, Series, chart_html, plotly_js
 from hubpulse.present.report import comparison_chart
-from hubpulse.registry import UNATTRIBUTED
-from hubpulse.web.params import Board, DateQ, FamilyP, ModelP, ModeQ, MonthQ, NextQ
+from hubpulse.registry import UNATTRIBUTED, load_comparison_sets
+from hubpulse.web.params import AgainstQ, Board, DateQ, FamilyP, ModelP, ModeQ, MonthQ, NextQ
 from hubpulse.web.views import (
+    audit_in_view,
     compare_in_view,
     family_detail,
     model_detail,
@@ -100,6 +101,39 @@ def compare_page(
     )
     context = {"r": result, "families": names, "months": months, "charts": charts}
     return render(request, "compare.html", meta=view_meta(view), **context)
+
+
+@router.get("/audit", response_class=HTMLResponse)
+def audit_page(
+    request: Request,
+    dash: Board,
+    subject: Annotated[str | None, Query(max_length=80)] = None,
+    next_n: NextQ = 8,
+    against: AgainstQ = None,
+    month: Annotated[str | None, Query(max_length=7)] = None,
+    date: DateQ = None,
+) -> Response:
+    view = dash.view(date, None)
+    registry = view.analysis.registry
+    names = [r["family"] for r in view.report.data["families"] if r["family"] != UNATTRIBUTED]
+    vendors = sorted({f.vendor for f in registry.families})
+    sets = load_comparison_sets(registry, view.settings.comparisons_file)
+    months = sorted({r["month"] for r in view.report.data["monthly"]}, reverse=True)
+    window = month if month in months else None  # "" or "snapshot": the snapshot's 30 days
+    result = audit_in_view(
+        view, subject or view.report.meta["family"], next_n, against or None, window
+    )
+    context = {
+        "r": result,
+        "subjects": names + vendors,
+        "subject": subject or view.report.meta["family"],
+        "sets": sorted(sets.values(), key=lambda s: s.name),
+        "against": against or "",
+        "next_n": next_n,
+        "months": months,
+        "month": window,
+    }
+    return render(request, "audit.html", meta=view_meta(view), **context)
 
 
 @router.get("/search", response_class=HTMLResponse)

@@ -22,6 +22,14 @@ MonthQ = Annotated[
 FamilyP = Annotated[str, Path(min_length=1, max_length=80, description="Family name, e.g. Qwen")]
 ModelP = Annotated[str, Path(min_length=3, max_length=200, description="Model id org/name")]
 NextQ = Annotated[int, Query(ge=1, le=50, alias="next", description="How many next families")]
+AgainstQ = Annotated[
+    str | None,
+    Query(
+        max_length=300,
+        description="Comparison set: comma-separated families or vendors, or a named set "
+        "(qwen-team); default: the next N",
+    ),
+]
 SearchQ = Annotated[str, Query(min_length=2, max_length=100, description="Part of a model id")]
 LimitQ = Annotated[int, Query(ge=1, le=500, description="Most rows to return")]
 

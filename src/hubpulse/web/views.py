@@ -22,6 +22,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from hubpulse.analysis.claim_runs import run_audit
 from hubpulse.analysis.claims import compare_families
 from hubpulse.analysis.history import month_range
 from hubpulse.analysis.lineage import describe_lineage
@@ -386,6 +387,35 @@ def compare_in_view(view: View, family: str, next_n: int, month: str | None) -> 
             data["monthly"], name, next_n, mode=view.mode, month=month
         ).to_dict()
     return {**view_meta(view), "snapshot": snapshot, "month": monthly}
+
+
+def audit_in_view(
+    view: View, subject: str, next_n: int, against: str | None, month: str | None
+) -> dict[str, Any]:
+    """``hubpulse audit SUBJECT``: the claim against the next N or ``against`` (groups or a
+    named set) under every definition, over the snapshot or ``month`` (one the view holds:
+    else a 404); the report's audits are served as computed, others computed once and kept."""
+    if month is not None:
+        known = {r["month"] for r in view.report.data["monthly"]}
+        if month not in known:
+            held = f"it holds {min(known)} … {max(known)}" if known else "it holds none"
+            raise MonthNotHeldError(f"no monthly estimates for {month}; {held}")
+
+    def make() -> dict[str, Any]:
+        with view.engine:
+            found, _ = run_audit(
+                view.settings,
+                subject,
+                next_n=next_n,
+                against=against,
+                month=month,
+                warehouse=view.store,
+                analysis=view.analysis,
+            )
+        return found.to_dict()
+
+    key = ("audit", subject.lower(), next_n, (against or "").lower(), month)
+    return {**view_meta(view), **view.remember(key, make)}
 
 
 class MonthNotHeldError(LookupError, HubpulseError):
