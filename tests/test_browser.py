@@ -122,6 +122,23 @@ def test_compare_form_changes_the_verdict_with_n(server: str, page: Watched) -> 
     page.shot("compare-next-1")
 
 
+def test_audit_form_audits_a_named_set_over_a_month(server: str, page: Watched) -> None:
+    page.goto(server + "/audit")
+    assert "of 16 definitions" in page.page.inner_text("#audit-headline")
+    page.page.select_option("#subject", "Alibaba")
+    page.page.select_option("#against", "qwen-team")
+    page.page.select_option("#month", "2024-12")
+    with page.page.expect_navigation():
+        page.page.click("#audit-submit")
+    page.settle()
+    assert "against=qwen-team" in page.page.url and "month=2024-12" in page.page.url
+    headline = page.page.inner_text("#audit-headline")
+    assert "qwen-team set" in headline and "month 2024-12" in headline
+    assert "Qwen team" in page.page.inner_text("#audit-source")
+    assert page.page.locator("table tbody tr").count() == 16
+    page.shot("audit-qwen-team-2024-12")
+
+
 def test_search_leads_to_the_lineage_page(server: str, page: Watched) -> None:
     page.goto(server + "/search")
     page.page.fill("#q", "cogito-v1-preview-qwen")
@@ -182,6 +199,7 @@ PAGES = {
     "compare": "/compare?family=Qwen",
     "model": f"/model/{MODEL}",
     "search": "/search?q=qwen2.5-7b",
+    "audit": "/audit?subject=Alibaba&against=qwen-team",
 }
 
 

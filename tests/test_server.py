@@ -76,6 +76,23 @@ def test_api_compare_equals_the_cli(client: TestClient, demo_store: Path) -> Non
     assert verdicts == {1: "exceeds", 8: "does not exceed"}
 
 
+def test_api_audit_equals_the_cli(client: TestClient, demo_store: Path) -> None:
+    for query, args in (
+        ("subject=qwen&next=8", ["Qwen", "--next", "8"]),
+        (
+            "subject=Alibaba&against=qwen-team&month=2024-12",
+            ["Alibaba", "--against", "qwen-team", "--month", "2024-12"],
+        ),
+    ):
+        api = get(client, f"/api/audit?{query}")
+        cli = cli_json(demo_store, "audit", *args)
+        for key in ("claim", "window", "summary", "tally"):
+            assert api[key] == cli[key], key
+        assert same(api["definitions"], cli["definitions"])
+    page = get(client, "/audit?subject=Alibaba&against=qwen-team")
+    assert page.count("vendor/lineage/llm/robust") == 1 and "Qwen team" in page
+
+
 def test_api_model_lineage_equals_the_cli(client: TestClient, demo_store: Path) -> None:
     api = get(client, f"/api/models/{MODEL}")
     cli = cli_json(demo_store, "lineage", MODEL, "--mode", "lineage")
@@ -152,6 +169,10 @@ def test_api_search_finds_models_by_part_of_their_id(client: TestClient) -> None
         ("/api/top?date=2026-02-30", 422, "date"),
         ("/api/top?date=2020-01-01", 404, "no snapshot dated 2020-01-01"),
         ("/api/search?q=x", 422, "q"),
+        ("/api/audit?subject=Nobody", 404, "'Nobody' is neither a family nor a vendor"),
+        ("/api/audit?against=Llama,Nobody", 404, "'Nobody' is neither a family nor a vendor"),
+        ("/api/audit?month=2019-01", 404, "no monthly estimates for 2019-01"),
+        ("/audit?month=2019-01", 404, "no monthly estimates for 2019-01"),
     ],
 )
 def test_bad_parameters_get_clear_errors(
@@ -197,7 +218,7 @@ def test_api_fuzzed_from_its_schema_never_fails_on_the_server(app: FastAPI) -> N
     4xx is fine, a 5xx or a response that breaks the schema is not."""
     schema = schemathesis.openapi.from_asgi("/openapi.json", app)
     operations = [result.ok() for result in schema.get_all_operations()]
-    assert len(operations) == 8
+    assert len(operations) == 9
     for operation in operations:
 
         @given(case=operation.as_strategy())

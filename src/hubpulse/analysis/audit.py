@@ -151,16 +151,19 @@ def _against(registry: Registry, against: Against, by: str, subject: str) -> Aga
     return Against(next=against.next, groups=tuple(groups), name=against.name)
 
 
-def _known(registry: Registry, subject: str) -> None:
-    """An error naming the known families and vendors when ``subject`` is neither."""
-    names = {f.name.lower() for f in registry.families} | {
-        f.vendor.lower() for f in registry.families
-    }
-    if subject.lower() not in names:
-        raise UnknownFamilyError(
-            f"{subject!r} is neither a family nor a vendor; families: "
-            + ", ".join(f.name for f in registry.families)
-        )
+def known_group(registry: Registry, subject: str) -> str:
+    """``subject`` in the registry's spelling (a family, else a vendor); an error naming the
+    known families when it is neither."""
+    for f in registry.families:
+        if subject.lower() == f.name.lower():
+            return f.name
+    for f in registry.families:
+        if subject.lower() == f.vendor.lower():
+            return f.vendor
+    raise UnknownFamilyError(
+        f"{subject!r} is neither a family nor a vendor; families: "
+        + ", ".join(f.name for f in registry.families)
+    )
 
 
 def audit_exceeds(
@@ -178,7 +181,7 @@ def audit_exceeds(
     base = base or Selection()
     analysis = next(iter(analyses.values()))
     registry = analysis.registry
-    _known(registry, subject)
+    subject = known_group(registry, subject)
     window = f"month {month}" if month else f"snapshot {analysis.snapshot_date} (30 days)"
     vs = against.label() if against.groups else f"the next {against.next}"
     rows = []
@@ -279,7 +282,7 @@ def audit_milestone(
     base = base or Selection()
     analysis = next(iter(analyses.values()))
     registry = analysis.registry
-    _known(registry, subject)
+    subject = known_group(registry, subject)
     rows = []
     for d in grid():
         name = _subject(registry, subject, d.by)
@@ -317,7 +320,7 @@ def audit_derivatives(analysis: Analysis, subject: str, threshold: int, floor: i
     30-day downloads), each with its count by relation. Derivatives are a lineage fact: the
     same under both attribution modes."""
     registry = analysis.registry
-    _known(registry, subject)
+    subject = known_group(registry, subject)
     dims = model_dimensions(analysis)
     signals = model_signals(analysis).select("model_id", "copy_format")
     facts = dims.join(signals, "model_id").select(

@@ -13,6 +13,7 @@ from hubpulse.analysis.audit import (
     audit_derivatives,
     audit_exceeds,
     audit_milestone,
+    known_group,
 )
 from hubpulse.analysis.claims import Against, compare_family
 from hubpulse.analysis.month_claims import compare_family_month
@@ -58,10 +59,7 @@ def _spelled(registry: Registry, by: str | None, name: str) -> str:
     """The registry's spelling of group ``name`` of ``by`` (None: a family, else a vendor)."""
     if by is not None:
         return registry.group(by, name)
-    try:
-        return registry.group("family", name)
-    except UnknownFamilyError:
-        return registry.group("vendor", name)
+    return known_group(registry, name)
 
 
 def run_audit(

@@ -119,14 +119,13 @@ def audit_page(
     vendors = sorted({f.vendor for f in registry.families})
     sets = load_comparison_sets(registry, view.settings.comparisons_file)
     months = sorted({r["month"] for r in view.report.data["monthly"]}, reverse=True)
-    window = month if month in months else None  # "" or "snapshot": the snapshot's 30 days
-    result = audit_in_view(
-        view, subject or view.report.meta["family"], next_n, against or None, window
-    )
+    window = month or None  # empty: the snapshot's 30 days; a month not held is a 404
+    subject = subject or view.report.meta["family"]
+    result = audit_in_view(view, subject, next_n, against or None, window)
     context = {
         "r": result,
         "subjects": names + vendors,
-        "subject": subject or view.report.meta["family"],
+        "subject": subject,
         "sets": sorted(sets.values(), key=lambda s: s.name),
         "against": against or "",
         "next_n": next_n,
