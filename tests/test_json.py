@@ -39,6 +39,7 @@ RUNS: dict[str, list[list[str]]] = {
     ],
     "flags": [[], ["openai-community/gpt2"]],
     "comparison-sets": [[]],
+    "adoption": [["Qwen"], ["Qwen/Qwen2.5-7B-Instruct", "--ages", "30,90"], []],
     "derivatives": [["Qwen"]],
     "lineage": [["deepcogito/cogito-v1-preview-qwen-32B"]],
     "series": [[], ["--rejects"]],

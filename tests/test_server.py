@@ -76,6 +76,28 @@ def test_api_compare_equals_the_cli(client: TestClient, demo_store: Path) -> Non
     assert verdicts == {1: "exceeds", 8: "does not exceed"}
 
 
+def test_api_selection_equals_the_cli(client: TestClient, demo_store: Path) -> None:
+    api = get(client, "/api/top?by=family&limit=30&llm=true&count=robust&exclude=CLIP")
+    cli = cli_json(
+        demo_store, "top", "--limit", "30", "--llm", "--count", "robust", "--exclude", "CLIP",
+        "--mode", "lineage",
+    )  # fmt: skip
+    assert same(api["rows"], cli["rows"]) and same(api["removed"], cli["removed"])
+    assert api["selection"]["count"] == "robust" and "CLIP" not in str(api["rows"])
+    query = "family=Alibaba&by=vendor&against=qwen-team&llm=true&month=2024-12"
+    api = get(client, f"/api/compare?{query}")
+    snapshot = cli_json(
+        demo_store, "compare", "Alibaba", "--by", "vendor", "--against", "qwen-team", "--llm",
+        "--mode", "lineage",
+    )  # fmt: skip
+    month = cli_json(
+        demo_store, "compare", "Alibaba", "--by", "vendor", "--against", "qwen-team", "--llm",
+        "--mode", "lineage", "--month", "2024-12",
+    )  # fmt: skip
+    assert same(api["snapshot"], snapshot["comparisons"][0])
+    assert same(api["month"], month["comparisons"][0])
+
+
 def test_api_audit_equals_the_cli(client: TestClient, demo_store: Path) -> None:
     for query, args in (
         ("subject=qwen&next=8", ["Qwen", "--next", "8"]),

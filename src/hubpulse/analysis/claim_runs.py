@@ -104,17 +104,22 @@ def run_audit(
 
 
 def headline_audits(
-    analysis: Analysis, subject: str, next_n: int, settings: Settings
+    analysis: Analysis,
+    subject: str,
+    next_n: int,
+    settings: Settings,
+    base: Selection | None = None,
 ) -> list[Audit]:
     """The report's audits over the snapshot: ``subject`` against the next N, and against every
-    named set whose subject is ``subject`` or its vendor."""
+    named set whose subject is ``subject`` or its vendor (``base``: tasks, exclusions and
+    thresholds every definition keeps)."""
     analyses: dict[Mode, Analysis] = {m: analysis for m in MODES}
-    found = [audit_exceeds(analyses, subject, Against(next=next_n))]
+    found = [audit_exceeds(analyses, subject, Against(next=next_n), base=base)]
     vendor = analysis.registry.get(subject).vendor
     for named in load_comparison_sets(analysis.registry, settings.comparisons_file).values():
         if named.against and named.subject in (subject, vendor):
             vs = Against(groups=tuple(named.against), name=named.name)
-            found.append(audit_exceeds(analyses, named.subject, vs))
+            found.append(audit_exceeds(analyses, named.subject, vs, base=base))
     return found
 
 
@@ -130,19 +135,27 @@ def compare_claims(
     modes: tuple[Mode, ...] | None = None,
     selection: Selection | None = None,
     date: dt.date | None = None,
+    warehouse: Warehouse | None = None,
+    analysis: Analysis | None = None,
 ) -> tuple[list[Any], list[Any]]:
     """``compare``: the comparison under each mode (default: both), over the snapshot or the
-    month, and what each read (its analysis, or its history)."""
+    month, and what each read (its analysis, or its history); ``warehouse`` and ``analysis``
+    (read through it) when the caller holds them."""
     from hubpulse.analysis.history import load_history
     from hubpulse.analysis.stored import load_analysis
     from hubpulse.store.warehouse import open_store
 
     vs = comparison_set(settings, by, against, next_n)
-    store = open_store(settings)
+    store = warehouse or open_store(settings)
     if month is not None:
         histories = [
             load_history(
-                settings.model_copy(update={"mode": m}), month, month, store, selection=selection
+                settings.model_copy(update={"mode": m}),
+                month,
+                month,
+                store,
+                analysis,
+                selection=selection,
             )
             for m in modes or MODES
         ]
@@ -151,7 +164,7 @@ def compare_claims(
             for h in histories
         ]
         return found, histories
-    analysis = load_analysis(settings, date, store)
+    analysis = analysis or load_analysis(settings, date, store)
     results = [
         compare_family(
             analysis,

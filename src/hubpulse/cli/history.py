@@ -220,6 +220,50 @@ def milestones(
     tables.emit(console, found, fmt, meta=meta, title=f"Milestones of {name} since {history.first}")
 
 
+ADOPTION_NOTE = (
+    "relative = cumulative downloads at the age / the median of the size bucket's top 10 at "
+    "that age"
+)
+
+
+@app.command()
+def adoption(
+    target: Annotated[
+        str | None,
+        typer.Argument(help="A model id, or a family (its first-party models); default: all."),
+    ] = None,
+    ages: Annotated[str, typer.Option(help="Ages in days, comma-separated.")] = "30,90,180,365",
+    limit: Annotated[int | None, typer.Option(help="Show the first N rows.")] = 30,
+    fmt: FormatOpt = "table",
+    warehouse: WarehouseOpt = None,
+    families: FamiliesOpt = None,
+) -> None:
+    """Relative adoption (the ATOM Project's way): cumulative downloads at age 30/90/180/365
+    days against the median of the 10 models of the same size with the most downloads at that
+    age, from the monthly estimates (ages read at month ends; no data where a month has no
+    estimate or the history does not reach that age)."""
+    from hubpulse.analysis.history import load_history
+    from hubpulse.analysis.indicators import adoption_table
+    from hubpulse.present import tables
+    from hubpulse.store.warehouse import open_store
+
+    try:
+        days = tuple(int(a) for a in ages.split(","))
+    except ValueError:
+        raise typer.BadParameter(
+            f"{ages!r}: give days such as 30,90", param_hint="--ages"
+        ) from None
+    settings = _settings(warehouse, "publisher", families)
+    store = open_store(settings)
+    analysis = _analysis(settings, None, store)
+    history = load_history(settings, None, None, store, analysis)
+    table = adoption_table(history, analysis, target, days, limit)
+    title = f"Relative adoption of {target or 'every model'} (cumulative downloads by age)"
+    meta = tables.history_meta(history)
+    meta["method"] = f"{ADOPTION_NOTE}; {meta['method']}"
+    tables.emit_query(console, table, fmt, meta=meta, title=title)
+
+
 @app.command("concentration")
 def concentration_command(
     by: Annotated[str, typer.Option(help="family, vendor or country")] = "family",

@@ -8,7 +8,22 @@ from typing import Annotated, Literal
 
 import typer
 
-from hubpulse.cli import DateOpt, FamiliesOpt, ModeOpt, WarehouseOpt, _date, _settings, app, console
+from hubpulse.cli import (
+    CountOpt,
+    DateOpt,
+    ExcludeOpt,
+    FamiliesOpt,
+    LlmOpt,
+    ModeOpt,
+    TaskOpt,
+    ThresholdOpt,
+    WarehouseOpt,
+    _date,
+    _selection,
+    _settings,
+    app,
+    console,
+)
 
 
 @app.command()
@@ -28,20 +43,32 @@ def report(
     png: Annotated[
         Path | None, typer.Option(help="Also write every chart as DIR/<chart>.png.")
     ] = None,
+    task: TaskOpt = None,
+    llm: LlmOpt = False,
+    exclude: ExcludeOpt = None,
+    count: CountOpt = "raw",
+    threshold: ThresholdOpt = None,
     date: DateOpt = None,
     mode: ModeOpt = None,
     warehouse: WarehouseOpt = None,
     families: FamiliesOpt = None,
 ) -> None:
     """Write a self-contained report: rankings, monthly trends, the family-vs-next-N claim with
-    bounds, derivatives, vendors, countries, sizes, concentration and the method."""
+    bounds, its audit under every definition, derivatives, vendors, countries, sizes,
+    concentration and the method."""
     from hubpulse.present.render import render_html, render_markdown, verdict_sentences, write_pngs
     from hubpulse.present.report import build_report
 
     settings = _settings(warehouse, mode, families)
     with console.status("Computing the report's figures…"):
         result = build_report(
-            settings, date=_date(date), month=month, family=family, next_n=next_n, months=months
+            settings,
+            date=_date(date),
+            month=month,
+            family=family,
+            next_n=next_n,
+            months=months,
+            selection=_selection(task, llm, exclude, count, threshold, families),
         )
     written = write_pngs(result, png) if png is not None else []
     if report_format == "md":

@@ -287,6 +287,7 @@ def derivatives(
 @app.command()
 def lineage(
     model_id: Annotated[str, typer.Argument(help="Model id, org/name")],
+    threshold: ThresholdOpt = None,
     date: DateOpt = None,
     mode: ModeOpt = None,
     fmt: FormatOpt = "table",
@@ -295,7 +296,9 @@ def lineage(
     engine: EngineOpt = None,
     spark_master: SparkMasterOpt = None,
 ) -> None:
-    """Show a model's ancestry up to its roots and a summary of its descendants."""
+    """Show a model's ancestry up to its roots, a summary of its descendants, its size, its
+    flags with reasons and its derivative credit."""
+    from hubpulse.analysis.indicators import model_extras
     from hubpulse.analysis.lineage import describe_lineage
     from hubpulse.analysis.metrics import model_dimensions
     from hubpulse.present import tables
@@ -303,7 +306,8 @@ def lineage(
     settings = _settings(warehouse, mode, families, engine, spark_master)
     analysis = _analysis(settings, date)
     report = describe_lineage(analysis.lineage, model_dimensions(analysis), model_id)
-    tables.print_lineage(console, report, fmt, tables.meta(analysis, settings.mode))
+    extras = model_extras(analysis, model_id, _selection(threshold=threshold).thresholds)
+    tables.print_lineage(console, report, fmt, tables.meta(analysis, settings.mode), extras)
 
 
 @app.command()

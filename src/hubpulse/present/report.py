@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,20 +23,22 @@ from hubpulse.analysis.flags import LLM_TASKS, Thresholds
 from hubpulse.analysis.history import History, load_history, month_range
 from hubpulse.analysis.metrics import (
     SIZE_BUCKETS,
-    UNKNOWN_SIZE,
     derivatives_by_family,
     rank_models,
 )
 from hubpulse.analysis.month_claims import compare_month
+from hubpulse.analysis.selection import Selection
 from hubpulse.analysis.snapshot import Analysis
 from hubpulse.analysis.stored import load_analysis
 from hubpulse.analysis.trends import concentration
-from hubpulse.present.charts import OTHERS, PALETTE, Chart, Series, family_colors
-from hubpulse.present.tables import MODE_NOTE, estimator_note, to_json
+from hubpulse.present.charts import Chart, family_colors
+from hubpulse.present.report_charts import report_charts
+from hubpulse.present.tables import MODE_NOTE, estimator_note, selection_title, to_json
 from hubpulse.registry import UNATTRIBUTED
 from hubpulse.settings import Settings
 from hubpulse.store.queries import list_series, list_snapshots, partial_extract_warning
 from hubpulse.store.warehouse import Warehouse, open_warehouse
+from hubpulse.terms import GroupBy
 
 CAVEATS = (
     "Download counts are the Hub's own: a download is a request for one of a repo's "
@@ -52,9 +53,6 @@ CAVEATS = (
     "Monthly figures are estimates with hard bounds; an empty upper bound means the data "
     "cannot bound it, and a verdict is only stated when the bounds decide it.",
 )
-
-
-TOP_FAMILIES = 8
 
 
 @dataclass(frozen=True)
@@ -80,20 +78,26 @@ def build_report(
     months: int = 12,
     warehouse: Warehouse | None = None,
     analysis: Analysis | None = None,
+    selection: Selection | None = None,
 ) -> Report:
-    """All figures of the report for one snapshot (``date``) and one month range."""
+    """All figures of the report for one snapshot (``date``) and one month range, counting
+    ``selection``'s models (default: all, raw)."""
     store = warehouse or open_warehouse(settings.warehouse)
     analysis = analysis or load_analysis(settings, date, store)
-    mode = settings.mode
+    mode, chosen = settings.mode, selection or Selection()
     if month is not None:
         parse_month(month)
-    ranking = _rows(rank_models(analysis, by="family", mode=mode))
+
+    def rank(by: GroupBy) -> list[dict[str, Any]]:
+        return _rows(rank_models(analysis, by=by, mode=mode, selection=chosen))
+
+    ranking = rank("family")
     subject = analysis.registry.get(family).name if family else _leader(ranking)
     data: dict[str, Any] = {
         "families": ranking,
-        "vendors": _rows(rank_models(analysis, by="vendor", mode=mode)),
-        "countries": _rows(rank_models(analysis, by="country", mode=mode)),
-        "sizes": _rows(rank_models(analysis, by="size", mode=mode)),
+        "vendors": rank("vendor"),
+        "countries": rank("country"),
+        "sizes": rank("size"),
         "derivatives": _rows(derivatives_by_family(analysis)),
         "comparison": compare_families(
             ranking,
@@ -102,15 +106,38 @@ def build_report(
             mode=mode,
             metric="downloads_30d",
             snapshot_date=analysis.snapshot_date,
+            selection=chosen,
         ).to_dict(),
-        "audits": [a.to_dict() for a in headline_audits(analysis, subject, next_n, settings)],
+        "audits": [
+            a.to_dict() for a in headline_audits(analysis, subject, next_n, settings, chosen)
+        ],
         "monthly": [],
         "month_comparison": None,
         "concentration": [],
     }
-    held = sum(r["models"] for r in data["sizes"])  # one size per model: every model once
-    meta: dict[str, Any] = {
-        "title": f"Open-model adoption on the Hugging Face Hub: snapshot {analysis.snapshot_date}",
+    meta = _meta(analysis, store, mode, subject, next_n, data, chosen)
+    history = _add_monthly(
+        data, meta, settings, store, analysis, month=month, months=months, selection=chosen
+    )
+    return Report(meta, data, report_charts(data, meta), _methods(meta, history))
+
+
+def _meta(
+    analysis: Analysis,
+    store: Warehouse,
+    mode: str,
+    subject: str,
+    next_n: int,
+    data: dict[str, Any],
+    chosen: Selection,
+) -> dict[str, Any]:
+    """What the report states about itself: snapshot, mode, subject, selection, provenance."""
+    ranking = data["families"]
+    held = int(analysis.models.count().to_pyarrow().as_py())
+    return {
+        "title": f"Open-model adoption on the Hugging Face Hub: snapshot {analysis.snapshot_date}"
+        + selection_title(chosen),
+        "selection": chosen.to_dict(),
         "snapshot_date": analysis.snapshot_date.isoformat(),
         "mode": mode,
         "family": subject,
@@ -123,8 +150,6 @@ def build_report(
         "warning": partial_extract_warning(held),
         "colors": family_colors([r["family"] for r in ranking if r["family"] != UNATTRIBUTED]),
     }
-    history = _add_monthly(data, meta, settings, store, analysis, month=month, months=months)
-    return Report(meta, data, _charts(data, meta), _methods(meta, history))
 
 
 def _add_monthly(
@@ -136,6 +161,7 @@ def _add_monthly(
     *,
     month: str | None,
     months: int,
+    selection: Selection,
 ) -> History | None:
     """The monthly figures, concentration and month comparison (when the warehouse holds any
     history) into ``data`` and ``meta``; the history they came from."""
@@ -143,7 +169,7 @@ def _add_monthly(
     span = month_range(store, month, months)
     if span is None:
         return None
-    history = load_history(settings, span[0], span[1], store, analysis)
+    history = load_history(settings, span[0], span[1], store, analysis, selection)
     monthly = history.monthly("family")
     data["monthly"] = _rows(monthly)
     data["concentration"] = _rows(
@@ -152,7 +178,7 @@ def _add_monthly(
     meta["months"], meta["month"] = f"{span[0]} … {span[1]}", span[1]
     try:
         data["month_comparison"] = compare_month(
-            data["monthly"], subject, next_n, mode=mode, month=span[1]
+            data["monthly"], subject, next_n, mode=mode, month=span[1], selection=selection
         ).to_dict()
     except LookupError:
         data["month_comparison"] = None
@@ -188,172 +214,6 @@ def source_lines(store: Warehouse) -> list[str]:
             f"{min(r['first_day'] for r in rows)} … {max(r['last_day'] for r in rows)}"
         )
     return lines
-
-
-def _charts(data: dict[str, Any], meta: dict[str, Any]) -> list[Chart]:
-    colors = meta["colors"]
-    charts = [_share_chart(data["families"]), *_monthly_charts(data["monthly"], colors)]
-    for key, title in (("month_comparison", meta["month"]), ("comparison", meta["snapshot_date"])):
-        if data[key]:
-            charts.append(comparison_chart(data[key], key, title, colors))
-    charts.append(_derivatives_chart(data["derivatives"]))
-    charts.append(_group_chart(data["vendors"], "vendor", "Downloads by vendor (30 days)"))
-    charts.append(_group_chart(data["countries"], "country", "Downloads by country of origin"))
-    charts.append(_size_chart(data["sizes"]))
-    if data["concentration"]:
-        rows = data["concentration"]
-        charts.append(
-            Chart(
-                "concentration",
-                "Concentration of monthly family downloads",
-                "line",
-                [r["month"] for r in rows],
-                [
-                    Series("top-1 share", [r["top1_share"] for r in rows]),
-                    Series("top-5 share", [r["top5_share"] for r in rows]),
-                ],
-                "share of attributed downloads",
-                percent=True,
-            )
-        )
-    return charts
-
-
-def _share_chart(ranking: list[dict[str, Any]]) -> Chart:
-    top = ranking[:15]
-    return Chart(
-        "families",
-        "Family share of 30-day downloads",
-        "bar",
-        [r["family"] for r in top],
-        [Series("share", [r["share"] for r in top])],
-        "share of the snapshot's 30-day downloads",
-        percent=True,
-        horizontal=True,
-    )
-
-
-def _monthly_charts(monthly: list[dict[str, Any]], colors: dict[str, str]) -> list[Chart]:
-    if not monthly:
-        return []
-    months = sorted({r["month"] for r in monthly})
-    totals: dict[str, float] = {}
-    for r in monthly:
-        if r["family"] != UNATTRIBUTED:
-            totals[r["family"]] = totals.get(r["family"], 0) + (r["estimate"] or 0)
-    leaders = sorted(totals, key=lambda f: (-totals[f], f))[:TOP_FAMILIES]
-    cell = {(r["month"], r["family"]): r for r in monthly}
-    # a month without any estimate stays a gap (None), never a zero
-    stacked = [
-        Series(f, [(cell.get((m, f)) or {}).get("estimate") for m in months], color=colors.get(f))
-        for f in leaders
-    ]
-    others = [
-        _total(r["estimate"] for r in monthly if r["month"] == m and r["family"] not in leaders)
-        for m in months
-    ]
-    shares = [
-        Series(f, [(cell.get((m, f)) or {}).get("share") for m in months], color=colors.get(f))
-        for f in leaders
-    ]
-    return [
-        Chart(
-            "monthly",
-            "Estimated monthly downloads per family",
-            "stack",
-            months,
-            [*stacked, Series("other and unattributed", others, color=OTHERS)],
-            "downloads per month (estimate)",
-        ),
-        Chart(
-            "monthly_share",
-            "Family share of monthly downloads",
-            "line",
-            months,
-            shares,
-            "share of the month's downloads",
-            percent=True,
-            notes=[
-                "a share is shown only where the family and the month are covered enough"
-                + ("" if any(v is not None for s in shares for v in s.values) else ": none is")
-            ],
-        ),
-    ]
-
-
-def _total(values: Iterable[int | None]) -> int | None:
-    known = [v for v in values if v is not None]
-    return sum(known) if known else None
-
-
-def comparison_chart(result: dict[str, Any], name: str, when: str, colors: dict[str, str]) -> Chart:
-    """The subject against the combined next N: two bars, with bounds for a month (an
-    unbounded upper bound drawn open-ended)."""
-    monthly = isinstance(result["combined_next"], dict)  # a month's figures carry bounds
-    label = f"next {result['next_n']} combined"
-    paint = [colors.get(result["family"], PALETTE[0]), OTHERS]
-    if monthly:
-        value, other = result["value"], result["combined_next"]
-        series = Series(
-            "estimate",
-            [value["estimate"], other["estimate"]],
-            lower=[value["lower"], other["lower"]],
-            upper=[value["upper"], other["upper"]],
-            colors=paint,
-        )
-        notes = ["whiskers: hard bounds; ↑ = no upper bound"]
-        title = f"{result['family']} vs the next {result['next_n']} in {when}: {result['verdict']}"
-    else:
-        series = Series(result["metric"], [result["value"], result["combined_next"]], colors=paint)
-        notes = []
-        title = (
-            f"{result['family']} vs the next {result['next_n']}, 30 days to {when}: "
-            f"{result['verdict']}"
-        )
-    return Chart(name, title, "bar", [result["family"], label], [series], "downloads", notes=notes)
-
-
-def _derivatives_chart(rows: list[dict[str, Any]]) -> Chart:
-    totals = {r["family"]: r["derivatives"] for r in rows if r["relation"] == "all"}
-    leaders = sorted(totals, key=lambda f: (-totals[f], f))[:12]
-    relations = sorted({r["relation"] for r in rows if r["relation"] != "all"})
-    cell = {(r["family"], r["relation"]): r["derivatives"] for r in rows}
-    return Chart(
-        "derivatives",
-        "Derivative repos per family, by relation",
-        "stack",
-        leaders,
-        [Series(rel, [cell.get((f, rel), 0) for f in leaders]) for rel in relations],
-        "derivative repos in the snapshot",
-    )
-
-
-def _group_chart(rows: list[dict[str, Any]], key: str, title: str) -> Chart:
-    top = rows[:15]
-    return Chart(
-        f"{key}s" if not key.endswith("y") else "countries",
-        title,
-        "bar",
-        [str(r[key]) for r in top],
-        [Series("downloads_30d", [r["downloads_30d"] for r in top])],
-        "30-day downloads",
-        horizontal=True,
-    )
-
-
-def _size_chart(rows: list[dict[str, Any]]) -> Chart:
-    order = [label for label, _ in SIZE_BUCKETS] + [UNKNOWN_SIZE]
-    by_size = {r["size"]: r for r in rows}
-    present = [s for s in order if s in by_size]
-    return Chart(
-        "sizes",
-        "Downloads by model size (parameters)",
-        "bar",
-        present,
-        [Series("downloads_30d", [by_size[s]["downloads_30d"] for s in present])],
-        "30-day downloads",
-        notes=["size from safetensors/GGUF metadata, else the size in the repo name"],
-    )
 
 
 def _methods(meta: dict[str, Any], history: History | None) -> list[str]:

@@ -290,10 +290,15 @@ def registry_rows(registry: Registry) -> list[dict[str, Any]]:
 
 
 def print_lineage(
-    console: Console, report: LineageReport, fmt: OutputFormat, meta: dict[str, Any]
+    console: Console,
+    report: LineageReport,
+    fmt: OutputFormat,
+    meta: dict[str, Any],
+    extras: dict[str, Any] | None = None,
 ) -> None:
+    extras = extras or {}
     if fmt == "json":
-        print(to_json({**meta, **report.to_dict()}))
+        print(to_json({**meta, **report.to_dict(), **extras}))
         return
     if fmt == "csv":
         print(to_csv(report.ancestry, ["child", "parent", "relation", "parent_known"]), end="")
@@ -319,6 +324,24 @@ def print_lineage(
             f"{issue['parent_id']} ({issue['detail']})",
             highlight=False,
         )
+    if extras:
+        print_extras(console, extras)
+
+
+def print_extras(console: Console, extras: dict[str, Any]) -> None:
+    """A model's size, derivative credit and flags, under its lineage."""
+    credit = extras["derivative_credit"]
+    share = f"{credit['credit']:.1%}" if credit["credit"] is not None else NO_DATA
+    console.print(
+        f"size {extras['size'] or NO_DATA} · derivative credit {share} "
+        f"({credit['derivatives_30d']:,} of the subtree's "
+        f"{credit['own_30d'] + credit['derivatives_30d']:,} 30-day downloads go to descendants)",
+        highlight=False,
+    )
+    for flag in extras["flags"]:
+        console.print(f"[yellow]flag[/] {flag['flag']}: {escape(flag['reason'])}", highlight=False)
+    if not extras["flags"]:
+        console.print("no flags: robust counting keeps it", highlight=False)
 
 
 def ancestry_tree(report: LineageReport) -> Tree:

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 
 from hubpulse.analysis.metrics import GROUPS, GroupBy, rank_models
+from hubpulse.present.tables import selection_meta
+from hubpulse.web.claims import audit_in_view, compare_in_view
 from hubpulse.web.params import (
     MONTH_PATTERN,
     AgainstQ,
@@ -21,11 +23,10 @@ from hubpulse.web.params import (
     ModeQ,
     MonthQ,
     NextQ,
+    Picked,
     SearchQ,
 )
 from hubpulse.web.views import (
-    audit_in_view,
-    compare_in_view,
     family_detail,
     model_detail,
     search_models,
@@ -45,21 +46,23 @@ def api_snapshots(dash: Board) -> list[dict[str, Any]]:
 @router.get("/top")
 def api_top(
     dash: Board,
+    picked: Picked,
     by: Annotated[GroupBy, Query(description=", ".join(GROUPS))] = "family",
     limit: LimitQ = 20,
     mode: ModeQ = None,
     date: DateQ = None,
 ) -> dict[str, Any]:
-    """Ranking by 30-day downloads (as ``hubpulse top``)."""
+    """Ranking by 30-day downloads (as ``hubpulse top``), of the selected models."""
     view = dash.view(date, mode)
 
-    def ranking() -> list[dict[str, Any]]:  # from the stored analysis: no history needed
+    def ranking() -> dict[str, Any]:  # from the stored analysis: no history needed
         with dash.locked():
-            expr = rank_models(view.analysis, by=by, mode=view.mode, limit=limit)
-            return [_jsonable(r) for r in expr.to_pyarrow().to_pylist()]
+            expr = rank_models(view.analysis, by=by, mode=view.mode, limit=limit, selection=picked)
+            rows = [_jsonable(r) for r in expr.to_pyarrow().to_pylist()]
+            return {"rows": rows} | selection_meta(view.analysis, view.mode, picked)
 
-    rows = view.remember(("top", by, limit), ranking)
-    return {**view_meta(view), "by": by, "rows": rows}
+    found = view.remember(("top", by, limit, picked), ranking)
+    return {**view_meta(view), "by": by, **found}
 
 
 @router.get("/families/{family}")
@@ -74,15 +77,20 @@ def api_family(
 @router.get("/compare")
 def api_compare(
     dash: Board,
+    picked: Picked,
     family: Annotated[str, Query(min_length=1, max_length=80)] = "Qwen",
     next_n: NextQ = 8,
+    against: AgainstQ = None,
+    by: Annotated[Literal["family", "vendor"], Query(description="family or vendor")] = "family",
     month: MonthQ = None,
     mode: ModeQ = None,
     date: DateQ = None,
 ) -> dict[str, Any]:
-    """Does FAMILY out-download the next N combined? 30 days to the snapshot, and the
-    calendar month with bounds (as ``hubpulse compare``)."""
-    return compare_in_view(dash.view(date, mode), family, next_n, month)
+    """Does FAMILY (or a vendor) out-download the next N, or the ``against`` groups,
+    combined? 30 days to the snapshot, and the calendar month with bounds (as ``hubpulse
+    compare``), counting the selected models."""
+    view = dash.view(date, mode)
+    return compare_in_view(view, family, next_n, month, by=by, against=against, selection=picked)
 
 
 @router.get("/audit")

@@ -9,12 +9,11 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from hubpulse.present.charts import Chart, Series, chart_html, plotly_js
-from hubpulse.present.report import comparison_chart
+from hubpulse.present.report_charts import comparison_chart
 from hubpulse.registry import UNATTRIBUTED, load_comparison_sets
+from hubpulse.web.claims import audit_in_view, compare_in_view
 from hubpulse.web.params import AgainstQ, Board, DateQ, FamilyP, ModelP, ModeQ, MonthQ, NextQ
 from hubpulse.web.views import (
-    audit_in_view,
-    compare_in_view,
     family_detail,
     model_detail,
     search_models,

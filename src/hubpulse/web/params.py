@@ -4,14 +4,16 @@ answers 422 naming it), and the dependency that hands a route the app's ``Dashbo
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import Depends, Path, Query, Request
 from pydantic import BaseModel
 
+from hubpulse.analysis.selection import Selection
 from hubpulse.settings import Mode
 from hubpulse.web.views import Dashboard
 
+PRINTABLE = r"^[^\x00-\x1f\x7f]*$"  # no control characters (a NUL cannot reach the engine)
 MONTH_PATTERN = r"^\d{4}-(0[1-9]|1[0-2])$"
 ModeQ = Annotated[Mode | None, Query(description="publisher or lineage (default: settings)")]
 DateQ = Annotated[dt.date | None, Query(description="Snapshot date YYYY-MM-DD (default: newest)")]
@@ -26,6 +28,7 @@ AgainstQ = Annotated[
     str | None,
     Query(
         max_length=300,
+        pattern=PRINTABLE,
         description="Comparison set: comma-separated families or vendors, or a named set "
         "(qwen-team); default: the next N",
     ),
@@ -50,3 +53,38 @@ def board(request: Request) -> Dashboard:
 
 
 Board = Annotated[Dashboard, Depends(board)]  # a route's parameter: the app's dashboard
+
+
+def selection(
+    task: Annotated[
+        str | None,
+        Query(
+            max_length=300,
+            pattern=r"^[A-Za-z0-9,._ -]*$",
+            description="Only models of these pipeline tags, comma-separated",
+        ),
+    ] = None,
+    llm: Annotated[bool, Query(description="Only LLMs (the documented pipeline tags)")] = False,
+    exclude: Annotated[
+        str | None,
+        Query(
+            max_length=300,
+            pattern=PRINTABLE,
+            description="Leave out these families or vendors, comma-separated",
+        ),
+    ] = None,
+    count: Annotated[
+        Literal["raw", "robust"], Query(description="raw, or robust: flagged models left out")
+    ] = "raw",
+) -> Selection:
+    """The models a question counts (as the CLI's --task, --llm, --exclude, --count)."""
+
+    def names(value: str | None) -> tuple[str, ...]:
+        return tuple(n.strip() for n in (value or "").split(",") if n.strip())
+
+    return Selection(tasks=names(task), llm=llm, exclude=names(exclude), count=count)
+
+
+Picked = Annotated[
+    Selection, Depends(selection)
+]  # a route's parameter: the selection  # a route's parameter: the app's dashboard

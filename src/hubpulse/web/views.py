@@ -22,16 +22,13 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from hubpulse.analysis.claim_runs import run_audit
-from hubpulse.analysis.claims import compare_families
 from hubpulse.analysis.history import month_range
 from hubpulse.analysis.lineage import describe_lineage
 from hubpulse.analysis.metrics import model_dimensions, model_families
-from hubpulse.analysis.month_claims import compare_month
 from hubpulse.analysis.snapshot import Analysis
 from hubpulse.analysis.stored import load_analysis
 from hubpulse.analysis.trends import family_trend
-from hubpulse.errors import HubpulseError, SnapshotNotFoundError
+from hubpulse.errors import SnapshotNotFoundError
 from hubpulse.present.report import Report, build_report, source_lines
 from hubpulse.present.tables import MODE_NOTE
 from hubpulse.settings import Mode, Settings
@@ -361,62 +358,3 @@ def view_meta(view: View) -> dict[str, Any]:
         "months": f"{view.span[0]} … {view.span[1]}" if view.span else None,
         **view.provenance,
     }
-
-
-def compare_in_view(view: View, family: str, next_n: int, month: str | None) -> dict[str, Any]:
-    """FAMILY vs the next N: over the snapshot's 30 days and, with bounds, in ``month``
-    (default: the latest month held); a month the view does not hold is a 404."""
-    name = view.analysis.registry.get(family).name
-    data = view.report.data
-    snapshot = compare_families(
-        data["families"],
-        name,
-        next_n,
-        mode=view.mode,
-        metric="downloads_30d",
-        snapshot_date=view.analysis.snapshot_date,
-    ).to_dict()
-    monthly = None
-    month = month or view.report.meta["month"]
-    if month is not None:
-        known = {r["month"] for r in data["monthly"]}
-        if month not in known:
-            held = f"it holds {min(known)} … {max(known)}" if known else "it holds none"
-            raise MonthNotHeldError(f"no monthly estimates for {month}; {held}")
-        monthly = compare_month(
-            data["monthly"], name, next_n, mode=view.mode, month=month
-        ).to_dict()
-    return {**view_meta(view), "snapshot": snapshot, "month": monthly}
-
-
-def audit_in_view(
-    view: View, subject: str, next_n: int, against: str | None, month: str | None
-) -> dict[str, Any]:
-    """``hubpulse audit SUBJECT``: the claim against the next N or ``against`` (groups or a
-    named set) under every definition, over the snapshot or ``month`` (one the view holds:
-    else a 404); the report's audits are served as computed, others computed once and kept."""
-    if month is not None:
-        known = {r["month"] for r in view.report.data["monthly"]}
-        if month not in known:
-            held = f"it holds {min(known)} … {max(known)}" if known else "it holds none"
-            raise MonthNotHeldError(f"no monthly estimates for {month}; {held}")
-
-    def make() -> dict[str, Any]:
-        with view.engine:
-            found, _ = run_audit(
-                view.settings,
-                subject,
-                next_n=next_n,
-                against=against,
-                month=month,
-                warehouse=view.store,
-                analysis=view.analysis,
-            )
-        return found.to_dict()
-
-    key = ("audit", subject.lower(), next_n, (against or "").lower(), month)
-    return {**view_meta(view), **view.remember(key, make)}
-
-
-class MonthNotHeldError(LookupError, HubpulseError):
-    """A month the dashboard holds no estimates for (404)."""

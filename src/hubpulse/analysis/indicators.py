@@ -1,0 +1,157 @@
+"""Adoption indicators that the anchors use, beside raw download totals.
+
+- **derivative credit** (``derivative_credit``): of the 30-day downloads of a model's subtree
+  (the model and every descendant) — or of a family's (its first-party repos and their
+  derivatives) — the part that goes to derivatives. High credit: the weights mostly travel as
+  fine-tunes, merges and quantizations of other publishers.
+- **relative adoption** (``relative_adoption``), in the style of the ATOM Project's metric: a
+  model's cumulative downloads at age 30, 90, 180 and 365 days, against the median of the 10
+  models of its size bucket with the most cumulative downloads at that age. Cumulative
+  downloads come from the monthly estimates: the sum of the model's months from its creation
+  month through the month holding the day it reached that age (so ages are read at month
+  ends), with the sums of the bounds. A model-age is no data when any of those months has no
+  estimate, when the history does not reach that day, or when the model was created before
+  the history starts.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import ibis
+import ibis.expr.types as ir
+
+from hubpulse.analysis.estimator import parse_month
+from hubpulse.analysis.flags import Thresholds, model_flags
+from hubpulse.analysis.metrics import derivative_pairs, first_party, model_dimensions
+
+if TYPE_CHECKING:
+    from hubpulse.analysis.history import History
+    from hubpulse.analysis.snapshot import Analysis
+
+AGES = (30, 90, 180, 365)
+PEERS = 10
+
+
+def derivative_credit(analysis: Analysis, target: str) -> dict[str, Any]:
+    """own_30d (the model's, or the family's first-party repos'), derivatives_30d, credit
+    (derivatives' part of the two; null when both are 0) for a model id or a family."""
+    dims = model_dimensions(analysis)
+    dl = dims.select("model_id", dl30=dims.downloads_30d.fill_null(0))
+    if "/" in target:
+        closure = analysis.lineage.below
+        below = closure.filter(closure.ancestor_id == target).select("model_id").distinct()
+        own = dl.filter(dl.model_id == target)
+    else:
+        name = analysis.registry.get(target).name
+        pairs = derivative_pairs(analysis, "family")
+        below = pairs.filter(pairs.key == name).select(model_id=pairs.descendant).distinct()
+        mine = first_party(analysis, "family")
+        own = dl.semi_join(mine.filter(mine.key == name), "model_id")
+    own_30d = int(own.dl30.sum().fill_null(0).to_pyarrow().as_py())
+    derived = int(dl.semi_join(below, "model_id").dl30.sum().fill_null(0).to_pyarrow().as_py())
+    total = own_30d + derived
+    return {
+        "target": target,
+        "own_30d": own_30d,
+        "derivatives_30d": derived,
+        "credit": derived / total if total else None,
+    }
+
+
+def model_extras(analysis: Analysis, model_id: str, thresholds: Thresholds) -> dict[str, Any]:
+    """What ``lineage`` adds about one model: its size bucket, its flags with reasons (under
+    ``thresholds``) and its derivative credit."""
+    dims = model_dimensions(analysis)
+    found = dims.filter(dims.model_id == model_id).select("size").to_pyarrow().to_pylist()
+    flags = model_flags(analysis, thresholds)
+    mine = flags.filter(flags.model_id == model_id).order_by(["flag", "reason"])
+    return {
+        "size": found[0]["size"] if found else None,
+        "flags": mine.select("flag", "reason").to_pyarrow().to_pylist(),
+        "derivative_credit": derivative_credit(analysis, model_id),
+    }
+
+
+def adoption_targets(analysis: Analysis, target: str | None) -> ir.Table | None:
+    """model_id of the models ``adoption`` shows: one model, a family's first-party repos, or
+    (None) every model."""
+    if target is None:
+        return None
+    if "/" in target:
+        return ibis.memtable({"model_id": [target]})
+    name = analysis.registry.get(target).name
+    own = first_party(analysis, "family")
+    return own.filter(own.key == name).select("model_id")
+
+
+def relative_adoption(
+    history: History, analysis: Analysis, ages: tuple[int, ...] = AGES
+) -> ir.Table:
+    """model_id, size, created, age, reached, cumulative, lower, upper, reference (median of
+    the size bucket's top ``PEERS`` at that age), peers, relative: one row per model and age
+    it can be judged at (see the module docstring)."""
+    e = history.estimates
+    start = ibis.literal(parse_month(history.first))
+    born = e.filter(e.created.notnull() & (e.created.cast("date") >= start))
+    newest = e.month_end.max().as_scalar()
+    rows = []
+    for age in ages:
+        due = (born.created + ibis.interval(days=age)).cast("date")
+        upto = born.filter(born.month_start <= due)
+        per = upto.group_by(["model_id", "created"]).aggregate(
+            cumulative=upto.estimate.sum(),
+            lower=upto.lower.sum(),
+            upper=ibis.ifelse(upto.upper.count() == upto.count(), upto.upper.sum(), None),
+            months=upto.count(),
+            known=upto.estimate.count(),
+            reached=(upto.created + ibis.interval(days=age)).cast("date").max(),
+        )
+        per = per.filter((per.reached <= newest) & (per.known == per.months))
+        rows.append(per.mutate(age=ibis.literal(age, "int64")).drop("months", "known"))
+    out = rows[0]
+    for more in rows[1:]:
+        out = out.union(more)
+    sizes = model_dimensions(analysis).select("model_id", "size")
+    out = out.join(sizes, "model_id")
+    best = ibis.row_number().over(
+        group_by=["size", "age"], order_by=[ibis.desc("cumulative"), "model_id"]
+    )
+    top = out.mutate(place=best)
+    top = top.filter(top.place < PEERS)
+    reference = top.group_by(["size", "age"]).aggregate(
+        reference=top.cumulative.median(), peers=top.count()
+    )
+    joined = out.join(reference, ["size", "age"])
+    return joined.select(
+        "model_id",
+        "size",
+        "created",
+        "age",
+        "cumulative",
+        "lower",
+        "upper",
+        "reference",
+        "peers",
+        relative=ibis.ifelse(
+            joined.reference > 0, joined.cumulative / joined.reference, ibis.null("float64")
+        ),
+    )
+
+
+def adoption_table(
+    history: History,
+    analysis: Analysis,
+    target: str | None,
+    ages: tuple[int, ...] = AGES,
+    limit: int | None = None,
+) -> ir.Table:
+    """``relative_adoption`` for ``target`` (``adoption_targets``): by model and age, or —
+    for every model — the most relatively adopted first (the first ``limit`` rows)."""
+    table = relative_adoption(history, analysis, ages)
+    chosen = adoption_targets(analysis, target)
+    if chosen is not None:
+        table = table.semi_join(chosen, "model_id").order_by(["model_id", "age"])
+    else:
+        table = table.order_by([ibis.desc("relative"), "model_id", "age"])
+    return table.limit(limit) if limit else table

@@ -1,0 +1,111 @@
+"""The dashboard's claims: compare and audit over a view's snapshot and months (the same
+library calls as ``hubpulse compare`` and ``hubpulse audit``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hubpulse.analysis.claim_runs import compare_claims, run_audit
+from hubpulse.analysis.claims import compare_families
+from hubpulse.analysis.month_claims import compare_month
+from hubpulse.analysis.selection import Selection
+from hubpulse.errors import HubpulseError
+from hubpulse.web.views import View, view_meta
+
+
+def compare_in_view(
+    view: View,
+    family: str,
+    next_n: int,
+    month: str | None,
+    *,
+    by: str = "family",
+    against: str | None = None,
+    selection: Selection | None = None,
+) -> dict[str, Any]:
+    """FAMILY (or a vendor, ``by="vendor"``) vs the next N or ``against``: over the snapshot's
+    30 days and, with bounds, in ``month`` (default: the latest month held; one the view does
+    not hold is a 404). The default claim reads the report's figures; any other is computed
+    once with ``compare``'s library call and kept."""
+    data = view.report.data
+    month = month or view.report.meta["month"]
+    if month is not None:
+        _check_month(view, month)
+    if by == "family" and against is None and (selection is None or selection.everything):
+        name = view.analysis.registry.get(family).name
+        snapshot = compare_families(
+            data["families"],
+            name,
+            next_n,
+            mode=view.mode,
+            metric="downloads_30d",
+            snapshot_date=view.analysis.snapshot_date,
+        ).to_dict()
+        monthly = None
+        if month is not None:
+            found = compare_month(data["monthly"], name, next_n, mode=view.mode, month=month)
+            monthly = found.to_dict()
+        return {**view_meta(view), "snapshot": snapshot, "month": monthly}
+
+    def make() -> dict[str, Any]:
+        settings = view.settings.model_copy(update={"mode": view.mode})
+        asked = {
+            "next_n": next_n,
+            "against": against,
+            "by": by,
+            "modes": (view.mode,),
+            "selection": selection,
+            "warehouse": view.store,
+            "analysis": view.analysis,
+        }
+        with view.engine:
+            snapshot, _ = compare_claims(settings, family, **asked)  # type: ignore[arg-type]
+            monthly = (
+                compare_claims(settings, family, month=month, **asked)[0]  # type: ignore[arg-type]
+                if month is not None
+                else [None]
+            )
+        return {
+            "snapshot": snapshot[0].to_dict(),
+            "month": monthly[0].to_dict() if monthly[0] is not None else None,
+        }
+
+    key = ("compare", family.lower(), next_n, by, (against or "").lower(), selection, month)
+    return {**view_meta(view), **view.remember(key, make)}
+
+
+def _check_month(view: View, month: str) -> None:
+    known = {r["month"] for r in view.report.data["monthly"]}
+    if month not in known:
+        held = f"it holds {min(known)} … {max(known)}" if known else "it holds none"
+        raise MonthNotHeldError(f"no monthly estimates for {month}; {held}")
+
+
+def audit_in_view(
+    view: View, subject: str, next_n: int, against: str | None, month: str | None
+) -> dict[str, Any]:
+    """``hubpulse audit SUBJECT``: the claim against the next N or ``against`` (groups or a
+    named set) under every definition, over the snapshot or ``month`` (one the view holds:
+    else a 404); the report's audits are served as computed, others computed once and kept."""
+    if month is not None:
+        _check_month(view, month)
+
+    def make() -> dict[str, Any]:
+        with view.engine:
+            found, _ = run_audit(
+                view.settings,
+                subject,
+                next_n=next_n,
+                against=against,
+                month=month,
+                warehouse=view.store,
+                analysis=view.analysis,
+            )
+        return found.to_dict()
+
+    key = ("audit", subject.lower(), next_n, (against or "").lower(), month)
+    return {**view_meta(view), **view.remember(key, make)}
+
+
+class MonthNotHeldError(LookupError, HubpulseError):
+    """A month the dashboard holds no estimates for (404)."""
