@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
 import ibis
+import ibis.expr.types as ir
 
 from hubpulse.analysis.claims import Against, compare_family
 from hubpulse.analysis.flags import model_signals
@@ -329,7 +330,7 @@ def audit_derivatives(analysis: Analysis, subject: str, threshold: int, floor: i
         relation=ibis.coalesce(dims.base_relation, ibis.literal("unknown")),
         copy=(dims.base_relation == "quantized").fill_null(False) | signals.copy_format.notnull(),
     )
-    rows = []
+    rows, counted = [], {}
     for by, depth, quantized, low in itertools.product(
         GROUPINGS, ("direct", "transitive"), ("with", "without"), (0, floor)
     ):
@@ -346,13 +347,10 @@ def audit_derivatives(analysis: Analysis, subject: str, threshold: int, floor: i
         if name is None:
             rows.append(row | _empty("not applicable", f"no single family of {subject}"))
             continue
-        pairs = _pairs(analysis, by, name, depth)
-        hit = pairs.join(facts, pairs.descendant == facts.model_id)
-        hit = hit.filter(hit.dl30 >= low)
-        if quantized == "without":
-            hit = hit.filter(~hit.copy)
-        counts = hit.group_by("relation").aggregate(n=hit.model_id.nunique())
-        by_relation = {r["relation"]: r["n"] for r in counts.to_pyarrow().to_pylist()}
+        if (by, depth) not in counted:  # one query per grouping and depth, four counts each
+            counted[(by, depth)] = _counts(analysis, facts, by, name, depth, floor)
+        column = f"{quantized}_{low}"
+        by_relation = {r["relation"]: r[column] for r in counted[(by, depth)] if r[column]}
         total = sum(by_relation.values())
         verdict = "holds" if total >= threshold else "fails"
         rows.append(
@@ -374,6 +372,25 @@ def audit_derivatives(analysis: Analysis, subject: str, threshold: int, floor: i
             "intermediary copy (`hubpulse flags`)",
         ],
     )
+
+
+def _counts(
+    analysis: Analysis, facts: ir.Table, by: str, name: str, depth: str, floor: int
+) -> list[dict[str, Any]]:
+    """Per relation, the derivatives of ``name`` with and without quantized copies, with no
+    floor and with ``floor`` (columns with_0, with_F, without_0, without_F)."""
+    pairs = _pairs(analysis, by, name, depth)
+    hit = pairs.join(facts, pairs.descendant == facts.model_id)
+    kept = ~hit.copy
+    counts = hit.group_by("relation").aggregate(
+        **{
+            "with_0": hit.model_id.nunique(),
+            f"with_{floor}": hit.model_id.nunique(where=hit.dl30 >= floor),
+            "without_0": hit.model_id.nunique(where=kept),
+            f"without_{floor}": hit.model_id.nunique(where=kept & (hit.dl30 >= floor)),
+        }
+    )
+    return counts.to_pyarrow().to_pylist()
 
 
 def _pairs(analysis: Analysis, by: str, name: str, depth: str) -> Any:

@@ -226,32 +226,76 @@ def _floods(analysis: Analysis) -> ir.Table:
     return top.select(model_id=top.child, flood_size=top.flood_size, flood_parent=top.parent)
 
 
-def model_flags(analysis: Analysis, thresholds: Thresholds) -> ir.Table:
-    """model_id, flag, reason: one row per flag a model carries under ``thresholds``."""
+def _judged(analysis: Analysis) -> tuple[ir.Table, ir.NumericValue, ir.NumericValue]:
+    """The signals beside each model's counts, its 30-day count (0 when unknown), its age in
+    months (at least one) and its dormancy (all-time over what the 30-day count supports)."""
     from hubpulse.analysis.metrics import model_dimensions
 
     dims = model_dimensions(analysis)
     s = model_signals(analysis).join(
         dims.select("model_id", "downloads_30d", "downloads_all_time"), "model_id"
     )
-    t, dl30 = thresholds, s.downloads_30d.fill_null(0)
+    dl30 = s.downloads_30d.fill_null(0)
     months = ibis.greatest(s.age_days.cast("float64") / 30.0, 1.0)
+    return s, dl30, months
+
+
+def _rules(
+    s: ir.Table, dl30: ir.NumericValue, months: ir.NumericValue, t: Thresholds
+) -> dict[str, ir.BooleanValue]:
+    """Each flag's rule (see the module docstring), true or false for every model."""
+    dormancy = s.downloads_all_time / (ibis.greatest(dl30, 1) * months)
+    ratio = s.test_reason.isnull() & (dl30 >= t.ci_min) & (s.like_ratio > t.ci)
+    return {
+        "intermediary": s.copy_format.notnull(),
+        "dormant": (
+            s.age_days.notnull() & (s.downloads_all_time >= t.dormant_min) & (dormancy > t.dormant)
+        ).fill_null(False),
+        "test": s.test_reason.notnull(),
+        "ratio": ratio.fill_null(False),
+        "flood": (s.flood_size >= t.flood).fill_null(False),
+    }
+
+
+def flag_marks(analysis: Analysis, thresholds: Thresholds) -> ir.Table:
+    """model_id, intermediary, dormant, ci_like, flood (booleans) of every flagged model under
+    ``thresholds``: what robust counting leaves out (computed once per thresholds)."""
+    return analysis.once(("flag_marks", thresholds), lambda: _marks(analysis, thresholds))
+
+
+def _marks(analysis: Analysis, thresholds: Thresholds) -> ir.Table:
+    s, dl30, months = _judged(analysis)
+    rule = _rules(s, dl30, months, thresholds)
+    marks = s.select(
+        "model_id",
+        intermediary=rule["intermediary"],
+        dormant=rule["dormant"],
+        ci_like=rule["test"] | rule["ratio"],
+        flood=rule["flood"],
+    )
+    return marks.filter(marks.intermediary | marks.dormant | marks.ci_like | marks.flood)
+
+
+def model_flags(analysis: Analysis, thresholds: Thresholds) -> ir.Table:
+    """model_id, flag, reason: one row per flag a model carries under ``thresholds``."""
+    s, dl30, months = _judged(analysis)
+    t, rule = thresholds, _rules(s, dl30, months, thresholds)
     dormancy = s.downloads_all_time / (ibis.greatest(dl30, 1) * months)
 
     def flag(kind: str, when: ir.BooleanValue, *reason: Any) -> ir.Table:
-        hit = s.filter(when.fill_null(False))
+        hit = s.filter(when)
         return hit.select("model_id", flag=ibis.literal(kind), reason=_text(*reason))
 
     return _union(
         flag(
             "intermediary",
-            s.copy_format.notnull(),
+            rule["intermediary"],
             s.copy_format,
             ibis.ifelse(s.copy_of.notnull(), " copy of " + s.copy_of, " packaging of weights"),
         ),
         flag(
             "dormant",
-            s.age_days.notnull() & (s.downloads_all_time >= t.dormant_min) & (dormancy > t.dormant),
+            rule["dormant"],
             "all-time ",
             _num(s.downloads_all_time),
             " is ",
@@ -262,10 +306,10 @@ def model_flags(analysis: Analysis, thresholds: Thresholds) -> ir.Table:
             _num(months),
             f" months) supports (threshold {t.dormant:g}×)",
         ),
-        flag("ci_like", s.test_reason.notnull(), s.test_reason),
+        flag("ci_like", rule["test"], s.test_reason),
         flag(
             "ci_like",
-            s.test_reason.isnull() & (dl30 >= t.ci_min) & (s.like_ratio > t.ci),
+            rule["ratio"],
             "downloads per like ",
             _num(s.peer_median * s.like_ratio),
             " are ",
@@ -276,7 +320,7 @@ def model_flags(analysis: Analysis, thresholds: Thresholds) -> ir.Table:
         ),
         flag(
             "flood",
-            s.flood_size >= t.flood,
+            rule["flood"],
             "one of ",
             s.flood_size.cast("string"),
             " derivatives of ",

@@ -28,7 +28,7 @@ import ibis.expr.datatypes as idt
 import ibis.expr.types as ir
 
 from hubpulse.analysis.families import match_publishers
-from hubpulse.analysis.flags import model_flags
+from hubpulse.analysis.flags import flag_marks
 from hubpulse.analysis.selection import Selection
 from hubpulse.analysis.sizes import SIZE_BUCKETS, UNKNOWN_SIZE, parameter_count, size_bucket
 from hubpulse.analysis.snapshot import Analysis
@@ -111,10 +111,10 @@ def _selected(analysis: Analysis, mode: Mode, selection: Selection, family: str 
     credited = scope.restrict(credited, analysis)
     if selection.count == "raw":
         return credited.mutate(flagged=ibis.literal(False), copy=ibis.literal(False))
-    flags = model_flags(analysis, selection.thresholds)
-    copies = flags.filter(flags.flag == "intermediary")
+    marks = flag_marks(analysis, selection.thresholds)
+    copies = marks.filter(marks.intermediary)
     return credited.mutate(
-        flagged=credited.model_id.isin(flags.model_id),
+        flagged=credited.model_id.isin(marks.model_id),
         copy=credited.model_id.isin(copies.model_id),
     )
 

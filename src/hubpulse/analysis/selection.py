@@ -18,10 +18,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-import ibis
 import ibis.expr.types as ir
 
-from hubpulse.analysis.flags import LLM_TASKS, Thresholds, model_flags, model_signals
+from hubpulse.analysis.flags import FLAGS, LLM_TASKS, Thresholds, flag_marks, model_signals
 from hubpulse.analysis.snapshot import Analysis
 from hubpulse.errors import UnknownFamilyError
 from hubpulse.registry import Registry
@@ -123,7 +122,7 @@ class Selection:
             tasks = signals.filter(signals.task.isin(self.task_set)).select("model_id")
             rows = rows.semi_join(tasks, "model_id")
         if self.count == "robust":
-            rows = rows.anti_join(model_flags(analysis, self.thresholds), "model_id")
+            rows = rows.anti_join(flag_marks(analysis, self.thresholds), "model_id")
         return rows
 
     def removed(self, rows: ir.Table, analysis: Analysis) -> list[dict[str, Any]]:
@@ -133,11 +132,21 @@ class Selection:
         if self.count == "raw":
             return []
         scoped = Selection(self.tasks, self.llm, self.exclude).restrict(rows, analysis)
-        flags = model_flags(analysis, self.thresholds).select("model_id", "flag").distinct()
-        hit = scoped.join(flags, "model_id")
-        summary = hit.group_by("flag").aggregate(
-            models=hit.model_id.nunique(),
-            downloads_30d=hit.dl30.sum().cast("int64"),
-            downloads_all_time=hit.dlall.sum().cast("int64"),
-        )
-        return summary.order_by(ibis.desc("downloads_30d")).to_pyarrow().to_pylist()
+        hit = scoped.join(flag_marks(analysis, self.thresholds), "model_id")
+        sums: dict[str, Any] = {}
+        for kind in FLAGS:
+            sums[f"{kind}_models"] = hit.model_id.nunique(where=hit[kind])
+            sums[f"{kind}_30d"] = hit.dl30.sum(where=hit[kind]).cast("int64")
+            sums[f"{kind}_all"] = hit.dlall.sum(where=hit[kind]).cast("int64")
+        found = hit.aggregate(**sums).to_pyarrow().to_pylist()[0]
+        removed = [
+            {
+                "flag": kind,
+                "models": found[f"{kind}_models"],
+                "downloads_30d": found[f"{kind}_30d"] or 0,
+                "downloads_all_time": found[f"{kind}_all"],
+            }
+            for kind in FLAGS
+            if found[f"{kind}_models"]
+        ]
+        return sorted(removed, key=lambda r: (-r["downloads_30d"], r["flag"]))
