@@ -187,6 +187,9 @@ def _size_jobs(models: int, with_peer: bool, with_spark: bool, add: Add) -> None
         if name != "floor"
     )
     add("query", size, query, query_peak, f"{detail}; floor process {walls['floor']:.2f} s")
+    claims, claims_peak = run_job("claims", work=work)
+    detail = " · ".join(f"{name} {wall:.2f} s" for name, wall in claims["walls"].items())
+    add("claims", size, claims, claims_peak, f"{detail} (each a process)")
     if with_peer:
         peer, peer_peak = run_job("peer", models=path)
         add("peer", size, peer, peer_peak, f"pandas + networkx, {peer['edges']:,} edges")
@@ -232,6 +235,13 @@ def check(rows: list[Row]) -> list[str]:
                     ratio = wall / walls["floor"]
                     text = f"`{name}` at {row.size}: {ratio:.1f}× the floor process"
                     lines.append(_verdict(text, ratio <= TARGETS["query_floor_ratio"], "≤ 4×"))
+        if row.job == "claims" and row.size in ("1M", "3.5M"):
+            top = by[("query", row.size)].result["walls"]["top"]
+            parts = [
+                f"`{name}` {wall:.1f} s ({wall / top:.1f}× `top`)"
+                for name, wall in row.result["walls"].items()
+            ]
+            lines.append(f"NOTE   claims at {row.size}: {', '.join(parts)} (no target set)")
         if row.job == "first" and row.size == "1M":
             ratio = by[("peer", row.size)].seconds / row.seconds
             text = f"first answer at {row.size}: {ratio:.1f}× faster than pandas + networkx"

@@ -93,6 +93,23 @@ def query(models: str, work: str, repeat: int = 3) -> dict[str, Any]:
     return {"seconds": sum(walls.values()), "walls": walls}
 
 
+CLAIMS = {
+    "compare --llm --count robust": ["compare", "Qwen", "--llm", "--count", "robust"],
+    "audit": ["audit", "Qwen"],
+    "audit --derivatives": ["audit", "Qwen", "--derivatives", "100000"],
+}
+
+
+def claims(work: str, repeat: int = 1) -> dict[str, Any]:
+    """The claim questions of issue 16 as ``hubpulse`` processes on the analysed warehouse: a
+    robust LLM-only comparison, an audit (16 definitions) and a derivative audit."""
+    walls = {
+        name: _median_wall([sys.executable, "-m", "hubpulse", *args, "-w", work], repeat)
+        for name, args in CLAIMS.items()
+    }
+    return {"seconds": sum(walls.values()), "walls": walls}
+
+
 def _median_wall(command: list[str], repeat: int) -> float:
     walls = []
     for _ in range(repeat):
@@ -258,6 +275,7 @@ def _get(url: str) -> Any:
 JOBS: dict[str, Any] = {
     "pipeline": pipeline,
     "query": query,
+    "claims": claims,
     "first_answer": first_answer,
     "help": help_wall,
     "spark": spark,

@@ -6,14 +6,16 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import statistics
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import HUB_STATS, HUB_STATS_DATE, cli
+from conftest import FORECAST, HUB_STATS, HUB_STATS_DATE, cli
 from independent import (
     LLM_TASKS,
     family_totals,
+    forecast_models,
     model_flags,
     model_tasks,
     publisher,
@@ -286,3 +288,73 @@ def test_bad_selections_are_one_line_errors(demo_store: Path) -> None:
     with pytest.raises(ThresholdError, match="not a number"):
         Thresholds.parse(["ci=lots"])
     assert Thresholds.parse(["dormant-min=5e5", "ci=50"]) == Thresholds(dormant_min=500_000, ci=50)
+
+
+def test_derivative_credit_matches_the_raw_subtree(demo_store: Path) -> None:
+    model = "Qwen/Qwen2.5-7B-Instruct"
+    out = _json("lineage", model, "-w", str(demo_store))
+    rows, parents = raw_parents(HUB_STATS)
+
+    def below(target: str) -> set[str]:
+        found = {m for m, ps in parents.items() if target in ps}
+        for child in list(found):
+            found |= below(child)
+        return found
+
+    derived = sum(rows[m]["downloads"] or 0 for m in below(model))
+    own = rows[model]["downloads"]
+    credit = out["derivative_credit"]
+    assert (credit["own_30d"], credit["derivatives_30d"]) == (own, derived)
+    assert credit["credit"] == pytest.approx(derived / (own + derived))
+    assert out["size"] == "7–9B" and out["flags"] == []
+    copy = _json("lineage", "Qwen/Qwen3-235B-A22B-Instruct-2507-FP8", "-w", str(demo_store))
+    assert copy["flags"][0]["flag"] == "intermediary"
+
+
+def test_relative_adoption_follows_its_definition(demo_store: Path) -> None:
+    rows = _json("adoption", "--limit", "0", "-w", str(demo_store))["rows"]
+    assert rows and {r["age"] for r in rows} <= {30, 90, 180, 365}
+    groups: dict[tuple[str, int], list[float]] = {}
+    for row in rows:
+        groups.setdefault((row["size"], row["age"]), []).append(row["cumulative"])
+    for row in rows:  # the reference: the median of the bucket's ten largest at that age
+        top = sorted(groups[(row["size"], row["age"])], reverse=True)[:10]
+        assert row["reference"] == pytest.approx(statistics.median(top))
+        assert row["peers"] == len(top)
+        assert row["relative"] == pytest.approx(row["cumulative"] / row["reference"])
+    # a Qwen model's cumulative downloads, from the forecast CSVs month by month
+    mine = [r for r in rows if r["model_id"] == "Qwen/Qwen2.5-1.5B-Instruct"]
+    assert {r["age"] for r in mine} >= {30, 90}
+    for row in mine:
+        created = dt.date.fromisoformat(row["created"][:10])
+        due = created + dt.timedelta(days=row["age"])
+        month, total, low = created.replace(day=1), 0.0, 0.0
+        while month <= due:
+            found = {
+                m: (e, lo)
+                for m, e, lo, _ in forecast_models(FORECAST, "Qwen", month.strftime("%Y-%m"))
+            }
+            estimate, lower = found["Qwen/Qwen2.5-1.5B-Instruct"]
+            total, low = total + (estimate or 0.0), low + lower
+            month = (month + dt.timedelta(days=32)).replace(day=1)
+        assert row["cumulative"] == pytest.approx(total), row["age"]
+        assert row["lower"] == pytest.approx(low), row["age"]
+
+
+def test_the_signals_are_built_on_first_need_and_then_read(crafted: Path, tmp_path: Path) -> None:
+    root = tmp_path / "wh"
+    store = open_warehouse(root)
+    store.ingest(crafted.parent / "models.json", DAY)
+    top = cli("top", "-w", str(root))
+    assert top.returncode == 0 and "building the families" in top.stderr
+    assert not list(root.glob("derived/*/signals-*"))  # a plain ranking never waits for them
+    first = cli("flags", "-w", str(root))
+    assert "building the flag signals" in first.stderr
+    assert len(list(root.glob("derived/*/signals-*/signals.parquet"))) == 1
+    again = cli("top", "--count", "robust", "-w", str(root))
+    assert again.returncode == 0 and "building" not in again.stderr
+    for damaged in root.glob("derived/*/signals-*/marks.parquet"):
+        damaged.write_text("not parquet")
+    healed = cli("top", "--count", "robust", "-w", str(root), "--format", "json")
+    assert healed.returncode == 0 and "damaged" in healed.stderr
+    assert json.loads(healed.stdout)["removed"]

@@ -179,10 +179,10 @@ def test_two_racing_builders_build_once(tmp_path: Path) -> None:
     outputs = [json.loads(p.communicate(timeout=300)[0])["rows"] for p in racers]
     assert all(p.returncode == 0 for p in racers)
     statuses = sorted(tuple(r["status"] for r in rows) for rows in outputs)
-    assert statuses == [("built", "built"), ("stored", "stored")]  # one built, one waited
+    assert statuses == [("built", "built", "built"), ("stored", "stored", "stored")]
     keys = [[r["key"] for r in rows] for rows in outputs]
     assert keys[0] == keys[1]
-    assert _stages(root) == {"lineage": 1, "families": 1}
+    assert _stages(root) == {"lineage": 1, "families": 1, "signals": 1}
 
 
 def test_replacing_a_snapshot_sweeps_its_stored_analysis(tmp_path: Path) -> None:

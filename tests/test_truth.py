@@ -212,6 +212,7 @@ COMMANDS: list[list[str]] = [
     ["audit", "Alibaba", "--against", "qwen-team", "--month", "2025-12"],  # no data rows
     ["audit", "Qwen", "--derivatives", "1000"],
     ["flags", "--limit", "5"],
+    ["adoption", "Qwen", "--ages", "30,90"],
     ["top", "--by", "size", "--family", "Qwen", "--task", "text-generation"],
     ["derivatives", "Qwen"],
     ["lineage", "Qwen/Qwen2.5-7B-Instruct"],

@@ -117,10 +117,11 @@ class Thresholds:
 def model_signals(analysis: Analysis) -> ir.Table:
     """model_id, task, copy_format, copy_of, test_reason, like_ratio, peer_median, peers,
     flood_size, flood_parent, age_days: what the flags are computed from (stored)."""
-    return analysis.once(("signals",), lambda: _signals(analysis))
+    return analysis.once(("signals",), lambda: compute_signals(analysis))
 
 
-def _signals(analysis: Analysis) -> ir.Table:
+def compute_signals(analysis: Analysis) -> ir.Table:
+    """``model_signals`` computed from the snapshot (what the stored stage holds)."""
     models, edges = analysis.models, analysis.lineage.edges
     org = models.model_id.split("/")[0]
     name = models.model_id.split("/")[1].lower()
@@ -260,10 +261,11 @@ def _rules(
 def flag_marks(analysis: Analysis, thresholds: Thresholds) -> ir.Table:
     """model_id, intermediary, dormant, ci_like, flood (booleans) of every flagged model under
     ``thresholds``: what robust counting leaves out (computed once per thresholds)."""
-    return analysis.once(("flag_marks", thresholds), lambda: _marks(analysis, thresholds))
+    return analysis.once(("flag_marks", thresholds), lambda: compute_marks(analysis, thresholds))
 
 
-def _marks(analysis: Analysis, thresholds: Thresholds) -> ir.Table:
+def compute_marks(analysis: Analysis, thresholds: Thresholds) -> ir.Table:
+    """``flag_marks`` computed from the signals (the default thresholds' are stored)."""
     s, dl30, months = _judged(analysis)
     rule = _rules(s, dl30, months, thresholds)
     marks = s.select(

@@ -31,6 +31,7 @@ class Analysis:
     lineage: Lineage
     registry: Registry
     stored: dict[Any, ir.Table] = field(default_factory=dict, compare=False, repr=False)
+    lazy: dict[Any, Callable[[], ir.Table]] = field(default_factory=dict, compare=False, repr=False)
 
     def attribution(self, mode: Mode) -> ir.Table:
         """model_id, family, weight under ``mode`` (computed once per mode)."""
@@ -48,9 +49,11 @@ class Analysis:
     def once(self, key: Any, make: Callable[[], ir.Table]) -> ir.Table:
         """``make()`` materialised in the engine the first time ``key`` is asked for: several
         questions (both rankings, derivative counts) share one attribution and one set of
-        derivative pairs instead of recomputing them."""
+        derivative pairs instead of recomputing them. A key with a ``lazy`` loader (a stored
+        stage built on first use) is read from it instead."""
         if key not in self.stored:
-            self.stored[key] = materialise(make())
+            loader = self.lazy.get(key)
+            self.stored[key] = loader() if loader is not None else materialise(make())
         return self.stored[key]
 
 

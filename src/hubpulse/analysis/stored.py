@@ -8,7 +8,11 @@ Two stages, each stored beside the snapshot (``store.derived``) under a key of w
 - ``families`` — each model's attribution under both modes (with weights), its dimensions
   (downloads, size, first-party family) and the derivative pairs of every family, vendor and
   country — depends on the lineage stage, the family registry's content (built-in plus any
-  ``--families`` file) and ``ATTRIBUTION_RULES``.
+  ``--families`` file) and ``ATTRIBUTION_RULES``;
+- ``signals`` — what the flags are judged on (``flags.model_signals``) and the models flagged
+  under the default thresholds — depends on the families stage and ``SIGNAL_RULES``. It is
+  built the first time a question needs it (``--task``, ``--llm``, ``--count robust``,
+  ``flags``, ``audit``), so a first ``top`` does not wait for it.
 
 A changed input is a different key: the stage is rebuilt transparently, and one line (logger
 ``hubpulse``) says why. Bump a ``*_RULES`` number whenever the code changes what a stage holds.
@@ -19,13 +23,13 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
-from functools import partial
+from functools import cache, partial
 from typing import Any
 
 import ibis.expr.types as ir
 import pyarrow.parquet as pq
 
-from hubpulse.analysis.flags import model_signals
+from hubpulse.analysis.flags import Thresholds, compute_marks, compute_signals
 from hubpulse.analysis.lineage import Lineage
 from hubpulse.analysis.metrics import (
     PAIR_GROUPS,
@@ -48,16 +52,18 @@ from hubpulse.store.derived import (
     publish_stage,
     read_stage,
 )
+from hubpulse.store.engines import materialise
 from hubpulse.store.warehouse import ALIASES, Warehouse, open_store
 
 LINEAGE_RULES = 1
-ATTRIBUTION_RULES = 4  # 3: whole-download splits, nulls kept; 4: flag signals
+ATTRIBUTION_RULES = 4  # 3: whole-download splits, nulls kept; 4: (signals, since moved out)
+SIGNAL_RULES = 1
+SIGNAL_TABLES = ("signals", "marks")
 LINEAGE_TABLES = ("edges", "closure", "by_ancestor", "roots", "issues")
 FAMILY_TABLES = (
     *(f"credits_{m}" for m in MODES),
     *(f"pairs_{by}" for by in PAIR_GROUPS),
     "dimensions",
-    "signals",
     "families",
 )
 
@@ -227,7 +233,6 @@ def _publish_families(
             for by in PAIR_GROUPS
         },
         "dimensions": parquet_writer(model_dimensions(analysis), ["model_id"]),
-        "signals": parquet_writer(partial(model_signals, analysis), ["model_id"]),
         "families": parquet_writer(analysis.families(), ["position"]),
     }
     meta = {
@@ -247,7 +252,6 @@ def _read(
     tables = read_stage(store.reader, families, list(FAMILY_TABLES))
     stored: dict[Any, ir.Table] = {
         ("dimensions",): tables["dimensions"],
-        ("signals",): tables["signals"],
         ("families",): tables["families"],
     }
     for mode in MODES:
@@ -256,7 +260,61 @@ def _read(
         stored[("attribution", mode)] = credits.select("model_id", "family", "weight")
     for by in PAIR_GROUPS:
         stored[("derivative_pairs", by)] = tables[f"pairs_{by}"]
-    return Analysis(day, store.models(day), graph, registry, stored)
+    analysis = Analysis(day, store.models(day), graph, registry, stored)
+    key = digest({"families": families.meta["key"], "rules": SIGNAL_RULES})
+    signals = cache(partial(_signals_stage, store, day, analysis, key))
+    analysis.lazy[("signals",)] = lambda: signals()["signals"]
+    analysis.lazy[("flag_marks", Thresholds())] = lambda: signals()["marks"]
+    return analysis
+
+
+def _signals_stage(
+    store: Warehouse, day: dt.date, analysis: Analysis, key: str
+) -> dict[str, ir.Table]:
+    """The signals stage of ``day``: read when stored, else built once and stored (the build
+    lock keeps a second process waiting, then reading); computed in memory when the warehouse
+    cannot be written."""
+    load_id = store.load_id(day)
+    stage = find_stage(store.root, load_id, "signals", key, SIGNAL_TABLES)
+    if stage is None:
+        try:
+            with build_lock(store.root, load_id):
+                stage = find_stage(store.root, load_id, "signals", key, SIGNAL_TABLES)
+                if stage is None:
+                    stage = _publish_signals(store, load_id, key, analysis)
+        except OSError as exc:
+            log.warning(
+                "cannot store the flag signals of %s in %s (%s): computing them in memory",
+                day,
+                store.root,
+                exc.strerror or exc,
+            )
+            built = materialise(compute_signals(analysis))
+            analysis.stored[("signals",)] = built
+            return {"signals": built, "marks": materialise(compute_marks(analysis, Thresholds()))}
+    try:
+        return read_stage(store.reader, stage, list(SIGNAL_TABLES))
+    except DerivedDamagedError as exc:
+        log.warning("the stored flag signals are damaged (%s): building them again", exc)
+        with build_lock(store.root, load_id):
+            stage = _publish_signals(store, load_id, key, analysis)
+        return read_stage(store.reader, stage, list(SIGNAL_TABLES))
+
+
+def _publish_signals(store: Warehouse, load_id: str, key: str, analysis: Analysis) -> Stage:
+    began = time.perf_counter()
+    log.info(
+        "building the flag signals of snapshot %s (once; later questions read them)",
+        analysis.snapshot_date,
+    )
+    built = materialise(compute_signals(analysis))
+    analysis.stored[("signals",)] = built  # the marks below read it, not this stage
+    writers = {
+        "signals": parquet_writer(built, ["model_id"]),
+        "marks": parquet_writer(partial(compute_marks, analysis, Thresholds()), ["model_id"]),
+    }
+    meta = {"stage": "signals", "snapshot_date": analysis.snapshot_date, "rules": SIGNAL_RULES}
+    return publish_stage(store.root, load_id, "signals", key, writers, meta | _built(store), began)
 
 
 def _lineage(tables: dict[str, ir.Table], stage: Stage) -> Lineage:
@@ -289,11 +347,21 @@ def analyse(
     lineage, families, built = ensure_stored(
         store, day, registry, max_depth=settings.max_lineage_depth, rebuild=rebuild
     )
-    rows = []
-    for name, stage, tables in (
+    key = digest({"families": families.meta["key"], "rules": SIGNAL_RULES})
+    with build_lock(store.root, store.load_id(day)):  # a second racer waits, then reads
+        had = find_stage(store.root, store.load_id(day), "signals", key, SIGNAL_TABLES)
+        if had is None or rebuild:  # a forced rebuild replaces it
+            analysis = _read(store, day, registry, lineage, families)
+            _publish_signals(store, store.load_id(day), key, analysis)
+            built.append("signals")
+    signals = find_stage(store.root, store.load_id(day), "signals", key, SIGNAL_TABLES)
+    stages = [
         ("lineage", lineage, LINEAGE_TABLES),
         ("families", families, FAMILY_TABLES),
-    ):
+        *([("signals", signals, SIGNAL_TABLES)] if signals is not None else []),
+    ]
+    rows = []
+    for name, stage, tables in stages:
         rows.append(
             {
                 "snapshot_date": day.isoformat(),
