@@ -20,6 +20,7 @@ vendors under vendor grouping.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
@@ -185,13 +186,8 @@ def audit_exceeds(
     subject = known_group(registry, subject)
     window = f"month {month}" if month else f"snapshot {analysis.snapshot_date} (30 days)"
     vs = against.label() if against.groups else f"the next {against.next}"
-    rows = []
-    for d in grid():
-        name = _subject(registry, subject, d.by)
-        row: dict[str, Any] = {"definition": d.label, **d.__dict__, "subject": name}
-        if name is None:
-            rows.append(row | _empty("not applicable", f"no single family of {subject}"))
-            continue
+    rows: list[dict[str, Any]] = []
+    for d, name, row in _definitions(registry, subject, rows):
         vs_d = _against(registry, against, d.by, name)
         selection = d.selection(base)
         try:
@@ -218,6 +214,20 @@ def audit_exceeds(
     return Audit(
         claim, "exceeds", window, rows, [f"robust thresholds: {base.thresholds.describe()}"]
     )
+
+
+def _definitions(
+    registry: Registry, subject: str, rows: list[dict[str, Any]]
+) -> Iterator[tuple[Definition, str, dict[str, Any]]]:
+    """Each definition of the grid with the subject's name under it and the start of its row;
+    a definition the subject has no group under gets its "not applicable" row in ``rows``."""
+    for d in grid():
+        name = _subject(registry, subject, d.by)
+        row: dict[str, Any] = {"definition": d.label, **d.__dict__, "subject": name}
+        if name is None:
+            rows.append(row | _empty("not applicable", f"no single family of {subject}"))
+        else:
+            yield d, name, row
 
 
 def _empty(verdict: str, reason: str) -> dict[str, Any]:
@@ -284,13 +294,8 @@ def audit_milestone(
     analysis = next(iter(analyses.values()))
     registry = analysis.registry
     subject = known_group(registry, subject)
-    rows = []
-    for d in grid():
-        name = _subject(registry, subject, d.by)
-        row: dict[str, Any] = {"definition": d.label, **d.__dict__, "subject": name}
-        if name is None:
-            rows.append(row | _empty("not applicable", f"no single family of {subject}"))
-            continue
+    rows: list[dict[str, Any]] = []
+    for d, name, row in _definitions(registry, subject, rows):
         by = cast("GroupBy", d.by)
         ranking = rank_models(analyses[d.mode], by=by, mode=d.mode, selection=d.selection(base))
         found = ranking.filter(ranking[d.by] == name).to_pyarrow().to_pylist()
