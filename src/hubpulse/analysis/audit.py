@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, cast
 import ibis
 import ibis.expr.types as ir
 
-from hubpulse.analysis.claims import Against, compare_family
+from hubpulse.analysis.claims import Against, compare_families
 from hubpulse.analysis.flags import model_signals
 from hubpulse.analysis.metrics import (
     derivative_pairs,
@@ -176,16 +176,18 @@ def audit_exceeds(
     histories: dict[Mode, History] | None = None,
     month: str | None = None,
     base: Selection | None = None,
+    rankings: Rankings | None = None,
 ) -> Audit:
     """The claim "``subject`` exceeded ``against`` combined" under the 16 definitions, over
     the snapshot (``analyses``: one per mode, same snapshot) or, with ``month`` and
-    ``histories`` (one per mode, unrestricted), over that calendar month."""
+    ``histories`` (one per mode, unrestricted), over that calendar month. ``rankings`` keeps
+    each definition's snapshot ranking for the next audit of the same snapshot."""
+    rankings = {} if rankings is None else rankings
     base = base or Selection()
     analysis = next(iter(analyses.values()))
     registry = analysis.registry
     subject = known_group(registry, subject)
     window = f"month {month}" if month else f"snapshot {analysis.snapshot_date} (30 days)"
-    vs = against.label() if against.groups else f"the next {against.next}"
     rows: list[dict[str, Any]] = []
     for d, name, row in _definitions(registry, subject, rows):
         vs_d = _against(registry, against, d.by, name)
@@ -198,11 +200,13 @@ def audit_exceeds(
                 )
                 rows.append(row | _monthly_row(monthly))
             else:
-                snapshot = compare_family(
-                    analyses[d.mode],
+                snapshot = compare_families(
+                    _ranking(rankings, analyses, d, selection),
                     name,
                     against.next,
                     mode=d.mode,
+                    metric="downloads_30d",
+                    snapshot_date=analysis.snapshot_date,
                     by=d.by,
                     against=vs_d,
                     selection=selection,
@@ -210,10 +214,25 @@ def audit_exceeds(
                 rows.append(row | _snapshot_row(snapshot))
         except UnknownFamilyError as exc:
             rows.append(row | _empty("no data", str(exc)))
-    claim = f"{subject} out-downloads {vs} combined"
+    claim = f"{subject} out-downloads {against.label()} combined"
     return Audit(
         claim, "exceeds", window, rows, [f"robust thresholds: {base.thresholds.describe()}"]
     )
+
+
+Rankings = dict[Any, list[dict[str, Any]]]
+
+
+def _ranking(
+    rankings: Rankings, analyses: dict[Mode, Analysis], d: Definition, selection: Selection
+) -> list[dict[str, Any]]:
+    """The snapshot's ranking under definition ``d``, computed once per audit run."""
+    key = (d.mode, d.by, d.scope, d.count, selection)
+    if key not in rankings:
+        by = cast("GroupBy", d.by)
+        ranked = rank_models(analyses[d.mode], by=by, mode=d.mode, selection=selection)
+        rankings[key] = ranked.to_pyarrow().to_pylist()
+    return rankings[key]
 
 
 def _definitions(
@@ -232,6 +251,7 @@ def _definitions(
 
 def _empty(verdict: str, reason: str) -> dict[str, Any]:
     return {
+        "rank": None,
         "value": None,
         "lower": None,
         "upper": None,
@@ -296,9 +316,8 @@ def audit_milestone(
     subject = known_group(registry, subject)
     rows: list[dict[str, Any]] = []
     for d, name, row in _definitions(registry, subject, rows):
-        by = cast("GroupBy", d.by)
-        ranking = rank_models(analyses[d.mode], by=by, mode=d.mode, selection=d.selection(base))
-        found = ranking.filter(ranking[d.by] == name).to_pyarrow().to_pylist()
+        ranking = _ranking({}, analyses, d, d.selection(base))
+        found = [r for r in ranking if r[d.by] == name]
         value = found[0]["downloads_all_time"] if found else None
         if value is None:
             rows.append(row | _empty("no data", f"{name}: no all-time downloads known"))

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from hubpulse.analysis.audit import (
     Audit,
+    Rankings,
     audit_derivatives,
     audit_exceeds,
     audit_milestone,
@@ -114,12 +115,13 @@ def headline_audits(
     named set whose subject is ``subject`` or its vendor (``base``: tasks, exclusions and
     thresholds every definition keeps)."""
     analyses: dict[Mode, Analysis] = {m: analysis for m in MODES}
-    found = [audit_exceeds(analyses, subject, Against(next=next_n), base=base)]
+    rankings: Rankings = {}  # the audits share their 16 rankings
+    found = [audit_exceeds(analyses, subject, Against(next=next_n), base=base, rankings=rankings)]
     vendor = analysis.registry.get(subject).vendor
     for named in load_comparison_sets(analysis.registry, settings.comparisons_file).values():
         if named.against and named.subject in (subject, vendor):
             vs = Against(groups=tuple(named.against), name=named.name)
-            found.append(audit_exceeds(analyses, named.subject, vs, base=base))
+            found.append(audit_exceeds(analyses, named.subject, vs, base=base, rankings=rankings))
     return found
 
 

@@ -34,7 +34,7 @@ class Against:
 
     def label(self) -> str:
         if not self.groups:
-            return f"the next {self.next}"
+            return f"the next {self.next}" + (f" ({self.name} set)" if self.name else "")
         shown = ", ".join(self.groups)
         return f"{shown} ({self.name} set)" if self.name else shown
 

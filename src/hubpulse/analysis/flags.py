@@ -227,25 +227,29 @@ def _floods(analysis: Analysis) -> ir.Table:
     return top.select(model_id=top.child, flood_size=top.flood_size, flood_parent=top.parent)
 
 
-def _judged(analysis: Analysis) -> tuple[ir.Table, ir.NumericValue, ir.NumericValue]:
-    """The signals beside each model's counts, its 30-day count (0 when unknown), its age in
-    months (at least one) and its dormancy (all-time over what the 30-day count supports)."""
+Judged = tuple[ir.Table, ir.NumericValue, ir.NumericValue, ir.NumericValue]
+
+
+def _judged(analysis: Analysis, model_id: str | None = None) -> Judged:
+    """The signals beside each model's counts (of ``model_id`` alone, when given), its 30-day
+    count (0 when unknown), its age in months (at least one) and its dormancy (all-time over
+    what the 30-day count supports over that age)."""
     from hubpulse.analysis.metrics import model_dimensions
 
     dims = model_dimensions(analysis)
-    s = model_signals(analysis).join(
-        dims.select("model_id", "downloads_30d", "downloads_all_time"), "model_id"
-    )
+    signals = model_signals(analysis)
+    if model_id is not None:
+        signals = signals.filter(signals.model_id == model_id)
+    s = signals.join(dims.select("model_id", "downloads_30d", "downloads_all_time"), "model_id")
     dl30 = s.downloads_30d.fill_null(0)
     months = ibis.greatest(s.age_days.cast("float64") / 30.0, 1.0)
-    return s, dl30, months
+    return s, dl30, months, s.downloads_all_time / (ibis.greatest(dl30, 1) * months)
 
 
 def _rules(
-    s: ir.Table, dl30: ir.NumericValue, months: ir.NumericValue, t: Thresholds
+    s: ir.Table, dl30: ir.NumericValue, dormancy: ir.NumericValue, t: Thresholds
 ) -> dict[str, ir.BooleanValue]:
     """Each flag's rule (see the module docstring), true or false for every model."""
-    dormancy = s.downloads_all_time / (ibis.greatest(dl30, 1) * months)
     ratio = s.test_reason.isnull() & (dl30 >= t.ci_min) & (s.like_ratio > t.ci)
     return {
         "intermediary": s.copy_format.notnull(),
@@ -266,8 +270,8 @@ def flag_marks(analysis: Analysis, thresholds: Thresholds) -> ir.Table:
 
 def compute_marks(analysis: Analysis, thresholds: Thresholds) -> ir.Table:
     """``flag_marks`` computed from the signals (the default thresholds' are stored)."""
-    s, dl30, months = _judged(analysis)
-    rule = _rules(s, dl30, months, thresholds)
+    s, dl30, _, dormancy = _judged(analysis)
+    rule = _rules(s, dl30, dormancy, thresholds)
     marks = s.select(
         "model_id",
         intermediary=rule["intermediary"],
@@ -278,17 +282,19 @@ def compute_marks(analysis: Analysis, thresholds: Thresholds) -> ir.Table:
     return marks.filter(marks.intermediary | marks.dormant | marks.ci_like | marks.flood)
 
 
-def model_flags(analysis: Analysis, thresholds: Thresholds) -> ir.Table:
-    """model_id, flag, reason: one row per flag a model carries under ``thresholds``."""
-    s, dl30, months = _judged(analysis)
-    t, rule = thresholds, _rules(s, dl30, months, thresholds)
-    dormancy = s.downloads_all_time / (ibis.greatest(dl30, 1) * months)
+def model_flags(
+    analysis: Analysis, thresholds: Thresholds, model_id: str | None = None
+) -> ir.Table:
+    """model_id, flag, reason: one row per flag a model carries under ``thresholds`` (of
+    ``model_id`` alone, when given)."""
+    s, dl30, months, dormancy = _judged(analysis, model_id)
+    t, rule = thresholds, _rules(s, dl30, dormancy, thresholds)
 
     def flag(kind: str, when: ir.BooleanValue, *reason: Any) -> ir.Table:
         hit = s.filter(when)
         return hit.select("model_id", flag=ibis.literal(kind), reason=_text(*reason))
 
-    return _union(
+    return ibis.union(
         flag(
             "intermediary",
             rule["intermediary"],
@@ -332,13 +338,6 @@ def model_flags(analysis: Analysis, thresholds: Thresholds) -> ir.Table:
     )
 
 
-def _union(*parts: ir.Table) -> ir.Table:
-    out = parts[0]
-    for part in parts[1:]:
-        out = out.union(part)
-    return out
-
-
 def _num(value: ir.NumericValue) -> ir.StringValue:
     return value.round().cast("int64").cast("string")
 
@@ -349,13 +348,6 @@ def _text(*parts: Any) -> ir.StringValue:
     for part in parts:
         out = out + (ibis.literal(part) if isinstance(part, str) else part)
     return out
-
-
-def flagged_models(analysis: Analysis, thresholds: Thresholds) -> ir.Table:
-    """model_id, flags (the kinds, sorted, joined by ", "): every flagged model."""
-    flags = model_flags(analysis, thresholds)
-    grouped = flags.group_by("model_id").aggregate(kinds=flags.flag.collect(distinct=True))
-    return grouped.select("model_id", flags=ibis.literal(", ").join(grouped.kinds.sort()))
 
 
 def flag_table(analysis: Analysis, thresholds: Thresholds, limit: int | None = None) -> ir.Table:
@@ -380,8 +372,7 @@ def describe_flags(analysis: Analysis, model_id: str, thresholds: Thresholds) ->
         raise ModelNotFoundError(
             f"model {model_id!r} is not in the {analysis.snapshot_date} snapshot"
         )
-    flags = model_flags(analysis, thresholds)
-    rows = flags.filter(flags.model_id == model_id).order_by(["flag", "reason"])
+    rows = model_flags(analysis, thresholds, model_id).order_by(["flag", "reason"])
     return {
         "model_id": model_id,
         "snapshot_date": analysis.snapshot_date.isoformat(),

@@ -64,8 +64,7 @@ def model_extras(analysis: Analysis, model_id: str, thresholds: Thresholds) -> d
     ``thresholds``) and its derivative credit."""
     dims = model_dimensions(analysis)
     found = dims.filter(dims.model_id == model_id).select("size").to_pyarrow().to_pylist()
-    flags = model_flags(analysis, thresholds)
-    mine = flags.filter(flags.model_id == model_id).order_by(["flag", "reason"])
+    mine = model_flags(analysis, thresholds, model_id).order_by(["flag", "reason"])
     return {
         "size": found[0]["size"] if found else None,
         "flags": mine.select("flag", "reason").to_pyarrow().to_pylist(),
@@ -88,7 +87,7 @@ def adoption_targets(analysis: Analysis, target: str | None) -> ir.Table | None:
 def relative_adoption(
     history: History, analysis: Analysis, ages: tuple[int, ...] = AGES
 ) -> ir.Table:
-    """model_id, size, created, age, reached, cumulative, lower, upper, reference (median of
+    """model_id, size, created, age, cumulative, lower, upper, reference (median of
     the size bucket's top ``PEERS`` at that age), peers, relative: one row per model and age
     it can be judged at (see the module docstring)."""
     e = history.estimates
@@ -109,9 +108,7 @@ def relative_adoption(
         )
         per = per.filter((per.reached <= newest) & (per.known == per.months))
         rows.append(per.mutate(age=ibis.literal(age, "int64")).drop("months", "known"))
-    out = rows[0]
-    for more in rows[1:]:
-        out = out.union(more)
+    out = ibis.union(*rows)
     sizes = model_dimensions(analysis).select("model_id", "size")
     out = out.join(sizes, "model_id")
     best = ibis.row_number().over(

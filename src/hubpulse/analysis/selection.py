@@ -61,6 +61,19 @@ class Selection:
         return scope
 
     @property
+    def brief(self) -> str:
+        """The selection in a few words, for titles: "LLM models except CLIP; robust counts"."""
+        if self.llm and not self.tasks:
+            scope = "LLM models"
+        elif self.task_set:
+            scope = "models of task " + ", ".join(self.task_set)
+        else:
+            scope = "all models"
+        if self.exclude:
+            scope += " except " + ", ".join(self.exclude)
+        return scope + ("; robust counts" if self.count == "robust" else "")
+
+    @property
     def counting(self) -> str:
         if self.count == "raw":
             return "raw counts (every download)"

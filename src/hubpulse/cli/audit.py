@@ -96,8 +96,7 @@ def audit(
         base=_selection(task, False, exclude, "raw", threshold, families),
         date=_date(date),
     )
-    meta = tables.meta(analysis, settings.mode)
-    meta.pop("mode"), meta.pop("method")
+    meta = tables.meta(analysis, None)
     print_audit(console, result, fmt, meta)
 
 
@@ -123,8 +122,7 @@ def flags(
     settings = _settings(warehouse, None, families)
     thresholds = _selection(threshold=threshold).thresholds
     analysis = _analysis(settings, date)
-    meta = tables.meta(analysis, settings.mode) | {"thresholds": thresholds.describe()}
-    meta.pop("mode"), meta.pop("method")
+    meta = tables.meta(analysis, None) | {"thresholds": thresholds.describe()}
     if model_id is None:
         tables.emit_query(
             console,

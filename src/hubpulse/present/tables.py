@@ -51,43 +51,42 @@ def estimator_note(min_coverage: float) -> str:
     return ESTIMATOR_NOTE.format(min_coverage=min_coverage)
 
 
-def meta(analysis: Analysis, mode: Mode) -> dict[str, Any]:
+def meta(analysis: Analysis, mode: Mode | None) -> dict[str, Any]:
     """Facts stated with every query result: the snapshot, how many models it holds (and a
-    warning when that makes it a partial extract), the mode and its method."""
+    warning when that makes it a partial extract), the mode and its method (none for answers
+    that span both modes or need none)."""
     from hubpulse.store.queries import partial_extract_warning
 
     models = int(analysis.models.count().to_pyarrow().as_py())
-    return {
+    facts = {
         "snapshot_date": analysis.snapshot_date.isoformat(),
         "snapshot_models": models,
         "warning": partial_extract_warning(models),
-        "mode": mode,
-        "method": MODE_NOTE[mode],
     }
+    return facts if mode is None else facts | {"mode": mode, "method": MODE_NOTE[mode]}
 
 
 def selection_meta(
     analysis: Analysis | None, mode: Mode, selection: Selection | None
 ) -> dict[str, Any]:
-    """What a selection counted and, under robust counting, what it removed per flag."""
+    """What a selection counted and, under robust counting, what it removed per flag from the
+    snapshot (``analysis``; without one, nothing is said about removals)."""
     if selection is None or selection.everything:
         return {}
     from hubpulse.analysis.metrics import removed_by_robust
 
-    removed = removed_by_robust(analysis, mode, selection) if analysis is not None else []
-    return {"selection": selection.to_dict(), "removed": removed}
+    found: dict[str, Any] = {"selection": selection.to_dict()}
+    if analysis is not None and selection.count == "robust":
+        found["removed"] = removed_by_robust(analysis, mode, selection)
+    return found
 
 
 def selection_title(selection: Selection | None) -> str:
-    """A title's note of what was counted, so no reader misses it: " (LLM models, robust)"."""
+    """A title's note of what was counted, so no reader misses it: " (LLM models; robust
+    counts)"."""
     if selection is None or selection.everything:
         return ""
-    parts = [] if selection.scope == "all models" else [selection.scope.split(" (")[0]]
-    if selection.exclude and parts and "except" not in parts[0]:
-        parts[0] += " except " + ", ".join(selection.exclude)
-    if selection.count == "robust":
-        parts.append("robust counts")
-    return f" ({'; '.join(parts)})"
+    return f" ({selection.brief})"
 
 
 def history_meta(history: History) -> dict[str, Any]:

@@ -49,26 +49,24 @@ def compare_in_view(
 
     def make() -> dict[str, Any]:
         settings = view.settings.model_copy(update={"mode": view.mode})
-        asked = {
-            "next_n": next_n,
-            "against": against,
-            "by": by,
-            "modes": (view.mode,),
-            "selection": selection,
-            "warehouse": view.store,
-            "analysis": view.analysis,
-        }
-        with view.engine:
-            snapshot, _ = compare_claims(settings, family, **asked)  # type: ignore[arg-type]
-            monthly = (
-                compare_claims(settings, family, month=month, **asked)[0]  # type: ignore[arg-type]
-                if month is not None
-                else [None]
+
+        def ask(window: str | None) -> dict[str, Any]:
+            found, _ = compare_claims(
+                settings,
+                family,
+                next_n=next_n,
+                against=against,
+                by=by,
+                month=window,
+                modes=(view.mode,),
+                selection=selection,
+                warehouse=view.store,
+                analysis=view.analysis,
             )
-        return {
-            "snapshot": snapshot[0].to_dict(),
-            "month": monthly[0].to_dict() if monthly[0] is not None else None,
-        }
+            return found[0].to_dict()  # type: ignore[no-any-return]
+
+        with view.engine:
+            return {"snapshot": ask(None), "month": ask(month) if month is not None else None}
 
     key = ("compare", family.lower(), next_n, by, (against or "").lower(), selection, month)
     return {**view_meta(view), **view.remember(key, make)}

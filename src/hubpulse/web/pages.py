@@ -10,6 +10,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from hubpulse.present.charts import Chart, Series, chart_html, plotly_js
 from hubpulse.present.report_charts import comparison_chart
+from hubpulse.present.tables import NO_DATA
 from hubpulse.registry import UNATTRIBUTED, load_comparison_sets
 from hubpulse.web.claims import audit_in_view, compare_in_view
 from hubpulse.web.params import AgainstQ, Board, DateQ, FamilyP, ModelP, ModeQ, MonthQ, NextQ
@@ -121,8 +122,13 @@ def audit_page(
     window = month or None  # empty: the snapshot's 30 days; a month not held is a 404
     subject = subject or view.report.meta["family"]
     result = audit_in_view(view, subject, next_n, against or None, window)
+    # a definition without evidence shows no figures at all (an empty upper bound would read ∞)
+    figures = ("value", "lower", "upper", "combined", "combined_lower", "combined_upper")
+    blank = dict.fromkeys(figures, NO_DATA)
+    shown = [r | blank if r["lower"] is None else r for r in result["definitions"]]
     context = {
         "r": result,
+        "rows": shown,
         "subjects": names + vendors,
         "subject": subject,
         "sets": sorted(sets.values(), key=lambda s: s.name),
