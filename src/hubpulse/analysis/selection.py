@@ -68,10 +68,11 @@ class Selection:
         elif self.task_set:
             scope = "models of task " + ", ".join(self.task_set)
         else:
-            scope = "all models"
+            scope = "all models" if self.exclude else ""
         if self.exclude:
             scope += " except " + ", ".join(self.exclude)
-        return scope + ("; robust counts" if self.count == "robust" else "")
+        robust = "robust counts" if self.count == "robust" else ""
+        return "; ".join(part for part in (scope, robust) if part)
 
     @property
     def counting(self) -> str:
