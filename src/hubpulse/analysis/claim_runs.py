@@ -11,12 +11,12 @@ from typing import TYPE_CHECKING, Any
 from hubpulse.analysis.audit import (
     Audit,
     Rankings,
-    audit_derivatives,
     audit_exceeds,
     audit_milestone,
     known_group,
 )
 from hubpulse.analysis.claims import Against, compare_family
+from hubpulse.analysis.derivative_audit import audit_derivatives
 from hubpulse.analysis.month_claims import compare_family_month
 from hubpulse.analysis.selection import Selection
 from hubpulse.errors import UnknownFamilyError
