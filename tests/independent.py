@@ -146,12 +146,10 @@ def forecast_models(csv_dir: Path, family: str, month: str) -> list[Estimate]:
             files.append(list(csv.reader(handle)))
     newest = max(dt.date.fromisoformat(h[:10]) for lines in files for h in lines[0][1:-1])
     last = min(last, newest)  # never past the evidence: the newest month ends on its day
-    found = []
+    series = {}
     for lines in files:
         days = [dt.date.fromisoformat(h[:10]) for h in lines[0][1:-1]]
         for cells in lines[1:]:
-            if publisher(cells[0], registry["family"]) != family:
-                continue
             created = dt.date.fromisoformat(cells[-1][:10])
             values = [float(v) for v in cells[1:-1]]
             counts = {
@@ -159,10 +157,57 @@ def forecast_models(csv_dir: Path, family: str, month: str) -> list[Estimate]:
                 for i in range(1, len(days))
                 if values[i] > 0 and days[i] >= created
             }
-            if created > last:
-                continue
-            found.append((cells[0], *_rolling_month(counts, created, first, last)))
+            series[cells[0]] = (created, _without_glitches(counts))
+    _without_stale_days({m: counts for m, (_, counts) in series.items()})
+    found = []
+    for model_id, (created, counts) in series.items():
+        if publisher(model_id, registry["family"]) != family or created > last:
+            continue
+        found.append((model_id, *_rolling_month(counts, created, first, last)))
     return found
+
+
+def _without_glitches(counts):  # type: ignore[no-untyped-def]
+    """The documented glitch rule: a run of 1-3 observed days, each below 3/4 of the counts
+    on the observed days just before and just after it, is left out."""
+    import datetime as dt
+
+    one = dt.timedelta(days=1)
+    dropped = set()
+    for t in counts:
+        for m in (1, 2, 3):
+            run = [t + one * i for i in range(m)]
+            before, after = t - one, t + one * m
+            seen = before in counts and after in counts and all(d in counts for d in run)
+            if seen and max(counts[d] for d in run) * 4 < min(counts[before], counts[after]) * 3:
+                dropped.update(run)
+                break
+    return {t: v for t, v in counts.items() if t not in dropped}
+
+
+def _without_stale_days(series):  # type: ignore[no-untyped-def]
+    """The documented stale rule, in place: on a day when at least half of the (at least 10)
+    models observed that day and the day before, with a positive count before, repeat their
+    count, those repeats are left out."""
+    import collections
+    import datetime as dt
+
+    one = dt.timedelta(days=1)
+    pairs, repeats = collections.Counter(), collections.Counter()
+    for counts in series.values():
+        for t, v in counts.items():
+            if t - one in counts and counts[t - one] > 0:
+                pairs[t] += 1
+                repeats[t] += v == counts[t - one]
+    stale = {t for t in pairs if pairs[t] >= 10 and repeats[t] * 2 >= pairs[t]}
+    for counts in series.values():
+        gone = [
+            t
+            for t in counts
+            if t in stale and t - one in counts and 0 < counts[t - one] == counts[t]
+        ]
+        for t in gone:
+            del counts[t]
 
 
 def _rolling_month(counts, created, first, last):  # type: ignore[no-untyped-def]

@@ -50,6 +50,8 @@ def forecast_store(tmp_path_factory: pytest.TempPathFactory) -> Warehouse:
 
 @pytest.fixture(scope="module")
 def forecast_history(forecast_store: Warehouse) -> History:
+    # the month-end 30-day count, restated in ``independent.forecast_month``; the deconvolved
+    # method has its own checks (test_deconvolve: the truth, a linear programme, never wider)
     return prepare_history(
         read_evidence(forecast_store),
         load_registry(),
@@ -57,6 +59,7 @@ def forecast_history(forecast_store: Warehouse) -> History:
         analysis=None,
         first=MONTHS[0],
         last=MONTHS[-1],
+        deconvolve=False,
     )
 
 

@@ -70,6 +70,11 @@ class Settings(BaseSettings):
         ge=0,
         description="Farthest an observation may lie from a month boundary to estimate it.",
     )
+    deconvolve: bool = Field(
+        default=True,
+        description="Chain daily 30-day counts back to each day's downloads (the deconvolved "
+        "method); false gives the bounds of the other methods alone, for comparison.",
+    )
     min_coverage: float = Field(
         default=0.8,
         ge=0,

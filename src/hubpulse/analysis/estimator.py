@@ -58,10 +58,20 @@ import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
 
-from hubpulse.analysis.evidence import Evidence
+from hubpulse.analysis.counter import all_time, days_between, lookup
+from hubpulse.analysis.deconvolve import clean_rolling, deconvolved_months
+from hubpulse.analysis.evidence import Evidence, observed_days
 from hubpulse.errors import HubpulseError
 
-METHODS = ("daily", "all_time", "rolling30", "daily_partial", "not_created", "none")
+METHODS = (
+    "daily",
+    "deconvolved",
+    "all_time",
+    "rolling30",
+    "daily_partial",
+    "not_created",
+    "none",
+)
 WINDOW = 30
 _BIG = 9.0e18  # stands for "unbounded" inside least(); turned back into null
 
@@ -100,7 +110,7 @@ def parse_month(text: str) -> dt.date:
 
 
 def estimate_monthly_downloads(
-    evidence: Evidence, months: ir.Table, *, max_gap_days: int = 31
+    evidence: Evidence, months: ir.Table, *, max_gap_days: int = 31, deconvolve: bool = True
 ) -> ir.Table:
     """model_id, month, month_start, month_end, days, complete, created, method, estimate, lower,
     upper, flags.
@@ -109,16 +119,26 @@ def estimate_monthly_downloads(
     ``months`` up to the newest observation (see the module docstring for methods and bounds).
     ``estimate`` is null only for ``none`` rows; ``upper`` is null where the month cannot be
     bounded from above."""
-    newest = evidence.observations.day.max().as_scalar()
+    newest = observed_days(evidence).day.max().as_scalar()
     months = months.filter(months.month_start <= newest).mutate(
         month_end=ibis.least(months.month_end, newest).cast("date"),
         complete=months.month_end <= newest,
     )
     grid = _grid(evidence, months)
+    rolling, _ = clean_rolling(evidence)
+    rolling = rolling.cache()
+    deconvolved = (
+        deconvolved_months(grid, rolling, evidence.created)
+        if deconvolve
+        else _no_deconvolution(grid)
+    )
     candidates = [
         _daily(grid, evidence).rename(lambda c: c if c in _KEYS else f"d_{c}"),
-        _all_time(grid, evidence, max_gap_days).rename(lambda c: c if c in _KEYS else f"a_{c}"),
-        _rolling(grid, evidence, max_gap_days).rename(lambda c: c if c in _KEYS else f"r_{c}"),
+        deconvolved.rename(lambda c: c if c in _KEYS else f"v_{c}"),
+        all_time(grid, evidence, max_gap_days).rename(lambda c: c if c in _KEYS else f"a_{c}"),
+        _rolling(grid, rolling, evidence, max_gap_days).rename(
+            lambda c: c if c in _KEYS else f"r_{c}"
+        ),
     ]
     joined = grid
     for candidate in candidates:
@@ -129,6 +149,11 @@ def estimate_monthly_downloads(
 
 
 _KEYS = ("model_id", "month")
+
+
+def _no_deconvolution(grid: ir.Table) -> ir.Table:
+    none = ibis.null("float64")
+    return grid.select(*_KEYS, est=none, lo=none, hi=none).limit(0)
 
 
 def _grid(evidence: Evidence, months: ir.Table) -> ir.Table:
@@ -155,17 +180,25 @@ def _daily(grid: ir.Table, evidence: Evidence) -> ir.Table:
     sums = daily.group_by(model_id=daily.model_id, month_start=daily.day.truncate("M")).aggregate(
         observed=daily.value.sum()
     )
+    if evidence.daily is not None:  # summed at import (older loads kept their daily rows)
+        stored = evidence.daily.select("model_id", "month_start", "observed", old=False)
+        both = sums.mutate(old=True).union(stored)
+        sums = both.group_by(["model_id", "month_start"]).aggregate(
+            observed=both.observed.argmin(both.old.cast("int64"))
+        )
     sums = grid.join(sums, ["model_id", "month_start"]).select(*_KEYS, "observed")
     cov = evidence.coverage.select(c_id="model_id", c_first="first_day", c_last="last_day")
     shared = cov.filter(cov.c_id.isnull())  # few rows: one per daily source
     own = cov.filter(cov.c_id.notnull())  # per-model segments of cumulative counters
     pairs = grid.cross_join(shared).union(grid.join(own, grid.model_id == own.c_id))
     overlap = (
-        _days(ibis.least(pairs.month_end, pairs.c_last), ibis.greatest(pairs.start, pairs.c_first))
+        days_between(
+            ibis.least(pairs.month_end, pairs.c_last), ibis.greatest(pairs.start, pairs.c_first)
+        )
         + 1
     )
     covered = pairs.mutate(
-        covered=ibis.greatest(overlap, 0), need=_days(pairs.month_end, pairs.start) + 1
+        covered=ibis.greatest(overlap, 0), need=days_between(pairs.month_end, pairs.start) + 1
     ).group_by(_KEYS)
     covered = covered.aggregate(  # sources may overlap; one model's segments do not
         shared=ibis._.covered.max(where=ibis._.c_id.isnull()),
@@ -190,80 +223,8 @@ def _daily(grid: ir.Table, evidence: Evidence) -> ir.Table:
     )
 
 
-def _counter_points(evidence: Evidence) -> ir.Table:
-    """Cleaned all_time observations with creation anchors and epoch numbers."""
-    obs = evidence.observations
-    points = obs.filter(obs.kind == "all_time").select("model_id", "day", "value")
-    rolling = obs.filter(obs.kind == "rolling30").select(
-        r_id="model_id", r_day="day", r_value="value"
-    )
-    created = evidence.created.filter(evidence.created.created.notnull())
-    anchors = created.select(
-        "model_id",
-        day=(created.created - ibis.interval(days=1)).cast("date"),
-        value=ibis.literal(0, "int64"),
-    )
-    points = points.union(anchors.semi_join(points, "model_id")).distinct(on=["model_id", "day"])
-    window = ibis.window(group_by="model_id", order_by="day")
-    points = points.mutate(previous=points.value.lag().over(window))
-    points = points.left_join(
-        rolling, (points.model_id == rolling.r_id) & (points.day == rolling.r_day)
-    ).select(*points.columns, "r_value")
-    stale = (points.value == points.previous) & (points.r_value.fill_null(0) > 0)
-    points = points.filter(~stale).select("model_id", "day", "value")
-    points = points.mutate(previous=points.value.lag().over(window))
-    reset = (points.value < points.previous).cast("int64").fill_null(0)
-    return points.mutate(epoch=reset.cumsum().over(window)).select(
-        "model_id", "day", "value", "epoch"
-    )
-
-
-def _lookup(left: ir.Table, points: ir.Table, at: str, prefix: str, *, backward: bool) -> ir.Table:
-    """As-of join: the nearest counter point on or before (or on or after) ``left[at]``."""
-    right = points.select(
-        **{f"{prefix}_id": "model_id", f"{prefix}_day": "day", f"{prefix}_val": "value"},
-        **{f"{prefix}_epoch": "epoch"},
-    )
-    on = left[at] >= right[f"{prefix}_day"] if backward else left[at] <= right[f"{prefix}_day"]
-    joined = left.asof_join(right, on=on, predicates=left.model_id == right[f"{prefix}_id"])
-    return joined.select(*left.columns, *[c for c in right.columns if c != f"{prefix}_id"])
-
-
-def _all_time(grid: ir.Table, evidence: Evidence, max_gap: int) -> ir.Table:
-    """Counter differences across the month boundaries, interpolated, with outer/inner bounds."""
-    points = _counter_points(evidence)
-    t = grid.select(*_KEYS, "before", "month_end").semi_join(points, "model_id")
-    t = _lookup(t, points, "before", "p1", backward=True)
-    t = _lookup(t, points, "before", "q1", backward=False)
-    t = _lookup(t, points, "month_end", "p2", backward=True)
-    t = _lookup(t, points, "month_end", "q2", backward=False)
-    one_epoch = t.p1_epoch == t.q2_epoch
-    hi = ibis.ifelse(one_epoch, (t.q2_val - t.p1_val).cast("float64"), ibis.null("float64"))
-    inner = (t.q1_day <= t.p2_day) & (t.q1_epoch == t.p2_epoch)
-    lo = ibis.ifelse(inner, ibis.greatest(t.p2_val - t.q1_val, 0).cast("float64"), 0.0)
-    near = (_days(t.before, t.p1_day) <= max_gap) & (_days(t.q2_day, t.month_end) <= max_gap)
-    est = _interpolate(t, "q2", "p2", "month_end") - _interpolate(t, "q1", "p1", "before")
-    return t.select(
-        *_KEYS,
-        est=ibis.ifelse(one_epoch & near, est, ibis.null("float64")),
-        lo=lo,
-        hi=hi,
-        reset=(t.p1_epoch != t.q2_epoch).fill_null(False),
-    )
-
-
-def _interpolate(t: ir.Table, upper: str, lower: str, at: str) -> ir.FloatingValue:
-    p_day, q_day = t[f"{lower}_day"], t[f"{upper}_day"]
-    p_val, q_val = t[f"{lower}_val"].cast("float64"), t[f"{upper}_val"].cast("float64")
-    span = _days(q_day, p_day)
-    done = _days(t[at], p_day)
-    return ibis.ifelse(span == 0, p_val, p_val + (q_val - p_val) * done / span)
-
-
-def _rolling(grid: ir.Table, evidence: Evidence, max_gap: int) -> ir.Table:
+def _rolling(grid: ir.Table, rolling: ir.Table, evidence: Evidence, max_gap: int) -> ir.Table:
     """The 30-day count nearest the month end, scaled to the month, with window bounds."""
-    obs = evidence.observations
-    rolling = obs.filter(obs.kind == "rolling30").select("model_id", "day", "value")
     created = evidence.created.select(c_id="model_id", c_created="created")
     rolling = rolling.left_join(created, rolling.model_id == created.c_id)
     rolling = rolling.filter(
@@ -271,10 +232,10 @@ def _rolling(grid: ir.Table, evidence: Evidence, max_gap: int) -> ir.Table:
     ).select("model_id", "day", "value", epoch=ibis.literal(0, "int64"))
     t = grid.filter(grid.born).select(*_KEYS, "start", "month_end", "created")
     t = t.semi_join(rolling, "model_id")
-    t = _lookup(t, rolling, "month_end", "b", backward=True)
-    t = _lookup(t, rolling, "month_end", "f", backward=False)
-    gap_b = _days(t.month_end, t.b_day)
-    gap_f = _days(t.f_day, t.month_end)
+    t = lookup(t, rolling, "month_end", "b", backward=True)
+    t = lookup(t, rolling, "month_end", "f", backward=False)
+    gap_b = days_between(t.month_end, t.b_day)
+    gap_f = days_between(t.f_day, t.month_end)
     use_f = t.f_day.notnull() & (t.b_day.isnull() | (gap_f <= gap_b))
     t = t.mutate(
         t_day=ibis.ifelse(use_f, t.f_day, t.b_day),
@@ -284,11 +245,11 @@ def _rolling(grid: ir.Table, evidence: Evidence, max_gap: int) -> ir.Table:
     first = (t.t_day - ibis.interval(days=WINDOW - 1)).cast("date")
     t = t.mutate(w_start=ibis.greatest(first, ibis.coalesce(t.created, first)).cast("date"))
     t = _ceilings(t, rolling)
-    n = _days(t.month_end, t.start) + 1
-    width = _days(t.t_day, t.w_start) + 1
+    n = days_between(t.month_end, t.start) + 1
+    width = days_between(t.t_day, t.w_start) + 1
     hi = t.r + t.u_left + t.u_right
     lo = ibis.greatest(t.r - t.v_left.fill_null(_BIG) - t.v_right.fill_null(_BIG), 0.0)
-    seen = _days(ibis.least(t.t_day, t.month_end), ibis.greatest(t.w_start, t.start)) + 1
+    seen = days_between(ibis.least(t.t_day, t.month_end), ibis.greatest(t.w_start, t.start)) + 1
     usable = (t.gap <= max_gap) & (seen * 2 >= n)
     return t.select(
         *_KEYS,
@@ -334,16 +295,12 @@ def _ceilings(t: ir.Table, rolling: ir.Table) -> ir.Table:
     return t.join(wide, list(_KEYS))
 
 
-def _days(later: ir.Value, earlier: ir.Value) -> ir.IntegerValue:
-    """Whole days from ``earlier`` to ``later``."""
-    return later.delta(earlier, unit="day")  # type: ignore[attr-defined,no-any-return]
-
-
 def _combine(t: ir.Table) -> ir.Table:
     """Pick the method, intersect the bounds, clamp the estimate, name the flags."""
     method = ibis.cases(
         (~t.born, "not_created"),
         (t.d_est.notnull(), "daily"),
+        (t.v_est.notnull(), "deconvolved"),
         (t.a_est.notnull(), "all_time"),
         (t.r_est.notnull(), "rolling30"),
         (t.d_partial.notnull(), "daily_partial"),
@@ -351,13 +308,14 @@ def _combine(t: ir.Table) -> ir.Table:
     )
     chosen = {
         "daily": (t.d_lo, t.d_hi),
+        "deconvolved": (t.v_lo, t.v_hi),
         "all_time": (t.a_lo, t.a_hi),
         "rolling30": (t.r_lo, t.r_hi),
         "daily_partial": (t.d_lo, t.d_hi),
     }
     t = t.mutate(method=method)
-    lowers = [t.d_lo, t.a_lo, t.r_lo]
-    uppers = [t.d_hi, t.a_hi, t.r_hi]
+    lowers = [t.d_lo, t.v_lo, t.a_lo, t.r_lo]
+    uppers = [t.d_hi, t.v_hi, t.a_hi, t.r_hi]
     lower = ibis.greatest(*[x.fill_null(0.0) for x in lowers])
     upper = ibis.least(*[x.fill_null(_BIG) for x in uppers])
     own_lo = ibis.cases(*[(t.method == m, lo) for m, (lo, _) in chosen.items()], else_=0.0)
@@ -369,6 +327,7 @@ def _combine(t: ir.Table) -> ir.Table:
         conflict=conflict,
         raw=ibis.cases(
             (t.method == "daily", t.d_est),
+            (t.method == "deconvolved", t.v_est),
             (t.method == "all_time", t.a_est),
             (t.method == "rolling30", t.r_est),
             (t.method == "daily_partial", t.d_partial),

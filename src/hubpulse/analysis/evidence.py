@@ -12,7 +12,14 @@ from dataclasses import dataclass
 import ibis
 import ibis.expr.types as ir
 
-from hubpulse.store.warehouse import COVERAGE, SERIES, SERIES_LOADS, SERIES_MODELS, Warehouse
+from hubpulse.store.warehouse import (
+    COVERAGE,
+    SERIES,
+    SERIES_LOADS,
+    SERIES_MODELS,
+    SERIES_MONTHS,
+    Warehouse,
+)
 
 
 @dataclass(frozen=True)
@@ -22,11 +29,15 @@ class Evidence:
     - ``observations``: model_id, day, kind (daily | rolling30 | all_time), value
     - ``created``: model_id, created (date of repo creation, where known)
     - ``coverage``: model_id (null = all models), first_day, last_day of daily sources
+    - ``daily``: model_id, month_start, observed, last_row: daily counts summed per model and
+      month at import (a year of the Hub's daily rows as ~30M sums); daily counts may also come
+      as ``daily`` observations, which the estimator sums the same way
     """
 
     observations: ir.Table
     created: ir.Table
     coverage: ir.Table
+    daily: ir.Table | None = None
 
 
 def collect_evidence(
@@ -36,11 +47,14 @@ def collect_evidence(
     coverage: ir.Table,
     series_loads: ir.Table,
     aliases: ir.Table,
+    series_months: ir.Table | None = None,
 ) -> Evidence:
     """Observations from every snapshot and every imported series, under current repo ids.
 
     Where several sources observed the same model, day and kind, a snapshot wins over a
-    series, and a later series import over an earlier one."""
+    series, and a later series import over an earlier one; daily sums of one model and month
+    from several imports, likewise the later import. A download proves the repo existed: the
+    first day with one caps its creation date."""
     snap = snapshots.select(
         "model_id",
         day=snapshots.snapshot_date,
@@ -69,17 +83,52 @@ def collect_evidence(
     observations = observations.group_by(["model_id", "day", "kind"]).aggregate(
         value=observations.value.argmin(preference)
     )
+    months = _daily_months(series_months, order, names)
+    cover = coverage.select("model_id", "first_day", "last_day")
+    cover_named = _rename(cover.filter(cover.model_id.notnull()), names).drop("renamed")
+    return Evidence(
+        observations=observations.select("model_id", "day", "kind", "value"),
+        created=_created(snapshots, series_models, names, months),
+        coverage=cover_named.union(cover.filter(cover.model_id.isnull())),
+        daily=None if months is None else months.drop("first_download"),
+    )
+
+
+def _created(
+    snapshots: ir.Table, series_models: ir.Table, names: ir.Table, months: ir.Table | None
+) -> ir.Table:
+    """model_id, created: the earliest creation date any source states; a known one after
+    the model's first download is too late and becomes that day."""
     born = ibis.union(
         snapshots.select("model_id", created=snapshots.created_at.date()),
         series_models.select("model_id", created=series_models.created_at.date()),
     )
     born = _rename(born.filter(born.created.notnull()), names)
-    cover = coverage.select("model_id", "first_day", "last_day")
-    cover_named = _rename(cover.filter(cover.model_id.notnull()), names).drop("renamed")
-    return Evidence(
-        observations=observations.select("model_id", "day", "kind", "value"),
-        created=born.group_by("model_id").aggregate(created=born.created.min()),
-        coverage=cover_named.union(cover.filter(cover.model_id.isnull())),
+    created = born.group_by("model_id").aggregate(created=born.created.min())
+    if months is None:
+        return created
+    first = months.group_by(f_id="model_id").aggregate(first=months.first_download.min())
+    return created.left_join(first, created.model_id == first.f_id).select(
+        "model_id", created=ibis.least(created.created, first["first"].cast("date"))
+    )
+
+
+def _daily_months(
+    series_months: ir.Table | None, order: ir.Table, names: ir.Table
+) -> ir.Table | None:
+    """One daily sum per current model id and month: the latest import's."""
+    if series_months is None:
+        return None
+    ranked = series_months.join(order, "load_id")
+    ranked = _rename(
+        ranked.select("model_id", "month_start", "observed", "last_row", "first_download", "rank"),
+        names,
+    )
+    preference = ranked["rank"] * 2 + ranked.renamed.cast("int64")
+    return ranked.group_by(["model_id", "month_start"]).aggregate(
+        observed=ranked.observed.argmin(preference),
+        last_row=ranked.last_row.max(),
+        first_download=ranked.first_download.min(),
     )
 
 
@@ -105,9 +154,18 @@ def _rename(table: ir.Table, names: ir.Table) -> ir.Table:
     return joined.select(current, *others, renamed=joined.new_id.notnull())
 
 
+def observed_days(evidence: Evidence) -> ir.Table:
+    """day: every observation's day and the last day of every month's daily rows."""
+    days = evidence.observations.select(day=evidence.observations.day.cast("date"))
+    if evidence.daily is not None:
+        last = evidence.daily.last_row.cast("date")
+        days = days.union(evidence.daily.select(day=last), distinct=False)
+    return days
+
+
 def evidence_months(evidence: Evidence) -> tuple[str, str] | None:
     """The first and last month holding any observation (None when there is none)."""
-    obs = evidence.observations
+    obs = observed_days(evidence)
     span = obs.aggregate(first=obs.day.min(), last=obs.day.max()).to_pyarrow().to_pylist()[0]
     if span["first"] is None:
         return None
@@ -123,4 +181,5 @@ def read_evidence(warehouse: Warehouse) -> Evidence:
         warehouse.series_table(COVERAGE),
         warehouse.series_table(SERIES_LOADS),
         warehouse.aliases(),
+        warehouse.series_table(SERIES_MONTHS),
     )

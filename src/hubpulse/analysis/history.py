@@ -109,6 +109,7 @@ def prepare_history(
     first: str | None = None,
     last: str | None = None,
     max_gap_days: int = 31,
+    deconvolve: bool = True,
     checks: Checks | None = None,
 ) -> History:
     """Estimate every model-month from ``first`` to ``last`` (default: the months the evidence
@@ -129,7 +130,9 @@ def prepare_history(
     # needed before the first month with evidence: nothing was observed there)
     lead_in = (parse_month(first) - dt.timedelta(days=1)).strftime("%Y-%m")
     months = month_table(lead_in if first > span[0] else first, last)
-    estimates = estimate_monthly_downloads(evidence, months, max_gap_days=max_gap_days)
+    estimates = estimate_monthly_downloads(
+        evidence, months, max_gap_days=max_gap_days, deconvolve=deconvolve
+    )
     estimates = with_jumps(estimates, checks.spike_factor)
     estimates = estimates.filter(estimates.month >= first).cache()
     shares = attribute_history(estimates.select("model_id"), registry, mode, analysis).cache()
@@ -186,6 +189,7 @@ def load_history(
         first=first,
         last=last,
         max_gap_days=settings.max_gap_days,
+        deconvolve=settings.deconvolve,
         checks=Checks.from_settings(settings),
     )
     return history.restricted(selection, analysis if dates else None)

@@ -213,3 +213,27 @@ def compare_family_month(
         against=against,
         selection=selection,
     )
+
+
+def month_verdicts(
+    history: History, nexts: tuple[int, ...] = (1, 8), by: str = "family"
+) -> dict[tuple[str, str, int], str]:
+    """The verdict of ``compare GROUP --next N --month M`` for every month of ``history``,
+    every group ranked that month and every N of ``nexts``, keyed (month, group, N)."""
+    rows = history.monthly(by).to_pyarrow().to_pylist()  # type: ignore[arg-type]
+    verdicts = {}
+    for month in sorted({r["month"] for r in rows}):
+        ranked = [
+            r[by]
+            for r in rows
+            if r["month"] == month
+            and r["estimate"] is not None
+            and r[by] != UNATTRIBUTED
+            and r.get("models") != 0
+        ]
+        for group in ranked:
+            for n in nexts:
+                claim = compare_month(rows, group, n, mode=history.mode, month=month, by=by)
+                if claim.next_n:
+                    verdicts[(month, group, n)] = claim.verdict
+    return verdicts

@@ -22,6 +22,11 @@ value       int64       the count
 a ``daily`` source would have a row for any download, so a covered day without a row is a day
 with no downloads.
 ``rejects`` — file, row, model_id, field, reason, raw: observations kept aside, never dropped.
+``months`` — daily counts summed per model and calendar month at import (``daily`` layout):
+model_id, month_start, observed (the sum), rows, first_row and last_row (the first and last
+day with a row), first_download (the first day with a positive count). A year of the Hub is
+175M daily rows but only ~30M model-months, and every question reads these, never the rows.
+``raw`` — files kept byte for byte as the load's raw rows (the ``daily`` layout's input).
 
 Two layouts are read:
 
@@ -70,6 +75,19 @@ SERIES_MODELS_SCHEMA = pa.schema([("model_id", pa.string()), ("created_at", pa.t
 
 COVERAGE_SCHEMA = pa.schema(
     [("model_id", pa.string()), ("first_day", pa.date32()), ("last_day", pa.date32())]
+)
+
+
+SERIES_MONTHS_SCHEMA = pa.schema(
+    [
+        ("model_id", pa.string()),
+        ("month_start", pa.date32()),
+        ("observed", pa.int64()),
+        ("rows", pa.int64()),
+        ("first_row", pa.date32()),
+        ("last_row", pa.date32()),
+        ("first_download", pa.date32()),
+    ]
 )
 
 
@@ -156,6 +174,8 @@ class SeriesData:
     models: ir.Table
     coverage: ir.Table
     rejects: ir.Table
+    months: ir.Table | None = None
+    raw: tuple[Path, ...] = ()
 
 
 def read_forecast_series(path: Path | str) -> SeriesData:

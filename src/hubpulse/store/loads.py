@@ -63,14 +63,20 @@ def load_result(status: str, load_id: str, snapshot: Snapshot) -> LoadResult:
     )
 
 
-def series_load_row(
-    data: SeriesData, load_id: str, rows_file: Path, rejects_file: Path
-) -> dict[str, object]:
-    """The load log row, counted by DuckDB: a year of the Hub (175M rows) never enters Python."""
+def series_load_row(data: SeriesData, load_id: str, staging: Path) -> dict[str, object]:
+    """The load log row, counted by DuckDB from the written files: rows are the observations
+    plus the daily rows summed into model-months; days run from the first to the last of
+    either (coverage for daily counts)."""
     rows, models, first, last = duckdb.execute(
-        "select count(*), count(distinct model_id), min(day), max(day) from read_parquet(?)",
-        [str(rows_file)],
+        "with obs as (select model_id, day as first, day as last, 1 as n "
+        "from read_parquet(?) union all select model_id, first_row, last_row, rows "
+        "from read_parquet(?) union all select model_id, first_day, last_day, 0 "
+        "from read_parquet(?)) "
+        "select coalesce(sum(n), 0), count(distinct model_id) filter (where n > 0), "
+        "min(first), max(last) from obs",
+        [str(staging / f"{name}.parquet") for name in ("series", "series_months", "coverage")],
     ).fetchone()  # type: ignore[misc]
+    rejects_file = staging / "series_rejects.parquet"
     return {
         "load_id": load_id,
         "layout": data.layout,

@@ -59,6 +59,7 @@ from hubpulse.ingest.series import (
     COVERAGE_SCHEMA,
     SERIES_LOAD_SCHEMA,
     SERIES_MODELS_SCHEMA,
+    SERIES_MONTHS_SCHEMA,
     SERIES_SCHEMA,
     SeriesData,
     SeriesLoad,
@@ -92,6 +93,8 @@ SERIES_MODELS = "series_models"
 COVERAGE = "coverage"
 SERIES_REJECTS = "series_rejects"
 SERIES_LOADS = "series_loads"
+SERIES_MONTHS = "series_months"
+RAW_DIR = "raw"  # a daily load's input files, byte for byte
 
 CATALOG_FILE = "catalog.duckdb"
 
@@ -102,6 +105,7 @@ SERIES_TABLES = {
     COVERAGE: COVERAGE_SCHEMA,
     SERIES_REJECTS: REJECT_SCHEMA,
     SERIES_LOADS: SERIES_LOAD_SCHEMA,
+    SERIES_MONTHS: SERIES_MONTHS_SCHEMA,
 }
 
 
@@ -260,18 +264,23 @@ class Warehouse:
             shutil.rmtree(stale, ignore_errors=True)
         staging = base / f".tmp-{load_id}"
         staging.mkdir(parents=True)
+        months = data.months
+        if months is None:
+            months = ibis.memtable(SERIES_MONTHS_SCHEMA.empty_table())
         for name, expr in (
             (SERIES, data.rows),
             (SERIES_MODELS, data.models),
             (COVERAGE, data.coverage),
             (SERIES_REJECTS, data.rejects),
+            (SERIES_MONTHS, months),
         ):
             expr = expr.select(*SERIES_TABLES[name].names).cast(SERIES_TABLES[name])
             expr = expr.mutate(load_id=ibis.literal(load_id))
             self.con.to_parquet(expr, staging / f"{name}.parquet", compression="zstd")
-        row = series_load_row(
-            data, load_id, staging / f"{SERIES}.parquet", staging / f"{SERIES_REJECTS}.parquet"
-        )
+        for source in data.raw:
+            (staging / RAW_DIR).mkdir(exist_ok=True)
+            shutil.copyfile(source, staging / RAW_DIR / source.name)
+        row = series_load_row(data, load_id, staging)
         write_parquet(
             staging / f"{SERIES_LOADS}.parquet", pa.Table.from_pylist([row], SERIES_LOAD_SCHEMA)
         )
@@ -377,7 +386,8 @@ class Warehouse:
         """(view name, its Parquet files; none when there is nothing to show) for every table."""
         parts, series = self.partitions(), self._series_dirs()
         return [(n, [str(p.absolute() / f"{n}.parquet") for p in parts]) for n in TABLES] + [
-            (n, [str(d.absolute() / f"{n}.parquet") for d in series]) for n in SERIES_TABLES
+            (n, [str(d.absolute() / f"{n}.parquet") for d in series if _has(d, n)])
+            for n in SERIES_TABLES
         ]
 
     def _register_views(self) -> None:
@@ -387,6 +397,11 @@ class Warehouse:
         register_views(self.con, views)
         if self.reader is not self.con:
             register_views(self.reader, views)
+
+
+def _has(load: Path, name: str) -> bool:
+    """Loads imported before model-month sums existed have no ``series_months``."""
+    return name != SERIES_MONTHS or (load / f"{name}.parquet").is_file()
 
 
 def open_warehouse(

@@ -1,0 +1,90 @@
+"""The ``all_time`` method of the monthly estimator: differences of the cumulative counter
+across a month's boundaries (see ``estimator`` for the counting model and the method's rule),
+and the as-of lookups the 30-day method shares.
+"""
+
+from __future__ import annotations
+
+import ibis
+import ibis.expr.types as ir
+
+from hubpulse.analysis.evidence import Evidence
+
+_KEYS = ("model_id", "month")
+
+
+def counter_points(evidence: Evidence) -> ir.Table:
+    """Cleaned all_time observations with creation anchors and epoch numbers."""
+    obs = evidence.observations
+    points = obs.filter(obs.kind == "all_time").select("model_id", "day", "value")
+    rolling = obs.filter(obs.kind == "rolling30").select(
+        r_id="model_id", r_day="day", r_value="value"
+    )
+    created = evidence.created.filter(evidence.created.created.notnull())
+    anchors = created.select(
+        "model_id",
+        day=(created.created - ibis.interval(days=1)).cast("date"),
+        value=ibis.literal(0, "int64"),
+    )
+    points = points.union(anchors.semi_join(points, "model_id")).distinct(on=["model_id", "day"])
+    window = ibis.window(group_by="model_id", order_by="day")
+    points = points.mutate(previous=points.value.lag().over(window))
+    points = points.left_join(
+        rolling, (points.model_id == rolling.r_id) & (points.day == rolling.r_day)
+    ).select(*points.columns, "r_value")
+    stale = (points.value == points.previous) & (points.r_value.fill_null(0) > 0)
+    points = points.filter(~stale).select("model_id", "day", "value")
+    points = points.mutate(previous=points.value.lag().over(window))
+    reset = (points.value < points.previous).cast("int64").fill_null(0)
+    return points.mutate(epoch=reset.cumsum().over(window)).select(
+        "model_id", "day", "value", "epoch"
+    )
+
+
+def lookup(left: ir.Table, points: ir.Table, at: str, prefix: str, *, backward: bool) -> ir.Table:
+    """As-of join: the nearest counter point on or before (or on or after) ``left[at]``."""
+    right = points.select(
+        **{f"{prefix}_id": "model_id", f"{prefix}_day": "day", f"{prefix}_val": "value"},
+        **{f"{prefix}_epoch": "epoch"},
+    )
+    on = left[at] >= right[f"{prefix}_day"] if backward else left[at] <= right[f"{prefix}_day"]
+    joined = left.asof_join(right, on=on, predicates=left.model_id == right[f"{prefix}_id"])
+    return joined.select(*left.columns, *[c for c in right.columns if c != f"{prefix}_id"])
+
+
+def all_time(grid: ir.Table, evidence: Evidence, max_gap: int) -> ir.Table:
+    """Counter differences across the month boundaries, interpolated, with outer/inner bounds."""
+    points = counter_points(evidence)
+    t = grid.select(*_KEYS, "before", "month_end").semi_join(points, "model_id")
+    t = lookup(t, points, "before", "p1", backward=True)
+    t = lookup(t, points, "before", "q1", backward=False)
+    t = lookup(t, points, "month_end", "p2", backward=True)
+    t = lookup(t, points, "month_end", "q2", backward=False)
+    one_epoch = t.p1_epoch == t.q2_epoch
+    hi = ibis.ifelse(one_epoch, (t.q2_val - t.p1_val).cast("float64"), ibis.null("float64"))
+    inner = (t.q1_day <= t.p2_day) & (t.q1_epoch == t.p2_epoch)
+    lo = ibis.ifelse(inner, ibis.greatest(t.p2_val - t.q1_val, 0).cast("float64"), 0.0)
+    near = (days_between(t.before, t.p1_day) <= max_gap) & (
+        days_between(t.q2_day, t.month_end) <= max_gap
+    )
+    est = _interpolate(t, "q2", "p2", "month_end") - _interpolate(t, "q1", "p1", "before")
+    return t.select(
+        *_KEYS,
+        est=ibis.ifelse(one_epoch & near, est, ibis.null("float64")),
+        lo=lo,
+        hi=hi,
+        reset=(t.p1_epoch != t.q2_epoch).fill_null(False),
+    )
+
+
+def _interpolate(t: ir.Table, upper: str, lower: str, at: str) -> ir.FloatingValue:
+    p_day, q_day = t[f"{lower}_day"], t[f"{upper}_day"]
+    p_val, q_val = t[f"{lower}_val"].cast("float64"), t[f"{upper}_val"].cast("float64")
+    span = days_between(q_day, p_day)
+    done = days_between(t[at], p_day)
+    return ibis.ifelse(span == 0, p_val, p_val + (q_val - p_val) * done / span)
+
+
+def days_between(later: ir.Value, earlier: ir.Value) -> ir.IntegerValue:
+    """Whole days from ``earlier`` to ``later``."""
+    return later.delta(earlier, unit="day")  # type: ignore[attr-defined,no-any-return]
