@@ -45,26 +45,13 @@ def test_reimport_is_a_no_op(store: Path) -> None:
     assert len(rows) == 18 and sum(r["rows"] for r in rows) == 92_655
 
 
-def test_monthly_json_equals_the_raw_csvs(store: Path) -> None:
-    payload = json.loads(
-        run(
-            "monthly",
-            "--from",
-            "2024-12",
-            "--to",
-            "2024-12",
-            "--family",
-            "Qwen",
-            "--family",
-            "llama",
-            "--mode",
-            "publisher",
-            "-f",
-            "json",
-            "-w",
-            str(store),
-        )
-    )
+def test_monthly_json_equals_the_raw_csvs(store: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    args = ("monthly", "--from", "2024-12", "--to", "2024-12", "--family", "Qwen")
+    args += ("--family", "llama", "--mode", "publisher", "-f", "json", "-w", str(store))
+    deconvolved = {r["family"]: r for r in json.loads(run(*args))["rows"]}
+    # the month-end rule alone, restated in ``forecast_month``
+    monkeypatch.setenv("HUBPULSE_DECONVOLVE", "0")
+    payload = json.loads(run(*args))
     assert payload["months"] == "2024-12 … 2024-12" and payload["mode"] == "publisher"
     assert "30-day count nearest the month end" in payload["method"]
     rows = {r["family"]: r for r in payload["rows"]}
@@ -74,6 +61,9 @@ def test_monthly_json_equals_the_raw_csvs(store: Path) -> None:
         assert row["estimate"] == pytest.approx(expected["estimate"], abs=1)
         assert row["lower"] == pytest.approx(expected["lower"], abs=1)
         assert row["upper"] == pytest.approx(expected["upper"], abs=1)
+        # deconvolution only narrows
+        assert row["lower"] <= deconvolved[family]["lower"] <= deconvolved[family]["upper"]
+        assert deconvolved[family]["upper"] <= row["upper"]
 
 
 def test_compare_month_gives_a_verdict_with_bounds(store: Path) -> None:

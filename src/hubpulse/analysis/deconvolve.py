@@ -39,8 +39,10 @@ from __future__ import annotations
 
 import ibis
 import ibis.expr.types as ir
+import pyarrow as pa
 
-from hubpulse.analysis.evidence import Evidence
+from hubpulse.analysis.evidence import Evidence, read_evidence
+from hubpulse.store.warehouse import Warehouse
 
 WINDOW = 30
 GLITCH_DAYS = 3  # the longest dip read as a glitch
@@ -98,6 +100,19 @@ def clean_rolling(evidence: Evidence) -> tuple[ir.Table, ir.Table]:
     )
     clean = kept.filter(~stale).select("model_id", "day", "value")
     return clean, ibis.union(before, glitches, repeats)
+
+
+def left_out(evidence: Evidence) -> ir.Table:
+    """model_id, day, value, reason: every 30-day count the estimator leaves out, and the first
+    contradiction of each model it does not deconvolve, ordered by reason, model and day."""
+    clean, out = clean_rolling(evidence)
+    listed = out.union(contradictions(clean, evidence.created))
+    return listed.order_by([listed.reason.split(":")[0], "model_id", "day"])
+
+
+def list_left_out(warehouse: Warehouse) -> pa.Table:
+    """``left_out`` of everything the warehouse holds."""
+    return warehouse.execute(left_out(read_evidence(warehouse)))
 
 
 def _glitches(rolling: ir.Table) -> ir.Table:

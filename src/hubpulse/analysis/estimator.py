@@ -14,12 +14,18 @@ cannot bound the month from above (say, a month no observation window reaches).
 
 **Methods**, best first (the first one that applies is the row's ``method``):
 
-1. ``daily`` — every day of the month is covered by a daily source: the sum, exact.
-2. ``all_time`` — the cumulative counter is observed on both sides of both month boundaries
+1. ``daily`` — every day of the month is covered by a daily source: the sum, exact. Daily
+   sources are summed per model and month at import; the estimator reads those sums.
+2. ``deconvolved`` — the 30-day count was seen on at least half of the month's days and the
+   series bounds every day of it: consecutive counts chain each day to the day 30 before it
+   (``deconvolve``), giving the tightest bounds the counts allow, exact where the series
+   starts before creation. The estimate is the ``rolling30`` one (or the middle of the
+   bounds) clamped into them. Counts that contradict the model are left out and listed.
+3. ``all_time`` — the cumulative counter is observed on both sides of both month boundaries
    (the day before the month starts and its last day), each within ``max_gap_days``. The
    estimate interpolates the counter linearly to the boundaries; ``upper`` is the counter
    difference between the outer observations, ``lower`` between the inner ones.
-3. ``rolling30`` — the 30-day count R(t*) observed nearest the month's last day (within
+4. ``rolling30`` — the 30-day count R(t*) observed nearest the month's last day (within
    ``max_gap_days``, and only when its window holds at least half of the month's days, so one
    count never stands for a month it barely saw), scaled by the month's length:
    ``R(t*) × n / 30`` (n = days of the month since creation; the window is likewise cut at
@@ -29,7 +35,7 @@ cannot bound the month from above (say, a month no observation window reaches).
    ``R × 28/30`` with ``upper = R`` and ``lower = R −`` the smallest count whose window holds the
    two days before it. Month days outside the window raise ``upper`` the same way; window days
    outside the month lower ``lower``.
-4. ``daily_partial`` — a daily source covers only part of the month: the observed sum scaled to
+5. ``daily_partial`` — a daily source covers only part of the month: the observed sum scaled to
    the month; ``lower`` is the observed sum.
 
 ``not_created`` rows (created after the month) are exactly 0; ``none`` rows have no estimate.
@@ -53,6 +59,7 @@ producing observations.
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 
 import ibis
 import ibis.expr.types as ir
@@ -119,28 +126,36 @@ def estimate_monthly_downloads(
     ``months`` up to the newest observation (see the module docstring for methods and bounds).
     ``estimate`` is null only for ``none`` rows; ``upper`` is null where the month cannot be
     bounded from above."""
+    if evidence.daily is not None:  # read by several methods: sum once, not once each
+        evidence = replace(evidence, daily=evidence.daily.cache(), created=evidence.created.cache())
     newest = observed_days(evidence).day.max().as_scalar()
     months = months.filter(months.month_start <= newest).mutate(
         month_end=ibis.least(months.month_end, newest).cast("date"),
         complete=months.month_end <= newest,
     )
     grid = _grid(evidence, months)
+    obs = evidence.observations
+    kinds = set(obs.select("kind").distinct().to_pyarrow().column("kind").to_pylist())
     rolling, _ = clean_rolling(evidence)
     rolling = rolling.cache()
-    deconvolved = (
-        deconvolved_months(grid, rolling, evidence.created)
-        if deconvolve
-        else _no_deconvolution(grid)
-    )
-    candidates = [
-        _daily(grid, evidence).rename(lambda c: c if c in _KEYS else f"d_{c}"),
-        deconvolved.rename(lambda c: c if c in _KEYS else f"v_{c}"),
-        all_time(grid, evidence, max_gap_days).rename(lambda c: c if c in _KEYS else f"a_{c}"),
-        _rolling(grid, rolling, evidence, max_gap_days).rename(
-            lambda c: c if c in _KEYS else f"r_{c}"
-        ),
+    candidates = [  # a kind nobody observed adds nothing: its method is not built at all
+        (
+            deconvolved_months(grid, rolling, evidence.created)
+            if deconvolve and "rolling30" in kinds
+            else _nothing(grid, "est", "lo", "hi")
+        ).rename(lambda c: c if c in _KEYS else f"v_{c}"),
+        (
+            all_time(grid, evidence, max_gap_days)
+            if "all_time" in kinds
+            else _nothing(grid, "est", "lo", "hi", reset="boolean")
+        ).rename(lambda c: c if c in _KEYS else f"a_{c}"),
+        (
+            _rolling(grid, rolling, evidence, max_gap_days)
+            if "rolling30" in kinds
+            else _nothing(grid, "est", "lo", "hi", gap="int64")
+        ).rename(lambda c: c if c in _KEYS else f"r_{c}"),
     ]
-    joined = grid
+    joined = _with_daily(grid, evidence, "daily" in kinds)
     for candidate in candidates:
         joined = joined.left_join(candidate, list(_KEYS)).select(
             *joined.columns, *[c for c in candidate.columns if c not in _KEYS]
@@ -151,14 +166,18 @@ def estimate_monthly_downloads(
 _KEYS = ("model_id", "month")
 
 
-def _no_deconvolution(grid: ir.Table) -> ir.Table:
-    none = ibis.null("float64")
-    return grid.select(*_KEYS, est=none, lo=none, hi=none).limit(0)
+def _nothing(grid: ir.Table, *floats: str, **typed: str) -> ir.Table:
+    """A method's columns with no rows: what a method without evidence contributes."""
+    columns = {name: ibis.null("float64") for name in floats}
+    columns |= {name: ibis.null(kind) for name, kind in typed.items()}
+    return grid.select(*_KEYS, **columns).limit(0)
 
 
 def _grid(evidence: Evidence, months: ir.Table) -> ir.Table:
     """Every (model, month) with the effective first day (creation cuts the month)."""
     seen = evidence.observations.select("model_id").union(evidence.created.select("model_id"))
+    if evidence.daily is not None:
+        seen = seen.union(evidence.daily.select("model_id"))
     models = seen.distinct().left_join(evidence.created, "model_id").select("model_id", "created")
     grid = models.cross_join(months)
     start = ibis.greatest(grid.month_start, ibis.coalesce(grid.created, grid.month_start))
@@ -169,58 +188,60 @@ def _grid(evidence: Evidence, months: ir.Table) -> ir.Table:
     )
 
 
-def _daily(grid: ir.Table, evidence: Evidence) -> ir.Table:
-    """Sum of daily counts over covered days; exact when the whole month is covered."""
+def _with_daily(grid: ir.Table, evidence: Evidence, rows: bool) -> ir.Table:
+    """The grid with d_est, d_partial, d_lo, d_hi: the sum of daily counts over the covered
+    days, exact when the whole month is covered, scaled to it when only part is.
+
+    The sums are per model and month (stored so at import, or summed here from daily rows), so
+    a year of the Hub meets the grid in one join; the few shared sources' coverage is fetched
+    once and computed on each row, never joined."""
     obs = evidence.observations
     daily = obs.filter(obs.kind == "daily").left_join(evidence.created, "model_id")
-    # Days before creation do not count (the month starts at ``start``); summing per model and
-    # month before joining the grid keeps a year of the Hub (175M days) an aggregation instead
-    # of a range join against every model-month.
     daily = daily.filter(daily.created.isnull() | (daily.day >= daily.created.cast("date")))
     sums = daily.group_by(model_id=daily.model_id, month_start=daily.day.truncate("M")).aggregate(
         observed=daily.value.sum()
     )
-    if evidence.daily is not None:  # summed at import (older loads kept their daily rows)
-        stored = evidence.daily.select("model_id", "month_start", "observed", old=False)
-        both = sums.mutate(old=True).union(stored)
-        sums = both.group_by(["model_id", "month_start"]).aggregate(
-            observed=both.observed.argmin(both.old.cast("int64"))
-        )
-    sums = grid.join(sums, ["model_id", "month_start"]).select(*_KEYS, "observed")
-    cov = evidence.coverage.select(c_id="model_id", c_first="first_day", c_last="last_day")
-    shared = cov.filter(cov.c_id.isnull())  # few rows: one per daily source
-    own = cov.filter(cov.c_id.notnull())  # per-model segments of cumulative counters
-    pairs = grid.cross_join(shared).union(grid.join(own, grid.model_id == own.c_id))
-    overlap = (
-        days_between(
-            ibis.least(pairs.month_end, pairs.c_last), ibis.greatest(pairs.start, pairs.c_first)
-        )
-        + 1
+    if evidence.daily is not None:  # summed at import (loads before that kept daily rows)
+        stored = evidence.daily.select("model_id", "month_start", "observed")
+        if rows:
+            both = sums.mutate(old=True).union(stored.mutate(old=False))
+            sums = both.group_by(["model_id", "month_start"]).aggregate(
+                observed=both.observed.argmin(both.old.cast("int64"))
+            )
+        else:
+            sums = stored
+    sums = sums.select(s_id="model_id", s_month="month_start", observed="observed")
+    t = grid.left_join(
+        sums, (grid.model_id == sums.s_id) & (grid.month_start == sums.s_month)
+    ).drop("s_id", "s_month")
+    cov = evidence.coverage
+    shared = cov.filter(cov.model_id.isnull()).to_pyarrow().to_pylist()  # one per daily source
+    spans = [
+        _overlap(t.start, t.month_end, ibis.literal(c["first_day"]), ibis.literal(c["last_day"]))
+        for c in shared
+    ]
+    own = cov.filter(cov.model_id.notnull())  # per-model segments of cumulative counters
+    pairs = grid.select(*_KEYS, "start", "month_end").join(own, "model_id")
+    segments = pairs.group_by(_KEYS).aggregate(
+        own=_overlap(pairs.start, pairs.month_end, pairs.first_day, pairs.last_day).sum()
     )
-    covered = pairs.mutate(
-        covered=ibis.greatest(overlap, 0), need=days_between(pairs.month_end, pairs.start) + 1
-    ).group_by(_KEYS)
-    covered = covered.aggregate(  # sources may overlap; one model's segments do not
-        shared=ibis._.covered.max(where=ibis._.c_id.isnull()),
-        own=ibis._.covered.sum(where=ibis._.c_id.notnull()),
-        need=ibis._.need.max(),
-    )
-    covered = covered.mutate(
-        covered=ibis.greatest(covered.shared.fill_null(0), covered.own.fill_null(0))
-    )
-    result = covered.left_join(sums, list(_KEYS)).select(
-        "model_id", "month", "covered", "need", observed=ibis._.observed.fill_null(0)
-    )
-    result = result.filter(result.covered > 0)
-    full = result.covered >= result.need
-    observed = result.observed.cast("float64")
-    return result.select(
-        *_KEYS,
-        est=ibis.ifelse(full, observed, ibis.null("float64")),
-        partial=ibis.ifelse(full, ibis.null("float64"), observed * result.need / result.covered),
-        lo=observed,
-        hi=ibis.ifelse(full, observed, ibis.null("float64")),
-    )
+    t = t.left_join(segments, list(_KEYS)).drop("model_id_right", "month_right")
+    covered = ibis.greatest(t.own.fill_null(0), *spans) if spans else t.own.fill_null(0)
+    need = days_between(t.month_end, t.start) + 1
+    observed = t.observed.fill_null(0).cast("float64")
+    some, full = covered > 0, covered >= need
+    none = ibis.null("float64")
+    return t.mutate(
+        d_est=ibis.ifelse(some & full, observed, none),
+        d_partial=ibis.ifelse(some & ~full, observed * need / covered, none),
+        d_lo=ibis.ifelse(some, observed, none),
+        d_hi=ibis.ifelse(some & full, observed, none),
+    ).drop("observed", "own")
+
+
+def _overlap(start: ir.Value, end: ir.Value, first: ir.Value, last: ir.Value) -> ir.IntegerValue:
+    """Days from ``start`` to ``end`` that ``first`` … ``last`` covers (0 when none)."""
+    return ibis.greatest(days_between(ibis.least(end, last), ibis.greatest(start, first)) + 1, 0)
 
 
 def _rolling(grid: ir.Table, rolling: ir.Table, evidence: Evidence, max_gap: int) -> ir.Table:
@@ -327,7 +348,7 @@ def _combine(t: ir.Table) -> ir.Table:
         conflict=conflict,
         raw=ibis.cases(
             (t.method == "daily", t.d_est),
-            (t.method == "deconvolved", t.v_est),
+            (t.method == "deconvolved", ibis.coalesce(t.r_est, t.v_est)),
             (t.method == "all_time", t.a_est),
             (t.method == "rolling30", t.r_est),
             (t.method == "daily_partial", t.d_partial),
@@ -356,12 +377,11 @@ def _combine(t: ir.Table) -> ir.Table:
 def _flags(t: ir.Table) -> ir.StringValue:
     """conflict, counter_reset and nearest_<N>d (a 30-day count N days from the month end),
     joined by commas."""
-    nearest = (t.method == "rolling30") & (t.r_gap > 0)
-    flags = ibis.array(
-        [
-            ibis.ifelse(t.conflict, "conflict", None),
-            ibis.ifelse(t.a_reset.fill_null(False), "counter_reset", None),
-            ibis.ifelse(nearest, "nearest_" + t.r_gap.cast("string") + "d", None),
-        ]
+    nearest = ((t.method == "rolling30") & (t.r_gap > 0)).fill_null(False)
+    flags = (
+        ibis.ifelse(t.conflict.fill_null(False), ",conflict", "")
+        + ibis.ifelse(t.a_reset.fill_null(False), ",counter_reset", "")
+        + ibis.ifelse(nearest, ",nearest_" + t.r_gap.cast("string") + "d", "")
     )
-    return flags.filter(lambda f: f.notnull()).join(",")
+    return flags.substr(1)  # without the leading comma (string concatenation, not lists:
+    # a list per row cost seconds on a year of the Hub)

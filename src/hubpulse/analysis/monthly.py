@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 import ibis
 import ibis.expr.types as ir
 
+from hubpulse.analysis.estimator import METHODS
 from hubpulse.analysis.metrics import exact
 from hubpulse.registry import Registry
 from hubpulse.terms import TrendBy
@@ -63,12 +64,12 @@ def with_jumps(estimates: ir.Table, factor: float) -> ir.Table:
     rose or fell by more than ``factor``; else null) and ``jump_size`` (the larger of the two
     months). A month without an estimate compares with nothing, and a model's first month —
     only part of a month — is neither flagged nor compared with."""
-    per_model = ibis.window(group_by="model_id", order_by="month")
     newborn = estimates.created.notnull() & (
         estimates.created.truncate("M") >= estimates.month_start
     )
     counted = (estimates.method != "not_created") & ~newborn.fill_null(False)
     value = ibis.ifelse(counted, estimates.estimate, ibis.null("float64"))
+    per_model = ibis.window(group_by="model_id", order_by="month")
     t = estimates.mutate(now=value, before=value.lag().over(per_model))
     known = t.now.notnull() & t.before.notnull()
     rise = known & (t.now > factor * ibis.greatest(t.before, 1.0))
@@ -129,7 +130,7 @@ def monthly_downloads(
     estimated, top_model, top_share, flags, methods (see the module docstring)."""
     key = "model_id" if by == "model" else by
     credited = credited_estimates(estimates, shares, registry, basis)
-    g = _group_sums(credited, ["month", key])
+    g = _group_sums(credited, ["month", key], unique=by in ("family", "model"))
     month = ibis.window(group_by="month")
     g = g.mutate(
         estimate=ibis.ifelse(
@@ -165,21 +166,28 @@ def monthly_downloads(
     ).order_by(["month", ibis.desc("estimate"), key])
 
 
-def _group_sums(credited: ir.Table, keys: list[str]) -> ir.Table:
+def _group_sums(credited: ir.Table, keys: list[str], unique: bool = False) -> ir.Table:
     """Per group-month: weighted sums (exact decimals), model counts, coverage weights, the top
-    model and the largest jump, and the method counts."""
+    model and the largest jump, and the method counts — in one pass over the model-months.
+    ``unique``: each model appears once per group (families, models), so counting rows
+    counts models; otherwise distinct models are counted."""
     existing = credited.method != "not_created"
     known = existing & credited.estimate.notnull()
     weight = credited.basis.cast("float64") * credited.weight.cast("float64")
     value = exact(credited.estimate) * exact(credited.weight)
     odd = credited.jump.notnull()
+
+    def models(where: ir.BooleanValue) -> ir.IntegerScalar:
+        ids = credited.model_id
+        return ids.count(where=where) if unique else ids.nunique(where=where)
+
     grouped = credited.group_by(keys).aggregate(
         estimate=value.sum(),
         lower=(exact(credited.lower) * exact(credited.weight)).sum(),
         upper=(exact(credited.upper) * exact(credited.weight)).sum(),
         open_ended=credited.upper.isnull().any(),
-        models=credited.model_id.nunique(where=existing),
-        estimated=credited.model_id.nunique(where=known),
+        models=models(existing),
+        estimated=models(known),
         basis_all=weight.sum(where=existing),
         basis_known=weight.sum(where=known).fill_null(0.0),
         top_model=credited.model_id.argmax(value),
@@ -189,14 +197,25 @@ def _group_sums(credited: ir.Table, keys: list[str]) -> ir.Table:
         odd_size=(credited.jump_size * credited.weight.cast("float64")).max(where=odd),
         complete=credited.complete.min(),
         month_end=credited.month_end.max(),
+        **{f"n_{m}": models(credited.method == m) for m in METHODS},
     )
-    per_method = credited.group_by([*keys, "method"]).aggregate(n=credited.model_id.nunique())
-    methods = per_method.group_by(keys).aggregate(
-        methods=(per_method.method + ":" + per_method.n.cast("string")).group_concat(
-            " ", order_by=[ibis.desc(per_method.n), per_method.method]
+    # "method:count" by count, most first, then by name: sorted on a key that holds both
+    # (a few hundred group-months, so lists are cheap here)
+    entries = [
+        ibis.ifelse(
+            grouped[f"n_{m}"] > 0,
+            (10**12 - grouped[f"n_{m}"]).cast("string").lpad(13, "0")
+            + "|"
+            + m
+            + ":"
+            + grouped[f"n_{m}"].cast("string"),
+            None,
         )
-    )
-    return grouped.join(methods, keys)
+        for m in METHODS
+    ]
+    listed = ibis.array(entries).filter(lambda e: e.notnull()).sort()
+    text = listed.map(lambda e: e.split("|")[1]).join(" ")
+    return grouped.mutate(methods=text).drop(*[f"n_{m}" for m in METHODS])
 
 
 def _coverage(

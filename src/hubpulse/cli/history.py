@@ -77,15 +77,29 @@ def import_series(
 @app.command()
 def series(
     rejects: Annotated[bool, typer.Option(help="Show rejected observations instead.")] = False,
+    left_out: Annotated[
+        bool,
+        typer.Option(
+            "--left-out",
+            help="Show the 30-day counts the estimator leaves out (glitches, stale days, counts "
+            "before creation) and the models whose counts contradict the counting model.",
+        ),
+    ] = False,
     warehouse: WarehouseOpt = None,
     fmt: FormatOpt = "table",
 ) -> None:
-    """List imported download series (or their rejected observations)."""
+    """List imported download series (or their rejected or left-out observations)."""
     from hubpulse.present import tables
     from hubpulse.store.queries import list_series, list_series_rejects
     from hubpulse.store.warehouse import open_warehouse
 
     store = open_warehouse(_settings(warehouse).warehouse)
+    if left_out:
+        from hubpulse.analysis.deconvolve import list_left_out
+
+        table = list_left_out(store)
+        tables.emit(console, table, fmt, title=f"30-day counts left out ({table.num_rows:,})")
+        return
     table = list_series_rejects(store) if rejects else list_series(store)
     drop = [] if rejects else ["file_sha256", "hubpulse_version", "options"]
     title = "Rejected series observations" if rejects else "Series"

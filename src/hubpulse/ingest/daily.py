@@ -184,8 +184,10 @@ def _daily_rejects(
         else_=ibis.null("string"),
     )
     bad = t.mutate(reason=reason).filter(ibis._.reason.notnull())
-    unknown = t.filter(_valid(t)).semi_join(lost, "key")
-    parts = [bad, unknown.mutate(reason=ibis.literal("id not found in the models table"))]
+    parts = [bad]
+    if lost.count().execute():  # only then is the file read again for those rows
+        unknown = t.filter(_valid(t)).semi_join(lost, "key")
+        parts.append(unknown.mutate(reason=ibis.literal("id not found in the models table")))
     if dupes is not None:
         parts.append(dupes.mutate(reason=ibis.literal("duplicate row for this model and day")))
     out = ibis.union(*[p.select("row", "key", "raw_text", "reason") for p in parts])

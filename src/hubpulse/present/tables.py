@@ -40,8 +40,9 @@ MODE_NOTE = {
 
 
 ESTIMATOR_NOTE = (
-    "monthly downloads estimated per model from daily counts, else all-time counter brackets, "
-    "else the 30-day count nearest the month end (x days/30); lower/upper are hard bounds "
+    "monthly downloads estimated per model from daily counts, else daily 30-day counts "
+    "deconvolved into days, else all-time counter brackets, else the 30-day count nearest "
+    "the month end (x days/30); lower/upper are hard bounds "
     "(∞ = unbounded); — = no data; coverage = part of the group's newest 30-day downloads "
     "that was estimated; share and growth only where coverage ≥ {min_coverage:.0%}"
 )

@@ -6,16 +6,19 @@ hash and the hubpulse version that brought it, and a re-run is recognised and ch
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import duckdb
+import ibis
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from hubpulse._version import __version__
 from hubpulse.ingest.files import Snapshot
-from hubpulse.ingest.series import SeriesData
+from hubpulse.ingest.series import SERIES_MONTHS_SCHEMA, SeriesData
 
 LOAD_SCHEMA = pa.schema(
     [
@@ -61,6 +64,28 @@ def load_result(status: str, load_id: str, snapshot: Snapshot) -> LoadResult:
         rejects=snapshot.rejects.num_rows,
         aliases=snapshot.aliases.num_rows,
     )
+
+
+def write_series(
+    con: Any, data: SeriesData, load_id: str, staging: Path, schemas: dict[str, pa.Schema]
+) -> None:
+    """Every table of a series load into ``staging`` (one Parquet file each, with its load id)
+    and its raw files, byte for byte, under ``raw/``."""
+    empty = ibis.memtable(SERIES_MONTHS_SCHEMA.empty_table())
+    tables = {
+        "series": data.rows,
+        "series_models": data.models,
+        "coverage": data.coverage,
+        "series_rejects": data.rejects,
+        "series_months": data.months if data.months is not None else empty,
+    }
+    for name, expr in tables.items():
+        expr = expr.select(*schemas[name].names).cast(schemas[name])
+        expr = expr.mutate(load_id=ibis.literal(load_id))
+        con.to_parquet(expr, staging / f"{name}.parquet", compression="zstd")
+    for source in data.raw:
+        (staging / "raw").mkdir(exist_ok=True)
+        shutil.copyfile(source, staging / "raw" / source.name)
 
 
 def series_load_row(data: SeriesData, load_id: str, staging: Path) -> dict[str, object]:

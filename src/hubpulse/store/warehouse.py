@@ -8,7 +8,8 @@ This is the only module that knows the file layout and the table names::
     <root>/loads/<load_id>/loads.parquet     the load log row of this snapshot
     <root>/snapshots/date=YYYY-MM-DD         symlink to the load that holds that date
     <root>/series/<load_id>/*.parquet        one imported download series (ingest.series tables
-                                             + series_loads, its load log row)
+                                             + series_loads, its load log row; daily counts
+                                             as series_months sums, the file under raw/)
     <root>/crawls/<crawl_id>/                crawl checkpoints: state.json, pages/, the snapshot
     <root>/hub/                              huggingface_hub download cache of pulled dumps
     <root>/derived/<load_id>/                what a snapshot implies, built once (``derived``)
@@ -78,6 +79,7 @@ from hubpulse.store.loads import (
     load_row,
     read_load,
     series_load_row,
+    write_series,
 )
 from hubpulse.terms import Engine
 
@@ -94,7 +96,6 @@ COVERAGE = "coverage"
 SERIES_REJECTS = "series_rejects"
 SERIES_LOADS = "series_loads"
 SERIES_MONTHS = "series_months"
-RAW_DIR = "raw"  # a daily load's input files, byte for byte
 
 CATALOG_FILE = "catalog.duckdb"
 
@@ -243,6 +244,7 @@ class Warehouse:
         """Normalise a download series file of ``layout`` (``forecast``, or ``daily`` with the
         options of ``read_daily_series``) and store it as one series load, atomically and
         idempotently."""
+        self.root.mkdir(parents=True, exist_ok=True)  # DuckDB may spill into it while reading
         if layout == "forecast":
             data = read_forecast_series(path)
         elif layout == "daily":
@@ -264,22 +266,7 @@ class Warehouse:
             shutil.rmtree(stale, ignore_errors=True)
         staging = base / f".tmp-{load_id}"
         staging.mkdir(parents=True)
-        months = data.months
-        if months is None:
-            months = ibis.memtable(SERIES_MONTHS_SCHEMA.empty_table())
-        for name, expr in (
-            (SERIES, data.rows),
-            (SERIES_MODELS, data.models),
-            (COVERAGE, data.coverage),
-            (SERIES_REJECTS, data.rejects),
-            (SERIES_MONTHS, months),
-        ):
-            expr = expr.select(*SERIES_TABLES[name].names).cast(SERIES_TABLES[name])
-            expr = expr.mutate(load_id=ibis.literal(load_id))
-            self.con.to_parquet(expr, staging / f"{name}.parquet", compression="zstd")
-        for source in data.raw:
-            (staging / RAW_DIR).mkdir(exist_ok=True)
-            shutil.copyfile(source, staging / RAW_DIR / source.name)
+        write_series(self.con, data, load_id, staging, SERIES_TABLES)
         row = series_load_row(data, load_id, staging)
         write_parquet(
             staging / f"{SERIES_LOADS}.parquet", pa.Table.from_pylist([row], SERIES_LOAD_SCHEMA)
