@@ -126,8 +126,8 @@ def estimate_monthly_downloads(
     ``months`` up to the newest observation (see the module docstring for methods and bounds).
     ``estimate`` is null only for ``none`` rows; ``upper`` is null where the month cannot be
     bounded from above."""
-    if evidence.daily is not None:  # read by several methods: sum once, not once each
-        evidence = replace(evidence, daily=evidence.daily.cache(), created=evidence.created.cache())
+    if evidence.daily is not None:  # read by several methods: build once, not once each
+        evidence = replace(evidence, created=evidence.created.cache())
     newest = observed_days(evidence).day.max().as_scalar()
     months = months.filter(months.month_start <= newest).mutate(
         month_end=ibis.least(months.month_end, newest).cast("date"),

@@ -114,6 +114,8 @@ def prepare_history(
 ) -> History:
     """Estimate every model-month from ``first`` to ``last`` (default: the months the evidence
     spans) and attribute the models; ``analysis`` supplies the lineage graph."""
+    if evidence.daily is not None:  # every step below reads the daily sums: build them once
+        evidence = replace(evidence, daily=evidence.daily.cache())
     span = evidence_months(evidence)
     if span is None:
         raise HistoryError(
