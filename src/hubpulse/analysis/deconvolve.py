@@ -148,8 +148,10 @@ def _glitches(rolling: ir.Table) -> ir.Table:
 def day_bounds(clean: ir.Table, created: ir.Table) -> ir.Table:
     """model_id, n (day number), day, value (the 30-day count, where observed), lo, hi (bounds
     on the day's downloads; hi null = unbounded), slack (at observed days: R minus the window's
-    lower bounds) and bad (the model contradicts the counting model somewhere)."""
-    t = _chains(_span(clean, created))
+    lower bounds) and bad (the model contradicts the counting model somewhere). Only models
+    with counts on two consecutive days are deconvolved: a lone count (a snapshot's) links
+    nothing, and the month-end method already bounds it."""
+    t = _chains(_span(_series_only(clean), created))
     t = _through_runs(t, t.pinned_hi, ibis.literal(0, "int64"), "1")
     win = ibis.window(group_by="model_id", order_by="n", range=(-(WINDOW - 1), 0))
     ahead = ibis.window(group_by="model_id", order_by="n", range=(0, WINDOW - 1))
@@ -182,6 +184,14 @@ def contradictions(clean: ir.Table, created: ir.Table) -> ir.Table:
         reason="contradiction: the 30-day counts need negative downloads or downloads before "
         "creation on " + first.days.cast("string") + " day(s), the first shown (not deconvolved)",
     )
+
+
+def _series_only(clean: ir.Table) -> ir.Table:
+    w = ibis.window(group_by="model_id", order_by="day")
+    linked = clean.day.delta(clean.day.lag().over(w), unit="day") == 1  # type: ignore[attr-defined]
+    series = clean.mutate(linked=linked.fill_null(False))
+    series = series.filter(series.linked).select("model_id").distinct()
+    return clean.semi_join(series, "model_id")
 
 
 def _span(clean: ir.Table, created: ir.Table) -> ir.Table:
