@@ -50,7 +50,7 @@ def spark(work: str) -> dict[str, Any]:
 def _analyse(store: Any) -> dict[str, Any]:
     """Build the newest snapshot's stored analysis from scratch (both stages), timed by stage
     through the build's own notes."""
-    from hubpulse.analysis.stored import ensure_stored
+    from hubpulse.analysis.snapshot.stored import ensure_stored
     from hubpulse.registry import load_registry
 
     started = time.perf_counter()
@@ -160,7 +160,7 @@ def floor(models: str) -> dict[str, Any]:
 
 def daily(directory: str, work: str) -> dict[str, Any]:
     """Import a year of daily downloads, then family × month estimates for the year."""
-    from hubpulse.analysis.history import load_history
+    from hubpulse.analysis.history.history import load_history
     from hubpulse.ingest.series import DailyColumns
     from hubpulse.settings import load_settings
     from hubpulse.store.warehouse import open_warehouse

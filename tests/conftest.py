@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from hubpulse.analysis.snapshot import Analysis, analyse_snapshot
+from hubpulse.analysis.snapshot.snapshot import Analysis, analyse_snapshot
 from hubpulse.registry import load_registry
 from hubpulse.store.warehouse import Warehouse, open_warehouse
 

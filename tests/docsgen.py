@@ -123,9 +123,9 @@ def deconvolution_summary() -> None:
     deconvolved method decides, and how many series models it could use."""
     from collections import Counter
 
-    from hubpulse.analysis.deconvolve import list_left_out
-    from hubpulse.analysis.history import load_history
-    from hubpulse.analysis.month_claims import month_verdicts
+    from hubpulse.analysis.claims.month_comparison import month_verdicts
+    from hubpulse.analysis.history.deconvolve import list_left_out
+    from hubpulse.analysis.history.history import load_history
     from hubpulse.settings import load_settings
     from hubpulse.store.warehouse import open_warehouse
 

@@ -23,7 +23,7 @@ from independent import (
     vendor_of,
 )
 
-from hubpulse.analysis.flags import ThresholdError, Thresholds
+from hubpulse.analysis.snapshot.flags import ThresholdError, Thresholds
 from hubpulse.store.warehouse import open_warehouse
 
 DAY = dt.date(2026, 5, 20)

@@ -9,8 +9,8 @@ import pytest
 
 from bench.__main__ import run_job
 from bench.peer import run
-from hubpulse.analysis.metrics import rank_models
-from hubpulse.analysis.snapshot import analyse_snapshot
+from hubpulse.analysis.snapshot.ranking import rank_models
+from hubpulse.analysis.snapshot.snapshot import analyse_snapshot
 from hubpulse.ingest.synth import synthesize
 from hubpulse.registry import load_registry
 from hubpulse.store.warehouse import open_warehouse

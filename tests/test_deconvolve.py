@@ -15,9 +15,9 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from truth import MODEL, START, Truth, make_evidence
 
-from hubpulse.analysis.deconvolve import clean_rolling
-from hubpulse.analysis.estimator import estimate_monthly_downloads, month_table
-from hubpulse.analysis.evidence import evidence_months, read_evidence
+from hubpulse.analysis.history.deconvolve import clean_rolling
+from hubpulse.analysis.history.estimator import estimate_monthly_downloads, month_table
+from hubpulse.analysis.history.evidence import evidence_months, read_evidence
 from hubpulse.store.warehouse import open_warehouse
 
 linprog = pytest.importorskip("scipy.optimize").linprog

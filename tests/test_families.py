@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from graphs import model, records, snapshot
 
-from hubpulse.analysis.families import match_publishers
+from hubpulse.analysis.snapshot.families import match_publishers
 from hubpulse.errors import RegistryError, UnknownFamilyError
 from hubpulse.registry import load_registry
 

@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from truth import MODEL, START, Truth, evidence, make_evidence
 
-from hubpulse.analysis.estimator import (
+from hubpulse.analysis.history.estimator import (
     METHODS,
     HistoryError,
     estimate_monthly_downloads,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from graphs import aliases, model, records, snapshot
 
-from hubpulse.analysis.lineage import describe_lineage, model_depths, resolve_lineage
+from hubpulse.analysis.snapshot.lineage import describe_lineage, model_depths, resolve_lineage
 from hubpulse.errors import LineageError
 from hubpulse.ingest.records import normalise_record
 

@@ -8,9 +8,9 @@ from conftest import HUB_STATS
 from graphs import DAY, aliases, model, records, snapshot
 from independent import family_totals
 
-from hubpulse.analysis.claims import compare_families
-from hubpulse.analysis.metrics import count_derivatives, rank_models
-from hubpulse.analysis.snapshot import analyse_snapshot
+from hubpulse.analysis.claims.comparison import compare_families
+from hubpulse.analysis.snapshot.ranking import count_derivatives, rank_models
+from hubpulse.analysis.snapshot.snapshot import analyse_snapshot
 from hubpulse.registry import load_registry
 
 

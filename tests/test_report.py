@@ -14,8 +14,13 @@ from conftest import HUB_STATS
 from independent import size_totals
 from typer.testing import CliRunner
 
-from hubpulse.analysis.metrics import count_derivatives, parameter_count, rank_models, size_bucket
-from hubpulse.analysis.snapshot import Analysis
+from hubpulse.analysis.snapshot.ranking import (
+    count_derivatives,
+    parameter_count,
+    rank_models,
+    size_bucket,
+)
+from hubpulse.analysis.snapshot.snapshot import Analysis
 from hubpulse.cli import app
 from hubpulse.registry import load_registry
 

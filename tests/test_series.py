@@ -16,8 +16,8 @@ import pyarrow.parquet as pq
 import pytest
 from conftest import FORECAST
 
-from hubpulse.analysis.estimator import estimate_monthly_downloads, month_table
-from hubpulse.analysis.evidence import read_evidence
+from hubpulse.analysis.history.estimator import estimate_monthly_downloads, month_table
+from hubpulse.analysis.history.evidence import read_evidence
 from hubpulse.errors import SeriesFormatError
 from hubpulse.ingest.series import DailyColumns, read_forecast_series
 from hubpulse.store.queries import list_series, list_series_rejects

@@ -19,8 +19,8 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
 from test_report import cli_json, same
 
-from hubpulse.analysis.lineage import describe_lineage
-from hubpulse.analysis.snapshot import Analysis
+from hubpulse.analysis.snapshot.lineage import describe_lineage
+from hubpulse.analysis.snapshot.snapshot import Analysis
 from hubpulse.settings import load_settings
 from hubpulse.store.warehouse import open_warehouse
 from hubpulse.web.app import create_app

@@ -23,16 +23,16 @@ import pytest
 from conftest import HUB_STATS, HUB_STATS_DATE
 from graphs import model
 
-from hubpulse.analysis.claims import compare_family
-from hubpulse.analysis.lineage import describe_lineage
-from hubpulse.analysis.metrics import (
+from hubpulse.analysis.claims.comparison import compare_family
+from hubpulse.analysis.snapshot.lineage import describe_lineage
+from hubpulse.analysis.snapshot.ranking import (
     GROUPS,
     count_derivatives,
     derivatives_by_family,
     rank_models,
 )
-from hubpulse.analysis.snapshot import Analysis, analyse_snapshot
-from hubpulse.analysis.stored import FAMILY_TABLES, LINEAGE_TABLES, ensure_stored
+from hubpulse.analysis.snapshot.snapshot import Analysis, analyse_snapshot
+from hubpulse.analysis.snapshot.stored import FAMILY_TABLES, LINEAGE_TABLES, ensure_stored
 from hubpulse.errors import EngineError
 from hubpulse.ingest.files import ALIAS_SCHEMA, SNAPSHOT_SCHEMA
 from hubpulse.ingest.synth import synthesize

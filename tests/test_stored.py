@@ -21,15 +21,16 @@ from conftest import FIXTURES, HUB_STATS, HUB_STATS_DATE, cli
 from independent import family_totals
 from typer.testing import CliRunner
 
-from hubpulse.analysis.claims import compare_family
-from hubpulse.analysis.lineage import describe_lineage
-from hubpulse.analysis.metrics import (
-    count_derivatives,
-    derivatives_by_family,
-    rank_models,
+from hubpulse.analysis.claims.comparison import compare_family
+from hubpulse.analysis.snapshot.lineage import describe_lineage
+from hubpulse.analysis.snapshot.ranking import count_derivatives, derivatives_by_family, rank_models
+from hubpulse.analysis.snapshot.snapshot import Analysis, analyse_snapshot
+from hubpulse.analysis.snapshot.stored import (
+    FAMILY_TABLES,
+    LINEAGE_TABLES,
+    SIGNAL_TABLES,
+    load_analysis,
 )
-from hubpulse.analysis.snapshot import Analysis, analyse_snapshot
-from hubpulse.analysis.stored import FAMILY_TABLES, LINEAGE_TABLES, load_analysis
 from hubpulse.cli import app
 from hubpulse.ingest.synth import synthesize
 from hubpulse.registry import load_registry
@@ -101,10 +102,13 @@ def _stages(root: Path) -> dict[str, int]:
     return found
 
 
+STAGE_TABLES = {"lineage": LINEAGE_TABLES, "families": FAMILY_TABLES, "signals": SIGNAL_TABLES}
+
+
 def _published_are_whole(root: Path) -> None:
     """Every published stage holds meta.json and all its tables, each a readable Parquet."""
     for stage in (root / DERIVED).glob("*/[!.]*-*"):
-        tables = LINEAGE_TABLES if stage.name.startswith("lineage") else FAMILY_TABLES
+        tables = STAGE_TABLES[stage.name.split("-")[0]]  # a stage of a new name must be added
         assert (stage / "meta.json").is_file()
         for table in tables:
             pq.read_metadata(stage / f"{table}.parquet")
@@ -214,7 +218,7 @@ def test_a_warehouse_that_cannot_be_written_still_answers(
     def refuse(*args: object, **kwargs: object) -> None:
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr("hubpulse.analysis.stored.publish_stage", refuse)
+    monkeypatch.setattr("hubpulse.store.derived.publish_stage", refuse)
     assert _json("top", "--by", "family", "-w", str(root)) == want
     assert "cannot store the analysis" in caplog.text and "Permission denied" in caplog.text
     assert not list((root / DERIVED).glob("*/*-*"))

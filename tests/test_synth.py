@@ -14,9 +14,9 @@ import pytest
 from independent import family_totals
 from typer.testing import CliRunner
 
-from hubpulse.analysis.lineage import model_depths
-from hubpulse.analysis.metrics import rank_models
-from hubpulse.analysis.snapshot import analyse_snapshot
+from hubpulse.analysis.snapshot.lineage import model_depths
+from hubpulse.analysis.snapshot.ranking import rank_models
+from hubpulse.analysis.snapshot.snapshot import analyse_snapshot
 from hubpulse.cli import app
 from hubpulse.ingest.synth import MAX_DEPTH, MAX_MERGE, synthesize
 from hubpulse.registry import load_registry

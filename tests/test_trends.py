@@ -19,18 +19,18 @@ from graphs import aliases, model, snapshot
 from independent import forecast_month
 from truth import make_evidence
 
-from hubpulse.analysis.estimator import HistoryError
-from hubpulse.analysis.evidence import collect_evidence, read_evidence
-from hubpulse.analysis.history import History, prepare_history
-from hubpulse.analysis.month_claims import compare_month
-from hubpulse.analysis.snapshot import Analysis
-from hubpulse.analysis.trends import (
+from hubpulse.analysis.claims.month_comparison import compare_month
+from hubpulse.analysis.history.estimator import HistoryError
+from hubpulse.analysis.history.evidence import collect_evidence, read_evidence
+from hubpulse.analysis.history.history import History, prepare_history
+from hubpulse.analysis.history.trends import (
     concentration,
     count_new_derivatives,
     cumulative_downloads,
     find_milestones,
     parse_counts,
 )
+from hubpulse.analysis.snapshot.snapshot import Analysis
 from hubpulse.errors import UnknownFamilyError
 from hubpulse.ingest.series import SERIES_MODELS_SCHEMA, SERIES_SCHEMA
 from hubpulse.registry import UNATTRIBUTED, load_registry
@@ -246,7 +246,7 @@ def test_history_lineage_mode_credits_derivatives_to_their_root_family(
 ) -> None:
     store = open_warehouse(tmp_path / "wh")
     store.ingest(HUB_STATS)
-    from hubpulse.analysis.snapshot import analyse_snapshot
+    from hubpulse.analysis.snapshot.snapshot import analyse_snapshot
 
     analysis = analyse_snapshot(
         store.models(HUB_STATS_DATE), store.aliases(), load_registry(), HUB_STATS_DATE

@@ -14,7 +14,7 @@ import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
 
-from hubpulse.analysis.evidence import Evidence
+from hubpulse.analysis.history.evidence import Evidence
 
 START = dt.date(2025, 1, 1)
 MODEL = "org/model"

@@ -20,3 +20,15 @@ Metric = Literal["downloads_30d", "downloads_all_time"]
 
 TrendBy = Literal["family", "vendor", "country", "model", "author"]
 TREND_GROUPS: tuple[TrendBy, ...] = ("family", "vendor", "country", "model", "author")
+
+LLM_TASKS = (
+    "text-generation",
+    "text2text-generation",
+    "image-text-to-text",
+    "video-text-to-text",
+    "audio-text-to-text",
+    "any-to-any",
+    "conversational",
+)
+"""The pipeline tags ``--llm`` keeps: models that generate text from text, images, video, audio
+or any mix (chat and instruction models, vision-language models, omni models)."""

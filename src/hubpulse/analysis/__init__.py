@@ -1,2 +1,3 @@
-"""Analysis: lineage, families, metrics, the per-snapshot analysis every surface loads, the
-monthly estimator and questions over time. May import ``store``, ``ingest`` and the base modules."""
+"""Analysis in three rooms, lowest first: ``snapshot`` (what a snapshot implies), ``history``
+(monthly estimates and questions over time), ``claims`` (comparisons and audits). A room may
+import the rooms below it, ``store``, ``ingest`` and the base modules, never one above."""

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from hubpulse.cli import (
+from hubpulse.cli.options import (
     DateOpt,
     ExcludeOpt,
     FamiliesOpt,
@@ -16,12 +16,12 @@ from hubpulse.cli import (
     TaskOpt,
     ThresholdOpt,
     WarehouseOpt,
-    _analysis,
-    _date,
     _selection,
-    _settings,
+    analysis_of,
     app,
     console,
+    parse_date,
+    settings_of,
 )
 
 
@@ -79,11 +79,11 @@ def audit(
     × counting (raw, robust) — and say which it holds under: "SUBJECT out-downloads the next
     N (or --against) combined" over the snapshot's 30 days or --month, --milestone an
     all-time total, --derivatives a derivative count."""
-    from hubpulse.analysis.claim_runs import run_audit
+    from hubpulse.analysis.claims.runs import run_audit
     from hubpulse.present import tables
     from hubpulse.present.claims import print_audit
 
-    settings = _settings(warehouse, None, families)
+    settings = settings_of(warehouse, None, families)
     result, analysis = run_audit(
         settings,
         subject,
@@ -94,7 +94,7 @@ def audit(
         derivatives=_amount(derivatives, "--derivatives"),
         floor=floor,
         base=_selection(task, False, exclude, "raw", threshold, families),
-        date=_date(date),
+        date=parse_date(date),
     )
     meta = tables.meta(analysis, None)
     print_audit(console, result, fmt, meta)
@@ -115,13 +115,13 @@ def flags(
     """Why a model's downloads may say little about adoption: its flags (intermediary copy,
     dormant, CI-like or test repo, flood) with reasons, and the signals they were judged on.
     Without MODEL_ID: every flagged model, most downloaded first."""
-    from hubpulse.analysis.flags import describe_flags, flag_table
+    from hubpulse.analysis.snapshot.flags import describe_flags, flag_table
     from hubpulse.present import tables
     from hubpulse.present.claims import print_flags_of
 
-    settings = _settings(warehouse, None, families)
+    settings = settings_of(warehouse, None, families)
     thresholds = _selection(threshold=threshold).thresholds
-    analysis = _analysis(settings, date)
+    analysis = analysis_of(settings, date)
     meta = tables.meta(analysis, None) | {"thresholds": thresholds.describe()}
     if model_id is None:
         tables.emit_query(
@@ -142,7 +142,7 @@ def comparison_sets(fmt: FormatOpt = "table", families: FamiliesOpt = None) -> N
     from hubpulse.present import tables
     from hubpulse.registry import load_comparison_sets, load_registry
 
-    settings = _settings(None, families=families)
+    settings = settings_of(None, families=families)
     sets = load_comparison_sets(load_registry(settings.families_file), settings.comparisons_file)
     rows = [
         {

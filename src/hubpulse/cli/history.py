@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from hubpulse.cli import (
+from hubpulse.cli.options import (
     CountOpt,
     DateOpt,
     ExcludeOpt,
@@ -21,13 +21,13 @@ from hubpulse.cli import (
     ThresholdOpt,
     ToOpt,
     WarehouseOpt,
-    _analysis,
-    _history,
     _selection,
-    _settings,
-    _trend_by,
+    analysis_of,
     app,
     console,
+    history_of,
+    settings_of,
+    trend_by,
 )
 
 
@@ -60,7 +60,7 @@ def import_series(
     from hubpulse.present import progress
     from hubpulse.store.warehouse import open_warehouse
 
-    store = open_warehouse(_settings(warehouse).warehouse)
+    store = open_warehouse(settings_of(warehouse).warehouse)
     mapping = DailyColumns.from_pairs(column or [])
     for path in paths:
         result = store.import_series(
@@ -93,9 +93,9 @@ def series(
     from hubpulse.store.queries import list_series, list_series_rejects
     from hubpulse.store.warehouse import open_warehouse
 
-    store = open_warehouse(_settings(warehouse).warehouse)
+    store = open_warehouse(settings_of(warehouse).warehouse)
     if left_out:
-        from hubpulse.analysis.deconvolve import list_left_out
+        from hubpulse.analysis.history.deconvolve import list_left_out
 
         table = list_left_out(store)
         tables.emit(console, table, fmt, title=f"30-day counts left out ({table.num_rows:,})")
@@ -133,15 +133,15 @@ def monthly(
     min_coverage: MinCoverageOpt = None,
 ) -> None:
     """Estimated downloads per calendar month and group, with method and bounds."""
-    from hubpulse.analysis.trends import check_families
+    from hubpulse.analysis.history.trends import check_families
     from hubpulse.present import tables
 
-    settings = _settings(warehouse, mode, families, min_coverage=min_coverage)
+    settings = settings_of(warehouse, mode, families, min_coverage=min_coverage)
     chosen = _selection(task, llm, exclude, count, threshold, families)
-    history = _history(settings, first, last, chosen)
+    history = history_of(settings, first, last, chosen)
     names = check_families(history.registry, family) if family else None
     limit = (25 if fmt == "table" else 0) if limit is None else limit
-    table = history.monthly(_trend_by(by), names, limit=limit)
+    table = history.monthly(trend_by(by), names, limit=limit)
     title = f"Monthly downloads by {by}" + (f" (the {limit} largest per month)" if limit else "")
     title += tables.selection_title(chosen)
     tables.emit_query(console, table, fmt, meta=tables.history_meta(history), title=title)
@@ -164,12 +164,12 @@ def trend(
     min_coverage: MinCoverageOpt = None,
 ) -> None:
     """Monthly series of families: estimate, bounds, month-over-month growth, share."""
-    from hubpulse.analysis.trends import check_families, family_trend
+    from hubpulse.analysis.history.trends import check_families, family_trend
     from hubpulse.present import tables
 
-    settings = _settings(warehouse, mode, families, min_coverage=min_coverage)
+    settings = settings_of(warehouse, mode, families, min_coverage=min_coverage)
     chosen = _selection(task, llm, exclude, count, threshold, families)
-    history = _history(settings, first, last, chosen)
+    history = history_of(settings, first, last, chosen)
     names = check_families(history.registry, family)
     table = family_trend(history.monthly("family"), names, history.checks.min_coverage)
     if fmt == "table" and len(names) == 1:  # the title names it
@@ -195,10 +195,10 @@ def drivers(
 
     if by not in ("family", "vendor", "country", "author"):
         raise typer.BadParameter("choose family, vendor, country or author", param_hint="--by")
-    settings = _settings(warehouse, mode, families)
-    history = _history(settings, month, month)
+    settings = settings_of(warehouse, mode, families)
+    history = history_of(settings, month, month)
     name = group if by == "author" else history.registry.group(by, group)
-    table = history.drivers(_trend_by(by), name, month)
+    table = history.drivers(trend_by(by), name, month)
     meta = tables.history_meta(history) | {"group": name, "by": by, "month": month}
     title = f"Models behind {name} in {month} ({history.mode} mode)"
     tables.emit_query(console, table.limit(limit), fmt, meta=meta, title=title)
@@ -216,7 +216,7 @@ def milestones(
     families: FamiliesOpt = None,
 ) -> None:
     """Estimated day cumulative downloads (since --from) crossed each threshold, with bounds."""
-    from hubpulse.analysis.trends import (
+    from hubpulse.analysis.history.trends import (
         check_families,
         cumulative_downloads,
         find_milestones,
@@ -224,8 +224,8 @@ def milestones(
     )
     from hubpulse.present import tables
 
-    settings = _settings(warehouse, mode, families)
-    history = _history(settings, first, last)
+    settings = settings_of(warehouse, mode, families)
+    history = history_of(settings, first, last)
     name = check_families(history.registry, [family])[0]
     curve = cumulative_downloads(history.estimates, history.shares, history.registry)
     rows = curve.filter(curve.family == name).to_pyarrow().to_pylist()
@@ -256,8 +256,8 @@ def adoption(
     days against the median of the 10 models of the same size with the most downloads at that
     age, from the monthly estimates (ages read at month ends; no data where a month has no
     estimate or the history does not reach that age)."""
-    from hubpulse.analysis.history import load_history
-    from hubpulse.analysis.indicators import adoption_table
+    from hubpulse.analysis.history.adoption import adoption_table
+    from hubpulse.analysis.history.history import load_history
     from hubpulse.present import tables
     from hubpulse.store.warehouse import open_store
 
@@ -267,9 +267,9 @@ def adoption(
         raise typer.BadParameter(
             f"{ages!r}: give days such as 30,90", param_hint="--ages"
         ) from None
-    settings = _settings(warehouse, "publisher", families)
+    settings = settings_of(warehouse, "publisher", families)
     store = open_store(settings)
-    analysis = _analysis(settings, None, store)
+    analysis = analysis_of(settings, None, store)
     history = load_history(settings, None, None, store, analysis)
     table = adoption_table(history, analysis, target, days, limit)
     title = f"Relative adoption of {target or 'every model'} (cumulative downloads by age)"
@@ -291,14 +291,14 @@ def concentration_command(
     min_coverage: MinCoverageOpt = None,
 ) -> None:
     """Top-N share, HHI and Gini of monthly downloads across families, vendors or countries."""
-    from hubpulse.analysis.trends import concentration
+    from hubpulse.analysis.history.trends import concentration
     from hubpulse.present import tables
 
     if by not in ("family", "vendor", "country"):
         raise typer.BadParameter("choose family, vendor or country", param_hint="--by")
-    settings = _settings(warehouse, mode, families, min_coverage=min_coverage)
-    history = _history(settings, first, last)
-    group = _trend_by(by)
+    settings = settings_of(warehouse, mode, families, min_coverage=min_coverage)
+    history = history_of(settings, first, last)
+    group = trend_by(by)
     table = concentration(history.monthly(group), group, top, history.checks.min_coverage)
     title = f"Concentration of monthly downloads across {by}"
     tables.emit_query(console, table, fmt, meta=tables.history_meta(history), title=title)
@@ -316,11 +316,11 @@ def derivative_growth(
     families: FamiliesOpt = None,
 ) -> None:
     """New derivatives per month and family by relation, from creation dates (mode-free)."""
-    from hubpulse.analysis.trends import check_families, count_new_derivatives
+    from hubpulse.analysis.history.trends import check_families, count_new_derivatives
     from hubpulse.present import tables
 
-    settings = _settings(warehouse, mode, families)
-    analysis = _analysis(settings, date)
+    settings = settings_of(warehouse, mode, families)
+    analysis = analysis_of(settings, date)
     names = check_families(analysis.registry, family) if family else None
     table = count_new_derivatives(analysis, first, last, names)
     meta = tables.meta(analysis, settings.mode) | {"method": "derivatives by creation month"}

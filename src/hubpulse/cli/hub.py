@@ -6,13 +6,13 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from hubpulse.cli import (
+from hubpulse.cli.options import (
     FamiliesOpt,
     WarehouseOpt,
-    _date,
-    _settings,
     app,
     console,
+    parse_date,
+    settings_of,
 )
 
 if TYPE_CHECKING:
@@ -45,7 +45,7 @@ def crawl(
     from hubpulse.registry import load_registry
     from hubpulse.store.warehouse import open_warehouse
 
-    settings = _settings(warehouse, families=families)
+    settings = settings_of(warehouse, families=families)
     scope = None
     if not resume:
         scope = scope_for(
@@ -79,10 +79,12 @@ def pull_hub_stats_command(
     from hubpulse.store.pulls import pull_hub_stats
     from hubpulse.store.warehouse import open_warehouse
 
-    settings = _settings(warehouse)
+    settings = settings_of(warehouse)
     hub = _hub(settings)
     store = open_warehouse(settings.warehouse)
-    for load in pull_hub_stats(store, hub, revision=revision, date=_date(date), since=_date(since)):
+    for load in pull_hub_stats(
+        store, hub, revision=revision, date=parse_date(date), since=parse_date(since)
+    ):
         progress.print_load(console, load)
 
 
@@ -101,7 +103,7 @@ def pull_characterization_command(
     from hubpulse.store.pulls import pull_characterization
     from hubpulse.store.warehouse import open_warehouse
 
-    settings = _settings(warehouse)
+    settings = settings_of(warehouse)
     hub = _hub(settings)
     store = open_warehouse(settings.warehouse)
     mapping = DailyColumns.from_pairs(column or [])

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 import typer
 
-from hubpulse.cli import (
+from hubpulse.cli.options import (
     CountOpt,
     DateOpt,
     ExcludeOpt,
@@ -18,11 +18,11 @@ from hubpulse.cli import (
     TaskOpt,
     ThresholdOpt,
     WarehouseOpt,
-    _date,
     _selection,
-    _settings,
     app,
     console,
+    parse_date,
+    settings_of,
 )
 
 
@@ -59,11 +59,11 @@ def report(
     from hubpulse.present.render import render_html, render_markdown, verdict_sentences, write_pngs
     from hubpulse.present.report import build_report
 
-    settings = _settings(warehouse, mode, families)
+    settings = settings_of(warehouse, mode, families)
     with console.status("Computing the report's figures…"):
         result = build_report(
             settings,
-            date=_date(date),
+            date=parse_date(date),
             month=month,
             family=family,
             next_n=next_n,
@@ -103,7 +103,7 @@ def serve(
 
     from hubpulse.web.app import create_app
 
-    settings = _settings(warehouse, mode, families)
+    settings = settings_of(warehouse, mode, families)
     if host not in ("127.0.0.1", "localhost", "::1"):
         console.print(
             f"[yellow]warning:[/] binding {host}: anyone who can reach it can read the data"

@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from hubpulse.cli import (
+from hubpulse.cli.options import (
     AgainstOpt,
     CountOpt,
     DateOpt,
@@ -25,15 +25,15 @@ from hubpulse.cli import (
     TaskOpt,
     ThresholdOpt,
     WarehouseOpt,
-    _analysis,
-    _by_group,
-    _date,
-    _group,
-    _metric,
     _selection,
-    _settings,
+    analysis_of,
     app,
+    by_group,
     console,
+    group_of,
+    metric_of,
+    parse_date,
+    settings_of,
 )
 from hubpulse.terms import GROUPS
 
@@ -51,9 +51,11 @@ def ingest(
     from hubpulse.present import progress
     from hubpulse.store.warehouse import open_warehouse
 
-    store = open_warehouse(_settings(warehouse).warehouse)
+    store = open_warehouse(settings_of(warehouse).warehouse)
     for path in paths:
-        result = progress.ingest_with_progress(console, store, path, _date(date), replace=replace)
+        result = progress.ingest_with_progress(
+            console, store, path, parse_date(date), replace=replace
+        )
         progress.print_load(console, result)
 
 
@@ -64,7 +66,7 @@ def snapshots(warehouse: WarehouseOpt = None, fmt: FormatOpt = "table") -> None:
     from hubpulse.store.queries import list_snapshots
     from hubpulse.store.warehouse import open_warehouse
 
-    table = list_snapshots(open_warehouse(_settings(warehouse).warehouse))
+    table = list_snapshots(open_warehouse(settings_of(warehouse).warehouse))
     drop = ["file_sha256", "hubpulse_version", "date_inferred"]
     tables.emit(console, tables.brief(table, fmt, drop=drop), fmt, title="Snapshots")
 
@@ -76,8 +78,8 @@ def rejects(warehouse: WarehouseOpt = None, date: DateOpt = None, fmt: FormatOpt
     from hubpulse.store.queries import list_rejects
     from hubpulse.store.warehouse import open_warehouse
 
-    store = open_warehouse(_settings(warehouse).warehouse)
-    table = tables.brief(list_rejects(store, _date(date)), fmt, drop=["raw"])
+    store = open_warehouse(settings_of(warehouse).warehouse)
+    table = tables.brief(list_rejects(store, parse_date(date)), fmt, drop=["raw"])
     tables.emit(console, table, fmt, title="Rejected records (raw record: --format json)")
 
 
@@ -92,7 +94,7 @@ def check(warehouse: WarehouseOpt = None) -> None:
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DamagedWarehouseWarning)  # listed below instead
-        store = open_warehouse(_settings(warehouse).warehouse)
+        store = open_warehouse(settings_of(warehouse).warehouse)
     result = check_warehouse(store)
     store.refresh_catalog()  # derived data: rewritten whenever asked
     for problem in result.problems:
@@ -121,11 +123,11 @@ def analyse(
 ) -> None:
     """Build the stored analysis of a snapshot (lineage, attributions, dimensions) that every
     question reads; questions build it themselves when it is missing or out of date."""
-    from hubpulse.analysis.stored import analyse as build
+    from hubpulse.analysis.snapshot.stored import analyse as build
     from hubpulse.present import tables
 
-    settings = _settings(warehouse, None, families, engine, spark_master)
-    rows = build(settings, _date(date), rebuild=rebuild)
+    settings = settings_of(warehouse, None, families, engine, spark_master)
+    rows = build(settings, parse_date(date), rebuild=rebuild)
     if fmt != "table":
         tables.emit(console, rows, fmt, title="Stored analysis")
         return
@@ -144,7 +146,7 @@ def families(families: FamiliesOpt = None, fmt: FormatOpt = "table") -> None:
     from hubpulse.present import tables
     from hubpulse.registry import load_registry
 
-    registry = load_registry(_settings(None, families=families).families_file)
+    registry = load_registry(settings_of(None, families=families).families_file)
     tables.emit(console, tables.registry_rows(registry), fmt, title="Families")
 
 
@@ -172,16 +174,16 @@ def top(
     spark_master: SparkMasterOpt = None,
 ) -> None:
     """Rank families, models, vendors, countries, authors or sizes by downloads."""
-    from hubpulse.analysis.metrics import rank_models
+    from hubpulse.analysis.snapshot.ranking import rank_models
     from hubpulse.present import tables
 
     if by not in GROUPS:
         raise typer.BadParameter(f"choose one of {', '.join(GROUPS)}", param_hint="--by")
-    settings = _settings(warehouse, mode, families, engine, spark_master)
+    settings = settings_of(warehouse, mode, families, engine, spark_master)
     chosen = _selection(task, llm, exclude, count, threshold, families)
-    analysis = _analysis(settings, date)
+    analysis = analysis_of(settings, date)
     table = rank_models(
-        analysis, by=_group(by), mode=settings.mode, limit=limit, selection=chosen, family=family
+        analysis, by=group_of(by), mode=settings.mode, limit=limit, selection=chosen, family=family
     )
     of = f" of {analysis.registry.get(family).name}" if family else ""
     tables.emit_query(
@@ -226,10 +228,10 @@ def compare(
 
     Without --month: the 30-day (or all-time) counts of one snapshot. With --month: the
     estimated downloads of that calendar month, with bounds: holds, fails or undecided."""
-    from hubpulse.analysis.claim_runs import compare_claims
+    from hubpulse.analysis.claims.runs import compare_claims
     from hubpulse.present.claims import print_claims
 
-    settings = _settings(warehouse, mode, families, engine, spark_master)
+    settings = settings_of(warehouse, mode, families, engine, spark_master)
     chosen = _selection(task, llm, exclude, count, threshold, families)
     explicit = mode is not None or "HUBPULSE_MODE" in os.environ
     found, sources = compare_claims(
@@ -237,12 +239,12 @@ def compare(
         family,
         next_n=next_n,
         against=against,
-        by=_by_group(by),
-        metric=_metric(metric),
+        by=by_group(by),
+        metric=metric_of(metric),
         month=month,
         modes=(settings.mode,) if explicit else None,
         selection=chosen,
-        date=_date(date),
+        date=parse_date(date),
     )
     print_claims(console, found, sources, fmt, chosen)
 
@@ -266,12 +268,12 @@ def derivatives(
     spark_master: SparkMasterOpt = None,
 ) -> None:
     """Count derivatives of a family or model by relation, with distinct publishers."""
-    from hubpulse.analysis.metrics import count_derivatives
+    from hubpulse.analysis.snapshot.ranking import count_derivatives
     from hubpulse.present import tables
 
-    settings = _settings(warehouse, mode, families, engine, spark_master)
+    settings = settings_of(warehouse, mode, families, engine, spark_master)
     chosen = _selection(task, llm, None, count, threshold, families)
-    analysis = _analysis(settings, date)
+    analysis = analysis_of(settings, date)
     table = count_derivatives(analysis, target, min_downloads=min_downloads, selection=chosen)
     tables.emit_query(
         console,
@@ -298,13 +300,13 @@ def lineage(
 ) -> None:
     """Show a model's ancestry up to its roots, a summary of its descendants, its size, its
     flags with reasons and its derivative credit."""
-    from hubpulse.analysis.indicators import model_extras
-    from hubpulse.analysis.lineage import describe_lineage
-    from hubpulse.analysis.metrics import model_dimensions
+    from hubpulse.analysis.snapshot.dimensions import model_dimensions
+    from hubpulse.analysis.snapshot.indicators import model_extras
+    from hubpulse.analysis.snapshot.lineage import describe_lineage
     from hubpulse.present import tables
 
-    settings = _settings(warehouse, mode, families, engine, spark_master)
-    analysis = _analysis(settings, date)
+    settings = settings_of(warehouse, mode, families, engine, spark_master)
+    analysis = analysis_of(settings, date)
     report = describe_lineage(analysis.lineage, model_dimensions(analysis), model_id)
     extras = model_extras(analysis, model_id, _selection(threshold=threshold).thresholds)
     tables.print_lineage(console, report, fmt, tables.meta(analysis, settings.mode), extras)
@@ -319,7 +321,7 @@ def demo(
     """Ingest the bundled real data and answer the seed questions (what `make demo` runs)."""
     from hubpulse.present.demo import run_demo
 
-    path = run_demo(console, _settings(warehouse))
+    path = run_demo(console, settings_of(warehouse))
     console.print(
         f"Report: {path} (open it in a browser; `hubpulse serve -w {warehouse}` for the dashboard)",
         highlight=False,

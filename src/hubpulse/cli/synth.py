@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from hubpulse.cli import app, console
+from hubpulse.cli.options import app, console
 
 
 @app.command()

@@ -24,10 +24,10 @@ from hubpulse.present.tables import (
 from hubpulse.terms import OutputFormat
 
 if TYPE_CHECKING:
-    from hubpulse.analysis.audit import Audit
-    from hubpulse.analysis.claims import Comparison
-    from hubpulse.analysis.month_claims import MonthlyComparison
-    from hubpulse.analysis.selection import Selection
+    from hubpulse.analysis.claims.audit import Audit
+    from hubpulse.analysis.claims.comparison import Comparison
+    from hubpulse.analysis.claims.month_comparison import MonthlyComparison
+    from hubpulse.analysis.snapshot.selection import Selection
 
 
 def print_claims(
@@ -39,7 +39,7 @@ def print_claims(
 ) -> None:
     """``compare``'s results (``claim_runs.compare_claims``) with what each read: snapshot
     comparisons with their analysis, month comparisons with their history."""
-    from hubpulse.analysis.history import History
+    from hubpulse.analysis.history.history import History
 
     if sources and isinstance(sources[0], History):
         metas = [history_meta(h) for h in sources]

@@ -10,17 +10,14 @@ from pathlib import Path
 
 from rich.console import Console
 
-from hubpulse.analysis.claims import compare_family
-from hubpulse.analysis.history import History, load_history
-from hubpulse.analysis.lineage import describe_lineage
-from hubpulse.analysis.metrics import (
-    count_derivatives,
-    model_dimensions,
-    rank_models,
-)
-from hubpulse.analysis.month_claims import compare_family_month
-from hubpulse.analysis.snapshot import Analysis
-from hubpulse.analysis.stored import load_analysis
+from hubpulse.analysis.claims.comparison import compare_family
+from hubpulse.analysis.claims.month_comparison import compare_family_month
+from hubpulse.analysis.history.history import History, load_history
+from hubpulse.analysis.snapshot.dimensions import model_dimensions
+from hubpulse.analysis.snapshot.lineage import describe_lineage
+from hubpulse.analysis.snapshot.ranking import count_derivatives, rank_models
+from hubpulse.analysis.snapshot.snapshot import Analysis
+from hubpulse.analysis.snapshot.stored import load_analysis
 from hubpulse.present.claims import print_comparison, print_month_comparisons
 from hubpulse.present.progress import ingest_with_progress, print_load, print_series_load
 from hubpulse.present.render import render_html

@@ -16,21 +16,17 @@ from typing import Any
 import pyarrow as pa
 
 from hubpulse._version import __version__
-from hubpulse.analysis.claim_runs import headline_audits
-from hubpulse.analysis.claims import compare_families
-from hubpulse.analysis.estimator import HistoryError, parse_month
-from hubpulse.analysis.flags import LLM_TASKS, Thresholds
-from hubpulse.analysis.history import History, load_history, month_range
-from hubpulse.analysis.metrics import (
-    SIZE_BUCKETS,
-    derivatives_by_family,
-    rank_models,
-)
-from hubpulse.analysis.month_claims import compare_month
-from hubpulse.analysis.selection import Selection
-from hubpulse.analysis.snapshot import Analysis
-from hubpulse.analysis.stored import load_analysis
-from hubpulse.analysis.trends import concentration
+from hubpulse.analysis.claims.comparison import compare_families
+from hubpulse.analysis.claims.month_comparison import compare_month
+from hubpulse.analysis.claims.runs import headline_audits
+from hubpulse.analysis.history.estimator import HistoryError, parse_month
+from hubpulse.analysis.history.history import History, load_history, month_range
+from hubpulse.analysis.history.trends import concentration
+from hubpulse.analysis.snapshot.flags import Thresholds
+from hubpulse.analysis.snapshot.ranking import SIZE_BUCKETS, derivatives_by_family, rank_models
+from hubpulse.analysis.snapshot.selection import Selection
+from hubpulse.analysis.snapshot.snapshot import Analysis
+from hubpulse.analysis.snapshot.stored import load_analysis
 from hubpulse.present.charts import Chart, family_colors
 from hubpulse.present.report_charts import report_charts
 from hubpulse.present.tables import MODE_NOTE, estimator_note, selection_title, to_json
@@ -38,7 +34,7 @@ from hubpulse.registry import UNATTRIBUTED
 from hubpulse.settings import Settings
 from hubpulse.store.queries import list_series, list_snapshots, partial_extract_warning
 from hubpulse.store.warehouse import Warehouse, open_warehouse
-from hubpulse.terms import GroupBy
+from hubpulse.terms import LLM_TASKS, GroupBy
 
 CAVEATS = (
     "Download counts are the Hub's own: a download is a request for one of a repo's "

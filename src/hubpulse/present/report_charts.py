@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from hubpulse.analysis.sizes import SIZE_BUCKETS, UNKNOWN_SIZE
+from hubpulse.analysis.snapshot.sizes import SIZE_BUCKETS, UNKNOWN_SIZE
 from hubpulse.present.charts import OTHERS, PALETTE, Chart, Series
 from hubpulse.registry import UNATTRIBUTED
 

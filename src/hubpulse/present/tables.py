@@ -26,10 +26,10 @@ from rich.tree import Tree
 from hubpulse.terms import Mode, OutputFormat
 
 if TYPE_CHECKING:
-    from hubpulse.analysis.history import History
-    from hubpulse.analysis.lineage import LineageReport
-    from hubpulse.analysis.selection import Selection
-    from hubpulse.analysis.snapshot import Analysis
+    from hubpulse.analysis.history.history import History
+    from hubpulse.analysis.snapshot.lineage import LineageReport
+    from hubpulse.analysis.snapshot.selection import Selection
+    from hubpulse.analysis.snapshot.snapshot import Analysis
     from hubpulse.registry import Registry
 
 MODE_NOTE = {
@@ -74,7 +74,7 @@ def selection_meta(
     snapshot (``analysis``; without one, nothing is said about removals)."""
     if selection is None or selection.everything:
         return {}
-    from hubpulse.analysis.metrics import removed_by_robust
+    from hubpulse.analysis.snapshot.ranking import removed_by_robust
 
     found: dict[str, Any] = {"selection": selection.to_dict()}
     if analysis is not None and selection.count == "robust":

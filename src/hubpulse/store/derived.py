@@ -1,7 +1,10 @@
 """Derived tables: what a snapshot implies, stored beside it so that questions only read.
 
-The store knows where derived tables live and how they are published; ``analysis.stored``
-knows what they hold and how they are computed. Layout::
+The store knows where derived tables live and how they are published; the analysis modules
+know what they hold and how they are computed. ``ensure_stage`` is the one way a stage is had:
+find it → take the build lock → look again (another process may have built it meanwhile) →
+build and publish; ``load_stage`` adds reading it, and building it again once when a stored
+table cannot be read. Layout::
 
     <root>/derived/<load_id>/<stage>-<key>/<table>.parquet   one stage's tables
     <root>/derived/<load_id>/<stage>-<key>/meta.json         what they were built from, and when
@@ -21,12 +24,14 @@ import contextlib
 import fcntl
 import hashlib
 import json
+import logging
 import os
 import shutil
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +45,7 @@ from hubpulse.store.engines import is_spark, register_views
 
 DERIVED = "derived"
 KEEP = 3
+log = logging.getLogger("hubpulse")
 ROW_GROUP = 65_536  # small row groups: a lookup by a sorted key reads one or two of them
 
 
@@ -58,6 +64,25 @@ class Stage:
 
     def path(self, table: str) -> Path:
         return self.directory / f"{table}.parquet"
+
+
+Writer = Callable[[Path], None]
+
+
+@dataclass(frozen=True)
+class StageSpec:
+    """What a stage is and how it is built: its name, key and tables, and ``build`` — called
+    under the build lock only when the stage is missing — returning a writer per table (each
+    computed in its turn) and what ``meta.json`` records beside the key and build time.
+    ``subject`` names what it is of ("snapshot 2026-01-01") and ``inputs`` what a changed key
+    means, for the one line that says why a build happens."""
+
+    name: str
+    key: str
+    tables: tuple[str, ...]
+    build: Callable[[], tuple[dict[str, Writer], dict[str, Any]]] = field(compare=False)
+    subject: str = ""
+    inputs: str = "its inputs"
 
 
 def aliases_digest(con: Any, table: str = "aliases") -> str:
@@ -96,21 +121,75 @@ def other_builds(root: Path, load_id: str, stage: str, key: str) -> list[Path]:
     return [d for d in found if d.name != f"{stage}-{key}"]
 
 
+_held = threading.local()
+
+
 @contextlib.contextmanager
 def build_lock(root: Path, load_id: str) -> Iterator[None]:
     """One builder per snapshot: a second process asking for the same tables waits here, then
-    finds them published."""
+    finds them published. Re-entrant within a thread, so a caller that builds several stages
+    as one (``analyse``) holds it across them and a racer finds them all published."""
     base = load_dir(root, load_id)
+    held: set[Path] = _held.__dict__.setdefault("paths", set())
+    if base in held:
+        yield
+        return
     base.mkdir(parents=True, exist_ok=True)
     with (base / ".build.lock").open("w") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
+        held.add(base)
         try:
             yield
         finally:
+            held.discard(base)
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-Writer = Callable[[Path], None]
+def ensure_stage(
+    root: Path, load_id: str, spec: StageSpec, *, rebuild: bool = False
+) -> tuple[Stage, bool]:
+    """The published stage of ``spec`` for the load and whether this call built it: found as
+    published, or built under the build lock after looking again (a second process asking for
+    the same stage waits, then finds it). ``rebuild`` builds it even when it is published."""
+    if not rebuild and (found := find_stage(root, load_id, spec.name, spec.key, spec.tables)):
+        return found, False
+    with build_lock(root, load_id):
+        if not rebuild and (found := find_stage(root, load_id, spec.name, spec.key, spec.tables)):
+            return found, False
+        _announce(root, load_id, spec, rebuild)
+        began = time.perf_counter()
+        writers, meta = spec.build()
+        meta = {"stage": spec.name, **meta}
+        return publish_stage(root, load_id, spec.name, spec.key, writers, meta, began), True
+
+
+def _announce(root: Path, load_id: str, spec: StageSpec, rebuild: bool) -> None:
+    of = f" of {spec.subject}" if spec.subject else ""
+    if rebuild:
+        log.info("rebuilding the %s%s (asked for)", spec.name, of)
+    elif other_builds(root, load_id, spec.name, spec.key):
+        log.info("%s changed since the %s%s was stored: rebuilding it", spec.inputs, spec.name, of)
+    else:
+        log.info("building the %s%s (once; later questions read it)", spec.name, of)
+
+
+def load_stage(
+    root: Path, load_id: str, backend: Any, spec: StageSpec, *, rebuild: bool = False
+) -> tuple[Stage, dict[str, ir.Table], bool]:
+    """``ensure_stage``, then the stage's tables read as views of ``backend``; a stored table
+    that cannot be read is built again once (one warning line) instead of failing."""
+    stage, built = ensure_stage(root, load_id, spec, rebuild=rebuild)
+    try:
+        return stage, read_stage(backend, stage, list(spec.tables)), built
+    except DerivedDamagedError as exc:
+        log.warning("the stored %s is damaged (%s): building it again", spec.name, exc)
+        stage, _ = ensure_stage(root, load_id, spec, rebuild=True)
+        return stage, read_stage(backend, stage, list(spec.tables)), True
+
+
+def stage_rows(stage: Stage, tables: Iterable[str]) -> dict[str, int]:
+    """Rows of each of the stage's ``tables`` (read from the Parquet footers)."""
+    return {t: pq.read_metadata(stage.path(t)).num_rows for t in tables}
 
 
 def publish_stage(

@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 
-from hubpulse.analysis.metrics import GROUPS, GroupBy, rank_models
+from hubpulse.analysis.snapshot.ranking import GROUPS, GroupBy, rank_models
 from hubpulse.present.tables import selection_meta
 from hubpulse.web.claims import audit_in_view, compare_in_view
 from hubpulse.web.params import (

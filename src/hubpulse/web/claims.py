@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from hubpulse.analysis.claim_runs import compare_claims, run_audit
-from hubpulse.analysis.claims import compare_families
-from hubpulse.analysis.month_claims import compare_month
-from hubpulse.analysis.selection import Selection
+from hubpulse.analysis.claims.comparison import compare_families
+from hubpulse.analysis.claims.month_comparison import compare_month
+from hubpulse.analysis.claims.runs import compare_claims, run_audit
+from hubpulse.analysis.snapshot.selection import Selection
 from hubpulse.errors import HubpulseError
 from hubpulse.web.views import View, view_meta
 

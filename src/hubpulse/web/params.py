@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 from fastapi import Depends, Path, Query, Request
 from pydantic import BaseModel
 
-from hubpulse.analysis.selection import Selection
+from hubpulse.analysis.snapshot.selection import Selection
 from hubpulse.settings import Mode
 from hubpulse.web.views import Dashboard
 

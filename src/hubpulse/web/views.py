@@ -22,12 +22,13 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from hubpulse.analysis.history import month_range
-from hubpulse.analysis.lineage import describe_lineage
-from hubpulse.analysis.metrics import model_dimensions, model_families
-from hubpulse.analysis.snapshot import Analysis
-from hubpulse.analysis.stored import load_analysis
-from hubpulse.analysis.trends import family_trend
+from hubpulse.analysis.history.history import month_range
+from hubpulse.analysis.history.trends import family_trend
+from hubpulse.analysis.snapshot.dimensions import model_dimensions
+from hubpulse.analysis.snapshot.lineage import describe_lineage
+from hubpulse.analysis.snapshot.ranking import model_families
+from hubpulse.analysis.snapshot.snapshot import Analysis
+from hubpulse.analysis.snapshot.stored import load_analysis
 from hubpulse.errors import SnapshotNotFoundError
 from hubpulse.present.report import Report, build_report, source_lines
 from hubpulse.present.tables import MODE_NOTE

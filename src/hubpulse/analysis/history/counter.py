@@ -8,7 +8,7 @@ from __future__ import annotations
 import ibis
 import ibis.expr.types as ir
 
-from hubpulse.analysis.evidence import Evidence
+from hubpulse.analysis.history.evidence import Evidence
 
 _KEYS = ("model_id", "month")
 

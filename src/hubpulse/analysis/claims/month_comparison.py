@@ -11,9 +11,9 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from hubpulse.analysis.claims import Against, missing_group, set_fields, standing
-from hubpulse.analysis.history import History
-from hubpulse.analysis.selection import Selection
+from hubpulse.analysis.claims.comparison import Against, missing_group, set_fields, standing
+from hubpulse.analysis.history.history import History
+from hubpulse.analysis.snapshot.selection import Selection
 from hubpulse.registry import UNATTRIBUTED
 from hubpulse.terms import Mode
 

@@ -15,9 +15,9 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from hubpulse.analysis.metrics import rank_models
-from hubpulse.analysis.selection import Selection
-from hubpulse.analysis.snapshot import Analysis
+from hubpulse.analysis.snapshot.ranking import rank_models
+from hubpulse.analysis.snapshot.selection import Selection
+from hubpulse.analysis.snapshot.snapshot import Analysis
 from hubpulse.errors import UnknownFamilyError
 from hubpulse.registry import UNATTRIBUTED
 from hubpulse.terms import Metric, Mode

@@ -11,12 +11,12 @@ from typing import TYPE_CHECKING, Any
 import ibis
 import ibis.expr.types as ir
 
-from hubpulse.analysis.audit import GROUPINGS, Audit, empty_row, known_group, subject_in
-from hubpulse.analysis.flags import model_signals
-from hubpulse.analysis.metrics import derivative_pairs, first_party, model_dimensions
+from hubpulse.analysis.claims.audit import GROUPINGS, Audit, empty_row, known_group, subject_in
+from hubpulse.analysis.snapshot.dimensions import derivative_pairs, first_party, model_dimensions
+from hubpulse.analysis.snapshot.flags import model_signals
 
 if TYPE_CHECKING:
-    from hubpulse.analysis.snapshot import Analysis
+    from hubpulse.analysis.snapshot.snapshot import Analysis
 
 
 def audit_derivatives(analysis: Analysis, subject: str, threshold: int, floor: int = 10) -> Audit:

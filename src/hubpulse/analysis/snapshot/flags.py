@@ -32,18 +32,21 @@ flagged models out and reports how much it removed.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any
 
 import ibis
 import ibis.expr.types as ir
 
+from hubpulse.analysis.snapshot.dimensions import model_dimensions
 from hubpulse.errors import HubpulseError, ModelNotFoundError
 
 if TYPE_CHECKING:
-    from hubpulse.analysis.snapshot import Analysis
+    from hubpulse.analysis.snapshot.snapshot import Analysis
 
 FLAGS = ("intermediary", "dormant", "ci_like", "flood")
+SIGNALS = "signals"
 
 FLOOD_DAYS = 7
 PEER_FLOOR = 1_000
@@ -57,18 +60,6 @@ _FORMAT = (
     r"(?:^|[-_.])(gguf|awq|gptq|mlx|onnx|exl2|bnb|fp8|int4|int8|4bit|8bit|nf4|w4a16|w8a8)"
     r"(?:$|[-_.])"
 )
-
-LLM_TASKS = (
-    "text-generation",
-    "text2text-generation",
-    "image-text-to-text",
-    "video-text-to-text",
-    "audio-text-to-text",
-    "any-to-any",
-    "conversational",
-)
-"""The pipeline tags ``--llm`` keeps: models that generate text from text, images, video, audio
-or any mix (chat and instruction models, vision-language models, omni models)."""
 
 
 class ThresholdError(HubpulseError):
@@ -114,10 +105,19 @@ class Thresholds:
         )
 
 
+def marks_key(thresholds: Thresholds) -> str:
+    """The name the flag marks of ``thresholds`` are cached under: ``marks`` (the name of the
+    stored table) for the default thresholds, ``marks_<digest>`` for others."""
+    if thresholds == Thresholds():
+        return "marks"
+    text = repr(sorted(vars(thresholds).items()))
+    return "marks_" + hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
 def model_signals(analysis: Analysis) -> ir.Table:
     """model_id, task, copy_format, copy_of, test_reason, like_ratio, peer_median, peers,
     flood_size, flood_parent, age_days: what the flags are computed from (stored)."""
-    return analysis.once(("signals",), lambda: compute_signals(analysis))
+    return analysis.once(SIGNALS, lambda: compute_signals(analysis))
 
 
 def compute_signals(analysis: Analysis) -> ir.Table:
@@ -234,8 +234,6 @@ def _judged(analysis: Analysis, model_id: str | None = None) -> Judged:
     """The signals beside each model's counts (of ``model_id`` alone, when given), its 30-day
     count (0 when unknown), its age in months (at least one) and its dormancy (all-time over
     what the 30-day count supports over that age)."""
-    from hubpulse.analysis.metrics import model_dimensions
-
     dims = model_dimensions(analysis)
     signals = model_signals(analysis)
     if model_id is not None:
@@ -265,7 +263,7 @@ def _rules(
 def flag_marks(analysis: Analysis, thresholds: Thresholds) -> ir.Table:
     """model_id, intermediary, dormant, ci_like, flood (booleans) of every flagged model under
     ``thresholds``: what robust counting leaves out (computed once per thresholds)."""
-    return analysis.once(("flag_marks", thresholds), lambda: compute_marks(analysis, thresholds))
+    return analysis.once(marks_key(thresholds), lambda: compute_marks(analysis, thresholds))
 
 
 def compute_marks(analysis: Analysis, thresholds: Thresholds) -> ir.Table:
@@ -353,8 +351,6 @@ def _text(*parts: Any) -> ir.StringValue:
 def flag_table(analysis: Analysis, thresholds: Thresholds, limit: int | None = None) -> ir.Table:
     """model_id, downloads_30d, downloads_all_time, flag, reason: every flag of the snapshot,
     most downloaded models first (the first ``limit`` models)."""
-    from hubpulse.analysis.metrics import model_dimensions
-
     flags = model_flags(analysis, thresholds)
     dims = model_dimensions(analysis).select("model_id", "downloads_30d", "downloads_all_time")
     models = dims.semi_join(flags, "model_id").order_by([ibis.desc("downloads_30d"), "model_id"])

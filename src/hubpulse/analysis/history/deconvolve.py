@@ -41,7 +41,7 @@ import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
 
-from hubpulse.analysis.evidence import Evidence, read_evidence
+from hubpulse.analysis.history.evidence import Evidence, read_evidence
 from hubpulse.store.warehouse import Warehouse
 
 WINDOW = 30

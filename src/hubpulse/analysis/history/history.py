@@ -15,24 +15,24 @@ from dataclasses import dataclass, field, replace
 import ibis
 import ibis.expr.types as ir
 
-from hubpulse.analysis.estimator import (
+from hubpulse.analysis.history.estimator import (
     HistoryError,
     estimate_monthly_downloads,
     month_table,
     parse_month,
 )
-from hubpulse.analysis.evidence import Evidence, evidence_months, read_evidence
-from hubpulse.analysis.families import assign_publishers
-from hubpulse.analysis.monthly import (
+from hubpulse.analysis.history.evidence import Evidence, evidence_months, read_evidence
+from hubpulse.analysis.history.monthly import (
     Checks,
     month_drivers,
     monthly_downloads,
     newest_counts,
     with_jumps,
 )
-from hubpulse.analysis.selection import Selection
-from hubpulse.analysis.snapshot import Analysis
-from hubpulse.analysis.stored import load_analysis
+from hubpulse.analysis.snapshot.families import assign_publishers
+from hubpulse.analysis.snapshot.selection import Selection
+from hubpulse.analysis.snapshot.snapshot import Analysis
+from hubpulse.analysis.snapshot.stored import load_analysis
 from hubpulse.errors import EngineError
 from hubpulse.registry import Registry, load_registry
 from hubpulse.settings import Settings

@@ -2,7 +2,7 @@
 
 Snapshots contribute their 30-day and all-time counts on their day; imported series their daily,
 30-day or all-time values; renamed repos are merged under their current id through the alias
-table. ``hubpulse.analysis.estimator`` turns this evidence into monthly estimates with bounds.
+table. ``estimator`` turns this evidence into monthly estimates with bounds.
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ from __future__ import annotations
 import ibis
 import ibis.expr.types as ir
 
-from hubpulse.analysis.lineage import Lineage
+from hubpulse.analysis.snapshot.lineage import Lineage
 from hubpulse.registry import UNATTRIBUTED, Registry
 from hubpulse.settings import Mode
 

@@ -24,19 +24,17 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
-from hubpulse.analysis.claims import Against, compare_families
-from hubpulse.analysis.metrics import (
-    rank_models,
-)
-from hubpulse.analysis.month_claims import compare_family_month
-from hubpulse.analysis.selection import COUNTS, Selection
+from hubpulse.analysis.claims.comparison import Against, compare_families
+from hubpulse.analysis.claims.month_comparison import compare_family_month
+from hubpulse.analysis.snapshot.ranking import rank_models
+from hubpulse.analysis.snapshot.selection import COUNTS, Selection
 from hubpulse.errors import UnknownFamilyError
 from hubpulse.registry import MODES, Registry
 from hubpulse.terms import GroupBy, Mode
 
 if TYPE_CHECKING:
-    from hubpulse.analysis.history import History
-    from hubpulse.analysis.snapshot import Analysis
+    from hubpulse.analysis.history.history import History
+    from hubpulse.analysis.snapshot.snapshot import Analysis
 
 GROUPINGS = ("family", "vendor")
 SCOPES = ("all", "llm")

@@ -20,10 +20,11 @@ from typing import Any, Literal
 
 import ibis.expr.types as ir
 
-from hubpulse.analysis.flags import FLAGS, LLM_TASKS, Thresholds, flag_marks, model_signals
-from hubpulse.analysis.snapshot import Analysis
+from hubpulse.analysis.snapshot.flags import FLAGS, Thresholds, flag_marks, model_signals
+from hubpulse.analysis.snapshot.snapshot import Analysis
 from hubpulse.errors import UnknownFamilyError
 from hubpulse.registry import Registry
+from hubpulse.terms import LLM_TASKS
 
 Count = Literal["raw", "robust"]
 COUNTS: tuple[Count, ...] = ("raw", "robust")

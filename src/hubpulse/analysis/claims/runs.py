@@ -8,23 +8,23 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING, Any
 
-from hubpulse.analysis.audit import (
+from hubpulse.analysis.claims.audit import (
     Audit,
     Rankings,
     audit_exceeds,
     audit_milestone,
     known_group,
 )
-from hubpulse.analysis.claims import Against, compare_family
-from hubpulse.analysis.derivative_audit import audit_derivatives
-from hubpulse.analysis.month_claims import compare_family_month
-from hubpulse.analysis.selection import Selection
+from hubpulse.analysis.claims.comparison import Against, compare_family
+from hubpulse.analysis.claims.derivative_audit import audit_derivatives
+from hubpulse.analysis.claims.month_comparison import compare_family_month
+from hubpulse.analysis.snapshot.selection import Selection
 from hubpulse.errors import UnknownFamilyError
 from hubpulse.registry import MODES, Registry, load_comparison_sets
 from hubpulse.terms import Metric, Mode
 
 if TYPE_CHECKING:
-    from hubpulse.analysis.snapshot import Analysis
+    from hubpulse.analysis.snapshot.snapshot import Analysis
     from hubpulse.settings import Settings
     from hubpulse.store.warehouse import Warehouse
 
@@ -82,8 +82,8 @@ def run_audit(
     snapshot it read; histories and the snapshot share one warehouse connection (``warehouse``,
     and ``analysis`` read through it), since a history is restricted by the snapshot's stored
     tables."""
-    from hubpulse.analysis.history import load_history
-    from hubpulse.analysis.stored import load_analysis
+    from hubpulse.analysis.history.history import load_history
+    from hubpulse.analysis.snapshot.stored import load_analysis
     from hubpulse.store.warehouse import open_store
 
     store = warehouse or open_store(settings)
@@ -143,8 +143,8 @@ def compare_claims(
     """``compare``: the comparison under each mode (default: both), over the snapshot or the
     month, and what each read (its analysis, or its history); ``warehouse`` and ``analysis``
     (read through it) when the caller holds them."""
-    from hubpulse.analysis.history import load_history
-    from hubpulse.analysis.stored import load_analysis
+    from hubpulse.analysis.history.history import load_history
+    from hubpulse.analysis.snapshot.stored import load_analysis
     from hubpulse.store.warehouse import open_store
 
     vs = comparison_set(settings, by, against, next_n)

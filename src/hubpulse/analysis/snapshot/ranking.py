@@ -1,4 +1,4 @@
-"""Metrics: rankings, family-vs-next-N comparisons and derivative counts for one snapshot.
+"""Rankings and derivative counts for one snapshot.
 
 Every function takes an ``Analysis`` (a snapshot's models, its lineage and the family registry)
 and returns Ibis expressions or small result objects; nothing here knows the engine. Downloads
@@ -24,14 +24,22 @@ from __future__ import annotations
 from typing import Any
 
 import ibis
-import ibis.expr.datatypes as idt
 import ibis.expr.types as ir
 
-from hubpulse.analysis.families import match_publishers
-from hubpulse.analysis.flags import flag_marks
-from hubpulse.analysis.selection import Selection
-from hubpulse.analysis.sizes import SIZE_BUCKETS, UNKNOWN_SIZE, parameter_count, size_bucket
-from hubpulse.analysis.snapshot import Analysis
+from hubpulse.analysis.snapshot.dimensions import (
+    derivative_pairs,
+    model_credits,
+    model_dimensions,
+)
+from hubpulse.analysis.snapshot.flags import flag_marks
+from hubpulse.analysis.snapshot.selection import Selection
+from hubpulse.analysis.snapshot.sizes import (
+    SIZE_BUCKETS,
+    UNKNOWN_SIZE,
+    parameter_count,
+    size_bucket,
+)
+from hubpulse.analysis.snapshot.snapshot import Analysis
 from hubpulse.errors import ModelNotFoundError
 from hubpulse.terms import GROUPS, GroupBy, Metric, Mode
 
@@ -44,11 +52,6 @@ __all__ = [  # re-exported; the functions are public by name
     "parameter_count",
     "size_bucket",
 ]
-
-
-PAIR_GROUPS: tuple[GroupBy, ...] = ("family", "vendor", "country", "author")
-"""Groups whose derivative pairs are stored with the analysis (``stored``); a model's derivatives
-are its descendants (``model_dimensions``)."""
 
 
 def rank_models(
@@ -208,13 +211,6 @@ def _by_relation(analysis: Analysis, pairs: ir.Table, min_downloads: int) -> ir.
     return table.order_by(["key", last, ibis.desc("derivatives"), "relation"])
 
 
-def exact(value: ir.NumericValue) -> ir.DecimalValue:
-    """``value`` as a fixed-point decimal (12 places), so that weighted sums are exact and the
-    same on every run: float sums depend on the engine's (parallel) summation order, and a
-    share such as 1/3 could round a total to a different integer from one run to the next."""
-    return value.cast(idt.Decimal(38, 12))
-
-
 def _credited(analysis: Analysis, mode: Mode) -> ir.Table:
     """One row per (model, family) share with weighted counts and family metadata."""
     credits = model_credits(analysis, mode)
@@ -231,97 +227,6 @@ def _credited(analysis: Analysis, mode: Mode) -> ir.Table:
         "dlall",
         "likes_w",
     )
-
-
-def model_credits(analysis: Analysis, mode: Mode) -> ir.Table:
-    """model_id, family, weight, author, size and the weighted counts (dl30, dlall, likes_w,
-    exact decimals) of every (model, family) share under ``mode`` (stored)."""
-    return analysis.once(("credits", mode), lambda: _credits(analysis, mode))
-
-
-def _credits(analysis: Analysis, mode: Mode) -> ir.Table:
-    shares = analysis.attribution(mode)
-    joined = model_dimensions(analysis).join(shares, "model_id")
-    # a model split between n families (weight 1/n) gives each ⌊v/n⌋ whole downloads and the
-    # v mod n left over one each to its first families by name: the parts add up to v exactly
-    n = joined.family.count().over(ibis.window(group_by=joined.model_id))
-    place = ibis.row_number().over(ibis.window(group_by=joined.model_id, order_by=joined.family))
-
-    def split(value: ir.IntegerValue) -> ir.IntegerValue:
-        return value // n + ibis.ifelse(place < value % n, 1, 0)
-
-    return joined.select(
-        "model_id",
-        "family",
-        "weight",
-        "author",
-        "size",
-        dl30=split(joined.downloads_30d),
-        dlall=split(joined.downloads_all_time),
-        likes_w=split(joined.likes),
-    )
-
-
-def model_dimensions(analysis: Analysis) -> ir.Table:
-    """model_id, author, downloads_30d, downloads_all_time, likes, base_relation, params, size,
-    publisher (the family whose rule claims the repo; null when none), descendants (models in
-    the snapshot below it, any depth): the per-model facts
-    questions group by, computed once per snapshot and stored (``stored``)."""
-    return analysis.once(("dimensions",), lambda: _dimensions(analysis))
-
-
-def _dimensions(analysis: Analysis) -> ir.Table:
-    models = analysis.models
-    owners = match_publishers(models.select("model_id"), analysis.registry)
-    params = parameter_count(models)
-    facts = models.select(
-        "model_id",
-        "author",
-        "downloads_30d",
-        "downloads_all_time",
-        "likes",
-        "base_relation",
-        params=params,
-        size=size_bucket(params),
-    )
-    closure = analysis.lineage.below
-    below = closure.group_by(model_id=closure.ancestor_id).aggregate(descendants=closure.count())
-    joined = facts.left_join(owners, "model_id").left_join(below, "model_id")
-    return joined.select(
-        *facts.columns, publisher=joined.family, descendants=joined.descendants.fill_null(0)
-    )
-
-
-def first_party(analysis: Analysis, by: GroupBy) -> ir.Table:
-    """model_id → key of the group that publishes it (publisher rule), for every node of the
-    graph: the snapshot's models and the external parents they name."""
-    edges = analysis.lineage.edges
-    parents = edges.select(model_id=edges.parent)
-    nodes = analysis.models.select("model_id").union(parents, distinct=True)
-    if by == "model":
-        return nodes.select("model_id", key=nodes.model_id)
-    if by == "author":
-        return nodes.select("model_id", key=nodes.model_id.split("/")[0])
-    owners = match_publishers(nodes, analysis.registry)
-    families = analysis.families()
-    joined = owners.join(families, "family")
-    return joined.select("model_id", key=joined[by])
-
-
-def derivative_pairs(analysis: Analysis, by: GroupBy) -> ir.Table:
-    """descendant, key: each model that descends from a first-party repo of group ``key`` and is
-    not first-party to that group itself (computed once per group)."""
-    return analysis.once(("derivative_pairs", by), lambda: _derivative_pairs(analysis, by))
-
-
-def _derivative_pairs(analysis: Analysis, by: GroupBy) -> ir.Table:
-    own = first_party(analysis, by)
-    closure = analysis.lineage.closure
-    pairs = closure.join(own, closure.ancestor_id == own.model_id).select(
-        descendant=closure.model_id, key=own.key
-    )
-    own_pairs = own.select(descendant=own.model_id, key=own.key)
-    return pairs.anti_join(own_pairs, ["descendant", "key"]).distinct()
 
 
 def _derivative_counts(analysis: Analysis, by: GroupBy) -> ir.Table:

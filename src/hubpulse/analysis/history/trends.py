@@ -11,11 +11,11 @@ from typing import Any
 import ibis
 import ibis.expr.types as ir
 
-from hubpulse.analysis.estimator import HistoryError
-from hubpulse.analysis.history import TrendBy
-from hubpulse.analysis.metrics import derivative_pairs
-from hubpulse.analysis.monthly import credited_estimates, monthly_downloads
-from hubpulse.analysis.snapshot import Analysis
+from hubpulse.analysis.history.estimator import HistoryError
+from hubpulse.analysis.history.history import TrendBy
+from hubpulse.analysis.history.monthly import credited_estimates, monthly_downloads
+from hubpulse.analysis.snapshot.dimensions import derivative_pairs
+from hubpulse.analysis.snapshot.snapshot import Analysis
 from hubpulse.registry import UNATTRIBUTED, Registry
 
 RELATIONS = ("finetune", "adapter", "quantized", "merge")

@@ -1,75 +1,30 @@
-"""Adoption indicators that the anchors use, beside raw download totals.
+"""Relative adoption, in the style of the ATOM Project's metric: a model's cumulative
+downloads at age 30, 90, 180 and 365 days, against the median of the 10 models of its size
+bucket with the most cumulative downloads at that age.
 
-- **derivative credit** (``derivative_credit``): of the 30-day downloads of a model's subtree
-  (the model and every descendant) — or of a family's (its first-party repos and their
-  derivatives) — the part that goes to derivatives. High credit: the weights mostly travel as
-  fine-tunes, merges and quantizations of other publishers.
-- **relative adoption** (``relative_adoption``), in the style of the ATOM Project's metric: a
-  model's cumulative downloads at age 30, 90, 180 and 365 days, against the median of the 10
-  models of its size bucket with the most cumulative downloads at that age. Cumulative
-  downloads come from the monthly estimates: the sum of the model's months from its creation
-  month through the month holding the day it reached that age (so ages are read at month
-  ends), with the sums of the bounds. A model-age is no data when any of those months has no
-  estimate, when the history does not reach that day, or when the model was created before
-  the history starts.
+Cumulative downloads come from the monthly estimates: the sum of the model's months from its
+creation month through the month holding the day it reached that age (so ages are read at month
+ends), with the sums of the bounds. A model-age is no data when any of those months has no
+estimate, when the history does not reach that day, or when the model was created before the
+history starts.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import ibis
 import ibis.expr.types as ir
 
-from hubpulse.analysis.estimator import parse_month
-from hubpulse.analysis.flags import Thresholds, model_flags
-from hubpulse.analysis.metrics import derivative_pairs, first_party, model_dimensions
+from hubpulse.analysis.history.estimator import parse_month
+from hubpulse.analysis.snapshot.dimensions import first_party, model_dimensions
 
 if TYPE_CHECKING:
-    from hubpulse.analysis.history import History
-    from hubpulse.analysis.snapshot import Analysis
+    from hubpulse.analysis.history.history import History
+    from hubpulse.analysis.snapshot.snapshot import Analysis
 
 AGES = (30, 90, 180, 365)
 PEERS = 10
-
-
-def derivative_credit(analysis: Analysis, target: str) -> dict[str, Any]:
-    """own_30d (the model's, or the family's first-party repos'), derivatives_30d, credit
-    (derivatives' part of the two; null when both are 0) for a model id or a family."""
-    dims = model_dimensions(analysis)
-    dl = dims.select("model_id", dl30=dims.downloads_30d.fill_null(0))
-    if "/" in target:
-        closure = analysis.lineage.below
-        below = closure.filter(closure.ancestor_id == target).select("model_id").distinct()
-        own = dl.filter(dl.model_id == target)
-    else:
-        name = analysis.registry.get(target).name
-        pairs = derivative_pairs(analysis, "family")
-        below = pairs.filter(pairs.key == name).select(model_id=pairs.descendant).distinct()
-        mine = first_party(analysis, "family")
-        own = dl.semi_join(mine.filter(mine.key == name), "model_id")
-    own_30d = int(own.dl30.sum().fill_null(0).to_pyarrow().as_py())
-    derived = int(dl.semi_join(below, "model_id").dl30.sum().fill_null(0).to_pyarrow().as_py())
-    total = own_30d + derived
-    return {
-        "target": target,
-        "own_30d": own_30d,
-        "derivatives_30d": derived,
-        "credit": derived / total if total else None,
-    }
-
-
-def model_extras(analysis: Analysis, model_id: str, thresholds: Thresholds) -> dict[str, Any]:
-    """What ``lineage`` adds about one model: its size bucket, its flags with reasons (under
-    ``thresholds``) and its derivative credit."""
-    dims = model_dimensions(analysis)
-    found = dims.filter(dims.model_id == model_id).select("size").to_pyarrow().to_pylist()
-    mine = model_flags(analysis, thresholds, model_id).order_by(["flag", "reason"])
-    return {
-        "size": found[0]["size"] if found else None,
-        "flags": mine.select("flag", "reason").to_pyarrow().to_pylist(),
-        "derivative_credit": derivative_credit(analysis, model_id),
-    }
 
 
 def adoption_targets(analysis: Analysis, target: str | None) -> ir.Table | None:

@@ -65,9 +65,9 @@ import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
 
-from hubpulse.analysis.counter import all_time, days_between, lookup
-from hubpulse.analysis.deconvolve import clean_rolling, deconvolved_months
-from hubpulse.analysis.evidence import Evidence, observed_days
+from hubpulse.analysis.history.counter import all_time, days_between, lookup
+from hubpulse.analysis.history.deconvolve import clean_rolling, deconvolved_months
+from hubpulse.analysis.history.evidence import Evidence, observed_days
 from hubpulse.errors import HubpulseError
 
 METHODS = (

@@ -26,13 +26,13 @@ from typing import TYPE_CHECKING
 import ibis
 import ibis.expr.types as ir
 
-from hubpulse.analysis.estimator import METHODS
-from hubpulse.analysis.metrics import exact
+from hubpulse.analysis.history.estimator import METHODS
+from hubpulse.analysis.snapshot.dimensions import exact
 from hubpulse.registry import Registry
 from hubpulse.terms import TrendBy
 
 if TYPE_CHECKING:
-    from hubpulse.analysis.evidence import Evidence
+    from hubpulse.analysis.history.evidence import Evidence
     from hubpulse.settings import Settings
 
 RELEVANT = 0.1  # a jump is flagged when the model makes at least this part of the figure

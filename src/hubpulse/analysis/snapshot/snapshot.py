@@ -11,15 +11,17 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 import ibis.expr.types as ir
 
-from hubpulse.analysis.families import assign_families
-from hubpulse.analysis.lineage import Lineage, resolve_lineage
+from hubpulse.analysis.snapshot.families import assign_families
+from hubpulse.analysis.snapshot.lineage import Lineage, resolve_lineage
 from hubpulse.registry import Registry
 from hubpulse.settings import Mode
 from hubpulse.store.engines import materialise
+
+FAMILIES = "families"
+"""The name the registry's table is cached and stored under."""
 
 
 @dataclass(frozen=True)
@@ -30,23 +32,23 @@ class Analysis:
     models: ir.Table
     lineage: Lineage
     registry: Registry
-    stored: dict[Any, ir.Table] = field(default_factory=dict, compare=False, repr=False)
-    lazy: dict[Any, Callable[[], ir.Table]] = field(default_factory=dict, compare=False, repr=False)
+    stored: dict[str, ir.Table] = field(default_factory=dict, compare=False, repr=False)
+    lazy: dict[str, Callable[[], ir.Table]] = field(default_factory=dict, compare=False, repr=False)
 
     def attribution(self, mode: Mode) -> ir.Table:
         """model_id, family, weight under ``mode`` (computed once per mode)."""
         return self.once(
-            ("attribution", mode),
+            f"attribution_{mode}",
             lambda: assign_families(self.models, self.registry, self.lineage, mode),
         )
 
     def families(self) -> ir.Table:
         """The registry as a table (``Registry.table``; stored with the analysis)."""
-        if ("families",) not in self.stored:  # in memory: nothing to materialise
-            self.stored[("families",)] = self.registry.table()
-        return self.stored[("families",)]
+        if FAMILIES not in self.stored:  # in memory: nothing to materialise
+            self.stored[FAMILIES] = self.registry.table()
+        return self.stored[FAMILIES]
 
-    def once(self, key: Any, make: Callable[[], ir.Table]) -> ir.Table:
+    def once(self, key: str, make: Callable[[], ir.Table]) -> ir.Table:
         """``make()`` materialised in the engine the first time ``key`` is asked for: several
         questions (both rankings, derivative counts) share one attribution and one set of
         derivative pairs instead of recomputing them. A key with a ``lazy`` loader (a stored

@@ -1,0 +1,143 @@
+"""Per-model dimensions, credits and derivative pairs of one snapshot: the tables questions
+group by, computed once per snapshot and stored with its analysis (``stored``).
+
+- ``model_dimensions``: each model's counts, declared relation, parameters and size class, the
+  family whose rule claims it (``publisher``) and how many models descend from it;
+- ``model_credits``: each (model, family) share under a mode with its weighted counts, a model
+  split between n families giving each ⌊v/n⌋ whole downloads and the remainder one each to its
+  first families by name, so family totals add up to the per-model sum exactly;
+- ``derivative_pairs``: each model below a first-party repo of a group that is not first-party
+  to that group itself.
+
+Each table is cached on the ``Analysis`` under a name owned here (``DIMENSIONS``,
+``credits_key``, ``pairs_key``), the same name the stored stage gives its file.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import ibis
+import ibis.expr.datatypes as idt
+import ibis.expr.types as ir
+
+from hubpulse.analysis.snapshot.families import match_publishers
+from hubpulse.analysis.snapshot.sizes import parameter_count, size_bucket
+from hubpulse.terms import GroupBy, Mode
+
+if TYPE_CHECKING:
+    from hubpulse.analysis.snapshot.snapshot import Analysis
+
+PAIR_GROUPS: tuple[GroupBy, ...] = ("family", "vendor", "country", "author")
+"""Groups whose derivative pairs are stored with the analysis (``stored``); a model's derivatives
+are its descendants (``model_dimensions``)."""
+
+DIMENSIONS = "dimensions"
+
+
+def credits_key(mode: Mode) -> str:
+    """The name of the credits table of ``mode`` (cached and stored under it)."""
+    return f"credits_{mode}"
+
+
+def pairs_key(by: GroupBy) -> str:
+    """The name of the derivative pairs table of ``by`` (cached and stored under it)."""
+    return f"pairs_{by}"
+
+
+def exact(value: ir.NumericValue) -> ir.DecimalValue:
+    """``value`` as a fixed-point decimal (12 places), so that weighted sums are exact and the
+    same on every run: float sums depend on the engine's (parallel) summation order, and a
+    share such as 1/3 could round a total to a different integer from one run to the next."""
+    return value.cast(idt.Decimal(38, 12))
+
+
+def model_credits(analysis: Analysis, mode: Mode) -> ir.Table:
+    """model_id, family, weight, author, size and the weighted counts (dl30, dlall, likes_w,
+    exact decimals) of every (model, family) share under ``mode`` (stored)."""
+    return analysis.once(credits_key(mode), lambda: _credits(analysis, mode))
+
+
+def _credits(analysis: Analysis, mode: Mode) -> ir.Table:
+    shares = analysis.attribution(mode)
+    joined = model_dimensions(analysis).join(shares, "model_id")
+    # a model split between n families (weight 1/n) gives each ⌊v/n⌋ whole downloads and the
+    # v mod n left over one each to its first families by name: the parts add up to v exactly
+    n = joined.family.count().over(ibis.window(group_by=joined.model_id))
+    place = ibis.row_number().over(ibis.window(group_by=joined.model_id, order_by=joined.family))
+
+    def split(value: ir.IntegerValue) -> ir.IntegerValue:
+        return value // n + ibis.ifelse(place < value % n, 1, 0)
+
+    return joined.select(
+        "model_id",
+        "family",
+        "weight",
+        "author",
+        "size",
+        dl30=split(joined.downloads_30d),
+        dlall=split(joined.downloads_all_time),
+        likes_w=split(joined.likes),
+    )
+
+
+def model_dimensions(analysis: Analysis) -> ir.Table:
+    """model_id, author, downloads_30d, downloads_all_time, likes, base_relation, params, size,
+    publisher (the family whose rule claims the repo; null when none), descendants (models in
+    the snapshot below it, any depth): the per-model facts
+    questions group by, computed once per snapshot and stored (``stored``)."""
+    return analysis.once(DIMENSIONS, lambda: _dimensions(analysis))
+
+
+def _dimensions(analysis: Analysis) -> ir.Table:
+    models = analysis.models
+    owners = match_publishers(models.select("model_id"), analysis.registry)
+    params = parameter_count(models)
+    facts = models.select(
+        "model_id",
+        "author",
+        "downloads_30d",
+        "downloads_all_time",
+        "likes",
+        "base_relation",
+        params=params,
+        size=size_bucket(params),
+    )
+    closure = analysis.lineage.below
+    below = closure.group_by(model_id=closure.ancestor_id).aggregate(descendants=closure.count())
+    joined = facts.left_join(owners, "model_id").left_join(below, "model_id")
+    return joined.select(
+        *facts.columns, publisher=joined.family, descendants=joined.descendants.fill_null(0)
+    )
+
+
+def first_party(analysis: Analysis, by: GroupBy) -> ir.Table:
+    """model_id → key of the group that publishes it (publisher rule), for every node of the
+    graph: the snapshot's models and the external parents they name."""
+    edges = analysis.lineage.edges
+    parents = edges.select(model_id=edges.parent)
+    nodes = analysis.models.select("model_id").union(parents, distinct=True)
+    if by == "model":
+        return nodes.select("model_id", key=nodes.model_id)
+    if by == "author":
+        return nodes.select("model_id", key=nodes.model_id.split("/")[0])
+    owners = match_publishers(nodes, analysis.registry)
+    families = analysis.families()
+    joined = owners.join(families, "family")
+    return joined.select("model_id", key=joined[by])
+
+
+def derivative_pairs(analysis: Analysis, by: GroupBy) -> ir.Table:
+    """descendant, key: each model that descends from a first-party repo of group ``key`` and is
+    not first-party to that group itself (computed once per group)."""
+    return analysis.once(pairs_key(by), lambda: _derivative_pairs(analysis, by))
+
+
+def _derivative_pairs(analysis: Analysis, by: GroupBy) -> ir.Table:
+    own = first_party(analysis, by)
+    closure = analysis.lineage.closure
+    pairs = closure.join(own, closure.ancestor_id == own.model_id).select(
+        descendant=closure.model_id, key=own.key
+    )
+    own_pairs = own.select(descendant=own.model_id, key=own.key)
+    return pairs.anti_join(own_pairs, ["descendant", "key"]).distinct()

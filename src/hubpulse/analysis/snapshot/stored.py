@@ -1,0 +1,311 @@
+"""The stored analysis of a snapshot: built once, then only read by every question.
+
+Two stages, each stored beside the snapshot (``store.derived``) under a key of what it depends on:
+
+- ``lineage`` — edges, closure (by model, and again by ancestor for descendant lookups), roots,
+  repairs — depends on the snapshot's load, the known renames (aliases), the depth limit and
+  ``LINEAGE_RULES``;
+- ``families`` — each model's attribution under both modes (with weights), its dimensions
+  (downloads, size, first-party family) and the derivative pairs of every family, vendor and
+  country — depends on the lineage stage, the family registry's content (built-in plus any
+  ``--families`` file) and ``ATTRIBUTION_RULES``;
+- ``signals`` — what the flags are judged on (``flags.model_signals``) and the models flagged
+  under the default thresholds — depends on the families stage and ``SIGNAL_RULES``. It is
+  built the first time a question needs it (``--task``, ``--llm``, ``--count robust``,
+  ``flags``, ``audit``), so a first ``top`` does not wait for it.
+
+A changed input is a different key: the stage is rebuilt transparently, and one line (logger
+``hubpulse``) says why. Bump a ``*_RULES`` number whenever the code changes what a stage holds.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import logging
+import time
+from collections.abc import Callable
+from functools import cache, partial
+from typing import Any
+
+import ibis.expr.types as ir
+
+from hubpulse.analysis.snapshot.dimensions import (
+    DIMENSIONS,
+    PAIR_GROUPS,
+    credits_key,
+    derivative_pairs,
+    model_credits,
+    model_dimensions,
+    pairs_key,
+)
+from hubpulse.analysis.snapshot.flags import (
+    SIGNALS,
+    Thresholds,
+    compute_marks,
+    compute_signals,
+    marks_key,
+)
+from hubpulse.analysis.snapshot.lineage import Lineage
+from hubpulse.analysis.snapshot.snapshot import FAMILIES, Analysis, analyse_snapshot
+from hubpulse.registry import MODES, Registry, load_registry
+from hubpulse.settings import Settings
+from hubpulse.store.derived import (
+    Stage,
+    StageSpec,
+    Writer,
+    aliases_digest,
+    build_lock,
+    digest,
+    find_stage,
+    load_stage,
+    parquet_writer,
+    stage_rows,
+)
+from hubpulse.store.engines import materialise
+from hubpulse.store.warehouse import ALIASES, Warehouse, open_store
+
+LINEAGE_RULES = 1
+LINEAGE_INPUTS = "the known renames or lineage rules"
+FAMILY_INPUTS = "the family registry or attribution rules"
+ATTRIBUTION_RULES = 4  # 3: whole-download splits, nulls kept; 4: (signals, since moved out)
+SIGNAL_RULES = 1
+SIGNAL_TABLES = (SIGNALS, marks_key(Thresholds()))
+LINEAGE_TABLES = ("edges", "closure", "by_ancestor", "roots", "issues")
+FAMILY_TABLES = (
+    *(credits_key(m) for m in MODES),
+    *(pairs_key(by) for by in PAIR_GROUPS),
+    DIMENSIONS,
+    FAMILIES,
+)
+
+log = logging.getLogger("hubpulse")
+
+
+def load_analysis(
+    settings: Settings, date: dt.date | None, warehouse: Warehouse | None = None
+) -> Analysis:
+    """The snapshot of ``date`` (default: newest) with its stored analysis (built if missing)."""
+    store = warehouse or open_store(settings)
+    return stored_analysis(
+        store,
+        store.resolve_date(date),
+        load_registry(settings.families_file),
+        max_depth=settings.max_lineage_depth,
+    )
+
+
+def stored_analysis(
+    store: Warehouse,
+    day: dt.date,
+    registry: Registry,
+    *,
+    max_depth: int = 256,
+    rebuild: bool = False,
+) -> Analysis:
+    """``day``'s analysis read from its stored tables, building what is missing or stale (or
+    everything, with ``rebuild``); a stored table that cannot be read is built again. A
+    warehouse where nothing can be written (read-only, a full disk) still answers: the analysis
+    is computed in memory for this question, and a warning says why."""
+    try:
+        return _stored(store, day, registry, max_depth, rebuild)[0]
+    except OSError as exc:
+        log.warning(
+            "cannot store the analysis of %s in %s (%s): computing it in memory for this question",
+            day,
+            store.root,
+            exc.strerror or exc,
+        )
+        models, aliases = store.models(day), store.aliases()
+        return analyse_snapshot(models, aliases, registry, day, max_depth=max_depth)
+
+
+Built = list[tuple[str, Stage, tuple[str, ...], bool]]
+
+
+def _stored(
+    store: Warehouse, day: dt.date, registry: Registry, max_depth: int, rebuild: bool
+) -> tuple[Analysis, Built]:
+    """The analysis over the stored lineage and families stages (each loaded, built when
+    missing, the two under one hold of the build lock so a racer finds both published) and,
+    per stage, its name, build, tables and whether this call built it."""
+    started, load_id = time.perf_counter(), store.load_id(day)
+    keys = stage_keys(store, registry, max_depth)
+    models = store.models(day)
+    held: dict[str, Lineage] = {}
+
+    def build_lineage() -> tuple[dict[str, Writer], dict[str, Any]]:
+        analysis = analyse_snapshot(models, store.aliases(), registry, day, max_depth=max_depth)
+        meta = {"snapshot_date": day, "rules": LINEAGE_RULES, "max_depth": max_depth}
+        meta |= {"rounds": analysis.lineage.rounds, **_built(store)}
+        return _lineage_writers(analysis.lineage), meta
+
+    def build_families() -> tuple[dict[str, Writer], dict[str, Any]]:
+        analysis = Analysis(day, models, held["graph"], registry)
+        meta = {"snapshot_date": day, "rules": ATTRIBUTION_RULES, **_built(store)}
+        return _family_writers(analysis), meta | {"families": [f.name for f in registry.families]}
+
+    of = f"snapshot {day}"
+    specs = (
+        StageSpec("lineage", keys["lineage"], LINEAGE_TABLES, build_lineage, of, LINEAGE_INPUTS),
+        StageSpec("families", keys["families"], FAMILY_TABLES, build_families, of, FAMILY_INPUTS),
+    )
+    whole = not rebuild and all(
+        find_stage(store.root, load_id, s.name, s.key, s.tables) for s in specs
+    )
+    with contextlib.nullcontext() if whole else build_lock(store.root, load_id):
+        lineage, graph_tables, lineage_built = load_stage(
+            store.root, load_id, store.reader, specs[0], rebuild=rebuild
+        )
+        held["graph"] = _lineage(graph_tables, lineage)
+        families, tables, families_built = load_stage(
+            store.root, load_id, store.reader, specs[1], rebuild=rebuild
+        )
+    if lineage_built or families_built:
+        log.info("stored analysis of %s ready in %.1f s", day, time.perf_counter() - started)
+    stored = dict(tables)
+    for mode in MODES:
+        credits = tables[credits_key(mode)]
+        stored[f"attribution_{mode}"] = credits.select("model_id", "family", "weight")
+    analysis = Analysis(day, models, held["graph"], registry, stored)
+    signals = cache(partial(_signals, store, analysis, signals_key(families)))
+    for name in SIGNAL_TABLES:
+        analysis.lazy[name] = partial(_pick, signals, name)
+    built: Built = [
+        ("lineage", lineage, LINEAGE_TABLES, lineage_built),
+        ("families", families, FAMILY_TABLES, families_built),
+    ]
+    return analysis, built
+
+
+def _pick(tables: Callable[[], dict[str, ir.Table]], name: str) -> ir.Table:
+    return tables()[name]
+
+
+def stage_keys(store: Warehouse, registry: Registry, max_depth: int) -> dict[str, str]:
+    """The key of each stage: a digest of everything it depends on."""
+    lineage = digest(
+        {
+            "rules": LINEAGE_RULES,
+            "max_depth": max_depth,
+            "aliases": aliases_digest(store.con, ALIASES),
+        }
+    )
+    families = digest(
+        {"lineage": lineage, "registry": registry.digest(), "rules": ATTRIBUTION_RULES}
+    )
+    return {"lineage": lineage, "families": families}
+
+
+def signals_key(families: Stage) -> str:
+    return digest({"families": families.meta["key"], "rules": SIGNAL_RULES})
+
+
+def _lineage_writers(lineage: Lineage) -> dict[str, Writer]:
+    return {
+        "edges": parquet_writer(lineage.edges, ["child", "parent"]),
+        "closure": parquet_writer(lineage.closure, ["model_id", "ancestor_id"]),
+        "by_ancestor": parquet_writer(lineage.closure, ["ancestor_id", "model_id"]),
+        "roots": parquet_writer(lineage.roots, ["model_id", "root_id"]),
+        "issues": parquet_writer(lineage.issues, ["model_id", "parent_id", "kind"]),
+    }
+
+
+def _family_writers(analysis: Analysis) -> dict[str, Writer]:
+    """Each table computed in its turn, when it is written."""
+    return {
+        **{credits_key(m): parquet_writer(partial(model_credits, analysis, m), []) for m in MODES},
+        **{
+            pairs_key(by): parquet_writer(partial(derivative_pairs, analysis, by), ["key"])
+            for by in PAIR_GROUPS
+        },
+        DIMENSIONS: parquet_writer(model_dimensions(analysis), ["model_id"]),
+        FAMILIES: parquet_writer(analysis.families(), ["position"]),
+    }
+
+
+def _signals_spec(store: Warehouse, analysis: Analysis, key: str) -> StageSpec:
+    def build() -> tuple[dict[str, Writer], dict[str, Any]]:
+        built = materialise(compute_signals(analysis))
+        analysis.stored[SIGNALS] = built  # the marks below read it, not this stage
+        marks = partial(compute_marks, analysis, Thresholds())
+        writers = {
+            SIGNALS: parquet_writer(built, ["model_id"]),
+            marks_key(Thresholds()): parquet_writer(marks, ["model_id"]),
+        }
+        meta = {"snapshot_date": analysis.snapshot_date, "rules": SIGNAL_RULES}
+        return writers, meta | _built(store)
+
+    day = analysis.snapshot_date
+    return StageSpec("signals", key, SIGNAL_TABLES, build, f"snapshot {day}", "the flag rules")
+
+
+def _signals(
+    store: Warehouse, analysis: Analysis, key: str, rebuild: bool = False
+) -> dict[str, ir.Table]:
+    """The signals stage: read when stored, else built once and stored (built the first time a
+    question needs it: ``--task``, ``--llm``, ``--count robust``, ``flags``, ``audit``);
+    computed in memory when the warehouse cannot be written."""
+    day = analysis.snapshot_date
+    spec = _signals_spec(store, analysis, key)
+    try:
+        return load_stage(store.root, store.load_id(day), store.reader, spec, rebuild=rebuild)[1]
+    except OSError as exc:
+        log.warning(
+            "cannot store the flag signals of %s in %s (%s): computing them in memory",
+            day,
+            store.root,
+            exc.strerror or exc,
+        )
+        built = materialise(compute_signals(analysis))
+        analysis.stored[SIGNALS] = built
+        marks = materialise(compute_marks(analysis, Thresholds()))
+        return {SIGNALS: built, marks_key(Thresholds()): marks}
+
+
+def _lineage(tables: dict[str, ir.Table], stage: Stage) -> Lineage:
+    return Lineage(
+        edges=tables["edges"],
+        closure=tables["closure"],
+        roots=tables["roots"],
+        issues=tables["issues"],
+        rounds=int(stage.meta["rounds"]),
+        by_ancestor=tables["by_ancestor"],
+    )
+
+
+def _built(store: Warehouse) -> dict[str, Any]:
+    return {
+        "built_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "engine": getattr(store.reader, "name", "duckdb"),
+    }
+
+
+def analyse(
+    settings: Settings, date: dt.date | None = None, *, rebuild: bool = False
+) -> list[dict[str, Any]]:
+    """Build (or, with ``rebuild``, rebuild) the stored analysis of the snapshot of ``date``
+    (default: newest) and describe each stage: whether it was built now or already stored, its
+    key, its tables' row counts and where it lives."""
+    store = open_store(settings)
+    day = store.resolve_date(date)
+    registry = load_registry(settings.families_file)
+    with build_lock(store.root, store.load_id(day)):  # a racer waits, then finds all three
+        analysis, stages = _stored(store, day, registry, settings.max_lineage_depth, rebuild)
+        spec = _signals_spec(store, analysis, signals_key(stages[1][1]))
+        signals, _, built = load_stage(
+            store.root, store.load_id(day), store.reader, spec, rebuild=rebuild
+        )
+    stages.append(("signals", signals, SIGNAL_TABLES, built))
+    return [
+        {
+            "snapshot_date": day.isoformat(),
+            "stage": name,
+            "status": "built" if built else "stored",
+            "key": stage.meta["key"],
+            "built_at": stage.meta["built_at"],
+            "rows": stage_rows(stage, tables),
+            "path": str(stage.directory),
+        }
+        for name, stage, tables, built in stages
+    ]

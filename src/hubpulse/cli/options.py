@@ -1,0 +1,255 @@
+"""The command line's shared parts, defined once: the app and its console, the options every
+command shares (warehouse, format, mode, dates, the selection of models counted, the comparison
+set), and the helpers that turn option values into settings, dates and groupings."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.console import Console
+
+from hubpulse.terms import TREND_GROUPS, Engine, Mode, OutputFormat
+
+if TYPE_CHECKING:
+    from hubpulse.analysis.history.history import History
+    from hubpulse.analysis.snapshot.selection import Selection
+    from hubpulse.analysis.snapshot.snapshot import Analysis
+    from hubpulse.settings import Settings
+    from hubpulse.store.warehouse import Warehouse
+    from hubpulse.terms import GroupBy, Metric, TrendBy
+
+app = typer.Typer(
+    help="Measure adoption of open-weight models on the Hugging Face Hub.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # help text is plain text: "[env X; default Y]" must show as written
+)
+console = Console(width=None if sys.stdout.isatty() or "COLUMNS" in os.environ else 120)
+
+WarehouseOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--warehouse",
+        "-w",
+        help="Warehouse directory [env HUBPULSE_WAREHOUSE; default ~/.local/share/hubpulse]",
+        show_default=False,
+    ),
+]
+FormatOpt = Annotated[OutputFormat, typer.Option("--format", "-f", help="Output format.")]
+ModeOpt = Annotated[
+    Mode | None,
+    typer.Option(
+        "--mode",
+        "-m",
+        help="Attribution: publisher or lineage [env HUBPULSE_MODE; default lineage]",
+        show_default=False,
+    ),
+]
+DateOpt = Annotated[
+    str | None, typer.Option("--date", "-d", help="Snapshot date YYYY-MM-DD (default: newest).")
+]
+FromOpt = Annotated[
+    str | None, typer.Option("--from", help="First month YYYY-MM (default: earliest data).")
+]
+ToOpt = Annotated[str | None, typer.Option("--to", help="Last month YYYY-MM (default: latest).")]
+FamiliesOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--families",
+        help="Extra family registry TOML [env HUBPULSE_FAMILIES_FILE].",
+        show_default=False,
+    ),
+]
+EngineOpt = Annotated[
+    Engine | None,
+    typer.Option(
+        "--engine",
+        help="Run lineage and metrics on duckdb or spark (pip install 'hubpulse[spark]') "
+        "[env HUBPULSE_ENGINE; default duckdb]",
+        show_default=False,
+    ),
+]
+SparkMasterOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--spark-master",
+        help="Spark master URL for --engine spark [env HUBPULSE_SPARK_MASTER; default local[*]]",
+        show_default=False,
+    ),
+]
+
+MinCoverageOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--min-coverage",
+        min=0.0,
+        max=1.0,
+        help="Coverage a group-month needs (the part of its newest 30-day downloads that was "
+        "estimated) before shares, growth and concentration use it [env "
+        "HUBPULSE_MIN_COVERAGE; default 0.8]",
+        show_default=False,
+    ),
+]
+
+TaskOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--task",
+        help="Count only models of these pipeline tags, comma-separated (a model without a tag "
+        "takes its root's), e.g. text-generation,image-text-to-text.",
+        show_default=False,
+    ),
+]
+LlmOpt = Annotated[
+    bool,
+    typer.Option(
+        "--llm",
+        help="Count only LLMs: text-generation, text2text-generation, image-text-to-text, "
+        "video-text-to-text, audio-text-to-text, any-to-any, conversational.",
+    ),
+]
+ExcludeOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--exclude",
+        help="Leave out these families, or every family of these vendors, comma-separated.",
+        show_default=False,
+    ),
+]
+CountOpt = Annotated[
+    str,
+    typer.Option(
+        "--count",
+        help="raw: every download; robust: leave out flagged models (quantized copies, "
+        "dormant, CI-like and test repos, floods; see `hubpulse flags`) and report what "
+        "was removed.",
+    ),
+]
+ThresholdOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--threshold",
+        help="Change a flag threshold, NAME=VALUE, repeatable: dormant (100), dormant-min "
+        "(100000), ci (200), ci-min (10000), flood (10).",
+        show_default=False,
+    ),
+]
+
+NextOpt = Annotated[int, typer.Option("--next", min=1, help="Compare with the next N groups.")]
+AgainstOpt = Annotated[
+    str | None,
+    typer.Option(
+        help="Compare with these groups combined (comma-separated families or vendors) or a "
+        "named set of `hubpulse comparison-sets` (e.g. qwen-team), instead of the next N.",
+        show_default=False,
+    ),
+]
+
+
+def _selection(
+    task: str | None = None,
+    llm: bool = False,
+    exclude: str | None = None,
+    count: str = "raw",
+    threshold: list[str] | None = None,
+    families: Path | None = None,
+) -> Selection:
+    from hubpulse.analysis.snapshot.flags import Thresholds
+    from hubpulse.analysis.snapshot.selection import COUNTS, Selection
+    from hubpulse.registry import load_registry
+
+    if count not in COUNTS:
+        raise typer.BadParameter(f"choose one of {', '.join(COUNTS)}", param_hint="--count")
+    excluded = names_of(exclude)
+    if excluded:  # the registry's spelling, or an error naming the known groups
+        registry = load_registry(families)
+        excluded = tuple(Selection(exclude=excluded).spelled(registry))
+    return Selection(
+        tasks=names_of(task),
+        llm=llm,
+        exclude=excluded,
+        count=count,  # type: ignore[arg-type]
+        thresholds=Thresholds.parse(threshold),
+    )
+
+
+def names_of(value: str | None) -> tuple[str, ...]:
+    return tuple(n.strip() for n in (value or "").split(",") if n.strip())
+
+
+def settings_of(
+    warehouse: Path | None,
+    mode: str | None = None,
+    families: Path | None = None,
+    engine: str | None = None,
+    spark_master: str | None = None,
+    min_coverage: float | None = None,
+) -> Settings:
+    from hubpulse.settings import load_settings
+
+    return load_settings(
+        warehouse=warehouse,
+        mode=mode,
+        families_file=families,
+        engine=engine,
+        spark_master=spark_master,
+        min_coverage=min_coverage,
+    )
+
+
+def parse_date(value: str | None) -> dt.date | None:
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(
+            f"{value!r} is not a date (YYYY-MM-DD)", param_hint="--date"
+        ) from None
+
+
+def analysis_of(
+    settings: Settings, date: str | None, warehouse: Warehouse | None = None
+) -> Analysis:
+    from hubpulse.analysis.snapshot.stored import load_analysis
+
+    return load_analysis(settings, parse_date(date), warehouse)
+
+
+def history_of(
+    settings: Settings, first: str | None, last: str | None, selection: Selection | None = None
+) -> History:
+    """Estimates for the month range; lineage mode uses the newest snapshot's graph."""
+    from hubpulse.analysis.history.history import load_history
+
+    return load_history(settings, first, last, selection=selection)
+
+
+def trend_by(by: str) -> TrendBy:
+    if by not in TREND_GROUPS:
+        raise typer.BadParameter(f"choose one of {', '.join(TREND_GROUPS)}", param_hint="--by")
+    return by  # type: ignore[return-value]
+
+
+def by_group(by: str) -> str:
+    if by not in ("family", "vendor"):
+        raise typer.BadParameter("choose family or vendor", param_hint="--by")
+    return by
+
+
+def group_of(by: str) -> GroupBy:
+    return by  # type: ignore[return-value]
+
+
+def metric_of(metric: str) -> Metric:
+    if metric not in ("downloads_30d", "downloads_all_time"):
+        raise typer.BadParameter(
+            "choose downloads_30d or downloads_all_time", param_hint="--metric"
+        )
+    return metric  # type: ignore[return-value]
