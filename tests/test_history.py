@@ -140,7 +140,7 @@ def test_counter_that_goes_down_is_not_differenced_across_the_drop() -> None:
     ] + [{"model_id": MODEL, "day": FLAT.day(58), "kind": "rolling30", "value": 3_000}]
     feb = estimate(make_evidence(observations))["2025-02"]
     assert feb["method"] == "rolling30"
-    assert "counter_reset" in feb["flags"]
+    assert "counter_reset" in feb["caveats"]
     assert feb["upper"] == 3_000  # the rolling window, not 6,000 - 5,000
 
 

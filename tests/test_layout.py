@@ -91,7 +91,9 @@ def test_rooms_of_analysis_import_only_lower_rooms(path: Path) -> None:
     for line, target in imported(ast.parse(path.read_text())):
         other = room_of(target)
         if other is not None:
-            assert ROOMS.index(other) <= ROOMS.index(room), f"{own}:{line} ({room}) imports {target}"
+            assert ROOMS.index(other) <= ROOMS.index(room), (
+                f"{own}:{line} ({room}) imports {target}"
+            )
 
 
 def runtime_imports(tree: ast.AST) -> list[str]:

@@ -8,7 +8,7 @@ from conftest import HUB_STATS
 from graphs import DAY, aliases, model, records, snapshot
 from independent import family_totals
 
-from hubpulse.analysis.claims.comparison import compare_families
+from hubpulse.analysis.claims.snapshot_comparison import compare_snapshot_rows
 from hubpulse.analysis.snapshot.ranking import count_derivatives, rank_models
 from hubpulse.analysis.snapshot.snapshot import analyse_snapshot
 from hubpulse.registry import load_registry
@@ -37,7 +37,7 @@ def test_qwen_vs_next_eight_matches_independent_verdict(demo_analysis, mode):
     names = [f for _, f in ordered]
     at = names.index("Qwen")
     combined = sum(v for v, _ in ordered[at + 1 : at + 9])
-    result = compare_families(
+    result = compare_snapshot_rows(
         records(rank_models(demo_analysis, by="family", mode=mode)),
         "Qwen",
         8,

@@ -23,7 +23,7 @@ import pytest
 from conftest import HUB_STATS, HUB_STATS_DATE
 from graphs import model
 
-from hubpulse.analysis.claims.comparison import compare_family
+from hubpulse.analysis.claims.snapshot_comparison import compare_snapshot
 from hubpulse.analysis.snapshot.lineage import describe_lineage
 from hubpulse.analysis.snapshot.ranking import (
     GROUPS,
@@ -159,8 +159,8 @@ def test_comparison_and_model_lineage_are_identical(real: tuple[Analysis, Analys
     duck, spark = real
     for mode in ("publisher", "lineage"):
         for n in (1, 8):
-            want = compare_family(duck, "Qwen", n, mode=mode).to_dict()  # type: ignore[arg-type]
-            got = compare_family(spark, "Qwen", n, mode=mode).to_dict()  # type: ignore[arg-type]
+            want = compare_snapshot(duck, "Qwen", n, mode=mode).to_dict()  # type: ignore[arg-type]
+            got = compare_snapshot(spark, "Qwen", n, mode=mode).to_dict()  # type: ignore[arg-type]
             assert _close(got, want)
     for model_id in ("Qwen/Qwen2.5-7B-Instruct", "meta-llama/Llama-3.1-8B-Instruct"):
         want = describe_lineage(duck.lineage, duck.models, model_id).to_dict()

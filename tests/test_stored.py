@@ -21,7 +21,7 @@ from conftest import FIXTURES, HUB_STATS, HUB_STATS_DATE, cli
 from independent import family_totals
 from typer.testing import CliRunner
 
-from hubpulse.analysis.claims.comparison import compare_family
+from hubpulse.analysis.claims.snapshot_comparison import compare_snapshot
 from hubpulse.analysis.snapshot.lineage import describe_lineage
 from hubpulse.analysis.snapshot.ranking import count_derivatives, derivatives_by_family, rank_models
 from hubpulse.analysis.snapshot.snapshot import Analysis, analyse_snapshot
@@ -62,7 +62,7 @@ def _answers(analysis: Analysis) -> dict[str, Any]:
         families = [r["family"] for r in out[f"top family {mode}"].to_pylist()]
         for family in families[:3]:
             if family != "(unattributed)":
-                out[f"compare {family} {mode}"] = compare_family(
+                out[f"compare {family} {mode}"] = compare_snapshot(
                     analysis, family, 8, mode=mode
                 ).to_dict()
     out["derivatives"] = derivatives_by_family(analysis).to_pyarrow()

@@ -19,7 +19,7 @@ from graphs import aliases, model, snapshot
 from independent import forecast_month
 from truth import make_evidence
 
-from hubpulse.analysis.claims.month_comparison import compare_month
+from hubpulse.analysis.claims.month_comparison import compare_month_rows
 from hubpulse.analysis.history.estimator import HistoryError
 from hubpulse.analysis.history.evidence import collect_evidence, read_evidence
 from hubpulse.analysis.history.history import History, prepare_history
@@ -121,26 +121,26 @@ def _rows(figures: dict[str, tuple[int, int, int | None]]) -> list[dict[str, Any
 
 def test_monthly_claim_holds_fails_or_stays_undecided() -> None:
     holds = _rows({"A": (100, 90, 110), "B": (40, 35, 45), "C": (30, 25, 35)})
-    result = compare_month(holds, "A", 2, mode="publisher", month="2025-01")
+    result = compare_month_rows(holds, "A", 2, mode="publisher", month="2025-01")
     assert (result.verdict, result.combined) == (
         "holds",
         {"estimate": 70, "lower": 60, "upper": 80},
     )
     fails = _rows({"B": (60, 55, 65), "A": (50, 45, 52), "C": (40, 40, 40), "D": (30, 30, 30)})
-    assert compare_month(fails, "A", 2, mode="lineage", month="2025-01").verdict == "fails"
+    assert compare_month_rows(fails, "A", 2, mode="lineage", month="2025-01").verdict == "fails"
     close = _rows({"A": (100, 60, 140), "B": (90, 80, 100)})
-    result = compare_month(close, "A", 3, mode="publisher", month="2025-01")
+    result = compare_month_rows(close, "A", 3, mode="publisher", month="2025-01")
     assert (result.verdict, result.point_verdict, result.next_n) == (
         "undecided within error",
         "exceeds",
         1,
     )
     unbounded = _rows({"A": (100, 95, 105), "B": (50, 40, None)})
-    assert compare_month(unbounded, "A", 1, mode="publisher", month="2025-01").verdict == (
+    assert compare_month_rows(unbounded, "A", 1, mode="publisher", month="2025-01").verdict == (
         "undecided within error"
     )
     with pytest.raises(UnknownFamilyError, match="no estimate for 2025-01"):
-        compare_month(close, "Z", 1, mode="publisher", month="2025-01")
+        compare_month_rows(close, "Z", 1, mode="publisher", month="2025-01")
 
 
 def test_concentration_matches_hand_computed_indices() -> None:

@@ -81,7 +81,7 @@ def test_nothing_is_estimated_past_the_newest_observation(demo_store: Path) -> N
 
 
 def test_coverage_is_in_cli_json_api_and_report(demo_store: Path) -> None:
-    fields = {"coverage", "month_coverage", "models", "estimated", "through", "flags"}
+    fields = {"coverage", "month_coverage", "models", "estimated", "through", "caveats"}
     assert fields <= set(run_json(demo_store, "monthly")["rows"][0])
     client = TestClient(create_app(Settings(warehouse=demo_store)))
     api = client.get("/api/monthly").json()
@@ -139,7 +139,7 @@ def test_one_model_making_most_of_a_figure_is_flagged_with_its_name(
     rows = run_json(demo_store, "monthly", "--family", "Qwen", "--mode", "publisher")["rows"]
     october = next(r for r in rows if r["month"] == "2024-10")
     assert october["top_model"] == top[0]
-    assert october["flags"].startswith(f"one model {round(part * 100)}%: {top[0]}")
+    assert october["caveats"].startswith(f"one model {round(part * 100)}%: {top[0]}")
     drivers = run_json(demo_store, "drivers", "Qwen", "--month", "2024-10", "--mode", "publisher")
     assert drivers["rows"][0]["model_id"] == top[0]
     assert drivers["rows"][0]["group_share"] == pytest.approx(part, abs=1e-6)
@@ -153,11 +153,11 @@ def test_a_collapse_against_the_month_before_is_flagged(demo_store: Path) -> Non
     assert factor > 10
     rows = run_json(demo_store, "monthly", "--family", "Qwen", "--mode", "publisher")["rows"]
     december = next(r for r in rows if r["month"] == "2024-12")
-    assert f"collapse ÷{round(factor)}: {model}" in december["flags"]
+    assert f"collapse ÷{round(factor)}: {model}" in december["caveats"]
     # the flag does not depend on where the range starts
     alone = run_json(demo_store, "monthly", "--family", "Qwen", "--from", "2024-12", "--to",
                      "2024-12", "--mode", "publisher")["rows"]  # fmt: skip
-    assert alone[0]["flags"] == december["flags"]
+    assert alone[0]["caveats"] == december["caveats"]
 
 
 def test_lineage_totals_add_up_to_the_per_model_sum_exactly(demo_store: Path) -> None:

@@ -228,13 +228,13 @@ def compare(
 
     Without --month: the 30-day (or all-time) counts of one snapshot. With --month: the
     estimated downloads of that calendar month, with bounds: holds, fails or undecided."""
-    from hubpulse.analysis.claims.runs import compare_claims
+    from hubpulse.analysis.claims.runs import run_compare
     from hubpulse.present.claims import print_claims
 
     settings = settings_of(warehouse, mode, families, engine, spark_master)
     chosen = _selection(task, llm, exclude, count, threshold, families)
     explicit = mode is not None or "HUBPULSE_MODE" in os.environ
-    found, sources = compare_claims(
+    found, sources = run_compare(
         settings,
         family,
         next_n=next_n,

@@ -8,11 +8,12 @@ from typing import TYPE_CHECKING, Any
 from rich.console import Console
 from rich.markup import escape
 
+from hubpulse.analysis.claims.month_comparison import MonthComparison
 from hubpulse.present.tables import (
     history_meta,
     merge_meta,
     meta,
-    print_flags,
+    print_caveats,
     print_selection,
     print_warning,
     rich_table,
@@ -26,7 +27,7 @@ from hubpulse.terms import OutputFormat
 if TYPE_CHECKING:
     from hubpulse.analysis.claims.audit import Audit
     from hubpulse.analysis.claims.comparison import Comparison
-    from hubpulse.analysis.claims.month_comparison import MonthlyComparison
+    from hubpulse.analysis.claims.snapshot_comparison import SnapshotComparison
     from hubpulse.analysis.snapshot.selection import Selection
 
 
@@ -37,7 +38,7 @@ def print_claims(
     fmt: OutputFormat,
     selection: Selection,
 ) -> None:
-    """``compare``'s results (``claim_runs.compare_claims``) with what each read: snapshot
+    """``compare``'s results (``claim_runs.run_compare``) with what each read: snapshot
     comparisons with their analysis, month comparisons with their history."""
     from hubpulse.analysis.history.history import History
 
@@ -54,7 +55,7 @@ def print_claims(
 
 def print_month_comparisons(
     console: Console,
-    results: list[MonthlyComparison],
+    results: list[MonthComparison],
     fmt: OutputFormat,
     meta: dict[str, Any] | None = None,
 ) -> None:
@@ -68,16 +69,18 @@ def print_month_comparisons(
         return
     for r in results:
         title = _comparison_title(r)
-        shown = [{k: v for k, v in row.items() if k not in ("methods", "flags")} for row in r.rows]
+        shown = [
+            {k: v for k, v in row.items() if k not in ("methods", "caveats")} for row in r.rows
+        ]
         console.print(rich_table(shown, list(shown[0]), title=title))
-        flags = [f"{row[r.by]}: {row['flags']}" for row in r.rows if row["flags"]]
-        print_flags(console, flags)
+        caveats = [f"{row[r.by]}: {row['caveats']}" for row in r.rows if row["caveats"]]
+        print_caveats(console, caveats)
         console.print(escape(r.sentence), highlight=False)
     print_selection(console, meta or {})
 
 
 def print_comparisons(
-    console: Console, results: list[Comparison], fmt: OutputFormat, meta: dict[str, Any]
+    console: Console, results: list[SnapshotComparison], fmt: OutputFormat, meta: dict[str, Any]
 ) -> None:
     """Comparisons (one per mode): tables with a verdict line, JSON or CSV."""
     if fmt == "json":
@@ -102,19 +105,21 @@ def print_comparisons(
         print_selection(console, meta)
 
 
-def print_comparison(console: Console, result: Comparison) -> None:
+def print_comparison(console: Console, result: SnapshotComparison) -> None:
     console.print(rich_table(result.rows, list(result.rows[0]), title=_comparison_title(result)))
     console.print(escape(result.sentence), highlight=False)
 
 
-def _comparison_title(result: Comparison | MonthlyComparison) -> str:
+def _comparison_title(result: Comparison) -> str:
     vs = (
         f"the next {result.next_n} {(result.by == 'family' and 'families') or 'vendors'}"
         if not result.against.groups
         else result.against.name or ", ".join(result.against.groups)
     )
-    month = f" in {result.month}" if hasattr(result, "month") else ""
-    return f"{result.family} vs {vs}{month} ({result.mode} mode){selection_title(result.selection)}"
+    month = f" in {result.month}" if isinstance(result, MonthComparison) else ""
+    return (
+        f"{result.subject} vs {vs}{month} ({result.mode} mode){selection_title(result.selection)}"
+    )
 
 
 AUDIT_COLUMNS = {

@@ -10,8 +10,8 @@ from pathlib import Path
 
 from rich.console import Console
 
-from hubpulse.analysis.claims.comparison import compare_family
-from hubpulse.analysis.claims.month_comparison import compare_family_month
+from hubpulse.analysis.claims.month_comparison import compare_month
+from hubpulse.analysis.claims.snapshot_comparison import compare_snapshot
 from hubpulse.analysis.history.history import History, load_history
 from hubpulse.analysis.snapshot.dimensions import model_dimensions
 from hubpulse.analysis.snapshot.lineage import describe_lineage
@@ -88,7 +88,7 @@ def print_demo_history(console: Console, histories: list[History]) -> None:
         meta=history_meta(history),
         title=f"Families by estimated downloads in {DEMO_MONTH}",
     )
-    results = [compare_family_month(each, "Qwen", 8, DEMO_MONTH) for each in histories]
+    results = [compare_month(each, "Qwen", 8, DEMO_MONTH) for each in histories]
     print_month_comparisons(console, results, "table")
     console.print(
         "[dim]The bundled series covers the top models of 17 organisations only, so these "
@@ -113,7 +113,7 @@ def print_demo(console: Console, warehouse: Warehouse, analysis: Analysis) -> No
         title="Family ranking by 30-day downloads",
     )
     for mode in MODES:
-        print_comparison(console, compare_family(analysis, "Qwen", 8, mode=mode))
+        print_comparison(console, compare_snapshot(analysis, "Qwen", 8, mode=mode))
     report = describe_lineage(analysis.lineage, model_dimensions(analysis), DEMO_LINEAGE)
     console.rule(f"Lineage of {DEMO_LINEAGE}")
     print_lineage(console, report, "table", meta(analysis, "lineage"))

@@ -16,9 +16,9 @@ from typing import Any
 import pyarrow as pa
 
 from hubpulse._version import __version__
-from hubpulse.analysis.claims.comparison import compare_families
-from hubpulse.analysis.claims.month_comparison import compare_month
+from hubpulse.analysis.claims.month_comparison import compare_month_rows
 from hubpulse.analysis.claims.runs import headline_audits
+from hubpulse.analysis.claims.snapshot_comparison import compare_snapshot_rows
 from hubpulse.analysis.history.estimator import HistoryError, parse_month
 from hubpulse.analysis.history.history import History, load_history, month_range
 from hubpulse.analysis.history.trends import concentration
@@ -95,7 +95,7 @@ def build_report(
         "countries": rank("country"),
         "sizes": rank("size"),
         "derivatives": _rows(derivatives_by_family(analysis)),
-        "comparison": compare_families(
+        "comparison": compare_snapshot_rows(
             ranking,
             subject,
             next_n,
@@ -173,7 +173,7 @@ def _add_monthly(
     )
     meta["months"], meta["month"] = f"{span[0]} … {span[1]}", span[1]
     try:
-        data["month_comparison"] = compare_month(
+        data["month_comparison"] = compare_month_rows(
             data["monthly"], subject, next_n, mode=mode, month=span[1], selection=selection
         ).to_dict()
     except LookupError:

@@ -131,42 +131,43 @@ def emit_query(
     if fmt != "table" or "estimated" not in table.column_names:
         emit(console, table, fmt, title=title, meta=meta)
         return
-    records, flags = monthly_brief(table.to_pylist())
+    records, caveats = monthly_brief(table.to_pylist())
     emit(console, records, fmt, title=title, meta=meta)
-    print_flags(console, flags)
+    print_caveats(console, caveats)
 
 
-MONTHLY_DETAIL = ("models", "month_coverage", "top_model", "top_share", "methods", "flags")
+MONTHLY_DETAIL = ("models", "month_coverage", "top_model", "top_share", "methods", "caveats")
 
 
 def monthly_brief(records: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[str]]:
     """For the terminal only, monthly figures lose the columns JSON and CSV keep for audit
     (methods, top model, month coverage), show ``estimated`` as N/M models, and give their
-    flags as lines to print under the table ("2024-12 Qwen: collapse ÷121: …")."""
-    flags = []
+    caveats as lines to print under the table ("2024-12 Qwen: collapse ÷121: …")."""
+    caveats = []
     for record in records:
         if record.get("models") is not None:
             record["estimated"] = f"{record['estimated']}/{record['models']}"
-        if record.get("flags"):
+        if record.get("caveats"):
             where = " ".join(
                 str(record[k])
                 for k in ("month", "family", "vendor", "country", "author", "model_id")
                 if record.get(k) is not None
             )
-            flags.append(f"{where}: {record['flags']}")
+            caveats.append(f"{where}: {record['caveats']}")
         for column in MONTHLY_DETAIL:
             record.pop(column, None)
     if all(r.get("through") is None for r in records):  # no month cut short: say nothing
         for record in records:
             record.pop("through", None)
-    return records, flags
+    return records, caveats
 
 
-def print_flags(console: Console, flags: list[str]) -> None:
-    """Flagged figures, one line each: where one model makes most of a figure, or jumped."""
-    for line in flags:
-        console.print(f"[yellow]flag[/] {escape(line)}", highlight=False)
-    if flags:
+def print_caveats(console: Console, caveats: list[str]) -> None:
+    """Caveats of figures, one line each: where one model makes most of a figure, or jumped
+    (not model flags, which ``hubpulse flags`` lists)."""
+    for line in caveats:
+        console.print(f"[yellow]caveat[/] {escape(line)}", highlight=False)
+    if caveats:
         console.print(
             "[dim]`hubpulse drivers GROUP --month YYYY-MM` lists the models behind a figure[/]"
         )
@@ -365,15 +366,21 @@ def ancestry_tree(report: LineageReport) -> Tree:
 
 
 NO_DATA = "—"
+BLANK_NO_DATA = {"upper": "∞", "combined_upper": "∞", "through": "", "caveats": "", "change": ""}
+"""Columns whose null says something else than no data: unbounded, not cut short, no caveat."""
 
 
 def pretty(column: str, value: Any) -> str:
     """A cell for people: no data is "—" (never blank, never 0), an unbounded upper bound "∞",
     shares, growth and coverage in per cent."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
-        return {"upper": "∞", "combined_upper": "∞", "through": "", "flags": "", "change": ""}.get(
-            column, NO_DATA
-        )
+        return {
+            "upper": "∞",
+            "combined_upper": "∞",
+            "through": "",
+            "caveats": "",
+            "change": "",
+        }.get(column, NO_DATA)
     if column.endswith(("share", "growth", "coverage")) and isinstance(value, float):
         return f"{value:.1%}"
     if isinstance(value, float):

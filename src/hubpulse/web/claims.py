@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from hubpulse.analysis.claims.comparison import compare_families
-from hubpulse.analysis.claims.month_comparison import compare_month
-from hubpulse.analysis.claims.runs import compare_claims, run_audit
+from hubpulse.analysis.claims.month_comparison import compare_month_rows
+from hubpulse.analysis.claims.runs import run_audit, run_compare
+from hubpulse.analysis.claims.snapshot_comparison import compare_snapshot_rows
 from hubpulse.analysis.snapshot.selection import Selection
 from hubpulse.errors import HubpulseError
 from hubpulse.web.views import View, view_meta
@@ -33,7 +33,7 @@ def compare_in_view(
         _check_month(view, month)
     if by == "family" and against is None and (selection is None or selection.everything):
         name = view.analysis.registry.get(family).name
-        snapshot = compare_families(
+        snapshot = compare_snapshot_rows(
             data["families"],
             name,
             next_n,
@@ -43,7 +43,7 @@ def compare_in_view(
         ).to_dict()
         monthly = None
         if month is not None:
-            found = compare_month(data["monthly"], name, next_n, mode=view.mode, month=month)
+            found = compare_month_rows(data["monthly"], name, next_n, mode=view.mode, month=month)
             monthly = found.to_dict()
         return {**view_meta(view), "snapshot": snapshot, "month": monthly}
 
@@ -51,7 +51,7 @@ def compare_in_view(
         settings = view.settings.model_copy(update={"mode": view.mode})
 
         def ask(window: str | None) -> dict[str, Any]:
-            found, _ = compare_claims(
+            found, _ = run_compare(
                 settings,
                 family,
                 next_n=next_n,

@@ -24,8 +24,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
-from hubpulse.analysis.claims.comparison import Against, compare_families
-from hubpulse.analysis.claims.month_comparison import compare_family_month
+from hubpulse.analysis.claims.comparison import Against
+from hubpulse.analysis.claims.month_comparison import compare_month
+from hubpulse.analysis.claims.snapshot_comparison import compare_snapshot_rows
 from hubpulse.analysis.snapshot.ranking import rank_models
 from hubpulse.analysis.snapshot.selection import COUNTS, Selection
 from hubpulse.errors import UnknownFamilyError
@@ -186,12 +187,12 @@ def audit_exceeds(
         try:
             if month and histories is not None:
                 history = histories[d.mode].restricted(selection, analysis)
-                monthly = compare_family_month(
+                monthly = compare_month(
                     history, name, against.next, month, by=d.by, against=vs_d, selection=selection
                 )
                 rows.append(row | _monthly_row(monthly))
             else:
-                snapshot = compare_families(
+                snapshot = compare_snapshot_rows(
                     _ranking(rankings, analyses, d, selection),
                     name,
                     against.next,

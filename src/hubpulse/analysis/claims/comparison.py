@@ -1,6 +1,6 @@
 """Claims: does a family (or vendor) out-download a comparison set combined — the next N
 groups below it, or named groups (``--against``, a named set of ``comparisons.toml``)? Over one
-snapshot's 30 days (``compare_family``) here; with hard bounds, in one calendar month, in
+snapshot's 30 days (``compare_snapshot``) here; with hard bounds, in one calendar month, in
 ``month_claims``.
 
 Every result names what it compared: the grouping, the subject's rank, the groups ranked above
@@ -11,16 +11,12 @@ set with no models, the snapshot or month, the mode and the selection of models 
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from hubpulse.analysis.snapshot.ranking import rank_models
 from hubpulse.analysis.snapshot.selection import Selection
-from hubpulse.analysis.snapshot.snapshot import Analysis
 from hubpulse.errors import UnknownFamilyError
-from hubpulse.registry import UNATTRIBUTED
-from hubpulse.terms import Metric, Mode
+from hubpulse.terms import Mode
 
 
 @dataclass(frozen=True)
@@ -61,18 +57,17 @@ class Against:
         return sorted(found, key=lambda p: p[0]), [g for g in self.groups if g.lower() not in where]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Comparison:
-    """A group's downloads against the combined total of a comparison set."""
+    """What every comparison holds: its ``subject`` (a family, or a vendor under ``by="vendor"``),
+    the mode and selection it counted under, the subject's rank and the groups ranked above it,
+    the compared groups (``rows``, the subject first), those with no data left unranked, and the
+    comparison set (``against``, ``next_n`` of its groups found, ``absent`` named groups not)."""
 
-    family: str
+    subject: str
     mode: Mode
-    metric: Metric
     next_n: int
-    snapshot_date: dt.date
     rank: int
-    value: int
-    combined: int
     rows: list[dict[str, Any]] = field(default_factory=list)
     above: list[dict[str, Any]] = field(default_factory=list)
     unranked: list[str] = field(default_factory=list)
@@ -82,53 +77,21 @@ class Comparison:
     selection: Selection = field(default_factory=Selection)
 
     @property
-    def margin(self) -> int:
-        return self.value - self.combined
+    def scope(self) -> str:
+        """The selection in words, for a sentence ("" when every model counts)."""
+        return "" if self.selection.everything else f"; {self.selection.describe()}"
 
-    @property
-    def ratio(self) -> float | None:
-        return self.value / self.combined if self.combined else None
-
-    @property
-    def verdict(self) -> str:
-        return "exceeds" if self.value > self.combined else "does not exceed"
-
-    @property
-    def compared(self) -> str:
-        """The comparison set in words, with the ranks it covers."""
-        return self.against.describe(self.rows, self.next_n, self.absent, "no models")
-
-    @property
-    def sentence(self) -> str:
-        """The comparison in one sentence that names what it compared."""
-        ratio = f" ({self.ratio:.2f}×)" if self.ratio is not None else ""
-        scope = "" if self.selection.everything else f"; {self.selection.describe()}"
-        return (
-            f"{self.family} ({standing(self.rank, self.above, self.unranked)}) "
-            f"{self.metric} {self.value:,} {self.verdict} {self.compared} combined "
-            f"{self.combined:,}: margin {self.margin:+,}{ratio} "
-            f"[snapshot {self.snapshot_date}, by {self.by}, {self.mode} mode{scope}]"
-        )
-
-    def to_dict(self) -> dict[str, Any]:
+    def common_fields(self, **when: Any) -> dict[str, Any]:
+        """``to_dict``'s fields every comparison has (the subject under its grouping's name),
+        with ``when`` (the snapshot or month compared) after the mode."""
         return {
             "by": self.by,
-            self.by: self.family,
+            self.by: self.subject,
             "mode": self.mode,
-            "metric": self.metric,
-            "snapshot_date": self.snapshot_date.isoformat(),
+            **when,
             "next_n": self.next_n,
             **set_fields(self.against, self.absent, self.selection),
             "rank": self.rank,
-            "value": self.value,
-            "combined_next": self.combined,
-            "verdict": self.verdict,
-            "margin": self.margin,
-            "ratio": self.ratio,
-            "sentence": self.sentence,
-            "above": self.above,
-            "unranked": self.unranked,
-            "families": self.rows,
         }
 
 
@@ -161,88 +124,3 @@ def _ordinal(n: int) -> str:
 
 def missing_group(by: str, name: str, why: str) -> UnknownFamilyError:
     return UnknownFamilyError(f"{by} {name!r} {why}")
-
-
-def compare_families(
-    ranking: list[dict[str, Any]],
-    family: str,
-    next_n: int,
-    *,
-    mode: Mode,
-    metric: Metric,
-    snapshot_date: dt.date,
-    by: str = "family",
-    against: Against | None = None,
-    selection: Selection | None = None,
-) -> Comparison:
-    """Compare ``family`` (a group of ``by``) with the ``next_n`` attributed groups ranked just
-    below it by ``metric``, or with ``against``'s groups. ``ranking`` is an executed ranking
-    (``rank_models(by=by)``)."""
-    against = against or Against(next=next_n)
-    attributed = [r for r in ranking if r[by] != UNATTRIBUTED]
-    ordered = sorted(
-        (r for r in attributed if r[metric] is not None), key=lambda r: (-r[metric], r[by])
-    )
-    names = [r[by].lower() for r in ordered]
-    if family.lower() not in names:
-        held = any(r[by].lower() == family.lower() for r in attributed)
-        what = f"has no {metric} figure" if held else "has no models"
-        raise missing_group(by, family, f"{what} in the {snapshot_date} snapshot under {mode} mode")
-    at = names.index(family.lower())
-    subject = ordered[at]
-    compared, absent = against.pick(ordered, at, by)
-    rows = [{"role": "subject", "rank": at + 1, by: subject[by], metric: int(subject[metric])}]
-    rows += [
-        {
-            "role": "compared" if against.groups else "next",
-            "rank": rank,
-            by: r[by],
-            metric: int(r[metric]),
-        }
-        for rank, r in compared
-    ]
-    return Comparison(
-        family=subject[by],
-        mode=mode,
-        metric=metric,
-        next_n=len(compared),
-        snapshot_date=snapshot_date,
-        rank=at + 1,
-        value=int(subject[metric]),
-        combined=sum(int(r[metric]) for _, r in compared),
-        rows=rows,
-        above=[{"rank": i + 1, by: r[by], metric: r[metric]} for i, r in enumerate(ordered[:at])],
-        unranked=sorted(r[by] for r in attributed if r[metric] is None),
-        by=by,
-        against=against,
-        absent=absent,
-        selection=selection or Selection(),
-    )
-
-
-def compare_family(
-    analysis: Analysis,
-    family: str,
-    next_n: int,
-    *,
-    mode: Mode,
-    metric: Metric = "downloads_30d",
-    by: str = "family",
-    against: Against | None = None,
-    selection: Selection | None = None,
-) -> Comparison:
-    """Rank the snapshot's groups under ``mode`` and ``selection`` and compare ``family``
-    (a family, or a vendor with ``by="vendor"``) with the next N or ``against``."""
-    name = analysis.registry.group(by, family)
-    ranking = rank_models(analysis, by=by, mode=mode, selection=selection)  # type: ignore[arg-type]
-    return compare_families(
-        ranking.to_pyarrow().to_pylist(),
-        name,
-        next_n,
-        mode=mode,
-        metric=metric,
-        snapshot_date=analysis.snapshot_date,
-        by=by,
-        against=against,
-        selection=selection,
-    )

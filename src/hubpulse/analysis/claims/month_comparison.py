@@ -1,5 +1,5 @@
 """Claims over one calendar month: does a family (or vendor) out-download a comparison set
-combined, with hard bounds — holds, fails or undecided within error (``compare_family_month``).
+combined, with hard bounds — holds, fails or undecided within error (``compare_month``).
 
 Only groups with an estimate that month are ranked; the result names what it compared as the
 snapshot claims do (``claims``).
@@ -8,38 +8,27 @@ snapshot claims do (``claims``).
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from hubpulse.analysis.claims.comparison import Against, missing_group, set_fields, standing
+from hubpulse.analysis.claims.comparison import Against, Comparison, missing_group, standing
 from hubpulse.analysis.history.history import History
 from hubpulse.analysis.snapshot.selection import Selection
 from hubpulse.registry import UNATTRIBUTED
 from hubpulse.terms import Mode
 
 
-@dataclass(frozen=True)
-class MonthlyComparison:
+@dataclass(frozen=True, kw_only=True)
+class MonthComparison(Comparison):
     """A group's estimated downloads in one calendar month against a comparison set combined.
 
     Only groups with an estimate that month are ranked; ``above`` lists those ranked above the
     subject and ``unranked`` those with models but no estimate (no data, not zero)."""
 
-    family: str
-    mode: Mode
     month: str
-    next_n: int
-    rank: int
     value: dict[str, Any]
     combined: dict[str, int | None]
-    rows: list[dict[str, Any]] = field(default_factory=list)
-    above: list[dict[str, Any]] = field(default_factory=list)
-    unranked: list[str] = field(default_factory=list)
     through: dt.date | None = None
-    by: str = "family"
-    against: Against = field(default_factory=Against)
-    absent: list[str] = field(default_factory=list)
-    selection: Selection = field(default_factory=Selection)
 
     @property
     def verdict(self) -> str:
@@ -76,24 +65,16 @@ class MonthlyComparison:
         month = self.month + (f" (through {self.through})" if self.through else "")
         coverage = self.value.get("coverage")
         covered = f", {coverage:.0%} covered" if coverage is not None else ""
-        scope = "" if self.selection.everything else f"; {self.selection.describe()}"
         return (
-            f"{month}: {self.family} ({standing(self.rank, self.above, self.unranked)}"
+            f"{month}: {self.subject} ({standing(self.rank, self.above, self.unranked)}"
             f"{covered}) {span(self.value)} vs {self.compared} "
             f"combined {span(self.combined)}: claim {self.verdict} "
-            f"(point estimates: {self.point_verdict}) [by {self.by}, {self.mode} mode{scope}]"
+            f"(point estimates: {self.point_verdict}) [by {self.by}, {self.mode} mode{self.scope}]"
         )
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "by": self.by,
-            self.by: self.family,
-            "mode": self.mode,
-            "month": self.month,
-            "through": self.through,
-            "next_n": self.next_n,
-            **set_fields(self.against, self.absent, self.selection),
-            "rank": self.rank,
+            **self.common_fields(month=self.month, through=self.through),
             "above": self.above,
             "value": self.value,
             "combined_next": self.combined,
@@ -105,9 +86,9 @@ class MonthlyComparison:
         }
 
 
-def compare_month(
+def compare_month_rows(
     monthly_rows: list[dict[str, Any]],
-    family: str,
+    subject: str,
     next_n: int,
     *,
     mode: Mode,
@@ -115,7 +96,7 @@ def compare_month(
     by: str = "family",
     against: Against | None = None,
     selection: Selection | None = None,
-) -> MonthlyComparison:
+) -> MonthComparison:
     """Compare ``family`` (a group of ``by``) with the ``next_n`` groups ranked below it by
     estimate in ``month``, or with ``against``'s, from ``monthly_downloads(by=by)`` rows.
     Groups with no model yet are left out, with models but no estimate ``unranked``; a
@@ -131,26 +112,26 @@ def compare_month(
         (r for r in held if r["estimate"] is not None), key=lambda r: (-r["estimate"], r[by])
     )
     names = [r[by].lower() for r in ordered]
-    if family.lower() not in names:
-        raise _no_estimate(held, by, family, month)
-    at = names.index(family.lower())
-    subject = ordered[at]
+    if subject.lower() not in names:
+        raise _no_estimate(held, by, subject, month)
+    at = names.index(subject.lower())
+    own = ordered[at]
     compared, absent = against.pick(ordered, at, by)
     if against.groups:  # named groups with models but no estimate: their bounds still count
         unestimated = {r[by].lower(): r for r in held if r["estimate"] is None}
         compared += [(0, unestimated[g.lower()]) for g in absent if g.lower() in unestimated]
-    rows = _rows([(at + 1, subject), *compared], by, "compared" if against.groups else "next")
+    rows = _rows([(at + 1, own), *compared], by, "compared" if against.groups else "next")
     combined: dict[str, int | None] = {
         k: sum(r[k] for _, r in compared) if all(r[k] is not None for _, r in compared) else None
         for k in FIGURES
     }
-    return MonthlyComparison(
-        family=subject[by],
+    return MonthComparison(
+        subject=own[by],
         mode=mode,
         month=month,
         next_n=len(compared),
         rank=at + 1,
-        value={k: subject[k] for k in FIGURES} | {"coverage": subject.get("coverage")},
+        value={k: own[k] for k in FIGURES} | {"coverage": own.get("coverage")},
         combined=combined,
         rows=rows,
         above=[
@@ -158,7 +139,7 @@ def compare_month(
             for i, r in enumerate(ordered[:at])
         ],
         unranked=sorted(r[by] for r in held if r["estimate"] is None),
-        through=subject.get("through"),
+        through=own.get("through"),
         by=by,
         against=against,
         absent=absent,
@@ -184,26 +165,26 @@ def _rows(ranked: list[tuple[int, dict[str, Any]]], by: str, role: str) -> list[
     return [
         {"role": "subject" if i == 0 else role, "rank": rank or None, by: r[by]}
         | {k: r[k] for k in FIGURES}
-        | {"coverage": r.get("coverage"), "flags": r.get("flags"), "methods": r["methods"]}
+        | {"coverage": r.get("coverage"), "caveats": r.get("caveats"), "methods": r["methods"]}
         for i, (rank, r) in enumerate(ranked)
     ]
 
 
-def compare_family_month(
+def compare_month(
     history: History,
-    family: str,
+    subject: str,
     next_n: int,
     month: str,
     *,
     by: str = "family",
     against: Against | None = None,
     selection: Selection | None = None,
-) -> MonthlyComparison:
+) -> MonthComparison:
     """Rank ``history``'s groups in ``month`` and compare ``family`` with the next N or
     ``against`` (``history`` already restricted to ``selection``, which is only named)."""
-    name = history.registry.group(by, family)
+    name = history.registry.group(by, subject)
     rows = history.monthly(by).to_pyarrow().to_pylist()  # type: ignore[arg-type]
-    return compare_month(
+    return compare_month_rows(
         rows,
         name,
         next_n,
@@ -233,7 +214,7 @@ def month_verdicts(
         ]
         for group in ranked:
             for n in nexts:
-                claim = compare_month(rows, group, n, mode=history.mode, month=month, by=by)
+                claim = compare_month_rows(rows, group, n, mode=history.mode, month=month, by=by)
                 if claim.next_n:
                     verdicts[(month, group, n)] = claim.verdict
     return verdicts

@@ -15,9 +15,10 @@ from hubpulse.analysis.claims.audit import (
     audit_milestone,
     known_group,
 )
-from hubpulse.analysis.claims.comparison import Against, compare_family
+from hubpulse.analysis.claims.comparison import Against
 from hubpulse.analysis.claims.derivative_audit import audit_derivatives
-from hubpulse.analysis.claims.month_comparison import compare_family_month
+from hubpulse.analysis.claims.month_comparison import compare_month
+from hubpulse.analysis.claims.snapshot_comparison import compare_snapshot
 from hubpulse.analysis.snapshot.selection import Selection
 from hubpulse.errors import UnknownFamilyError
 from hubpulse.registry import MODES, Registry, load_comparison_sets
@@ -125,7 +126,7 @@ def headline_audits(
     return found
 
 
-def compare_claims(
+def run_compare(
     settings: Settings,
     subject: str,
     *,
@@ -162,13 +163,13 @@ def compare_claims(
             for m in modes or MODES
         ]
         found = [
-            compare_family_month(h, subject, next_n, month, by=by, against=vs, selection=selection)
+            compare_month(h, subject, next_n, month, by=by, against=vs, selection=selection)
             for h in histories
         ]
         return found, histories
     analysis = analysis or load_analysis(settings, date, store)
     results = [
-        compare_family(
+        compare_snapshot(
             analysis,
             subject,
             next_n,

@@ -120,7 +120,7 @@ def estimate_monthly_downloads(
     evidence: Evidence, months: ir.Table, *, max_gap_days: int = 31, deconvolve: bool = True
 ) -> ir.Table:
     """model_id, month, month_start, month_end, days, complete, created, method, estimate, lower,
-    upper, flags.
+    upper, caveats.
 
     One row per known model (observed, or with a known creation date) and per month of
     ``months`` up to the newest observation (see the module docstring for methods and bounds).
@@ -317,7 +317,7 @@ def _ceilings(t: ir.Table, rolling: ir.Table) -> ir.Table:
 
 
 def _combine(t: ir.Table) -> ir.Table:
-    """Pick the method, intersect the bounds, clamp the estimate, name the flags."""
+    """Pick the method, intersect the bounds, clamp the estimate, name the caveats."""
     method = ibis.cases(
         (~t.born, "not_created"),
         (t.d_est.notnull(), "daily"),
@@ -358,7 +358,7 @@ def _combine(t: ir.Table) -> ir.Table:
     zero = ~t.born
     clamped = ibis.least(ibis.greatest(t.raw, t.lower), t.upper)
     estimate = ibis.ifelse(t.raw.isnull(), ibis.null("float64"), clamped)
-    flags = _flags(t)
+    caveats = _caveats(t)
     return t.select(
         *_KEYS,
         "month_start",
@@ -370,18 +370,18 @@ def _combine(t: ir.Table) -> ir.Table:
         estimate=ibis.ifelse(zero, 0.0, estimate),
         lower=ibis.ifelse(zero, 0.0, t.lower),
         upper=ibis.ifelse(zero, 0.0, ibis.ifelse(t.upper >= _BIG, ibis.null("float64"), t.upper)),
-        flags=ibis.ifelse(flags == "", ibis.null("string"), flags),
+        caveats=ibis.ifelse(caveats == "", ibis.null("string"), caveats),
     )
 
 
-def _flags(t: ir.Table) -> ir.StringValue:
+def _caveats(t: ir.Table) -> ir.StringValue:
     """conflict, counter_reset and nearest_<N>d (a 30-day count N days from the month end),
     joined by commas."""
     nearest = ((t.method == "rolling30") & (t.r_gap > 0)).fill_null(False)
-    flags = (
+    caveats = (
         ibis.ifelse(t.conflict.fill_null(False), ",conflict", "")
         + ibis.ifelse(t.a_reset.fill_null(False), ",counter_reset", "")
         + ibis.ifelse(nearest, ",nearest_" + t.r_gap.cast("string") + "d", "")
     )
-    return flags.substr(1)  # without the leading comma (string concatenation, not lists:
+    return caveats.substr(1)  # without the leading comma (string concatenation, not lists:
     # a list per row cost seconds on a year of the Hub)

@@ -1,6 +1,7 @@
 """Monthly figures per group: the model-month estimates (``estimator``) credited to families,
 vendors, countries, authors or models and summed, with the coverage that says how much of each
-group the sum holds and the flags that name a figure's outliers.
+group the sum holds and the caveats that name a figure's outliers (caveats of a figure, not
+the model flags of ``snapshot.flags``).
 
 - ``models`` counts a group's models that existed in the month, ``estimated`` those with an
   estimate; ``coverage`` is the part of the group's newest 30-day downloads (``basis``, the
@@ -12,7 +13,7 @@ group the sum holds and the flags that name a figure's outliers.
 - ``share`` of the month's total is given only where both the group and the month reach
   ``Checks.min_coverage``; ``through`` is the last day counted when the newest month is cut at
   the newest observation.
-- ``flags``: ``one model N%`` where one model makes more than ``Checks.driver_share`` of the
+- ``caveats``: ``one model N%`` where one model makes more than ``Checks.driver_share`` of the
   figure, and ``jump ×N`` / ``collapse ÷N`` where a model that makes at least a tenth of the
   figure (either month) rose or fell by more than ``Checks.spike_factor`` since the month
   before; each names the model. ``month_drivers`` lists the models behind one figure.
@@ -127,7 +128,7 @@ def monthly_downloads(
     checks: Checks = Checks(),
 ) -> ir.Table:
     """month, <by>, through, estimate, lower, upper, share, coverage, month_coverage, models,
-    estimated, top_model, top_share, flags, methods (see the module docstring)."""
+    estimated, top_model, top_share, caveats, methods (see the module docstring)."""
     key = "model_id" if by == "model" else by
     credited = credited_estimates(estimates, shares, registry, basis)
     g = _group_sums(credited, ["month", key], unique=by in ("family", "model"))
@@ -161,7 +162,7 @@ def monthly_downloads(
         estimated=g.estimated,
         top_model=ibis.ifelse(g.estimate > 0, g.top_model, ibis.null("string")),
         top_share=g.top_share.round(4),
-        flags=_flags(g, checks),
+        caveats=_caveats(g, checks),
         methods=g.methods,
     ).order_by(["month", ibis.desc("estimate"), key])
 
@@ -232,17 +233,17 @@ def _coverage(
     )
 
 
-def _flags(g: ir.Table, checks: Checks) -> ir.StringValue:
+def _caveats(g: ir.Table, checks: Checks) -> ir.StringValue:
     percent = (g.top_share * 100).round().cast("int64").cast("string")
     driver = (g.estimated > 1) & (g.top_share > checks.driver_share)
     odd = g.odd_model.notnull() & (g.odd_size >= RELEVANT * g.estimate)
-    flags = ibis.array(
+    caveats = ibis.array(
         [
             ibis.ifelse(driver, "one model " + percent + "%: " + g.top_model, None),
             ibis.ifelse(odd, change(g.odd_jump) + ": " + g.odd_model, None),
         ]
     ).filter(lambda f: f.notnull())
-    return ibis.ifelse(flags.length() > 0, flags.join("; "), ibis.null("string"))
+    return ibis.ifelse(caveats.length() > 0, caveats.join("; "), ibis.null("string"))
 
 
 def month_drivers(

@@ -47,7 +47,7 @@ def family_trend(monthly: ir.Table, families: list[str], min_coverage: float = 0
         coverage="coverage",
         estimated="estimated",
         models="models",
-        flags="flags",
+        caveats="caveats",
         methods="methods",
     ).order_by(["family", "month"])
 
