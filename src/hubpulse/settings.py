@@ -42,6 +42,11 @@ class Settings(BaseSettings):
         description="Memory DuckDB may hold (e.g. 2GB, 512MiB); beyond it, it spills to "
         "<warehouse>/.spill.",
     )
+    duckdb_threads: int | None = Field(
+        default=None,
+        ge=1,
+        description="Threads DuckDB may use (default: one per core).",
+    )
     max_lineage_depth: int = Field(
         default=256, description="Iteration cap for the lineage closure (longest chain)."
     )

@@ -58,9 +58,9 @@ def import_series(
     """Import download time series (daily counts, daily 30-day counts) as history."""
     from hubpulse.ingest.series import DailyColumns, parse_coverage
     from hubpulse.present import progress
-    from hubpulse.store.warehouse import open_warehouse
+    from hubpulse.store.warehouse import open_store
 
-    store = open_warehouse(settings_of(warehouse).warehouse)
+    store = open_store(settings_of(warehouse), engine="duckdb")
     mapping = DailyColumns.from_pairs(column or [])
     for path in paths:
         result = store.import_series(
@@ -91,9 +91,9 @@ def series(
     """List imported download series (or their rejected or left-out observations)."""
     from hubpulse.present import tables
     from hubpulse.store.queries import list_series, list_series_rejects
-    from hubpulse.store.warehouse import open_warehouse
+    from hubpulse.store.warehouse import open_store
 
-    store = open_warehouse(settings_of(warehouse).warehouse)
+    store = open_store(settings_of(warehouse), engine="duckdb")
     if left_out:
         from hubpulse.analysis.history.deconvolve import list_left_out
 

@@ -43,7 +43,7 @@ def crawl(
     from hubpulse.ingest.crawl import scope_for
     from hubpulse.present import progress
     from hubpulse.registry import load_registry
-    from hubpulse.store.warehouse import open_warehouse
+    from hubpulse.store.warehouse import open_store
 
     settings = settings_of(warehouse, families=families)
     scope = None
@@ -59,7 +59,7 @@ def crawl(
             page_size=page_size,
         )
     hub = _hub(settings, concurrency)
-    store = open_warehouse(settings.warehouse)
+    store = open_store(settings, engine="duckdb")
     progress.crawl_with_progress(console, store, hub, scope, resume=resume, replace=replace)
 
 
@@ -77,11 +77,11 @@ def pull_hub_stats_command(
     """Ingest cfahlgren1/hub-stats models.parquet at dated revisions (default: the newest)."""
     from hubpulse.present import progress
     from hubpulse.store.pulls import pull_hub_stats
-    from hubpulse.store.warehouse import open_warehouse
+    from hubpulse.store.warehouse import open_store
 
     settings = settings_of(warehouse)
     hub = _hub(settings)
-    store = open_warehouse(settings.warehouse)
+    store = open_store(settings, engine="duckdb")
     for load in pull_hub_stats(
         store, hub, revision=revision, date=parse_date(date), since=parse_date(since)
     ):
@@ -101,11 +101,11 @@ def pull_characterization_command(
     from hubpulse.ingest.series import DailyColumns
     from hubpulse.present import progress
     from hubpulse.store.pulls import pull_characterization
-    from hubpulse.store.warehouse import open_warehouse
+    from hubpulse.store.warehouse import open_store
 
     settings = settings_of(warehouse)
     hub = _hub(settings)
-    store = open_warehouse(settings.warehouse)
+    store = open_store(settings, engine="duckdb")
     mapping = DailyColumns.from_pairs(column or [])
     load = pull_characterization(store, hub, columns=mapping, values=values, revision=revision)  # type: ignore[arg-type]
     progress.print_series_load(console, load)

@@ -49,9 +49,9 @@ def ingest(
 ) -> None:
     """Normalise files into snapshots; malformed rows are kept aside as rejects."""
     from hubpulse.present import progress
-    from hubpulse.store.warehouse import open_warehouse
+    from hubpulse.store.warehouse import open_store
 
-    store = open_warehouse(settings_of(warehouse).warehouse)
+    store = open_store(settings_of(warehouse), engine="duckdb")
     for path in paths:
         result = progress.ingest_with_progress(
             console, store, path, parse_date(date), replace=replace
@@ -64,9 +64,9 @@ def snapshots(warehouse: WarehouseOpt = None, fmt: FormatOpt = "table") -> None:
     """List stored snapshots with their load log."""
     from hubpulse.present import tables
     from hubpulse.store.queries import list_snapshots
-    from hubpulse.store.warehouse import open_warehouse
+    from hubpulse.store.warehouse import open_store
 
-    table = list_snapshots(open_warehouse(settings_of(warehouse).warehouse))
+    table = list_snapshots(open_store(settings_of(warehouse), engine="duckdb"))
     drop = ["file_sha256", "hubpulse_version", "date_inferred"]
     tables.emit(console, tables.brief(table, fmt, drop=drop), fmt, title="Snapshots")
 
@@ -76,9 +76,9 @@ def rejects(warehouse: WarehouseOpt = None, date: DateOpt = None, fmt: FormatOpt
     """Show the malformed records kept aside when a snapshot was ingested."""
     from hubpulse.present import tables
     from hubpulse.store.queries import list_rejects
-    from hubpulse.store.warehouse import open_warehouse
+    from hubpulse.store.warehouse import open_store
 
-    store = open_warehouse(settings_of(warehouse).warehouse)
+    store = open_store(settings_of(warehouse), engine="duckdb")
     table = tables.brief(list_rejects(store, parse_date(date)), fmt, drop=["raw"])
     tables.emit(console, table, fmt, title="Rejected records (raw record: --format json)")
 
@@ -90,11 +90,11 @@ def check(warehouse: WarehouseOpt = None) -> None:
     naming each problem."""
     from hubpulse.store.health import DamagedWarehouseWarning
     from hubpulse.store.queries import check_warehouse
-    from hubpulse.store.warehouse import open_warehouse
+    from hubpulse.store.warehouse import open_store
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DamagedWarehouseWarning)  # listed below instead
-        store = open_warehouse(settings_of(warehouse).warehouse)
+        store = open_store(settings_of(warehouse), engine="duckdb")
     result = check_warehouse(store)
     store.refresh_catalog()  # derived data: rewritten whenever asked
     for problem in result.problems:

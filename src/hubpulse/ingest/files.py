@@ -52,12 +52,12 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from hubpulse.errors import SnapshotFormatError, first_line
+from hubpulse.ingest.connection import Limits, connect
 from hubpulse.ingest.hubstats import read_hub_stats, row_records
 from hubpulse.ingest.records import Reject, Unparsed, normalise_record, text_value
 
@@ -123,6 +123,7 @@ def read_snapshot(
     *,
     progress: Progress | None = None,
     vectorised: bool = True,
+    limits: Limits | None = None,
 ) -> Snapshot:
     """Read ``path`` (hub-stats Parquet, API JSON or JSONL) into the canonical table.
 
@@ -130,22 +131,25 @@ def read_snapshot(
     (for a daily dump that is the dump day); ``Snapshot.date_inferred`` says so. A hub-stats
     dump is read by ``hubstats.read_hub_stats`` (one DuckDB query) and only its irregular rows
     by ``normalise_record``; ``vectorised=False`` reads every row in Python (same result).
+    DuckDB works under ``limits`` (the warehouse's).
     """
     path = _existing(path)
     source, records = _open_records(path)
-    fast = read_hub_stats(path) if vectorised and source == "hub-stats-parquet" else None
+    fast = read_hub_stats(path, limits) if vectorised and source == "hub-stats-parquet" else None
     if fast is not None:
         if progress is not None:
             progress(fast[0].num_rows)
-        records = iter(row_records(path, fast[1]))
+        records = iter(row_records(path, fast[1], limits))
     good, rejects = _normalise(path, records, progress)
     if fast is not None:
         good = pa.concat_tables([good, fast[0].select(good.schema.names).cast(good.schema)])
-    good, duplicates = _first_of_each_id(good)
+    good, duplicates = _first_of_each_id(good, limits)
     rejects += [
         _reject_row(path, number, record, Reject("id", f"duplicate id (first seen at row {first})"))
         for (number, record), first in zip(
-            _records_at(path, source, list(duplicates)), duplicates.values(), strict=True
+            _records_at(path, source, list(duplicates), limits),
+            duplicates.values(),
+            strict=True,
         )
     ]
     _check_usable(path, good, rejects)
@@ -210,13 +214,15 @@ def _aliases(good: pa.Table) -> pa.Table:
     )
 
 
-def _first_of_each_id(good: pa.Table) -> tuple[pa.Table, dict[int, int]]:
+def _first_of_each_id(
+    good: pa.Table, limits: Limits | None = None
+) -> tuple[pa.Table, dict[int, int]]:
     """Keep the first (lowest row) good row of each model id; the others are duplicates:
     {their row: the first row}."""
     rows = good["row"]  # in row order already unless irregular rows were read apart
     if len(rows) > 1 and not pc.all(pc.less(rows[:-1], rows[1:])).as_py():
         good = good.sort_by([("row", "ascending")])
-    with duckdb.connect() as con:  # counts distinct ids ~5x faster than Arrow does
+    with connect(limits) as con:  # counts distinct ids ~5x faster than Arrow does
         con.register("ids", good.select(["model_id"]))
         distinct = con.execute("select count(distinct model_id) from ids").fetchone()
     if distinct == (good.num_rows,):
@@ -230,12 +236,14 @@ def _first_of_each_id(good: pa.Table) -> tuple[pa.Table, dict[int, int]]:
     return good, dict(sorted(duplicates.items()))
 
 
-def _records_at(path: Path, source: str, numbers: list[int]) -> list[tuple[int, Any]]:
+def _records_at(
+    path: Path, source: str, numbers: list[int], limits: Limits | None = None
+) -> list[tuple[int, Any]]:
     """The raw records of the given (sorted) record numbers."""
     if not numbers:
         return []
     if source == "hub-stats-parquet":
-        return row_records(path, numbers)
+        return row_records(path, numbers, limits)
     wanted = set(numbers)
     return [(n, r) for n, r in _open_records(path)[1] if n in wanted]
 

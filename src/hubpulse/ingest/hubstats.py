@@ -13,10 +13,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from hubpulse.ingest.connection import Error, Limits, connect
 from hubpulse.ingest.records import MAX_COUNT, MAX_PARAMETERS
 
 RELATIONS_SQL = "['finetune', 'adapter', 'quantized', 'merge']"
@@ -210,23 +210,17 @@ TYPES = {
 }
 
 
-def _connect() -> duckdb.DuckDBPyConnection:
-    con = duckdb.connect()
-    con.execute("set enable_progress_bar = false")  # the CLI draws its own
-    return con
-
-
-def read_hub_stats(path: Path) -> tuple[pa.Table, list[int]] | None:
+def read_hub_stats(path: Path, limits: Limits | None = None) -> tuple[pa.Table, list[int]] | None:
     """(canonical columns of the regular rows, with ``row`` and ``alias_old``; the numbers of
     the rows left to the Python reader), or None when the file's columns are not typed as the
     hub-stats dump types them, or the file is not readable Parquet."""
-    con = _connect()
+    con = connect(limits)
     try:
         try:
             described = con.execute(
                 "describe select * from read_parquet(?)", [str(path)]
             ).fetchall()
-        except duckdb.Error:
+        except Error:
             return None  # not readable Parquet: the Python reader says so clearly
         types = {row[0]: row[1] for row in described}
         safetensors = types.get("safetensors", "")
@@ -236,7 +230,7 @@ def read_hub_stats(path: Path) -> tuple[pa.Table, list[int]] | None:
             return None
         try:
             table = con.execute(_query(), [str(path)]).to_arrow_table()
-        except duckdb.Error:
+        except Error:
             return None  # unreadable data past the footer: the Python reader says where
     finally:
         con.close()
@@ -260,11 +254,13 @@ def _query() -> str:
     )
 
 
-def row_records(path: Path, rows: list[int]) -> list[tuple[int, dict[str, Any]]]:
+def row_records(
+    path: Path, rows: list[int], limits: Limits | None = None
+) -> list[tuple[int, dict[str, Any]]]:
     """The raw records of ``rows`` (1-based), for the Python reader."""
     if not rows:
         return []
-    con = _connect()
+    con = connect(limits)
     try:
         table = con.execute(
             "select * exclude (file_row_number) from read_parquet(?, file_row_number = true) "

@@ -32,13 +32,13 @@ from hubpulse.present.tables import (
 from hubpulse.registry import MODES
 from hubpulse.settings import Settings
 from hubpulse.store.queries import list_snapshots
-from hubpulse.store.warehouse import Warehouse, open_warehouse
+from hubpulse.store.warehouse import Warehouse, open_store
 
 
 def run_demo(console: Console, settings: Settings) -> Path:
     """Ingest the bundled data into ``settings.warehouse``, print the answers to the seed
     questions and write ``report.html`` there; returns the report's path."""
-    store = open_warehouse(settings.warehouse)
+    store = open_store(settings, engine="duckdb")
     for path, date in demo_files():
         print_load(console, ingest_with_progress(console, store, path, date))
     for path in demo_series():

@@ -33,7 +33,7 @@ from hubpulse.present.tables import MODE_NOTE, estimator_note, selection_title, 
 from hubpulse.registry import UNATTRIBUTED
 from hubpulse.settings import Settings
 from hubpulse.store.queries import list_series, list_snapshots, partial_extract_warning
-from hubpulse.store.warehouse import Warehouse, open_warehouse
+from hubpulse.store.warehouse import Warehouse, open_store
 from hubpulse.terms import LLM_TASKS, GroupBy
 
 CAVEATS = (
@@ -78,7 +78,7 @@ def build_report(
 ) -> Report:
     """All figures of the report for one snapshot (``date``) and one month range, counting
     ``selection``'s models (default: all, raw)."""
-    store = warehouse or open_warehouse(settings.warehouse)
+    store = warehouse or open_store(settings, engine="duckdb")
     analysis = analysis or load_analysis(settings, date, store)
     mode, chosen = settings.mode, selection or Selection()
     if month is not None:

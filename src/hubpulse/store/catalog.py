@@ -8,15 +8,15 @@ import os
 import warnings
 from pathlib import Path
 
-import duckdb
-import ibis
-
 from hubpulse.errors import first_line
-from hubpulse.store.engines import register_views
+from hubpulse.ingest.connection import Error, Limits
+from hubpulse.store.engines import connect_duckdb, register_views
 from hubpulse.store.health import CatalogWarning
 
 
-def write_catalog(final: Path, views: list[tuple[str, list[str]]]) -> None:
+def write_catalog(
+    final: Path, views: list[tuple[str, list[str]]], limits: Limits | None = None
+) -> None:
     """Write the views (name, absolute Parquet paths, so the file opens from any directory)
     to ``final``: whole, to a new file renamed over the old one, so a client holding the old
     file open (even read-only, which locks it) or a corrupt old file does not matter. If it
@@ -25,13 +25,13 @@ def write_catalog(final: Path, views: list[tuple[str, list[str]]]) -> None:
     temp = final.with_name(f".{final.name}.{os.getpid()}.tmp")
     try:
         temp.unlink(missing_ok=True)
-        catalog = ibis.duckdb.connect(temp)
+        catalog = connect_duckdb(limits, temp)
         try:
             register_views(catalog, views)
         finally:
             catalog.disconnect()
         os.replace(temp, final)
-    except (OSError, duckdb.Error) as exc:
+    except (OSError, Error) as exc:
         temp.unlink(missing_ok=True)
         warnings.warn(
             f"{final} was not refreshed ({first_line(exc)}); the data is stored, and the next "

@@ -15,12 +15,14 @@ from __future__ import annotations
 
 import os
 from importlib import resources
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import ibis
 import ibis.expr.types as ir
 
 from hubpulse.errors import EngineError
+from hubpulse.ingest.connection import Limits, connect
 
 if TYPE_CHECKING:
     from ibis.backends import BaseBackend
@@ -42,6 +44,12 @@ SPARK_DEFAULTS: dict[str, str] = {
     "spark.sql.constraintPropagation.enabled": "false",
 }
 """Settings hubpulse gives a Spark session it creates (``spark_conf`` settings override them)."""
+
+
+def connect_duckdb(limits: Limits | None = None, database: str | Path = ":memory:") -> BaseBackend:
+    """An Ibis DuckDB backend over ``ingest.connection.connect`` (the one way a DuckDB
+    connection is made, with the settings' memory limit, threads and spill folder)."""
+    return ibis.duckdb.from_connection(connect(limits, database))
 
 
 def connect_spark(master: str = "local[*]", conf: dict[str, str] | None = None) -> BaseBackend:

@@ -11,12 +11,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import ibis
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from hubpulse._version import __version__
+from hubpulse.ingest.connection import Connection
 from hubpulse.ingest.files import Snapshot
 from hubpulse.ingest.series import SERIES_MONTHS_SCHEMA, SeriesData
 
@@ -88,11 +88,13 @@ def write_series(
         shutil.copyfile(source, staging / "raw" / source.name)
 
 
-def series_load_row(data: SeriesData, load_id: str, staging: Path) -> dict[str, object]:
+def series_load_row(
+    con: Connection, data: SeriesData, load_id: str, staging: Path
+) -> dict[str, object]:
     """The load log row, counted by DuckDB from the written files: rows are the observations
     plus the daily rows summed into model-months; days run from the first to the last of
     either (coverage for daily counts)."""
-    rows, models, first, last = duckdb.execute(
+    rows, models, first, last = con.execute(
         "with obs as (select model_id, day as first, day as last, 1 as n "
         "from read_parquet(?) union all select model_id, first_row, last_row, rows "
         "from read_parquet(?) union all select model_id, first_day, last_day, 0 "

@@ -37,6 +37,7 @@ import shutil
 import uuid
 import warnings
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +48,7 @@ import pyarrow.parquet as pq
 from ibis.backends import BaseBackend
 
 from hubpulse.errors import SeriesFormatError, SnapshotConflictError, SnapshotNotFoundError
+from hubpulse.ingest.connection import Limits
 from hubpulse.ingest.daily import read_daily_series
 from hubpulse.ingest.files import (
     REJECT_SCHEMA,
@@ -71,7 +73,7 @@ from hubpulse.settings import Settings
 from hubpulse.store.catalog import write_catalog
 from hubpulse.store.derived import sweep as sweep_derived
 from hubpulse.store.durable import fsync_dir, write_parquet
-from hubpulse.store.engines import connect_spark, register_views
+from hubpulse.store.engines import connect_duckdb, connect_spark, register_views
 from hubpulse.store.health import DamagedWarehouseWarning, published_problem
 from hubpulse.store.loads import (
     LoadResult,
@@ -114,13 +116,17 @@ class Warehouse:
     """A warehouse directory and an Ibis connection whose tables are views over it."""
 
     def __init__(
-        self, root: Path | str, engine: BaseBackend | None = None, *, memory_limit: str = "2GB"
+        self, root: Path | str, engine: BaseBackend | None = None, *, limits: Limits | None = None
     ) -> None:
         self.root = Path(root).expanduser()
-        # writes; reads too unless another engine is given. Past ``memory_limit`` DuckDB spills
-        # to disk, so a 3.5M-model analysis stays within a few GB.
-        spill = str(self.root / ".spill")
-        self.con = ibis.duckdb.connect(memory_limit=memory_limit, temp_directory=spill)
+        # writes; reads too unless another engine is given. Past the memory limit DuckDB spills
+        # to <root>/.spill, so a 3.5M-model analysis stays within a few GB.
+        given = limits or Limits()
+        self.limits = replace(given, spill=given.spill or self.root / ".spill")
+        self.con = connect_duckdb(self.limits)
+        # an expression bound to no table (a memtable alone) runs here too, not on a DuckDB
+        # connection Ibis would open without the limits
+        ibis.set_backend(self.con)
         self.reader = engine or self.con
         self._register_views()
         for date, problem in self.damaged():
@@ -234,7 +240,7 @@ class Warehouse:
         progress: Progress | None = None,
     ) -> LoadResult:
         """Normalise ``path`` and store it as one snapshot, atomically and idempotently."""
-        snapshot = read_snapshot(path, snapshot_date, progress=progress)
+        snapshot = read_snapshot(path, snapshot_date, progress=progress, limits=self.limits)
         with self._lock():
             return self._store(snapshot, replace=replace)
 
@@ -267,7 +273,7 @@ class Warehouse:
         staging = base / f".tmp-{load_id}"
         staging.mkdir(parents=True)
         write_series(self.con, data, load_id, staging, SERIES_TABLES)
-        row = series_load_row(data, load_id, staging)
+        row = series_load_row(self.con.con, data, load_id, staging)
         write_parquet(
             staging / f"{SERIES_LOADS}.parquet", pa.Table.from_pylist([row], SERIES_LOAD_SCHEMA)
         )
@@ -318,7 +324,7 @@ class Warehouse:
 
     def refresh_catalog(self) -> None:
         """Rewrite ``catalog.duckdb`` (see ``store.catalog.write_catalog``)."""
-        write_catalog(self.root / CATALOG_FILE, self._views())
+        write_catalog(self.root / CATALOG_FILE, self._views(), self.limits)
 
     def _write_load(self, snapshot: Snapshot, load_id: str) -> Path:
         load_dir = self.root / "loads" / load_id
@@ -397,19 +403,30 @@ def open_warehouse(
     *,
     spark_master: str = "local[*]",
     spark_conf: dict[str, str] | None = None,
-    memory_limit: str = "2GB",
+    limits: Limits | None = None,
 ) -> Warehouse:
-    """Open (or start) the warehouse at ``root``, read by ``engine`` (writes always use DuckDB)."""
+    """Open (or start) the warehouse at ``root``, read by ``engine`` (writes always use DuckDB,
+    under ``limits``: the defaults when None; ``open_store`` takes them from the settings)."""
     spark = connect_spark(spark_master, spark_conf) if engine == "spark" else None
-    return Warehouse(root, spark, memory_limit=memory_limit)
+    return Warehouse(root, spark, limits=limits)
 
 
-def open_store(settings: Settings) -> Warehouse:
-    """The settings' warehouse, read by the settings' engine (DuckDB or Spark)."""
+def open_store(settings: Settings, *, engine: Engine | None = None) -> Warehouse:
+    """The settings' warehouse under the settings' DuckDB limits, read by ``engine`` (default:
+    the settings' engine; commands that only write or list pass ``"duckdb"``)."""
     return open_warehouse(
         settings.warehouse,
-        settings.engine,
+        engine or settings.engine,
         spark_master=settings.spark_master,
         spark_conf=settings.spark_conf,
+        limits=duckdb_limits(settings),
+    )
+
+
+def duckdb_limits(settings: Settings) -> Limits:
+    """The settings' memory limit, threads and spill folder for every DuckDB connection."""
+    return Limits(
         memory_limit=settings.duckdb_memory_limit,
+        threads=settings.duckdb_threads,
+        spill=settings.warehouse.expanduser() / ".spill",
     )

@@ -34,7 +34,7 @@ from hubpulse.present.report import Report, build_report, source_lines
 from hubpulse.present.tables import MODE_NOTE
 from hubpulse.settings import Mode, Settings
 from hubpulse.store.queries import list_snapshots, partial_extract_warning
-from hubpulse.store.warehouse import Warehouse, open_warehouse
+from hubpulse.store.warehouse import Warehouse, open_store
 
 MEMO_SIZE = 1024
 
@@ -161,7 +161,7 @@ class Dashboard:
             )
 
     def _open(self) -> None:
-        self.store = open_warehouse(self.settings.warehouse)
+        self.store = open_store(self.settings, engine="duckdb")
         self.version = self.store.version()
         self.dates = self.store.snapshot_dates()
         self._analyses: dict[dt.date, Analysis] = {}
