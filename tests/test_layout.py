@@ -4,6 +4,7 @@ and functions stay readable in size (the exceptions are listed here, each with i
 from __future__ import annotations
 
 import ast
+import importlib
 from pathlib import Path
 
 import pytest
@@ -207,3 +208,25 @@ def test_long_function_exceptions_are_still_needed() -> None:
             if isinstance(n, ast.FunctionDef) and n.name == name
         ]
         assert sizes and max(sizes) > MAX_FUNCTION_LINES, f"{key} no longer needs its exception"
+
+
+LIBRARY = ("analysis", "store", "ingest", "registry", "settings", "web")
+"""Where the library lives: what the CLI imports from these it calls, and must be exported."""
+
+
+def test_every_library_name_the_cli_calls_is_exported() -> None:
+    import hubpulse
+
+    exported = set(hubpulse.__all__)
+    called = set()
+    for path in sorted((PACKAGE / "cli").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                parts = node.module.split(".")
+                if parts[0] == "hubpulse" and parts[1:2] and parts[1] in LIBRARY:
+                    called |= {(a.name, node.module) for a in node.names}
+    assert {name for name, _ in called} - exported == set()
+    for name, module in called:  # the export is the same object the CLI imports
+        assert getattr(hubpulse, name) is getattr(importlib.import_module(module), name)
+    for name in exported:
+        getattr(hubpulse, name)  # every export resolves

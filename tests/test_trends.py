@@ -28,13 +28,13 @@ from hubpulse.analysis.history.trends import (
     count_new_derivatives,
     cumulative_downloads,
     find_milestones,
-    parse_counts,
 )
 from hubpulse.analysis.snapshot.snapshot import Analysis
-from hubpulse.errors import UnknownFamilyError
+from hubpulse.errors import OptionError, UnknownFamilyError
 from hubpulse.ingest.series import SERIES_MODELS_SCHEMA, SERIES_SCHEMA
 from hubpulse.registry import UNATTRIBUTED, load_registry
 from hubpulse.store.warehouse import Warehouse, open_warehouse
+from hubpulse.terms import parse_amount, parse_amounts
 
 FAMILIES = ("Qwen", "Llama", "Gemma", "Mistral", "Phi", "DeepSeek")
 MONTHS = ("2024-09", "2024-10", "2024-11", "2024-12", "2025-01", "2025-02")
@@ -316,10 +316,15 @@ def test_renamed_repos_are_merged_and_snapshots_win_over_series() -> None:
     ]
 
 
-def test_counts_parse_with_suffixes() -> None:
-    assert parse_counts("100M, 1.5B,20k,700000") == [100_000_000, 1_500_000_000, 20_000, 700_000]
-    with pytest.raises(HistoryError, match="'ABC' is not a count"):
-        parse_counts("100M,abc")
+def test_amounts_parse_with_suffixes_and_thousands() -> None:
+    assert parse_amounts("100M, 1.5B,20k,700000") == [100_000_000, 1_500_000_000, 20_000, 700_000]
+    assert parse_amounts("100,000") == [100_000]  # one amount, not [100, 0]
+    assert parse_amounts("1,000,000,2M") == [1_000_000, 2_000_000]
+    assert parse_amount("700M") == parse_amount("700,000,000") == parse_amount("700_000_000")
+    with pytest.raises(OptionError, match="--at '100M,abc'"):
+        parse_amounts("100M,abc", "--at")
+    with pytest.raises(OptionError, match="one amount"):
+        parse_amount("1M,2M", "--milestone")
 
 
 def test_empty_warehouse_says_what_to_do(warehouse: Warehouse) -> None:

@@ -100,6 +100,12 @@ class Settings(BaseSettings):
         "months by more than this factor.",
     )
 
+    @property
+    def mode_given(self) -> bool:
+        """Whether the mode was chosen (a CLI flag or ``HUBPULSE_MODE``), not defaulted:
+        ``compare`` then answers under it alone instead of under both modes."""
+        return "mode" in self.model_fields_set
+
 
 def load_settings(**overrides: object) -> Settings:
     """Settings from the environment, with explicit (CLI) values taking precedence."""

@@ -3,55 +3,35 @@ comparison sets."""
 
 from __future__ import annotations
 
-import re
 from typing import Annotated
 
 import typer
 
 from hubpulse.cli.options import (
+    EVERYTHING,
+    AgainstOpt,
     DateOpt,
-    ExcludeOpt,
     FamiliesOpt,
     FormatOpt,
-    TaskOpt,
-    ThresholdOpt,
+    NextOpt,
+    SelectionOptions,
     WarehouseOpt,
-    _selection,
     analysis_of,
     app,
     console,
     parse_date,
+    selection_options,
     settings_of,
 )
-
-
-def _amount(value: str | None, option: str) -> int | None:
-    """700M, 1.2B, 100k, 100,000 → an integer."""
-    if value is None:
-        return None
-    found = re.fullmatch(r"\s*([\d,]*\.?\d+)\s*([kKmMbB]?)\s*", value)
-    if not found:
-        raise typer.BadParameter(
-            f"{value!r} is not a number such as 700M or 100000", param_hint=option
-        )
-    scale = {"": 1, "k": 1e3, "m": 1e6, "b": 1e9}[found.group(2).lower()]
-    return int(float(found.group(1).replace(",", "")) * scale)
+from hubpulse.terms import parse_amount
 
 
 @app.command()
+@selection_options("task", "exclude", "threshold")
 def audit(
     subject: Annotated[str, typer.Argument(help="A family (Qwen) or a vendor (Alibaba).")],
-    next_n: Annotated[
-        int, typer.Option("--next", min=1, help="Compare with the next N groups.")
-    ] = 8,
-    against: Annotated[
-        str | None,
-        typer.Option(
-            help="Compare with these groups combined (comma-separated families or vendors) or "
-            "a named set (`hubpulse comparison-sets`), instead of the next N.",
-            show_default=False,
-        ),
-    ] = None,
+    next_n: NextOpt = 8,
+    against: AgainstOpt = None,
     month: Annotated[
         str | None,
         typer.Option(help="Audit a calendar month YYYY-MM (estimated downloads, with bounds)."),
@@ -67,9 +47,7 @@ def audit(
         typer.Option(help="Audit 'has X+ derivatives' instead, e.g. 100000.", show_default=False),
     ] = None,
     floor: Annotated[int, typer.Option(min=1, help="Derivative audit's 30-day floor.")] = 10,
-    task: TaskOpt = None,
-    exclude: ExcludeOpt = None,
-    threshold: ThresholdOpt = None,
+    selection: SelectionOptions = EVERYTHING,
     date: DateOpt = None,
     fmt: FormatOpt = "table",
     warehouse: WarehouseOpt = None,
@@ -90,10 +68,10 @@ def audit(
         next_n=next_n,
         against=against,
         month=month,
-        milestone=_amount(milestone, "--milestone"),
-        derivatives=_amount(derivatives, "--derivatives"),
+        milestone=parse_amount(milestone, "--milestone") if milestone else None,
+        derivatives=parse_amount(derivatives, "--derivatives") if derivatives else None,
         floor=floor,
-        base=_selection(task, False, exclude, "raw", threshold, families),
+        base=selection.build(families),
         date=parse_date(date),
     )
     meta = tables.meta(analysis, None)
@@ -101,12 +79,13 @@ def audit(
 
 
 @app.command()
+@selection_options("threshold")
 def flags(
     model_id: Annotated[
         str | None, typer.Argument(help="Model id, org/name (default: every flagged model).")
     ] = None,
     limit: Annotated[int | None, typer.Option(help="Show the first N flagged models.")] = 50,
-    threshold: ThresholdOpt = None,
+    selection: SelectionOptions = EVERYTHING,
     date: DateOpt = None,
     fmt: FormatOpt = "table",
     warehouse: WarehouseOpt = None,
@@ -120,7 +99,7 @@ def flags(
     from hubpulse.present.claims import print_flags_of
 
     settings = settings_of(warehouse, None, families)
-    thresholds = _selection(threshold=threshold).thresholds
+    thresholds = selection.build().thresholds
     analysis = analysis_of(settings, date)
     meta = tables.meta(analysis, None) | {"thresholds": thresholds.describe()}
     if model_id is None:

@@ -8,24 +8,21 @@ from typing import Annotated
 import typer
 
 from hubpulse.cli.options import (
-    CountOpt,
+    EVERYTHING,
     DateOpt,
-    ExcludeOpt,
     FamiliesOpt,
     FormatOpt,
     FromOpt,
-    LlmOpt,
     MinCoverageOpt,
     ModeOpt,
-    TaskOpt,
-    ThresholdOpt,
+    SelectionOptions,
     ToOpt,
     WarehouseOpt,
-    _selection,
     analysis_of,
     app,
     console,
     history_of,
+    selection_options,
     settings_of,
     trend_by,
 )
@@ -107,6 +104,7 @@ def series(
 
 
 @app.command()
+@selection_options()
 def monthly(
     by: Annotated[str, typer.Option(help="family, vendor, country, model or author")] = "family",
     first: FromOpt = None,
@@ -121,11 +119,7 @@ def monthly(
             show_default=False,
         ),
     ] = None,
-    task: TaskOpt = None,
-    llm: LlmOpt = False,
-    exclude: ExcludeOpt = None,
-    count: CountOpt = "raw",
-    threshold: ThresholdOpt = None,
+    selection: SelectionOptions = EVERYTHING,
     mode: ModeOpt = None,
     fmt: FormatOpt = "table",
     warehouse: WarehouseOpt = None,
@@ -137,7 +131,7 @@ def monthly(
     from hubpulse.present import tables
 
     settings = settings_of(warehouse, mode, families, min_coverage=min_coverage)
-    chosen = _selection(task, llm, exclude, count, threshold, families)
+    chosen = selection.build(families)
     history = history_of(settings, first, last, chosen)
     names = check_families(history.registry, family) if family else None
     limit = (25 if fmt == "table" else 0) if limit is None else limit
@@ -148,15 +142,12 @@ def monthly(
 
 
 @app.command()
+@selection_options()
 def trend(
     family: Annotated[list[str], typer.Argument(help="One or more family names")],
     first: FromOpt = None,
     last: ToOpt = None,
-    task: TaskOpt = None,
-    llm: LlmOpt = False,
-    exclude: ExcludeOpt = None,
-    count: CountOpt = "raw",
-    threshold: ThresholdOpt = None,
+    selection: SelectionOptions = EVERYTHING,
     mode: ModeOpt = None,
     fmt: FormatOpt = "table",
     warehouse: WarehouseOpt = None,
@@ -168,7 +159,7 @@ def trend(
     from hubpulse.present import tables
 
     settings = settings_of(warehouse, mode, families, min_coverage=min_coverage)
-    chosen = _selection(task, llm, exclude, count, threshold, families)
+    chosen = selection.build(families)
     history = history_of(settings, first, last, chosen)
     names = check_families(history.registry, family)
     table = family_trend(history.monthly("family"), names, history.checks.min_coverage)
@@ -216,20 +207,13 @@ def milestones(
     families: FamiliesOpt = None,
 ) -> None:
     """Estimated day cumulative downloads (since --from) crossed each threshold, with bounds."""
-    from hubpulse.analysis.history.trends import (
-        check_families,
-        cumulative_downloads,
-        find_milestones,
-        parse_counts,
-    )
+    from hubpulse.analysis.history.trends import family_milestones
     from hubpulse.present import tables
+    from hubpulse.terms import parse_amounts
 
-    settings = settings_of(warehouse, mode, families)
-    history = history_of(settings, first, last)
-    name = check_families(history.registry, [family])[0]
-    curve = cumulative_downloads(history.estimates, history.shares, history.registry)
-    rows = curve.filter(curve.family == name).to_pyarrow().to_pylist()
-    found = find_milestones(rows, parse_counts(at))
+    thresholds = parse_amounts(at, "--at")
+    history = history_of(settings_of(warehouse, mode, families), first, last)
+    name, found, rows = family_milestones(history, family, thresholds)
     meta = tables.history_meta(history) | {"cumulative": rows}
     tables.emit(console, found, fmt, meta=meta, title=f"Milestones of {name} since {history.first}")
 
@@ -256,10 +240,8 @@ def adoption(
     days against the median of the 10 models of the same size with the most downloads at that
     age, from the monthly estimates (ages read at month ends; no data where a month has no
     estimate or the history does not reach that age)."""
-    from hubpulse.analysis.history.adoption import adoption_table
-    from hubpulse.analysis.history.history import load_history
+    from hubpulse.analysis.history.adoption import relative_adoption_of
     from hubpulse.present import tables
-    from hubpulse.store.warehouse import open_store
 
     try:
         days = tuple(int(a) for a in ages.split(","))
@@ -267,11 +249,8 @@ def adoption(
         raise typer.BadParameter(
             f"{ages!r}: give days such as 30,90", param_hint="--ages"
         ) from None
-    settings = settings_of(warehouse, "publisher", families)
-    store = open_store(settings)
-    analysis = analysis_of(settings, None, store)
-    history = load_history(settings, None, None, store, analysis)
-    table = adoption_table(history, analysis, target, days, limit)
+    settings = settings_of(warehouse, None, families)
+    table, history = relative_adoption_of(settings, target, ages=days, limit=limit)
     title = f"Relative adoption of {target or 'every model'} (cumulative downloads by age)"
     meta = tables.history_meta(history)
     meta["method"] = f"{ADOPTION_NOTE}; {meta['method']}"

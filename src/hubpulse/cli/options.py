@@ -5,10 +5,15 @@ set), and the helpers that turn option values into settings, dates and groupings
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import inspect
 import os
 import sys
+import typing
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
@@ -152,31 +157,79 @@ AgainstOpt = Annotated[
 ]
 
 
-def _selection(
-    task: str | None = None,
-    llm: bool = False,
-    exclude: str | None = None,
-    count: str = "raw",
-    threshold: list[str] | None = None,
-    families: Path | None = None,
-) -> Selection:
-    from hubpulse.analysis.snapshot.flags import Thresholds
-    from hubpulse.analysis.snapshot.selection import COUNTS, Selection
-    from hubpulse.registry import load_registry
+SELECTION_OPTIONS: dict[str, tuple[Any, Any]] = {  # name: (annotation, default)
+    "task": (TaskOpt, None),
+    "llm": (LlmOpt, False),
+    "exclude": (ExcludeOpt, None),
+    "count": (CountOpt, "raw"),
+    "threshold": (ThresholdOpt, None),
+}
 
-    if count not in COUNTS:
-        raise typer.BadParameter(f"choose one of {', '.join(COUNTS)}", param_hint="--count")
-    excluded = names_of(exclude)
-    if excluded:  # the registry's spelling, or an error naming the known groups
-        registry = load_registry(families)
-        excluded = tuple(Selection(exclude=excluded).spelled(registry))
-    return Selection(
-        tasks=names_of(task),
-        llm=llm,
-        exclude=excluded,
-        count=count,  # type: ignore[arg-type]
-        thresholds=Thresholds.parse(threshold),
-    )
+
+@dataclass(frozen=True)
+class SelectionOptions:
+    """The selection options as given (``selection_options`` gathers them into one argument);
+    ``build`` makes the library's ``Selection`` of them."""
+
+    task: str | None = None
+    llm: bool = False
+    exclude: str | None = None
+    count: str = "raw"
+    threshold: list[str] | None = None
+
+    def build(self, families: Path | None = None) -> Selection:
+        """The ``Selection``: groups spelled as the registry (with ``families``) spells them,
+        thresholds parsed; a bad value is a one-line error naming its option."""
+        from hubpulse.analysis.snapshot.flags import Thresholds
+        from hubpulse.analysis.snapshot.selection import COUNTS, Selection
+        from hubpulse.registry import load_registry
+
+        if self.count not in COUNTS:
+            raise typer.BadParameter(f"choose one of {', '.join(COUNTS)}", param_hint="--count")
+        excluded = names_of(self.exclude)
+        if excluded:  # the registry's spelling, or an error naming the known groups
+            excluded = tuple(Selection(exclude=excluded).spelled(load_registry(families)))
+        return Selection(
+            tasks=names_of(self.task),
+            llm=self.llm,
+            exclude=excluded,
+            count=self.count,  # type: ignore[arg-type]
+            thresholds=Thresholds.parse(self.threshold),
+        )
+
+
+EVERYTHING = SelectionOptions()
+Command = TypeVar("Command", bound=Callable[..., Any])
+
+
+def selection_options(*names: str) -> Callable[[Command], Command]:
+    """Declare the selection options (``--task``, ``--llm``, ``--exclude``, ``--count``,
+    ``--threshold``, or only ``names`` of them) once for a command, in place of its
+    ``selection: SelectionOptions`` parameter, which receives them as one argument."""
+    chosen = names or tuple(SELECTION_OPTIONS)
+
+    def decorate(command: Command) -> Command:
+        hints = typing.get_type_hints(command, include_extras=True)
+        params = []
+        for param in inspect.signature(command).parameters.values():
+            if param.name != "selection":
+                params.append(param.replace(annotation=hints[param.name]))
+                continue
+            for name in chosen:
+                annotation, default = SELECTION_OPTIONS[name]
+                kind = inspect.Parameter.POSITIONAL_OR_KEYWORD
+                params.append(inspect.Parameter(name, kind, annotation=annotation, default=default))
+
+        @functools.wraps(command)
+        def run(**given: Any) -> Any:
+            options = SelectionOptions(**{name: given.pop(name) for name in chosen})
+            return command(**given, selection=options)
+
+        run.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+        run.__annotations__ = {p.name: p.annotation for p in params}
+        return run  # type: ignore[return-value]
+
+    return decorate
 
 
 def names_of(value: str | None) -> tuple[str, ...]:

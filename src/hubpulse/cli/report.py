@@ -9,24 +9,23 @@ from typing import Annotated, Literal
 import typer
 
 from hubpulse.cli.options import (
-    CountOpt,
+    EVERYTHING,
     DateOpt,
-    ExcludeOpt,
     FamiliesOpt,
-    LlmOpt,
     ModeOpt,
-    TaskOpt,
-    ThresholdOpt,
+    NextOpt,
+    SelectionOptions,
     WarehouseOpt,
-    _selection,
     app,
     console,
     parse_date,
+    selection_options,
     settings_of,
 )
 
 
 @app.command()
+@selection_options()
 def report(
     out: Annotated[Path, typer.Option("--out", "-o", help="File to write (HTML or Markdown).")],
     month: Annotated[
@@ -36,18 +35,14 @@ def report(
     family: Annotated[
         str | None, typer.Option(help="Family to compare (default: the top family).")
     ] = None,
-    next_n: Annotated[int, typer.Option("--next", min=1, help="Compare with the next N.")] = 8,
+    next_n: NextOpt = 8,
     report_format: Annotated[
         Literal["html", "md"], typer.Option("--format", "-f", help="html or md.")
     ] = "html",
     png: Annotated[
         Path | None, typer.Option(help="Also write every chart as DIR/<chart>.png.")
     ] = None,
-    task: TaskOpt = None,
-    llm: LlmOpt = False,
-    exclude: ExcludeOpt = None,
-    count: CountOpt = "raw",
-    threshold: ThresholdOpt = None,
+    selection: SelectionOptions = EVERYTHING,
     date: DateOpt = None,
     mode: ModeOpt = None,
     warehouse: WarehouseOpt = None,
@@ -68,7 +63,7 @@ def report(
             family=family,
             next_n=next_n,
             months=months,
-            selection=_selection(task, llm, exclude, count, threshold, families),
+            selection=selection.build(families),
         )
     written = write_pngs(result, png) if png is not None else []
     if report_format == "md":

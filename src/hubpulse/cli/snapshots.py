@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import warnings
 from pathlib import Path
 from typing import Annotated
@@ -11,21 +10,17 @@ import typer
 from rich.markup import escape
 
 from hubpulse.cli.options import (
+    EVERYTHING,
     AgainstOpt,
-    CountOpt,
     DateOpt,
     EngineOpt,
-    ExcludeOpt,
     FamiliesOpt,
     FormatOpt,
-    LlmOpt,
     ModeOpt,
     NextOpt,
+    SelectionOptions,
     SparkMasterOpt,
-    TaskOpt,
-    ThresholdOpt,
     WarehouseOpt,
-    _selection,
     analysis_of,
     app,
     by_group,
@@ -33,6 +28,7 @@ from hubpulse.cli.options import (
     group_of,
     metric_of,
     parse_date,
+    selection_options,
     settings_of,
 )
 from hubpulse.terms import GROUPS
@@ -151,6 +147,7 @@ def families(families: FamiliesOpt = None, fmt: FormatOpt = "table") -> None:
 
 
 @app.command()
+@selection_options()
 def top(
     by: Annotated[
         str, typer.Option(help="family, model, vendor, country, author or size")
@@ -160,11 +157,7 @@ def top(
         str | None,
         typer.Option(help="Only this family's credits, e.g. --by size --family Qwen."),
     ] = None,
-    task: TaskOpt = None,
-    llm: LlmOpt = False,
-    exclude: ExcludeOpt = None,
-    count: CountOpt = "raw",
-    threshold: ThresholdOpt = None,
+    selection: SelectionOptions = EVERYTHING,
     date: DateOpt = None,
     mode: ModeOpt = None,
     fmt: FormatOpt = "table",
@@ -180,7 +173,7 @@ def top(
     if by not in GROUPS:
         raise typer.BadParameter(f"choose one of {', '.join(GROUPS)}", param_hint="--by")
     settings = settings_of(warehouse, mode, families, engine, spark_master)
-    chosen = _selection(task, llm, exclude, count, threshold, families)
+    chosen = selection.build(families)
     analysis = analysis_of(settings, date)
     table = rank_models(
         analysis, by=group_of(by), mode=settings.mode, limit=limit, selection=chosen, family=family
@@ -197,6 +190,7 @@ def top(
 
 
 @app.command()
+@selection_options()
 def compare(
     family: Annotated[
         str, typer.Argument(help="Family name, e.g. Qwen (a vendor with --by vendor)")
@@ -210,11 +204,7 @@ def compare(
     month: Annotated[
         str | None, typer.Option(help="Calendar month YYYY-MM: compare estimated downloads.")
     ] = None,
-    task: TaskOpt = None,
-    llm: LlmOpt = False,
-    exclude: ExcludeOpt = None,
-    count: CountOpt = "raw",
-    threshold: ThresholdOpt = None,
+    selection: SelectionOptions = EVERYTHING,
     date: DateOpt = None,
     mode: ModeOpt = None,
     fmt: FormatOpt = "table",
@@ -232,8 +222,7 @@ def compare(
     from hubpulse.present.claims import print_claims
 
     settings = settings_of(warehouse, mode, families, engine, spark_master)
-    chosen = _selection(task, llm, exclude, count, threshold, families)
-    explicit = mode is not None or "HUBPULSE_MODE" in os.environ
+    chosen = selection.build(families)
     found, sources = run_compare(
         settings,
         family,
@@ -242,7 +231,6 @@ def compare(
         by=by_group(by),
         metric=metric_of(metric),
         month=month,
-        modes=(settings.mode,) if explicit else None,
         selection=chosen,
         date=parse_date(date),
     )
@@ -250,15 +238,13 @@ def compare(
 
 
 @app.command()
+@selection_options("task", "llm", "count", "threshold")
 def derivatives(
     target: Annotated[str, typer.Argument(help="Family name or model id (org/name)")],
     min_downloads: Annotated[
         int, typer.Option(min=0, help="Ignore derivatives below this 30-day download count.")
     ] = 0,
-    task: TaskOpt = None,
-    llm: LlmOpt = False,
-    count: CountOpt = "raw",
-    threshold: ThresholdOpt = None,
+    selection: SelectionOptions = EVERYTHING,
     date: DateOpt = None,
     mode: ModeOpt = None,
     fmt: FormatOpt = "table",
@@ -272,7 +258,7 @@ def derivatives(
     from hubpulse.present import tables
 
     settings = settings_of(warehouse, mode, families, engine, spark_master)
-    chosen = _selection(task, llm, None, count, threshold, families)
+    chosen = selection.build(families)
     analysis = analysis_of(settings, date)
     table = count_derivatives(analysis, target, min_downloads=min_downloads, selection=chosen)
     tables.emit_query(
@@ -287,9 +273,10 @@ def derivatives(
 
 
 @app.command()
+@selection_options("threshold")
 def lineage(
     model_id: Annotated[str, typer.Argument(help="Model id, org/name")],
-    threshold: ThresholdOpt = None,
+    selection: SelectionOptions = EVERYTHING,
     date: DateOpt = None,
     mode: ModeOpt = None,
     fmt: FormatOpt = "table",
@@ -308,7 +295,7 @@ def lineage(
     settings = settings_of(warehouse, mode, families, engine, spark_master)
     analysis = analysis_of(settings, date)
     report = describe_lineage(analysis.lineage, model_dimensions(analysis), model_id)
-    extras = model_extras(analysis, model_id, _selection(threshold=threshold).thresholds)
+    extras = model_extras(analysis, model_id, selection.build().thresholds)
     tables.print_lineage(console, report, fmt, tables.meta(analysis, settings.mode), extras)
 
 

@@ -74,8 +74,8 @@ class StageSpec:
     """What a stage is and how it is built: its name, key and tables, and ``build`` — called
     under the build lock only when the stage is missing — returning a writer per table (each
     computed in its turn) and what ``meta.json`` records beside the key and build time.
-    ``subject`` names what it is of ("snapshot 2026-01-01") and ``inputs`` what a changed key
-    means, for the one line that says why a build happens."""
+    ``subject`` names what it is of ("snapshot 2026-01-01"), ``inputs`` what a changed key
+    means and ``label`` the stage in words, for the one line that says why a build happens."""
 
     name: str
     key: str
@@ -83,6 +83,12 @@ class StageSpec:
     build: Callable[[], tuple[dict[str, Writer], dict[str, Any]]] = field(compare=False)
     subject: str = ""
     inputs: str = "its inputs"
+    label: str = ""
+
+    @property
+    def called(self) -> str:
+        """The stage in words ("the flag signals"; by default its name)."""
+        return self.label or self.name
 
 
 def aliases_digest(con: Any, table: str = "aliases") -> str:
@@ -166,11 +172,13 @@ def ensure_stage(
 def _announce(root: Path, load_id: str, spec: StageSpec, rebuild: bool) -> None:
     of = f" of {spec.subject}" if spec.subject else ""
     if rebuild:
-        log.info("rebuilding the %s%s (asked for)", spec.name, of)
+        log.info("rebuilding the %s%s (asked for)", spec.called, of)
     elif other_builds(root, load_id, spec.name, spec.key):
-        log.info("%s changed since the %s%s was stored: rebuilding it", spec.inputs, spec.name, of)
+        log.info(
+            "%s changed since the %s%s was stored: rebuilding it", spec.inputs, spec.called, of
+        )
     else:
-        log.info("building the %s%s (once; later questions read it)", spec.name, of)
+        log.info("building the %s%s (once; later questions read it)", spec.called, of)
 
 
 def load_stage(
@@ -182,7 +190,7 @@ def load_stage(
     try:
         return stage, read_stage(backend, stage, list(spec.tables)), built
     except DerivedDamagedError as exc:
-        log.warning("the stored %s is damaged (%s): building it again", spec.name, exc)
+        log.warning("the stored %s is damaged (%s): building it again", spec.called, exc)
         stage, _ = ensure_stage(root, load_id, spec, rebuild=True)
         return stage, read_stage(backend, stage, list(spec.tables)), True
 

@@ -23,6 +23,7 @@ import ibis.expr.types as ir
 
 from hubpulse.errors import EngineError
 from hubpulse.ingest.connection import Limits, connect
+from hubpulse.settings import Settings
 
 if TYPE_CHECKING:
     from ibis.backends import BaseBackend
@@ -139,3 +140,12 @@ def materialise(table: ir.Table) -> ir.Table:
     # Spark may widen or narrow a column (an int64 literal comes back as int32): keep the types
     # the expression declares, so that later unions and joins see the same schema as on DuckDB.
     return stored if stored.schema() == table.schema() else stored.cast(table.schema())
+
+
+def duckdb_limits(settings: Settings) -> Limits:
+    """The settings' memory limit, threads and spill folder for every DuckDB connection."""
+    return Limits(
+        memory_limit=settings.duckdb_memory_limit,
+        threads=settings.duckdb_threads,
+        spill=settings.warehouse.expanduser() / ".spill",
+    )

@@ -73,7 +73,7 @@ from hubpulse.settings import Settings
 from hubpulse.store.catalog import write_catalog
 from hubpulse.store.derived import sweep as sweep_derived
 from hubpulse.store.durable import fsync_dir, write_parquet
-from hubpulse.store.engines import connect_duckdb, connect_spark, register_views
+from hubpulse.store.engines import connect_duckdb, connect_spark, duckdb_limits, register_views
 from hubpulse.store.health import DamagedWarehouseWarning, published_problem
 from hubpulse.store.loads import (
     LoadResult,
@@ -119,13 +119,11 @@ class Warehouse:
         self, root: Path | str, engine: BaseBackend | None = None, *, limits: Limits | None = None
     ) -> None:
         self.root = Path(root).expanduser()
-        # writes; reads too unless another engine is given. Past the memory limit DuckDB spills
-        # to <root>/.spill, so a 3.5M-model analysis stays within a few GB.
+        # writes, and reads unless another engine is given; past the memory limit DuckDB spills
+        # to <root>/.spill. A memtable-only expression runs here too, under the same limits.
         given = limits or Limits()
         self.limits = replace(given, spill=given.spill or self.root / ".spill")
         self.con = connect_duckdb(self.limits)
-        # an expression bound to no table (a memtable alone) runs here too, not on a DuckDB
-        # connection Ibis would open without the limits
         ibis.set_backend(self.con)
         self.reader = engine or self.con
         self._register_views()
@@ -405,28 +403,17 @@ def open_warehouse(
     spark_conf: dict[str, str] | None = None,
     limits: Limits | None = None,
 ) -> Warehouse:
-    """Open (or start) the warehouse at ``root``, read by ``engine`` (writes always use DuckDB,
-    under ``limits``: the defaults when None; ``open_store`` takes them from the settings)."""
+    """The warehouse at ``root`` (started if new), read by ``engine``; DuckDB under ``limits``."""
     spark = connect_spark(spark_master, spark_conf) if engine == "spark" else None
     return Warehouse(root, spark, limits=limits)
 
 
 def open_store(settings: Settings, *, engine: Engine | None = None) -> Warehouse:
-    """The settings' warehouse under the settings' DuckDB limits, read by ``engine`` (default:
-    the settings' engine; commands that only write or list pass ``"duckdb"``)."""
+    """The settings' warehouse under their DuckDB limits, read by ``engine`` (default: theirs)."""
     return open_warehouse(
         settings.warehouse,
         engine or settings.engine,
         spark_master=settings.spark_master,
         spark_conf=settings.spark_conf,
         limits=duckdb_limits(settings),
-    )
-
-
-def duckdb_limits(settings: Settings) -> Limits:
-    """The settings' memory limit, threads and spill folder for every DuckDB connection."""
-    return Limits(
-        memory_limit=settings.duckdb_memory_limit,
-        threads=settings.duckdb_threads,
-        spill=settings.warehouse.expanduser() / ".spill",
     )

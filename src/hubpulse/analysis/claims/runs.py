@@ -141,7 +141,8 @@ def run_compare(
     warehouse: Warehouse | None = None,
     analysis: Analysis | None = None,
 ) -> tuple[list[Any], list[Any]]:
-    """``compare``: the comparison under each mode (default: both), over the snapshot or the
+    """``compare``: the comparison under each of ``modes`` (default: the settings' mode when it
+    was chosen, else both), over the snapshot or the
     month, and what each read (its analysis, or its history); ``warehouse`` and ``analysis``
     (read through it) when the caller holds them."""
     from hubpulse.analysis.history.history import load_history
@@ -149,6 +150,7 @@ def run_compare(
     from hubpulse.store.warehouse import open_store
 
     vs = comparison_set(settings, by, against, next_n)
+    modes = modes or ((settings.mode,) if settings.mode_given else MODES)
     store = warehouse or open_store(settings)
     if month is not None:
         histories = [
@@ -160,7 +162,7 @@ def run_compare(
                 analysis,
                 selection=selection,
             )
-            for m in modes or MODES
+            for m in modes
         ]
         found = [
             compare_month(h, subject, next_n, month, by=by, against=vs, selection=selection)
@@ -179,6 +181,6 @@ def run_compare(
             against=vs,
             selection=selection,
         )
-        for m in modes or MODES
+        for m in modes
     ]
     return results, [analysis for _ in results]

@@ -17,11 +17,12 @@ import ibis
 import ibis.expr.types as ir
 
 from hubpulse.analysis.history.estimator import parse_month
+from hubpulse.analysis.history.history import History, load_history
 from hubpulse.analysis.snapshot.dimensions import first_party, model_dimensions
 
 if TYPE_CHECKING:
-    from hubpulse.analysis.history.history import History
     from hubpulse.analysis.snapshot.snapshot import Analysis
+    from hubpulse.settings import Settings
 
 AGES = (30, 90, 180, 365)
 PEERS = 10
@@ -107,3 +108,23 @@ def adoption_table(
     else:
         table = table.order_by([ibis.desc("relative"), "model_id", "age"])
     return table.limit(limit) if limit else table
+
+
+def relative_adoption_of(
+    settings: Settings,
+    target: str | None = None,
+    *,
+    ages: tuple[int, ...] = AGES,
+    limit: int | None = None,
+) -> tuple[ir.Table, History]:
+    """``adoption``: ``adoption_table`` over the warehouse's whole history, counted in
+    publisher mode (a model's own downloads: relative adoption compares models, not
+    families), and the history it read."""
+    from hubpulse.analysis.snapshot.stored import load_analysis
+    from hubpulse.store.warehouse import open_store
+
+    settings = settings.model_copy(update={"mode": "publisher"})
+    store = open_store(settings)
+    analysis = load_analysis(settings, None, store)
+    history = load_history(settings, None, None, store, analysis)
+    return adoption_table(history, analysis, target, ages, limit), history

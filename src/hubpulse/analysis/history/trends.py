@@ -11,8 +11,7 @@ from typing import Any
 import ibis
 import ibis.expr.types as ir
 
-from hubpulse.analysis.history.estimator import HistoryError
-from hubpulse.analysis.history.history import TrendBy
+from hubpulse.analysis.history.history import History, TrendBy
 from hubpulse.analysis.history.monthly import credited_estimates, monthly_downloads
 from hubpulse.analysis.snapshot.dimensions import derivative_pairs
 from hubpulse.analysis.snapshot.snapshot import Analysis
@@ -141,6 +140,18 @@ def find_milestones(
     return results
 
 
+def family_milestones(
+    history: History, family: str, thresholds: list[int]
+) -> tuple[str, list[dict[str, Any]], list[dict[str, Any]]]:
+    """``milestones``: the family's registry name, the day its cumulative downloads since the
+    history's first month crossed each threshold (``find_milestones``) and the cumulative
+    curve they were read from."""
+    name = check_families(history.registry, [family])[0]
+    curve = cumulative_downloads(history.estimates, history.shares, history.registry)
+    rows = curve.filter(curve.family == name).to_pyarrow().to_pylist()
+    return name, find_milestones(rows, thresholds), rows
+
+
 def _crossing(rows: list[dict[str, Any]], column: str, threshold: int) -> dt.date | None:
     previous = 0.0
     for row in rows:
@@ -185,18 +196,3 @@ def count_new_derivatives(
 def check_families(registry: Registry, names: list[str]) -> list[str]:
     """Registry spellings of ``names`` (a clear error for an unknown one)."""
     return [registry.get(name).name for name in names]
-
-
-def parse_counts(text: str) -> list[int]:
-    """``100M,1.5B,20K,700000`` → integers (a clear error for anything else)."""
-    scale = {"K": 1_000, "M": 1_000_000, "B": 1_000_000_000}
-    values = []
-    for part in text.split(","):
-        part = part.strip().upper()
-        factor = scale.get(part[-1:], 1)
-        number = part[:-1] if part[-1:] in scale else part
-        try:
-            values.append(round(float(number) * factor))
-        except ValueError:
-            raise HistoryError(f"{part!r} is not a count such as 100M, 1.5B or 700000") from None
-    return values

@@ -237,7 +237,8 @@ def _signals_spec(store: Warehouse, analysis: Analysis, key: str) -> StageSpec:
         return writers, meta | _built(store)
 
     day = analysis.snapshot_date
-    return StageSpec("signals", key, SIGNAL_TABLES, build, f"snapshot {day}", "the flag rules")
+    of = f"snapshot {day}"
+    return StageSpec("signals", key, SIGNAL_TABLES, build, of, "the flag rules", "flag signals")
 
 
 def _signals(
