@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 BASE   := $(VENV)/.installed-base
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test bench lint format docs docs-update clean
+.PHONY: demo test test-fast bench lint format docs docs-update clean
 
 # The demo needs only the package; the suite adds the dev tools and the Spark extra.
 $(BASE): pyproject.toml constraints.txt
@@ -21,8 +21,13 @@ $(STAMP): $(BASE)
 demo: $(BASE)
 	$(BIN)/hubpulse demo --warehouse .hubpulse-demo
 
+# The whole suite (what CI runs); test-fast leaves out the slow, Spark, browser and docs tiers
+# (markers in pyproject.toml) for the loop while working.
 test: $(STAMP) lint
 	$(BIN)/python -m pytest
+
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -m "not slow and not spark and not browser and not docs"
 
 # CI-sized benchmark table (a few minutes), recorded in BENCHMARKS.md; `python -m bench --full`
 # runs the whole Hub (3.5M models, 175M daily rows).

@@ -38,6 +38,9 @@ if not Path(CHROMIUM).exists():
 from playwright.sync_api import Browser, ConsoleMessage, Page, Request, sync_playwright  # noqa: E402
 
 
+pytestmark = pytest.mark.browser
+
+
 @pytest.fixture(scope="module")
 def server(demo_store: Path) -> Iterator[str]:
     with serve(demo_store) as url:

@@ -56,6 +56,7 @@ def test_every_page_is_in_the_site_navigation():
     assert all(f": {page.name}" in nav for page in PAGES)
 
 
+@pytest.mark.docs
 def test_documented_outputs_are_what_the_commands_print_now(tmp_path):
     """cog --check reruns every example (on a fresh demo warehouse) and fails on any drift."""
     files = [str(ROOT / "README.md"), *map(str, PAGES)]
@@ -73,6 +74,7 @@ def test_documented_outputs_are_what_the_commands_print_now(tmp_path):
     )
 
 
+@pytest.mark.docs
 def test_the_check_catches_a_drifted_example(tmp_path):
     page = tmp_path / "page.md"
     page.write_text(
@@ -91,6 +93,7 @@ def test_the_check_catches_a_drifted_example(tmp_path):
     assert check.returncode != 0 and "changed" in check.stdout + check.stderr
 
 
+@pytest.mark.docs
 def test_the_site_builds_strictly(tmp_path):
     build = subprocess.run(
         [BIN / "mkdocs", "build", "--strict", "--site-dir", str(tmp_path / "site")],

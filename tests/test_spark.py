@@ -44,7 +44,10 @@ if os.environ.get("HUBPULSE_REQUIRE_SPARK") != "1":
     pytest.importorskip("pyspark", reason="PySpark not installed: pip install 'hubpulse[spark]'")
 
 # PySpark leaves the sockets it collects results through to the garbage collector.
-pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+pytestmark = [
+    pytest.mark.spark,
+    pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning"),
+]
 
 
 @pytest.fixture(scope="module")
