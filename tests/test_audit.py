@@ -89,6 +89,7 @@ def _json(*args: str) -> Any:
     return json.loads(result.stdout)
 
 
+@pytest.mark.slow
 def test_each_crafted_repo_gets_exactly_its_flag_with_a_reason(crafted: Path) -> None:
     rows = _json("flags", "-w", str(crafted), "--limit", "100")["rows"]
     got = {r["model_id"]: (r["flag"], r["reason"]) for r in rows}
@@ -102,6 +103,7 @@ def test_each_crafted_repo_gets_exactly_its_flag_with_a_reason(crafted: Path) ->
     assert "no flags" in clean.stdout
 
 
+@pytest.mark.slow
 def test_robust_counting_removes_exactly_the_flagged_repos(crafted: Path) -> None:
     downloads = {"bob/Qwen9-7B-GGUF": 40_000, "old/Faded-7B": 1}
     downloads |= {"hf-internal-testing/tiny-random-Qwen9": 50_000}
@@ -132,6 +134,7 @@ def test_robust_counting_removes_exactly_the_flagged_repos(crafted: Path) -> Non
     assert qwen_laxer["downloads_30d"] == kept["downloads_30d"] + 60
 
 
+@pytest.mark.slow
 def test_flags_on_the_extract_match_the_independent_computation(demo_store: Path) -> None:
     rows = _json("flags", "-w", str(demo_store), "--limit", "0")["rows"]
     got: dict[str, set[str]] = {}
@@ -169,6 +172,7 @@ def _next(totals: dict[str, float], subject: str, n: int) -> tuple[float, list[s
     return totals[subject], [k for k, _ in following], sum(v for _, v in following)
 
 
+@pytest.mark.slow
 def test_llm_compare_ranks_only_llm_families(demo_store: Path) -> None:
     out = _json("compare", "Qwen", "--next", "8", "--llm", "-m", "lineage", "-w", str(demo_store))
     found = out["comparisons"][0]
@@ -181,6 +185,7 @@ def test_llm_compare_ranks_only_llm_families(demo_store: Path) -> None:
     assert "CLIP" in [r["family"] for r in everything["comparisons"][0]["families"]]
 
 
+@pytest.mark.slow
 def test_vendor_comparison_against_the_qwen_team_preset(demo_store: Path) -> None:
     out = _json(
         "compare", "alibaba", "--by", "vendor", "--against", "qwen-team", "-m", "publisher",
@@ -201,6 +206,7 @@ def test_vendor_comparison_against_the_qwen_team_preset(demo_store: Path) -> Non
     assert wrong.returncode == 1 and "add --by vendor" in wrong.stderr
 
 
+@pytest.mark.slow
 def test_audit_verdicts_match_the_independent_computation(demo_store: Path) -> None:
     out = _json("audit", "Qwen", "--next", "8", "-w", str(demo_store))
     assert len(out["definitions"]) == 16
@@ -216,6 +222,7 @@ def test_audit_verdicts_match_the_independent_computation(demo_store: Path) -> N
     assert f"holds under {holds} of 16" in out["summary"] or not holds
 
 
+@pytest.mark.slow
 def test_audit_prints_its_matrix_in_every_format(demo_store: Path) -> None:
     table = cli("audit", "Alibaba", "--against", "qwen-team", "-w", str(demo_store))
     assert table.returncode == 0, table.stderr
@@ -273,6 +280,7 @@ def test_derivative_audit_counts_direct_and_transitive_derivatives(demo_store: P
             assert lean["value"] <= want
 
 
+@pytest.mark.slow
 def test_bad_selections_are_one_line_errors(demo_store: Path) -> None:
     for args, words in (
         (["compare", "Qwen", "--exclude", "Nobody"], "neither a family nor a vendor"),
@@ -290,6 +298,7 @@ def test_bad_selections_are_one_line_errors(demo_store: Path) -> None:
     assert Thresholds.parse(["dormant-min=5e5", "ci=50"]) == Thresholds(dormant_min=500_000, ci=50)
 
 
+@pytest.mark.slow
 def test_derivative_credit_matches_the_raw_subtree(demo_store: Path) -> None:
     model = "Qwen/Qwen2.5-7B-Instruct"
     out = _json("lineage", model, "-w", str(demo_store))
@@ -311,6 +320,7 @@ def test_derivative_credit_matches_the_raw_subtree(demo_store: Path) -> None:
     assert copy["flags"][0]["flag"] == "intermediary"
 
 
+@pytest.mark.slow
 def test_relative_adoption_follows_its_definition(demo_store: Path) -> None:
     rows = _json("adoption", "--limit", "0", "-w", str(demo_store))["rows"]
     assert rows and {r["age"] for r in rows} <= {30, 90, 180, 365}
@@ -341,6 +351,7 @@ def test_relative_adoption_follows_its_definition(demo_store: Path) -> None:
         assert row["lower"] == pytest.approx(low), row["age"]
 
 
+@pytest.mark.slow
 def test_the_signals_are_built_on_first_need_and_then_read(crafted: Path, tmp_path: Path) -> None:
     root = tmp_path / "wh"
     store = open_warehouse(root)

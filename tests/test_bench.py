@@ -21,6 +21,7 @@ def models(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return synthesize(8_000, tmp_path_factory.mktemp("peer"), seed=11).models_path
 
 
+@pytest.mark.slow
 def test_peer_gives_hubpulse_numbers(models: Path, tmp_path: Path) -> None:
     store = open_warehouse(tmp_path / "wh")
     store.ingest(models)

@@ -37,7 +37,6 @@ if not Path(CHROMIUM).exists():
 
 from playwright.sync_api import Browser, ConsoleMessage, Page, Request, sync_playwright  # noqa: E402
 
-
 pytestmark = pytest.mark.browser
 
 

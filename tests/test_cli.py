@@ -131,6 +131,7 @@ def test_snapshots_families_and_rejects_commands(store, tmp_path):
     assert "already ingested" in run("ingest", str(FIXTURES / "malformed.jsonl"), "-w", str(root))
 
 
+@pytest.mark.slow
 def test_errors_are_one_clear_line_and_exit_non_zero(store, tmp_path):
     unknown = cli("compare", "Qwne", "-w", str(store))
     assert unknown.returncode == 1 and "unknown family 'Qwne'" in unknown.stderr

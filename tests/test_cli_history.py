@@ -38,6 +38,7 @@ def fail(*args: str) -> str:
     return result.output + str(result.exception or "")
 
 
+@pytest.mark.slow
 def test_reimport_is_a_no_op(store: Path) -> None:
     output = run("import-series", str(FORECAST / "Qwen.csv"), "-w", str(store))
     assert output.startswith("already imported: Qwen.csv")
@@ -45,6 +46,7 @@ def test_reimport_is_a_no_op(store: Path) -> None:
     assert len(rows) == 18 and sum(r["rows"] for r in rows) == 92_655
 
 
+@pytest.mark.slow
 def test_monthly_json_equals_the_raw_csvs(store: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     args = ("monthly", "--from", "2024-12", "--to", "2024-12", "--family", "Qwen")
     args += ("--family", "llama", "--mode", "publisher", "-f", "json", "-w", str(store))
@@ -66,6 +68,7 @@ def test_monthly_json_equals_the_raw_csvs(store: Path, monkeypatch: pytest.Monke
         assert deconvolved[family]["upper"] <= row["upper"]
 
 
+@pytest.mark.slow
 def test_compare_month_gives_a_verdict_with_bounds(store: Path) -> None:
     payload = json.loads(
         run(
@@ -122,6 +125,7 @@ def test_trend_has_growth_and_share(store: Path) -> None:
     assert rows[0]["mom_growth"] == ""
 
 
+@pytest.mark.slow
 def test_milestones_and_concentration(store: Path) -> None:
     payload = json.loads(
         run(
@@ -179,6 +183,7 @@ def test_derivative_growth_reads_the_snapshot(tmp_path: Path) -> None:
     assert all(r["month"] in {"2025-01", "2025-02", "2025-03"} for r in rows)
 
 
+@pytest.mark.slow
 def test_bad_input_gives_clear_errors(store: Path, tmp_path: Path) -> None:
     assert "not a month" in fail("monthly", "--from", "2024-13", "-w", str(store))
     assert "unknown family 'Nope'" in fail("trend", "Nope", "-w", str(store))

@@ -10,6 +10,7 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import pytest
 from conftest import serve
 
 CLIENTS = 8
@@ -44,6 +45,7 @@ def fetch(url: str) -> int:
         return int(exc.code)
 
 
+@pytest.mark.slow
 def test_every_route_under_eight_concurrent_clients(demo_store: Path) -> None:
     rng = random.Random(13)
     with serve(demo_store) as url:

@@ -95,6 +95,7 @@ def _ingest(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.slow
 def test_the_catalog_is_derived_data_that_never_fails_an_ingest(tmp_path: Path) -> None:
     first = _ingest(tmp_path, str(HUB_STATS), "-w", "wh")  # a relative warehouse path
     assert first.returncode == 0, first.stderr

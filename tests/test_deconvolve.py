@@ -130,6 +130,7 @@ def schedules(draw: Any) -> tuple[Truth, list[int], dict[int, int]]:
     return truth, days, glitches
 
 
+@pytest.mark.slow
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(case=schedules())
 def test_bounds_contain_the_truth_through_gaps_and_glitches(
@@ -151,6 +152,7 @@ def test_bounds_contain_the_truth_through_gaps_and_glitches(
             ), row
 
 
+@pytest.mark.slow
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     downloads=st.lists(st.integers(0, 3_000), min_size=DAYS, max_size=DAYS),
@@ -201,6 +203,7 @@ def demo_history(demo_store: Path) -> tuple[dict[Any, Any], dict[Any, Any]]:
     return runs[0], runs[1]
 
 
+@pytest.mark.slow
 def test_never_wider_than_without_deconvolution_on_the_bundled_series(
     demo_history: tuple[dict[Any, Any], dict[Any, Any]],
 ) -> None:

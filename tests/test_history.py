@@ -213,6 +213,7 @@ def test_month_arguments_are_checked() -> None:
 schedules = st.lists(st.integers(0, 119), max_size=12, unique=True)
 
 
+@pytest.mark.slow
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     downloads=st.lists(st.integers(0, 5_000), min_size=120, max_size=120),
@@ -239,6 +240,7 @@ def test_bounds_contain_the_truth_for_any_schedule(
         assert_bounded(truth, row)
 
 
+@pytest.mark.slow
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     downloads=st.lists(st.integers(0, 5_000), min_size=120, max_size=120),

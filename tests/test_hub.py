@@ -70,6 +70,7 @@ def test_crawl_equals_the_served_data_row_for_row(fake: FakeHub, tmp_path: Path)
     assert "expand=baseModels" in listing[0] and "cursor=" in listing[1]
 
 
+@pytest.mark.slow
 def test_injected_429_and_5xx_still_complete_correctly(tmp_path: Path) -> None:
     hub = FakeHub(models=[dict(r) for r in SERVED], fault_rate=0.2, seed=7)
     waits: list[str] = []
@@ -85,6 +86,7 @@ def test_injected_429_and_5xx_still_complete_correctly(tmp_path: Path) -> None:
     assert {"rate limit", "server error"} <= set(waits)
 
 
+@pytest.mark.slow
 def test_malformed_page_stops_with_a_clear_error_then_resumes(
     fake: FakeHub, tmp_path: Path
 ) -> None:
@@ -110,6 +112,7 @@ def test_bad_rows_are_quarantined_not_dropped(fake: FakeHub, tmp_path: Path) -> 
     assert len(stored_rows(store)) == len(SERVED) - 1
 
 
+@pytest.mark.slow
 def test_family_crawl_walks_derivatives_level_by_level(fake: FakeHub, tmp_path: Path) -> None:
     store = open_warehouse(tmp_path / "wh")
     scope = scope_for(load_registry(), families=["DeepSeek"], derivatives=True, page_size=100)
@@ -268,6 +271,7 @@ def _pages_done(root: Path) -> int:
         return -1
 
 
+@pytest.mark.slow
 def test_killed_crawl_resumes_to_the_identical_snapshot(tmp_path: Path) -> None:
     hub = FakeHub(models=[dict(r) for r in SERVED], delay=0.01)
     root = tmp_path / "wh"

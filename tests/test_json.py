@@ -79,6 +79,7 @@ def test_the_runs_cover_every_command_with_json_output() -> None:
     assert with_json == set(RUNS)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "args", [[name, *args] for name, runs in RUNS.items() for args in runs], ids=" ".join
 )

@@ -9,6 +9,7 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 from conftest import HUB_STATS
 from test_hubstats import assert_same
 from typer.testing import CliRunner
@@ -60,6 +61,7 @@ def test_out_of_range_values_are_rejects_with_reasons(tmp_path: Path) -> None:
     assert sorted(snapshot.rows["model_id"].to_pylist()) == ["ok/at-the-ceiling", "ok/small"]
 
 
+@pytest.mark.slow
 def test_questions_answer_on_counts_at_the_ceiling(tmp_path: Path) -> None:
     root = tmp_path / "wh"
     open_warehouse(root).ingest(_hostile_file(tmp_path), None)

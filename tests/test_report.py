@@ -88,6 +88,7 @@ def report_html(demo_store: Path, tmp_path_factory: pytest.TempPathFactory) -> s
     return out.read_text()
 
 
+@pytest.mark.slow
 def test_report_figures_equal_the_cli_json(demo_store: Path, report_html: str) -> None:
     data = embedded(report_html)
     assert data["meta"]["mode"] == "lineage" and data["meta"]["month"] == MONTH
@@ -167,6 +168,7 @@ def test_report_is_self_contained(report_html: str) -> None:
         assert word in report_html.split('id="methods"')[1]
 
 
+@pytest.mark.slow
 def test_markdown_and_pngs(demo_store: Path, tmp_path: Path) -> None:
     out, pngs = tmp_path / "report.md", tmp_path / "charts"
     cli(

@@ -53,6 +53,7 @@ def test_api_rankings_equal_the_cli(client: TestClient, demo_store: Path) -> Non
             assert same(api["rows"], cli["rows"]), (by, mode)
 
 
+@pytest.mark.slow
 def test_api_compare_equals_the_cli(client: TestClient, demo_store: Path) -> None:
     for next_n in (1, 8):
         api = get(client, f"/api/compare?family=qwen&next={next_n}&month=2024-12")
@@ -76,6 +77,7 @@ def test_api_compare_equals_the_cli(client: TestClient, demo_store: Path) -> Non
     assert verdicts == {1: "exceeds", 8: "does not exceed"}
 
 
+@pytest.mark.slow
 def test_api_selection_equals_the_cli(client: TestClient, demo_store: Path) -> None:
     api = get(client, "/api/top?by=family&limit=30&llm=true&count=robust&exclude=CLIP")
     cli = cli_json(
@@ -98,6 +100,7 @@ def test_api_selection_equals_the_cli(client: TestClient, demo_store: Path) -> N
     assert same(api["month"], month["comparisons"][0])
 
 
+@pytest.mark.slow
 def test_api_audit_equals_the_cli(client: TestClient, demo_store: Path) -> None:
     for query, args in (
         ("subject=qwen&next=8", ["Qwen", "--next", "8"]),
@@ -123,6 +126,7 @@ def test_api_model_lineage_equals_the_cli(client: TestClient, demo_store: Path) 
     assert api["model"]["model_id"] == MODEL and api["model"]["family"] == "Qwen"
 
 
+@pytest.mark.slow
 def test_model_pages_read_the_stored_graph_and_equal_a_fresh_computation(
     client: TestClient, demo_analysis: Analysis
 ) -> None:
@@ -235,6 +239,7 @@ def test_pages_render(client: TestClient) -> None:
     assert json.loads(client.get("/openapi.json").text)["info"]["title"] == "hubpulse"
 
 
+@pytest.mark.slow
 def test_api_fuzzed_from_its_schema_never_fails_on_the_server(app: FastAPI) -> None:
     """Every operation of the OpenAPI schema, with generated (valid and invalid) parameters:
     4xx is fine, a 5xx or a response that breaks the schema is not."""
@@ -257,6 +262,7 @@ def test_api_fuzzed_from_its_schema_never_fails_on_the_server(app: FastAPI) -> N
         fuzz()
 
 
+@pytest.mark.slow
 def test_the_dashboard_follows_the_warehouse(tmp_path: Path) -> None:
     """After an ingest --replace or a new snapshot, the next request serves the new figures."""
     root = tmp_path / "wh"

@@ -79,6 +79,7 @@ def _answers(analysis: Analysis) -> dict[str, Any]:
     return out
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", ["real", "synthetic", "broken"])
 def test_stored_answers_equal_a_computation_from_scratch(case: str, tmp_path: Path) -> None:
     day = _ingest(tmp_path / "wh", case, tmp_path)
@@ -114,6 +115,7 @@ def _published_are_whole(root: Path) -> None:
             pq.read_metadata(stage / f"{table}.parquet")
 
 
+@pytest.mark.slow
 def test_a_changed_registry_rebuilds_without_a_manual_step(tmp_path: Path) -> None:
     root = tmp_path / "wh"
     open_warehouse(root).ingest(HUB_STATS)
@@ -142,6 +144,7 @@ def test_a_changed_registry_rebuilds_without_a_manual_step(tmp_path: Path) -> No
     assert {r["family"]: r["downloads_30d"] for r in json.loads(third.stdout)["rows"]} == before
 
 
+@pytest.mark.slow
 def test_a_killed_build_leaves_nothing_half_written(tmp_path: Path) -> None:
     root = tmp_path / "wh"
     hub = synthesize(30_000, tmp_path / "hub", seed=3)
@@ -150,22 +153,27 @@ def test_a_killed_build_leaves_nothing_half_written(tmp_path: Path) -> None:
     shutil.copytree(root, reference, symlinks=True)
     want = _json("top", "--by", "family", "-w", str(reference))
     kills = 0
-    for delay in (0.4, 0.8, 1.2, 1.6, 2.4, 3.2):  # kill at several points of the build
+    # kill inside each stage's write (seen by its staging directory), not at guessed times
+    for stage in ("lineage", "families", "signals", "lineage", "families", "signals"):
+        staging = f"*/.tmp-{stage}-*"
+        left = set((root / DERIVED).glob(staging))  # by a killed build, until the next sweep
         process = subprocess.Popen(
             [sys.executable, "-m", "hubpulse", "analyse", "--rebuild", "-w", str(root)],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        time.sleep(delay)
+        while process.poll() is None and not set((root / DERIVED).glob(staging)) - left:
+            time.sleep(0.005)
         if process.poll() is None:
             process.send_signal(signal.SIGKILL)
             kills += 1
         process.wait()
         _published_are_whole(root)
-    assert kills >= 3  # the build was really interrupted, several times
+    assert kills >= 3  # the build was really interrupted, several times, mid-write
     assert _json("top", "--by", "family", "-w", str(root)) == want
     _published_are_whole(root)
-    assert not list((root / DERIVED).glob("*/.tmp-*"))  # swept by the build that finished
+    _json("analyse", "-w", str(root))  # takes the build lock: a killed build's leftovers go
+    assert not list((root / DERIVED).glob("*/.tmp-*"))
 
 
 def _json(*args: str) -> Any:
@@ -174,6 +182,7 @@ def _json(*args: str) -> Any:
     return json.loads(result.stdout)
 
 
+@pytest.mark.slow
 def test_two_racing_builders_build_once(tmp_path: Path) -> None:
     root = tmp_path / "wh"
     hub = synthesize(20_000, tmp_path / "hub", seed=5)
@@ -189,6 +198,7 @@ def test_two_racing_builders_build_once(tmp_path: Path) -> None:
     assert _stages(root) == {"lineage": 1, "families": 1, "signals": 1}
 
 
+@pytest.mark.slow
 def test_replacing_a_snapshot_sweeps_its_stored_analysis(tmp_path: Path) -> None:
     root = tmp_path / "wh"
     store = open_warehouse(root)
@@ -207,6 +217,7 @@ def test_replacing_a_snapshot_sweeps_its_stored_analysis(tmp_path: Path) -> None
     assert isinstance(rows, pa.Table)
 
 
+@pytest.mark.slow
 def test_a_warehouse_that_cannot_be_written_still_answers(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -224,6 +235,7 @@ def test_a_warehouse_that_cannot_be_written_still_answers(
     assert not list((root / DERIVED).glob("*/*-*"))
 
 
+@pytest.mark.slow
 def test_a_damaged_stored_table_is_built_again(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -79,6 +79,7 @@ def test_the_shape_that_decides_cost(hub: Path) -> None:
     assert sum(downloads[: MODELS // 100]) > 0.5 * sum(downloads)  # top 1% hold most downloads
 
 
+@pytest.mark.slow
 def test_pipeline_reads_it_like_a_real_dump(hub: Path, tmp_path: Path) -> None:
     store = open_warehouse(tmp_path / "wh")
     result = store.ingest(hub / "models.parquet")

@@ -68,6 +68,7 @@ def family_rows(forecast_history: History) -> list[dict[str, Any]]:
     return forecast_history.monthly("family").to_pyarrow().to_pylist()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("month", MONTHS)
 def test_family_months_equal_the_raw_csvs(family_rows: list[dict[str, Any]], month: str) -> None:
     got = {r["family"]: r for r in family_rows if r["month"] == month}
@@ -241,6 +242,7 @@ def _ancestors(model_id: str, parents: dict[str, list[str]]) -> set[str]:
     return seen
 
 
+@pytest.mark.slow
 def test_history_lineage_mode_credits_derivatives_to_their_root_family(
     tmp_path: Path,
 ) -> None:
@@ -338,6 +340,7 @@ def test_estimates_are_finite(forecast_history: History) -> None:
             assert math.isfinite(row["estimate"]) and row["estimate"] >= 0
 
 
+@pytest.mark.slow
 def test_snapshots_over_time_are_history(tmp_path: Path) -> None:
     """Two snapshots bracketing May: each model's all-time counter difference is its May figure
     (method all_time), checked against a plain-Python pass over the raw rows."""

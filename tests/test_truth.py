@@ -46,6 +46,7 @@ def newest_observation(store: Path) -> str:
     return str(days[0])  # type: ignore[index]
 
 
+@pytest.mark.slow
 def test_months_without_evidence_are_null_not_zero(qwen_trend: list[dict[str, Any]]) -> None:
     empty = [r for r in qwen_trend if r["estimated"] == 0 and r["models"] > 0]
     assert len(empty) >= 6  # the series stop in 2025-02, the snapshot is of 2026-05
@@ -56,6 +57,7 @@ def test_months_without_evidence_are_null_not_zero(qwen_trend: list[dict[str, An
     assert all(r["mom_growth"] is None for r in after[:1])  # no growth from a gap
 
 
+@pytest.mark.slow
 def test_table_shows_no_data_as_a_dash(demo_store: Path) -> None:
     result = runner.invoke(
         app, ["trend", "Qwen", "--from", "2025-06", "--to", "2025-07", "-w", str(demo_store)]
@@ -66,6 +68,7 @@ def test_table_shows_no_data_as_a_dash(demo_store: Path) -> None:
     assert estimates == ["—", "—"]
 
 
+@pytest.mark.slow
 def test_nothing_is_estimated_past_the_newest_observation(demo_store: Path) -> None:
     newest = newest_observation(demo_store)
     rows = run_json(demo_store, "monthly", "--from", "2026-01", "--to", "2027-06")["rows"]
@@ -80,6 +83,7 @@ def test_nothing_is_estimated_past_the_newest_observation(demo_store: Path) -> N
     assert "newest observation" in beyond.stderr
 
 
+@pytest.mark.slow
 def test_coverage_is_in_cli_json_api_and_report(demo_store: Path) -> None:
     fields = {"coverage", "month_coverage", "models", "estimated", "through", "caveats"}
     assert fields <= set(run_json(demo_store, "monthly")["rows"][0])
@@ -95,6 +99,7 @@ def test_coverage_is_in_cli_json_api_and_report(demo_store: Path) -> None:
     assert 'id="provenance-warning"' in html and "4,167 models" in html
 
 
+@pytest.mark.slow
 def test_a_month_without_evidence_for_the_subject_fails_in_cli_and_api(demo_store: Path) -> None:
     result = cli("compare", "Qwen", "--month", "2025-12", "-w", str(demo_store))
     assert result.returncode == 1 and result.stdout == ""
@@ -104,6 +109,7 @@ def test_a_month_without_evidence_for_the_subject_fails_in_cli_and_api(demo_stor
     assert answer.status_code == 404 and "no estimate for 2025-12" in answer.text
 
 
+@pytest.mark.slow
 def test_compare_states_rank_and_who_is_above(demo_store: Path) -> None:
     month = ["--from", "2024-12", "--to", "2024-12", "--mode", "publisher"]
     rows = run_json(demo_store, "monthly", *month)["rows"]
@@ -128,6 +134,7 @@ def test_compare_states_rank_and_who_is_above(demo_store: Path) -> None:
     assert {"snapshot_date", "method", "warning"} <= set(snapshot)
 
 
+@pytest.mark.slow
 def test_one_model_making_most_of_a_figure_is_flagged_with_its_name(
     demo_store: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -145,6 +152,7 @@ def test_one_model_making_most_of_a_figure_is_flagged_with_its_name(
     assert drivers["rows"][0]["group_share"] == pytest.approx(part, abs=1e-6)
 
 
+@pytest.mark.slow
 def test_a_collapse_against_the_month_before_is_flagged(demo_store: Path) -> None:
     before = dict((m, e) for m, e, _, _ in forecast_models(FORECAST, "Qwen", "2024-11"))
     after = dict((m, e) for m, e, _, _ in forecast_models(FORECAST, "Qwen", "2024-12"))

@@ -81,6 +81,7 @@ def test_unknown_date_and_empty_warehouse_are_clear_errors(warehouse):
         warehouse.models(dt.date(2025, 12, 1))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("moment", ["after_write", "before_swap"])
 def test_ingest_killed_with_sigkill_leaves_no_partial_snapshot(tmp_path, moment):
     root = tmp_path / "wh"

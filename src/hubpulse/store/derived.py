@@ -13,9 +13,9 @@ table cannot be read. Layout::
 ``key`` is a digest of everything the stage depends on (the snapshot's load, the family
 registry's content, the rules' version, ...), so a changed input is simply a different directory.
 A stage is written under ``.tmp-…`` and published by renaming the directory, so a build killed at
-any point leaves nothing half-written in view; leftovers are swept by the next build. The
-``KEEP`` most recent builds of each stage are kept (switching between two registries does not
-rebuild every time); a snapshot's derived tables go when its load is swept.
+any point leaves nothing half-written in view; leftovers are swept by the next holder of the
+build lock. The ``KEEP`` most recent builds of each stage are kept (switching between two
+registries does not rebuild every time); a snapshot's derived tables go when its load is swept.
 """
 
 from __future__ import annotations
@@ -133,7 +133,8 @@ _held = threading.local()
 @contextlib.contextmanager
 def build_lock(root: Path, load_id: str) -> Iterator[None]:
     """One builder per snapshot: a second process asking for the same tables waits here, then
-    finds them published. Re-entrant within a thread, so a caller that builds several stages
+    finds them published. Whoever takes it sweeps what a killed build left (``.tmp-*``: no
+    builder can hold them then). Re-entrant within a thread, so a caller that builds several stages
     as one (``analyse``) holds it across them and a racer finds them all published."""
     base = load_dir(root, load_id)
     held: set[Path] = _held.__dict__.setdefault("paths", set())
@@ -143,6 +144,8 @@ def build_lock(root: Path, load_id: str) -> Iterator[None]:
     base.mkdir(parents=True, exist_ok=True)
     with (base / ".build.lock").open("w") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
+        for stale in base.glob(".tmp-*"):  # left by a killed build: no builder holds them now
+            shutil.rmtree(stale, ignore_errors=True)
         held.add(base)
         try:
             yield
@@ -213,8 +216,6 @@ def publish_stage(
     (the caller holds ``build_lock``); ``meta.json`` records the seconds since ``began``
     (``time.perf_counter``)."""
     base = load_dir(root, load_id)
-    for stale in base.glob(".tmp-*"):  # left by a killed build; we hold the lock
-        shutil.rmtree(stale, ignore_errors=True)
     staging = base / f".tmp-{stage}-{uuid.uuid4().hex[:8]}"
     staging.mkdir(parents=True)
     for name, write in tables.items():

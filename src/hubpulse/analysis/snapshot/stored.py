@@ -123,6 +123,15 @@ def stored_analysis(
 Built = list[tuple[str, Stage, tuple[str, ...], bool]]
 
 
+def ensure_stored(
+    store: Warehouse, day: dt.date, registry: Registry, *, max_depth: int, rebuild: bool = False
+) -> tuple[Stage, Stage, list[str]]:
+    """The published lineage and families stages of ``day`` for ``registry`` and the names of
+    those this call built (none when they were stored, or another process built them)."""
+    _, stages = _stored(store, day, registry, max_depth, rebuild)
+    return stages[0][1], stages[1][1], [name for name, _, _, built in stages if built]
+
+
 def _stored(
     store: Warehouse, day: dt.date, registry: Registry, max_depth: int, rebuild: bool
 ) -> tuple[Analysis, Built]:
