@@ -24,6 +24,11 @@ FAMILIES = "families"
 """The name the registry's table is cached and stored under."""
 
 
+def attribution_key(mode: Mode) -> str:
+    """The name each model's families and weights under ``mode`` are cached under."""
+    return f"attribution_{mode}"
+
+
 @dataclass(frozen=True)
 class Analysis:
     """One snapshot ready for questions: its models, lineage and the family registry."""
@@ -38,7 +43,7 @@ class Analysis:
     def attribution(self, mode: Mode) -> ir.Table:
         """model_id, family, weight under ``mode`` (computed once per mode)."""
         return self.once(
-            f"attribution_{mode}",
+            attribution_key(mode),
             lambda: assign_families(self.models, self.registry, self.lineage, mode),
         )
 

@@ -47,7 +47,12 @@ from hubpulse.analysis.snapshot.flags import (
     marks_key,
 )
 from hubpulse.analysis.snapshot.lineage import Lineage
-from hubpulse.analysis.snapshot.snapshot import FAMILIES, Analysis, analyse_snapshot
+from hubpulse.analysis.snapshot.snapshot import (
+    FAMILIES,
+    Analysis,
+    analyse_snapshot,
+    attribution_key,
+)
 from hubpulse.registry import MODES, Registry, load_registry
 from hubpulse.settings import Settings
 from hubpulse.store.derived import (
@@ -175,7 +180,7 @@ def _stored(
     stored = dict(tables)
     for mode in MODES:
         credits = tables[credits_key(mode)]
-        stored[f"attribution_{mode}"] = credits.select("model_id", "family", "weight")
+        stored[attribution_key(mode)] = credits.select("model_id", "family", "weight")
     analysis = Analysis(day, models, held["graph"], registry, stored)
     signals = cache(partial(_signals, store, analysis, signals_key(families)))
     for name in SIGNAL_TABLES:
