@@ -38,7 +38,7 @@ def print_claims(
     fmt: OutputFormat,
     selection: Selection,
 ) -> None:
-    """``compare``'s results (``claim_runs.run_compare``) with what each read: snapshot
+    """``compare``'s results (``analysis.claims.runs.run_compare``) with what each read: snapshot
     comparisons with their analysis, month comparisons with their history."""
     from hubpulse.analysis.history.history import History
 

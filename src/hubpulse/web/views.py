@@ -1,6 +1,6 @@
 """Dashboard data: what the web pages and the JSON API serve, per snapshot and mode.
 
-Everything reads the snapshot's stored analysis (``analysis.stored``). A ``View`` computes each
+Everything reads the snapshot's stored analysis (``snapshot.stored``). A ``View`` computes each
 piece on first use with the same library calls as the CLI and the report (``build_report``) and
 keeps it: rankings, monthly figures, derivatives, per-model facts for search. A model page looks
 its rows up in the stored tables (sorted by model id, so a lookup reads a few row groups) with

@@ -1,7 +1,8 @@
-"""Claims: does a family (or vendor) out-download a comparison set combined — the next N
-groups below it, or named groups (``--against``, a named set of ``comparisons.toml``)? Over one
-snapshot's 30 days (``compare_snapshot``) here; with hard bounds, in one calendar month, in
-``month_claims``.
+"""Comparisons: does a family (or vendor) out-download a comparison set combined — the next N
+groups below it, or named groups (``--against``, a named set of ``comparisons.toml``)? What
+every comparison shares is here (``Comparison``, ``Against``, the words for a standing); over
+one snapshot's 30 days in ``snapshot_comparison`` (``compare_snapshot``), with hard bounds in
+one calendar month in ``month_comparison`` (``compare_month``).
 
 Every result names what it compared: the grouping, the subject's rank, the groups ranked above
 it, the groups compared with (their ranks), those left unranked for want of data, those of the

@@ -2,7 +2,7 @@
 combined, with hard bounds — holds, fails or undecided within error (``compare_month``).
 
 Only groups with an estimate that month are ranked; the result names what it compared as the
-snapshot claims do (``claims``).
+snapshot claims do (``comparison.Comparison``).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Claims asked from the command line, the report and the API: resolve ``--against`` (a named
 set of ``comparisons.toml`` or groups), open the warehouse once, load the snapshot and the
-histories a claim needs, and run the comparison (``claims``, ``month_claims``) or the audit
-(``audit``)."""
+histories a claim needs, and run the comparison (``run_compare``: ``compare_snapshot`` or
+``compare_month``) or the audit (``run_audit``)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """The per-snapshot analysis that every surface (CLI, report, dashboard) loads: a snapshot's
 models with their lineage resolved and the family registry, plus the monthly history built on
-it. Questions (``metrics``, ``trends``) take an ``Analysis`` or a ``History``.
+it. Questions (``ranking``, ``history.trends``) take an ``Analysis`` or a ``History``.
 
 ``analyse_snapshot`` computes an analysis from scratch; ``stored.load_analysis`` reads the one
 stored beside the snapshot (what every surface uses).
