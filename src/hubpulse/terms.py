@@ -45,9 +45,12 @@ _AMOUNT = r"(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?\s*[KMB]?"
 def parse_amount(text: str, option: str = "amount") -> int:
     """``700M``, ``1.5B``, ``20k``, ``100,000``, ``100_000`` or ``700000`` → an integer; anything
     else is an ``OptionError`` naming ``option``."""
-    found = parse_amounts(text, option)
+    try:
+        found = parse_amounts(text, option)
+    except OptionError:
+        found = []
     if len(found) != 1:
-        raise OptionError(f"{option} {text!r}: give one amount such as 700M or 100,000")
+        raise OptionError(f"{option} {text!r}: give one amount such as 700M, 1.5B or 100,000")
     return found[0]
 
 
