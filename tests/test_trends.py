@@ -322,9 +322,13 @@ def test_amounts_parse_with_suffixes_and_thousands() -> None:
     assert parse_amounts("100M, 1.5B,20k,700000") == [100_000_000, 1_500_000_000, 20_000, 700_000]
     assert parse_amounts("100,000") == [100_000]  # one amount, not [100, 0]
     assert parse_amounts("1,000,000,2M") == [1_000_000, 2_000_000]
+    assert parse_amounts("0.5M") == [500_000]
     assert parse_amount("700M") == parse_amount("700,000,000") == parse_amount("700_000_000")
     with pytest.raises(OptionError, match="--at '100M,abc'"):
         parse_amounts("100M,abc", "--at")
+    for broken in ("1,00", "100,0", "0"):  # not [1, 0]: a broken group is an error
+        with pytest.raises(OptionError, match="is no amount"):
+            parse_amounts(broken, "--at")
     with pytest.raises(OptionError, match="one amount"):
         parse_amount("1M,2M", "--milestone")
 

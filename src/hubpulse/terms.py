@@ -66,6 +66,10 @@ def parse_amounts(text: str, option: str = "amounts") -> list[int]:
         )
     values = []
     for match in re.finditer(_AMOUNT, cleaned):
+        if re.fullmatch(r"0\d*", match.group()):  # "1,00": a broken thousands group, or 0
+            raise OptionError(
+                f"{option} {text!r}: {match.group()!r} is no amount; write 100,000 or 100K"
+            )
         number = match.group().replace(",", "").replace(" ", "")
         scale = number[-1] if number[-1] in "KMB" else ""
         values.append(round(float(number.rstrip("KMB")) * _SCALE[scale]))

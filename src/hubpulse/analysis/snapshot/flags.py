@@ -32,8 +32,7 @@ flagged models out and reports how much it removed.
 
 from __future__ import annotations
 
-import hashlib
-from dataclasses import dataclass, fields
+from dataclasses import asdict, dataclass, fields
 from typing import TYPE_CHECKING, Any
 
 import ibis
@@ -41,6 +40,7 @@ import ibis.expr.types as ir
 
 from hubpulse.analysis.snapshot.dimensions import model_dimensions
 from hubpulse.errors import HubpulseError, ModelNotFoundError
+from hubpulse.store.derived import digest
 
 if TYPE_CHECKING:
     from hubpulse.analysis.snapshot.snapshot import Analysis
@@ -110,8 +110,7 @@ def marks_key(thresholds: Thresholds) -> str:
     stored table) for the default thresholds, ``marks_<digest>`` for others."""
     if thresholds == Thresholds():
         return "marks"
-    text = repr(sorted(vars(thresholds).items()))
-    return "marks_" + hashlib.sha256(text.encode()).hexdigest()[:12]
+    return "marks_" + digest(asdict(thresholds))
 
 
 def model_signals(analysis: Analysis) -> ir.Table:

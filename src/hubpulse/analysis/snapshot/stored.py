@@ -255,16 +255,14 @@ def _signals_spec(store: Warehouse, analysis: Analysis, key: str) -> StageSpec:
     return StageSpec("signals", key, SIGNAL_TABLES, build, of, "the flag rules", "flag signals")
 
 
-def _signals(
-    store: Warehouse, analysis: Analysis, key: str, rebuild: bool = False
-) -> dict[str, ir.Table]:
+def _signals(store: Warehouse, analysis: Analysis, key: str) -> dict[str, ir.Table]:
     """The signals stage: read when stored, else built once and stored (built the first time a
     question needs it: ``--task``, ``--llm``, ``--count robust``, ``flags``, ``audit``);
     computed in memory when the warehouse cannot be written."""
     day = analysis.snapshot_date
     spec = _signals_spec(store, analysis, key)
     try:
-        return load_stage(store.root, store.load_id(day), store.reader, spec, rebuild=rebuild)[1]
+        return load_stage(store.root, store.load_id(day), store.reader, spec)[1]
     except OSError as exc:
         log.warning(
             "cannot store the flag signals of %s in %s (%s): computing them in memory",
