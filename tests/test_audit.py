@@ -23,7 +23,14 @@ from independent import (
     vendor_of,
 )
 
+from hubpulse.analysis.claims.audit import audit_exceeds
+from hubpulse.analysis.claims.comparison import Against
+from hubpulse.analysis.claims.snapshot_comparison import compare_snapshot
 from hubpulse.analysis.snapshot.flags import ThresholdError, Thresholds
+from hubpulse.analysis.snapshot.ranking import rank_models
+from hubpulse.analysis.snapshot.snapshot import Analysis
+from hubpulse.errors import OptionError
+from hubpulse.registry import MODES
 from hubpulse.store.warehouse import open_warehouse
 
 DAY = dt.date(2026, 5, 20)
@@ -369,3 +376,43 @@ def test_the_signals_are_built_on_first_need_and_then_read(crafted: Path, tmp_pa
     healed = cli("top", "--count", "robust", "-w", str(root), "--format", "json")
     assert healed.returncode == 0 and "damaged" in healed.stderr
     assert json.loads(healed.stdout)["removed"]
+
+
+def test_a_group_named_twice_is_compared_once_and_the_subject_is_refused(
+    demo_analysis: Analysis,
+) -> None:
+    once = compare_snapshot(
+        demo_analysis, "Qwen", 8, mode="lineage", against=Against(groups=("Llama",))
+    )
+    for twice in (("Llama", "Llama"), ("Llama", "llama"), ("llama", "Llama", "LLAMA")):
+        found = compare_snapshot(
+            demo_analysis, "Qwen", 8, mode="lineage", against=Against(groups=twice)
+        )
+        assert found.combined == once.combined and found.next_n == 1, twice
+    vendors = compare_snapshot(
+        demo_analysis,
+        "Alibaba",
+        8,
+        mode="lineage",
+        by="vendor",
+        against=Against(groups=("Meta", "meta")),
+    )
+    meta = next(
+        r
+        for r in rank_models(demo_analysis, by="vendor", mode="lineage").to_pyarrow().to_pylist()
+        if r["vendor"] == "Meta"
+    )
+    assert vendors.combined == meta["downloads_30d"]
+    for own in (("Qwen",), ("Llama", "qwen")):
+        with pytest.raises(OptionError, match="'Qwen' is the subject"):
+            compare_snapshot(demo_analysis, "Qwen", 8, mode="lineage", against=Against(groups=own))
+        with pytest.raises(OptionError, match="is the subject"):
+            audit_exceeds({m: demo_analysis for m in MODES}, "qwen", Against(groups=own))
+
+
+@pytest.mark.slow
+def test_the_subject_in_its_own_set_is_a_one_line_error(demo_store: Path) -> None:
+    for args in (["compare", "Qwen", "--against", "Qwen"], ["audit", "Qwen", "--against", "Qwen"]):
+        result = cli(*args, "-w", str(demo_store))
+        assert result.returncode == 1 and "is the subject" in result.stderr, result.stderr
+        assert "Traceback" not in result.stderr

@@ -179,6 +179,7 @@ def audit_exceeds(
     analysis = next(iter(analyses.values()))
     registry = analysis.registry
     subject = known_group(registry, subject)
+    against.refuse(subject)
     window = f"month {month}" if month else f"snapshot {analysis.snapshot_date} (30 days)"
     rows: list[dict[str, Any]] = []
     for d, name, row in _definitions(registry, subject, rows):

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hubpulse.analysis.snapshot.selection import Selection
-from hubpulse.errors import UnknownFamilyError
+from hubpulse.errors import OptionError, UnknownFamilyError
 from hubpulse.terms import Mode
 
 
@@ -28,6 +28,21 @@ class Against:
     next: int = 8
     groups: tuple[str, ...] = ()
     name: str | None = None
+
+    def __post_init__(self) -> None:
+        # A group named twice (in any case) is compared once, as an audit does.
+        seen: dict[str, str] = {}
+        for g in self.groups:
+            seen.setdefault(g.lower(), g)
+        object.__setattr__(self, "groups", tuple(seen.values()))
+
+    def refuse(self, subject: str) -> None:
+        """Refuse a set that holds its own ``subject``: a group cannot out-download itself."""
+        if subject.lower() in (g.lower() for g in self.groups):
+            raise OptionError(
+                f"{subject!r} is the subject of the comparison; "
+                f"--against must name other groups (it named {self.label()})"
+            )
 
     def label(self) -> str:
         if not self.groups:
@@ -53,6 +68,7 @@ class Against:
         """(rank, row) of each compared group and the set's groups with no row."""
         if not self.groups:
             return [(at + 2 + i, r) for i, r in enumerate(ordered[at + 1 : at + 1 + self.next])], []
+        self.refuse(ordered[at][key])
         where = {r[key].lower(): (i + 1, r) for i, r in enumerate(ordered)}
         found = [where[g.lower()] for g in self.groups if g.lower() in where]
         return sorted(found, key=lambda p: p[0]), [g for g in self.groups if g.lower() not in where]
