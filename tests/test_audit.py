@@ -416,3 +416,23 @@ def test_the_subject_in_its_own_set_is_a_one_line_error(demo_store: Path) -> Non
         result = cli(*args, "-w", str(demo_store))
         assert result.returncode == 1 and "is the subject" in result.stderr, result.stderr
         assert "Traceback" not in result.stderr
+
+
+def test_thresholds_are_checked_for_type_and_range() -> None:
+    refused = {
+        "flood=0.5": "whole number",
+        "dormant-min=1.5": "whole number",
+        "ci=nan": "positive number up to",
+        "dormant=nan": "positive number up to",
+        "flood=nan": "positive number up to",
+        "flood=inf": "positive number up to",
+        "ci-min=1e30": "positive number up to",
+        "dormant-min=9223372036854775808": "positive number up to",
+        "ci=-inf": "positive number up to",
+        "ci=0": "positive number up to",
+    }
+    for given, words in refused.items():
+        with pytest.raises(ThresholdError, match=words):
+            Thresholds.parse([given])
+    kept = Thresholds.parse(["flood=3", "ci=0.5", "dormant-min=1e15"])
+    assert (kept.flood, kept.ci, kept.dormant_min) == (3, 0.5, 10**15)

@@ -32,6 +32,8 @@ flagged models out and reports how much it removed.
 
 from __future__ import annotations
 
+import math
+
 from dataclasses import asdict, dataclass, fields
 from typing import TYPE_CHECKING, Any
 
@@ -88,13 +90,7 @@ class Thresholds:
                 raise ThresholdError(
                     f"--threshold {item!r}: use NAME=VALUE with NAME one of {', '.join(names)}"
                 )
-            try:
-                number = float(value)
-            except ValueError:
-                raise ThresholdError(f"--threshold {item!r}: {value!r} is not a number") from None
-            if number <= 0:
-                raise ThresholdError(f"--threshold {item!r}: the value must be positive")
-            values[found.name] = int(number) if found.type in ("int", int) else number
+            values[found.name] = _threshold(item, value, integer=found.type in ("int", int))
         return cls(**values)
 
     def describe(self) -> str:
@@ -103,6 +99,27 @@ class Thresholds:
             f"CI-like > {self.ci:g}× peers' downloads per like (30-day ≥ {self.ci_min:,}), "
             f"flood ≥ {self.flood} derivatives in {FLOOD_DAYS} days"
         )
+
+
+# The largest threshold taken: a count past a quadrillion or a ratio past a billion is a typo.
+_CEILING = {True: 10**15, False: 1e9}
+
+
+def _threshold(item: str, value: str, *, integer: bool) -> float | int:
+    """``value`` of ``--threshold item`` as its field's type, positive, finite and below the
+    ceiling; a whole number where the field counts (``flood=0.5`` is refused, not read as 0)."""
+    try:
+        number = float(value)
+    except ValueError:
+        raise ThresholdError(f"--threshold {item!r}: {value!r} is not a number") from None
+    ceiling = _CEILING[integer]
+    if not math.isfinite(number) or number <= 0 or number > ceiling:
+        raise ThresholdError(
+            f"--threshold {item!r}: the value must be a positive number up to {ceiling:,.0f}"
+        )
+    if integer and not number.is_integer():
+        raise ThresholdError(f"--threshold {item!r}: the value must be a whole number")
+    return int(number) if integer else number
 
 
 def marks_key(thresholds: Thresholds) -> str:
