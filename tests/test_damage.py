@@ -5,6 +5,7 @@ the other snapshots still answer."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import subprocess
 import sys
 import warnings
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from conftest import API_MARCH, HUB_STATS, HUB_STATS_DATE
+from conftest import API_MARCH, FORECAST, HUB_STATS, HUB_STATS_DATE
 from typer.testing import CliRunner
 
 from hubpulse.cli import app
@@ -112,3 +113,59 @@ def test_the_catalog_is_derived_data_that_never_fails_an_ingest(tmp_path: Path) 
     with duckdb.connect(str(catalog), read_only=True) as fresh:  # from another directory
         dates = fresh.sql("select distinct snapshot_date from models order by 1").fetchall()
     assert [d for (d,) in dates] == [MARCH, dt.date(2025, 4, 1), HUB_STATS_DATE]
+
+
+def test_a_damaged_series_load_is_named_left_out_and_removable(tmp_path: Path) -> None:
+    root = tmp_path / "wh"
+    store = open_warehouse(root)
+    store.ingest(HUB_STATS)
+    loads = {
+        name: store.import_series(FORECAST / f"{name}.csv").load_id
+        for name in ("Qwen", "Meta", "DeepSeek")
+    }
+    (root / "series" / loads["Qwen"] / "series_months.parquet").unlink()
+    (root / "series" / loads["Meta"] / "series_loads.parquet").unlink()
+    with pytest.warns(DamagedWarehouseWarning) as seen:
+        store = open_warehouse(root)
+    said = " ".join(str(w.message) for w in seen)
+    for name in ("Qwen", "Meta"):
+        assert f"series load {loads[name]}" in said and f"--remove {loads[name]}" in said
+    found = check_warehouse(store)
+    assert found.series == 3 and sorted(found.problems) == sorted(
+        [
+            f"series {loads['Qwen']}: series/{loads['Qwen']}/series_months.parquet is missing",
+            f"series {loads['Meta']}: series/{loads['Meta']}/series_loads.parquet is missing",
+        ]
+    )
+    # the histories read the healthy load only: Qwen and Llama have no evidence, never a 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DamagedWarehouseWarning)
+        rows = CliRunner().invoke(
+            app,
+            [
+                "monthly",
+                "--from",
+                "2025-01",
+                "--to",
+                "2025-01",
+                "-w",
+                str(root),
+                "--format",
+                "json",
+            ],
+        )
+    assert rows.exit_code == 0, rows.output
+    figures = {r["family"]: r for r in json.loads(rows.output)["rows"]}
+    assert figures["DeepSeek"]["estimate"] > 0
+    for family in ("Qwen", "Llama"):
+        assert figures.get(family, {}).get("estimate") is None, figures.get(family)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DamagedWarehouseWarning)
+        removed = CliRunner().invoke(app, ["series", "--remove", loads["Meta"], "-w", str(root)])
+    assert removed.exit_code == 0 and f"Removed series load {loads['Meta']}" in removed.output
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DamagedWarehouseWarning)
+        missing = CliRunner().invoke(app, ["series", "--remove", "nope", "-w", str(root)])
+    assert missing.exit_code == 1 and "no series load 'nope'" in str(missing.exception)
+    store.remove_series(loads["Qwen"])
+    assert check_warehouse(open_warehouse(root)).problems == []

@@ -236,3 +236,66 @@ def test_cumulative_segments_feed_the_estimator(warehouse: Warehouse, tmp_path: 
     # the newest observation is March 9: the month is counted through that day only
     assert (row["complete"], row["month_end"]) == (False, dt.date(2025, 3, 9))
     assert row["estimate"] == pytest.approx(35 * 9 / covered)
+
+
+def test_forecast_values_that_cannot_be_a_running_sum_are_rejects(tmp_path: Path) -> None:
+    path = tmp_path / "Org.csv"
+    path.write_text(
+        "model,2025-01-01 00:00:00,2025-01-02 00:00:00,2025-01-03 00:00:00,created_at\n"
+        "org/neg,100,-50,200,2024-12-01 00:00:00+00:00\n"
+        "org/twice,0,10,25,2024-12-01 00:00:00+00:00\n"
+        "org/twice,0,99,300,2024-12-01 00:00:00+00:00\n"
+        "org/huge,1,4.6e18,4.6e18,2024-12-01 00:00:00+00:00\n"
+        "org/leap,1,2000000000002,2000000000003,2024-12-01 00:00:00+00:00\n"
+    )
+    data = read_forecast_series(path)
+    rows = {(r["model_id"], r["day"].day): r["value"] for r in rows_of(data.rows)}
+    # hand-counted: the rejected cell leaves no difference for itself or the next day
+    assert rows == {("org/twice", 2): 10, ("org/twice", 3): 15}
+    rejects = {(r["row"], r["field"][:10], r["reason"]) for r in rows_of(data.rejects)}
+    assert rejects == {
+        (2, "2025-01-02", "negative running sum"),
+        (4, "model", "a second line for this model (the first is row 3)"),
+        (5, "2025-01-02", "running sum past the ceiling of 1,000,000,000,000,000"),
+        (5, "2025-01-03", "running sum past the ceiling of 1,000,000,000,000,000"),
+        (6, "2025-01-02", "30-day count 2000000000001 past the ceiling of 1,000,000,000,000"),
+    }
+    assert [m["model_id"] for m in rows_of(data.models)].count("org/twice") == 1
+
+
+def test_forecast_days_outside_the_hubs_life_are_rejects(
+    warehouse: Warehouse, tmp_path: Path
+) -> None:
+    path = tmp_path / "Org.csv"
+    path.write_text(
+        "model,0001-01-01,2025-01-01,2025-01-02,9999-12-31,created_at\n"
+        "org/model,5,10,25,40,2024-12-01 00:00:00+00:00\n"
+    )
+    result = warehouse.import_series(path)
+    assert (result.first_day, result.last_day) == (dt.date(2025, 1, 2), dt.date(2025, 1, 2))
+    reasons = sorted(r["reason"] for r in list_series_rejects(warehouse).to_pylist())
+    assert reasons == [
+        "day 0001-01-01 is before the Hub existed (2016-01-01)",
+        "day 9999-12-31 is in the future",
+    ]
+
+
+def test_daily_rows_outside_the_hubs_life_or_past_the_ceiling_are_rejects(
+    warehouse: Warehouse, tmp_path: Path
+) -> None:
+    path = tmp_path / "downloads.parquet"
+    days = [dt.date(2025, 3, 1), dt.date(1, 1, 1), dt.date(9999, 12, 31), dt.date(2025, 3, 2)]
+    values = [10, 5, 5, 2**63 - 1]
+    pq.write_table(pa.table({"hub_id": ["org/a"] * 4, "date": days, "downloads": values}), path)
+    for kind in ("daily", "cumulative"):
+        result = warehouse.import_series(path, layout="daily", values=kind)
+        assert (result.first_day, result.last_day) == (dt.date(2025, 3, 1), dt.date(2025, 3, 1))
+        assert result.rejects == 3, kind
+        found = list_series_rejects(warehouse).column("reason").to_pylist()
+        assert sorted(found) == [
+            "count past the ceiling of 1,000,000,000,000",
+            "day before the Hub existed (2016-01-01)",
+            "day in the future",
+        ]
+        warehouse.remove_series(result.load_id)
+    assert list_series(warehouse).num_rows == 0

@@ -66,6 +66,10 @@ class SeriesFormatError(ValueError, HubpulseError):
     """A download series file cannot be read as the layout it was given as."""
 
 
+class SeriesNotFoundError(LookupError, HubpulseError):
+    """The warehouse holds no series load of the given id."""
+
+
 class OptionError(ValueError, HubpulseError):
     """An option's value is not what it must be (an amount such as 700M, a month)."""
 

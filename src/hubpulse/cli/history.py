@@ -82,6 +82,14 @@ def series(
             "before creation) and the models whose counts contradict the counting model.",
         ),
     ] = False,
+    remove: Annotated[
+        str | None,
+        typer.Option(
+            "--remove",
+            metavar="LOAD",
+            help="Remove series load LOAD (its load_id in the list) and what was derived from it.",
+        ),
+    ] = None,
     warehouse: WarehouseOpt = None,
     fmt: FormatOpt = "table",
 ) -> None:
@@ -91,6 +99,10 @@ def series(
     from hubpulse.store.warehouse import open_store
 
     store = open_store(settings_of(warehouse), engine="duckdb")
+    if remove is not None:
+        file = store.remove_series(remove)
+        console.print(f"Removed series load {remove}" + (f" ({file})" if file else ""))
+        return
     if left_out:
         from hubpulse.analysis.history.deconvolve import list_left_out
 

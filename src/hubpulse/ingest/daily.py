@@ -16,13 +16,16 @@ import ibis.expr.types as ir
 
 from hubpulse.errors import SeriesFormatError
 from hubpulse.ingest.files import file_sha256
+from hubpulse.ingest.records import MAX_COUNT
 from hubpulse.ingest.series import (
     COVERAGE_SCHEMA,
+    FIRST_HUB_DAY,
     SERIES_MODELS_SCHEMA,
     SERIES_SCHEMA,
     DailyColumns,
     SeriesData,
     ValueKind,
+    last_possible_day,
     memtable,
 )
 
@@ -106,7 +109,23 @@ def _typed_columns(raw: ir.Table, columns: DailyColumns) -> dict[str, ir.Value]:
 
 
 def _valid(t: ir.Table) -> ir.BooleanValue:
-    return t.key.notnull() & t.day.notnull() & t.value.notnull() & (t.value >= 0)
+    return _row_problem(t).isnull()
+
+
+def _row_problem(t: ir.Table, columns: DailyColumns | None = None) -> ir.StringValue:
+    """Why a row (key, day, value) is kept aside, null for a good one: a missing or unreadable
+    cell, a negative count or one past the ceiling, a day outside the Hub's life."""
+    columns = columns or DailyColumns()
+    return ibis.cases(
+        (t.key.isnull(), f"missing id ({columns.id})"),
+        (t.day.isnull(), f"missing or unreadable day ({columns.day})"),
+        (t.value.isnull(), f"missing or unreadable count ({columns.value})"),
+        (t.value < 0, "negative count"),
+        (t.value > MAX_COUNT, f"count past the ceiling of {MAX_COUNT:,}"),
+        (t.day < FIRST_HUB_DAY, f"day before the Hub existed ({FIRST_HUB_DAY})"),
+        (t.day > last_possible_day(), "day in the future"),
+        else_=ibis.null("string"),
+    )
 
 
 def _month_sums(rows: ir.Table) -> ir.Table:
@@ -176,14 +195,7 @@ def _daily_rejects(
 ) -> ir.Table:
     """Rows kept aside: unreadable or negative, an id the models table lacks, a repeat."""
     t = _numbered(raw, columns)
-    reason = ibis.cases(
-        (t.key.isnull(), f"missing id ({columns.id})"),
-        (t.day.isnull(), f"missing or unreadable day ({columns.day})"),
-        (t.value.isnull(), f"missing or unreadable count ({columns.value})"),
-        (t.value < 0, "negative count"),
-        else_=ibis.null("string"),
-    )
-    bad = t.mutate(reason=reason).filter(ibis._.reason.notnull())
+    bad = t.mutate(reason=_row_problem(t, columns)).filter(ibis._.reason.notnull())
     parts = [bad]
     if lost.count().execute():  # only then is the file read again for those rows
         unknown = t.filter(_valid(t)).semi_join(lost, "key")
@@ -273,15 +285,8 @@ def _checked(raw: ir.Table, columns: DailyColumns, names: ir.Table | None) -> ir
         table = table.left_join(names, table.key == names.name_key).drop("name_key")
     else:
         table = table.mutate(model_id=table.key)
-    reason = ibis.cases(
-        (table.key.isnull(), f"missing id ({columns.id})"),
-        (table.model_id.isnull(), "id not found in the models table"),
-        (table.day.isnull(), f"missing or unreadable day ({columns.day})"),
-        (table.value.isnull(), f"missing or unreadable count ({columns.value})"),
-        (table.value < 0, "negative count"),
-        else_=ibis.null("string"),
-    )
-    return table.mutate(reason=reason)
+    unknown = ibis.ifelse(table.model_id.isnull(), "id not found in the models table", None)
+    return table.mutate(reason=ibis.coalesce(_row_problem(table, columns), unknown))
 
 
 def _read_table(con: Any, path: Path, needed: list[str]) -> ir.Table:

@@ -58,6 +58,13 @@ from pydantic import BaseModel, ConfigDict
 
 from hubpulse.errors import SeriesFormatError
 from hubpulse.ingest.files import REJECT_SCHEMA, file_sha256
+from hubpulse.ingest.records import MAX_COUNT
+
+# The Hub's downloads begin after this day (Hugging Face was founded in 2016).
+FIRST_HUB_DAY = dt.date(2016, 1, 1)
+# A forecast running sum adds a 30-day count (≤ MAX_COUNT) each day: a thousand days of the
+# ceiling, far past anything real, low enough that sums of millions stay exact.
+MAX_RUNNING_SUM = 1000 * MAX_COUNT
 
 Layout = Literal["forecast", "daily"]
 
@@ -159,6 +166,9 @@ def parse_coverage(text: str | None) -> tuple[dt.date, dt.date] | None:
         raise SeriesFormatError(f"coverage {text!r} is not FIRST:LAST (YYYY-MM-DD)") from None
     if last < first:
         raise SeriesFormatError(f"coverage {text!r} ends before it starts")
+    problem = day_problem(first) or day_problem(last)
+    if problem:
+        raise SeriesFormatError(f"coverage {text!r}: {problem}")
     return first, last
 
 
@@ -186,6 +196,7 @@ def read_forecast_series(path: Path | str) -> SeriesData:
     rows: list[dict[str, Any]] = []
     models: list[dict[str, Any]] = []
     rejects: list[dict[str, Any]] = []
+    seen: dict[str, int] = {}
     for number, cells in lines:
         if len(cells) != len(header):
             rejects.append(_reject(path, number, None, "row", "wrong number of cells", cells))
@@ -194,6 +205,11 @@ def read_forecast_series(path: Path | str) -> SeriesData:
         if "/" not in model_id:
             rejects.append(_reject(path, number, model_id, "model", "not an org/name id", cells))
             continue
+        if model_id in seen:
+            reason = f"a second line for this model (the first is row {seen[model_id]})"
+            rejects.append(_reject(path, number, model_id, "model", reason, cells))
+            continue
+        seen[model_id] = number
         created = _created(cells[-1])
         if cells[-1].strip() and created is None:
             rejects.append(_reject(path, number, model_id, "created_at", "not a timestamp", cells))
@@ -261,23 +277,23 @@ def _forecast_rows(
     cells: list[str],
     rejects: list[dict[str, Any]],
 ) -> list[dict[str, Any]]:
-    """Day-over-day differences of the running sum: the 30-day count of each tracked day."""
+    """Day-over-day differences of the running sum: the 30-day count of each tracked day. A
+    cell that cannot be a running sum (not a number, negative, past the ceiling, on a day
+    outside the Hub's life, or below the day before) is a reject, and the next day has no
+    difference, since its previous value is unknown."""
     rows: list[dict[str, Any]] = []
     previous: float | None = None
     for position, (day, cell) in enumerate(zip(days, cells, strict=True)):
         value = _number(cell)
         field = header[position + 1]
-        if value is None:
-            if cell.strip():
-                rejects.append(_reject(path, number, model_id, field, "not a number", cell))
+        reason = _forecast_problem(cell, value, previous, day)
+        if reason is not None or value is None:
+            if reason is not None:
+                rejects.append(_reject(path, number, model_id, field, reason, cell))
             previous = None
             continue
         consecutive = position > 0 and days[position - 1] == day - dt.timedelta(days=1)
         if previous is not None and consecutive and value > 0:
-            if value < previous:
-                reason = f"running sum decreased from {previous:.0f}"
-                rejects.append(_reject(path, number, model_id, field, reason, cell))
-                continue
             rows.append(
                 {
                     "model_id": model_id,
@@ -288,6 +304,37 @@ def _forecast_rows(
             )
         previous = value
     return rows
+
+
+def _forecast_problem(
+    cell: str, value: float | None, previous: float | None, day: dt.date
+) -> str | None:
+    """Why a forecast cell is a reject (None: it is good, or empty)."""
+    if value is None:
+        return "not a number" if cell.strip() else None
+    if value < 0:
+        return "negative running sum"
+    if value > MAX_RUNNING_SUM:
+        return f"running sum past the ceiling of {MAX_RUNNING_SUM:,}"
+    if previous is not None and value < previous:
+        return f"running sum decreased from {previous:.0f}"
+    if previous is not None and value - previous > MAX_COUNT:
+        return f"30-day count {value - previous:.0f} past the ceiling of {MAX_COUNT:,}"
+    return day_problem(day)
+
+
+def day_problem(day: dt.date) -> str | None:
+    """Why ``day`` cannot be a day of Hub downloads (None when it can)."""
+    if day < FIRST_HUB_DAY:
+        return f"day {day} is before the Hub existed ({FIRST_HUB_DAY})"
+    if day > last_possible_day():
+        return f"day {day} is in the future"
+    return None
+
+
+def last_possible_day() -> dt.date:
+    """Today in the timezone furthest ahead (a day of downloads cannot be later)."""
+    return (dt.datetime.now(dt.UTC) + dt.timedelta(hours=14)).date()
 
 
 def _number(cell: str) -> float | None:

@@ -16,7 +16,14 @@ import pyarrow.parquet as pq
 from hubpulse.errors import first_line
 
 SNAPSHOT_FILES = ("models", "rejects", "aliases", "loads")
-SERIES_FILES = ("series", "series_models", "coverage", "series_rejects", "series_loads")
+SERIES_FILES = (
+    "series",
+    "series_models",
+    "coverage",
+    "series_rejects",
+    "series_loads",
+    "series_months",
+)
 
 
 class DamagedWarehouseWarning(UserWarning):

@@ -113,11 +113,16 @@ def series_load_row(
         "rows": rows,
         "models": models,
         "rejects": pq.read_metadata(rejects_file).num_rows,
-        "first_day": first,
-        "last_day": last,
+        "first_day": _day(first),
+        "last_day": _day(last),
         "hubpulse_version": __version__,
         "loaded_at": dt.datetime.now(dt.UTC).replace(tzinfo=None),
     }
+
+
+def _day(value: object) -> object:
+    """A day as a date (DuckDB widens a union of empty and dated columns to a timestamp)."""
+    return value.date() if isinstance(value, dt.datetime) else value
 
 
 def load_row(snapshot: Snapshot, load_id: str) -> pa.Table:

@@ -13,12 +13,11 @@ import pyarrow.parquet as pq
 
 from hubpulse.ingest.files import REJECT_SCHEMA
 from hubpulse.ingest.series import SERIES_LOAD_SCHEMA
-from hubpulse.store.health import SERIES_FILES, count_problem, published_problem
+from hubpulse.store.health import count_problem
 from hubpulse.store.loads import LOAD_SCHEMA
 from hubpulse.store.warehouse import (
     LOADS,
     REJECTS,
-    SERIES,
     SERIES_LOADS,
     SERIES_REJECTS,
     Warehouse,
@@ -74,15 +73,10 @@ def check_warehouse(warehouse: Warehouse) -> WarehouseCheck:
         problem = count_problem(link.resolve(), root, logged)
         if problem is not None:
             problems.append(f"snapshot {link.name[5:]}: {problem}")
-    base = root / SERIES
-    series = (
-        sorted(d for d in base.iterdir() if not d.name.startswith(".")) if base.is_dir() else []
-    )
-    for directory in series:
-        problem = published_problem(directory, root, SERIES_FILES)
-        if problem is not None:
-            problems.append(f"series {directory.name}: {problem}")
-    return WarehouseCheck(len(healthy) + len(damaged), len(series), problems)
+    broken = warehouse.damaged_series()
+    problems += [f"series {load_id}: {problem}" for load_id, problem in broken]
+    series = len(broken) + list_series(warehouse).num_rows
+    return WarehouseCheck(len(healthy) + len(damaged), series, problems)
 
 
 FULL_HUB_MODELS = 500_000

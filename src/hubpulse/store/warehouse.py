@@ -47,7 +47,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from ibis.backends import BaseBackend
 
-from hubpulse.errors import SeriesFormatError, SnapshotConflictError, SnapshotNotFoundError
+from hubpulse.errors import (
+    SeriesFormatError,
+    SeriesNotFoundError,
+    SnapshotConflictError,
+    SnapshotNotFoundError,
+)
 from hubpulse.ingest.connection import Limits
 from hubpulse.ingest.daily import read_daily_series
 from hubpulse.ingest.files import (
@@ -74,7 +79,7 @@ from hubpulse.store.catalog import write_catalog
 from hubpulse.store.derived import sweep as sweep_derived
 from hubpulse.store.durable import fsync_dir, write_parquet
 from hubpulse.store.engines import connect_duckdb, connect_spark, duckdb_limits, register_views
-from hubpulse.store.health import DamagedWarehouseWarning, published_problem
+from hubpulse.store.health import SERIES_FILES, DamagedWarehouseWarning, published_problem
 from hubpulse.store.loads import (
     LoadResult,
     load_result,
@@ -134,6 +139,14 @@ class Warehouse:
                 DamagedWarehouseWarning,
                 stacklevel=2,
             )
+        for load_id, problem in self.damaged_series():
+            warnings.warn(
+                f"series load {load_id} in {self.root} is damaged and left out of every history: "
+                f"{problem} (remove it with `hubpulse series --remove {load_id}` and import its "
+                "file again)",
+                DamagedWarehouseWarning,
+                stacklevel=2,
+            )
 
     # -- reading ---------------------------------------------------------------------------
     def _empty(self) -> str:
@@ -163,6 +176,11 @@ class Warehouse:
     def damaged(self) -> list[tuple[dt.date, str]]:
         """Published snapshots that cannot be read, with what is wrong, oldest first."""
         return [(dt.date.fromisoformat(p.name[5:]), e) for p, e in self._health.items() if e]
+
+    def damaged_series(self) -> list[tuple[str, str]]:
+        """Series loads that cannot be read (a table missing or not Parquet), with what is
+        wrong: left out of every view, so a history never reads a load in part."""
+        return [(d.name, e) for d, e in self._series_health.items() if e]
 
     def resolve_date(self, date: dt.date | None) -> dt.date:
         """``date`` if stored, the newest stored date when ``None``; else a clear error."""
@@ -282,6 +300,26 @@ class Warehouse:
         self.refresh_catalog()
         return series_result("loaded", row)
 
+    def remove_series(self, load_id: str) -> str:
+        """Remove series load ``load_id`` (damaged or not) and what was derived from it; returns
+        the file it was imported from ("" when its log is unreadable)."""
+        directory = self.root / SERIES / load_id
+        if load_id.startswith(".") or "/" in load_id or not directory.is_dir():
+            held = ", ".join(d.name for d in self._series_health) or "none"
+            raise SeriesNotFoundError(f"no series load {load_id!r} in {self.root} (loads: {held})")
+        with self._lock():
+            try:
+                file = str(pq.read_table(directory / f"{SERIES_LOADS}.parquet")["file"][0])
+            except (OSError, pa.ArrowException, IndexError):
+                file = ""
+            gone = directory.with_name(f".tmp-removed-{load_id}")
+            os.rename(directory, gone)  # one step: a reader sees the load whole, or not at all
+            fsync_dir(directory.parent)
+            shutil.rmtree(gone, ignore_errors=True)
+            self._register_views()
+            self.refresh_catalog()
+        return file
+
     def _series_loads(self) -> list[dict[str, object]]:
         return [
             pq.read_table(d / f"{SERIES_LOADS}.parquet").to_pylist()[0] for d in self._series_dirs()
@@ -370,29 +408,26 @@ class Warehouse:
         return [p for p, problem in self._health.items() if problem is None]
 
     def _series_dirs(self) -> list[Path]:
-        found = (self.root / SERIES).glob("[!.]*")  # .tmp-… are imports in progress
-        return sorted(d for d in found if (d / f"{SERIES_LOADS}.parquet").is_file())
+        """The series loads that can be read (as of the last change)."""
+        return [d for d, problem in self._series_health.items() if problem is None]
 
     def _views(self) -> list[tuple[str, list[str]]]:
         """(view name, its Parquet files; none when there is nothing to show) for every table."""
         parts, series = self.partitions(), self._series_dirs()
         return [(n, [str(p.absolute() / f"{n}.parquet") for p in parts]) for n in TABLES] + [
-            (n, [str(d.absolute() / f"{n}.parquet") for d in series if _has(d, n)])
-            for n in SERIES_TABLES
+            (n, [str(d.absolute() / f"{n}.parquet") for d in series]) for n in SERIES_TABLES
         ]
 
     def _register_views(self) -> None:
         """Survey the published snapshots once (readable or what is wrong), then the views."""
         self._health = {p: published_problem(p, self.root) for p in self._published()}
+        base = self.root / SERIES
+        loads = sorted(base.glob("[!.]*")) if base.is_dir() else []  # .tmp-… are in progress
+        self._series_health = {d: published_problem(d, self.root, SERIES_FILES) for d in loads}
         views = self._views()
         register_views(self.con, views)
         if self.reader is not self.con:
             register_views(self.reader, views)
-
-
-def _has(load: Path, name: str) -> bool:
-    """Loads imported before model-month sums existed have no ``series_months``."""
-    return name != SERIES_MONTHS or (load / f"{name}.parquet").is_file()
 
 
 def open_warehouse(

@@ -33,7 +33,6 @@ flagged models out and reports how much it removed.
 from __future__ import annotations
 
 import math
-
 from dataclasses import asdict, dataclass, fields
 from typing import TYPE_CHECKING, Any
 
