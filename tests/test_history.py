@@ -6,6 +6,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+import ibis
+import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -255,3 +257,47 @@ def test_bounds_shrink_to_zero_with_daily_data(
     ev = evidence(truth, rolling_days=rolling_days, all_time_days=all_time_days, daily=True)
     for row in estimate(ev).values():
         assert row["lower"] == row["upper"] == row["estimate"] == truth_of(truth, row)
+
+
+def _shares_of(order_seed: int) -> dict[str, float]:
+    """Family shares of one month of 200 model estimates spanning nine orders of magnitude,
+    the rows given to the engine in the order of ``order_seed``."""
+    import random
+
+    from hubpulse.analysis.history.monthly import monthly_downloads
+    from hubpulse.registry import load_registry
+
+    registry = load_registry()
+    draw, rows, shares = random.Random(7), [], []
+    for i, family in enumerate(f.name for f in registry.families[:40]):
+        for j in range(5):
+            value = draw.random() * 10 ** draw.randint(0, 9)
+            rows.append(
+                {
+                    "model_id": f"org{i}/m{j}",
+                    "month": "2025-01",
+                    "month_start": dt.date(2025, 1, 1),
+                    "month_end": dt.date(2025, 1, 31),
+                    "complete": True,
+                    "method": "exact",
+                    "created": dt.datetime(2024, 1, 1),
+                    "estimate": value,
+                    "lower": value,
+                    "upper": value,
+                }
+            )
+            shares.append({"model_id": f"org{i}/m{j}", "family": family, "weight": 1.0})
+    random.Random(order_seed).shuffle(rows)
+    table = monthly_downloads(
+        ibis.memtable(pa.Table.from_pylist(rows)),
+        ibis.memtable(pa.Table.from_pylist(shares)),
+        registry,
+    )
+    return {r["family"]: r["share"] for r in table.to_pyarrow().to_pylist()}
+
+
+def test_shares_are_the_same_whatever_order_the_engine_sums_in() -> None:
+    first = _shares_of(0)
+    assert len(first) == 40 and abs(sum(first.values()) - 1) < 1e-12
+    for seed in range(1, 8):
+        assert _shares_of(seed) == first, seed

@@ -8,6 +8,7 @@ import datetime as dt
 import errno
 import fcntl
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -17,11 +18,12 @@ import pytest
 from conftest import HUB_STATS
 
 from hubpulse.cli import main
-from hubpulse.errors import RegistryError, SnapshotFormatError
+from hubpulse.errors import RegistryError, SeriesFormatError, SnapshotFormatError
 from hubpulse.ingest.crawl import CrawlScope, crawl_models, start_crawl
 from hubpulse.ingest.files import read_snapshot
 from hubpulse.ingest.hub import Hub, HubError
-from hubpulse.registry import load_registry
+from hubpulse.ingest.series import read_forecast_series
+from hubpulse.registry import load_comparison_sets, load_registry
 from hubpulse.store.warehouse import Warehouse
 
 DAY = '"lastModified": "2025-06-01T00:00:00.000Z"'
@@ -139,3 +141,75 @@ def test_a_future_snapshot_day_is_refused(tmp_path: Path) -> None:
 def test_a_directory_is_named_as_one(tmp_path: Path) -> None:
     line = one_line_error("ingest", str(tmp_path), "-w", "wh", cwd=tmp_path)
     assert "is a directory; give the files in it" in line
+
+
+ABSURD = [
+    (["top", "--limit", "-1"], {}, "--limit -1: give a whole number from 0"),
+    (["top", "--limit", str(2**63)], {}, f"--limit {2**63}: give a whole number"),
+    (["flags", "--limit", "-1"], {}, "--limit -1"),
+    (["monthly", "--limit", "-1"], {}, "--limit -1: give a whole number from 0"),
+    (["drivers", "Qwen", "--limit", str(2**63)], {}, "--limit"),
+    (["adoption", "--limit", "-5"], {}, "--limit -5"),
+    (["adoption", "--ages", "999999999999"], {}, "--ages 999999999999"),
+    (["adoption", "nope/nothing"], {}, "model 'nope/nothing' is not in the"),
+    (["adoption", "qwen/qwen2.5-7b-instruct"], {}, "did you mean 'Qwen/Qwen2.5-7B-Instruct'?"),
+    (["derivatives", "Qwen", "--min-downloads", str(2**64)], {}, "--min-downloads"),
+    (["compare", "Qwen", "--month", "0001-01"], {}, "outside the months a history can hold"),
+    (["monthly", "--from", "0001-01"], {}, "outside the months"),
+    (["drivers", "Qwen", "--month", "9999-12"], {}, "outside the months"),
+    (["audit", "Qwen", "--month", "0001-01"], {}, "outside the months"),
+    (["trend", "Qwen", "--from", "0001-01", "--to", "9999-12"], {}, "outside the months"),
+    (["monthly", "--from", "2024-1"], {}, "'2024-1' is not a month"),
+    (["monthly", "--from", "\uff12\uff10\uff12\uff14-01"], {}, "is not a month"),
+    (["compare", "Qwen", "--exclude", "Qwen"], {}, "Qwen is excluded by --exclude Qwen"),
+    (["top"], {"HUBPULSE_MODE": "sideways"}, "HUBPULSE_MODE='sideways'"),
+    (["top"], {"HUBPULSE_DUCKDB_MEMORY_LIMIT": "lots"}, "give a size such as 2GB"),
+    (["top"], {"HUBPULSE_MIN_COVERAGE": "nan"}, "HUBPULSE_MIN_COVERAGE='nan'"),
+    (["top"], {"HUBPULSE_SPIKE_FACTOR": "0.5"}, "HUBPULSE_SPIKE_FACTOR='0.5'"),
+    (["top"], {"HUBPULSE_SPARK_CONF": "{not json"}, "HUBPULSE_SPARK_CONF: not valid JSON"),
+]
+
+
+@pytest.mark.parametrize(("args", "env", "words"), ABSURD, ids=lambda v: str(v)[:40])
+def test_absurd_values_are_one_line_errors(
+    args: list[str],
+    env: dict[str, str],
+    words: str,
+    demo_store: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setattr(sys, "argv", ["hubpulse", *args, "-w", str(demo_store)])
+    with pytest.raises(SystemExit) as exit_:
+        main()
+    lines = capsys.readouterr().err.strip().splitlines()
+    said = [line for line in lines if not line.startswith("note: ")]  # a first build's notes
+    assert exit_.value.code == 1 and len(said) == 1 and said[0].startswith("error: "), lines
+    assert words in said[0]
+
+
+def test_config_files_must_be_small_regular_utf8_files(tmp_path: Path) -> None:
+    fifo = tmp_path / "fifo.toml"
+    os.mkfifo(fifo)  # no writer: opening it would block forever
+    for path in (fifo, Path("/dev/zero")):
+        with pytest.raises(RegistryError, match="must be a regular file"):
+            load_registry(path)
+        with pytest.raises(RegistryError, match="must be a regular file"):
+            load_comparison_sets(load_registry(), path)
+        with pytest.raises(SeriesFormatError, match="not a regular file"):
+            read_forecast_series(path)
+    big = tmp_path / "big.toml"
+    big.write_text("# " + "x" * (1 << 20) + "\n")
+    with pytest.raises(RegistryError, match="larger than 1,048,576 bytes"):
+        load_registry(big)
+    bom = tmp_path / "bom.toml"
+    bom.write_bytes(
+        b'\xef\xbb\xbf[[family]]\nname = "Zed"\nvendor = "Zed"\ncountry = "US"\norgs = ["zed"]\n'
+    )
+    assert load_registry(bom).get("zed").vendor == "Zed"
+    odd = tmp_path / "sets.toml"
+    odd.write_text("set = 5\n")
+    with pytest.raises(RegistryError, match="'set' must be \\[\\[set\\]\\] tables"):
+        load_comparison_sets(load_registry(), odd)

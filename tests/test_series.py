@@ -94,13 +94,13 @@ def test_killed_import_leaves_nothing_visible(tmp_path: Path) -> None:
     root = tmp_path / "wh"
     code = (
         "import os, signal, pyarrow.parquet as pq\n"
-        "from hubpulse.store import warehouse as w\n"
+        "from hubpulse.store import loads as w, warehouse\n"
         "real = w.write_parquet\n"
         "def dying(path, table):\n"
         "    real(path, table)\n"
         "    os.kill(os.getpid(), signal.SIGKILL)\n"
         "w.write_parquet = dying\n"
-        f"w.open_warehouse({str(root)!r}).import_series({str(FORECAST / 'Qwen.csv')!r})\n"
+        f"warehouse.open_warehouse({str(root)!r}).import_series({str(FORECAST / 'Qwen.csv')!r})\n"
     )
     result = subprocess.run([sys.executable, "-c", code], check=False)
     assert result.returncode == -signal.SIGKILL

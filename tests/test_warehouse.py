@@ -85,17 +85,19 @@ def test_unknown_date_and_empty_warehouse_are_clear_errors(warehouse):
 @pytest.mark.parametrize("moment", ["after_write", "before_swap"])
 def test_ingest_killed_with_sigkill_leaves_no_partial_snapshot(tmp_path, moment):
     root = tmp_path / "wh"
-    target = "_publish" if moment == "before_swap" else "_write_load"
+    # the load written in full (then killed), or killed just before its link is swapped in
+    target = "Warehouse._publish" if moment == "before_swap" else "write_load"
     script = textwrap.dedent(
         f"""
         import os, signal
+        from hubpulse.store import warehouse
         from hubpulse.store.warehouse import Warehouse
-        original = Warehouse.{target}
-        def killed(self, *args, **kwargs):
-            if "{target}" == "_write_load":
-                original(self, *args, **kwargs)
+        original = warehouse.{target}
+        def killed(*args, **kwargs):
+            if "{target}" == "write_load":
+                original(*args, **kwargs)
             os.kill(os.getpid(), signal.SIGKILL)
-        Warehouse.{target} = killed
+        warehouse.{target} = killed
         Warehouse({str(root)!r}).ingest({str(HUB_STATS)!r})
         """
     )

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import stat
 import tomllib
 from dataclasses import dataclass
 from importlib import resources
@@ -134,18 +135,36 @@ class Registry:
         return ibis.memtable(pa.Table.from_pylist(rows, schema=schema))
 
 
+# A configuration file larger than this is not one (a registry of every family is ~20 KB).
+MAX_CONFIG_BYTES = 1 << 20
+
+
+def read_config(path: Path, what: str) -> str:
+    """The text of configuration file ``path`` (UTF-8, a leading byte-order mark dropped).
+    Only a regular file of at most ``MAX_CONFIG_BYTES`` is read: a FIFO with no writer would
+    block forever, ``/dev/zero`` would read until memory runs out."""
+    try:
+        if not stat.S_ISREG(path.stat().st_mode):
+            raise RegistryError(f"{path}: the {what} must be a regular file")
+        with path.open("rb") as handle:
+            data = handle.read(MAX_CONFIG_BYTES + 1)
+    except OSError as exc:
+        raise RegistryError(f"{path}: cannot read {what} ({exc.strerror or exc})") from None
+    if len(data) > MAX_CONFIG_BYTES:
+        raise RegistryError(f"{path}: {what} is larger than {MAX_CONFIG_BYTES:,} bytes")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise RegistryError(f"{path}: {what} is not UTF-8 text ({exc.reason})") from None
+
+
 def load_registry(extra: Path | str | None = None) -> Registry:
     """The built-in registry, extended or overridden by the TOML file ``extra``."""
     text = resources.files("hubpulse").joinpath("data", "families.toml").read_text(encoding="utf-8")
     families = _parse_registry(text, "families.toml (built-in)")
     if extra is not None:
         path = Path(extra)
-        try:
-            user_text = path.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise RegistryError(f"{path}: cannot read family registry ({exc})") from exc
-        except UnicodeDecodeError as exc:
-            raise RegistryError(f"{path}: family registry is not UTF-8 text ({exc})") from None
+        user_text = read_config(path, "family registry")
         families = _merge(families, _raw_entries(user_text, str(path)), str(path), user_text)
     return Registry(tuple(families))
 
@@ -297,16 +316,15 @@ def load_comparison_sets(registry: Registry, extra: Path | None = None) -> dict[
         )
     ]
     if extra is not None:
-        try:
-            texts.append((str(extra), Path(extra).read_text(encoding="utf-8")))
-        except (OSError, UnicodeDecodeError) as exc:
-            raise RegistryError(f"{extra}: cannot read comparison sets ({exc})") from None
+        texts.append((str(extra), read_config(Path(extra), "comparison sets file")))
     sets: dict[str, ComparisonSet] = {}
     for origin, text in texts:
         try:
             entries = tomllib.loads(text).get("set", [])
         except tomllib.TOMLDecodeError as exc:
             raise RegistryError(f"{origin}: invalid TOML: {exc}") from exc
+        if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+            raise RegistryError(f"{origin}: 'set' must be [[set]] tables, one per named set")
         for index, entry in enumerate(entries):
             try:
                 found = ComparisonSet.model_validate(entry)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsError as UnparsedSetting
 
+from hubpulse.errors import OptionError, first_line
 from hubpulse.terms import Mode, OutputFormat
 
 __all__ = ["Mode", "OutputFormat", "Settings", "load_settings"]
@@ -20,7 +23,7 @@ def _default_warehouse() -> Path:
 class Settings(BaseSettings):
     """Where data lives and how questions are answered by default."""
 
-    model_config = SettingsConfigDict(env_prefix="HUBPULSE_", frozen=True)
+    model_config = SettingsConfigDict(env_prefix="HUBPULSE_", frozen=True, allow_inf_nan=False)
 
     warehouse: Path = Field(
         default_factory=_default_warehouse,
@@ -48,7 +51,10 @@ class Settings(BaseSettings):
         description="Threads DuckDB may use (default: one per core).",
     )
     max_lineage_depth: int = Field(
-        default=256, description="Iteration cap for the lineage closure (longest chain)."
+        default=256,
+        ge=1,
+        le=100_000,
+        description="Iteration cap for the lineage closure (longest chain).",
     )
     hub_retry_wait: float = Field(
         default=1.0, ge=0, description="First wait (s) before retrying a failed Hub request."
@@ -110,4 +116,24 @@ class Settings(BaseSettings):
 def load_settings(**overrides: object) -> Settings:
     """Settings from the environment, with explicit (CLI) values taking precedence."""
     given = {key: value for key, value in overrides.items() if value is not None}
-    return Settings(**given)  # type: ignore[arg-type]
+    try:
+        return Settings(**given)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        raise settings_error(exc, given) from None
+    except UnparsedSetting as exc:  # a JSON setting that is not JSON
+        field = re.search(r'field "(\w+)"', str(exc))
+        name = f"HUBPULSE_{field.group(1).upper()}" if field else "a HUBPULSE_* variable"
+        example = '{"spark.executor.memory": "8g"}'
+        raise OptionError(f"{name}: not valid JSON (give an object such as {example})") from None
+
+
+def settings_error(exc: ValidationError, given: dict[str, object]) -> OptionError:
+    """A refused setting in one line: the option or ``HUBPULSE_*`` variable, the value and why."""
+    problem = exc.errors()[0]
+    field = str(problem["loc"][0]) if problem["loc"] else "setting"
+    where = f"--{field.replace('_', '-')}" if field in given else f"HUBPULSE_{field.upper()}"
+    value = str(problem.get("input", ""))[:80]
+    why = first_line(Exception(problem["msg"]))
+    if problem["type"] == "string_pattern_mismatch":
+        why = "give a size such as 2GB or 512MiB"
+    return OptionError(f"{where}={value!r}: {why}")

@@ -9,6 +9,7 @@ import typer
 
 from hubpulse.cli.options import (
     EVERYTHING,
+    MAX_ROWS,
     AgainstOpt,
     DateOpt,
     FamiliesOpt,
@@ -18,6 +19,7 @@ from hubpulse.cli.options import (
     WarehouseOpt,
     analysis_of,
     app,
+    bounded,
     console,
     parse_date,
     selection_options,
@@ -84,7 +86,13 @@ def flags(
     model_id: Annotated[
         str | None, typer.Argument(help="Model id, org/name (default: every flagged model).")
     ] = None,
-    limit: Annotated[int | None, typer.Option(help="Show the first N flagged models.")] = 50,
+    limit: Annotated[
+        int | None,
+        typer.Option(
+            help="Show the first N flagged models (0 = all).",
+            callback=bounded("--limit", 0, MAX_ROWS),
+        ),
+    ] = 50,
     selection: SelectionOptions = EVERYTHING,
     date: DateOpt = None,
     fmt: FormatOpt = "table",

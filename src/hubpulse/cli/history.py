@@ -9,6 +9,8 @@ import typer
 
 from hubpulse.cli.options import (
     EVERYTHING,
+    MAX_AGE_DAYS,
+    MAX_ROWS,
     DateOpt,
     FamiliesOpt,
     FormatOpt,
@@ -20,12 +22,14 @@ from hubpulse.cli.options import (
     WarehouseOpt,
     analysis_of,
     app,
+    bounded,
     console,
     history_of,
     selection_options,
     settings_of,
     trend_by,
 )
+from hubpulse.errors import OptionError
 
 
 @app.command("import-series")
@@ -125,10 +129,10 @@ def monthly(
     limit: Annotated[
         int | None,
         typer.Option(
-            min=0,
             help="At most N groups per month, largest first (default: 25 in a table, all in "
             "JSON and CSV; 0 = all).",
             show_default=False,
+            callback=bounded("--limit", 0, MAX_ROWS),
         ),
     ] = None,
     selection: SelectionOptions = EVERYTHING,
@@ -186,7 +190,9 @@ def drivers(
     group: Annotated[str, typer.Argument(help="Family (or vendor, country, author with --by)")],
     month: Annotated[str, typer.Option(help="Calendar month YYYY-MM.")],
     by: Annotated[str, typer.Option(help="family, vendor, country or author")] = "family",
-    limit: Annotated[int, typer.Option(min=1, help="Show the first N models.")] = 20,
+    limit: Annotated[
+        int, typer.Option(help="Show the first N models.", callback=bounded("--limit", 1, MAX_ROWS))
+    ] = 20,
     mode: ModeOpt = None,
     fmt: FormatOpt = "table",
     warehouse: WarehouseOpt = None,
@@ -243,7 +249,12 @@ def adoption(
         typer.Argument(help="A model id, or a family (its first-party models); default: all."),
     ] = None,
     ages: Annotated[str, typer.Option(help="Ages in days, comma-separated.")] = "30,90,180,365",
-    limit: Annotated[int | None, typer.Option(help="Show the first N rows.")] = 30,
+    limit: Annotated[
+        int | None,
+        typer.Option(
+            help="Show the first N rows (0 = all).", callback=bounded("--limit", 0, MAX_ROWS)
+        ),
+    ] = 30,
     fmt: FormatOpt = "table",
     warehouse: WarehouseOpt = None,
     families: FamiliesOpt = None,
@@ -258,9 +269,9 @@ def adoption(
     try:
         days = tuple(int(a) for a in ages.split(","))
     except ValueError:
-        raise typer.BadParameter(
-            f"{ages!r}: give days such as 30,90", param_hint="--ages"
-        ) from None
+        raise OptionError(f"--ages {ages!r}: give days such as 30,90") from None
+    for day in days:
+        bounded("--ages", 1, MAX_AGE_DAYS)(day)
     settings = settings_of(warehouse, None, families)
     table, history = relative_adoption_of(settings, target, ages=days, limit=limit)
     title = f"Relative adoption of {target or 'every model'} (cumulative downloads by age)"

@@ -236,6 +236,24 @@ def names_of(value: str | None) -> tuple[str, ...]:
     return tuple(n.strip() for n in (value or "").split(",") if n.strip())
 
 
+def bounded(option: str, low: int, high: int) -> Callable[[int | None], int | None]:
+    """An option callback refusing a whole number outside ``low``..``high`` in one line (a
+    negative ``--limit`` or one past 2^63 reached the engine and ended in a traceback)."""
+    from hubpulse.errors import OptionError
+
+    def check(value: int | None) -> int | None:
+        if value is not None and not low <= value <= high:
+            raise OptionError(f"{option} {value}: give a whole number from {low:,} to {high:,}")
+        return value
+
+    return check
+
+
+# The most rows a listing shows; a count option's ceiling (the ingest's ceiling for a count).
+MAX_ROWS, MAX_COUNT = 10**9, 10**12
+MAX_AGE_DAYS = 36_500  # a century of a model's life
+
+
 def settings_of(
     warehouse: Path | None,
     mode: str | None = None,

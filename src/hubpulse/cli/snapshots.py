@@ -11,6 +11,8 @@ from rich.markup import escape
 
 from hubpulse.cli.options import (
     EVERYTHING,
+    MAX_COUNT,
+    MAX_ROWS,
     AgainstOpt,
     DateOpt,
     EngineOpt,
@@ -23,6 +25,7 @@ from hubpulse.cli.options import (
     WarehouseOpt,
     analysis_of,
     app,
+    bounded,
     by_group,
     console,
     group_of,
@@ -152,7 +155,12 @@ def top(
     by: Annotated[
         str, typer.Option(help="family, model, vendor, country, author or size")
     ] = "family",
-    limit: Annotated[int | None, typer.Option(help="Show the first N rows.")] = 20,
+    limit: Annotated[
+        int | None,
+        typer.Option(
+            help="Show the first N rows (0 = all).", callback=bounded("--limit", 0, MAX_ROWS)
+        ),
+    ] = 20,
     family: Annotated[
         str | None,
         typer.Option(help="Only this family's credits, e.g. --by size --family Qwen."),
@@ -242,7 +250,11 @@ def compare(
 def derivatives(
     target: Annotated[str, typer.Argument(help="Family name or model id (org/name)")],
     min_downloads: Annotated[
-        int, typer.Option(min=0, help="Ignore derivatives below this 30-day download count.")
+        int,
+        typer.Option(
+            help="Ignore derivatives below this 30-day download count.",
+            callback=bounded("--min-downloads", 0, MAX_COUNT),
+        ),
     ] = 0,
     selection: SelectionOptions = EVERYTHING,
     date: DateOpt = None,

@@ -290,8 +290,9 @@ def _checked(raw: ir.Table, columns: DailyColumns, names: ir.Table | None) -> ir
 
 
 def _read_table(con: Any, path: Path, needed: list[str]) -> ir.Table:
-    if not path.is_file():
-        raise SeriesFormatError(f"{path}: no such file")
+    if not path.is_file():  # a FIFO would block, a device read without end
+        what = "not a regular file" if path.exists() else "no such file"
+        raise SeriesFormatError(f"{path}: {what}")
     try:
         table = con.read_parquet(path, file_row_number=True)
     except Exception as exc:  # the engine's own error types are not part of our API

@@ -381,8 +381,9 @@ def _existing(path: Path | str) -> Path:
         raise SnapshotFormatError(
             f"{path}: is a directory; give the files in it, e.g. {path}/*.parquet"
         )
-    if not path.is_file():
-        raise SnapshotFormatError(f"{path}: no such file")
+    if not path.is_file():  # a FIFO would block, a device read without end
+        what = "not a regular file" if path.exists() else "no such file"
+        raise SnapshotFormatError(f"{path}: {what}")
     return path
 
 

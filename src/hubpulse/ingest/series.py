@@ -243,6 +243,9 @@ def series_result(status: str, row: dict[str, object]) -> SeriesLoad:
 
 
 def _csv_lines(path: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
+    if not path.is_file():  # a FIFO would block, a device read without end
+        what = "a directory" if path.is_dir() else "not a regular file"
+        raise SeriesFormatError(f"{path}: {what}; give a series CSV file")
     try:
         with path.open(newline="", encoding="utf-8") as handle:
             reader = csv.reader(handle)

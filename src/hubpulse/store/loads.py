@@ -6,7 +6,9 @@ hash and the hubpulse version that brought it, and a re-run is recognised and ch
 from __future__ import annotations
 
 import datetime as dt
+import os
 import shutil
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,7 +20,8 @@ import pyarrow.parquet as pq
 from hubpulse._version import __version__
 from hubpulse.ingest.connection import Connection
 from hubpulse.ingest.files import Snapshot
-from hubpulse.ingest.series import SERIES_MONTHS_SCHEMA, SeriesData
+from hubpulse.ingest.series import SERIES_LOAD_SCHEMA, SERIES_MONTHS_SCHEMA, SeriesData
+from hubpulse.store.durable import fsync_dir, write_parquet
 
 LOAD_SCHEMA = pa.schema(
     [
@@ -88,6 +91,39 @@ def write_series(
         shutil.copyfile(source, staging / "raw" / source.name)
 
 
+def publish_series(
+    con: Any, data: SeriesData, base: Path, schemas: dict[str, pa.Schema]
+) -> dict[str, object]:
+    """Write a series load under ``base/.tmp-<load_id>`` and publish it by renaming the
+    directory (all or nothing; the caller holds the warehouse lock); its load log row."""
+    load_id = uuid.uuid4().hex[:12]
+    for stale in base.glob(".tmp-*"):  # left by a killed import or removal
+        shutil.rmtree(stale, ignore_errors=True)
+    staging = base / f".tmp-{load_id}"
+    staging.mkdir(parents=True)
+    write_series(con, data, load_id, staging, schemas)
+    row = series_load_row(con.con, data, load_id, staging)
+    write_parquet(staging / "series_loads.parquet", pa.Table.from_pylist([row], SERIES_LOAD_SCHEMA))
+    fsync_dir(staging)
+    os.rename(staging, base / load_id)
+    fsync_dir(base)
+    return row
+
+
+def unpublish_series(directory: Path) -> str:
+    """Take series load ``directory`` out of view in one rename, then delete it; the file it
+    was imported from ("" when its load log is unreadable)."""
+    try:
+        file = str(pq.read_table(directory / "series_loads.parquet")["file"][0])
+    except (OSError, pa.ArrowException, IndexError):
+        file = ""
+    gone = directory.with_name(f".tmp-removed-{directory.name}")
+    os.rename(directory, gone)  # a reader sees the load whole, or not at all
+    fsync_dir(directory.parent)
+    shutil.rmtree(gone, ignore_errors=True)
+    return file
+
+
 def series_load_row(
     con: Connection, data: SeriesData, load_id: str, staging: Path
 ) -> dict[str, object]:
@@ -123,6 +159,22 @@ def series_load_row(
 def _day(value: object) -> object:
     """A day as a date (DuckDB widens a union of empty and dated columns to a timestamp)."""
     return value.date() if isinstance(value, dt.datetime) else value
+
+
+def write_load(load_dir: Path, snapshot: Snapshot) -> Path:
+    """A snapshot's load (its rows, rejects and aliases, each row with the load id, and its
+    load log row) written to ``load_dir``, named after the load id; not yet published."""
+    load_id = load_dir.name
+    load_dir.mkdir(parents=True)
+    stamp = pa.array([load_id] * snapshot.rows.num_rows, pa.string())
+    write_parquet(load_dir / "models.parquet", snapshot.rows.append_column("load_id", stamp))
+    reject_ids = pa.array([load_id] * snapshot.rejects.num_rows, pa.string())
+    write_parquet(
+        load_dir / "rejects.parquet", snapshot.rejects.append_column("load_id", reject_ids)
+    )
+    write_parquet(load_dir / "aliases.parquet", snapshot.aliases)
+    write_parquet(load_dir / "loads.parquet", load_row(snapshot, load_id))
+    return load_dir
 
 
 def load_row(snapshot: Snapshot, load_id: str) -> pa.Table:

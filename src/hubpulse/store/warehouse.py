@@ -77,16 +77,16 @@ from hubpulse.ingest.series import (
 from hubpulse.settings import Settings
 from hubpulse.store.catalog import write_catalog
 from hubpulse.store.derived import sweep as sweep_derived
-from hubpulse.store.durable import fsync_dir, write_parquet
+from hubpulse.store.durable import fsync_dir
 from hubpulse.store.engines import connect_duckdb, connect_spark, duckdb_limits, register_views
 from hubpulse.store.health import SERIES_FILES, DamagedWarehouseWarning, published_problem
 from hubpulse.store.loads import (
     LoadResult,
     load_result,
-    load_row,
+    publish_series,
     read_load,
-    series_load_row,
-    write_series,
+    unpublish_series,
+    write_load,
 )
 from hubpulse.terms import Engine
 
@@ -132,21 +132,18 @@ class Warehouse:
         ibis.set_backend(self.con)
         self.reader = engine or self.con
         self._register_views()
-        for date, problem in self.damaged():
-            warnings.warn(
-                f"snapshot {date} in {self.root} is damaged and left out: {problem} "
-                "(`hubpulse check` lists every problem)",
-                DamagedWarehouseWarning,
-                stacklevel=2,
-            )
-        for load_id, problem in self.damaged_series():
-            warnings.warn(
-                f"series load {load_id} in {self.root} is damaged and left out of every history: "
-                f"{problem} (remove it with `hubpulse series --remove {load_id}` and import its "
-                "file again)",
-                DamagedWarehouseWarning,
-                stacklevel=2,
-            )
+        said = [
+            f"snapshot {date} in {self.root} is damaged and left out: {problem} "
+            "(`hubpulse check` lists every problem)"
+            for date, problem in self.damaged()
+        ] + [
+            f"series load {load_id} in {self.root} is damaged and left out of every history: "
+            f"{problem} (remove it with `hubpulse series --remove {load_id}` and import its "
+            "file again)"
+            for load_id, problem in self.damaged_series()
+        ]
+        for message in said:
+            warnings.warn(message, DamagedWarehouseWarning, stacklevel=2)
 
     # -- reading ---------------------------------------------------------------------------
     def _empty(self) -> str:
@@ -282,40 +279,20 @@ class Warehouse:
         for row in self._series_loads():
             if (row["file_sha256"], row["options"]) == (data.file_sha256, data.options):
                 return series_result("unchanged", row)
-        load_id = uuid.uuid4().hex[:12]
-        base = self.root / SERIES
-        for stale in base.glob(".tmp-*"):  # left by a killed import; we hold the lock
-            shutil.rmtree(stale, ignore_errors=True)
-        staging = base / f".tmp-{load_id}"
-        staging.mkdir(parents=True)
-        write_series(self.con, data, load_id, staging, SERIES_TABLES)
-        row = series_load_row(self.con.con, data, load_id, staging)
-        write_parquet(
-            staging / f"{SERIES_LOADS}.parquet", pa.Table.from_pylist([row], SERIES_LOAD_SCHEMA)
-        )
-        fsync_dir(staging)
-        os.rename(staging, base / load_id)
-        fsync_dir(base)
+        row = publish_series(self.con, data, self.root / SERIES, SERIES_TABLES)
         self._register_views()
         self.refresh_catalog()
         return series_result("loaded", row)
 
     def remove_series(self, load_id: str) -> str:
-        """Remove series load ``load_id`` (damaged or not) and what was derived from it; returns
-        the file it was imported from ("" when its log is unreadable)."""
+        """Remove series load ``load_id`` (damaged or not); returns the file it was imported
+        from ("" when its load log is unreadable)."""
         directory = self.root / SERIES / load_id
         if load_id.startswith(".") or "/" in load_id or not directory.is_dir():
             held = ", ".join(d.name for d in self._series_health) or "none"
             raise SeriesNotFoundError(f"no series load {load_id!r} in {self.root} (loads: {held})")
         with self._lock():
-            try:
-                file = str(pq.read_table(directory / f"{SERIES_LOADS}.parquet")["file"][0])
-            except (OSError, pa.ArrowException, IndexError):
-                file = ""
-            gone = directory.with_name(f".tmp-removed-{load_id}")
-            os.rename(directory, gone)  # one step: a reader sees the load whole, or not at all
-            fsync_dir(directory.parent)
-            shutil.rmtree(gone, ignore_errors=True)
+            file = unpublish_series(directory)
             self._register_views()
             self.refresh_catalog()
         return file
@@ -342,7 +319,7 @@ class Warehouse:
                 f"(load {existing['load_id']}); pass --replace to swap in {snapshot.path}"
             )
         load_id = uuid.uuid4().hex[:12]
-        self._publish(self._write_load(snapshot, load_id), final)
+        self._publish(write_load(self.root / "loads" / load_id, snapshot), final)
         self._register_views()
         self.refresh_catalog()
         return load_result("replaced" if existing else "loaded", load_id, snapshot)
@@ -361,19 +338,6 @@ class Warehouse:
     def refresh_catalog(self) -> None:
         """Rewrite ``catalog.duckdb`` (see ``store.catalog.write_catalog``)."""
         write_catalog(self.root / CATALOG_FILE, self._views(), self.limits)
-
-    def _write_load(self, snapshot: Snapshot, load_id: str) -> Path:
-        load_dir = self.root / "loads" / load_id
-        load_dir.mkdir(parents=True)
-        stamp = pa.array([load_id] * snapshot.rows.num_rows, pa.string())
-        write_parquet(load_dir / f"{MODELS}.parquet", snapshot.rows.append_column("load_id", stamp))
-        reject_ids = pa.array([load_id] * snapshot.rejects.num_rows, pa.string())
-        write_parquet(
-            load_dir / f"{REJECTS}.parquet", snapshot.rejects.append_column("load_id", reject_ids)
-        )
-        write_parquet(load_dir / f"{ALIASES}.parquet", snapshot.aliases)
-        write_parquet(load_dir / f"{LOADS}.parquet", load_row(snapshot, load_id))
-        return load_dir
 
     def _publish(self, load_dir: Path, final: Path) -> None:
         final.parent.mkdir(parents=True, exist_ok=True)

@@ -20,7 +20,7 @@ from hubpulse.analysis.claims.derivative_audit import audit_derivatives
 from hubpulse.analysis.claims.month_comparison import compare_month
 from hubpulse.analysis.claims.snapshot_comparison import compare_snapshot
 from hubpulse.analysis.snapshot.selection import Selection
-from hubpulse.errors import UnknownFamilyError
+from hubpulse.errors import OptionError, UnknownFamilyError
 from hubpulse.registry import MODES, Registry, load_comparison_sets
 from hubpulse.terms import Metric, Mode
 
@@ -57,6 +57,21 @@ def comparison_set(settings: Settings, by: str | None, against: str | None, next
         ) from None
 
 
+def refuse_excluded(settings: Settings, subject: str, selection: Selection | None) -> None:
+    """A subject the selection excludes (itself, or its vendor) cannot be compared: say so,
+    rather than that it "has no models"."""
+    if selection is None or not selection.exclude:
+        return
+    from hubpulse.registry import load_registry
+
+    registry = load_registry(settings.families_file)
+    names = {subject.lower()}
+    names |= {f.vendor.lower() for f in registry.families if f.name.lower() == subject.lower()}
+    hit = [e for e in selection.exclude if e.lower() in names]
+    if hit:
+        raise OptionError(f"{subject} is excluded by --exclude {hit[0]}, so it cannot be compared")
+
+
 def _spelled(registry: Registry, by: str | None, name: str) -> str:
     """The registry's spelling of group ``name`` of ``by`` (None: a family, else a vendor)."""
     if by is not None:
@@ -87,6 +102,7 @@ def run_audit(
     from hubpulse.analysis.snapshot.stored import load_analysis
     from hubpulse.store.warehouse import open_store
 
+    refuse_excluded(settings, subject, base)
     store = warehouse or open_store(settings)
     analysis = analysis or load_analysis(settings, date, store)
     analyses: dict[Mode, Analysis] = {m: analysis for m in MODES}
@@ -150,6 +166,7 @@ def run_compare(
     from hubpulse.store.warehouse import open_store
 
     vs = comparison_set(settings, by, against, next_n)
+    refuse_excluded(settings, subject, selection)
     modes = modes or ((settings.mode,) if settings.mode_given else MODES)
     store = warehouse or open_store(settings)
     if month is not None:

@@ -34,7 +34,7 @@ def adoption_targets(analysis: Analysis, target: str | None) -> ir.Table | None:
     if target is None:
         return None
     if "/" in target:
-        return ibis.memtable({"model_id": [target]})
+        return ibis.memtable({"model_id": [analysis.require_model(target)]})
     name = analysis.registry.get(target).name
     own = first_party(analysis, "family")
     return own.filter(own.key == name).select("model_id")

@@ -59,6 +59,7 @@ producing observations.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import replace
 
 import ibis
@@ -108,12 +109,25 @@ def month_table(first: str, last: str) -> ir.Table:
     return ibis.memtable(pa.Table.from_pylist(rows))
 
 
+# The months a question may name: from the Hub's founding year to well past any evidence.
+FIRST_MONTH, LAST_MONTH = dt.date(2016, 1, 1), dt.date(2099, 12, 1)
+
+
 def parse_month(text: str) -> dt.date:
-    """The first day of month ``YYYY-MM``; a clear error otherwise."""
+    """The first day of month ``YYYY-MM`` (ASCII digits, two for the month) from 2016-01 to
+    2099-12; a clear error otherwise."""
     try:
-        return dt.datetime.strptime(text, "%Y-%m").date()
+        if not re.fullmatch(r"[0-9]{4}-[0-9]{2}", text):
+            raise ValueError(text)
+        start = dt.datetime.strptime(text, "%Y-%m").date()
     except ValueError:
-        raise HistoryError(f"{text!r} is not a month (YYYY-MM)") from None
+        raise HistoryError(f"{text!r} is not a month (YYYY-MM, e.g. 2025-12)") from None
+    if not FIRST_MONTH <= start <= LAST_MONTH:
+        raise HistoryError(
+            f"{text!r} is outside the months a history can hold "
+            f"({FIRST_MONTH:%Y-%m} to {LAST_MONTH:%Y-%m})"
+        )
+    return start
 
 
 def estimate_monthly_downloads(

@@ -114,6 +114,9 @@ def prepare_history(
 ) -> History:
     """Estimate every model-month from ``first`` to ``last`` (default: the months the evidence
     spans) and attribute the models; ``analysis`` supplies the lineage graph."""
+    for given in (first, last):
+        if given is not None:
+            parse_month(given)  # a month is refused before it is compared with the evidence
     if evidence.daily is not None:  # every step below reads the daily sums: build them once
         evidence = replace(evidence, daily=evidence.daily.cache())
     span = evidence_months(evidence)

@@ -133,10 +133,12 @@ def monthly_downloads(
     credited = credited_estimates(estimates, shares, registry, basis)
     g = _group_sums(credited, ["month", key], unique=by in ("family", "model"))
     month = ibis.window(group_by="month")
+    unknown = (g.estimated == 0) & (g.models > 0)
+    # the month's total summed exactly (decimals), so a share is the same on every run
+    total = ibis.ifelse(unknown, None, g.estimate).sum().over(month)
     g = g.mutate(
-        estimate=ibis.ifelse(
-            (g.estimated == 0) & (g.models > 0), ibis.null("float64"), g.estimate.cast("float64")
-        ),
+        share_exact=ibis.ifelse(unknown | (total <= 0), None, g.estimate / total),
+        estimate=ibis.ifelse(unknown, ibis.null("float64"), g.estimate.cast("float64")),
         coverage=_coverage(g.basis_known, g.basis_all, g.estimated, g.models),
         month_coverage=_coverage(
             g.basis_known.sum().over(month),
@@ -145,7 +147,6 @@ def monthly_downloads(
             g.models.sum().over(month),
         ),
     )
-    total = g.estimate.sum().over(month)
     usable = (g.coverage >= checks.min_coverage) & (g.month_coverage >= checks.min_coverage)
     g = g.mutate(top_share=ibis.ifelse(g.estimate > 0, g.top_value / g.estimate, None))
     return g.select(
@@ -155,7 +156,7 @@ def monthly_downloads(
         estimate=g.estimate.round().cast("int64"),
         lower=g.lower.round().cast("int64"),
         upper=ibis.ifelse(g.open_ended, None, g.upper.round()).cast("int64"),
-        share=ibis.ifelse(usable & (total > 0), g.estimate / total, ibis.null("float64")),
+        share=ibis.ifelse(usable, g.share_exact.cast("float64"), ibis.null("float64")),
         coverage=g.coverage.round(4),
         month_coverage=g.month_coverage.round(4),
         models=g.models,

@@ -40,7 +40,6 @@ from hubpulse.analysis.snapshot.sizes import (
     size_bucket,
 )
 from hubpulse.analysis.snapshot.snapshot import Analysis
-from hubpulse.errors import ModelNotFoundError
 from hubpulse.terms import GROUPS, GroupBy, Metric, Mode
 
 __all__ = [  # re-exported; the functions are public by name
@@ -161,11 +160,7 @@ def count_derivatives(
     totals them. Only derivatives with ``downloads_30d >= min_downloads`` count, and only
     those ``selection`` keeps (its tasks; robust: unflagged)."""
     if "/" in target:
-        found = analysis.models.filter(analysis.models.model_id == target)
-        if not int(found.count().execute()):
-            raise ModelNotFoundError(
-                f"model {target!r} is not in the {analysis.snapshot_date} snapshot"
-            )
+        analysis.require_model(target)
         closure = analysis.lineage.below
         below = closure.filter(closure.ancestor_id == target)
         pairs = below.select(key=ibis.literal(target), descendant=below.model_id).distinct()

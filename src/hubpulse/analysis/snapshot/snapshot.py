@@ -16,6 +16,7 @@ import ibis.expr.types as ir
 
 from hubpulse.analysis.snapshot.families import assign_families
 from hubpulse.analysis.snapshot.lineage import Lineage, resolve_lineage
+from hubpulse.errors import ModelNotFoundError
 from hubpulse.registry import Registry
 from hubpulse.settings import Mode
 from hubpulse.store.engines import materialise
@@ -52,6 +53,19 @@ class Analysis:
         if FAMILIES not in self.stored:  # in memory: nothing to materialise
             self.stored[FAMILIES] = self.registry.table()
         return self.stored[FAMILIES]
+
+    def require_model(self, model_id: str) -> str:
+        """``model_id`` if the snapshot holds it; else a clear error suggesting the model of the
+        same name in another case (ids are case-sensitive)."""
+        models = self.models
+        if int(models.filter(models.model_id == model_id).count().execute()):
+            return model_id
+        alike = models.filter(models.model_id.lower() == model_id.lower()).model_id
+        found = alike.to_pyarrow().to_pylist()[:3]
+        hint = f"; did you mean {' or '.join(repr(m) for m in found)}?" if found else ""
+        raise ModelNotFoundError(
+            f"model {model_id!r} is not in the {self.snapshot_date} snapshot{hint}"
+        )
 
     def once(self, key: str, make: Callable[[], ir.Table]) -> ir.Table:
         """``make()`` materialised in the engine the first time ``key`` is asked for: several
