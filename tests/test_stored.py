@@ -246,4 +246,6 @@ def test_a_damaged_stored_table_is_built_again(
     credits.write_bytes(b"not parquet at all")
     assert _json("top", "--by", "family", "-w", str(root)) == want
     assert "damaged" in caplog.text and "building it again" in caplog.text
-    pq.read_metadata(credits)  # rebuilt in place
+    assert not credits.parent.exists()  # the damaged build is gone, a new one read
+    (rebuilt,) = (root / DERIVED).glob("*/families-*/credits_lineage.parquet")
+    pq.read_metadata(rebuilt)

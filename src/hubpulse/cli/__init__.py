@@ -15,7 +15,9 @@ from rich.console import Console
 from rich.markup import escape
 
 from hubpulse.cli.options import app
-from hubpulse.errors import HubpulseError, redact
+from hubpulse.errors import HubpulseError, first_line, redact
+from hubpulse.ingest.connection import engine_failure
+from hubpulse.store.derived import discard_build, unreadable_builds
 
 __all__ = ["app", "main"]
 
@@ -49,14 +51,39 @@ def main() -> None:
     logger.setLevel(logging.INFO)
     logger.addHandler(notes)
     try:
-        app(prog_name="hubpulse")
+        _run()
     except HubpulseError as exc:
         _fail(str(exc))
     except OSError as exc:
         where = f"{exc.filename}: " if exc.filename else ""
         _fail(f"{where}{exc.strerror or exc}")
+    except Exception as exc:  # the engine's own errors: one line, never a traceback
+        message = engine_failure(exc)
+        if message is None:
+            raise
+        _fail(message)
     finally:
         logger.removeHandler(notes)
+
+
+def _run() -> None:
+    """The command; once more when a stored table it read went missing or proved damaged
+    (deleted by hand while it ran, bytes flipped behind an intact footer): that build is
+    discarded and the second run builds it again."""
+    try:
+        app(prog_name="hubpulse")
+    except Exception as exc:
+        builds = unreadable_builds(exc)
+        if not builds:
+            raise
+        for build in builds:
+            logging.getLogger("hubpulse").warning(
+                "a stored table of %s could not be read (%s): building it again",
+                build.name,
+                first_line(exc),
+            )
+            discard_build(build)
+        app(prog_name="hubpulse")
 
 
 def _fail(message: str) -> None:

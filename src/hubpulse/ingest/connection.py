@@ -6,6 +6,7 @@ outside ``store``."""
 
 from __future__ import annotations
 
+import errno
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,3 +40,47 @@ def connect(limits: Limits | None = None, database: str | Path = ":memory:") -> 
     con = duckdb.connect(str(database), config=config)
     con.execute("set enable_progress_bar = false")
     return con
+
+
+_OS_ERRORS = {
+    "No space left on device": errno.ENOSPC,
+    "Disk quota exceeded": errno.EDQUOT,
+    "Read-only file system": errno.EROFS,
+    "Permission denied": errno.EACCES,
+}
+
+
+def as_os_error(exc: BaseException) -> OSError | None:
+    """A DuckDB failure to write a file (a full disk, a read-only warehouse) as the
+    ``OSError`` it is, so that what falls back on one (an analysis computed in memory) does;
+    None for anything else."""
+    if isinstance(exc, OSError):
+        return exc
+    if not isinstance(exc, duckdb.Error):
+        return None
+    text = str(exc)
+    for words, code in _OS_ERRORS.items():
+        if words in text:
+            return OSError(code, words)
+    return None
+
+
+def out_of_memory(exc: BaseException) -> bool:
+    return isinstance(exc, duckdb.OutOfMemoryException)
+
+
+def engine_failure(exc: BaseException) -> str | None:
+    """One line for a DuckDB failure that reached the command line (None: not DuckDB's)."""
+    if out_of_memory(exc):
+        return (
+            "DuckDB ran out of memory under its limit (HUBPULSE_DUCKDB_MEMORY_LIMIT): raise it "
+            "(e.g. HUBPULSE_DUCKDB_MEMORY_LIMIT=4GB), or give it fewer threads "
+            "(HUBPULSE_DUCKDB_THREADS=1), which needs less memory at once"
+        )
+    found = as_os_error(exc)
+    if found is not None:
+        return f"{found.strerror} while the engine wrote its files: free space or fix the warehouse"
+    if isinstance(exc, duckdb.Error):
+        text = str(exc).strip()
+        return f"the engine failed: {text.splitlines()[0] if text else type(exc).__name__}"
+    return None

@@ -6,16 +6,18 @@ find it → take the build lock → look again (another process may have built i
 build and publish; ``load_stage`` adds reading it, and building it again once when a stored
 table cannot be read. Layout::
 
-    <root>/derived/<load_id>/<stage>-<key>/<table>.parquet   one stage's tables
-    <root>/derived/<load_id>/<stage>-<key>/meta.json         what they were built from, and when
+    <root>/derived/<load_id>/<stage>-<key>-<build>/<table>.parquet   one build of a stage
+    <root>/derived/<load_id>/<stage>-<key>-<build>/meta.json         what it was built from, when
     <root>/derived/<load_id>/.build.lock                      one builder per snapshot at a time
 
 ``key`` is a digest of everything the stage depends on (the snapshot's load, the family
 registry's content, the rules' version, ...), so a changed input is simply a different directory.
 A stage is written under ``.tmp-…`` and published by renaming the directory, so a build killed at
 any point leaves nothing half-written in view; leftovers are swept by the next holder of the
-build lock. The ``KEEP`` most recent builds of each stage are kept (switching between two
-registries does not rebuild every time); a snapshot's derived tables go when its load is swept.
+build lock. ``build`` is the time of the build, so a forced rebuild is a new directory and the
+newest build of a key is the one read. The ``KEEP`` most recent builds of each stage are kept
+(switching between two registries does not rebuild every time), and older ones are removed
+unless a reader pins them (``pins``); a snapshot's derived tables go when its load is swept.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import shutil
 import threading
 import time
@@ -36,14 +39,18 @@ from pathlib import Path
 from typing import Any
 
 import ibis.expr.types as ir
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from hubpulse.errors import DerivedDamagedError, first_line
+from hubpulse.ingest.connection import Error, as_os_error, out_of_memory
 from hubpulse.ingest.files import bundled_aliases_text
 from hubpulse.store.durable import fsync_dir
 from hubpulse.store.engines import is_spark, register_views
+from hubpulse.store.pins import claimed, pin, pinned, unpin
 
 DERIVED = "derived"
+META = "meta.json"
 KEEP = 3
 log = logging.getLogger("hubpulse")
 ROW_GROUP = 65_536  # small row groups: a lookup by a sorted key reads one or two of them
@@ -111,20 +118,24 @@ def find_stage(
 ) -> Stage | None:
     """The published ``stage`` with ``key`` for the load, or None; a directory that lacks one of
     ``tables`` (written by a version of hubpulse that stored other tables) counts as missing."""
-    directory = load_dir(root, load_id) / f"{stage}-{key}"
-    try:
-        meta = json.loads((directory / "meta.json").read_text())
-    except (OSError, ValueError):
-        return None
-    found = Stage(directory, meta)
-    return found if all(found.path(t).is_file() for t in tables) else None
+    base = load_dir(root, load_id)
+    builds = sorted(base.glob(f"{stage}-{key}-*"), reverse=True) if base.is_dir() else []
+    for directory in builds:  # the newest build first (build ids grow with time)
+        try:
+            meta = json.loads((directory / META).read_text())
+        except (OSError, ValueError):
+            continue
+        found = Stage(directory, meta)
+        if isinstance(meta, dict) and all(found.path(t).is_file() for t in tables):
+            return found
+    return None
 
 
 def other_builds(root: Path, load_id: str, stage: str, key: str) -> list[Path]:
     """Published builds of ``stage`` for the load under another key."""
     base = load_dir(root, load_id)
     found = base.glob(f"{stage}-*") if base.is_dir() else []
-    return [d for d in found if d.name != f"{stage}-{key}"]
+    return [d for d in found if not d.name.startswith(f"{stage}-{key}-")]
 
 
 _held = threading.local()
@@ -187,15 +198,31 @@ def _announce(root: Path, load_id: str, spec: StageSpec, rebuild: bool) -> None:
 def load_stage(
     root: Path, load_id: str, backend: Any, spec: StageSpec, *, rebuild: bool = False
 ) -> tuple[Stage, dict[str, ir.Table], bool]:
-    """``ensure_stage``, then the stage's tables read as views of ``backend``; a stored table
-    that cannot be read is built again once (one warning line) instead of failing."""
-    stage, built = ensure_stage(root, load_id, spec, rebuild=rebuild)
+    """``ensure_stage``, pinned for ``backend`` (no pruning removes it while ``backend`` reads
+    it), then the stage's tables read as views of ``backend``; a stored table that cannot be
+    read is built again once (one warning line) instead of failing."""
+    stage, built = pinned_stage(root, load_id, spec, backend, rebuild)
     try:
         return stage, read_stage(backend, stage, list(spec.tables)), built
     except DerivedDamagedError as exc:
         log.warning("the stored %s is damaged (%s): building it again", spec.called, exc)
-        stage, _ = ensure_stage(root, load_id, spec, rebuild=True)
+        unpin(stage.directory / META, backend)
+        damaged, (stage, _) = stage, pinned_stage(root, load_id, spec, backend, True)
+        remove_unpinned(damaged.directory / META, damaged.directory)
         return stage, read_stage(backend, stage, list(spec.tables)), True
+
+
+def pinned_stage(
+    root: Path, load_id: str, spec: StageSpec, owner: object, rebuild: bool
+) -> tuple[Stage, bool]:
+    """``ensure_stage`` and a pin of the build for ``owner``; a build pruned between being
+    found and being pinned is looked up (or built) again."""
+    for _ in range(5):
+        stage, built = ensure_stage(root, load_id, spec, rebuild=rebuild)
+        if pin(stage.directory / META, owner):
+            return stage, built
+        rebuild = False  # what was built was pruned by a racer: find the newest again
+    raise DerivedDamagedError(f"the {spec.called} kept disappearing while being read")
 
 
 def stage_rows(stage: Stage, tables: Iterable[str]) -> dict[str, int]:
@@ -218,33 +245,122 @@ def publish_stage(
     base = load_dir(root, load_id)
     staging = base / f".tmp-{stage}-{uuid.uuid4().hex[:8]}"
     staging.mkdir(parents=True)
-    for name, write in tables.items():
-        write(staging / f"{name}.parquet")
-    meta = {**meta, "key": key, "seconds": round(time.perf_counter() - began, 3)}
-    (staging / "meta.json").write_text(json.dumps(meta, indent=1, default=str))
-    fsync_dir(staging)
-    final = base / f"{stage}-{key}"
-    if final.exists():  # a forced rebuild replaces the old build
-        shutil.rmtree(final)
+    try:
+        for name, write in tables.items():
+            write(staging / f"{name}.parquet")
+        meta = {**meta, "key": key, "seconds": round(time.perf_counter() - began, 3)}
+        (staging / META).write_text(json.dumps(meta, indent=1, default=str))
+        fsync_dir(staging)
+    except BaseException as exc:  # nothing half written stays: not even in .tmp
+        shutil.rmtree(staging, ignore_errors=True)
+        failed = as_os_error(exc)
+        if failed is not None and failed is not exc:  # the engine's "No space left on device"
+            raise failed from exc
+        raise
+    # a build of its own: a forced rebuild never touches the build a reader may be reading
+    final = base / f"{stage}-{key}-{time.time_ns():016x}"
     os.rename(staging, final)
     fsync_dir(base)
     _prune(base, stage)
-    return Stage(final, json.loads((final / "meta.json").read_text()))
+    return Stage(final, json.loads((final / META).read_text()))
 
 
 def _prune(base: Path, stage: str) -> None:
-    builds = sorted(base.glob(f"{stage}-*"), key=lambda d: d.stat().st_mtime, reverse=True)
+    """Remove all but the ``KEEP`` newest builds of ``stage``, except those a reader pins."""
+    builds = sorted(base.glob(f"{stage}-*"), key=_built_at, reverse=True)
     for old in builds[KEEP:]:
-        shutil.rmtree(old, ignore_errors=True)
+        remove_unpinned(old / META, old)
+
+
+def _built_at(directory: Path) -> float:
+    try:
+        return directory.stat().st_mtime
+    except OSError:  # pruned by another process meanwhile
+        return 0.0
+
+
+def remove_unpinned(pinned: Path, *directories: Path) -> bool:
+    """Remove ``directories`` (each renamed out of view first) unless a reader pins ``pinned``;
+    whether they went. What a failed removal leaves is a ``.tmp-*`` the next sweep takes."""
+    with claimed(pinned) as free:
+        if not free:
+            return False
+        for directory in directories:
+            gone = directory.with_name(f".tmp-removed-{directory.name}")
+            try:
+                os.rename(directory, gone)
+            except FileNotFoundError:
+                continue
+            shutil.rmtree(gone, ignore_errors=True)
+    return True
+
+
+# A stored table named in an engine error: <root>/derived/<load_id>/<build>/<table>.parquet
+_STORED_FILE = re.compile(
+    r"(/[^\"'\s]*/" + DERIVED + r"/[^/\"'\s]+/[^/\"'\s.][^/\"'\s]*)/[^/\"'\s]+\.parquet"
+)
+
+
+def unreadable_builds(exc: BaseException) -> list[Path]:
+    """The stage builds an engine error may come from: the one whose stored table it names
+    (deleted while a question ran, unreadable), else those this process reads that prove
+    damaged when read in full (bytes damaged behind an intact footer fail as "Out of buffer",
+    naming no file); none for an error that is not about reading stored files."""
+    if as_os_error(exc) is not None or not isinstance(exc, Error) or out_of_memory(exc):
+        return []
+    found = _STORED_FILE.search(str(exc))
+    if found:
+        return [Path(found.group(1))]
+    builds = {
+        p.parent for p in pinned() if p.name == META and p.parent.parent.parent.name == DERIVED
+    }
+    return sorted(b for b in builds if _damaged(b))
+
+
+def _damaged(build: Path) -> bool:
+    """Whether a build's files fail to read in full."""
+    try:
+        json.loads((build / META).read_text())
+        for table in build.glob("*.parquet"):
+            pq.read_table(table)
+    except (OSError, ValueError, pa.ArrowException):
+        return True
+    return False
+
+
+def discard_build(build: Path) -> None:
+    """Take a damaged build out of view (the next question builds the stage again)."""
+    gone = build.with_name(f".tmp-damaged-{build.name}")
+    with contextlib.suppress(OSError):
+        os.rename(build, gone)
+        shutil.rmtree(gone, ignore_errors=True)
 
 
 def sweep(root: Path, live_loads: set[str]) -> None:
-    """Remove the derived tables of loads no snapshot points to any more."""
+    """Remove the derived tables of loads that are gone (the warehouse removes those of loads
+    it sweeps, under the same claim; these are what a killed sweep left)."""
     base = root / DERIVED
     if base.is_dir():
         for directory in base.iterdir():
             if directory.name not in live_loads:
                 shutil.rmtree(directory, ignore_errors=True)
+
+
+def sweep_leftovers(root: Path) -> None:
+    """Remove what killed builds left (``.tmp-*``) in every snapshot's derived tables whose
+    build lock is free (a build in progress keeps its own)."""
+    base = root / DERIVED
+    for directory in base.iterdir() if base.is_dir() else []:
+        lock = directory / ".build.lock"
+        if not lock.is_file():
+            continue
+        with lock.open("w") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                continue
+            for stale in directory.glob(".tmp-*"):
+                shutil.rmtree(stale, ignore_errors=True)
 
 
 def parquet_writer(expr: ir.Table | Callable[[], ir.Table], order: list[str]) -> Writer:

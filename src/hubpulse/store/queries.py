@@ -73,6 +73,10 @@ def check_warehouse(warehouse: Warehouse) -> WarehouseCheck:
         problem = count_problem(link.resolve(), root, logged)
         if problem is not None:
             problems.append(f"snapshot {link.name[5:]}: {problem}")
+    problems += [
+        f"snapshots/{name}: not a snapshot (a link must be named date=YYYY-MM-DD); never read"
+        for name in warehouse.strays()
+    ]
     broken = warehouse.damaged_series()
     problems += [f"series {load_id}: {problem}" for load_id, problem in broken]
     series = len(broken) + list_series(warehouse).num_rows

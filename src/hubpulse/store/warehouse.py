@@ -76,10 +76,12 @@ from hubpulse.ingest.series import (
 )
 from hubpulse.settings import Settings
 from hubpulse.store.catalog import write_catalog
+from hubpulse.store.derived import DERIVED, remove_unpinned, sweep_leftovers
 from hubpulse.store.derived import sweep as sweep_derived
 from hubpulse.store.durable import fsync_dir
 from hubpulse.store.engines import connect_duckdb, connect_spark, duckdb_limits, register_views
-from hubpulse.store.health import SERIES_FILES, DamagedWarehouseWarning, published_problem
+from hubpulse.store.health import DamagedWarehouseWarning, published_problem
+from hubpulse.store.layout import Survey, published, strays, version
 from hubpulse.store.loads import (
     LoadResult,
     load_result,
@@ -88,6 +90,7 @@ from hubpulse.store.loads import (
     unpublish_series,
     write_load,
 )
+from hubpulse.store.pins import release
 from hubpulse.terms import Engine
 
 # Table (view) names.
@@ -131,18 +134,9 @@ class Warehouse:
         self.con = connect_duckdb(self.limits)
         ibis.set_backend(self.con)
         self.reader = engine or self.con
+        self.survey = Survey(self.root)
         self._register_views()
-        said = [
-            f"snapshot {date} in {self.root} is damaged and left out: {problem} "
-            "(`hubpulse check` lists every problem)"
-            for date, problem in self.damaged()
-        ] + [
-            f"series load {load_id} in {self.root} is damaged and left out of every history: "
-            f"{problem} (remove it with `hubpulse series --remove {load_id}` and import its "
-            "file again)"
-            for load_id, problem in self.damaged_series()
-        ]
-        for message in said:
+        for message in self.survey.left_out():
             warnings.warn(message, DamagedWarehouseWarning, stacklevel=2)
 
     # -- reading ---------------------------------------------------------------------------
@@ -165,19 +159,17 @@ class Warehouse:
         return sorted(dt.date.fromisoformat(p.name[5:]) for p in self.partitions())  # date=…
 
     def version(self) -> tuple[str, ...]:
-        """What is published (snapshot links to their loads, series loads); reads no file."""
-        series = self.root / SERIES
-        names = sorted(d.name for d in series.iterdir()) if series.is_dir() else []
-        return (*(f"{p.name}>{os.readlink(p)}" for p in self._published()), *names)
+        """What is published (``layout.version``); reads no file."""
+        return version(self.root)
 
     def damaged(self) -> list[tuple[dt.date, str]]:
         """Published snapshots that cannot be read, with what is wrong, oldest first."""
-        return [(dt.date.fromisoformat(p.name[5:]), e) for p, e in self._health.items() if e]
+        return self.survey.damaged()
 
     def damaged_series(self) -> list[tuple[str, str]]:
         """Series loads that cannot be read (a table missing or not Parquet), with what is
         wrong: left out of every view, so a history never reads a load in part."""
-        return [(d.name, e) for d, e in self._series_health.items() if e]
+        return self.survey.damaged_series()
 
     def resolve_date(self, date: dt.date | None) -> dt.date:
         """``date`` if stored, the newest stored date when ``None``; else a clear error."""
@@ -221,8 +213,11 @@ class Warehouse:
         return observed.union(bundled, distinct=True)
 
     def load_id(self, date: dt.date) -> str:
-        """The load that holds the published snapshot of ``date``."""
-        return Path(os.readlink(self._partition_dir(date))).name
+        """The load that holds the published snapshot of ``date`` (the one this warehouse's
+        views read, even if a --replace has published another since)."""
+        link = self._partition_dir(date)
+        target = self.survey.targets.get(link)
+        return target.name if target is not None else Path(os.readlink(link)).name
 
     def series_table(self, name: str) -> ir.Table:
         """All imported series loads of table ``name`` (empty with its schema when none)."""
@@ -289,7 +284,7 @@ class Warehouse:
         from ("" when its load log is unreadable)."""
         directory = self.root / SERIES / load_id
         if load_id.startswith(".") or "/" in load_id or not directory.is_dir():
-            held = ", ".join(d.name for d in self._series_health) or "none"
+            held = ", ".join(d.name for d in self.survey.series_health) or "none"
             raise SeriesNotFoundError(f"no series load {load_id!r} in {self.root} (loads: {held})")
         with self._lock():
             file = unpublish_series(directory)
@@ -299,7 +294,8 @@ class Warehouse:
 
     def _series_loads(self) -> list[dict[str, object]]:
         return [
-            pq.read_table(d / f"{SERIES_LOADS}.parquet").to_pylist()[0] for d in self._series_dirs()
+            pq.read_table(d / f"{SERIES_LOADS}.parquet").to_pylist()[0]
+            for d in self.survey.series_dirs()
         ]
 
     def _store(self, snapshot: Snapshot, *, replace: bool) -> LoadResult:
@@ -320,17 +316,18 @@ class Warehouse:
             )
         load_id = uuid.uuid4().hex[:12]
         self._publish(write_load(self.root / "loads" / load_id, snapshot), final)
-        self._register_views()
         self.refresh_catalog()
         return load_result("replaced" if existing else "loaded", load_id, snapshot)
 
     @contextlib.contextmanager
     def _lock(self) -> Iterator[None]:
-        """One writer at a time: a second concurrent ingest waits for the first."""
+        """One writer at a time: a second concurrent ingest waits for the first. Whoever takes
+        it first sweeps what killed writers left (unpublished loads, ``.tmp-*``)."""
         self.root.mkdir(parents=True, exist_ok=True)
         with (self.root / ".lock").open("w") as handle:
             fcntl.flock(handle, fcntl.LOCK_EX)
             try:
+                self._sweep_loads()
                 yield
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
@@ -347,47 +344,50 @@ class Warehouse:
         link.symlink_to(Path("..") / "loads" / load_dir.name, target_is_directory=True)
         os.replace(link, final)
         fsync_dir(final.parent)
+        self._register_views()  # this warehouse now reads the new load, and lets the old go
         self._sweep_loads()
 
     def _sweep_loads(self) -> None:
-        """Remove load directories no snapshot points to (replaced or from killed ingests); what
-        a published link points to stays, damaged or not."""
-        live = {p.resolve() for p in self._published()}
-        for load_dir in (self.root / "loads").iterdir():
+        """Remove load directories no snapshot points to (replaced or from killed ingests) with
+        their derived tables, unless a reader still reads them (``pins``: they go at a later
+        sweep); what a published link points to stays, damaged or not. Then what killed
+        writers left: ``.tmp-*`` series imports and derived builds no one is building."""
+        live = {p.resolve() for p in published(self.root)}
+        loads = self.root / "loads"
+        for load_dir in loads.iterdir() if loads.is_dir() else []:
             if load_dir.resolve() not in live:
-                shutil.rmtree(load_dir, ignore_errors=True)
-        sweep_derived(self.root, {p.name for p in live})
+                derived = self.root / DERIVED / load_dir.name
+                remove_unpinned(load_dir / f"{LOADS}.parquet", load_dir, derived)
+        kept = {d.name for d in loads.iterdir()} if loads.is_dir() else set()
+        sweep_derived(self.root, kept)
+        for stale in (self.root / SERIES).glob(".tmp-*"):
+            shutil.rmtree(stale, ignore_errors=True)
+        sweep_leftovers(self.root)
 
     # -- layout ----------------------------------------------------------------------------
     def _partition_dir(self, date: dt.date) -> Path:
         return self.root / "snapshots" / f"date={date.isoformat()}"
 
-    def _published(self) -> list[Path]:
-        """Every ``snapshots/date=…`` link, readable or not."""
-        base = self.root / "snapshots"
-        return sorted(base.glob("date=*")) if base.is_dir() else []
-
     def partitions(self) -> list[Path]:
         """The published snapshots that can be read (as of the last change)."""
-        return [p for p, problem in self._health.items() if problem is None]
+        return self.survey.partitions()
 
-    def _series_dirs(self) -> list[Path]:
-        """The series loads that can be read (as of the last change)."""
-        return [d for d, problem in self._series_health.items() if problem is None]
+    def strays(self) -> list[str]:
+        """Entries of ``snapshots/`` that are no snapshot, never read (``check`` names them)."""
+        return strays(self.root)
+
+    def release(self) -> None:
+        """Let go of what this warehouse reads (its pins), for a reader that reopens."""
+        self.survey.release()
+        release(self.reader)
 
     def _views(self) -> list[tuple[str, list[str]]]:
-        """(view name, its Parquet files; none when there is nothing to show) for every table."""
-        parts, series = self.partitions(), self._series_dirs()
-        return [(n, [str(p.absolute() / f"{n}.parquet") for p in parts]) for n in TABLES] + [
-            (n, [str(d.absolute() / f"{n}.parquet") for d in series]) for n in SERIES_TABLES
-        ]
+        return self.survey.views(TABLES, SERIES_TABLES)
 
     def _register_views(self) -> None:
-        """Survey the published snapshots once (readable or what is wrong), then the views."""
-        self._health = {p: published_problem(p, self.root) for p in self._published()}
-        base = self.root / SERIES
-        loads = sorted(base.glob("[!.]*")) if base.is_dir() else []  # .tmp-… are in progress
-        self._series_health = {d: published_problem(d, self.root, SERIES_FILES) for d in loads}
+        """Survey what is published (pinning the loads this warehouse reads), then the views
+        over the pinned loads' files."""
+        self.survey.refresh()
         views = self._views()
         register_views(self.con, views)
         if self.reader is not self.con:

@@ -161,6 +161,9 @@ class Dashboard:
             )
 
     def _open(self) -> None:
+        old: Warehouse | None = getattr(self, "store", None)
+        if old is not None:  # what the old views read may go once they are dropped
+            old.release()
         self.store = open_store(self.settings, engine="duckdb")
         self.version = self.store.version()
         self.dates = self.store.snapshot_dates()
