@@ -16,7 +16,7 @@ import pytest
 from conftest import API_MARCH, FORECAST, HUB_STATS, HUB_STATS_DATE
 from typer.testing import CliRunner
 
-from hubpulse.cli import app
+from hubpulse.cli import app, main
 from hubpulse.errors import SnapshotConflictError, SnapshotNotFoundError
 from hubpulse.store.health import DamagedWarehouseWarning
 from hubpulse.store.queries import check_warehouse
@@ -169,3 +169,89 @@ def test_a_damaged_series_load_is_named_left_out_and_removable(tmp_path: Path) -
     assert missing.exit_code == 1 and "no series load 'nope'" in str(missing.exception)
     store.remove_series(loads["Qwen"])
     assert check_warehouse(open_warehouse(root)).problems == []
+
+
+def _flip_pages(path: Path) -> None:
+    """Damage every column's pages of a Parquet file, its footer intact."""
+    data = bytearray(path.read_bytes())
+    footer = int.from_bytes(data[-8:-4], "little") + 8
+    for at in range(4, len(data) - footer, 97):
+        data[at] ^= 0x5A
+    path.write_bytes(bytes(data))
+
+
+def _meta(build: Path, text: str) -> None:
+    (build / "meta.json").write_text(text)
+
+
+def _rounds(build: Path) -> None:
+    meta = json.loads((build / "meta.json").read_text())
+    (build / "meta.json").write_text(json.dumps({**meta, "rounds": "many"}))
+
+
+DAMAGE = {
+    "meta {}": ("lineage", lambda b: _meta(b, "{}"), "meta.json is not what a build"),
+    "meta []": ("families", lambda b: _meta(b, "[]"), "meta.json is not what a build"),
+    "rounds many": ("lineage", _rounds, None),
+    "pages flipped": ("families", lambda b: _flip_pages(b / "credits_lineage.parquet"), "cannot"),
+}
+
+
+@pytest.mark.parametrize("case", list(DAMAGE))
+def test_damaged_stored_analysis_is_named_and_built_again(
+    case: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = tmp_path / "wh"
+    open_warehouse(root).ingest(HUB_STATS)
+    want = _answer(root, monkeypatch, capsys, "top", "--by", "family")
+    stage, damage, words = DAMAGE[case]
+    (build,) = (root / "derived").glob(f"*/{stage}-*")
+    damage(build)
+    if words is not None:
+        problems = check_warehouse(open_warehouse(root)).problems
+        assert len(problems) == 1 and build.name in problems[0] and words in problems[0]
+    assert _answer(root, monkeypatch, capsys, "top", "--by", "family") == want
+    assert check_warehouse(open_warehouse(root)).problems == [] or words is None
+
+
+def _answer(root: Path, monkeypatch: pytest.MonkeyPatch, capsys, *args: str) -> str:  # type: ignore[no-untyped-def]
+    """``hubpulse ARGS --format json`` in this process: it must answer, with no traceback."""
+    monkeypatch.setattr(sys, "argv", ["hubpulse", *args, "-w", str(root), "--format", "json"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DamagedWarehouseWarning)
+        with pytest.raises(SystemExit) as exit_:
+            main()
+    out = capsys.readouterr()
+    assert exit_.value.code in (0, None), out.err
+    return out.out
+
+
+def test_damaged_or_stray_published_files_are_named_and_left_out(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = tmp_path / "wh"
+    load = _two_snapshots(root)
+    store = open_warehouse(root)
+    series = [store.import_series(FORECAST / f"{n}.csv").load_id for n in ("Qwen", "Meta", "IBM")]
+    (load / "aliases.parquet").write_text("garbage")
+    (root / "series" / series[0] / "coverage.parquet").write_text("garbage")
+    (root / "series" / series[1] / "series_models.parquet").unlink()
+    _flip_pages(root / "series" / series[2] / "series.parquet")
+    for stray in ("date=garbage", "date=2026-13-01"):
+        (root / "snapshots" / stray).mkdir()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DamagedWarehouseWarning)
+        problems = check_warehouse(open_warehouse(root)).problems
+    said = "\n".join(problems)
+    assert len(problems) == 6, said
+    for words in (
+        "aliases.parquet is not readable Parquet",
+        f"series {series[0]}: series/{series[0]}/coverage.parquet is not readable",
+        f"series {series[1]}: series/{series[1]}/series_models.parquet is missing",
+        f"series {series[2]}: series.parquet cannot be read",
+        "snapshots/date=garbage: not a snapshot",
+        "snapshots/date=2026-13-01: not a snapshot",
+    ):
+        assert words in said
+    top = json.loads(_answer(root, monkeypatch, capsys, "top", "--by", "family"))
+    assert top["snapshot_date"] == str(MARCH)  # the damaged snapshot is left out

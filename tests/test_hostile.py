@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-from conftest import HUB_STATS
+from conftest import FORECAST, HUB_STATS
 
 from hubpulse.cli import main
 from hubpulse.errors import RegistryError, SeriesFormatError, SnapshotFormatError
@@ -213,3 +213,37 @@ def test_config_files_must_be_small_regular_utf8_files(tmp_path: Path) -> None:
     odd.write_text("set = 5\n")
     with pytest.raises(RegistryError, match="'set' must be \\[\\[set\\]\\] tables"):
         load_comparison_sets(load_registry(), odd)
+
+
+def _disk_full(*args: object, **kwargs: object) -> None:
+    import duckdb
+
+    raise duckdb.IOException('IO Error: Could not write file "x.parquet": No space left on device')
+
+
+def test_a_full_disk_falls_back_to_memory_and_leaves_nothing_half_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import ibis.backends.duckdb
+
+    root = tmp_path / "wh"
+    Warehouse(root).ingest(HUB_STATS)
+    monkeypatch.setattr(ibis.backends.duckdb.Backend, "to_parquet", _disk_full)
+    for args in (["top", "--by", "family"], ["flags"], ["top", "--count", "robust"]):
+        monkeypatch.setattr(sys, "argv", ["hubpulse", *args, "-w", str(root), "--format", "json"])
+        with pytest.raises(SystemExit) as exit_:
+            main()
+        out = capsys.readouterr()
+        assert exit_.value.code in (0, None), out.err
+        assert "computing" in out.err and "in memory" in out.err and json.loads(out.out)["rows"]
+    assert not list((root / "derived").glob("*/[!.]*-*")) and not list(
+        (root / "derived").glob("*/.tmp-*")
+    )
+    monkeypatch.setattr(
+        sys, "argv", ["hubpulse", "import-series", str(FORECAST / "Qwen.csv"), "-w", str(root)]
+    )
+    with pytest.raises(SystemExit) as exit_:
+        main()
+    err = capsys.readouterr().err.strip()
+    assert exit_.value.code == 1 and err == "error: No space left on device", err
+    assert not list((root / "series").iterdir())

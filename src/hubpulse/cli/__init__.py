@@ -15,9 +15,9 @@ from rich.console import Console
 from rich.markup import escape
 
 from hubpulse.cli.options import app
-from hubpulse.errors import HubpulseError, first_line, redact
+from hubpulse.errors import HubpulseError, redact
 from hubpulse.ingest.connection import engine_failure
-from hubpulse.store.derived import discard_build, unreadable_builds
+from hubpulse.store.repair import run_repairing
 
 __all__ = ["app", "main"]
 
@@ -67,23 +67,7 @@ def main() -> None:
 
 
 def _run() -> None:
-    """The command; once more when a stored table it read went missing or proved damaged
-    (deleted by hand while it ran, bytes flipped behind an intact footer): that build is
-    discarded and the second run builds it again."""
-    try:
-        app(prog_name="hubpulse")
-    except Exception as exc:
-        builds = unreadable_builds(exc)
-        if not builds:
-            raise
-        for build in builds:
-            logging.getLogger("hubpulse").warning(
-                "a stored table of %s could not be read (%s): building it again",
-                build.name,
-                first_line(exc),
-            )
-            discard_build(build)
-        app(prog_name="hubpulse")
+    run_repairing(lambda: app(prog_name="hubpulse"))
 
 
 def _fail(message: str) -> None:

@@ -82,5 +82,6 @@ def engine_failure(exc: BaseException) -> str | None:
         return f"{found.strerror} while the engine wrote its files: free space or fix the warehouse"
     if isinstance(exc, duckdb.Error):
         text = str(exc).strip()
-        return f"the engine failed: {text.splitlines()[0] if text else type(exc).__name__}"
+        first = text.splitlines()[0] if text else type(exc).__name__
+        return f"the engine failed: {first} (`hubpulse check` names damaged files)"
     return None

@@ -28,7 +28,6 @@ import hashlib
 import json
 import logging
 import os
-import re
 import shutil
 import threading
 import time
@@ -39,15 +38,14 @@ from pathlib import Path
 from typing import Any
 
 import ibis.expr.types as ir
-import pyarrow as pa
 import pyarrow.parquet as pq
 
 from hubpulse.errors import DerivedDamagedError, first_line
-from hubpulse.ingest.connection import Error, as_os_error, out_of_memory
+from hubpulse.ingest.connection import as_os_error
 from hubpulse.ingest.files import bundled_aliases_text
 from hubpulse.store.durable import fsync_dir
 from hubpulse.store.engines import is_spark, register_views
-from hubpulse.store.pins import claimed, pin, pinned, unpin
+from hubpulse.store.pins import claimed, pin, unpin
 
 DERIVED = "derived"
 META = "meta.json"
@@ -82,7 +80,8 @@ class StageSpec:
     under the build lock only when the stage is missing — returning a writer per table (each
     computed in its turn) and what ``meta.json`` records beside the key and build time.
     ``subject`` names what it is of ("snapshot 2026-01-01"), ``inputs`` what a changed key
-    means and ``label`` the stage in words, for the one line that says why a build happens."""
+    means and ``label`` the stage in words, for the one line that says why a build happens;
+    ``meta_types`` the fields of ``meta.json`` its readers use, with their types."""
 
     name: str
     key: str
@@ -91,6 +90,7 @@ class StageSpec:
     subject: str = ""
     inputs: str = "its inputs"
     label: str = ""
+    meta_types: tuple[tuple[str, type], ...] = ()  # what its readers take from meta.json
 
     @property
     def called(self) -> str:
@@ -113,22 +113,32 @@ def load_dir(root: Path, load_id: str) -> Path:
     return root / DERIVED / load_id
 
 
-def find_stage(
-    root: Path, load_id: str, stage: str, key: str, tables: Iterable[str]
-) -> Stage | None:
-    """The published ``stage`` with ``key`` for the load, or None; a directory that lacks one of
-    ``tables`` (written by a version of hubpulse that stored other tables) counts as missing."""
+def find_stage(root: Path, load_id: str, spec: StageSpec) -> Stage | None:
+    """The newest published build of ``spec`` (its name and key) for the load, or None; a build
+    that lacks one of its tables (written by a version of hubpulse that stored other tables)
+    or whose ``meta.json`` is not what a build writes counts as missing."""
     base = load_dir(root, load_id)
-    builds = sorted(base.glob(f"{stage}-{key}-*"), reverse=True) if base.is_dir() else []
+    builds = sorted(base.glob(f"{spec.name}-{spec.key}-*"), reverse=True) if base.is_dir() else []
     for directory in builds:  # the newest build first (build ids grow with time)
         try:
             meta = json.loads((directory / META).read_text())
         except (OSError, ValueError):
             continue
         found = Stage(directory, meta)
-        if isinstance(meta, dict) and all(found.path(t).is_file() for t in tables):
+        if _sound(meta, spec) and all(found.path(t).is_file() for t in spec.tables):
             return found
     return None
+
+
+def _sound(meta: Any, spec: StageSpec) -> bool:
+    """Whether ``meta`` is what a build of ``spec`` writes: an object naming the stage and its
+    key, with each of ``spec.meta_types`` of its type."""
+    return (
+        isinstance(meta, dict)
+        and meta.get("stage") == spec.name
+        and meta.get("key") == spec.key
+        and all(isinstance(meta.get(f), kind) for f, kind in spec.meta_types)
+    )
 
 
 def other_builds(root: Path, load_id: str, stage: str, key: str) -> list[Path]:
@@ -171,10 +181,10 @@ def ensure_stage(
     """The published stage of ``spec`` for the load and whether this call built it: found as
     published, or built under the build lock after looking again (a second process asking for
     the same stage waits, then finds it). ``rebuild`` builds it even when it is published."""
-    if not rebuild and (found := find_stage(root, load_id, spec.name, spec.key, spec.tables)):
+    if not rebuild and (found := find_stage(root, load_id, spec)):
         return found, False
     with build_lock(root, load_id):
-        if not rebuild and (found := find_stage(root, load_id, spec.name, spec.key, spec.tables)):
+        if not rebuild and (found := find_stage(root, load_id, spec)):
             return found, False
         _announce(root, load_id, spec, rebuild)
         began = time.perf_counter()
@@ -187,6 +197,13 @@ def _announce(root: Path, load_id: str, spec: StageSpec, rebuild: bool) -> None:
     of = f" of {spec.subject}" if spec.subject else ""
     if rebuild:
         log.info("rebuilding the %s%s (asked for)", spec.called, of)
+    elif list(load_dir(root, load_id).glob(f"{spec.name}-{spec.key}-*")):
+        log.warning(
+            "the stored %s%s is damaged (a table or meta.json is not what a build writes): "
+            "building it again",
+            spec.called,
+            of,
+        )
     elif other_builds(root, load_id, spec.name, spec.key):
         log.info(
             "%s changed since the %s%s was stored: rebuilding it", spec.inputs, spec.called, of
@@ -261,12 +278,17 @@ def publish_stage(
     final = base / f"{stage}-{key}-{time.time_ns():016x}"
     os.rename(staging, final)
     fsync_dir(base)
-    _prune(base, stage)
+    _prune(base, stage, final)
     return Stage(final, json.loads((final / META).read_text()))
 
 
-def _prune(base: Path, stage: str) -> None:
-    """Remove all but the ``KEEP`` newest builds of ``stage``, except those a reader pins."""
+def _prune(base: Path, stage: str, newest: Path) -> None:
+    """Remove the builds ``newest`` supersedes (older ones of its key: rebuilt, or damaged) and
+    all but the ``KEEP`` newest builds of ``stage``, except those a reader pins."""
+    key = newest.name.rsplit("-", 1)[0]
+    for old in base.glob(f"{key}-*"):
+        if old != newest:
+            remove_unpinned(old / META, old)
     builds = sorted(base.glob(f"{stage}-*"), key=_built_at, reverse=True)
     for old in builds[KEEP:]:
         remove_unpinned(old / META, old)
@@ -293,47 +315,6 @@ def remove_unpinned(pinned: Path, *directories: Path) -> bool:
                 continue
             shutil.rmtree(gone, ignore_errors=True)
     return True
-
-
-# A stored table named in an engine error: <root>/derived/<load_id>/<build>/<table>.parquet
-_STORED_FILE = re.compile(
-    r"(/[^\"'\s]*/" + DERIVED + r"/[^/\"'\s]+/[^/\"'\s.][^/\"'\s]*)/[^/\"'\s]+\.parquet"
-)
-
-
-def unreadable_builds(exc: BaseException) -> list[Path]:
-    """The stage builds an engine error may come from: the one whose stored table it names
-    (deleted while a question ran, unreadable), else those this process reads that prove
-    damaged when read in full (bytes damaged behind an intact footer fail as "Out of buffer",
-    naming no file); none for an error that is not about reading stored files."""
-    if as_os_error(exc) is not None or not isinstance(exc, Error) or out_of_memory(exc):
-        return []
-    found = _STORED_FILE.search(str(exc))
-    if found:
-        return [Path(found.group(1))]
-    builds = {
-        p.parent for p in pinned() if p.name == META and p.parent.parent.parent.name == DERIVED
-    }
-    return sorted(b for b in builds if _damaged(b))
-
-
-def _damaged(build: Path) -> bool:
-    """Whether a build's files fail to read in full."""
-    try:
-        json.loads((build / META).read_text())
-        for table in build.glob("*.parquet"):
-            pq.read_table(table)
-    except (OSError, ValueError, pa.ArrowException):
-        return True
-    return False
-
-
-def discard_build(build: Path) -> None:
-    """Take a damaged build out of view (the next question builds the stage again)."""
-    gone = build.with_name(f".tmp-damaged-{build.name}")
-    with contextlib.suppress(OSError):
-        os.rename(build, gone)
-        shutil.rmtree(gone, ignore_errors=True)
 
 
 def sweep(root: Path, live_loads: set[str]) -> None:

@@ -11,10 +11,13 @@ import ibis
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from hubpulse.errors import first_line
 from hubpulse.ingest.files import REJECT_SCHEMA
 from hubpulse.ingest.series import SERIES_LOAD_SCHEMA
+from hubpulse.store.derived import DERIVED
 from hubpulse.store.health import count_problem
 from hubpulse.store.loads import LOAD_SCHEMA
+from hubpulse.store.repair import build_problem
 from hubpulse.store.warehouse import (
     LOADS,
     REJECTS,
@@ -77,10 +80,43 @@ def check_warehouse(warehouse: Warehouse) -> WarehouseCheck:
         f"snapshots/{name}: not a snapshot (a link must be named date=YYYY-MM-DD); never read"
         for name in warehouse.strays()
     ]
+    problems += [
+        f"stored analysis {build.parent.name}/{build.name}: {problem} (the next question builds "
+        "it again)"
+        for build, problem in derived_problems(warehouse)
+    ]
+    problems += content_problems(warehouse)
     broken = warehouse.damaged_series()
     problems += [f"series {load_id}: {problem}" for load_id, problem in broken]
     series = len(broken) + list_series(warehouse).num_rows
     return WarehouseCheck(len(healthy) + len(damaged), series, problems)
+
+
+def derived_problems(warehouse: Warehouse) -> list[tuple[Path, str]]:
+    """Every published build of the readable snapshots' derived tables that is damaged."""
+    found = []
+    for link in warehouse.partitions():
+        base = warehouse.root / DERIVED / link.resolve().name
+        for build in sorted(base.glob("[!.]*-*")) if base.is_dir() else []:
+            problem = build_problem(build)
+            if problem is not None:
+                found.append((build, problem))
+    return found
+
+
+def content_problems(warehouse: Warehouse) -> list[str]:
+    """Tables of the readable snapshots and series loads whose pages fail to read in full
+    (their footers read, so nothing else finds them)."""
+    files = [(f"snapshot {p.name[5:]}", p.resolve()) for p in warehouse.partitions()]
+    files += [(f"series {d.name}", d) for d in warehouse.survey.series_dirs()]
+    found = []
+    for what, directory in files:
+        for table in sorted(directory.glob("*.parquet")):
+            try:
+                pq.read_table(table)
+            except (OSError, pa.ArrowException) as exc:
+                found.append(f"{what}: {table.name} cannot be read ({first_line(exc)})")
+    return found
 
 
 FULL_HUB_MODELS = 500_000

@@ -161,12 +161,18 @@ def _stored(
 
     of = f"snapshot {day}"
     specs = (
-        StageSpec("lineage", keys["lineage"], LINEAGE_TABLES, build_lineage, of, LINEAGE_INPUTS),
+        StageSpec(
+            "lineage",
+            keys["lineage"],
+            LINEAGE_TABLES,
+            build_lineage,
+            of,
+            LINEAGE_INPUTS,
+            meta_types=(("rounds", int),),
+        ),
         StageSpec("families", keys["families"], FAMILY_TABLES, build_families, of, FAMILY_INPUTS),
     )
-    whole = not rebuild and all(
-        find_stage(store.root, load_id, s.name, s.key, s.tables) for s in specs
-    )
+    whole = not rebuild and all(find_stage(store.root, load_id, s) for s in specs)
     with contextlib.nullcontext() if whole else build_lock(store.root, load_id):
         lineage, graph_tables, lineage_built = load_stage(
             store.root, load_id, store.reader, specs[0], rebuild=rebuild
@@ -316,7 +322,7 @@ def analyse(
             "stage": name,
             "status": "built" if built else "stored",
             "key": stage.meta["key"],
-            "built_at": stage.meta["built_at"],
+            "built_at": stage.meta.get("built_at"),
             "rows": stage_rows(stage, tables),
             "path": str(stage.directory),
         }
