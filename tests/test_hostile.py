@@ -167,6 +167,11 @@ ABSURD = [
     (["top"], {"HUBPULSE_MIN_COVERAGE": "nan"}, "HUBPULSE_MIN_COVERAGE='nan'"),
     (["top"], {"HUBPULSE_SPIKE_FACTOR": "0.5"}, "HUBPULSE_SPIKE_FACTOR='0.5'"),
     (["top"], {"HUBPULSE_SPARK_CONF": "{not json"}, "HUBPULSE_SPARK_CONF: not valid JSON"),
+    (
+        ["top", "--by", "author"],
+        {"HUBPULSE_DUCKDB_MEMORY_LIMIT": "1MB", "HUBPULSE_DUCKDB_THREADS": "1"},
+        "DuckDB ran out of memory under its limit",
+    ),
 ]
 
 

@@ -313,3 +313,22 @@ def test_the_token_is_sent_but_never_shown_or_stored(fake: FakeHub, tmp_path: Pa
     for path in root.rglob("*"):
         if path.is_file():
             assert token.encode() not in path.read_bytes(), path
+
+
+@pytest.mark.parametrize(
+    "commits",
+    [
+        [{"foo": 1}],
+        {"not": "a list"},
+        [{"id": "c" * 40, "title": None, "date": "2026-05-20T00:00:00Z", "authors": []}],
+        [{"id": "c" * 40, "title": "models", "date": "yesterday", "authors": []}],
+        ["just a string"],
+    ],
+    ids=["no keys", "an object", "no title", "no date", "strings"],
+)
+def test_pull_hub_stats_against_an_unexpected_commit_list_is_one_error(
+    commits: Any, fake: FakeHub, tmp_path: Path
+) -> None:
+    fake.datasets[HUB_STATS_REPO] = {"commits": commits, "files": {}}
+    with pytest.raises(HubError, match="the commit list of cfahlgren1/hub-stats is not what"):
+        pull_hub_stats(open_warehouse(tmp_path / "wh"), Hub(fake.url, FAST))

@@ -3,6 +3,7 @@ waits past its cap, and never shows or sends the token where it should not."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import socket
 import threading
@@ -16,6 +17,8 @@ import pytest
 
 from hubpulse.ingest.crawl import CrawlScope, crawl_models, start_crawl
 from hubpulse.ingest.hub import Hub, HubError, Politeness
+from hubpulse.store.queries import list_rejects
+from hubpulse.store.warehouse import Warehouse
 
 TOKEN = "hf_" + "Ab3" * 12
 QUICK = Politeness(base_wait=0.01, max_wait=0.05, retries=1, timeout=0.5)
@@ -115,3 +118,47 @@ def test_the_token_is_never_printed_nor_sent_to_another_origin(
         with stub(elsewhere_next) as (base, _), pytest.raises(HubError, match="is not on"):
             crawl(base, tmp_path / "b")
     assert visits == []  # the other origin was never asked, so never given the token
+
+
+def test_a_hub_error_body_is_one_line_without_escapes(tmp_path: Path) -> None:
+    body = {"error": "bad\nthing \x1b[31mred\x1b[0m\r\n  happened\x07"}
+
+    def shouting(handler: BaseHTTPRequestHandler, base: str) -> None:
+        reply(handler, 400, body, X_Error_Code="Odd\x1b[1m")
+
+    with stub(shouting) as (base, _), pytest.raises(HubError) as caught:
+        crawl(base, tmp_path)
+    said = str(caught.value)
+    assert "\n" not in said and "\x1b" not in said and "\x07" not in said, said
+    assert "bad thing red happened" in said
+
+
+def test_a_token_echoed_inside_records_is_never_stored(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HF_TOKEN", TOKEN)
+
+    def echoing(handler: BaseHTTPRequestHandler, base: str) -> None:
+        seen = handler.headers.get("Authorization")
+        reply(
+            handler,
+            200,
+            [
+                {"_id": "1", "id": "org/echo", "downloads": 1, "cardData": {"note": seen}},
+                {"id": f"org/{TOKEN}", "downloads": "not a number"},
+            ],
+        )
+
+    state_dir = start_crawl(tmp_path, CrawlScope(authors=["org"]))
+    with stub(echoing) as (base, _):
+        result = crawl_models(Hub(base, QUICK), state_dir)
+    stored = [p for p in tmp_path.rglob("*") if p.is_file()]
+    assert result.path in stored
+    for file in stored:
+        assert TOKEN not in file.read_text(errors="replace"), file
+    warehouse = Warehouse(tmp_path / "wh")
+    warehouse.ingest(result.path, dt.date(2026, 1, 1))
+    rejects = list_rejects(warehouse).to_pylist()
+    assert rejects and all(TOKEN not in str(r) for r in rejects)
+    for table in (tmp_path / "wh").rglob("*.parquet"):
+        assert TOKEN.encode() not in table.read_bytes(), table

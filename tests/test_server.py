@@ -21,6 +21,7 @@ from test_report import cli_json, same
 
 from hubpulse.analysis.snapshot.lineage import describe_lineage
 from hubpulse.analysis.snapshot.snapshot import Analysis
+from hubpulse.analysis.snapshot.stored import analyse
 from hubpulse.settings import load_settings
 from hubpulse.store.warehouse import open_warehouse
 from hubpulse.web.app import create_app
@@ -288,3 +289,27 @@ def test_the_dashboard_follows_the_warehouse(tmp_path: Path) -> None:
 def test_the_api_shows_no_server_paths(client: TestClient) -> None:
     rows = get(client, "/api/snapshots")
     assert rows and all("/" not in str(r["file"]) for r in rows), rows
+
+
+def test_the_dashboard_follows_a_rebuilt_analysis_and_outlives_pruning(tmp_path: Path) -> None:
+    """A rebuild (or builds under other registries that prune the one it reads) never turns the
+    running dashboard's answers into 500s; a rebuild is noticed and read."""
+    root = tmp_path / "wh"
+    open_warehouse(root).ingest(HUB_STATS)
+    settings = load_settings(warehouse=root)
+    client = TestClient(create_app(settings))
+    before = get(client, "/api/top?by=family&limit=3")
+    built = get(client, "/api/models/Qwen/Qwen2.5-7B-Instruct")
+    robust = get(client, "/api/top?by=family&limit=3&count=robust")
+    for i in range(4):  # other registries: their builds would prune the dashboard's
+        extra = tmp_path / f"extra{i}.toml"
+        extra.write_text(
+            f'[[family]]\nname = "X{i}"\nvendor = "X{i}"\ncountry = "US"\norgs = ["x{i}"]\n'
+        )
+        analyse(settings.model_copy(update={"families_file": extra}))
+    assert get(client, "/api/top?by=family&limit=3")["rows"] == before["rows"]
+    old = open_warehouse(root).version()
+    analyse(settings, rebuild=True)
+    assert open_warehouse(root).version() != old  # what the dashboard compares
+    assert get(client, "/api/top?by=family&limit=3")["rows"] == before["rows"]
+    assert get(client, "/api/models/Qwen/Qwen2.5-7B-Instruct") == built

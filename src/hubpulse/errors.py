@@ -20,6 +20,17 @@ def redact(text: str) -> str:
     return _SECRET.sub(lambda m: (m.group(1) or "hf_") + "***", text)
 
 
+# ANSI escape sequences and other control characters a server's error body may carry.
+_CONTROL = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b[@-_]|[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def one_line(text: str, limit: int = 600) -> str:
+    """``text`` as one line for a terminal: escape sequences and control characters dropped,
+    line breaks and runs of spaces made one space, at most ``limit`` characters."""
+    flat = " ".join(_CONTROL.sub(" ", text).split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
 def first_line(exc: BaseException) -> str:
     """The first line of an exception's message (its type when it has none), for one-line
     errors that quote a library's reason."""

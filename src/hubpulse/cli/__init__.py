@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from hubpulse.cli.options import app
-from hubpulse.errors import HubpulseError, redact
+from hubpulse.errors import HubpulseError, one_line, redact
 from hubpulse.ingest.connection import engine_failure
 from hubpulse.store.repair import run_repairing
 
@@ -28,7 +28,9 @@ from hubpulse.cli import snapshots, history, audit, hub, report, synth  # noqa: 
 def _show_warning(message: Warning | str, *args: object, **kwargs: object) -> None:
     """A warning is one line on stderr, like an error."""
     Console(stderr=True).print(
-        f"[bold yellow]warning:[/] {escape(str(message))}", highlight=False, soft_wrap=True
+        f"[bold yellow]warning:[/] {escape(one_line(str(message)))}",
+        highlight=False,
+        soft_wrap=True,
     )
 
 
@@ -37,7 +39,7 @@ class _Notes(logging.Handler):
     line each on stderr, so that stdout stays the answer."""
 
     def emit(self, record: logging.LogRecord) -> None:
-        text = escape(record.getMessage())
+        text = escape(one_line(record.getMessage()))
         warn = record.levelno >= logging.WARNING
         line = f"[bold yellow]warning:[/] {text}" if warn else f"[dim]note: {text}[/]"
         Console(stderr=True).print(line, highlight=False, soft_wrap=True)
@@ -72,6 +74,8 @@ def _run() -> None:
 
 def _fail(message: str) -> None:
     Console(stderr=True).print(
-        f"[bold red]error:[/] {escape(redact(message))}", highlight=False, soft_wrap=True
+        f"[bold red]error:[/] {escape(one_line(redact(message)))}",
+        highlight=False,
+        soft_wrap=True,
     )
     sys.exit(1)

@@ -72,10 +72,11 @@ def out_of_memory(exc: BaseException) -> bool:
 def engine_failure(exc: BaseException) -> str | None:
     """One line for a DuckDB failure that reached the command line (None: not DuckDB's)."""
     if out_of_memory(exc):
+        said = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         return (
-            "DuckDB ran out of memory under its limit (HUBPULSE_DUCKDB_MEMORY_LIMIT): raise it "
-            "(e.g. HUBPULSE_DUCKDB_MEMORY_LIMIT=4GB), or give it fewer threads "
-            "(HUBPULSE_DUCKDB_THREADS=1), which needs less memory at once"
+            f"DuckDB ran out of memory under its limit ({said}): raise "
+            "HUBPULSE_DUCKDB_MEMORY_LIMIT (e.g. 4GB), or give it fewer threads "
+            "(HUBPULSE_DUCKDB_THREADS=1), which need less memory at once"
         )
     found = as_os_error(exc)
     if found is not None:

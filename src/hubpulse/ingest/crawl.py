@@ -27,6 +27,7 @@ from typing import Any
 import httpx2
 from pydantic import BaseModel, ConfigDict, Field
 
+from hubpulse.errors import redact
 from hubpulse.ingest.hub import Hub, HubError, retry_events, safe_url
 from hubpulse.registry import Registry
 
@@ -289,9 +290,11 @@ def _save_state(state_dir: Path, state: dict[str, Any]) -> None:
 
 
 def _write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` in one step, token-shaped values redacted (a Hub that echoes the request's
+    Authorization header inside records must not get the token stored)."""
     temp = path.with_name(f".{path.name}.tmp")
     with temp.open("w", encoding="utf-8") as handle:
-        handle.write(text)
+        handle.write(redact(text))
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(temp, path)

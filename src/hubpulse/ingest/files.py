@@ -56,7 +56,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from hubpulse.errors import SnapshotFormatError, first_line
+from hubpulse.errors import SnapshotFormatError, first_line, redact
 from hubpulse.ingest.connection import Limits, connect
 from hubpulse.ingest.hubstats import read_hub_stats, row_records
 from hubpulse.ingest.records import Reject, Unparsed, normalise_record, text_value
@@ -341,9 +341,9 @@ def _reject_row(path: Path, number: int, record: Any, reject: Reject) -> dict[st
         model_id = None
     else:
         try:
-            raw = json.dumps(record, default=str, ensure_ascii=False)
+            raw = redact(json.dumps(record, default=str, ensure_ascii=False))
         except (RecursionError, ValueError):
-            raw = repr(record)[:1000]
+            raw = redact(repr(record)[:1000])
         model_id = (
             text_value(record.get("id") or record.get("modelId"))
             if isinstance(record, dict)

@@ -28,7 +28,7 @@ from huggingface_hub import HfApi, constants, hf_hub_download
 from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError
 from huggingface_hub.utils import build_hf_headers, get_token, hf_raise_for_status, http_backoff
 
-from hubpulse.errors import HubpulseError, first_line
+from hubpulse.errors import HubpulseError, first_line, one_line
 
 HUB_STATS = "cfahlgren1/hub-stats"
 
@@ -177,14 +177,19 @@ def hub_stats_revisions(
     the newest commit of every day since a date (oldest first)."""
     try:
         commits = hub.api.list_repo_commits(HUB_STATS, repo_type="dataset")
+        daily: dict[dt.date, Revision] = {}
+        for commit in commits:  # newest first
+            if "models" not in commit.title:  # e.g. "Upload models.parquet with huggingface_hub"
+                continue
+            day = commit.created_at.astimezone(dt.UTC).date()
+            daily.setdefault(day, Revision(str(commit.commit_id), day))
     except (RepositoryNotFoundError, HfHubHTTPError) as exc:
         raise _dataset_gone(hub, HUB_STATS, exc) from None
-    daily: dict[dt.date, Revision] = {}
-    for commit in commits:  # newest first
-        if "models" not in commit.title:  # e.g. "Upload models.parquet with huggingface_hub"
-            continue
-        day = commit.created_at.astimezone(dt.UTC).date()
-        daily.setdefault(day, Revision(commit.commit_id, day))
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:  # a body of another shape
+        raise HubError(
+            f"{hub.endpoint}: the commit list of {HUB_STATS} is not what the Hub sends "
+            f"({type(exc).__name__}: {one_line(str(exc), 120)})"
+        ) from None
     if revision:
         found = [r for r in daily.values() if r.sha.startswith(revision)]
         if not found:
@@ -242,8 +247,8 @@ def _describe(exc: HfHubHTTPError) -> str:
     response = exc.response
     status = response.status_code if response is not None else "?"
     code = response.headers.get("X-Error-Code") if response is not None else None
-    message = getattr(exc, "server_message", None) or first_line(exc)
-    return f"HTTP {status} {message}" + (f" ({code})" if code else "")
+    message = one_line(getattr(exc, "server_message", None) or first_line(exc), 300)
+    return f"HTTP {status} {message}" + (f" ({one_line(code, 80)})" if code else "")
 
 
 def safe_url(url: str) -> str:

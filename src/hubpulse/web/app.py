@@ -16,7 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from hubpulse._version import __version__
-from hubpulse.errors import HubpulseError
+from hubpulse.errors import HubpulseError, one_line
 from hubpulse.present.render import environment
 from hubpulse.present.tables import MODE_NOTE
 from hubpulse.settings import Settings
@@ -68,6 +68,7 @@ async def _invalid(request: Request, exc: RequestValidationError) -> Response:
 
 
 def _problem(request: Request, status: int, message: str) -> Response:
+    message = one_line(message)
     if request.url.path.startswith("/api"):
         return JSONResponse({"detail": message}, status_code=status)
     html = request.app.state.pages.get_template("error.html").render(status=status, message=message)
