@@ -307,9 +307,11 @@ def test_the_dashboard_follows_a_rebuilt_analysis_and_outlives_pruning(tmp_path:
             f'[[family]]\nname = "X{i}"\nvendor = "X{i}"\ncountry = "US"\norgs = ["x{i}"]\n'
         )
         analyse(settings.model_copy(update={"families_file": extra}))
-    assert get(client, "/api/top?by=family&limit=3")["rows"] == before["rows"]
+    # not asked before (nothing remembered): read from the stored tables now
+    assert get(client, "/api/top?by=family&limit=4")["rows"][:3] == before["rows"]
+    assert get(client, "/api/top?by=family&limit=4&count=robust")["rows"][:3] == robust["rows"]
     old = open_warehouse(root).version()
     analyse(settings, rebuild=True)
     assert open_warehouse(root).version() != old  # what the dashboard compares
-    assert get(client, "/api/top?by=family&limit=3")["rows"] == before["rows"]
+    assert get(client, "/api/top?by=family&limit=5")["rows"][:3] == before["rows"]
     assert get(client, "/api/models/Qwen/Qwen2.5-7B-Instruct") == built
