@@ -19,7 +19,7 @@ from conftest import FORECAST
 from hubpulse.analysis.history.estimator import estimate_monthly_downloads, month_table
 from hubpulse.analysis.history.evidence import read_evidence
 from hubpulse.errors import SeriesFormatError
-from hubpulse.ingest.series import DailyColumns, read_forecast_series
+from hubpulse.ingest.series import DailyColumns, SeriesData, read_forecast_series
 from hubpulse.store.queries import list_series, list_series_rejects
 from hubpulse.store.warehouse import Warehouse
 
@@ -51,17 +51,25 @@ def test_forecast_values_become_daily_30_day_counts() -> None:
     assert created["meta-llama/Llama-3.1-8B-Instruct"] == dt.datetime(2024, 7, 18, 8, 56)
 
 
-def test_forecast_defects_are_kept_aside_with_file_row_and_column(tmp_path: Path) -> None:
+def _forecast(tmp_path: Path, *lines: str) -> SeriesData:
+    """A forecast CSV of 2025-01-01 … 03 with ``lines`` (model and values; a full line gets its
+    created_at), read."""
     path = tmp_path / "Org.csv"
-    path.write_text(
-        "model,2025-01-01 00:00:00,2025-01-02 00:00:00,2025-01-03 00:00:00,created_at\n"
-        "org/good,0.0,10.0,25.0,2024-12-01 00:00:00+00:00\n"
-        "org/shrinks,5.0,20.0,12.0,2024-12-01 00:00:00+00:00\n"
-        "org/text,5.0,abc,30.0,2024-12-01 00:00:00+00:00\n"
-        "no-slash,1.0,2.0,3.0,2024-12-01 00:00:00+00:00\n"
-        "org/short,1.0\n"
+    days = ",".join(f"2025-01-0{d} 00:00:00" for d in (1, 2, 3))
+    body = [f"{line},2024-12-01 00:00:00+00:00" if line.count(",") == 3 else line for line in lines]
+    path.write_text("\n".join([f"model,{days},created_at", *body]) + "\n")
+    return read_forecast_series(path)
+
+
+def test_forecast_defects_are_kept_aside_with_file_row_and_column(tmp_path: Path) -> None:
+    data = _forecast(
+        tmp_path,
+        "org/good,0.0,10.0,25.0",
+        "org/shrinks,5.0,20.0,12.0",
+        "org/text,5.0,abc,30.0",
+        "no-slash,1.0,2.0,3.0",
+        "org/short,1.0",
     )
-    data = read_forecast_series(path)
     rows = {(r["model_id"], r["day"].day): r["value"] for r in rows_of(data.rows)}
     assert rows == {("org/good", 2): 10, ("org/good", 3): 15, ("org/shrinks", 2): 15}
     rejects = {(r["row"], r["field"], r["reason"]) for r in rows_of(data.rejects)}
@@ -239,16 +247,14 @@ def test_cumulative_segments_feed_the_estimator(warehouse: Warehouse, tmp_path: 
 
 
 def test_forecast_values_that_cannot_be_a_running_sum_are_rejects(tmp_path: Path) -> None:
-    path = tmp_path / "Org.csv"
-    path.write_text(
-        "model,2025-01-01 00:00:00,2025-01-02 00:00:00,2025-01-03 00:00:00,created_at\n"
-        "org/neg,100,-50,200,2024-12-01 00:00:00+00:00\n"
-        "org/twice,0,10,25,2024-12-01 00:00:00+00:00\n"
-        "org/twice,0,99,300,2024-12-01 00:00:00+00:00\n"
-        "org/huge,1,4.6e18,4.6e18,2024-12-01 00:00:00+00:00\n"
-        "org/leap,1,2000000000002,2000000000003,2024-12-01 00:00:00+00:00\n"
+    data = _forecast(
+        tmp_path,
+        "org/neg,100,-50,200",
+        "org/twice,0,10,25",
+        "org/twice,0,99,300",
+        "org/huge,1,4.6e18,4.6e18",
+        "org/leap,1,2000000000002,2000000000003",
     )
-    data = read_forecast_series(path)
     rows = {(r["model_id"], r["day"].day): r["value"] for r in rows_of(data.rows)}
     # hand-counted: the rejected cell leaves no difference for itself or the next day
     assert rows == {("org/twice", 2): 10, ("org/twice", 3): 15}

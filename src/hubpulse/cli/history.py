@@ -91,7 +91,7 @@ def series(
         typer.Option(
             "--remove",
             metavar="LOAD",
-            help="Remove series load LOAD (its load_id in the list) and what was derived from it.",
+            help="Remove series load LOAD (its load_id in the list; a damaged one too).",
         ),
     ] = None,
     warehouse: WarehouseOpt = None,

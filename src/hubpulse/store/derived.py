@@ -41,9 +41,8 @@ import ibis.expr.types as ir
 import pyarrow.parquet as pq
 
 from hubpulse.errors import DerivedDamagedError, first_line
-from hubpulse.ingest.connection import as_os_error
 from hubpulse.ingest.files import bundled_aliases_text
-from hubpulse.store.durable import fsync_dir
+from hubpulse.store.durable import fsync_dir, staged
 from hubpulse.store.engines import is_spark, register_views
 from hubpulse.store.pins import claimed, pin, unpin
 
@@ -260,20 +259,12 @@ def publish_stage(
     (the caller holds ``build_lock``); ``meta.json`` records the seconds since ``began``
     (``time.perf_counter``)."""
     base = load_dir(root, load_id)
-    staging = base / f".tmp-{stage}-{uuid.uuid4().hex[:8]}"
-    staging.mkdir(parents=True)
-    try:
+    with staged(base / f".tmp-{stage}-{uuid.uuid4().hex[:8]}") as staging:
         for name, write in tables.items():
             write(staging / f"{name}.parquet")
         meta = {**meta, "key": key, "seconds": round(time.perf_counter() - began, 3)}
         (staging / META).write_text(json.dumps(meta, indent=1, default=str))
         fsync_dir(staging)
-    except BaseException as exc:  # nothing half written stays: not even in .tmp
-        shutil.rmtree(staging, ignore_errors=True)
-        failed = as_os_error(exc)
-        if failed is not None and failed is not exc:  # the engine's "No space left on device"
-            raise failed from exc
-        raise
     # a build of its own: a forced rebuild never touches the build a reader may be reading
     final = base / f"{stage}-{key}-{time.time_ns():016x}"
     os.rename(staging, final)

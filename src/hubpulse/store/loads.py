@@ -18,10 +18,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from hubpulse._version import __version__
-from hubpulse.ingest.connection import Connection, as_os_error
+from hubpulse.ingest.connection import Connection
 from hubpulse.ingest.files import Snapshot
 from hubpulse.ingest.series import SERIES_LOAD_SCHEMA, SERIES_MONTHS_SCHEMA, SeriesData
-from hubpulse.store.durable import fsync_dir, write_parquet
+from hubpulse.store.durable import fsync_dir, staged, write_parquet
 
 LOAD_SCHEMA = pa.schema(
     [
@@ -99,20 +99,12 @@ def publish_series(
     load_id = uuid.uuid4().hex[:12]
     for stale in base.glob(".tmp-*"):  # left by a killed import or removal
         shutil.rmtree(stale, ignore_errors=True)
-    staging = base / f".tmp-{load_id}"
-    staging.mkdir(parents=True)
-    try:
+    with staged(base / f".tmp-{load_id}") as staging:
         write_series(con, data, load_id, staging, schemas)
         row = series_load_row(con.con, data, load_id, staging)
         table = pa.Table.from_pylist([row], SERIES_LOAD_SCHEMA)
         write_parquet(staging / "series_loads.parquet", table)
         fsync_dir(staging)
-    except BaseException as exc:  # nothing half written stays: not even in .tmp
-        shutil.rmtree(staging, ignore_errors=True)
-        failed = as_os_error(exc)
-        if failed is not None and failed is not exc:  # the engine's "No space left on device"
-            raise failed from exc
-        raise
     os.rename(staging, base / load_id)
     fsync_dir(base)
     return row
