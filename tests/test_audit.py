@@ -430,9 +430,11 @@ def test_thresholds_are_checked_for_type_and_range() -> None:
         "dormant-min=9223372036854775808": "positive number up to",
         "ci=-inf": "positive number up to",
         "ci=0": "positive number up to",
+        "flood=1": "a flood is at least 2 derivatives",
     }
     for given, words in refused.items():
         with pytest.raises(ThresholdError, match=words):
             Thresholds.parse([given])
     kept = Thresholds.parse(["flood=3", "ci=0.5", "dormant-min=1e15"])
+    assert Thresholds.parse(["flood=2"]).flood == 2
     assert (kept.flood, kept.ci, kept.dormant_min) == (3, 0.5, 10**15)

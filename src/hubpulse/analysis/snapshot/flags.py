@@ -90,6 +90,10 @@ class Thresholds:
                     f"--threshold {item!r}: use NAME=VALUE with NAME one of {', '.join(names)}"
                 )
             values[found.name] = _threshold(item, value, integer=found.type in ("int", int))
+            if found.name == "flood" and values["flood"] < 2:  # a model is a flood of one
+                raise ThresholdError(
+                    f"--threshold {item!r}: a flood is at least 2 derivatives (1 flags every model)"
+                )
         return cls(**values)
 
     def describe(self) -> str:
