@@ -168,7 +168,7 @@ def _question(root: Path, variant: Path | None, *args: str) -> subprocess.Comple
 def test_many_processes_asking_with_many_registries_never_crash(tmp_path: Path) -> None:
     root = _warehouse(tmp_path)
     variants = _variants(tmp_path, KEEP + 2)
-    asks = [variants[i % len(variants)] for i in range(16)]
+    asks = [variants[i % len(variants)] for i in range(2 * len(variants))]
     with ThreadPoolExecutor(8) as pool:
         runs = list(pool.map(lambda v: _question(root, v, "top", "--by", "family"), asks))
     failed = [r.stderr for r in runs if r.returncode != 0]
