@@ -48,6 +48,7 @@ from hubpulse.store.pins import claimed, pin, unpin
 
 DERIVED = "derived"
 META = "meta.json"
+WAREHOUSE = "warehouse"  # derived/warehouse/: stages of the whole warehouse (its history)
 KEEP = 3
 log = logging.getLogger("hubpulse")
 ROW_GROUP = 65_536  # small row groups: a lookup by a sorted key reads one or two of them

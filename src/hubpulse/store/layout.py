@@ -38,12 +38,13 @@ def version(root: Path) -> tuple[str, ...]:
     series = root / "series"
     names = sorted(d.name for d in series.iterdir()) if series.is_dir() else []
     links = [(p.name, Path(os.readlink(p)).name) for p in published(root)]
+    links.append(("", "warehouse"))  # the warehouse's own stages (its history)
     builds = [
         f"{load}/{b.name}"
         for _, load in links
         for b in sorted((root / "derived" / load).glob("[!.]*"))
     ]
-    return (*(f"{name}>{load}" for name, load in links), *names, *builds)
+    return (*(f"{name}>{load}" for name, load in links if name), *names, *builds)
 
 
 def _dated(link: Path) -> bool:

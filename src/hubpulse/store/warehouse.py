@@ -76,7 +76,7 @@ from hubpulse.ingest.series import (
 )
 from hubpulse.settings import Settings
 from hubpulse.store.catalog import write_catalog
-from hubpulse.store.derived import DERIVED, remove_unpinned, sweep_leftovers
+from hubpulse.store.derived import DERIVED, WAREHOUSE, remove_unpinned, sweep_leftovers
 from hubpulse.store.derived import sweep as sweep_derived
 from hubpulse.store.durable import fsync_dir
 from hubpulse.store.engines import connect_duckdb, connect_spark, duckdb_limits, register_views
@@ -359,6 +359,7 @@ class Warehouse:
                 derived = self.root / DERIVED / load_dir.name
                 remove_unpinned(load_dir / f"{LOADS}.parquet", load_dir, derived)
         kept = {d.name for d in loads.iterdir()} if loads.is_dir() else set()
+        kept.add(WAREHOUSE)  # the warehouse's own stages are keyed by its loads, not swept
         sweep_derived(self.root, kept)
         for stale in (self.root / SERIES).glob(".tmp-*"):
             shutil.rmtree(stale, ignore_errors=True)

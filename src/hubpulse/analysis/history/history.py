@@ -29,6 +29,7 @@ from hubpulse.analysis.history.monthly import (
     newest_counts,
     with_jumps,
 )
+from hubpulse.analysis.history.stored import NO_HISTORY, StoredHistory, stored_history
 from hubpulse.analysis.snapshot.families import assign_publishers
 from hubpulse.analysis.snapshot.selection import Selection
 from hubpulse.analysis.snapshot.snapshot import Analysis
@@ -113,7 +114,8 @@ def prepare_history(
     checks: Checks | None = None,
 ) -> History:
     """Estimate every model-month from ``first`` to ``last`` (default: the months the evidence
-    spans) and attribute the models; ``analysis`` supplies the lineage graph."""
+    spans) and attribute the models; ``analysis`` supplies the lineage graph. (Questions read
+    the stored estimates instead: ``history_of_stored``; this computes them from scratch.)"""
     for given in (first, last):
         if given is not None:
             parse_month(given)  # a month is refused before it is compared with the evidence
@@ -121,15 +123,8 @@ def prepare_history(
         evidence = replace(evidence, daily=evidence.daily.cache())
     span = evidence_months(evidence)
     if span is None:
-        raise HistoryError(
-            "no download history in the warehouse: run `hubpulse import-series PATH` "
-            "or ingest snapshots first"
-        )
-    first, last = first or span[0], min(last or span[1], span[1])
-    if first > span[1]:
-        raise HistoryError(
-            f"no download evidence in or after {first}: the newest observation is in {span[1]}"
-        )
+        raise HistoryError(NO_HISTORY)
+    first, last = _range(span, first, last)
     checks = checks or Checks()
     # the month before the range too, so a jump in its first month can be flagged (none is
     # needed before the first month with evidence: nothing was observed there)
@@ -139,10 +134,55 @@ def prepare_history(
         evidence, months, max_gap_days=max_gap_days, deconvolve=deconvolve
     )
     estimates = with_jumps(estimates, checks.spike_factor)
+    basis = newest_counts(evidence).cache()
+    return _history(estimates, basis, registry, mode, analysis, first, last, checks)
+
+
+def history_of_stored(
+    stored: StoredHistory,
+    registry: Registry,
+    *,
+    mode: Mode,
+    analysis: Analysis | None,
+    first: str | None = None,
+    last: str | None = None,
+    checks: Checks | None = None,
+) -> History:
+    """The months ``first`` to ``last`` of the stored estimates, the models attributed under
+    ``mode``: what every history question reads (nothing is estimated here)."""
+    for given in (first, last):
+        if given is not None:
+            parse_month(given)
+    first, last = _range(stored.span, first, last)
+    estimates = stored.estimates
+    estimates = estimates.filter((estimates.month >= first) & (estimates.month <= last))
+    return _history(estimates, stored.basis, registry, mode, analysis, first, last, checks)
+
+
+def _range(span: tuple[str, str], first: str | None, last: str | None) -> tuple[str, str]:
+    """The asked months clipped to the evidence; a clear error when none of them has any."""
+    first, last = first or span[0], min(last or span[1], span[1])
+    if first > span[1]:
+        raise HistoryError(
+            f"no download evidence in or after {first}: the newest observation is in {span[1]}"
+        )
+    return first, last
+
+
+def _history(
+    estimates: ir.Table,
+    basis: ir.Table,
+    registry: Registry,
+    mode: Mode,
+    analysis: Analysis | None,
+    first: str,
+    last: str,
+    checks: Checks | None,
+) -> History:
     estimates = estimates.filter(estimates.month >= first).cache()
     shares = attribute_history(estimates.select("model_id"), registry, mode, analysis).cache()
     date = analysis.snapshot_date if analysis is not None and mode == "lineage" else None
-    basis = newest_counts(evidence).cache()
+    checks = checks or Checks()
     return History(estimates, shares, registry, mode, first, last, date, basis, checks)
 
 
@@ -186,15 +226,13 @@ def load_history(
         and (analysis is None or analysis.snapshot_date != dates[-1])
     ):
         analysis = load_analysis(settings, None, store)
-    history = prepare_history(
-        read_evidence(store),
+    history = history_of_stored(
+        stored_history(store, settings),
         load_registry(settings.families_file),
         mode=settings.mode,
         analysis=analysis if settings.mode == "lineage" and dates else None,
         first=first,
         last=last,
-        max_gap_days=settings.max_gap_days,
-        deconvolve=settings.deconvolve,
         checks=Checks.from_settings(settings),
     )
     return history.restricted(selection, analysis if dates else None)
