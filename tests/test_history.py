@@ -259,12 +259,12 @@ def test_bounds_shrink_to_zero_with_daily_data(
         assert row["lower"] == row["upper"] == row["estimate"] == truth_of(truth, row)
 
 
-def _shares_of(order_seed: int) -> dict[str, float]:
+def _shares_of(order_seed: int) -> tuple[dict[str, float], list[float]]:
     """Family shares of one month of 200 model estimates spanning nine orders of magnitude,
     the rows given to the engine in the order of ``order_seed``."""
     import random
 
-    from hubpulse.analysis.history.monthly import monthly_downloads
+    from hubpulse.analysis.history.monthly import month_drivers, monthly_downloads
     from hubpulse.registry import load_registry
 
     registry = load_registry()
@@ -288,16 +288,17 @@ def _shares_of(order_seed: int) -> dict[str, float]:
             )
             shares.append({"model_id": f"org{i}/m{j}", "family": family, "weight": 1.0})
     random.Random(order_seed).shuffle(rows)
-    table = monthly_downloads(
-        ibis.memtable(pa.Table.from_pylist(rows)),
-        ibis.memtable(pa.Table.from_pylist(shares)),
-        registry,
-    )
-    return {r["family"]: r["share"] for r in table.to_pyarrow().to_pylist()}
+    estimates = ibis.memtable(pa.Table.from_pylist(rows))
+    owners = ibis.memtable(pa.Table.from_pylist([{**r, "family": "Qwen"} for r in shares]))
+    table = monthly_downloads(estimates, ibis.memtable(pa.Table.from_pylist(shares)), registry)
+    drivers = month_drivers(estimates, owners, registry, "family", "Qwen", "2025-01")
+    found = {r["family"]: r["share"] for r in table.to_pyarrow().to_pylist()}
+    return found, sorted(drivers.to_pyarrow().column("group_share").to_pylist())
 
 
 def test_shares_are_the_same_whatever_order_the_engine_sums_in() -> None:
     first = _shares_of(0)
-    assert len(first) == 40 and abs(sum(first.values()) - 1) < 1e-12
+    assert len(first[0]) == 40 and abs(sum(first[0].values()) - 1) < 1e-12
+    assert len(first[1]) == 200 and abs(sum(first[1]) - 1) < 1e-12
     for seed in range(1, 8):
         assert _shares_of(seed) == first, seed

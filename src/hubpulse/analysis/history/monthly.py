@@ -259,7 +259,9 @@ def month_drivers(
     rows = rows.filter(rows.method != "not_created")
     weight = rows.weight.cast("float64")
     value = rows.estimate * weight
-    total = value.sum().over(ibis.window())
+    # the group's total summed exactly (decimals), so a share is the same on every run
+    credit = exact(rows.estimate) * exact(rows.weight)
+    total = credit.sum().over(ibis.window())
     return rows.select(
         "model_id",
         weight=rows.weight,
@@ -267,6 +269,6 @@ def month_drivers(
         estimate=value.round().cast("int64"),
         lower=(rows.lower * weight).round().cast("int64"),
         upper=(rows.upper * weight).round().cast("int64"),
-        group_share=ibis.ifelse(total > 0, value / total, ibis.null("float64")),
+        group_share=ibis.ifelse(total > 0, (credit / total).cast("float64"), None),
         change=change(rows.jump),
     ).order_by([ibis.desc("estimate"), "model_id"])
