@@ -1,0 +1,84 @@
+"""The stored history stage: every history question reads the model-month estimates stored once
+(``derived/warehouse/history-…``), and what it answers equals the estimates computed from
+scratch; a second question builds nothing, and only a changed input rebuilds it."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from conftest import FORECAST, HUB_STATS
+
+from hubpulse.analysis.history.evidence import read_evidence
+from hubpulse.analysis.history.history import load_history, prepare_history
+from hubpulse.analysis.history.monthly import Checks
+from hubpulse.analysis.history.stored import stored_history
+from hubpulse.analysis.snapshot.flags import Thresholds
+from hubpulse.analysis.snapshot.selection import Selection
+from hubpulse.analysis.snapshot.stored import load_analysis
+from hubpulse.registry import load_registry
+from hubpulse.settings import load_settings
+from hubpulse.store.derived import DERIVED, WAREHOUSE
+from hubpulse.store.warehouse import open_warehouse
+
+GROUPS = ("family", "vendor", "country", "author", "model")
+
+
+def _rows(table) -> list[dict]:  # type: ignore[no-untyped-def]
+    return table.to_pyarrow().to_pylist()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", ["publisher", "lineage"])
+def test_stored_history_answers_equal_the_estimates_from_scratch(
+    mode: str, demo_store: Path, tmp_path: Path
+) -> None:
+    root = tmp_path / "wh"
+    shutil.copytree(demo_store, root)
+    settings = load_settings(warehouse=root, mode=mode)
+    store = open_warehouse(root)
+    analysis = load_analysis(settings, None, store)
+    robust = Selection(count="robust", thresholds=Thresholds())
+    for selection in (Selection(), robust):
+        stored = load_history(settings, "2024-10", "2025-02", store, analysis, selection)
+        scratch = prepare_history(
+            read_evidence(store),
+            load_registry(),
+            mode=mode,  # type: ignore[arg-type]
+            analysis=analysis if mode == "lineage" else None,
+            first="2024-10",
+            last="2025-02",
+            checks=Checks.from_settings(settings),
+        ).restricted(selection, analysis)
+        for by in GROUPS:
+            assert _rows(stored.monthly(by)) == _rows(scratch.monthly(by)), (by, selection)
+        assert _rows(stored.drivers("family", "Qwen", "2024-12")) == _rows(
+            scratch.drivers("family", "Qwen", "2024-12")
+        )
+
+
+def test_a_second_question_builds_nothing_and_a_new_load_rebuilds_only_history(
+    tmp_path: Path,
+) -> None:
+    root = tmp_path / "wh"
+    store = open_warehouse(root)
+    store.ingest(HUB_STATS)
+    store.import_series(FORECAST / "Qwen.csv")
+    settings = load_settings(warehouse=root)
+    load_history(settings, None, None, open_warehouse(root))
+    builds = sorted((root / DERIVED).glob("*/*-*"))
+    history = [b for b in builds if b.parent.name == WAREHOUSE]
+    assert len(history) == 1
+    load_history(settings, "2025-01", "2025-01", open_warehouse(root))  # another range
+    assert sorted((root / DERIVED).glob("*/*-*")) == builds  # nothing built
+    open_warehouse(root).import_series(FORECAST / "Meta.csv")
+    load_history(settings, None, None, open_warehouse(root))
+    after = sorted((root / DERIVED).glob("*/*-*"))
+    new = [b for b in after if b not in builds]
+    assert [b.parent.name for b in new] == [WAREHOUSE]  # the snapshot's stages stay as built
+    changed = settings.model_copy(update={"spike_factor": 20.0})
+    first = stored_history(open_warehouse(root), settings)
+    again = stored_history(open_warehouse(root), changed)
+    assert first.span == again.span and first.estimates.count().execute() > 0
+    assert len(list((root / DERIVED / WAREHOUSE).glob("history-*"))) == 3
