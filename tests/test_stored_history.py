@@ -5,6 +5,10 @@ scratch; a second question builds nothing, and only a changed input rebuilds it.
 from __future__ import annotations
 
 import shutil
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -82,3 +86,28 @@ def test_a_second_question_builds_nothing_and_a_new_load_rebuilds_only_history(
     again = stored_history(open_warehouse(root), changed)
     assert first.span == again.span and first.estimates.count().execute() > 0
     assert len(list((root / DERIVED / WAREHOUSE).glob("history-*"))) == 3
+
+
+@pytest.mark.slow
+def test_killing_a_history_build_leaves_the_previous_answers_intact(
+    demo_store: Path, tmp_path: Path
+) -> None:
+    root = tmp_path / "wh"
+    shutil.copytree(demo_store, root)
+    settings = load_settings(warehouse=root)
+    want = _rows(load_history(settings, None, None, open_warehouse(root)).monthly("family"))
+    code = (
+        "from hubpulse.analysis.history.stored import stored_history\n"
+        "from hubpulse.settings import load_settings\n"
+        "from hubpulse.store.warehouse import open_warehouse\n"
+        f"stored_history(open_warehouse({str(root)!r}), load_settings(warehouse={str(root)!r}),"
+        " rebuild=True)\n"
+    )
+    for delay in (0.5, 1.0, 1.5, 2.0, 2.5, 3.0):  # from reading the evidence to writing it
+        build = subprocess.Popen([sys.executable, "-c", code])
+        time.sleep(delay)
+        build.send_signal(signal.SIGKILL)
+        build.wait()
+        found = load_history(settings, None, None, open_warehouse(root)).monthly("family")
+        assert _rows(found) == want, delay
+    assert len(list((root / DERIVED / WAREHOUSE).glob("history-*"))) == 1
