@@ -70,7 +70,7 @@ def out_of_memory(exc: BaseException) -> bool:
 
 
 def engine_failure(exc: BaseException) -> str | None:
-    """One line for a DuckDB failure that reached the command line (None: not DuckDB's)."""
+    """One line for a DuckDB or Spark failure that reached the command line (None: neither's)."""
     if out_of_memory(exc):
         said = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         return (
@@ -85,4 +85,8 @@ def engine_failure(exc: BaseException) -> str | None:
         text = str(exc).strip()
         first = text.splitlines()[0] if text else type(exc).__name__
         return f"the engine failed: {first} (`hubpulse check` names damaged files)"
+    if type(exc).__module__.startswith(("pyspark", "py4j")):  # Spark's own, in one line
+        text = str(exc).strip()
+        first = text.splitlines()[0] if text else type(exc).__name__
+        return f"Spark failed: {first}"
     return None

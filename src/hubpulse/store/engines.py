@@ -142,6 +142,14 @@ def materialise(table: ir.Table) -> ir.Table:
     return stored if stored.schema() == table.schema() else stored.cast(table.schema())
 
 
+def checkpoint(table: ir.Table) -> ir.Table:
+    """``table`` materialised on Spark (whose plans repeat every shared subquery, so a long
+    chain of steps reading one another grows past what the driver can plan), unchanged on
+    DuckDB (whose optimiser shares them itself)."""
+    backend = table._find_backend(use_default=True)
+    return materialise(table) if is_spark(backend) else table
+
+
 def duckdb_limits(settings: Settings) -> Limits:
     """The settings' memory limit, threads and spill folder for every DuckDB connection."""
     return Limits(

@@ -42,6 +42,7 @@ import ibis.expr.types as ir
 import pyarrow as pa
 
 from hubpulse.analysis.history.evidence import Evidence, read_evidence
+from hubpulse.store.engines import checkpoint, materialise
 from hubpulse.store.warehouse import Warehouse
 
 WINDOW = 30
@@ -68,7 +69,7 @@ def clean_rolling(evidence: Evidence) -> tuple[ir.Table, ir.Table]:
         reason="positive 30-day count before the repo's creation on "
         + rolling.created.cast("string"),
     )
-    marked = _glitches(rolling.filter(~early).select("model_id", "day", "value"))
+    marked = checkpoint(_glitches(rolling.filter(~early).select("model_id", "day", "value")))
     glitches = marked.filter(marked.glitch > 0).select(
         "model_id",
         "day",
@@ -151,8 +152,8 @@ def day_bounds(clean: ir.Table, created: ir.Table) -> ir.Table:
     lower bounds) and bad (the model contradicts the counting model somewhere). Only models
     with counts on two consecutive days are deconvolved: a lone count (a snapshot's) links
     nothing, and the month-end method already bounds it."""
-    t = _chains(_span(_series_only(clean), created))
-    t = _through_runs(t, t.pinned_hi, ibis.literal(0, "int64"), "1")
+    t = checkpoint(_chains(checkpoint(_span(_series_only(clean), created))))
+    t = checkpoint(_through_runs(t, t.pinned_hi, ibis.literal(0, "int64"), "1"))
     win = ibis.window(group_by="model_id", order_by="n", range=(-(WINDOW - 1), 0))
     ahead = ibis.window(group_by="model_id", order_by="n", range=(0, WINDOW - 1))
     full = t.hi1.count().over(win) == WINDOW
@@ -163,6 +164,7 @@ def day_bounds(clean: ir.Table, created: ir.Table) -> ir.Table:
     t = t.mutate(
         hi_local=t.lo1 + t.slack.min().over(ahead), lo_local=t.hi1 - t.excess.min().over(ahead)
     )
+    t = checkpoint(t)
     t = _through_runs(t, ibis.least(t.hi_local, t.hi1), ibis.greatest(t.lo_local, t.lo1), "")
     broken = ((t.lo > t.hi) | (t.slack < 0) | (t.excess < 0)).fill_null(False)
     t = t.mutate(broken=broken, bad=broken.any().over(ibis.window(group_by="model_id")))
@@ -240,12 +242,12 @@ def deconvolved_months(grid: ir.Table, clean: ir.Table, created: ir.Table) -> ir
     outside the window (X). ``hi`` is null where a day of the month is unbounded; ``est`` (the
     middle of the bounds) only where the count was seen on at least half the month's days."""
     days = day_bounds(clean, created)
-    days = days.filter(~days.bad).cache()
+    days = materialise(days.filter(~days.bad))
     g = grid.filter(grid.born).select(
         *_KEYS, s_n=grid.start.epoch_days(), e_n=grid.month_end.epoch_days()
     )
     g = g.mutate(need=g.e_n - g.s_n + 1)
-    anchored = _anchors(g, days)
+    anchored = checkpoint(_anchors(g, days))
     t = days.select(o_id="model_id", n="n", lo="lo", hi="hi", seen=days.value.notnull())
     span_lo = ibis.least(anchored.s_n, ibis.coalesce(anchored.u - (WINDOW - 1), anchored.s_n))
     span_hi = ibis.greatest(anchored.e_n, ibis.coalesce(anchored.u, anchored.e_n))

@@ -70,6 +70,7 @@ from hubpulse.analysis.history.counter import all_time, days_between, lookup
 from hubpulse.analysis.history.deconvolve import clean_rolling, deconvolved_months
 from hubpulse.analysis.history.evidence import Evidence, observed_days
 from hubpulse.errors import HubpulseError
+from hubpulse.store.engines import checkpoint, materialise
 
 METHODS = (
     "daily",
@@ -140,36 +141,43 @@ def estimate_monthly_downloads(
     ``months`` up to the newest observation (see the module docstring for methods and bounds).
     ``estimate`` is null only for ``none`` rows; ``upper`` is null where the month cannot be
     bounded from above."""
-    if evidence.daily is not None:  # read by several methods: build once, not once each
-        evidence = replace(evidence, created=evidence.created.cache())
+    created = evidence.created  # read by several methods: build once, not once each
+    evidence = replace(
+        evidence,
+        observations=checkpoint(evidence.observations),
+        created=materialise(created) if evidence.daily is not None else checkpoint(created),
+    )
     newest = observed_days(evidence).day.max().as_scalar()
     months = months.filter(months.month_start <= newest).mutate(
         month_end=ibis.least(months.month_end, newest).cast("date"),
         complete=months.month_end <= newest,
     )
-    grid = _grid(evidence, months)
+    grid = checkpoint(_grid(evidence, months))
     obs = evidence.observations
     kinds = set(obs.select("kind").distinct().to_pyarrow().column("kind").to_pylist())
     rolling, _ = clean_rolling(evidence)
-    rolling = rolling.cache()
+    rolling = materialise(rolling)
     candidates = [  # a kind nobody observed adds nothing: its method is not built at all
-        (
-            deconvolved_months(grid, rolling, evidence.created)
-            if deconvolve and "rolling30" in kinds
-            else _nothing(grid, "est", "lo", "hi")
-        ).rename(lambda c: c if c in _KEYS else f"v_{c}"),
-        (
-            all_time(grid, evidence, max_gap_days)
-            if "all_time" in kinds
-            else _nothing(grid, "est", "lo", "hi", reset="boolean")
-        ).rename(lambda c: c if c in _KEYS else f"a_{c}"),
-        (
-            _rolling(grid, rolling, evidence, max_gap_days)
-            if "rolling30" in kinds
-            else _nothing(grid, "est", "lo", "hi", gap="int64")
-        ).rename(lambda c: c if c in _KEYS else f"r_{c}"),
+        checkpoint(c)
+        for c in (
+            (
+                deconvolved_months(grid, rolling, evidence.created)
+                if deconvolve and "rolling30" in kinds
+                else _nothing(grid, "est", "lo", "hi")
+            ).rename(lambda c: c if c in _KEYS else f"v_{c}"),
+            (
+                all_time(grid, evidence, max_gap_days)
+                if "all_time" in kinds
+                else _nothing(grid, "est", "lo", "hi", reset="boolean")
+            ).rename(lambda c: c if c in _KEYS else f"a_{c}"),
+            (
+                _rolling(grid, rolling, evidence, max_gap_days)
+                if "rolling30" in kinds
+                else _nothing(grid, "est", "lo", "hi", gap="int64")
+            ).rename(lambda c: c if c in _KEYS else f"r_{c}"),
+        )
     ]
-    joined = _with_daily(grid, evidence, "daily" in kinds)
+    joined = checkpoint(_with_daily(grid, evidence, "daily" in kinds))
     for candidate in candidates:
         joined = joined.left_join(candidate, list(_KEYS)).select(
             *joined.columns, *[c for c in candidate.columns if c not in _KEYS]
@@ -279,7 +287,7 @@ def _rolling(grid: ir.Table, rolling: ir.Table, evidence: Evidence, max_gap: int
     ).filter(lambda s: s.t_day.notnull())
     first = (t.t_day - ibis.interval(days=WINDOW - 1)).cast("date")
     t = t.mutate(w_start=ibis.greatest(first, ibis.coalesce(t.created, first)).cast("date"))
-    t = _ceilings(t, rolling)
+    t = checkpoint(_ceilings(t, rolling))
     n = days_between(t.month_end, t.start) + 1
     width = days_between(t.t_day, t.w_start) + 1
     hi = t.r + t.u_left + t.u_right

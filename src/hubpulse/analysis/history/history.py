@@ -34,9 +34,9 @@ from hubpulse.analysis.snapshot.families import assign_publishers
 from hubpulse.analysis.snapshot.selection import Selection
 from hubpulse.analysis.snapshot.snapshot import Analysis
 from hubpulse.analysis.snapshot.stored import load_analysis
-from hubpulse.errors import EngineError
 from hubpulse.registry import Registry, load_registry
 from hubpulse.settings import Settings
+from hubpulse.store.engines import materialise
 from hubpulse.store.warehouse import Warehouse, open_store
 from hubpulse.terms import Mode, TrendBy
 
@@ -93,7 +93,7 @@ class History:
                 "--task, --llm and --count robust need a snapshot (each model's task and "
                 "flags come from the newest one): ingest one first"
             )
-        shares = selection.restrict(self.shares, analysis).cache()
+        shares = materialise(selection.restrict(self.shares, analysis))
         return replace(self, shares=shares, selection=selection)
 
     def drivers(self, by: TrendBy, group: str, month: str) -> ir.Table:
@@ -120,7 +120,7 @@ def prepare_history(
         if given is not None:
             parse_month(given)  # a month is refused before it is compared with the evidence
     if evidence.daily is not None:  # every step below reads the daily sums: build them once
-        evidence = replace(evidence, daily=evidence.daily.cache())
+        evidence = replace(evidence, daily=materialise(evidence.daily))
     span = evidence_months(evidence)
     if span is None:
         raise HistoryError(NO_HISTORY)
@@ -134,7 +134,7 @@ def prepare_history(
         evidence, months, max_gap_days=max_gap_days, deconvolve=deconvolve
     )
     estimates = with_jumps(estimates, checks.spike_factor)
-    basis = newest_counts(evidence).cache()
+    basis = materialise(newest_counts(evidence))
     return _history(estimates, basis, registry, mode, analysis, first, last, checks)
 
 
@@ -179,8 +179,8 @@ def _history(
     last: str,
     checks: Checks | None,
 ) -> History:
-    estimates = estimates.filter(estimates.month >= first).cache()
-    shares = attribute_history(estimates.select("model_id"), registry, mode, analysis).cache()
+    estimates = materialise(estimates.filter(estimates.month >= first))
+    shares = materialise(attribute_history(estimates.select("model_id"), registry, mode, analysis))
     date = analysis.snapshot_date if analysis is not None and mode == "lineage" else None
     checks = checks or Checks()
     return History(estimates, shares, registry, mode, first, last, date, basis, checks)
@@ -212,11 +212,6 @@ def load_history(
 ) -> History:
     """Monthly estimates for the month range, counting ``selection``'s models; lineage mode
     uses the newest snapshot's graph (and a selection its tasks and flags)."""
-    if settings.engine == "spark":
-        raise EngineError(
-            "monthly estimates (--month, monthly, trend, history) join each day to the nearest "
-            "observation (an as-of join), which Spark SQL lacks: run them with --engine duckdb"
-        )
     store = warehouse or open_store(settings)
     dates = store.snapshot_dates()
     selection = selection or Selection()

@@ -36,6 +36,8 @@ from hubpulse.store.derived import (
     load_stage,
     parquet_writer,
 )
+from hubpulse.store.engines import materialise
+from hubpulse.store.warehouse import ALIASES
 
 if TYPE_CHECKING:
     from hubpulse.settings import Settings
@@ -71,7 +73,7 @@ def history_key(store: Warehouse, settings: Settings) -> str:
         [
             loads,
             series,
-            aliases_digest(store.reader),
+            aliases_digest(store.con, ALIASES),
             HISTORY_RULES,
             settings.max_gap_days,
             settings.deconvolve,
@@ -112,7 +114,7 @@ def _build(store: Warehouse, settings: Settings) -> tuple[dict[str, Writer], dic
     }
     if evidence.daily is not None:  # every method reads the daily sums: build them once
         evidence = type(evidence)(
-            evidence.observations, evidence.created, evidence.coverage, evidence.daily.cache()
+            evidence.observations, evidence.created, evidence.coverage, materialise(evidence.daily)
         )
 
     def estimates() -> ir.Table:
