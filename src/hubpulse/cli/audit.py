@@ -12,10 +12,12 @@ from hubpulse.cli.options import (
     MAX_ROWS,
     AgainstOpt,
     DateOpt,
+    EngineOpt,
     FamiliesOpt,
     FormatOpt,
     NextOpt,
     SelectionOptions,
+    SparkMasterOpt,
     WarehouseOpt,
     analysis_of,
     app,
@@ -54,6 +56,8 @@ def audit(
     fmt: FormatOpt = "table",
     warehouse: WarehouseOpt = None,
     families: FamiliesOpt = None,
+    engine: EngineOpt = None,
+    spark_master: SparkMasterOpt = None,
 ) -> None:
     """Check one claim under every definition — grouping × attribution × scope (all, LLMs)
     × counting (raw, robust) — and say which it holds under: "SUBJECT out-downloads the next
@@ -63,7 +67,7 @@ def audit(
     from hubpulse.present import tables
     from hubpulse.present.claims import print_audit
 
-    settings = settings_of(warehouse, None, families)
+    settings = settings_of(warehouse, None, families, engine, spark_master)
     result, analysis = run_audit(
         settings,
         subject,

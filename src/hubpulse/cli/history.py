@@ -12,12 +12,14 @@ from hubpulse.cli.options import (
     MAX_AGE_DAYS,
     MAX_ROWS,
     DateOpt,
+    EngineOpt,
     FamiliesOpt,
     FormatOpt,
     FromOpt,
     MinCoverageOpt,
     ModeOpt,
     SelectionOptions,
+    SparkMasterOpt,
     ToOpt,
     WarehouseOpt,
     analysis_of,
@@ -140,13 +142,17 @@ def monthly(
     fmt: FormatOpt = "table",
     warehouse: WarehouseOpt = None,
     families: FamiliesOpt = None,
+    engine: EngineOpt = None,
+    spark_master: SparkMasterOpt = None,
     min_coverage: MinCoverageOpt = None,
 ) -> None:
     """Estimated downloads per calendar month and group, with method and bounds."""
     from hubpulse.analysis.history.trends import check_families
     from hubpulse.present import tables
 
-    settings = settings_of(warehouse, mode, families, min_coverage=min_coverage)
+    settings = settings_of(
+        warehouse, mode, families, engine, spark_master, min_coverage=min_coverage
+    )
     chosen = selection.build(families)
     history = history_of(settings, first, last, chosen)
     names = check_families(history.registry, family) if family else None
@@ -168,13 +174,17 @@ def trend(
     fmt: FormatOpt = "table",
     warehouse: WarehouseOpt = None,
     families: FamiliesOpt = None,
+    engine: EngineOpt = None,
+    spark_master: SparkMasterOpt = None,
     min_coverage: MinCoverageOpt = None,
 ) -> None:
     """Monthly series of families: estimate, bounds, month-over-month growth, share."""
     from hubpulse.analysis.history.trends import check_families, family_trend
     from hubpulse.present import tables
 
-    settings = settings_of(warehouse, mode, families, min_coverage=min_coverage)
+    settings = settings_of(
+        warehouse, mode, families, engine, spark_master, min_coverage=min_coverage
+    )
     chosen = selection.build(families)
     history = history_of(settings, first, last, chosen)
     names = check_families(history.registry, family)
@@ -197,6 +207,8 @@ def drivers(
     fmt: FormatOpt = "table",
     warehouse: WarehouseOpt = None,
     families: FamiliesOpt = None,
+    engine: EngineOpt = None,
+    spark_master: SparkMasterOpt = None,
 ) -> None:
     """The models behind one monthly figure: each one's estimate, bounds, method, part of the
     group's figure and any jump or collapse against its month before."""
@@ -204,7 +216,7 @@ def drivers(
 
     if by not in ("family", "vendor", "country", "author"):
         raise typer.BadParameter("choose family, vendor, country or author", param_hint="--by")
-    settings = settings_of(warehouse, mode, families)
+    settings = settings_of(warehouse, mode, families, engine, spark_master)
     history = history_of(settings, month, month)
     name = group if by == "author" else history.registry.group(by, group)
     table = history.drivers(trend_by(by), name, month)
@@ -223,6 +235,8 @@ def milestones(
     fmt: FormatOpt = "table",
     warehouse: WarehouseOpt = None,
     families: FamiliesOpt = None,
+    engine: EngineOpt = None,
+    spark_master: SparkMasterOpt = None,
 ) -> None:
     """Estimated day cumulative downloads (since --from) crossed each threshold, with bounds."""
     from hubpulse.analysis.history.trends import family_milestones
@@ -230,7 +244,7 @@ def milestones(
     from hubpulse.terms import parse_amounts
 
     thresholds = parse_amounts(at, "--at")
-    history = history_of(settings_of(warehouse, mode, families), first, last)
+    history = history_of(settings_of(warehouse, mode, families, engine, spark_master), first, last)
     name, found, rows = family_milestones(history, family, thresholds)
     meta = tables.history_meta(history) | {"cumulative": rows}
     tables.emit(console, found, fmt, meta=meta, title=f"Milestones of {name} since {history.first}")
@@ -258,6 +272,8 @@ def adoption(
     fmt: FormatOpt = "table",
     warehouse: WarehouseOpt = None,
     families: FamiliesOpt = None,
+    engine: EngineOpt = None,
+    spark_master: SparkMasterOpt = None,
 ) -> None:
     """Relative adoption (the ATOM Project's way): cumulative downloads at age 30/90/180/365
     days against the median of the 10 models of the same size with the most downloads at that
@@ -272,7 +288,7 @@ def adoption(
         raise OptionError(f"--ages {ages!r}: give days such as 30,90") from None
     for day in days:
         bounded("--ages", 1, MAX_AGE_DAYS)(day)
-    settings = settings_of(warehouse, None, families)
+    settings = settings_of(warehouse, None, families, engine, spark_master)
     table, history = relative_adoption_of(settings, target, ages=days, limit=limit)
     title = f"Relative adoption of {target or 'every model'} (cumulative downloads by age)"
     meta = tables.history_meta(history)
@@ -290,6 +306,8 @@ def concentration_command(
     fmt: FormatOpt = "table",
     warehouse: WarehouseOpt = None,
     families: FamiliesOpt = None,
+    engine: EngineOpt = None,
+    spark_master: SparkMasterOpt = None,
     min_coverage: MinCoverageOpt = None,
 ) -> None:
     """Top-N share, HHI and Gini of monthly downloads across families, vendors or countries."""
@@ -298,7 +316,9 @@ def concentration_command(
 
     if by not in ("family", "vendor", "country"):
         raise typer.BadParameter("choose family, vendor or country", param_hint="--by")
-    settings = settings_of(warehouse, mode, families, min_coverage=min_coverage)
+    settings = settings_of(
+        warehouse, mode, families, engine, spark_master, min_coverage=min_coverage
+    )
     history = history_of(settings, first, last)
     group = trend_by(by)
     table = concentration(history.monthly(group), group, top, history.checks.min_coverage)
@@ -316,12 +336,14 @@ def derivative_growth(
     fmt: FormatOpt = "table",
     warehouse: WarehouseOpt = None,
     families: FamiliesOpt = None,
+    engine: EngineOpt = None,
+    spark_master: SparkMasterOpt = None,
 ) -> None:
     """New derivatives per month and family by relation, from creation dates (mode-free)."""
     from hubpulse.analysis.history.trends import check_families, count_new_derivatives
     from hubpulse.present import tables
 
-    settings = settings_of(warehouse, mode, families)
+    settings = settings_of(warehouse, mode, families, engine, spark_master)
     analysis = analysis_of(settings, date)
     names = check_families(analysis.registry, family) if family else None
     table = count_new_derivatives(analysis, first, last, names)

@@ -11,10 +11,12 @@ import typer
 from hubpulse.cli.options import (
     EVERYTHING,
     DateOpt,
+    EngineOpt,
     FamiliesOpt,
     ModeOpt,
     NextOpt,
     SelectionOptions,
+    SparkMasterOpt,
     WarehouseOpt,
     app,
     console,
@@ -47,6 +49,8 @@ def report(
     mode: ModeOpt = None,
     warehouse: WarehouseOpt = None,
     families: FamiliesOpt = None,
+    engine: EngineOpt = None,
+    spark_master: SparkMasterOpt = None,
 ) -> None:
     """Write a self-contained report: rankings, monthly trends, the family-vs-next-N claim with
     bounds, its audit under every definition, derivatives, vendors, countries, sizes,
@@ -54,7 +58,7 @@ def report(
     from hubpulse.present.render import render_html, render_markdown, verdict_sentences, write_pngs
     from hubpulse.present.report import build_report
 
-    settings = settings_of(warehouse, mode, families)
+    settings = settings_of(warehouse, mode, families, engine, spark_master)
     with console.status("Computing the report's figures…"):
         result = build_report(
             settings,

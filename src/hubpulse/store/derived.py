@@ -28,6 +28,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import shutil
 import threading
 import time
@@ -356,7 +357,8 @@ def parquet_writer(expr: ir.Table | Callable[[], ir.Table], order: list[str]) ->
 def read_stage(backend: Any, stage: Stage, tables: list[str]) -> dict[str, ir.Table]:
     """The stage's tables as views of ``backend`` (named after the build, so two builds never
     share a view name)."""
-    prefix = f"hp_{stage.directory.parent.name}_{stage.directory.name}".replace("-", "_")
+    name = f"hp_{stage.directory.parent.name}_{stage.directory.name}"
+    prefix = re.sub(r"[^0-9A-Za-z_]", "_", name)  # a name Spark accepts too (no "=" or "-")
     views = [(f"{prefix}_{t}", [str(stage.path(t).absolute())]) for t in tables]
     try:
         register_views(backend, views)  # reads each file's footer

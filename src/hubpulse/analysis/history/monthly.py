@@ -216,7 +216,8 @@ def _group_sums(credited: ir.Table, keys: list[str], unique: bool = False) -> ir
         for m in METHODS
     ]
     listed = ibis.array(entries).filter(lambda e: e.notnull()).sort()
-    text = listed.map(lambda e: e.split("|")[1]).join(" ")
+    # past the 13-digit sort key and "|" (by position: Spark's split reads "|" as a regex)
+    text = listed.map(lambda e: e.substr(14)).join(" ")
     return grouped.mutate(methods=text).drop(*[f"n_{m}" for m in METHODS])
 
 
