@@ -4,6 +4,7 @@ scratch; a second question builds nothing, and only a changed input rebuilds it.
 
 from __future__ import annotations
 
+import json
 import shutil
 import signal
 import subprocess
@@ -11,8 +12,10 @@ import sys
 import time
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 from conftest import FORECAST, HUB_STATS
+from typer.testing import CliRunner
 
 from hubpulse.analysis.history.evidence import read_evidence
 from hubpulse.analysis.history.history import load_history, prepare_history
@@ -21,6 +24,7 @@ from hubpulse.analysis.history.stored import stored_history
 from hubpulse.analysis.snapshot.flags import Thresholds
 from hubpulse.analysis.snapshot.selection import Selection
 from hubpulse.analysis.snapshot.stored import load_analysis
+from hubpulse.cli import app
 from hubpulse.registry import load_registry
 from hubpulse.settings import load_settings
 from hubpulse.store.derived import DERIVED, WAREHOUSE
@@ -86,6 +90,29 @@ def test_a_second_question_builds_nothing_and_a_new_load_rebuilds_only_history(
     again = stored_history(open_warehouse(root), changed)
     assert first.span == again.span and first.estimates.count().execute() > 0
     assert len(list((root / DERIVED / WAREHOUSE).glob("history-*"))) == 3
+
+
+def test_analyse_builds_the_history_and_no_question_builds_after_it(tmp_path: Path) -> None:
+    root = tmp_path / "wh"
+    store = open_warehouse(root)
+    store.ingest(HUB_STATS)
+    store.import_series(FORECAST / "Qwen.csv")
+    runner = CliRunner()
+    result = runner.invoke(app, ["analyse", "-w", str(root), "-f", "json"])
+    assert result.exit_code == 0, result.output
+    rows = {r["stage"]: r for r in json.loads(result.stdout)["rows"]}
+    assert rows["history"]["status"] == "built" and rows["history"]["scope"].startswith("months")
+    (build,) = (root / DERIVED / WAREHOUSE).glob("history-*")
+    assert rows["history"]["path"] == str(build)
+    assert (
+        rows["history"]["rows"]["estimates"]
+        == pq.read_metadata(build / "estimates.parquet").num_rows
+    )
+    builds = sorted((root / DERIVED).glob("*/*-*"))
+    for command in (["trend", "Qwen"], ["compare", "Qwen", "--month", "2025-01"]):
+        asked = runner.invoke(app, [*command, "-w", str(root)])
+        assert asked.exit_code == 0, asked.output
+    assert sorted((root / DERIVED).glob("*/*-*")) == builds
 
 
 @pytest.mark.slow

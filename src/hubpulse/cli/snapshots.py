@@ -120,9 +120,10 @@ def analyse(
     engine: EngineOpt = None,
     spark_master: SparkMasterOpt = None,
 ) -> None:
-    """Build the stored analysis of a snapshot (lineage, attributions, dimensions) that every
-    question reads; questions build it themselves when it is missing or out of date."""
-    from hubpulse.analysis.snapshot.stored import analyse as build
+    """Build the stored analysis of a snapshot (lineage, attributions, dimensions) and the
+    warehouse's monthly estimates, which every question reads; questions build them themselves
+    when missing or out of date."""
+    from hubpulse import analyse_warehouse as build
     from hubpulse.present import tables
 
     settings = settings_of(warehouse, None, families, engine, spark_master)
@@ -133,7 +134,7 @@ def analyse(
     for row in rows:
         counts = " · ".join(f"{n} {v:,}" for n, v in row["rows"].items())
         console.print(
-            f"{row['stage']}: {row['status']} for snapshot {row['snapshot_date']} "
+            f"{row['stage']}: {row['status']} for {row['scope']} "
             f"(key {row['key']}, built {row['built_at']}): {counts}",
             highlight=False,
         )

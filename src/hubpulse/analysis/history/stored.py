@@ -14,6 +14,7 @@ time: they are cheap group-bys over the stored model-months.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -27,17 +28,20 @@ from hubpulse.analysis.history.estimator import (
 )
 from hubpulse.analysis.history.evidence import evidence_months, read_evidence
 from hubpulse.analysis.history.monthly import newest_counts, with_jumps
+from hubpulse.analysis.snapshot.stored import analyse
 from hubpulse.store.derived import (
     WAREHOUSE,
+    Stage,
     StageSpec,
     Writer,
     aliases_digest,
     digest,
     load_stage,
     parquet_writer,
+    stage_rows,
 )
 from hubpulse.store.engines import materialise
-from hubpulse.store.warehouse import ALIASES
+from hubpulse.store.warehouse import ALIASES, open_store
 
 if TYPE_CHECKING:
     from hubpulse.settings import Settings
@@ -85,6 +89,15 @@ def history_key(store: Warehouse, settings: Settings) -> str:
 def stored_history(store: Warehouse, settings: Settings, *, rebuild: bool = False) -> StoredHistory:
     """The warehouse's stored estimates, built if missing or stale (or, with ``rebuild``,
     again)."""
+    stage, tables, _ = history_stage(store, settings, rebuild=rebuild)
+    first, last = stage.meta["span"]
+    return StoredHistory(tables["estimates"], tables["basis"], (str(first), str(last)))
+
+
+def history_stage(
+    store: Warehouse, settings: Settings, *, rebuild: bool = False
+) -> tuple[Stage, dict[str, ir.Table], bool]:
+    """The stored history stage (built now, or found), its tables and whether it was built."""
     spec = StageSpec(
         "history",
         history_key(store, settings),
@@ -95,9 +108,32 @@ def stored_history(store: Warehouse, settings: Settings, *, rebuild: bool = Fals
         "monthly estimates",
         meta_types=(("span", list),),
     )
-    stage, tables, _ = load_stage(store.root, WAREHOUSE, store.reader, spec, rebuild=rebuild)
+    return load_stage(store.root, WAREHOUSE, store.reader, spec, rebuild=rebuild)
+
+
+def analyse_warehouse(
+    settings: Settings, date: dt.date | None = None, *, rebuild: bool = False
+) -> list[dict[str, Any]]:
+    """``analyse`` the snapshot of ``date`` (default: newest), then build (or find) the
+    warehouse's stored history, so that no question afterwards builds anything; one row per
+    stage as ``analyse`` describes them, the history's ``scope`` being the months it spans."""
+    rows = analyse(settings, date, rebuild=rebuild)
+    store = open_store(settings)
+    stage, _, built = history_stage(store, settings, rebuild=rebuild)
     first, last = stage.meta["span"]
-    return StoredHistory(tables["estimates"], tables["basis"], (str(first), str(last)))
+    rows.append(
+        {
+            "snapshot_date": None,
+            "scope": f"months {first} … {last}",
+            "stage": "history",
+            "status": "built" if built else "stored",
+            "key": stage.meta["key"],
+            "built_at": stage.meta.get("built_at"),
+            "rows": stage_rows(stage, HISTORY_TABLES),
+            "path": str(stage.directory),
+        }
+    )
+    return rows
 
 
 def _build(store: Warehouse, settings: Settings) -> tuple[dict[str, Writer], dict[str, Any]]:
@@ -111,6 +147,8 @@ def _build(store: Warehouse, settings: Settings) -> tuple[dict[str, Writer], dic
         "max_gap_days": settings.max_gap_days,
         "deconvolve": settings.deconvolve,
         "spike_factor": settings.spike_factor,
+        "built_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "engine": getattr(store.reader, "name", "duckdb"),
     }
     if evidence.daily is not None:  # every method reads the daily sums: build them once
         evidence = type(evidence)(

@@ -319,6 +319,7 @@ def analyse(
     return [
         {
             "snapshot_date": day.isoformat(),
+            "scope": f"snapshot {day.isoformat()}",
             "stage": name,
             "status": "built" if built else "stored",
             "key": stage.meta["key"],
