@@ -10,6 +10,7 @@ its rows up in the stored tables (sorted by model id, so a lookup reads a few ro
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -37,12 +38,21 @@ from hubpulse.store.queries import list_snapshots, partial_extract_warning
 from hubpulse.store.warehouse import Warehouse, open_store
 
 MEMO_SIZE = 1024
+WARMED = ("span", "provenance", "models", "official", "report", "trends")
+"""The pieces a new view builds in the background, cheapest first."""
+
+log = logging.getLogger("hubpulse")
 
 
 @dataclass(frozen=True)
 class View:
     """One snapshot under one mode. What a page needs is built on first use and then kept:
-    a request that needs only a ranking never waits for the monthly history or the graph."""
+    a request that needs only a ranking never waits for the monthly history or the graph.
+
+    The costly pieces (``WARMED``) are also built in the background as soon as the view is
+    made (``warm``), on a DuckDB connection of its own: a request that needs one of them
+    waits for that build, never for another request's, and a request that needs none of them
+    (a ranking, a model's page) is answered meanwhile on the dashboard's connection."""
 
     analysis: Analysis
     mode: Mode
@@ -52,17 +62,46 @@ class View:
     engine: threading.RLock  # the dashboard's lock: one DuckDB connection
     memo: OrderedDict[Any, Any] = field(default_factory=OrderedDict)  # rendered pieces
     memo_lock: threading.Lock = field(default_factory=threading.Lock)
+    pieces: dict[str, Any] = field(default_factory=dict)  # built pieces, by name
+    building: dict[str, threading.Event] = field(default_factory=dict)  # set when done
 
-    @cached_property
+    def piece(self, name: str, make: Callable[[], Any]) -> Any:
+        """The piece ``name``: kept, or being built (then waited for), or ``make()`` now."""
+        while True:
+            with self.memo_lock:
+                if name in self.pieces:
+                    return self.pieces[name]
+                done = self.building.get(name)
+                if done is None:
+                    done = self.building[name] = threading.Event()
+                    break
+            done.wait()  # built by another thread; if that failed, build it here
+        try:
+            value = make()
+            with self.memo_lock:
+                self.pieces[name] = value
+            return value
+        finally:
+            with self.memo_lock:
+                self.building.pop(name, None)
+            done.set()
+
+    @property
     def span(self) -> tuple[str, str] | None:
         """The months the monthly figures cover (None: the warehouse holds no history)."""
+        return self.piece("span", self._span)  # type: ignore[no-any-return]
+
+    def _span(self) -> tuple[str, str] | None:
         with self.engine:
             return month_range(self.store, None, self.months_back)
 
-    @cached_property
+    @property
     def provenance(self) -> dict[str, Any]:
         """What the warehouse holds (one line per snapshot and series layout), how many models
         this snapshot has, and the partial-extract warning when it cannot be the whole Hub."""
+        return self.piece("provenance", self._provenance)  # type: ignore[no-any-return]
+
+    def _provenance(self) -> dict[str, Any]:
         with self.engine:
             models = int(self.analysis.models.count().to_pyarrow().as_py())
             lines = source_lines(self.store)
@@ -72,9 +111,12 @@ class View:
             "sources": lines,
         }
 
-    @cached_property
+    @property
     def report(self) -> Report:
         """The report's figures (rankings, derivatives, monthly history, concentration)."""
+        return self.piece("report", self._report)  # type: ignore[no-any-return]
+
+    def _report(self) -> Report:
         settings = self.settings.model_copy(update={"mode": self.mode})
         with self.engine:
             return build_report(
@@ -85,9 +127,12 @@ class View:
                 analysis=self.analysis,
             )
 
-    @cached_property
+    @property
     def models(self) -> pd.DataFrame:
         """Per-model facts (downloads, size, families, descendants), indexed by model_id."""
+        return self.piece("models", self._models)
+
+    def _models(self) -> pd.DataFrame:
         with self.engine:
             return _model_facts(self.analysis, self.mode)
 
@@ -96,9 +141,12 @@ class View:
         """Lower-case model ids, most downloaded first, for substring search."""
         return pc.utf8_lower(pa.array(self.models["model_id"], pa.string()))
 
-    @cached_property
+    @property
     def official(self) -> pd.DataFrame:
         """owner (family), model_id, downloads_30d, ...: first-party repos."""
+        return self.piece("official", self._official)
+
+    def _official(self) -> pd.DataFrame:
         dims = model_dimensions(self.analysis)
         owned = dims.filter(dims.publisher.notnull()).select("model_id", owner=dims.publisher)
         with self.engine:
@@ -106,9 +154,12 @@ class View:
         official = owners.merge(self.models.reset_index(drop=True), on="model_id")
         return official.sort_values(["downloads_30d", "model_id"], ascending=[False, True])
 
-    @cached_property
+    @property
     def trends(self) -> dict[str, list[dict[str, Any]]]:
         """family → monthly rows with growth."""
+        return self.piece("trends", self._trends)  # type: ignore[no-any-return]
+
+    def _trends(self) -> dict[str, list[dict[str, Any]]]:
         trends: dict[str, list[dict[str, Any]]] = {}
         monthly_rows = self.report.data["monthly"]
         if monthly_rows:
@@ -123,9 +174,10 @@ class View:
             )
             monthly = ibis.memtable(rows)
             names = sorted({r["family"] for r in monthly_rows})
-            with self.engine:
-                trend = family_trend(monthly, names, self.settings.min_coverage)
-                for row in trend.to_pyarrow().to_pylist():
+            trend = family_trend(monthly, names, self.settings.min_coverage)
+            with self.engine:  # on this view's connection, not Ibis's shared default one,
+                # which a view built in the background would use at the same time
+                for row in self.store.reader.to_pyarrow(trend).to_pylist():
                     trends.setdefault(row["family"], []).append(_clean(row))
         return trends
 
@@ -150,9 +202,10 @@ class Dashboard:
     snapshots and series loads) with the one the views were built from, and starts afresh when
     an ingest, a --replace or an import changed it."""
 
-    def __init__(self, settings: Settings, *, months: int = 24) -> None:
+    def __init__(self, settings: Settings, *, months: int = 24, warm: bool = True) -> None:
         self.settings = settings
         self.months = months
+        self.warm = warm  # build each new view's costly pieces in the background
         self._lock = threading.RLock()
         self._open()
         if not self.dates:
@@ -184,11 +237,19 @@ class Dashboard:
         return date
 
     def view(self, date: dt.date | None = None, mode: Mode | None = None) -> View:
+        """The view of a snapshot and mode. A view already made is found without the lock (a
+        warm page never queues behind a cold one); a new one is made under it."""
+        if self.store.version() == self.version:  # reads the file system, not the engine
+            found = self._views.get((self.date(date), mode or self.settings.mode))
+            if found is not None:
+                return found
         with self._lock:
             self._current()
             key = (self.date(date), mode or self.settings.mode)
             if key not in self._views:
                 self._views[key] = self._build(*key)
+                if self.warm:
+                    threading.Thread(target=warm, args=(self._views[key],), daemon=True).start()
             return self._views[key]
 
     def locked(self) -> threading.RLock:
@@ -214,6 +275,25 @@ class Dashboard:
             self.months,
             self._lock,
         )
+
+
+def warm(view: View) -> None:
+    """Build ``view``'s ``WARMED`` pieces on a DuckDB connection of its own, with one thread
+    (the other cores answer requests meanwhile); a piece a request is already building is
+    left to it. A failure only means the pieces are built on first use."""
+    settings = view.settings.model_copy(update={"duckdb_threads": 1})
+    store = None
+    try:
+        store = open_store(settings, engine="duckdb")
+        analysis = load_analysis(settings, view.analysis.snapshot_date, store)
+        shadow = View(analysis, view.mode, settings, store, view.months_back, threading.RLock())
+        for name in WARMED:
+            view.piece(name, lambda name=name: getattr(shadow, name))  # type: ignore[misc]
+    except Exception as exc:
+        log.warning("building the dashboard's pages in the background failed: %s", exc)
+    finally:
+        if store is not None:
+            store.release()
 
 
 def _model_facts(analysis: Analysis, mode: Mode, model_id: str | None = None) -> pd.DataFrame:
