@@ -158,9 +158,64 @@ def floor(models: str) -> dict[str, Any]:
     return {"seconds": time.perf_counter() - started}
 
 
+HISTORY_QUESTIONS = {
+    "top": ["top", "--by", "family"],
+    "trend": ["trend", "Qwen"],
+    "compare --month": ["compare", "Qwen", "--month", "2025-01"],
+    "drivers": ["drivers", "Qwen", "--month", "2025-01"],
+    "milestones": ["milestones", "Qwen"],
+}
+
+
+def history(work: str, repeat: int = 3) -> dict[str, Any]:
+    """The demo warehouse (the bundled snapshots and 18 real series), analysed with
+    ``hubpulse analyse`` (which builds the stored history too), then each history question and
+    ``top`` as ``hubpulse`` processes, the median of ``repeat`` runs each."""
+    from hubpulse.present.demo import demo_files, demo_series
+    from hubpulse.store.warehouse import open_warehouse
+
+    store = open_warehouse(work)
+    for path, date in demo_files():
+        store.ingest(path, date)
+    for path in demo_series():
+        store.import_series(path)
+    began = time.perf_counter()
+    _hubpulse(["analyse", "-w", work])
+    analyse = time.perf_counter() - began
+    walls = {
+        name: _median_wall([sys.executable, "-m", "hubpulse", *args, "-w", work], repeat)
+        for name, args in HISTORY_QUESTIONS.items()
+    }
+    return {"seconds": analyse + sum(walls.values()), "analyse": analyse, "walls": walls}
+
+
+def spark_history(work: str) -> dict[str, Any]:
+    """The stored history stage rebuilt on Spark ``local[*]`` from the warehouse ``work``."""
+    from hubpulse.analysis.history.stored import stored_history
+    from hubpulse.settings import load_settings
+    from hubpulse.store.warehouse import open_warehouse
+
+    started = time.perf_counter()
+    store = open_warehouse(work, "spark")
+    up = time.perf_counter()
+    built = stored_history(store, load_settings(warehouse=work), rebuild=True)
+    rows = int(built.estimates.count().to_pyarrow().as_py())
+    done = time.perf_counter()
+    store.reader.disconnect()
+    return {"seconds": done - started, "startup": up - started, "stage": done - up, "rows": rows}
+
+
+DAILY_FLOOR = (
+    "import sys, duckdb; duckdb.connect().execute(\"select hub_id, date_trunc('month', date) m, "
+    'sum(downloads) from read_parquet(?) group by all", [sys.argv[1]]).fetchall()'
+)
+
+
 def daily(directory: str, work: str) -> dict[str, Any]:
-    """Import a year of daily downloads, then family × month estimates for the year."""
-    from hubpulse.analysis.history.history import load_history
+    """Import daily downloads, build the stored history (the first question's cost), then a
+    family × month question as a ``hubpulse`` process, against the floor: a bare DuckDB scan +
+    group-by (model × month) of the same daily rows as a process."""
+    from hubpulse.analysis.history.stored import stored_history
     from hubpulse.ingest.series import DailyColumns
     from hubpulse.settings import load_settings
     from hubpulse.store.warehouse import open_warehouse
@@ -175,17 +230,29 @@ def daily(directory: str, work: str) -> dict[str, Any]:
         columns=DailyColumns(models_created="created_at"),
     )
     imported = time.perf_counter()
-    settings = load_settings(warehouse=work, mode="publisher")
-    history = load_history(settings, None, None, store)
-    rows = history.monthly("family").to_pyarrow().num_rows
-    done = time.perf_counter()
+    stored_history(store, load_settings(warehouse=work, mode="publisher"))
+    built = time.perf_counter()
+    store.release()
+    question = [sys.executable, "-m", "hubpulse", "monthly", "--by", "family", "--mode"]
+    asked = _median_wall([*question, "publisher", "-f", "json", "-w", work], 3)
+    floor = _median_wall([sys.executable, "-c", DAILY_FLOOR, str(base / "daily.parquet")], 3)
     return {
-        "seconds": done - started,
+        "seconds": built - started + asked,
         "import": imported - started,
-        "query": done - imported,
+        "stage": built - imported,
+        "query": asked,
+        "floor": floor,
         "rows": load.rows,
-        "family_months": rows,
     }
+
+
+def _hubpulse(args: list[str]) -> None:
+    subprocess.run(
+        [sys.executable, "-m", "hubpulse", *args],
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
 
 def api(work: str, seconds: float = 10.0, clients: int = 8) -> dict[str, Any]:
@@ -250,6 +317,7 @@ def api(work: str, seconds: float = 10.0, clients: int = 8) -> dict[str, Any]:
         "requests": len(latencies),
         "p50_ms": 1000 * statistics.median(latencies),
         "p99_ms": 1000 * latencies[int(0.99 * (len(latencies) - 1))],
+        "max_ms": 1000 * latencies[-1],
         "clients": clients,
     }
 
@@ -282,6 +350,8 @@ JOBS: dict[str, Any] = {
     "peer": peer,
     "floor": floor,
     "daily": daily,
+    "history": history,
+    "spark_history": spark_history,
     "api": api,
 }
 

@@ -179,7 +179,7 @@ def _history(
     last: str,
     checks: Checks | None,
 ) -> History:
-    estimates = materialise(estimates.filter(estimates.month >= first))
+    estimates = estimates.filter(estimates.month >= first)
     shares = materialise(attribute_history(estimates.select("model_id"), registry, mode, analysis))
     date = analysis.snapshot_date if analysis is not None and mode == "lineage" else None
     checks = checks or Checks()
