@@ -162,7 +162,7 @@ def _add_monthly(
     """The monthly figures, concentration and month comparison (when the warehouse holds any
     history) into ``data`` and ``meta``; the history they came from."""
     subject, next_n, mode = meta["family"], meta["next_n"], settings.mode
-    span = month_range(store, month, months)
+    span = month_range(store, settings, month, months)
     if span is None:
         return None
     history = load_history(settings, span[0], span[1], store, analysis, selection)

@@ -93,7 +93,7 @@ class View:
 
     def _span(self) -> tuple[str, str] | None:
         with self.engine:
-            return month_range(self.store, None, self.months_back)
+            return month_range(self.store, self.settings, None, self.months_back)
 
     @property
     def provenance(self) -> dict[str, Any]:

@@ -233,12 +233,18 @@ def load_history(
     return history.restricted(selection, analysis if dates else None)
 
 
-def month_range(warehouse: Warehouse, month: str | None, months: int) -> tuple[str, str] | None:
+def month_range(
+    warehouse: Warehouse, settings: Settings, month: str | None, months: int
+) -> tuple[str, str] | None:
     """The ``months`` months ending at ``month`` (default: the last month with data), clipped
-    to the months the warehouse holds; None when it holds no history."""
-    span = evidence_months(read_evidence(warehouse))
-    if span is None:
-        return None
+    to the months the warehouse's stored history spans (read from its build, not the evidence);
+    None when it holds no history."""
+    try:
+        span = stored_history(warehouse, settings).span
+    except HistoryError as exc:
+        if str(exc) == NO_HISTORY:
+            return None
+        raise
     last = parse_month(month or span[1])
     first = last
     for _ in range(months - 1):
