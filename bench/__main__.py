@@ -26,8 +26,6 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from hubpulse.ingest.synth import synthesize
-
 ROOT = Path(__file__).resolve().parent
 DATA = ROOT / ".data"
 TARGETS = {
@@ -106,7 +104,14 @@ def hub(models: int, days: int = 0, activity: float = 0.137) -> Path:
     directory = DATA / f"hub-{models}-{days}{suffix}"
     if not (directory / "models.parquet").exists():
         shutil.rmtree(directory, ignore_errors=True)
-        synthesize(models, directory, days=days, seed=0, activity=activity)
+        # in a process of its own: a child forked from a bench grown by a 3.5M-model Hub
+        # would report that size as its own peak
+        code = "import sys; from hubpulse.ingest.synth import synthesize as s; " + (
+            "s(int(sys.argv[1]), sys.argv[2], days=int(sys.argv[3]), seed=0, "
+            "activity=float(sys.argv[4]))"
+        )
+        arguments = [str(models), str(directory), str(days), str(activity)]
+        subprocess.run([sys.executable, "-c", code, *arguments], check=True)
     return directory
 
 
