@@ -25,8 +25,8 @@ from test_spark import _close, _same
 from hubpulse.analysis.history.deconvolve import list_left_out
 from hubpulse.analysis.history.stored import HISTORY_TABLES, stored_history
 from hubpulse.settings import load_settings
-from hubpulse.store.derived import DERIVED, WAREHOUSE
 from hubpulse.store.engines import connect_spark
+from hubpulse.store.names import DERIVED, WAREHOUSE
 from hubpulse.store.warehouse import Warehouse
 
 if os.environ.get("HUBPULSE_REQUIRE_SPARK") != "1":

@@ -29,7 +29,7 @@ from hubpulse.analysis.snapshot.stored import load_analysis
 from hubpulse.cli import app
 from hubpulse.registry import load_registry
 from hubpulse.settings import load_settings
-from hubpulse.store.derived import DERIVED, WAREHOUSE
+from hubpulse.store.names import DERIVED, WAREHOUSE
 from hubpulse.store.warehouse import open_warehouse
 
 GROUPS = ("family", "vendor", "country", "author", "model")

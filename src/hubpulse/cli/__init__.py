@@ -17,7 +17,6 @@ from rich.markup import escape
 from hubpulse.cli.options import app
 from hubpulse.errors import HubpulseError, one_line, redact
 from hubpulse.ingest.connection import engine_failure
-from hubpulse.store.repair import run_repairing
 
 __all__ = ["app", "main"]
 
@@ -69,6 +68,8 @@ def main() -> None:
 
 
 def _run() -> None:
+    from hubpulse.store.repair import run_repairing  # when run: `--help` needs no Ibis
+
     run_repairing(lambda: app(prog_name="hubpulse"))
 
 

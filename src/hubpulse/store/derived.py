@@ -45,11 +45,9 @@ from hubpulse.errors import DerivedDamagedError, first_line
 from hubpulse.ingest.files import bundled_aliases_text
 from hubpulse.store.durable import fsync_dir, staged
 from hubpulse.store.engines import is_spark, register_views
+from hubpulse.store.names import DERIVED, META
 from hubpulse.store.pins import claimed, pin, unpin
 
-DERIVED = "derived"
-META = "meta.json"
-WAREHOUSE = "warehouse"  # derived/warehouse/: stages of the whole warehouse (its history)
 KEEP = 3
 log = logging.getLogger("hubpulse")
 ROW_GROUP = 65_536  # small row groups: a lookup by a sorted key reads one or two of them

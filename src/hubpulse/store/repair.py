@@ -20,7 +20,7 @@ import pyarrow.parquet as pq
 
 from hubpulse.errors import first_line
 from hubpulse.ingest.connection import Error, as_os_error, out_of_memory
-from hubpulse.store.derived import DERIVED, META
+from hubpulse.store.names import DERIVED, META
 from hubpulse.store.pins import pinned
 
 log = logging.getLogger("hubpulse")

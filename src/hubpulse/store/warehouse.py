@@ -76,7 +76,7 @@ from hubpulse.ingest.series import (
 )
 from hubpulse.settings import Settings
 from hubpulse.store.catalog import write_catalog
-from hubpulse.store.derived import DERIVED, WAREHOUSE, remove_unpinned, sweep_leftovers
+from hubpulse.store.derived import DERIVED, remove_unpinned, sweep_leftovers
 from hubpulse.store.derived import sweep as sweep_derived
 from hubpulse.store.durable import fsync_dir
 from hubpulse.store.engines import connect_duckdb, connect_spark, duckdb_limits, register_views
@@ -90,6 +90,7 @@ from hubpulse.store.loads import (
     unpublish_series,
     write_load,
 )
+from hubpulse.store.names import WAREHOUSE
 from hubpulse.store.pins import release
 from hubpulse.terms import Engine
 

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Query
 from hubpulse.analysis.snapshot.ranking import GROUPS, GroupBy, rank_models
 from hubpulse.present.tables import selection_meta
 from hubpulse.web.claims import audit_in_view, compare_in_view
+from hubpulse.web.details import family_detail, model_detail, search_models
 from hubpulse.web.params import (
     MONTH_PATTERN,
     AgainstQ,
@@ -26,12 +27,7 @@ from hubpulse.web.params import (
     Picked,
     SearchQ,
 )
-from hubpulse.web.views import (
-    family_detail,
-    model_detail,
-    search_models,
-    view_meta,
-)
+from hubpulse.web.views import view_meta
 
 router = APIRouter(prefix="/api", tags=["api"])
 

@@ -13,13 +13,9 @@ from hubpulse.present.report_charts import comparison_chart
 from hubpulse.present.tables import NO_DATA
 from hubpulse.registry import UNATTRIBUTED, load_comparison_sets
 from hubpulse.web.claims import audit_in_view, compare_in_view
+from hubpulse.web.details import family_detail, model_detail, search_models
 from hubpulse.web.params import AgainstQ, Board, DateQ, FamilyP, ModelP, ModeQ, MonthQ, NextQ
-from hubpulse.web.views import (
-    family_detail,
-    model_detail,
-    search_models,
-    view_meta,
-)
+from hubpulse.web.views import view_meta
 
 router = APIRouter(include_in_schema=False)
 

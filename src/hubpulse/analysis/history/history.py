@@ -21,7 +21,7 @@ from hubpulse.analysis.history.estimator import (
     month_table,
     parse_month,
 )
-from hubpulse.analysis.history.evidence import Evidence, evidence_months, read_evidence
+from hubpulse.analysis.history.evidence import Evidence, evidence_months
 from hubpulse.analysis.history.monthly import (
     Checks,
     month_drivers,
@@ -29,7 +29,12 @@ from hubpulse.analysis.history.monthly import (
     newest_counts,
     with_jumps,
 )
-from hubpulse.analysis.history.stored import NO_HISTORY, StoredHistory, stored_history
+from hubpulse.analysis.history.stored import (
+    NO_HISTORY,
+    StoredHistory,
+    history_span,
+    stored_history,
+)
 from hubpulse.analysis.snapshot.families import assign_publishers
 from hubpulse.analysis.snapshot.selection import Selection
 from hubpulse.analysis.snapshot.snapshot import Analysis
@@ -237,14 +242,11 @@ def month_range(
     warehouse: Warehouse, settings: Settings, month: str | None, months: int
 ) -> tuple[str, str] | None:
     """The ``months`` months ending at ``month`` (default: the last month with data), clipped
-    to the months the warehouse's stored history spans (read from its build, not the evidence);
-    None when it holds no history."""
-    try:
-        span = stored_history(warehouse, settings).span
-    except HistoryError as exc:
-        if str(exc) == NO_HISTORY:
-            return None
-        raise
+    to the months the warehouse's evidence spans (``history_span``: builds nothing); None when
+    it holds no history."""
+    span = history_span(warehouse, settings)
+    if span is None:
+        return None
     last = parse_month(month or span[1])
     first = last
     for _ in range(months - 1):

@@ -30,17 +30,18 @@ from hubpulse.analysis.history.evidence import evidence_months, read_evidence
 from hubpulse.analysis.history.monthly import newest_counts, with_jumps
 from hubpulse.analysis.snapshot.stored import analyse
 from hubpulse.store.derived import (
-    WAREHOUSE,
     Stage,
     StageSpec,
     Writer,
     aliases_digest,
     digest,
+    find_stage,
     load_stage,
     parquet_writer,
     stage_rows,
 )
 from hubpulse.store.engines import materialise
+from hubpulse.store.names import WAREHOUSE
 from hubpulse.store.warehouse import ALIASES, open_store
 
 if TYPE_CHECKING:
@@ -98,7 +99,22 @@ def history_stage(
     store: Warehouse, settings: Settings, *, rebuild: bool = False
 ) -> tuple[Stage, dict[str, ir.Table], bool]:
     """The stored history stage (built now, or found), its tables and whether it was built."""
-    spec = StageSpec(
+    return load_stage(store.root, WAREHOUSE, store.reader, _spec(store, settings), rebuild=rebuild)
+
+
+def history_span(store: Warehouse, settings: Settings) -> tuple[str, str] | None:
+    """The first and last month of the warehouse's evidence (None: it has none): read from the
+    stored history when it is built, else from the evidence itself, never building anything
+    (a dashboard's first answer does not wait for the history)."""
+    stage = find_stage(store.root, WAREHOUSE, _spec(store, settings))
+    if stage is not None:
+        first, last = stage.meta["span"]
+        return str(first), str(last)
+    return evidence_months(read_evidence(store))
+
+
+def _spec(store: Warehouse, settings: Settings) -> StageSpec:
+    return StageSpec(
         "history",
         history_key(store, settings),
         HISTORY_TABLES,
@@ -108,7 +124,6 @@ def history_stage(
         "monthly estimates",
         meta_types=(("span", list),),
     )
-    return load_stage(store.root, WAREHOUSE, store.reader, spec, rebuild=rebuild)
 
 
 def analyse_warehouse(
