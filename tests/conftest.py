@@ -13,6 +13,7 @@ os.environ.pop("HF_HUB_OFFLINE", None)
 
 import contextlib
 import datetime as dt
+import gc
 import socket
 import subprocess
 import sys
@@ -21,6 +22,7 @@ import urllib.request
 from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -78,6 +80,22 @@ def demo_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for path in sorted(FORECAST.glob("*.csv")):
         store.import_series(path)
     return root
+
+
+@pytest.fixture(scope="module")
+def spark() -> Iterator[Any]:
+    """A local Spark session (``local[2]``) for one module's engine-parity tests: skipped when
+    PySpark is not installed, unless HUBPULSE_REQUIRE_SPARK=1 (as in CI), where it fails."""
+    if os.environ.get("HUBPULSE_REQUIRE_SPARK") != "1":
+        pytest.importorskip(
+            "pyspark", reason="PySpark not installed: pip install 'hubpulse[spark]'"
+        )
+    from hubpulse.store.engines import connect_spark
+
+    backend = connect_spark("local[2]")
+    yield backend
+    backend.disconnect()
+    gc.collect()  # PySpark leaves the sockets it collected results through to the collector
 
 
 def cli(

@@ -94,11 +94,16 @@ def api(path: str) -> None:
 
     from hubpulse.settings import load_settings
     from hubpulse.web.app import create_app
+    from hubpulse.web.views import Dashboard
 
     global _client
     if _client is None:
         with _inside(_demo()):
-            _client = TestClient(create_app(load_settings(warehouse=Path(WAREHOUSE).resolve())))
+            settings = load_settings(warehouse=Path(WAREHOUSE).resolve())
+            # no background builds: they would outlive the scratch warehouse and their notes
+            # would land in a later command's output
+            board = Dashboard(settings, warm=False)
+            _client = TestClient(create_app(settings, dashboard=board))
     cog.outl("```console")
     cog.outl(f"$ curl -s 'http://127.0.0.1:8000{path}'")
     cog.outl(_client.get(path).text)

@@ -8,11 +8,8 @@ installed, unless HUBPULSE_REQUIRE_SPARK=1 (as in CI), where a missing Spark fai
 from __future__ import annotations
 
 import datetime as dt
-import gc
 import json
 import math
-import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -36,25 +33,13 @@ from hubpulse.analysis.snapshot.stored import FAMILY_TABLES, LINEAGE_TABLES, ens
 from hubpulse.ingest.files import ALIAS_SCHEMA, SNAPSHOT_SCHEMA
 from hubpulse.ingest.synth import synthesize
 from hubpulse.registry import load_registry
-from hubpulse.store.engines import connect_spark
 from hubpulse.store.warehouse import Warehouse
-
-if os.environ.get("HUBPULSE_REQUIRE_SPARK") != "1":
-    pytest.importorskip("pyspark", reason="PySpark not installed: pip install 'hubpulse[spark]'")
 
 # PySpark leaves the sockets it collects results through to the garbage collector.
 pytestmark = [
     pytest.mark.spark,
     pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning"),
 ]
-
-
-@pytest.fixture(scope="module")
-def spark() -> Iterator[Any]:
-    backend = connect_spark("local[2]")
-    yield backend
-    backend.disconnect()
-    gc.collect()  # while this module's warning filter still applies
 
 
 def _pair(root: Path, spark: Any, date: dt.date | None = None) -> tuple[Analysis, Analysis]:

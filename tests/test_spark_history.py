@@ -8,11 +8,8 @@ CI)."""
 
 from __future__ import annotations
 
-import gc
 import json
-import os
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,25 +22,13 @@ from test_spark import _close, _same
 from hubpulse.analysis.history.deconvolve import list_left_out
 from hubpulse.analysis.history.stored import HISTORY_TABLES, stored_history
 from hubpulse.settings import load_settings
-from hubpulse.store.engines import connect_spark
 from hubpulse.store.names import DERIVED, WAREHOUSE
 from hubpulse.store.warehouse import Warehouse
-
-if os.environ.get("HUBPULSE_REQUIRE_SPARK") != "1":
-    pytest.importorskip("pyspark", reason="PySpark not installed: pip install 'hubpulse[spark]'")
 
 pytestmark = [
     pytest.mark.spark,
     pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning"),
 ]
-
-
-@pytest.fixture(scope="module")
-def spark() -> Iterator[Any]:
-    backend = connect_spark("local[2]")
-    yield backend
-    backend.disconnect()
-    gc.collect()
 
 
 @pytest.fixture(scope="module")
