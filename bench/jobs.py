@@ -212,10 +212,12 @@ DAILY_FLOOR = (
 
 
 def daily(directory: str, work: str) -> dict[str, Any]:
-    """Import daily downloads, build the stored history (the first question's cost), then a
-    family × month question as a ``hubpulse`` process, against the floor: a bare DuckDB scan +
-    group-by (model × month) of the same daily rows as a process."""
+    """Import daily downloads, build the stored history and its group sums (the first
+    question's cost), then a family × month question as a ``hubpulse`` process, against the
+    floor: a bare DuckDB scan + group-by (model × month) of the same daily rows as a process."""
+    from hubpulse.analysis.history.groups import stored_groups
     from hubpulse.analysis.history.stored import stored_history
+    from hubpulse.registry import load_registry
     from hubpulse.ingest.series import DailyColumns
     from hubpulse.settings import load_settings
     from hubpulse.store.warehouse import open_warehouse
@@ -230,7 +232,10 @@ def daily(directory: str, work: str) -> dict[str, Any]:
         columns=DailyColumns(models_created="created_at"),
     )
     imported = time.perf_counter()
-    stored_history(store, load_settings(warehouse=work, mode="publisher"))
+    settings = load_settings(warehouse=work, mode="publisher")
+    history = stored_history(store, settings)
+    estimated = time.perf_counter()
+    stored_groups(store, settings, history, load_registry(), "publisher", None)
     built = time.perf_counter()
     store.release()
     question = [sys.executable, "-m", "hubpulse", "monthly", "--by", "family", "--mode"]
@@ -240,6 +245,8 @@ def daily(directory: str, work: str) -> dict[str, Any]:
         "seconds": built - started + asked,
         "import": imported - started,
         "stage": built - imported,
+        "estimates": estimated - imported,
+        "groups": built - estimated,
         "query": asked,
         "floor": floor,
         "rows": load.rows,

@@ -102,15 +102,16 @@ def test_a_second_question_builds_nothing_and_a_new_load_rebuilds_only_history(
     settings = load_settings(warehouse=root)
     load_history(settings, None, None, open_warehouse(root))
     builds = sorted((root / DERIVED).glob("*/*-*"))
-    history = [b for b in builds if b.parent.name == WAREHOUSE]
-    assert len(history) == 1
+    history = [b.name.split("-")[0] for b in builds if b.parent.name == WAREHOUSE]
+    assert sorted(history) == ["groups_lineage", "history"]  # the question's mode only
     load_history(settings, "2025-01", "2025-01", open_warehouse(root))  # another range
     assert sorted((root / DERIVED).glob("*/*-*")) == builds  # nothing built
     open_warehouse(root).import_series(FORECAST / "Meta.csv")
     load_history(settings, None, None, open_warehouse(root))
     after = sorted((root / DERIVED).glob("*/*-*"))
     new = [b for b in after if b not in builds]
-    assert [b.parent.name for b in new] == [WAREHOUSE]  # the snapshot's stages stay as built
+    assert {b.parent.name for b in new} == {WAREHOUSE}  # the snapshot's stages stay as built
+    assert sorted(b.name.split("-")[0] for b in new) == ["groups_lineage", "history"]
     changed = settings.model_copy(update={"spike_factor": 20.0})
     first = stored_history(open_warehouse(root), settings)
     again = stored_history(open_warehouse(root), changed)
@@ -134,10 +135,17 @@ def test_analyse_builds_the_history_and_no_question_builds_after_it(tmp_path: Pa
         rows["history"]["rows"]["estimates"]
         == pq.read_metadata(build / "estimates.parquet").num_rows
     )
+    ids = pq.read_table(build / "estimates.parquet", columns=["model_id"]).column("model_id")
+    for mode in ("publisher", "lineage"):  # both modes' groups: every model with history
+        groups = rows[f"groups_{mode}"]
+        assert groups["status"] == "built" and groups["scope"] == rows["history"]["scope"]
+        shares = pq.read_table(Path(groups["path"]) / "shares.parquet")
+        assert set(shares.column("model_id").to_pylist()) == set(ids.to_pylist())
     builds = sorted((root / DERIVED).glob("*/*-*"))
     for command in (["trend", "Qwen"], ["compare", "Qwen", "--month", "2025-01"]):
-        asked = runner.invoke(app, [*command, "-w", str(root)])
-        assert asked.exit_code == 0, asked.output
+        for mode in ("publisher", "lineage"):
+            asked = runner.invoke(app, [*command, "--mode", mode, "-w", str(root)])
+            assert asked.exit_code == 0, asked.output
     assert sorted((root / DERIVED).glob("*/*-*")) == builds
 
 

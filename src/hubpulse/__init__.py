@@ -29,7 +29,7 @@ _LAZY = {
     "Thresholds": "hubpulse.analysis.snapshot.flags",
     "Warehouse": "hubpulse.store.warehouse",
     "analyse": "hubpulse.analysis.snapshot.stored",
-    "analyse_warehouse": "hubpulse.analysis.history.stored",
+    "analyse_warehouse": "hubpulse.analysis.history.groups",
     "analyse_snapshot": "hubpulse.analysis.snapshot.snapshot",
     "assign_families": "hubpulse.analysis.snapshot.families",
     "check_families": "hubpulse.analysis.history.trends",

@@ -123,7 +123,7 @@ def analyse(
     """Build the stored analysis of a snapshot (lineage, attributions, dimensions) and the
     warehouse's monthly estimates, which every question reads; questions build them themselves
     when missing or out of date."""
-    from hubpulse.analysis.history.stored import analyse_warehouse as build
+    from hubpulse.analysis.history.groups import analyse_warehouse as build
     from hubpulse.present import tables
 
     settings = settings_of(warehouse, None, families, engine, spark_master)

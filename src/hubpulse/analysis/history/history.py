@@ -22,10 +22,12 @@ from hubpulse.analysis.history.estimator import (
     parse_month,
 )
 from hubpulse.analysis.history.evidence import Evidence, evidence_months
+from hubpulse.analysis.history.groups import StoredGroups, attribute_history, stored_groups
 from hubpulse.analysis.history.monthly import (
     Checks,
+    group_sums,
     month_drivers,
-    monthly_downloads,
+    monthly_figures,
     newest_counts,
     with_jumps,
 )
@@ -35,7 +37,6 @@ from hubpulse.analysis.history.stored import (
     history_span,
     stored_history,
 )
-from hubpulse.analysis.snapshot.families import assign_publishers
 from hubpulse.analysis.snapshot.selection import Selection
 from hubpulse.analysis.snapshot.snapshot import Analysis
 from hubpulse.analysis.snapshot.stored import load_analysis
@@ -60,6 +61,7 @@ class History:
     basis: ir.Table | None = None
     checks: Checks = field(default_factory=Checks)
     selection: Selection = field(default_factory=Selection)
+    groups: dict[str, ir.Table] = field(default_factory=dict)  # stored group sums, all months
 
     def monthly(
         self, by: TrendBy = "family", families: list[str] | None = None, limit: int = 0
@@ -67,9 +69,12 @@ class History:
         """Monthly figures per group; with ``families``, only the groups (models, authors,
         vendors, countries) those families' models belong to — shares stay of the whole; with
         ``limit``, the ``limit`` largest groups of each month."""
-        table = monthly_downloads(
-            self.estimates, self.shares, self.registry, by, self.basis, self.checks
-        )
+        if by in self.groups:  # stored: the month range's rows
+            sums = self.groups[by]
+            sums = sums.filter((sums.month >= self.first) & (sums.month <= self.last))
+        else:
+            sums = group_sums(self.estimates, self.shares, self.registry, by, self.basis)
+        table = monthly_figures(sums, by, self.checks)
         key = "model_id" if by == "model" else by
         if families:
             table = self._members(table, by, families)
@@ -99,7 +104,7 @@ class History:
                 "flags come from the newest one): ingest one first"
             )
         shares = materialise(selection.restrict(self.shares, analysis))
-        return replace(self, shares=shares, selection=selection)
+        return replace(self, shares=shares, selection=selection, groups={})
 
     def drivers(self, by: TrendBy, group: str, month: str) -> ir.Table:
         """The models behind one group-month figure (``monthly.month_drivers``)."""
@@ -152,16 +157,21 @@ def history_of_stored(
     first: str | None = None,
     last: str | None = None,
     checks: Checks | None = None,
+    groups: StoredGroups | None = None,
 ) -> History:
     """The months ``first`` to ``last`` of the stored estimates, the models attributed under
-    ``mode``: what every history question reads (nothing is estimated here)."""
+    ``mode`` (read from ``groups``, the stored groups of the same mode and analysis, with their
+    group sums; else attributed now): what every history question reads (nothing is estimated
+    here)."""
     for given in (first, last):
         if given is not None:
             parse_month(given)
     first, last = _range(stored.span, first, last)
     estimates = stored.estimates
     estimates = estimates.filter((estimates.month >= first) & (estimates.month <= last))
-    return _history(estimates, stored.basis, registry, mode, analysis, first, last, checks)
+    basis = stored.basis
+    history = _history(estimates, basis, registry, mode, analysis, first, last, checks, groups)
+    return history if groups is None else replace(history, groups=dict(groups.sums))
 
 
 def _range(span: tuple[str, str], first: str | None, last: str | None) -> tuple[str, str]:
@@ -183,28 +193,17 @@ def _history(
     first: str,
     last: str,
     checks: Checks | None,
+    groups: StoredGroups | None = None,
 ) -> History:
     estimates = estimates.filter(estimates.month >= first)
-    shares = materialise(attribute_history(estimates.select("model_id"), registry, mode, analysis))
+    if groups is not None:
+        shares = groups.shares
+    else:
+        ids = estimates.select("model_id")
+        shares = materialise(attribute_history(ids, registry, mode, analysis))
     date = analysis.snapshot_date if analysis is not None and mode == "lineage" else None
     checks = checks or Checks()
     return History(estimates, shares, registry, mode, first, last, date, basis, checks)
-
-
-def attribute_history(
-    model_ids: ir.Table, registry: Registry, mode: Mode, analysis: Analysis | None
-) -> ir.Table:
-    """model_id, family, weight for every model with history.
-
-    Lineage mode takes each model's roots from ``analysis`` (the snapshot whose graph is used);
-    a model that snapshot does not hold counts for its own publisher's family."""
-    ids = model_ids.select("model_id").distinct()
-    if mode == "publisher" or analysis is None:
-        return assign_publishers(ids, registry)
-    graph = analysis.models.select("model_id")
-    known = analysis.attribution("lineage").semi_join(ids, "model_id")
-    rest = ids.filter(~ids.model_id.isin(graph.model_id))
-    return known.union(assign_publishers(rest, registry))
 
 
 def load_history(
@@ -226,14 +225,17 @@ def load_history(
         and (analysis is None or analysis.snapshot_date != dates[-1])
     ):
         analysis = load_analysis(settings, None, store)
+    stored, registry = stored_history(store, settings), load_registry(settings.families_file)
+    graph = analysis if settings.mode == "lineage" and dates else None
     history = history_of_stored(
-        stored_history(store, settings),
-        load_registry(settings.families_file),
+        stored,
+        registry,
         mode=settings.mode,
-        analysis=analysis if settings.mode == "lineage" and dates else None,
+        analysis=graph,
         first=first,
         last=last,
         checks=Checks.from_settings(settings),
+        groups=stored_groups(store, settings, stored, registry, settings.mode, graph),
     )
     return history.restricted(selection, analysis if dates else None)
 

@@ -129,9 +129,46 @@ def monthly_downloads(
 ) -> ir.Table:
     """month, <by>, through, estimate, lower, upper, share, coverage, month_coverage, models,
     estimated, top_model, top_share, caveats, methods (see the module docstring)."""
+    return monthly_figures(group_sums(estimates, shares, registry, by, basis), by, checks)
+
+
+def group_sums(
+    estimates: ir.Table,
+    shares: ir.Table,
+    registry: Registry,
+    by: TrendBy = "family",
+    basis: ir.Table | None = None,
+) -> ir.Table:
+    """The per group-month sums ``monthly_figures`` reads (one pass over the model-months;
+    what the stored ``groups`` stage holds for the registry's groups)."""
     key = "model_id" if by == "model" else by
-    credited = credited_estimates(estimates, shares, registry, basis)
-    g = _group_sums(credited, ["month", key], unique=by in ("family", "model"))
+    credited = credited_estimates(estimates, _once_per_group(shares, registry, by), registry, basis)
+    return _group_sums(credited, ["month", key])
+
+
+def _once_per_group(shares: ir.Table, registry: Registry, by: TrendBy) -> ir.Table:
+    """``shares`` with each model once per group of ``by``: a model split between two
+    families of one vendor counts once for the vendor, with the two weights summed (exactly),
+    so groups count models by counting rows (no distinct count over model-months) and a
+    model's figure in the group is its whole credit there. Each row keeps one of its families
+    (the first by name), which belongs to the same group."""
+    if by == "family":
+        return shares
+    if by in ("vendor", "country"):
+        keyed = shares.join(registry.table().select("family", by), "family")
+        keys = ["model_id", by]
+    else:  # an author's or a model's group is the model's own
+        keyed, keys = shares, ["model_id"]
+    once = keyed.group_by(keys).aggregate(
+        family=keyed.family.min(), weight=exact(keyed.weight).sum()
+    )
+    return once.select("model_id", "family", "weight")
+
+
+def monthly_figures(g: ir.Table, by: TrendBy, checks: Checks = Checks()) -> ir.Table:
+    """``monthly_downloads`` from a month range's ``group_sums``: shares, coverage and caveats
+    (cheap: a few rows per group-month)."""
+    key = "model_id" if by == "model" else by
     month = ibis.window(group_by="month")
     unknown = (g.estimated == 0) & (g.models > 0)
     # the month's total summed exactly (decimals), so a share is the same on every run
@@ -168,11 +205,10 @@ def monthly_downloads(
     ).order_by(["month", ibis.desc("estimate"), key])
 
 
-def _group_sums(credited: ir.Table, keys: list[str], unique: bool = False) -> ir.Table:
+def _group_sums(credited: ir.Table, keys: list[str]) -> ir.Table:
     """Per group-month: weighted sums (exact decimals), model counts, coverage weights, the top
-    model and the largest jump, and the method counts — in one pass over the model-months.
-    ``unique``: each model appears once per group (families, models), so counting rows
-    counts models; otherwise distinct models are counted."""
+    model and the largest jump, and the method counts — in one pass over the model-months, each
+    model once per group (``_once_per_group``), so counting rows counts models."""
     existing = credited.method != "not_created"
     known = existing & credited.estimate.notnull()
     weight = credited.basis.cast("float64") * credited.weight.cast("float64")
@@ -180,8 +216,7 @@ def _group_sums(credited: ir.Table, keys: list[str], unique: bool = False) -> ir
     odd = credited.jump.notnull()
 
     def models(where: ir.BooleanValue) -> ir.IntegerScalar:
-        ids = credited.model_id
-        return ids.count(where=where) if unique else ids.nunique(where=where)
+        return credited.model_id.count(where=where)
 
     grouped = credited.group_by(keys).aggregate(
         estimate=value.sum(),

@@ -28,7 +28,6 @@ from hubpulse.analysis.history.estimator import (
 )
 from hubpulse.analysis.history.evidence import evidence_months, read_evidence
 from hubpulse.analysis.history.monthly import newest_counts, with_jumps
-from hubpulse.analysis.snapshot.stored import analyse
 from hubpulse.store.derived import (
     Stage,
     StageSpec,
@@ -38,11 +37,10 @@ from hubpulse.store.derived import (
     find_stage,
     load_stage,
     parquet_writer,
-    stage_rows,
 )
 from hubpulse.store.engines import materialise
 from hubpulse.store.names import WAREHOUSE
-from hubpulse.store.warehouse import ALIASES, open_store
+from hubpulse.store.warehouse import ALIASES
 
 if TYPE_CHECKING:
     from hubpulse.settings import Settings
@@ -124,31 +122,6 @@ def _spec(store: Warehouse, settings: Settings) -> StageSpec:
         "monthly estimates",
         meta_types=(("span", list),),
     )
-
-
-def analyse_warehouse(
-    settings: Settings, date: dt.date | None = None, *, rebuild: bool = False
-) -> list[dict[str, Any]]:
-    """``analyse`` the snapshot of ``date`` (default: newest), then build (or find) the
-    warehouse's stored history, so that no question afterwards builds anything; one row per
-    stage as ``analyse`` describes them, the history's ``scope`` being the months it spans."""
-    rows = analyse(settings, date, rebuild=rebuild)
-    store = open_store(settings)
-    stage, _, built = history_stage(store, settings, rebuild=rebuild)
-    first, last = stage.meta["span"]
-    rows.append(
-        {
-            "snapshot_date": None,
-            "scope": f"months {first} … {last}",
-            "stage": "history",
-            "status": "built" if built else "stored",
-            "key": stage.meta["key"],
-            "built_at": stage.meta.get("built_at"),
-            "rows": stage_rows(stage, HISTORY_TABLES),
-            "path": str(stage.directory),
-        }
-    )
-    return rows
 
 
 def _build(store: Warehouse, settings: Settings) -> tuple[dict[str, Writer], dict[str, Any]]:
