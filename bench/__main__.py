@@ -365,7 +365,9 @@ def _daily_verdicts(row: Row) -> list[str]:
             "≤ 60 s",
         ),
         _verdict(
-            f"history stages built (estimates and group sums): {stage:.1f} s", stage <= TARGETS["daily_stage_s"], "≤ 60 s"
+            f"history stages built (estimates and group sums): {stage:.1f} s",
+            stage <= TARGETS["daily_stage_s"],
+            "≤ 60 s",
         ),
         _verdict(
             f"family × month afterwards: {query:.1f} s", query <= TARGETS["daily_query_s"], "≤ 3 s"

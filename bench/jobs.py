@@ -217,8 +217,8 @@ def daily(directory: str, work: str) -> dict[str, Any]:
     floor: a bare DuckDB scan + group-by (model × month) of the same daily rows as a process."""
     from hubpulse.analysis.history.groups import stored_groups
     from hubpulse.analysis.history.stored import stored_history
-    from hubpulse.registry import load_registry
     from hubpulse.ingest.series import DailyColumns
+    from hubpulse.registry import load_registry
     from hubpulse.settings import load_settings
     from hubpulse.store.warehouse import open_warehouse
 
