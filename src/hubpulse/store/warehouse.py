@@ -125,15 +125,23 @@ class Warehouse:
     """A warehouse directory and an Ibis connection whose tables are views over it."""
 
     def __init__(
-        self, root: Path | str, engine: BaseBackend | None = None, *, limits: Limits | None = None
+        self,
+        root: Path | str,
+        engine: BaseBackend | None = None,
+        *,
+        limits: Limits | None = None,
+        default: bool = True,
     ) -> None:
         self.root = Path(root).expanduser()
         # writes, and reads unless another engine is given; past the memory limit DuckDB spills
-        # to <root>/.spill. A memtable-only expression runs here too, under the same limits.
+        # to <root>/.spill. A memtable-only expression runs here too, under the same limits
+        # (``default``; not for a connection another thread uses meanwhile, such as a
+        # dashboard's background builds: one DuckDB connection runs one query at a time).
         given = limits or Limits()
         self.limits = replace(given, spill=given.spill or self.root / ".spill")
         self.con = connect_duckdb(self.limits)
-        ibis.set_backend(self.con)
+        if default:
+            ibis.set_backend(self.con)
         self.reader = engine or self.con
         self.survey = Survey(self.root)
         self._register_views()
@@ -403,13 +411,17 @@ def open_warehouse(
     spark_master: str = "local[*]",
     spark_conf: dict[str, str] | None = None,
     limits: Limits | None = None,
+    default: bool = True,
 ) -> Warehouse:
-    """The warehouse at ``root`` (started if new), read by ``engine``; DuckDB under ``limits``."""
+    """The warehouse at ``root`` (started if new), read by ``engine``; DuckDB under ``limits``
+    (``default``: its connection becomes Ibis's default, see ``Warehouse``)."""
     spark = connect_spark(spark_master, spark_conf) if engine == "spark" else None
-    return Warehouse(root, spark, limits=limits)
+    return Warehouse(root, spark, limits=limits, default=default)
 
 
-def open_store(settings: Settings, *, engine: Engine | None = None) -> Warehouse:
+def open_store(
+    settings: Settings, *, engine: Engine | None = None, default: bool = True
+) -> Warehouse:
     """The settings' warehouse under their DuckDB limits, read by ``engine`` (default: theirs)."""
     return open_warehouse(
         settings.warehouse,
@@ -417,4 +429,5 @@ def open_store(settings: Settings, *, engine: Engine | None = None) -> Warehouse
         spark_master=settings.spark_master,
         spark_conf=settings.spark_conf,
         limits=duckdb_limits(settings),
+        default=default,
     )

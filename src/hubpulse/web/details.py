@@ -6,17 +6,43 @@ from __future__ import annotations
 from typing import Any
 
 import ibis
+import numpy as np
 import pandas as pd
 import pyarrow.compute as pc
 
 from hubpulse.analysis.snapshot.dimensions import model_dimensions
-from hubpulse.analysis.snapshot.lineage import describe_lineage
+from hubpulse.analysis.snapshot.lineage import Run, describe_lineage
 from hubpulse.web.views import View, clean_row, model_facts
 
 
-def children_of(view: View, model_id: str, limit: int) -> tuple[list[dict[str, Any]], int]:
+def _children_held(
+    view: View, model_id: str, limit: int, run: Run
+) -> tuple[list[dict[str, Any]], int]:
+    """``children_of`` from the closure stored by ancestor (its depth-1 rows are the kept
+    edges) and the facts in memory (an edge's relation is its child's base relation)."""
+    below = view.analysis.lineage.below
+    found = run(below.filter((below.ancestor_id == model_id) & (below.depth == 1)))
+    ids = found.column("model_id").to_pylist()
+    frame = view.models
+    # children are in the snapshot; the facts run most downloaded first, then by id
+    rows = frame.iloc[np.sort(frame.index.get_indexer(pd.Index(ids)))]
+    return [
+        {
+            "child": r["model_id"],
+            "parent": model_id,
+            "relation": r["relation"],
+            "downloads_30d": r["downloads_30d"],
+            "descendants": r["descendants"] or 0,
+        }
+        for r in (clean_row(x) for x in rows.head(limit).to_dict("records"))
+    ], len(ids)
+
+
+def children_of(
+    view: View, model_id: str, limit: int, run: Run | None = None
+) -> tuple[list[dict[str, Any]], int]:
     """A model's direct children, most downloaded first, and how many it has (a lookup in the
-    stored edges)."""
+    stored edges), run by ``run`` (default: under the dashboard's lock)."""
     analysis = view.analysis
     edges = analysis.lineage.edges
     below = edges.filter(edges.parent == model_id)
@@ -30,6 +56,8 @@ def children_of(view: View, model_id: str, limit: int) -> tuple[list[dict[str, A
         downloads_30d=joined.dl.fill_null(0),
         descendants=joined.below_count.fill_null(0),
     ).order_by([ibis.desc("downloads_30d"), "child"])
+    if run is not None:
+        return run(table.limit(limit)).to_pylist(), run(below.count().as_table())[0][0].as_py()
     with view.engine:
         total = int(below.count().to_pyarrow().as_py())
         rows = table.limit(limit).to_pyarrow().to_pylist() if total else []
@@ -68,13 +96,24 @@ def family_detail(view: View, name: str) -> dict[str, Any]:
 
 def model_detail(view: View, model_id: str) -> dict[str, Any]:
     """The model page: facts, ancestry (every parent link up to the roots), descendants by
-    relation and depth (as ``hubpulse lineage``), and the most downloaded direct children."""
+    relation and depth (as ``hubpulse lineage``), and the most downloaded direct children:
+    lookups in the stored tables on a cursor of the page's own, each model's facts read from
+    those in memory once the view holds them."""
     analysis = view.analysis
-    with view.engine:  # lookups in the stored tables, sorted by model id
-        lineage = describe_lineage(analysis.lineage, model_dimensions(analysis), model_id)
-        found = model_facts(analysis, view.mode, model_id)
+    held = "models" in view.pieces  # per-model facts in memory (built in the background)
+    with view.cursor() as run:
+        dims = model_dimensions(analysis)
+        lineage = describe_lineage(
+            analysis.lineage, dims, model_id, run=run, facts=view.facts_of if held else None
+        )
+        if held:
+            at = view.models.index.get_indexer([model_id])
+            found = view.models.iloc[at[at >= 0]]
+            kids, total = _children_held(view, model_id, 25, run)
+        else:
+            found = model_facts(analysis, view.mode, model_id, run)
+            kids, total = children_of(view, model_id, 25, run)
     facts = clean_row(found.iloc[0].to_dict()) if len(found) else None
-    kids, total = children_of(view, model_id, 25)
     return {
         "snapshot_date": view.analysis.snapshot_date.isoformat(),
         "mode": view.mode,

@@ -3,18 +3,20 @@
 Everything reads the snapshot's stored analysis (``snapshot.stored``). A ``View`` computes each
 piece on first use with the same library calls as the CLI and the report (``build_report``) and
 keeps it: rankings, monthly figures, derivatives, per-model facts for search. A model page
-(``web.details``) looks its rows up in the stored tables (sorted by model id, so a lookup reads a
-few row groups) with ``describe_lineage``, the same answer as ``hubpulse lineage`` (tested), and
-is remembered.
+(``web.details``) looks its rows up in the stored tables (each sorted by the key it is looked up
+by, so a lookup reads a few row groups) with ``describe_lineage``, the same answer as ``hubpulse
+lineage`` (tested), on a cursor of its own (no lock: model pages run in parallel), taking each
+model's facts from those in memory once built; it is remembered.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -27,6 +29,7 @@ import pyarrow.compute as pc
 from hubpulse.analysis.history.history import month_range
 from hubpulse.analysis.history.trends import family_trend
 from hubpulse.analysis.snapshot.dimensions import model_dimensions
+from hubpulse.analysis.snapshot.lineage import Run
 from hubpulse.analysis.snapshot.ranking import model_families
 from hubpulse.analysis.snapshot.snapshot import Analysis
 from hubpulse.analysis.snapshot.stored import load_analysis
@@ -134,7 +137,9 @@ class View:
 
     def _models(self) -> pd.DataFrame:
         with self.engine:
-            return model_facts(self.analysis, self.mode)
+            frame = model_facts(self.analysis, self.mode)
+        frame.index.get_indexer(frame.index[:1])  # builds the index's hash table once, here
+        return frame
 
     @cached_property
     def search_keys(self) -> pa.Array:
@@ -180,6 +185,28 @@ class View:
                 for row in self.store.reader.to_pyarrow(trend).to_pylist():
                     trends.setdefault(row["family"], []).append(clean_row(row))
         return trends
+
+    @contextlib.contextmanager
+    def cursor(self) -> Iterator[Run]:
+        """A query runner on a cursor of its own (DuckDB runs cursors of one database in
+        parallel): a request made of lookups in the stored tables takes no lock, so it never
+        queues behind another request's."""
+        con = self.store.reader.con.cursor()  # type: ignore[attr-defined]
+        try:
+            yield ibis.duckdb.from_connection(con).to_pyarrow
+        finally:
+            con.close()
+
+    def facts_of(self, ids: list[str]) -> pa.Table:
+        """model_id, author, downloads_30d, base_relation of the given models, read from the
+        facts in memory (``models``; the caller checks they are built)."""
+        frame: pd.DataFrame = self.pieces["models"]
+        found = frame.index.get_indexer(pd.Index(ids))
+        rows = frame.iloc[found[found >= 0]]
+        rows = rows[["model_id", "author", "downloads_30d", "relation"]]
+        return pa.Table.from_pandas(
+            rows.rename(columns={"relation": "base_relation"}), preserve_index=False
+        )
 
     def remember(self, key: Any, make: Callable[[], Any]) -> Any:
         """``make()`` once per key, keeping the ``MEMO_SIZE`` most recently used results
@@ -284,7 +311,7 @@ def warm(view: View) -> None:
     settings = view.settings.model_copy(update={"duckdb_threads": 1})
     store = None
     try:
-        store = open_store(settings, engine="duckdb")
+        store = open_store(settings, engine="duckdb", default=False)
         analysis = load_analysis(settings, view.analysis.snapshot_date, store)
         shadow = View(analysis, view.mode, settings, store, view.months_back, threading.RLock())
         for name in WARMED:
@@ -296,9 +323,12 @@ def warm(view: View) -> None:
             store.release()
 
 
-def model_facts(analysis: Analysis, mode: Mode, model_id: str | None = None) -> pd.DataFrame:
+def model_facts(
+    analysis: Analysis, mode: Mode, model_id: str | None = None, run: Run | None = None
+) -> pd.DataFrame:
     """Per-model facts from the stored dimensions (one model's row when ``model_id`` is given:
-    a lookup in the stored tables, which are sorted by model id)."""
+    a lookup in the stored tables, which are sorted by model id), run by ``run`` (default: on
+    the tables' own backend)."""
     dims, models = model_dimensions(analysis), analysis.models
     families = model_families(analysis, mode)
     if model_id is not None:
@@ -323,7 +353,7 @@ def model_facts(analysis: Analysis, mode: Mode, model_id: str | None = None) -> 
     )
     facts = facts.left_join(families, "model_id").drop("model_id_right")
     facts = facts.relocate("family", before="descendants")
-    frame = facts.to_pyarrow().to_pandas()
+    frame = (run(facts) if run else facts.to_pyarrow()).to_pandas()
     return frame.sort_values(["downloads_30d", "model_id"], ascending=[False, True]).set_index(
         "model_id", drop=False
     )

@@ -19,10 +19,13 @@ Graph repairs, each reported in ``Lineage.issues``:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import ibis
 import ibis.expr.types as ir
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from hubpulse.errors import LineageError
 from hubpulse.store.engines import materialise
@@ -226,51 +229,109 @@ class LineageReport:
         return dict(self.__dict__)
 
 
-def describe_lineage(lineage: Lineage, models: ir.Table, model_id: str) -> LineageReport:
+Run = Callable[[ir.Table], pa.Table]
+"""Runs a query: by default on the tables' own backend (the dashboard passes its own cursor)."""
+
+Facts = Callable[[list[str]], pa.Table]
+"""model_id, author, downloads_30d, base_relation of the given models in the snapshot."""
+
+
+def describe_lineage(
+    lineage: Lineage,
+    models: ir.Table,
+    model_id: str,
+    *,
+    run: Run | None = None,
+    facts: Facts | None = None,
+) -> LineageReport:
     """Ancestry (every parent link up to the roots), roots, depth and a descendant summary.
     ``models`` needs model_id, author, downloads_30d and base_relation (the snapshot's rows, or
-    its stored ``metrics.model_dimensions``)."""
+    its stored ``metrics.model_dimensions``). Every query is a lookup by a key its table is
+    sorted by; ``facts`` (the dashboard's facts in memory) replaces the join of the
+    descendants with ``models``."""
     from hubpulse.errors import ModelNotFoundError
 
-    in_snapshot = bool(models.filter(models.model_id == model_id).count().execute())
-    known_parent = bool(lineage.edges.filter(lineage.edges.parent == model_id).count().execute())
-    if not in_snapshot and not known_parent:
+    run = run or _run
+    here = run(models.filter(models.model_id == model_id).select("model_id").limit(1))
+    in_snapshot = bool(here.num_rows)
+    below = lineage.below.filter(lineage.below.ancestor_id == model_id)
+    if not in_snapshot and not run(below.select("model_id").limit(1)).num_rows:
         raise ModelNotFoundError(
             f"model {model_id!r} is neither in the snapshot nor a parent of any model in it"
         )
-    ancestry = ancestry_edges(lineage, model_id).order_by(["child", "parent"])
+    closure = lineage.closure
+    above = run(closure.filter(closure.model_id == model_id).select("ancestor_id"))
+    edges = lineage.edges
+    ancestry = edges.filter(edges.child.isin([model_id, *above.column(0).to_pylist()]))
+    ancestry = ancestry.order_by(["child", "parent"])
     roots = lineage.roots.filter(lineage.roots.model_id == model_id).order_by("root_id")
-    below = descendants(lineage, model_id)
-    rows = below.join(models, "model_id").mutate(
-        relation=ibis.coalesce(ibis._.base_relation, ibis.literal("unknown"))
-    )
-    by_relation = (
-        rows.group_by("relation")
-        .aggregate(
-            descendants=rows.model_id.nunique(),
-            publishers=rows.author.nunique(),
-            downloads_30d=rows.downloads_30d.fill_null(0).sum(),
-        )
-        .order_by([ibis.desc("descendants"), "relation"])
-    )
-    by_depth = (
-        rows.group_by("depth").aggregate(descendants=rows.model_id.nunique()).order_by("depth")
-    )
+    found = run(below.select("model_id", "depth"))
+    ids = found.column("model_id").to_pylist()
+    columns = ["model_id", "author", "downloads_30d", "base_relation"]
+    if facts is not None:
+        known = facts(ids)
+    else:
+        known = run(models.semi_join(below.select("model_id"), "model_id").select(columns))
     issues = lineage.issues.filter(
         (lineage.issues.model_id == model_id) | (lineage.issues.parent_id == model_id)
     )
-    root_rows = _records(roots.select("root_id", "depth", "external"))
+    root_rows = run(roots.select("root_id", "depth", "external")).to_pylist()
+    by_relation, by_depth = _summary(found, known)
     return LineageReport(
         model_id=model_id,
         in_snapshot=in_snapshot,
-        ancestry=_records(ancestry.select("child", "parent", "relation", "parent_known")),
+        ancestry=run(ancestry.select("child", "parent", "relation", "parent_known")).to_pylist(),
         roots=root_rows or [{"root_id": model_id, "depth": 0, "external": not in_snapshot}],
-        depth=max((int(r["depth"]) for r in root_rows), default=0),  # type: ignore[call-overload]
-        descendants_by_relation=_records(by_relation),
-        descendants_by_depth=_records(by_depth),
-        issues=_records(issues),
+        depth=max((int(r["depth"]) for r in root_rows), default=0),
+        descendants_by_relation=by_relation,
+        descendants_by_depth=by_depth,
+        issues=run(issues).to_pylist(),
     )
 
 
-def _records(table: ir.Table) -> list[dict[str, object]]:
-    return table.to_pyarrow().to_pylist()
+def _summary(
+    below: pa.Table, facts: pa.Table
+) -> tuple[list[dict[str, object]], list[dict[str, object]]]:
+    """Descendants by relation (models, publishers, 30-day downloads) and by depth: of the
+    descendants (model_id, depth) that are in the snapshot (``facts``)."""
+
+    def keyed(table: pa.Table) -> pa.Table:  # one key type on both sides of the join
+        at = table.schema.get_field_index("model_id")
+        return table.set_column(at, "model_id", pc.cast(table["model_id"], pa.large_string()))
+
+    rows = keyed(below).join(keyed(facts), "model_id", join_type="inner")
+    rows = rows.set_column(
+        rows.schema.get_field_index("base_relation"),
+        "relation",
+        pc.coalesce(rows.column("base_relation"), pa.scalar("unknown")),
+    ).set_column(
+        rows.schema.get_field_index("downloads_30d"),
+        "downloads_30d",
+        pc.fill_null(rows.column("downloads_30d"), 0),
+    )
+    by_relation = rows.group_by("relation").aggregate(
+        [
+            ("model_id", "count_distinct"),
+            ("author", "count_distinct"),
+            ("downloads_30d", "sum"),
+        ]
+    )
+    by_relation = _named(
+        by_relation,
+        relation="relation",
+        descendants="model_id_count_distinct",
+        publishers="author_count_distinct",
+        downloads_30d="downloads_30d_sum",
+    ).sort_by([("descendants", "descending"), ("relation", "ascending")])
+    by_depth = rows.group_by("depth").aggregate([("model_id", "count_distinct")])
+    by_depth = _named(by_depth, depth="depth", descendants="model_id_count_distinct")
+    return by_relation.to_pylist(), by_depth.sort_by("depth").to_pylist()
+
+
+def _named(table: pa.Table, **columns: str) -> pa.Table:
+    """``table``'s columns picked by name and renamed (name=source), in this order."""
+    return pa.table({name: table[source] for name, source in columns.items()})
+
+
+def _run(table: ir.Table) -> pa.Table:
+    return table.to_pyarrow()
