@@ -49,8 +49,9 @@ _VOLATILE = (
     (re.compile(r"^[0-9.]+ s, seed", re.M), "<seconds> s, seed"),
     (re.compile(r'"loaded_at": "[0-9T:. -]+"'), '"loaded_at": "<loaded-at>"'),
     (re.compile(r"built(\s+)\d{4}-\d\d-\d\dT[0-9:+]+"), r"built\1<built-at>"),
-    # the history's key digests the load ids, new at every ingest
+    # the history's key digests the load ids, new at every ingest (and so do its groups')
     (re.compile(r"(history: \w+ for months \S+ … \S+ \(key )[0-9a-f]{16}"), r"\1<history-key>"),
+    (re.compile(r"(groups_\w+: \w+ for months \S+ … \S+ \(key )[0-9a-f]{16}"), r"\1<groups-key>"),
 )
 _scratch: Path | None = None
 _client: Any = None
