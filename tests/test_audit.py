@@ -27,7 +27,8 @@ from hubpulse.analysis.claims.audit import audit_exceeds
 from hubpulse.analysis.claims.comparison import Against
 from hubpulse.analysis.claims.snapshot_comparison import compare_snapshot
 from hubpulse.analysis.snapshot.flags import ThresholdError, Thresholds
-from hubpulse.analysis.snapshot.ranking import rank_models
+from hubpulse.analysis.snapshot.ranking import audit_rankings, rank_models
+from hubpulse.analysis.snapshot.selection import Selection
 from hubpulse.analysis.snapshot.snapshot import Analysis
 from hubpulse.errors import OptionError
 from hubpulse.registry import MODES
@@ -438,3 +439,28 @@ def test_thresholds_are_checked_for_type_and_range() -> None:
     kept = Thresholds.parse(["flood=3", "ci=0.5", "dormant-min=1e15"])
     assert Thresholds.parse(["flood=2"]).flood == 2
     assert (kept.flood, kept.ci, kept.dormant_min) == (3, 0.5, 10**15)
+
+
+@pytest.mark.parametrize(
+    "base",
+    [Selection(), Selection(tasks=("text-generation",)), Selection(exclude=("Meta", "Mistral"))],
+)
+def test_an_audits_eight_rankings_per_mode_equal_each_ranking_on_its_own(
+    demo_analysis: Analysis, base: Selection
+) -> None:
+    """One query per mode gives each definition the groups and figures ``rank_models`` ranks
+    under its selection (the figures a comparison reads), flagged models and all."""
+    for mode in MODES:
+        found = audit_rankings(demo_analysis, mode, base)
+        assert len(found) == 8
+        for (by, selection), rows in found.items():
+            ranked = rank_models(demo_analysis, by=by, mode=mode, selection=selection)
+            want = [
+                {
+                    by: r[by],
+                    "downloads_30d": r["downloads_30d"],
+                    "downloads_all_time": r["downloads_all_time"],
+                }
+                for r in ranked.to_pyarrow().to_pylist()
+            ]
+            assert rows and sorted(rows, key=str) == sorted(want, key=str), (mode, by, selection)

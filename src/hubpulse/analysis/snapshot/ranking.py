@@ -31,8 +31,8 @@ from hubpulse.analysis.snapshot.dimensions import (
     model_credits,
     model_dimensions,
 )
-from hubpulse.analysis.snapshot.flags import flag_marks
-from hubpulse.analysis.snapshot.selection import Selection
+from hubpulse.analysis.snapshot.flags import flag_marks, model_signals
+from hubpulse.analysis.snapshot.selection import COUNTS, Selection
 from hubpulse.analysis.snapshot.sizes import (
     SIZE_BUCKETS,
     UNKNOWN_SIZE,
@@ -243,3 +243,68 @@ def model_families(analysis: Analysis, mode: Mode) -> ir.Table:
 def _labels(shares: ir.Table) -> ir.Table:
     grouped = shares.group_by("model_id").aggregate(families=shares.family.collect())
     return grouped.select("model_id", family=ibis.literal(", ").join(grouped.families.sort()))
+
+
+AUDIT_SCOPES = {"all": False, "llm": True}
+"""An audit's scopes: all models, or LLMs only (``Selection.llm``)."""
+
+
+def audit_rankings(
+    analysis: Analysis, mode: Mode, base: Selection
+) -> dict[tuple[str, Selection], list[dict[str, Any]]]:
+    """The eight rankings an audit reads under one mode — by family and by vendor, all models
+    or LLMs only, raw or robust counts, each as ``rank_models`` would select them from
+    ``base`` (its tasks, exclusions and thresholds) — from one pass over the credits:
+    per group, the 30-day and all-time downloads only (what a comparison reads), a group with
+    no model in a selection left out of its ranking. A vendor's figures are its families'
+    summed (each credit belongs to one family, and so to one vendor)."""
+    credited = _credited(analysis, mode)
+    if base.exclude:
+        credited = credited.filter(~credited.family.isin(base.excluded_families(analysis.registry)))
+    signals = model_signals(analysis)
+    marks = flag_marks(analysis, base.thresholds).select("model_id")
+    selections = {
+        f"{scope}_{count}": Selection(base.tasks, is_llm, base.exclude, count, base.thresholds)
+        for scope, is_llm in AUDIT_SCOPES.items()
+        for count in COUNTS
+    }
+    scoped = {}  # the models of each scope's tasks (None: every model)
+    for scope, is_llm in AUDIT_SCOPES.items():
+        tasks = Selection(base.tasks, is_llm).task_set
+        scoped[scope] = (
+            credited.model_id.isin(signals.filter(signals.task.isin(tasks)).model_id)
+            if tasks
+            else ibis.literal(True)
+        )
+    rows = credited.mutate(
+        kept=~credited.model_id.isin(marks.model_id),
+        **{f"in_{scope}": where for scope, where in scoped.items()},
+    )
+    sums: dict[str, Any] = {}
+    for name, selection in selections.items():
+        where = rows["in_llm" if selection.llm else "in_all"]
+        if selection.count == "robust":
+            where = where & rows.kept
+        sums[f"n_{name}"] = rows.count(where=where)
+        sums[f"dl30_{name}"] = rows.dl30.sum(where=where).cast("int64")
+        sums[f"dlall_{name}"] = rows.dlall.sum(where=where).cast("int64")
+    families = rows.group_by(["family", "vendor"]).aggregate(**sums).to_pyarrow().to_pylist()
+    found: dict[tuple[str, Selection], list[dict[str, Any]]] = {}
+    for by in ("family", "vendor"):
+        groups: dict[str, dict[str, Any]] = {}
+        for row in families:  # a family is its own group; a vendor sums its families
+            group = groups.setdefault(row[by], {by: row[by]})
+            for column in sums:
+                if row[column] is not None:
+                    group[column] = group.get(column, 0) + row[column]
+        for name, selection in selections.items():
+            found[by, selection] = [
+                {
+                    by: g[by],
+                    "downloads_30d": g.get(f"dl30_{name}"),
+                    "downloads_all_time": g.get(f"dlall_{name}"),
+                }
+                for g in groups.values()
+                if g.get(f"n_{name}")
+            ]
+    return found
