@@ -177,3 +177,47 @@ def test_killing_a_history_build_leaves_the_previous_answers_intact(
             "estimates.parquet",
             "basis.parquet",
         }
+
+
+def _counted(row: dict) -> float | None:
+    """A model-month's estimate as jumps compare it: none before creation or in the month
+    the model was created (only part of a month)."""
+    created, start = row["created"], row["month_start"]
+    newborn = created is not None and (created.year, created.month) >= (start.year, start.month)
+    return None if row["method"] == "not_created" or newborn else row["estimate"]
+
+
+@pytest.mark.parametrize("case", ["real", "synthetic"])
+def test_stored_jump_marks_follow_their_definition(
+    case: str, demo_store: Path, tmp_path: Path
+) -> None:
+    """Every stored model-month's jump against the model's previous calendar month, computed
+    here in plain Python from the stored estimates themselves."""
+    root = tmp_path / "wh"
+    if case == "real":
+        shutil.copytree(demo_store, root, symlinks=True)
+    else:
+        synthetic_history(root)
+    settings = load_settings(warehouse=root)
+    factor = settings.spike_factor
+    rows = _rows(stored_history(open_warehouse(root), settings).estimates)
+    months: dict[str, dict[str, dict]] = {}
+    for row in rows:
+        months.setdefault(row["model_id"], {})[row["month"]] = row
+    jumps = 0
+    for held in months.values():
+        before = None
+        for month in sorted(held):
+            row, now = held[month], _counted(held[month])
+            want = None
+            if now is not None and before is not None:
+                if now > factor * max(before, 1.0):
+                    want = now / max(before, 1.0)
+                elif now * factor < before:
+                    want = max(now, 1.0) / before
+            assert row["jump"] == pytest.approx(want), (row["model_id"], month)
+            known = [v for v in (now, before) if v is not None]
+            assert row["jump_size"] == pytest.approx(max(known) if known else None)
+            jumps += want is not None
+            before = now
+    assert jumps  # the data holds jumps: a test of nothing would prove nothing

@@ -70,8 +70,16 @@ def with_jumps(estimates: ir.Table, factor: float) -> ir.Table:
     )
     counted = (estimates.method != "not_created") & ~newborn.fill_null(False)
     value = ibis.ifelse(counted, estimates.estimate, ibis.null("float64"))
-    per_model = ibis.window(group_by="model_id", order_by="month")
-    t = estimates.mutate(now=value, before=value.lag().over(per_model))
+    # the month before, by a join on the day after its end (every model has a row in every
+    # month of the range, so this is the row before; a join is cheaper than a window here)
+    before = estimates.select(
+        b_id=estimates.model_id,
+        b_next=(estimates.month_end + ibis.interval(days=1)).cast("date"),
+        before=value,
+    )
+    now = estimates.mutate(now=value)
+    t = now.left_join(before, (now.model_id == before.b_id) & (now.month_start == before.b_next))
+    t = t.drop("b_id", "b_next")
     known = t.now.notnull() & t.before.notnull()
     rise = known & (t.now > factor * ibis.greatest(t.before, 1.0))
     fall = known & (t.now * factor < t.before)

@@ -152,8 +152,8 @@ def _build(store: Warehouse, settings: Settings) -> tuple[dict[str, Writer], dic
         )
         return with_jumps(table, settings.spike_factor)
 
-    writers = {
-        "estimates": parquet_writer(estimates, ["month", "model_id"]),
+    writers = {  # by month only: a month range prunes, and a sort by model too costs a fifth
+        "estimates": parquet_writer(estimates, ["month"]),
         "basis": parquet_writer(newest_counts(evidence), ["model_id"]),
     }
     return writers, meta
