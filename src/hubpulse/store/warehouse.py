@@ -23,9 +23,8 @@ a different file for a stored date is refused unless ``replace=True``. Analytics
 in-memory DuckDB connection (or a Spark session, see ``engines``) whose views read the Parquet
 files, so readers never lock the catalog file.
 
-A series import is written under ``series/.tmp-<load_id>`` and published by renaming the directory,
-so it is equally all-or-nothing; importing the same file with the same options again is a no-op.
-"""
+A series import is written under ``series/.tmp-<load_id>`` and published by renaming the
+directory: all-or-nothing too; the same file with the same options again is a no-op."""
 
 from __future__ import annotations
 
@@ -134,9 +133,8 @@ class Warehouse:
     ) -> None:
         self.root = Path(root).expanduser()
         # writes, and reads unless another engine is given; past the memory limit DuckDB spills
-        # to <root>/.spill. A memtable-only expression runs here too, under the same limits
-        # (``default``; not for a connection another thread uses meanwhile, such as a
-        # dashboard's background builds: one DuckDB connection runs one query at a time).
+        # to <root>/.spill. A memtable-only expression runs here too (``default``: not for a
+        # connection a background thread uses, as a connection runs one query at a time).
         given = limits or Limits()
         self.limits = replace(given, spill=given.spill or self.root / ".spill")
         self.con = connect_duckdb(self.limits)
@@ -148,7 +146,6 @@ class Warehouse:
         for message in self.survey.left_out():
             warnings.warn(message, DamagedWarehouseWarning, stacklevel=2)
 
-    # -- reading ---------------------------------------------------------------------------
     def _empty(self) -> str:
         """Why nothing can be answered, pointing to the demo warehouse when there is one."""
         message = f"warehouse {self.root} holds no snapshot yet: run `hubpulse ingest PATH` first"
@@ -176,8 +173,7 @@ class Warehouse:
         return self.survey.damaged()
 
     def damaged_series(self) -> list[tuple[str, str]]:
-        """Series loads that cannot be read (a table missing or not Parquet), with what is
-        wrong: left out of every view, so a history never reads a load in part."""
+        """Unreadable series loads and what is wrong: left out of every view, never read."""
         return self.survey.damaged_series()
 
     def resolve_date(self, date: dt.date | None) -> dt.date:
@@ -222,8 +218,7 @@ class Warehouse:
         return observed.union(bundled, distinct=True)
 
     def load_id(self, date: dt.date) -> str:
-        """The load that holds the published snapshot of ``date`` (the one this warehouse's
-        views read, even if a --replace has published another since)."""
+        """The load of ``date`` this warehouse's views read (even after a --replace)."""
         link = self._partition_dir(date)
         target = self.survey.targets.get(link)
         return target.name if target is not None else Path(os.readlink(link)).name
@@ -247,7 +242,6 @@ class Warehouse:
         """Run an Ibis expression on this warehouse's engine and return Arrow."""
         return self.reader.to_pyarrow(expr)
 
-    # -- writing ---------------------------------------------------------------------------
     def ingest(
         self,
         path: Path | str,
@@ -374,7 +368,6 @@ class Warehouse:
             shutil.rmtree(stale, ignore_errors=True)
         sweep_leftovers(self.root)
 
-    # -- layout ----------------------------------------------------------------------------
     def _partition_dir(self, date: dt.date) -> Path:
         return self.root / "snapshots" / f"date={date.isoformat()}"
 
@@ -395,8 +388,7 @@ class Warehouse:
         return self.survey.views(TABLES, SERIES_TABLES)
 
     def _register_views(self) -> None:
-        """Survey what is published (pinning the loads this warehouse reads), then the views
-        over the pinned loads' files."""
+        """Survey what is published (pinning the loads read), then view the pinned files."""
         self.survey.refresh()
         views = self._views()
         register_views(self.con, views)
@@ -411,17 +403,13 @@ def open_warehouse(
     spark_master: str = "local[*]",
     spark_conf: dict[str, str] | None = None,
     limits: Limits | None = None,
-    default: bool = True,
 ) -> Warehouse:
-    """The warehouse at ``root`` (started if new), read by ``engine``; DuckDB under ``limits``
-    (``default``: its connection becomes Ibis's default, see ``Warehouse``)."""
+    """The warehouse at ``root`` (started if new), read by ``engine``; DuckDB under ``limits``."""
     spark = connect_spark(spark_master, spark_conf) if engine == "spark" else None
-    return Warehouse(root, spark, limits=limits, default=default)
+    return Warehouse(root, spark, limits=limits)
 
 
-def open_store(
-    settings: Settings, *, engine: Engine | None = None, default: bool = True
-) -> Warehouse:
+def open_store(settings: Settings, *, engine: Engine | None = None) -> Warehouse:
     """The settings' warehouse under their DuckDB limits, read by ``engine`` (default: theirs)."""
     return open_warehouse(
         settings.warehouse,
@@ -429,5 +417,4 @@ def open_store(
         spark_master=settings.spark_master,
         spark_conf=settings.spark_conf,
         limits=duckdb_limits(settings),
-        default=default,
     )

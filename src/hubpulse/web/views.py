@@ -37,6 +37,7 @@ from hubpulse.errors import SnapshotNotFoundError
 from hubpulse.present.report import Report, build_report, source_lines
 from hubpulse.present.tables import MODE_NOTE
 from hubpulse.settings import Mode, Settings
+from hubpulse.store.engines import duckdb_limits
 from hubpulse.store.queries import list_snapshots, partial_extract_warning
 from hubpulse.store.warehouse import Warehouse, open_store
 
@@ -311,7 +312,8 @@ def warm(view: View) -> None:
     settings = view.settings.model_copy(update={"duckdb_threads": 1})
     store = None
     try:
-        store = open_store(settings, engine="duckdb", default=False)
+        # not Ibis's default connection: the request threads' memtable queries stay off it
+        store = Warehouse(settings.warehouse, limits=duckdb_limits(settings), default=False)
         analysis = load_analysis(settings, view.analysis.snapshot_date, store)
         shadow = View(analysis, view.mode, settings, store, view.months_back, threading.RLock())
         for name in WARMED:
