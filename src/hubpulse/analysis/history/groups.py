@@ -31,7 +31,15 @@ from hubpulse.analysis.history.stored import (
 from hubpulse.analysis.snapshot.families import assign_publishers
 from hubpulse.analysis.snapshot.stored import analyse, load_analysis, stage_keys
 from hubpulse.registry import MODES, Registry, load_registry
-from hubpulse.store.derived import StageSpec, Writer, digest, load_stage, parquet_writer, stage_rows
+from hubpulse.store.derived import (
+    Stage,
+    StageSpec,
+    Writer,
+    digest,
+    load_stage,
+    parquet_writer,
+    stage_rows,
+)
 from hubpulse.store.engines import materialise
 from hubpulse.store.names import WAREHOUSE
 from hubpulse.store.warehouse import open_store
@@ -40,7 +48,6 @@ from hubpulse.terms import Mode, TrendBy
 if TYPE_CHECKING:
     from hubpulse.analysis.snapshot.snapshot import Analysis
     from hubpulse.settings import Settings
-    from hubpulse.store.derived import Stage
     from hubpulse.store.warehouse import Warehouse
 
 GROUP_RULES = 1  # bump when what the stage holds changes
@@ -56,6 +63,8 @@ class StoredGroups:
 
     shares: ir.Table
     sums: dict[str, ir.Table]
+    stage: Stage  # the build read, and whether this call built it
+    built: bool
 
 
 def attribute_history(
@@ -87,19 +96,6 @@ def stored_groups(
     """The stored groups of ``history`` under ``mode`` (``analysis``: the newest snapshot's,
     whose graph lineage mode uses; None: every model counts for its publisher), built if
     missing or stale."""
-    _, tables, _ = groups_stage(store, settings, history, registry, mode, analysis, rebuild)
-    return StoredGroups(tables["shares"], {by: tables[by] for by in REGISTRY_GROUPS})
-
-
-def groups_stage(
-    store: Warehouse,
-    settings: Settings,
-    history: StoredHistory,
-    registry: Registry,
-    mode: Mode,
-    analysis: Analysis | None,
-    rebuild: bool = False,
-) -> tuple[Stage, dict[str, ir.Table], bool]:
     graph = None
     if mode == "lineage" and analysis is not None:
         keys = stage_keys(store, registry, settings.max_lineage_depth)
@@ -131,7 +127,9 @@ def groups_stage(
         GROUP_INPUTS,
         f"monthly sums by group ({mode} mode)",
     )
-    return load_stage(store.root, WAREHOUSE, store.reader, spec, rebuild=rebuild)
+    stage, tables, built = load_stage(store.root, WAREHOUSE, store.reader, spec, rebuild=rebuild)
+    sums: dict[str, ir.Table] = {by: tables[by] for by in REGISTRY_GROUPS}
+    return StoredGroups(tables["shares"], sums, stage, built)
 
 
 def analyse_warehouse(
@@ -150,8 +148,8 @@ def analyse_warehouse(
     registry = load_registry(settings.families_file)
     newest = load_analysis(settings, None, store) if store.snapshot_dates() else None
     for mode in MODES:
-        made = groups_stage(store, settings, history, registry, mode, newest, rebuild)
-        rows.append(_row(made[0], made[2], GROUP_TABLES))
+        made = stored_groups(store, settings, history, registry, mode, newest, rebuild=rebuild)
+        rows.append(_row(made.stage, made.built, GROUP_TABLES))
     return rows
 
 
