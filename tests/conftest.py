@@ -17,6 +17,7 @@ import gc
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -29,6 +30,7 @@ import pytest
 from hubpulse.analysis.snapshot.snapshot import Analysis, analyse_snapshot
 from hubpulse.registry import load_registry
 from hubpulse.store.warehouse import Warehouse, open_warehouse
+from hubpulse.web.views import WARMER
 
 FIXTURES = Path(__file__).parent / "fixtures"
 DEMO = Path(str(resources.files("hubpulse").joinpath("data", "demo")))
@@ -69,6 +71,17 @@ def _loopback_only(self: socket.socket, address: object) -> object:
 @pytest.fixture(autouse=True)
 def _no_internet(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(socket.socket, "connect", _loopback_only)
+
+
+@pytest.fixture(autouse=True)
+def _no_background_build_outlives_its_test() -> Iterator[None]:
+    """A dashboard's background build ends with the test that started it: otherwise it runs
+    into the next test (its warnings caught by that test's ``pytest.warns``, its warehouse
+    gone)."""
+    yield
+    for thread in threading.enumerate():
+        if thread.name == WARMER:
+            thread.join(timeout=300)
 
 
 @pytest.fixture(scope="session")

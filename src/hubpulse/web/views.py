@@ -42,6 +42,7 @@ from hubpulse.store.queries import list_snapshots, partial_extract_warning
 from hubpulse.store.warehouse import Warehouse, open_store
 
 MEMO_SIZE = 1024
+WARMER = "hubpulse-warm"  # the name of a thread building a view's pieces in the background
 WARMED = ("span", "provenance", "models", "official", "report", "trends")
 """The pieces a new view builds in the background, cheapest first."""
 
@@ -277,7 +278,8 @@ class Dashboard:
             if key not in self._views:
                 self._views[key] = self._build(*key)
                 if self.warm:
-                    threading.Thread(target=warm, args=(self._views[key],), daemon=True).start()
+                    view = self._views[key]
+                    threading.Thread(target=warm, args=(view,), name=WARMER, daemon=True).start()
             return self._views[key]
 
     def locked(self) -> threading.RLock:
