@@ -23,7 +23,7 @@ from independent import (
     vendor_of,
 )
 
-from hubpulse.analysis.claims.audit import audit_exceeds
+from hubpulse.analysis.claims.audit import audit_exceeds, grid
 from hubpulse.analysis.claims.comparison import Against
 from hubpulse.analysis.claims.snapshot_comparison import compare_snapshot
 from hubpulse.analysis.snapshot.flags import ThresholdError, Thresholds
@@ -450,8 +450,9 @@ def test_an_audits_eight_rankings_per_mode_equal_each_ranking_on_its_own(
 ) -> None:
     """One query per mode gives each definition the groups and figures ``rank_models`` ranks
     under its selection (the figures a comparison reads), flagged models and all."""
+    selections = {d.selection(base) for d in grid()}
     for mode in MODES:
-        found = audit_rankings(demo_analysis, mode, base)
+        found = audit_rankings(demo_analysis, mode, selections)
         assert len(found) == 8
         for (by, selection), rows in found.items():
             ranked = rank_models(demo_analysis, by=by, mode=mode, selection=selection)

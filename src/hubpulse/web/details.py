@@ -15,57 +15,38 @@ from hubpulse.analysis.snapshot.lineage import Run, describe_lineage
 from hubpulse.web.views import View, clean_row, model_facts
 
 
-def _children_held(
+def children_of(
     view: View, model_id: str, limit: int, run: Run
 ) -> tuple[list[dict[str, Any]], int]:
-    """``children_of`` from the closure stored by ancestor (its depth-1 rows are the kept
-    edges) and the facts in memory (an edge's relation is its child's base relation)."""
+    """A model's direct children, most downloaded first, and how many it has: the depth-1 rows
+    of the closure stored by ancestor (the kept edges; an edge's relation is its child's base
+    relation), each child's facts read from those in memory once the view holds them, else
+    looked up in the stored dimensions."""
     below = view.analysis.lineage.below
-    found = run(below.filter((below.ancestor_id == model_id) & (below.depth == 1)))
-    ids = found.column("model_id").to_pylist()
-    frame = view.models
-    # children are in the snapshot; the facts run most downloaded first, then by id
-    rows = frame.iloc[np.sort(frame.index.get_indexer(pd.Index(ids)))]
+    kids = below.filter((below.ancestor_id == model_id) & (below.depth == 1)).select("model_id")
+    if "models" in view.pieces:
+        frame = view.models  # most downloaded first, then by id; children are in the snapshot
+        ids = run(kids).column("model_id").to_pylist()
+        rows = frame.iloc[np.sort(frame.index.get_indexer(pd.Index(ids)))]
+        total, top = len(ids), rows.head(limit).to_dict("records")
+    else:
+        dims = model_dimensions(view.analysis)
+        found = dims.semi_join(kids, "model_id").select(
+            "model_id", "downloads_30d", "descendants", relation="base_relation"
+        )
+        ordered = found.order_by([ibis.desc(found.downloads_30d.fill_null(0)), "model_id"])
+        total = run(kids.count().as_table())[0][0].as_py()
+        top = run(ordered.limit(limit)).to_pylist()
     return [
         {
             "child": r["model_id"],
             "parent": model_id,
             "relation": r["relation"],
-            "downloads_30d": r["downloads_30d"],
+            "downloads_30d": r["downloads_30d"] or 0,
             "descendants": r["descendants"] or 0,
         }
-        for r in (clean_row(x) for x in rows.head(limit).to_dict("records"))
-    ], len(ids)
-
-
-def children_of(
-    view: View, model_id: str, limit: int, run: Run | None = None
-) -> tuple[list[dict[str, Any]], int]:
-    """A model's direct children, most downloaded first, and how many it has (a lookup in the
-    stored edges), run by ``run`` (default: under the dashboard's lock)."""
-    analysis = view.analysis
-    edges = analysis.lineage.edges
-    below = edges.filter(edges.parent == model_id)
-    dims = model_dimensions(analysis)
-    facts = dims.select(child_id="model_id", dl="downloads_30d", below_count="descendants")
-    joined = below.left_join(facts, below.child == facts.child_id)
-    table = joined.select(
-        "child",
-        "parent",
-        "relation",
-        downloads_30d=joined.dl.fill_null(0),
-        descendants=joined.below_count.fill_null(0),
-    ).order_by([ibis.desc("downloads_30d"), "child"])
-    if run is not None:
-        return run(table.limit(limit)).to_pylist(), run(below.count().as_table())[0][0].as_py()
-    with view.engine:
-        total = int(below.count().to_pyarrow().as_py())
-        rows = table.limit(limit).to_pyarrow().to_pylist() if total else []
-    return rows, total
-
-
-def _get(frame: pd.DataFrame, key: str, column: str) -> Any:
-    return frame.at[key, column] if key in frame.index else None
+        for r in (clean_row(x) for x in top)
+    ], total
 
 
 def family_detail(view: View, name: str) -> dict[str, Any]:
@@ -74,9 +55,10 @@ def family_detail(view: View, name: str) -> dict[str, Any]:
     ranking = [r for r in view.report.data["families"] if r["family"] == family.name]
     official = view.official[view.official.owner == family.name]
     tree = []
-    for model in official.head(10).to_dict("records"):
-        kids, total = children_of(view, model["model_id"], 6)
-        tree.append({**clean_row(model), "children": kids, "children_total": total})
+    with view.cursor() as run:
+        for model in official.head(10).to_dict("records"):
+            kids, total = children_of(view, model["model_id"], 6, run)
+            tree.append({**clean_row(model), "children": kids, "children_total": total})
     return {
         "family": family.name,
         "vendor": family.vendor,
@@ -109,10 +91,9 @@ def model_detail(view: View, model_id: str) -> dict[str, Any]:
         if held:
             at = view.models.index.get_indexer([model_id])
             found = view.models.iloc[at[at >= 0]]
-            kids, total = _children_held(view, model_id, 25, run)
         else:
             found = model_facts(analysis, view.mode, model_id, run)
-            kids, total = children_of(view, model_id, 25, run)
+        kids, total = children_of(view, model_id, 25, run)
     facts = clean_row(found.iloc[0].to_dict()) if len(found) else None
     return {
         "snapshot_date": view.analysis.snapshot_date.isoformat(),

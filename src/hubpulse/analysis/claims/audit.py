@@ -194,7 +194,7 @@ def audit_exceeds(
                 rows.append(row | _monthly_row(monthly))
             else:
                 snapshot = compare_snapshot_rows(
-                    _ranking(rankings, analyses, d, selection),
+                    _ranking(rankings, analyses, d, base),
                     name,
                     against.next,
                     mode=d.mode,
@@ -217,13 +217,14 @@ Rankings = dict[Any, list[dict[str, Any]]]
 
 
 def _ranking(
-    rankings: Rankings, analyses: dict[Mode, Analysis], d: Definition, selection: Selection
+    rankings: Rankings, analyses: dict[Mode, Analysis], d: Definition, base: Selection
 ) -> list[dict[str, Any]]:
     """The snapshot's ranking under definition ``d``, computed once per audit run, with the
     seven others of its mode in one query (``audit_rankings``)."""
-    key = (d.mode, d.by, selection)
+    key = (d.mode, d.by, d.selection(base))
     if key not in rankings:
-        found = audit_rankings(analyses[d.mode], d.mode, selection)
+        selections = {e.selection(base) for e in grid() if e.mode == d.mode}
+        found = audit_rankings(analyses[d.mode], d.mode, selections)
         rankings.update({(d.mode, b, s): rows for (b, s), rows in found.items()})
     return rankings[key]
 
@@ -310,7 +311,7 @@ def audit_milestone(
     rows: list[dict[str, Any]] = []
     rankings: Rankings = {}
     for d, name, row in _definitions(registry, subject, rows):
-        ranking = _ranking(rankings, analyses, d, d.selection(base))
+        ranking = _ranking(rankings, analyses, d, base)
         found = [r for r in ranking if r[d.by] == name]
         value = found[0]["downloads_all_time"] if found else None
         if value is None:

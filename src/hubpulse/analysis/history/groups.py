@@ -25,7 +25,6 @@ from hubpulse.analysis.history.monthly import group_sums
 from hubpulse.analysis.history.stored import (
     HISTORY_TABLES,
     StoredHistory,
-    history_key,
     history_stage,
 )
 from hubpulse.analysis.snapshot.families import assign_publishers
@@ -100,7 +99,7 @@ def stored_groups(
     if mode == "lineage" and analysis is not None:
         keys = stage_keys(store, registry, settings.max_lineage_depth)
         graph = [store.load_id(analysis.snapshot_date), keys["families"]]
-    key = digest([history_key(store, settings), registry.digest(), mode, graph, GROUP_RULES])
+    key = digest([history.key, registry.digest(), mode, graph, GROUP_RULES])
 
     def build() -> tuple[dict[str, Writer], dict[str, Any]]:
         ids = history.estimates.select("model_id")
@@ -142,8 +141,7 @@ def analyse_warehouse(
     rows = analyse(settings, date, rebuild=rebuild)
     store = open_store(settings)
     stage, tables, built = history_stage(store, settings, rebuild=rebuild)
-    first, last = stage.meta["span"]
-    history = StoredHistory(tables["estimates"], tables["basis"], (str(first), str(last)))
+    history = StoredHistory.of(stage, tables)
     rows.append(_row(stage, built, HISTORY_TABLES))
     registry = load_registry(settings.families_file)
     newest = load_analysis(settings, None, store) if store.snapshot_dates() else None

@@ -169,9 +169,7 @@ def history_of_stored(
     first, last = _range(stored.span, first, last)
     estimates = stored.estimates
     estimates = estimates.filter((estimates.month >= first) & (estimates.month <= last))
-    basis = stored.basis
-    history = _history(estimates, basis, registry, mode, analysis, first, last, checks, groups)
-    return history if groups is None else replace(history, groups=dict(groups.sums))
+    return _history(estimates, stored.basis, registry, mode, analysis, first, last, checks, groups)
 
 
 def _range(span: tuple[str, str], first: str | None, last: str | None) -> tuple[str, str]:
@@ -197,13 +195,13 @@ def _history(
 ) -> History:
     estimates = estimates.filter(estimates.month >= first)
     if groups is not None:
-        shares = groups.shares
+        shares, sums = groups.shares, dict(groups.sums)
     else:
         ids = estimates.select("model_id")
-        shares = materialise(attribute_history(ids, registry, mode, analysis))
+        shares, sums = materialise(attribute_history(ids, registry, mode, analysis)), {}
     date = analysis.snapshot_date if analysis is not None and mode == "lineage" else None
     checks = checks or Checks()
-    return History(estimates, shares, registry, mode, first, last, date, basis, checks)
+    return History(estimates, shares, registry, mode, first, last, date, basis, checks, groups=sums)
 
 
 def load_history(

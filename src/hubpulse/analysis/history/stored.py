@@ -61,11 +61,19 @@ log = logging.getLogger("hubpulse")
 @dataclass(frozen=True)
 class StoredHistory:
     """The stored estimates (``estimates``: model-months with jump marks; ``basis``: each
-    model's newest 30-day count) and the first and last month they span."""
+    model's newest 30-day count), the first and last month they span and the stage's key
+    (what a stage derived from them depends on)."""
 
     estimates: ir.Table
     basis: ir.Table
     span: tuple[str, str]
+    key: str
+
+    @classmethod
+    def of(cls, stage: Stage, tables: dict[str, ir.Table]) -> StoredHistory:
+        first, last = stage.meta["span"]
+        span = (str(first), str(last))
+        return cls(tables["estimates"], tables["basis"], span, str(stage.meta["key"]))
 
 
 def history_key(store: Warehouse, settings: Settings) -> str:
@@ -89,8 +97,7 @@ def stored_history(store: Warehouse, settings: Settings, *, rebuild: bool = Fals
     """The warehouse's stored estimates, built if missing or stale (or, with ``rebuild``,
     again)."""
     stage, tables, _ = history_stage(store, settings, rebuild=rebuild)
-    first, last = stage.meta["span"]
-    return StoredHistory(tables["estimates"], tables["basis"], (str(first), str(last)))
+    return StoredHistory.of(stage, tables)
 
 
 def history_stage(

@@ -198,20 +198,6 @@ def model_depths(lineage: Lineage) -> ir.Table:
     return lineage.roots.group_by("model_id").aggregate(depth=lineage.roots.depth.max())
 
 
-def ancestry_edges(lineage: Lineage, model_id: str) -> ir.Table:
-    """Edges of the subgraph above ``model_id``: every parent link of it and its ancestors."""
-    closure = lineage.closure
-    above = closure.filter(closure.model_id == model_id).ancestor_id
-    edges = lineage.edges
-    return edges.filter((edges.child == model_id) | edges.child.isin(above))
-
-
-def descendants(lineage: Lineage, model_id: str) -> ir.Table:
-    """model_id, depth (shortest distance) of every descendant of ``model_id``."""
-    below = lineage.below
-    return below.filter(below.ancestor_id == model_id).select("model_id", "depth")
-
-
 @dataclass(frozen=True)
 class LineageReport:
     """What ``hubpulse lineage MODEL_ID`` shows, as plain Python values."""

@@ -21,6 +21,7 @@ Definitions used throughout:
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import ibis
@@ -32,7 +33,7 @@ from hubpulse.analysis.snapshot.dimensions import (
     model_dimensions,
 )
 from hubpulse.analysis.snapshot.flags import flag_marks, model_signals
-from hubpulse.analysis.snapshot.selection import COUNTS, Selection
+from hubpulse.analysis.snapshot.selection import Selection
 from hubpulse.analysis.snapshot.sizes import (
     SIZE_BUCKETS,
     UNKNOWN_SIZE,
@@ -245,49 +246,31 @@ def _labels(shares: ir.Table) -> ir.Table:
     return grouped.select("model_id", family=ibis.literal(", ").join(grouped.families.sort()))
 
 
-AUDIT_SCOPES = {"all": False, "llm": True}
-"""An audit's scopes: all models, or LLMs only (``Selection.llm``)."""
-
-
 def audit_rankings(
-    analysis: Analysis, mode: Mode, base: Selection
+    analysis: Analysis, mode: Mode, selections: Iterable[Selection]
 ) -> dict[tuple[str, Selection], list[dict[str, Any]]]:
-    """The eight rankings an audit reads under one mode — by family and by vendor, all models
-    or LLMs only, raw or robust counts, each as ``rank_models`` would select them from
-    ``base`` (its tasks, exclusions and thresholds) — from one pass over the credits:
-    per group, the 30-day and all-time downloads only (what a comparison reads), a group with
-    no model in a selection left out of its ranking. A vendor's figures are its families'
-    summed (each credit belongs to one family, and so to one vendor)."""
-    credited = _credited(analysis, mode)
-    if base.exclude:
-        credited = credited.filter(~credited.family.isin(base.excluded_families(analysis.registry)))
-    signals = model_signals(analysis)
-    marks = flag_marks(analysis, base.thresholds).select("model_id")
-    selections = {
-        f"{scope}_{count}": Selection(base.tasks, is_llm, base.exclude, count, base.thresholds)
-        for scope, is_llm in AUDIT_SCOPES.items()
-        for count in COUNTS
-    }
-    scoped = {}  # the models of each scope's tasks (None: every model)
-    for scope, is_llm in AUDIT_SCOPES.items():
-        tasks = Selection(base.tasks, is_llm).task_set
-        scoped[scope] = (
-            credited.model_id.isin(signals.filter(signals.task.isin(tasks)).model_id)
-            if tasks
-            else ibis.literal(True)
-        )
-    rows = credited.mutate(
-        kept=~credited.model_id.isin(marks.model_id),
-        **{f"in_{scope}": where for scope, where in scoped.items()},
-    )
+    """The rankings by family and by vendor under each of ``selections``, each as
+    ``rank_models`` would select them, from one pass over the credits: per group, the 30-day
+    and all-time downloads only (what a comparison reads), a group with no model in a
+    selection left out of its ranking. A vendor's figures are its families' summed (each
+    credit belongs to one family, and so to one vendor)."""
+    rows = _credited(analysis, mode)
     sums: dict[str, Any] = {}
-    for name, selection in selections.items():
-        where = rows["in_llm" if selection.llm else "in_all"]
+    named = dict(enumerate(selections))
+    for i, selection in named.items():
+        where = ibis.literal(True)
+        if selection.exclude:
+            where &= ~rows.family.isin(selection.excluded_families(analysis.registry))
+        if selection.task_set:
+            signals = model_signals(analysis)
+            where &= rows.model_id.isin(
+                signals.filter(signals.task.isin(selection.task_set)).model_id
+            )
         if selection.count == "robust":
-            where = where & rows.kept
-        sums[f"n_{name}"] = rows.count(where=where)
-        sums[f"dl30_{name}"] = rows.dl30.sum(where=where).cast("int64")
-        sums[f"dlall_{name}"] = rows.dlall.sum(where=where).cast("int64")
+            where &= ~rows.model_id.isin(flag_marks(analysis, selection.thresholds).model_id)
+        sums[f"n_{i}"] = rows.count(where=where)
+        sums[f"dl30_{i}"] = rows.dl30.sum(where=where).cast("int64")
+        sums[f"dlall_{i}"] = rows.dlall.sum(where=where).cast("int64")
     families = rows.group_by(["family", "vendor"]).aggregate(**sums).to_pyarrow().to_pylist()
     found: dict[tuple[str, Selection], list[dict[str, Any]]] = {}
     for by in ("family", "vendor"):
@@ -297,14 +280,14 @@ def audit_rankings(
             for column in sums:
                 if row[column] is not None:
                     group[column] = group.get(column, 0) + row[column]
-        for name, selection in selections.items():
+        for i, selection in named.items():
             found[by, selection] = [
                 {
                     by: g[by],
-                    "downloads_30d": g.get(f"dl30_{name}"),
-                    "downloads_all_time": g.get(f"dlall_{name}"),
+                    "downloads_30d": g.get(f"dl30_{i}"),
+                    "downloads_all_time": g.get(f"dlall_{i}"),
                 }
                 for g in groups.values()
-                if g.get(f"n_{name}")
+                if g.get(f"n_{i}")
             ]
     return found
