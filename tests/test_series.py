@@ -246,6 +246,41 @@ def test_cumulative_segments_feed_the_estimator(warehouse: Warehouse, tmp_path: 
     assert row["estimate"] == pytest.approx(35 * 9 / covered)
 
 
+def test_daily_sums_over_more_than_five_years_fill_every_month_once(
+    warehouse: Warehouse, tmp_path: Path
+) -> None:
+    """The estimator's grid marks the months a model has sums for in 62-month words: a series
+    from 2019-01 to 2024-06 (66 months) needs two, and every model-month appears once."""
+    path = tmp_path / "long.parquet"
+    rows = [("a/m", dt.date(2019, 1, 15), 7), ("a/m", dt.date(2024, 6, 10), 11)]
+    rows.append(("b/n", dt.date(2024, 6, 20), 2))
+    pq.write_table(
+        pa.table(
+            {
+                "hub_id": [r[0] for r in rows],
+                "date": [r[1] for r in rows],
+                "downloads": [r[2] for r in rows],
+            }
+        ),
+        path,
+    )
+    warehouse.import_series(path, layout="daily")
+    table = estimate_monthly_downloads(read_evidence(warehouse), month_table("2019-01", "2024-06"))
+    got = {(r["model_id"], r["month"]): r for r in table.to_pyarrow().to_pylist()}
+    assert len(got) == table.count().to_pyarrow().as_py() == 2 * 66  # once each
+    # hand-counted: the source covers every day from 2019-01-15 to 2024-06-20 and neither
+    # repo has a creation date, so 2019-01 is partly covered (17 of 31 days: the sum scaled),
+    # 2024-06 is counted through the 20th, and every month between is an exact 0
+    for (model, month), row in got.items():
+        observed = {("a/m", "2019-01"): 7, ("a/m", "2024-06"): 11, ("b/n", "2024-06"): 2}
+        seen = observed.get((model, month), 0)
+        if month == "2019-01":
+            assert row["method"] == "daily_partial"
+            assert (row["lower"], row["estimate"]) == (seen, pytest.approx(seen * 31 / 17))
+        else:
+            assert (row["method"], row["estimate"]) == ("daily", seen), (model, month)
+
+
 def test_forecast_values_that_cannot_be_a_running_sum_are_rejects(tmp_path: Path) -> None:
     data = _forecast(
         tmp_path,

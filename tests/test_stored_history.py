@@ -216,8 +216,8 @@ def test_stored_jump_marks_follow_their_definition(
                 elif now * factor < before:
                     want = max(now, 1.0) / before
             assert row["jump"] == pytest.approx(want), (row["model_id"], month)
-            known = [v for v in (now, before) if v is not None]
-            assert row["jump_size"] == pytest.approx(max(known) if known else None)
+            size = None if want is None else max(now, before)  # kept where a jump only
+            assert row["jump_size"] == pytest.approx(size), (row["model_id"], month)
             jumps += want is not None
             before = now
     assert jumps  # the data holds jumps: a test of nothing would prove nothing

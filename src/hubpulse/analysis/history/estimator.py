@@ -69,6 +69,7 @@ import pyarrow as pa
 from hubpulse.analysis.history.counter import all_time, days_between, lookup
 from hubpulse.analysis.history.deconvolve import clean_rolling, deconvolved_months
 from hubpulse.analysis.history.evidence import Evidence, observed_days
+from hubpulse.analysis.history.grid import KEYS, daily_sums, model_months, with_daily
 from hubpulse.errors import HubpulseError
 from hubpulse.store.engines import checkpoint, materialise
 
@@ -132,7 +133,12 @@ def parse_month(text: str) -> dt.date:
 
 
 def estimate_monthly_downloads(
-    evidence: Evidence, months: ir.Table, *, max_gap_days: int = 31, deconvolve: bool = True
+    evidence: Evidence,
+    months: ir.Table,
+    *,
+    max_gap_days: int = 31,
+    deconvolve: bool = True,
+    keyed: bool = False,
 ) -> ir.Table:
     """model_id, month, month_start, month_end, days, complete, created, method, estimate, lower,
     upper, caveats.
@@ -140,7 +146,8 @@ def estimate_monthly_downloads(
     One row per known model (observed, or with a known creation date) and per month of
     ``months`` up to the newest observation (see the module docstring for methods and bounds).
     ``estimate`` is null only for ``none`` rows; ``upper`` is null where the month cannot be
-    bounded from above."""
+    bounded from above. ``keyed`` adds ``mid``, an integer per model (a window partitioned by
+    it runs three times faster than by the id)."""
     created = evidence.created  # read by several methods: build once, not once each
     evidence = replace(
         evidence,
@@ -152,9 +159,9 @@ def estimate_monthly_downloads(
         month_end=ibis.least(months.month_end, newest).cast("date"),
         complete=months.month_end <= newest,
     )
-    grid = checkpoint(_grid(evidence, months))
     obs = evidence.observations
     kinds = set(obs.select("kind").distinct().to_pyarrow().column("kind").to_pylist())
+    grid = checkpoint(model_months(evidence, months, daily_sums(evidence, "daily" in kinds)))
     rolling, _ = clean_rolling(evidence)
     rolling = materialise(rolling)
     candidates = [  # a kind nobody observed adds nothing: its method is not built at all
@@ -164,106 +171,33 @@ def estimate_monthly_downloads(
                 deconvolved_months(grid, rolling, evidence.created)
                 if deconvolve and "rolling30" in kinds
                 else _nothing(grid, "est", "lo", "hi")
-            ).rename(lambda c: c if c in _KEYS else f"v_{c}"),
+            ).rename(lambda c: c if c in KEYS else f"v_{c}"),
             (
                 all_time(grid, evidence, max_gap_days)
                 if "all_time" in kinds
                 else _nothing(grid, "est", "lo", "hi", reset="boolean")
-            ).rename(lambda c: c if c in _KEYS else f"a_{c}"),
+            ).rename(lambda c: c if c in KEYS else f"a_{c}"),
             (
                 _rolling(grid, rolling, evidence, max_gap_days)
                 if "rolling30" in kinds
                 else _nothing(grid, "est", "lo", "hi", gap="int64")
-            ).rename(lambda c: c if c in _KEYS else f"r_{c}"),
+            ).rename(lambda c: c if c in KEYS else f"r_{c}"),
         )
     ]
-    joined = checkpoint(_with_daily(grid, evidence, "daily" in kinds))
+    joined = checkpoint(with_daily(grid, evidence))
     for candidate in candidates:
-        joined = joined.left_join(candidate, list(_KEYS)).select(
-            *joined.columns, *[c for c in candidate.columns if c not in _KEYS]
+        joined = joined.left_join(candidate, list(KEYS)).select(
+            *joined.columns, *[c for c in candidate.columns if c not in KEYS]
         )
-    return _combine(joined)
-
-
-_KEYS = ("model_id", "month")
+    estimates = _combine(joined)
+    return estimates if keyed else estimates.drop("mid")
 
 
 def _nothing(grid: ir.Table, *floats: str, **typed: str) -> ir.Table:
     """A method's columns with no rows: what a method without evidence contributes."""
     columns = {name: ibis.null("float64") for name in floats}
     columns |= {name: ibis.null(kind) for name, kind in typed.items()}
-    return grid.select(*_KEYS, **columns).limit(0)
-
-
-def _grid(evidence: Evidence, months: ir.Table) -> ir.Table:
-    """Every (model, month) with the effective first day (creation cuts the month)."""
-    seen = evidence.observations.select("model_id").union(evidence.created.select("model_id"))
-    if evidence.daily is not None:
-        seen = seen.union(evidence.daily.select("model_id"))
-    models = seen.distinct().left_join(evidence.created, "model_id").select("model_id", "created")
-    grid = models.cross_join(months)
-    start = ibis.greatest(grid.month_start, ibis.coalesce(grid.created, grid.month_start))
-    return grid.mutate(
-        start=start.cast("date"),
-        before=(grid.month_start - ibis.interval(days=1)).cast("date"),
-        born=grid.created.isnull() | (grid.created <= grid.month_end),
-    )
-
-
-def _with_daily(grid: ir.Table, evidence: Evidence, rows: bool) -> ir.Table:
-    """The grid with d_est, d_partial, d_lo, d_hi: the sum of daily counts over the covered
-    days, exact when the whole month is covered, scaled to it when only part is.
-
-    The sums are per model and month (stored so at import, or summed here from daily rows), so
-    a year of the Hub meets the grid in one join; the few shared sources' coverage is fetched
-    once and computed on each row, never joined."""
-    obs = evidence.observations
-    daily = obs.filter(obs.kind == "daily").left_join(evidence.created, "model_id")
-    daily = daily.filter(daily.created.isnull() | (daily.day >= daily.created.cast("date")))
-    sums = daily.group_by(model_id=daily.model_id, month_start=daily.day.truncate("M")).aggregate(
-        observed=daily.value.sum()
-    )
-    if evidence.daily is not None:  # summed at import (loads before that kept daily rows)
-        stored = evidence.daily.select("model_id", "month_start", "observed")
-        if rows:
-            both = sums.mutate(old=True).union(stored.mutate(old=False))
-            sums = both.group_by(["model_id", "month_start"]).aggregate(
-                observed=both.observed.argmin(both.old.cast("int64"))
-            )
-        else:
-            sums = stored
-    sums = sums.select(s_id="model_id", s_month="month_start", observed="observed")
-    t = grid.left_join(
-        sums, (grid.model_id == sums.s_id) & (grid.month_start == sums.s_month)
-    ).drop("s_id", "s_month")
-    cov = evidence.coverage
-    shared = cov.filter(cov.model_id.isnull()).to_pyarrow().to_pylist()  # one per daily source
-    spans = [
-        _overlap(t.start, t.month_end, ibis.literal(c["first_day"]), ibis.literal(c["last_day"]))
-        for c in shared
-    ]
-    own = cov.filter(cov.model_id.notnull())  # per-model segments of cumulative counters
-    pairs = grid.select(*_KEYS, "start", "month_end").join(own, "model_id")
-    segments = pairs.group_by(_KEYS).aggregate(
-        own=_overlap(pairs.start, pairs.month_end, pairs.first_day, pairs.last_day).sum()
-    )
-    t = t.left_join(segments, list(_KEYS)).drop("model_id_right", "month_right")
-    covered = ibis.greatest(t.own.fill_null(0), *spans) if spans else t.own.fill_null(0)
-    need = days_between(t.month_end, t.start) + 1
-    observed = t.observed.fill_null(0).cast("float64")
-    some, full = covered > 0, covered >= need
-    none = ibis.null("float64")
-    return t.mutate(
-        d_est=ibis.ifelse(some & full, observed, none),
-        d_partial=ibis.ifelse(some & ~full, observed * need / covered, none),
-        d_lo=ibis.ifelse(some, observed, none),
-        d_hi=ibis.ifelse(some & full, observed, none),
-    ).drop("observed", "own")
-
-
-def _overlap(start: ir.Value, end: ir.Value, first: ir.Value, last: ir.Value) -> ir.IntegerValue:
-    """Days from ``start`` to ``end`` that ``first`` … ``last`` covers (0 when none)."""
-    return ibis.greatest(days_between(ibis.least(end, last), ibis.greatest(start, first)) + 1, 0)
+    return grid.select(*KEYS, **columns).limit(0)
 
 
 def _rolling(grid: ir.Table, rolling: ir.Table, evidence: Evidence, max_gap: int) -> ir.Table:
@@ -273,7 +207,7 @@ def _rolling(grid: ir.Table, rolling: ir.Table, evidence: Evidence, max_gap: int
     rolling = rolling.filter(
         rolling.c_created.isnull() | (rolling.day >= rolling.c_created)
     ).select("model_id", "day", "value", epoch=ibis.literal(0, "int64"))
-    t = grid.filter(grid.born).select(*_KEYS, "start", "month_end", "created")
+    t = grid.filter(grid.born).select(*KEYS, "start", "month_end", "created")
     t = t.semi_join(rolling, "model_id")
     t = lookup(t, rolling, "month_end", "b", backward=True)
     t = lookup(t, rolling, "month_end", "f", backward=False)
@@ -295,7 +229,7 @@ def _rolling(grid: ir.Table, rolling: ir.Table, evidence: Evidence, max_gap: int
     seen = days_between(ibis.least(t.t_day, t.month_end), ibis.greatest(t.w_start, t.start)) + 1
     usable = (t.gap <= max_gap) & (seen * 2 >= n)
     return t.select(
-        *_KEYS,
+        *KEYS,
         est=ibis.ifelse(usable, t.r * n / width, ibis.null("float64")),
         lo=lo,
         hi=hi,
@@ -318,7 +252,7 @@ def _ceilings(t: ir.Table, rolling: ir.Table) -> ir.Table:
     spec = ibis.union(
         *[
             t.select(
-                *_KEYS, piece=ibis.literal(name), px=x.cast("date"), py=y.cast("date"), on=present
+                *KEYS, piece=ibis.literal(name), px=x.cast("date"), py=y.cast("date"), on=present
             )
             for name, (x, y, present) in pieces.items()
         ]
@@ -328,14 +262,14 @@ def _ceilings(t: ir.Table, rolling: ir.Table) -> ir.Table:
     hits = live.join(
         obs, (live.model_id == obs.o_id) & (obs.o_day >= live.py) & (obs.o_day <= reach)
     )
-    best = hits.group_by([*_KEYS, "piece"]).aggregate(low=hits.o_val.min().cast("float64"))
-    spec = spec.left_join(best, [*_KEYS, "piece"]).select(
-        *_KEYS, "piece", value=ibis.ifelse(ibis._.on, ibis._.low, 0.0)
+    best = hits.group_by([*KEYS, "piece"]).aggregate(low=hits.o_val.min().cast("float64"))
+    spec = spec.left_join(best, [*KEYS, "piece"]).select(
+        *KEYS, "piece", value=ibis.ifelse(ibis._.on, ibis._.low, 0.0)
     )
-    wide = spec.group_by(_KEYS).aggregate(
+    wide = spec.group_by(KEYS).aggregate(
         **{name: spec.value.max(where=spec.piece == name) for name in pieces}
     )
-    return t.join(wide, list(_KEYS))
+    return t.join(wide, list(KEYS))
 
 
 def _combine(t: ir.Table) -> ir.Table:
@@ -382,7 +316,8 @@ def _combine(t: ir.Table) -> ir.Table:
     estimate = ibis.ifelse(t.raw.isnull(), ibis.null("float64"), clamped)
     caveats = _caveats(t)
     return t.select(
-        *_KEYS,
+        *KEYS,
+        "mid",
         "month_start",
         "month_end",
         "days",

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import ibis
 import ibis.expr.types as ir
 
+from hubpulse.store.engines import materialise
 from hubpulse.store.warehouse import (
     COVERAGE,
     SERIES,
@@ -48,13 +49,17 @@ def collect_evidence(
     series_loads: ir.Table,
     aliases: ir.Table,
     series_months: ir.Table | None = None,
+    *,
+    settle: bool = False,
 ) -> Evidence:
     """Observations from every snapshot and every imported series, under current repo ids.
 
     Where several sources observed the same model, day and kind, a snapshot wins over a
     series, and a later series import over an earlier one; daily sums of one model and month
     from several imports, likewise the later import. A download proves the repo existed: the
-    first day with one caps its creation date."""
+    first day with one caps its creation date. ``settle``: the daily sums are computed once
+    and stored in the engine (the creation dates and every method read them; at Hub scale each
+    reading would otherwise re-resolve ~30M sums)."""
     snap = snapshots.select(
         "model_id",
         day=snapshots.snapshot_date,
@@ -84,6 +89,8 @@ def collect_evidence(
         value=observations.value.argmin(preference)
     )
     months = _daily_months(series_months, order, names)
+    if settle and months is not None:
+        months = materialise(months)
     cover = coverage.select("model_id", "first_day", "last_day")
     cover_named = _rename(cover.filter(cover.model_id.notnull()), names).drop("renamed")
     return Evidence(
@@ -116,20 +123,26 @@ def _created(
 def _daily_months(
     series_months: ir.Table | None, order: ir.Table, names: ir.Table
 ) -> ir.Table | None:
-    """One daily sum per current model id and month: the latest import's."""
+    """One daily sum per current model id and month: the latest import's. A sum that no
+    other import and no rename can meet (one import, a model untouched by renames) is already
+    the only one and passes through; only the rest is resolved (at Hub scale, a hash
+    aggregation of ~30M sums saved)."""
     if series_months is None:
         return None
-    ranked = series_months.join(order, "load_id")
-    ranked = _rename(
-        ranked.select("model_id", "month_start", "observed", "last_row", "first_download", "rank"),
-        names,
-    )
+    imports = series_months.load_id.nunique().as_scalar()
+    touched = names.select(id="old_id").union(names.select(id="new_id"))
+    alone = (imports <= 1) & ~series_months.model_id.isin(touched.id)
+    columns = ("model_id", "month_start", "observed", "last_row", "first_download")
+    single = series_months.filter(alone).select(*columns)
+    ranked = series_months.filter(~alone).join(order, "load_id")
+    ranked = _rename(ranked.select(*columns, "rank"), names)
     preference = ranked["rank"] * 2 + ranked.renamed.cast("int64")
-    return ranked.group_by(["model_id", "month_start"]).aggregate(
+    resolved = ranked.group_by(["model_id", "month_start"]).aggregate(
         observed=ranked.observed.argmin(preference),
         last_row=ranked.last_row.max(),
         first_download=ranked.first_download.min(),
     )
+    return single.union(resolved)
 
 
 def _current_names(snapshots: ir.Table, aliases: ir.Table) -> ir.Table:
@@ -172,7 +185,7 @@ def evidence_months(evidence: Evidence) -> tuple[str, str] | None:
     return span["first"].strftime("%Y-%m"), span["last"].strftime("%Y-%m")
 
 
-def read_evidence(warehouse: Warehouse) -> Evidence:
+def read_evidence(warehouse: Warehouse, *, settle: bool = False) -> Evidence:
     """Every download observation in the warehouse (see ``collect_evidence``)."""
     return collect_evidence(
         warehouse.all_models(),
@@ -182,4 +195,5 @@ def read_evidence(warehouse: Warehouse) -> Evidence:
         warehouse.series_table(SERIES_LOADS),
         warehouse.aliases(),
         warehouse.series_table(SERIES_MONTHS),
+        settle=settle,
     )

@@ -141,7 +141,7 @@ def prepare_history(
     lead_in = (parse_month(first) - dt.timedelta(days=1)).strftime("%Y-%m")
     months = month_table(lead_in if first > span[0] else first, last)
     estimates = estimate_monthly_downloads(
-        evidence, months, max_gap_days=max_gap_days, deconvolve=deconvolve
+        evidence, months, max_gap_days=max_gap_days, deconvolve=deconvolve, keyed=True
     )
     estimates = with_jumps(estimates, checks.spike_factor)
     basis = materialise(newest_counts(evidence))

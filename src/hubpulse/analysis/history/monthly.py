@@ -63,32 +63,35 @@ def newest_counts(evidence: Evidence) -> ir.Table:
 def with_jumps(estimates: ir.Table, factor: float) -> ir.Table:
     """``estimates`` plus ``jump`` (a model-month's estimate over the month before, where it
     rose or fell by more than ``factor``; else null) and ``jump_size`` (the larger of the two
-    months). A month without an estimate compares with nothing, and a model's first month —
-    only part of a month — is neither flagged nor compared with."""
+    months, where a jump). A month without an estimate compares with nothing, and a model's
+    first month — only part of a month — is neither flagged nor compared with.
+
+    The month before is the row before (every model has a row in every month of the range),
+    found by a window over three columns, partitioned by ``mid`` (the estimator's integer per
+    model) where present; the few jumps then meet the model-months in a join on a small table
+    (a window or a self-join over every column cost a minute at Hub scale)."""
     newborn = estimates.created.notnull() & (
         estimates.created.truncate("M") >= estimates.month_start
     )
     counted = (estimates.method != "not_created") & ~newborn.fill_null(False)
     value = ibis.ifelse(counted, estimates.estimate, ibis.null("float64"))
-    # the month before, by a join on the day after its end (every model has a row in every
-    # month of the range, so this is the row before; a join is cheaper than a window here)
-    before = estimates.select(
-        b_id=estimates.model_id,
-        b_next=(estimates.month_end + ibis.interval(days=1)).cast("date"),
-        before=value,
-    )
-    now = estimates.mutate(now=value)
-    t = now.left_join(before, (now.model_id == before.b_id) & (now.month_start == before.b_next))
-    t = t.drop("b_id", "b_next")
+    key = "mid" if "mid" in estimates.columns else "model_id"
+    t = estimates.select(j_key=estimates[key], j_month=estimates.month_start, now=value)
+    t = t.mutate(before=t.now.lag().over(group_by=t.j_key, order_by=t.j_month))
     known = t.now.notnull() & t.before.notnull()
     rise = known & (t.now > factor * ibis.greatest(t.before, 1.0))
     fall = known & (t.now * factor < t.before)
-    jump = ibis.cases(
-        (rise, t.now / ibis.greatest(t.before, 1.0)),
-        (fall, ibis.greatest(t.now, 1.0) / t.before),
-        else_=ibis.null("float64"),
+    grew = t.now / ibis.greatest(t.before, 1.0)
+    marks = t.filter(rise | fall).select(
+        "j_key",
+        "j_month",
+        jump=ibis.ifelse(rise, grew, ibis.greatest(t.now, 1.0) / t.before),
+        jump_size=ibis.greatest(t.now, t.before),
     )
-    return t.mutate(jump=jump, jump_size=ibis.greatest(t.now, t.before)).drop("now", "before")
+    joined = estimates.left_join(
+        marks, (estimates[key] == marks.j_key) & (estimates.month_start == marks.j_month)
+    )
+    return joined.drop("j_key", "j_month", *(["mid"] if key == "mid" else []))
 
 
 def change(jump: ir.FloatingValue) -> ir.StringValue:

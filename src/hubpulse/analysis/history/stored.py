@@ -38,7 +38,6 @@ from hubpulse.store.derived import (
     load_stage,
     parquet_writer,
 )
-from hubpulse.store.engines import materialise
 from hubpulse.store.names import WAREHOUSE
 from hubpulse.store.warehouse import ALIASES
 
@@ -46,7 +45,7 @@ if TYPE_CHECKING:
     from hubpulse.settings import Settings
     from hubpulse.store.warehouse import Warehouse
 
-HISTORY_RULES = 1  # the estimator's rules: bump when estimates or bounds change
+HISTORY_RULES = 2  # the estimator's rules: bump when estimates or bounds change
 HISTORY_TABLES = ("estimates", "basis")
 HISTORY_INPUTS = "the evidence (snapshots, series loads, renames) or the estimator's rules"
 
@@ -132,7 +131,7 @@ def _spec(store: Warehouse, settings: Settings) -> StageSpec:
 
 
 def _build(store: Warehouse, settings: Settings) -> tuple[dict[str, Writer], dict[str, Any]]:
-    evidence = read_evidence(store)
+    evidence = read_evidence(store, settle=True)
     span = evidence_months(evidence)
     if span is None:  # nothing to store: no question can be answered
         raise HistoryError(NO_HISTORY)
@@ -145,10 +144,6 @@ def _build(store: Warehouse, settings: Settings) -> tuple[dict[str, Writer], dic
         "built_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "engine": getattr(store.reader, "name", "duckdb"),
     }
-    if evidence.daily is not None:  # every method reads the daily sums: build them once
-        evidence = type(evidence)(
-            evidence.observations, evidence.created, evidence.coverage, materialise(evidence.daily)
-        )
 
     def estimates() -> ir.Table:
         table = estimate_monthly_downloads(
@@ -156,7 +151,7 @@ def _build(store: Warehouse, settings: Settings) -> tuple[dict[str, Writer], dic
             month_table(*span),
             max_gap_days=settings.max_gap_days,
             deconvolve=settings.deconvolve,
-        )
+        )  # stored in the engine first: the jump marks read each estimate twice
         return with_jumps(table, settings.spike_factor)
 
     writers = {  # by month only: a month range prunes, and a sort by model too costs a fifth
