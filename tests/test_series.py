@@ -271,8 +271,8 @@ def test_daily_sums_over_more_than_five_years_fill_every_month_once(
     # hand-counted: the source covers every day from 2019-01-15 to 2024-06-20 and neither
     # repo has a creation date, so 2019-01 is partly covered (17 of 31 days: the sum scaled),
     # 2024-06 is counted through the 20th, and every month between is an exact 0
+    observed = {("a/m", "2019-01"): 7, ("a/m", "2024-06"): 11, ("b/n", "2024-06"): 2}
     for (model, month), row in got.items():
-        observed = {("a/m", "2019-01"): 7, ("a/m", "2024-06"): 11, ("b/n", "2024-06"): 2}
         seen = observed.get((model, month), 0)
         if month == "2019-01":
             assert row["method"] == "daily_partial"

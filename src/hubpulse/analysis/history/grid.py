@@ -31,29 +31,28 @@ def model_months(evidence: Evidence, months: ir.Table, sums: ir.Table | None) ->
     against 30M sums: half a minute of spilling hash join, now a bit test per cell)."""
     seen = evidence.observations.select("model_id").union(evidence.created.select("model_id"))
     created = evidence.created.select(c_id="model_id", created="created")
-    if sums is None:
-        seen = seen.distinct()
-        models = seen.left_join(created, seen.model_id == created.c_id)
-        models = models.select("model_id", "created", mid=ibis.row_number().over())
-        grid = models.cross_join(months).mutate(observed=ibis.null("int64"))
-    else:
-        index, words = _month_index(months)
+    index, words = _month_index(months)
+    masks = [f"w{k}" for k in words] if sums is not None else []
+    if sums is not None:
         sums = sums.semi_join(months.select("month_start"), "month_start")
         at = index(sums.month_start)
         # one sum per model and month, so adding the bits sets them (Spark has no bit_or)
         held = sums.group_by(h_id=sums.model_id).aggregate(
-            **{f"w{k}": _bit(at).sum(where=(at // _WORD) == k) for k in words}
+            **{w: _bit(at).sum(where=(at // _WORD) == k) for k, w in zip(words, masks, strict=True)}
         )
-        seen = seen.union(held.select(model_id="h_id")).distinct()
-        models = seen.left_join(held, seen.model_id == held.h_id).left_join(
-            created, seen.model_id == created.c_id
-        )
-        masks = [f"w{k}" for k in words]
-        models = materialise(  # one row per model, read by both halves
-            models.select("model_id", "created", *masks, mid=ibis.row_number().over())
-        )
+        seen = seen.union(held.select(model_id="h_id"))
+    seen = seen.distinct()
+    models = seen.left_join(created, seen.model_id == created.c_id)
+    if sums is not None:
+        models = models.left_join(held, seen.model_id == held.h_id)
+    # one row per model, stored: both halves read it, and ``mid`` (numbered in no particular
+    # order) must be the same number wherever a model's rows are read
+    models = materialise(models.select("model_id", "created", *masks, mid=ibis.row_number().over()))
+    rest = models.cross_join(months)
+    if sums is None:
+        grid = rest.mutate(observed=ibis.null("int64"))
+    else:
         summed = sums.join(models, "model_id").join(months, "month_start")
-        rest = models.cross_join(months)
         cell = index(rest.month_start)
         mask = ibis.cases(
             *[((cell // _WORD) == k, rest[w]) for k, w in zip(words, masks, strict=True)]

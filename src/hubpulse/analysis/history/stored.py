@@ -151,7 +151,7 @@ def _build(store: Warehouse, settings: Settings) -> tuple[dict[str, Writer], dic
             month_table(*span),
             max_gap_days=settings.max_gap_days,
             deconvolve=settings.deconvolve,
-        )  # stored in the engine first: the jump marks read each estimate twice
+        )
         return with_jumps(table, settings.spike_factor)
 
     writers = {  # by month only: a month range prunes, and a sort by model too costs a fifth
