@@ -22,6 +22,7 @@ import os
 import re
 import shlex
 import tempfile
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,7 @@ os.environ.pop("HUBPULSE_FAMILIES_FILE", None)
 
 from hubpulse.cli import app  # noqa: E402
 from hubpulse.errors import HubpulseError  # noqa: E402
+from hubpulse.web.views import WARMER  # noqa: E402
 
 _VOLATILE = (
     (re.compile(r"\bload(\s+)[0-9a-f]{12}\b"), r"load\1<load-id>"),
@@ -117,6 +119,11 @@ def python_example(code: str) -> None:
     out = io.StringIO()
     with _inside(_demo()), contextlib.redirect_stdout(out):
         exec(compile(code, "<docs example>", "exec"), {"__name__": "__docs__"})
+        # a dashboard the example made builds its pages in the background: finish that here,
+        # inside the scratch directory, not in a later command's output (or another directory)
+        for thread in threading.enumerate():
+            if thread.name == WARMER:
+                thread.join()
     cog.outl("```python")
     cog.outl(code)
     cog.outl("```")

@@ -101,6 +101,18 @@ def test_the_hubs_window_glitch_is_left_out_and_listed() -> None:
         assert_contains(truth, row)
 
 
+def test_a_two_day_glitch_deeper_on_its_first_day_is_one_dip_of_two_days() -> None:
+    # day 70 alone is below 3/4 of its neighbours (10,000 < 3/4 of 20,000), and so are days
+    # 70-71 together (20,000 < 3/4 of 30,000): the dip is both days, not day 70 alone
+    values = {i: 30_000 for i in range(60, 80)} | {70: 10_000, 71: 20_000}
+    rows = [
+        {"model_id": MODEL, "day": START + dt.timedelta(days=i), "kind": "rolling30", "value": v}
+        for i, v in values.items()
+    ]
+    ev = make_evidence(rows, [{"model_id": MODEL, "created": START}])
+    assert left_out(ev) == {START + dt.timedelta(days=70), START + dt.timedelta(days=71)}
+
+
 def test_a_count_before_creation_is_left_out_with_its_reason() -> None:
     truth = Truth([500] * DAYS, created=50)
     ev = make_evidence(

@@ -137,7 +137,10 @@ def _glitches(rolling: ir.Table) -> ir.Table:
         for c in consecutive:
             ok = ok & c
         runs.append(ok.fill_null(False) & after_day.notnull())
-    start = ibis.cases(*[(runs[m - 1], m) for m in range(1, GLITCH_DAYS + 1)], else_=0)
+    # the longest dip a day starts: a two-day glitch whose first day is also lower than its
+    # second is still one dip of two days, not a dip of one followed by a genuine day
+    longest = range(GLITCH_DAYS, 0, -1)
+    start = ibis.cases(*[(runs[m - 1], m) for m in longest], else_=0)
     t = t.mutate(start=start)
     cover = [t.start]
     for back in range(1, GLITCH_DAYS):

@@ -45,7 +45,7 @@ if TYPE_CHECKING:
     from hubpulse.settings import Settings
     from hubpulse.store.warehouse import Warehouse
 
-HISTORY_RULES = 2  # the estimator's rules: bump when estimates or bounds change
+HISTORY_RULES = 3  # the estimator's rules: bump when estimates or bounds change
 HISTORY_TABLES = ("estimates", "basis")
 HISTORY_INPUTS = "the evidence (snapshots, series loads, renames) or the estimator's rules"
 
