@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 from graphs import aliases, model, records, snapshot
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from hubpulse.analysis.snapshot.lineage import describe_lineage, model_depths, resolve_lineage
 from hubpulse.errors import LineageError
@@ -23,12 +25,13 @@ def test_deep_chain_has_depth_twelve_and_full_closure():
     assert lineage.closure.count().execute() == 12 * 13 // 2
     depths = {r["model_id"]: r["depth"] for r in records(model_depths(lineage))}
     assert depths == {f"c/m{i}": i for i in range(13)}
-    assert lineage.rounds == 12  # the 12th round finds nothing new
+    # path doubling: distances ≤ 2, 4, 8, 16 after rounds 1-4; none at 16, so complete
+    assert lineage.rounds == 4
 
 
 def test_chain_deeper_than_the_cap_is_a_clear_error():
     rows = [model("c/m0")] + [model(f"c/m{i}", [f"c/m{i - 1}"], "finetune") for i in range(1, 13)]
-    with pytest.raises(LineageError, match="did not converge within 5 rounds"):
+    with pytest.raises(LineageError, match=r"deeper than max_lineage_depth \(5\)"):
         resolve_lineage(snapshot(rows), aliases(), max_depth=5)
 
 
@@ -159,3 +162,34 @@ def test_describe_lineage_summarises_descendants_by_relation():
         ("v/quant", "u/tune"),
     ]
     assert leaf.depth == 2 and leaf.roots[0]["root_id"] == "q/base"
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    parents=st.lists(st.lists(st.integers(0, 11), max_size=3), min_size=1, max_size=12),
+    chain=st.integers(0, 20),
+)
+def test_the_closure_holds_every_shortest_distance_a_breadth_first_search_finds(
+    parents: list[list[int]], chain: int
+) -> None:
+    # any graph of up to 12 models (cycles, merges, self-references, missing parents) with a
+    # chain of up to 20 below model 0; expected: a plain BFS over the resolved edges
+    rows = [
+        model(f"g/m{i}", [f"g/m{p}" for p in ps], "merge", created=f"2024-01-{i + 1:02d}")
+        for i, ps in enumerate(parents)
+    ] + [model(f"c/k{j}", [f"c/k{j - 1}" if j else "g/m0"], "finetune") for j in range(chain)]
+    lineage = resolve_lineage(snapshot(rows), aliases())
+    up: dict[str, set[str]] = {}
+    for edge in records(lineage.edges):
+        up.setdefault(edge["child"], set()).add(edge["parent"])
+    expected = {}
+    for start in up:
+        seen, level, depth = {}, {start}, 0
+        while level:
+            depth += 1
+            level = {p for m in level for p in up.get(m, ())} - set(seen)
+            seen.update(dict.fromkeys(level, depth))
+        expected |= {(start, a): d for a, d in seen.items()}
+    got = {(r["model_id"], r["ancestor_id"]): r["depth"] for r in records(lineage.closure)}
+    assert got == expected
+    assert lineage.rounds == max(expected.values(), default=0).bit_length()

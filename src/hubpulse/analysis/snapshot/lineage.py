@@ -1,11 +1,11 @@
 """Lineage: parents, ancestors, roots, depth and descendants of every model in a snapshot.
 
 Everything is computed as joins in the engine. Ibis has no recursive construct, so
-``resolve_lineage`` makes one explicit choice: the ancestor closure is grown by **semi-naive
-iteration** — each round joins only the newest frontier of (model, ancestor) pairs with the edge
-table and keeps the pairs not seen before, materialising each round (``engines.materialise``). The
-number of rounds is the longest shortest-path in the graph (≤ ``max_depth``), not the number of
-models.
+``resolve_lineage`` makes one explicit choice: the ancestor closure is grown by **path
+doubling** — each round joins only the newest level of (model, ancestor) pairs with every pair
+known so far, so the distances covered double every round, and keeps the pairs not seen before,
+materialising each round (``engines.materialise``). The number of rounds is ⌊log2⌋ + 1 of the
+longest shortest-path in the graph (≤ ``max_depth``): 6 for a chain of 40, not 40.
 
 Graph repairs, each reported in ``Lineage.issues``:
 
@@ -61,8 +61,13 @@ class Lineage:
         return self.closure if self.by_ancestor is None else self.by_ancestor
 
 
+GRAPH_COLUMNS = ("model_id", "base_models", "base_relation", "created_at")
+"""The columns of a snapshot ``resolve_lineage`` reads."""
+
+
 def resolve_lineage(models: ir.Table, aliases: ir.Table, *, max_depth: int = 256) -> Lineage:
-    """Resolve the base-model graph of ``models`` (one snapshot) into a ``Lineage``."""
+    """Resolve the base-model graph of ``models`` (one snapshot; ``GRAPH_COLUMNS`` suffice)
+    into a ``Lineage``."""
     raw = models.select(
         child=models.model_id, relation=models.base_relation, parent=models.base_models.unnest()
     )
@@ -123,32 +128,48 @@ def _apply_aliases(raw: ir.Table, models: ir.Table, aliases: ir.Table) -> tuple[
 
 
 def _close(edges: ir.Table, max_depth: int) -> tuple[ir.Table, int]:
-    """Ancestor closure by semi-naive iteration (see module docstring).
+    """Ancestor closure by path doubling (see module docstring): (model, ancestor, shortest
+    distance), in ⌊log2 depth⌋ + 1 rounds.
 
-    Each round's new pairs are materialised on their own (``levels``) and new candidates are
-    checked against the union of the earlier levels, so no round rewrites the pairs found
-    before it; every candidate of one round has the same depth, so a plain ``distinct`` keeps
-    one row per pair."""
-    step_edges = edges.select(step_child=edges.child, step_parent=edges.parent)
+    Level 0 is the edges (distance 1); round j joins level j-1 with every pair known so far and
+    keeps the pairs not known before, at their least summed distance: level j, the pairs at
+    distance (2^(j-1), 2^j]. A shortest path of such a length splits into a first part of
+    ⌈d/2⌉ steps (level j-1) and a rest of at most 2^(j-1) (known), so every new pair is found
+    at its shortest distance. A pair further than 2^j would have one exactly 2^j away on its
+    path, so the closure is complete once a level holds no pair at distance 2^j. Each level is
+    materialised on its own; no round rewrites the pairs found before it."""
     frontier = materialise(
         edges.select(model_id=edges.child, ancestor_id=edges.parent, depth=ibis.literal(1, "int64"))
     )
-    levels = [frontier]
-    for rounds in range(1, max_depth + 1):
-        step = frontier.join(step_edges, frontier.ancestor_id == step_edges.step_child).select(
-            model_id=frontier.model_id,
-            ancestor_id=step_edges.step_parent,
-            depth=frontier.depth + 1,
-        )
+    levels, reach, rounds = [frontier], 1, 0
+    while _deepest(frontier) == reach:
+        if reach > max_depth:
+            raise _too_deep(max_depth, reach)
         known = ibis.union(*levels) if len(levels) > 1 else levels[0]
-        frontier = materialise(step.distinct().anti_join(known, ["model_id", "ancestor_id"]))
-        if not _count(frontier):
-            closure = ibis.union(*levels) if len(levels) > 1 else levels[0]
-            return materialise(closure), rounds
+        rest = known.select(step_from=known.model_id, step_to=known.ancestor_id, more=known.depth)
+        step = frontier.join(rest, frontier.ancestor_id == rest.step_from).select(
+            model_id=frontier.model_id, ancestor_id=rest.step_to, depth=frontier.depth + rest.more
+        )
+        shortest = step.group_by(["model_id", "ancestor_id"]).aggregate(depth=step.depth.min())
+        frontier = materialise(shortest.anti_join(known, ["model_id", "ancestor_id"]))
         levels.append(frontier)
-    raise LineageError(
-        f"lineage did not converge within {max_depth} rounds: a chain is deeper than "
-        "max_lineage_depth; raise HUBPULSE_MAX_LINEAGE_DEPTH"
+        reach, rounds = reach * 2, rounds + 1
+    closure = ibis.union(*levels) if len(levels) > 1 else levels[0]
+    deepest = _deepest(closure)
+    if deepest is not None and deepest > max_depth:
+        raise _too_deep(max_depth, deepest)
+    return (materialise(closure) if len(levels) > 1 else frontier), rounds
+
+
+def _deepest(pairs: ir.Table) -> int | None:
+    value = pairs.depth.max().execute()
+    return None if value is None or value != value else int(value)
+
+
+def _too_deep(max_depth: int, found: int) -> LineageError:
+    return LineageError(
+        f"lineage is deeper than max_lineage_depth ({max_depth}): a chain of at least {found} "
+        "levels; raise HUBPULSE_MAX_LINEAGE_DEPTH"
     )
 
 
