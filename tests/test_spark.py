@@ -21,6 +21,7 @@ from conftest import HUB_STATS, HUB_STATS_DATE
 from graphs import model
 
 from hubpulse.analysis.claims.snapshot_comparison import compare_snapshot
+from hubpulse.analysis.snapshot.dimensions import PAIR_GROUPS, derivative_pairs, pairs_key
 from hubpulse.analysis.snapshot.lineage import describe_lineage
 from hubpulse.analysis.snapshot.ranking import (
     GROUPS,
@@ -29,10 +30,17 @@ from hubpulse.analysis.snapshot.ranking import (
     rank_models,
 )
 from hubpulse.analysis.snapshot.snapshot import Analysis, analyse_snapshot
-from hubpulse.analysis.snapshot.stored import FAMILY_TABLES, LINEAGE_TABLES, ensure_stored
+from hubpulse.analysis.snapshot.stored import (
+    FAMILY_TABLES,
+    LINEAGE_TABLES,
+    PAIR_TABLES,
+    ensure_stored,
+    stored_analysis,
+)
 from hubpulse.ingest.files import ALIAS_SCHEMA, SNAPSHOT_SCHEMA
 from hubpulse.ingest.synth import synthesize
 from hubpulse.registry import load_registry
+from hubpulse.store.derived import DERIVED, Stage
 from hubpulse.store.warehouse import Warehouse
 
 # PySpark leaves the sockets it collects results through to the garbage collector.
@@ -178,7 +186,14 @@ def test_stored_tables_are_identical(case: str, tmp_path: Path, spark: Any) -> N
         lineage, families, built = ensure_stored(store, day, load_registry(), max_depth=256)
         assert built == ["lineage", "families"]
         stages[name] = {"lineage": lineage, "families": families}
-    for stage, tables in (("lineage", LINEAGE_TABLES), ("families", FAMILY_TABLES)):
+        analysis = stored_analysis(store, day, load_registry())
+        for by in PAIR_GROUPS:
+            derivative_pairs(analysis, by)  # each group's pairs stage, built now
+            (pairs,) = (root / DERIVED).glob(f"*/{pairs_key(by)}-*")
+            meta = json.loads((pairs / "meta.json").read_text())
+            stages[name][pairs_key(by)] = Stage(pairs, meta)
+    each = [(name, (name,)) for name in PAIR_TABLES]
+    for stage, tables in (("lineage", LINEAGE_TABLES), ("families", FAMILY_TABLES), *each):
         duck, spark_built = stages["duckdb"][stage], stages["spark"][stage]
         assert spark_built.meta["engine"] == "pyspark" and duck.meta["engine"] == "duckdb"
         assert spark_built.meta["key"] == duck.meta["key"]

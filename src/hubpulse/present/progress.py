@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.progress import (
@@ -17,13 +18,14 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from hubpulse.ingest.crawl import CrawlScope
 from hubpulse.ingest.files import count_records
-from hubpulse.ingest.hub import CrawlEvents, Hub
-from hubpulse.ingest.series import SeriesLoad
 from hubpulse.store.loads import LoadResult
-from hubpulse.store.pulls import crawl_hub
 from hubpulse.store.warehouse import Warehouse
+
+if TYPE_CHECKING:  # the Hub client is imported by a crawl only, not by every ingest
+    from hubpulse.ingest.crawl import CrawlScope
+    from hubpulse.ingest.hub import Hub
+    from hubpulse.ingest.series import SeriesLoad
 
 
 def ingest_with_progress(
@@ -73,6 +75,9 @@ def crawl_with_progress(
     replace: bool,
 ) -> None:
     """Crawl with a Rich progress line (pages, models, rate, rate-limit waits), then ingest."""
+    from hubpulse.ingest.hub import CrawlEvents
+    from hubpulse.store.pulls import crawl_hub
+
     waits: list[float] = []
     with Progress(
         TextColumn("[bold]crawl[/] {task.completed:,} pages · {task.fields[models]:,} models"),

@@ -23,6 +23,7 @@ import ibis.expr.types as ir
 
 from hubpulse.analysis.snapshot.families import match_publishers
 from hubpulse.analysis.snapshot.sizes import parameter_count, size_bucket
+from hubpulse.registry import UNATTRIBUTED
 from hubpulse.terms import GroupBy, Mode
 
 if TYPE_CHECKING:
@@ -59,25 +60,40 @@ def model_credits(analysis: Analysis, mode: Mode) -> ir.Table:
 
 
 def _credits(analysis: Analysis, mode: Mode) -> ir.Table:
-    shares = analysis.attribution(mode)
-    joined = model_dimensions(analysis).join(shares, "model_id")
+    dims = model_dimensions(analysis)
+    if mode == "publisher":  # one family per model, the one its dimensions name
+        shares = dims.select("model_id", family=dims.publisher.fill_null(UNATTRIBUTED))
+        return _whole(dims.join(shares.mutate(weight=ibis.literal(1.0)), "model_id"))
+    joined = dims.join(analysis.attribution(mode), "model_id")
+    # most models have one family: only the split ones need the windows below
+    split = joined.filter(joined.weight < 1.0)
     # a model split between n families (weight 1/n) gives each ⌊v/n⌋ whole downloads and the
     # v mod n left over one each to its first families by name: the parts add up to v exactly
-    n = joined.family.count().over(ibis.window(group_by=joined.model_id))
-    place = ibis.row_number().over(ibis.window(group_by=joined.model_id, order_by=joined.family))
+    n = split.family.count().over(ibis.window(group_by=split.model_id))
+    place = ibis.row_number().over(ibis.window(group_by=split.model_id, order_by=split.family))
 
-    def split(value: ir.IntegerValue) -> ir.IntegerValue:
+    def part(value: ir.IntegerValue) -> ir.IntegerValue:
         return value // n + ibis.ifelse(place < value % n, 1, 0)
 
+    parts = split.select(
+        *CREDIT_KEYS,
+        dl30=part(split.downloads_30d),
+        dlall=part(split.downloads_all_time),
+        likes_w=part(split.likes),
+    )
+    return _whole(joined.filter(joined.weight == 1.0)).union(parts, distinct=False)
+
+
+CREDIT_KEYS = ("model_id", "family", "weight", "author", "size")
+
+
+def _whole(joined: ir.Table) -> ir.Table:
+    """The credits of models counted whole for one family."""
     return joined.select(
-        "model_id",
-        "family",
-        "weight",
-        "author",
-        "size",
-        dl30=split(joined.downloads_30d),
-        dlall=split(joined.downloads_all_time),
-        likes_w=split(joined.likes),
+        *CREDIT_KEYS,
+        dl30=joined.downloads_30d,
+        dlall=joined.downloads_all_time,
+        likes_w=joined.likes,
     )
 
 
@@ -111,17 +127,27 @@ def _dimensions(analysis: Analysis) -> ir.Table:
     )
 
 
+def publishers(analysis: Analysis) -> ir.Table:
+    """model_id → family of the snapshot's first-party models (from their dimensions)."""
+    dims = model_dimensions(analysis)
+    return dims.filter(dims.publisher.notnull()).select("model_id", family=dims.publisher)
+
+
 def first_party(analysis: Analysis, by: GroupBy) -> ir.Table:
     """model_id → key of the group that publishes it (publisher rule), for every node of the
     graph: the snapshot's models and the external parents they name."""
     edges = analysis.lineage.edges
     parents = edges.select(model_id=edges.parent)
-    nodes = analysis.models.select("model_id").union(parents, distinct=True)
-    if by == "model":
-        return nodes.select("model_id", key=nodes.model_id)
-    if by == "author":
-        return nodes.select("model_id", key=nodes.model_id.split("/")[0])
-    owners = match_publishers(nodes, analysis.registry)
+    if by in ("model", "author"):
+        nodes = analysis.models.select("model_id").union(parents, distinct=True)
+        key = nodes.model_id if by == "model" else nodes.model_id.split("/")[0]
+        return nodes.select("model_id", key=key)
+    # the snapshot's models carry their publisher in their dimensions: only the external
+    # parents are matched against the registry here
+    external = edges.filter(~edges.parent_known).select(model_id=edges.parent).distinct()
+    owners = publishers(analysis).union(
+        match_publishers(external, analysis.registry), distinct=False
+    )
     families = analysis.families()
     joined = owners.join(families, "family")
     return joined.select("model_id", key=joined[by])
@@ -130,10 +156,11 @@ def first_party(analysis: Analysis, by: GroupBy) -> ir.Table:
 def derivative_pairs(analysis: Analysis, by: GroupBy) -> ir.Table:
     """descendant, key: each model that descends from a first-party repo of group ``key`` and is
     not first-party to that group itself (computed once per group)."""
-    return analysis.once(pairs_key(by), lambda: _derivative_pairs(analysis, by))
+    return analysis.once(pairs_key(by), lambda: compute_pairs(analysis, by))
 
 
-def _derivative_pairs(analysis: Analysis, by: GroupBy) -> ir.Table:
+def compute_pairs(analysis: Analysis, by: GroupBy) -> ir.Table:
+    """``derivative_pairs`` computed (the stored ``pairs`` stage is built from it)."""
     own = first_party(analysis, by)
     closure = analysis.lineage.closure
     pairs = closure.join(own, closure.ancestor_id == own.model_id).select(

@@ -19,25 +19,45 @@ from hubpulse.registry import UNATTRIBUTED, Registry
 from hubpulse.settings import Mode
 
 
-def assign_families(models: ir.Table, registry: Registry, lineage: Lineage, mode: Mode) -> ir.Table:
+def assign_families(
+    models: ir.Table,
+    registry: Registry,
+    lineage: Lineage,
+    mode: Mode,
+    owners: ir.Table | None = None,
+) -> ir.Table:
     """model_id, family, weight: each model's share per family under ``mode``.
 
     Weights of one model sum to 1; unattributed models get the family ``(unattributed)``.
+    ``owners`` (model_id → family of the snapshot's first-party models, as their dimensions
+    hold it) spares matching every root against the registry: only external roots are.
     """
     if mode == "publisher":
         return assign_publishers(models.select("model_id"), registry)
     if mode != "lineage":
         raise ValueError(f"unknown attribution mode {mode!r}; use publisher or lineage")
-    roots = lineage.roots.select("model_id", "root_id")
-    root_ids = roots.select(model_id=roots.root_id).distinct()
-    owners = match_publishers(root_ids, registry).rename(root_id="model_id")
-    joined = roots.left_join(owners, "root_id")
-    per_family = joined.select(
-        "model_id", family=ibis.coalesce(joined.family, ibis.literal(UNATTRIBUTED))
-    ).distinct()
+    roots = lineage.roots
+    if owners is None:
+        owners = match_publishers(roots.select(model_id=roots.root_id).distinct(), registry)
+    else:
+        external = roots.filter(roots.external).select(model_id=roots.root_id).distinct()
+        owners = owners.union(match_publishers(external, registry), distinct=False)
+    # families as their registry position (small integers aggregate fast); unattributed last
+    places = registry.table().select("family", "position")
+    owned = owners.join(places, "family").select(root_id="model_id", place="position")
+    joined = roots.select("model_id", "root_id").left_join(owned, "root_id")
+    tagged = joined.select("model_id", place=joined.place.fill_null(len(registry.families)))
+    # most models' roots are of one family: those need no per-family count
+    ends = tagged.group_by("model_id").aggregate(first=tagged.place.min(), last=tagged.place.max())
+    whole = ends.filter(ends["first"] == ends["last"])
+    whole = whole.join(places, whole["first"] == places.position)
+    whole = whole.select("model_id", "family", weight=ibis.literal(1.0))
+    mixed = ends.filter(ends["first"] != ends["last"]).select("model_id")
+    per_family = tagged.semi_join(mixed, "model_id").distinct()
     share = per_family.group_by("model_id").aggregate(n_families=ibis._.count())
-    weighted = per_family.join(share, "model_id")
-    return weighted.select("model_id", "family", weight=1.0 / weighted.n_families)
+    weighted = per_family.join(share, "model_id").join(places, ibis._.place == places.position)
+    split = weighted.select("model_id", "family", weight=1.0 / weighted.n_families)
+    return whole.union(split, distinct=False)
 
 
 def assign_publishers(ids: ir.Table, registry: Registry) -> ir.Table:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 import ibis.expr.types as ir
 
+from hubpulse.analysis.snapshot.dimensions import publishers
 from hubpulse.analysis.snapshot.families import assign_families
 from hubpulse.analysis.snapshot.lineage import Lineage, resolve_lineage
 from hubpulse.errors import ModelNotFoundError
@@ -43,10 +44,13 @@ class Analysis:
 
     def attribution(self, mode: Mode) -> ir.Table:
         """model_id, family, weight under ``mode`` (computed once per mode)."""
-        return self.once(
-            attribution_key(mode),
-            lambda: assign_families(self.models, self.registry, self.lineage, mode),
-        )
+        return self.once(attribution_key(mode), lambda: self._attribute(mode))
+
+    def _attribute(self, mode: Mode) -> ir.Table:
+        if mode == "publisher":
+            return assign_families(self.models, self.registry, self.lineage, mode)
+        owners = publishers(self)  # the first-party models, named in their dimensions once
+        return assign_families(self.models, self.registry, self.lineage, mode, owners)
 
     def families(self) -> ir.Table:
         """The registry as a table (``Registry.table``; stored with the analysis)."""

@@ -5,10 +5,13 @@ Two stages, each stored beside the snapshot (``store.derived``) under a key of w
 - ``lineage`` — edges, closure (by model, and again by ancestor for descendant lookups), roots,
   repairs — depends on the snapshot's load, the known renames (aliases), the depth limit and
   ``LINEAGE_RULES``;
-- ``families`` — each model's attribution under both modes (with weights), its dimensions
-  (downloads, size, first-party family) and the derivative pairs of every family, vendor and
-  country — depends on the lineage stage, the family registry's content (built-in plus any
-  ``--families`` file) and ``ATTRIBUTION_RULES``;
+- ``families`` — each model's attribution under both modes (with weights) and its dimensions
+  (downloads, size, first-party family): what a first ``top`` or ``compare`` reads — depends on
+  the lineage stage, the family registry's content (built-in plus any ``--families`` file) and
+  ``ATTRIBUTION_RULES``;
+- ``pairs_family``, ``pairs_vendor``, ``pairs_country``, ``pairs_author`` — the derivative
+  pairs of each kind of group — depend on the families stage and ``PAIRS_RULES``; each built
+  the first time a question counts that group's derivatives;
 - ``signals`` — what the flags are judged on (``flags.model_signals``) and the models flagged
   under the default thresholds — depends on the families stage and ``SIGNAL_RULES``. It is
   built the first time a question needs it (``--task``, ``--llm``, ``--count robust``,
@@ -33,8 +36,8 @@ import ibis.expr.types as ir
 from hubpulse.analysis.snapshot.dimensions import (
     DIMENSIONS,
     PAIR_GROUPS,
+    compute_pairs,
     credits_key,
-    derivative_pairs,
     model_credits,
     model_dimensions,
     pairs_key,
@@ -46,7 +49,7 @@ from hubpulse.analysis.snapshot.flags import (
     compute_signals,
     marks_key,
 )
-from hubpulse.analysis.snapshot.lineage import Lineage
+from hubpulse.analysis.snapshot.lineage import GRAPH_COLUMNS, Lineage, resolve_lineage
 from hubpulse.analysis.snapshot.snapshot import (
     FAMILIES,
     Analysis,
@@ -69,20 +72,18 @@ from hubpulse.store.derived import (
 )
 from hubpulse.store.engines import materialise
 from hubpulse.store.warehouse import ALIASES, Warehouse, open_store
+from hubpulse.terms import GroupBy
 
 LINEAGE_RULES = 1
 LINEAGE_INPUTS = "the known renames or lineage rules"
 FAMILY_INPUTS = "the family registry or attribution rules"
 ATTRIBUTION_RULES = 4  # 3: whole-download splits, nulls kept; 4: (signals, since moved out)
 SIGNAL_RULES = 1
+PAIRS_RULES = 1
 SIGNAL_TABLES = (SIGNALS, marks_key(Thresholds()))
 LINEAGE_TABLES = ("edges", "closure", "by_ancestor", "roots", "issues")
-FAMILY_TABLES = (
-    *(credits_key(m) for m in MODES),
-    *(pairs_key(by) for by in PAIR_GROUPS),
-    DIMENSIONS,
-    FAMILIES,
-)
+FAMILY_TABLES = (*(credits_key(m) for m in MODES), DIMENSIONS, FAMILIES)
+PAIR_TABLES = tuple(pairs_key(by) for by in PAIR_GROUPS)
 
 log = logging.getLogger("hubpulse")
 
@@ -149,10 +150,11 @@ def _stored(
     held: dict[str, Lineage] = {}
 
     def build_lineage() -> tuple[dict[str, Writer], dict[str, Any]]:
-        analysis = analyse_snapshot(models, store.aliases(), registry, day, max_depth=max_depth)
+        graph = materialise(models.select(*GRAPH_COLUMNS))  # what the graph reads, no more
+        lineage = resolve_lineage(graph, store.aliases(), max_depth=max_depth)
         meta = {"snapshot_date": day, "rules": LINEAGE_RULES, "max_depth": max_depth}
-        meta |= {"rounds": analysis.lineage.rounds, **_built(store)}
-        return _lineage_writers(analysis.lineage), meta
+        meta |= {"rounds": lineage.rounds, **_built(store)}
+        return _lineage_writers(lineage), meta
 
     def build_families() -> tuple[dict[str, Writer], dict[str, Any]]:
         analysis = Analysis(day, models, held["graph"], registry)
@@ -188,9 +190,10 @@ def _stored(
         credits = tables[credits_key(mode)]
         stored[attribution_key(mode)] = credits.select("model_id", "family", "weight")
     analysis = Analysis(day, models, held["graph"], registry, stored)
-    signals = cache(partial(_signals, store, analysis, signals_key(families)))
-    for name in SIGNAL_TABLES:
-        analysis.lazy[name] = partial(_pick, signals, name)
+    for spec, in_memory in _later_specs(store, analysis, families):
+        later = cache(partial(_later, store, analysis, spec, in_memory))
+        for name in spec.tables:
+            analysis.lazy[name] = partial(_pick, later, name)
     built: Built = [
         ("lineage", lineage, LINEAGE_TABLES, lineage_built),
         ("families", families, FAMILY_TABLES, families_built),
@@ -217,8 +220,22 @@ def stage_keys(store: Warehouse, registry: Registry, max_depth: int) -> dict[str
     return {"lineage": lineage, "families": families}
 
 
-def signals_key(families: Stage) -> str:
-    return digest({"families": families.meta["key"], "rules": SIGNAL_RULES})
+Tables = Callable[[], dict[str, ir.Table]]
+
+
+def _later_specs(
+    store: Warehouse, analysis: Analysis, families: Stage
+) -> list[tuple[StageSpec, Tables]]:
+    """The stages built the first time a question needs them (signals, then each group's
+    pairs), each with how its tables are computed in memory when the warehouse cannot be
+    written."""
+    key = families.meta["key"]
+    signals = _signals_spec(store, analysis, digest({"families": key, "rules": SIGNAL_RULES}))
+    derived_key = digest({"families": key, "rules": PAIRS_RULES})
+    return [(signals, partial(_signals_in_memory, analysis))] + [
+        (_pairs_spec(store, analysis, by, derived_key), partial(_pairs_in_memory, analysis, by))
+        for by in PAIR_GROUPS
+    ]
 
 
 def _lineage_writers(lineage: Lineage) -> dict[str, Writer]:
@@ -235,10 +252,6 @@ def _family_writers(analysis: Analysis) -> dict[str, Writer]:
     """Each table computed in its turn, when it is written."""
     return {
         **{credits_key(m): parquet_writer(partial(model_credits, analysis, m), []) for m in MODES},
-        **{
-            pairs_key(by): parquet_writer(partial(derivative_pairs, analysis, by), ["key"])
-            for by in PAIR_GROUPS
-        },
         DIMENSIONS: parquet_writer(model_dimensions(analysis), ["model_id"]),
         FAMILIES: parquet_writer(analysis.families(), ["position"]),
     }
@@ -261,25 +274,45 @@ def _signals_spec(store: Warehouse, analysis: Analysis, key: str) -> StageSpec:
     return StageSpec("signals", key, SIGNAL_TABLES, build, of, "the flag rules", "flag signals")
 
 
-def _signals(store: Warehouse, analysis: Analysis, key: str) -> dict[str, ir.Table]:
-    """The signals stage: read when stored, else built once and stored (built the first time a
-    question needs it: ``--task``, ``--llm``, ``--count robust``, ``flags``, ``audit``);
-    computed in memory when the warehouse cannot be written."""
+def _pairs_spec(store: Warehouse, analysis: Analysis, by: GroupBy, key: str) -> StageSpec:
+    def build() -> tuple[dict[str, Writer], dict[str, Any]]:
+        writers = {name: parquet_writer(partial(compute_pairs, analysis, by), ["key"])}
+        meta = {"snapshot_date": analysis.snapshot_date, "rules": PAIRS_RULES}
+        return writers, meta | _built(store)
+
+    of, name = f"snapshot {analysis.snapshot_date}", pairs_key(by)
+    label = f"derivatives per {by}"
+    return StageSpec(name, key, (name,), build, of, "the derivative rules", label)
+
+
+def _pairs_in_memory(analysis: Analysis, by: GroupBy) -> dict[str, ir.Table]:
+    return {pairs_key(by): materialise(compute_pairs(analysis, by))}
+
+
+def _later(
+    store: Warehouse, analysis: Analysis, spec: StageSpec, in_memory: Tables
+) -> dict[str, ir.Table]:
+    """A stage built on first use: read when stored, else built once and stored; computed in
+    memory (``in_memory``) when the warehouse cannot be written."""
     day = analysis.snapshot_date
-    spec = _signals_spec(store, analysis, key)
     try:
         return load_stage(store.root, store.load_id(day), store.reader, spec)[1]
     except OSError as exc:
         log.warning(
-            "cannot store the flag signals of %s in %s (%s): computing them in memory",
+            "cannot store the %s of %s in %s (%s): computing them in memory",
+            spec.called,
             day,
             store.root,
             exc.strerror or exc,
         )
-        built = materialise(compute_signals(analysis))
-        analysis.stored[SIGNALS] = built
-        marks = materialise(compute_marks(analysis, Thresholds()))
-        return {SIGNALS: built, marks_key(Thresholds()): marks}
+        return in_memory()
+
+
+def _signals_in_memory(analysis: Analysis) -> dict[str, ir.Table]:
+    built = materialise(compute_signals(analysis))
+    analysis.stored[SIGNALS] = built
+    marks = materialise(compute_marks(analysis, Thresholds()))
+    return {SIGNALS: built, marks_key(Thresholds()): marks}
 
 
 def _lineage(tables: dict[str, ir.Table], stage: Stage) -> Lineage:
@@ -309,13 +342,13 @@ def analyse(
     store = open_store(settings)
     day = store.resolve_date(date)
     registry = load_registry(settings.families_file)
-    with build_lock(store.root, store.load_id(day)):  # a racer waits, then finds all three
+    with build_lock(store.root, store.load_id(day)):  # a racer waits, then finds them all
         analysis, stages = _stored(store, day, registry, settings.max_lineage_depth, rebuild)
-        spec = _signals_spec(store, analysis, signals_key(stages[1][1]))
-        signals, _, built = load_stage(
-            store.root, store.load_id(day), store.reader, spec, rebuild=rebuild
-        )
-    stages.append(("signals", signals, SIGNAL_TABLES, built))
+        for spec, _ in _later_specs(store, analysis, stages[1][1]):
+            stage, _, built = load_stage(
+                store.root, store.load_id(day), store.reader, spec, rebuild=rebuild
+            )
+            stages.append((spec.name, stage, spec.tables, built))
     return [
         {
             "snapshot_date": day.isoformat(),
