@@ -190,14 +190,16 @@ def _size_jobs(models: int, with_peer: bool, with_spark: bool, add: Add) -> None
     result, peak = run_job("pipeline", models=path, work=work)
     detail = (
         f"ingest {result['ingest']:.1f} s · lineage {result['lineage']:.1f} s "
-        f"({result['rounds']} rounds) · families {result['families']:.1f} s"
+        f"({result['rounds']} rounds) · families {result['families']:.1f} s · family "
+        f"derivatives {result['pairs']:.1f} s"
     )
     add("pipeline", size, result, peak, detail)
     if with_spark:  # the same stored analysis built on Spark, from the warehouse just written
         spark, spark_peak = run_job("spark", work=work)
         detail = (
             f"Spark local[*]: start {spark['startup']:.1f} s · lineage {spark['lineage']:.1f} s "
-            f"· families {spark['families']:.1f} s (+ JVM {spark['jvm_mb']:,.0f} MB)"
+            f"· families {spark['families']:.1f} s · family derivatives {spark['pairs']:.1f} s "
+            f"(+ JVM {spark['jvm_mb']:,.0f} MB)"
         )
         add("spark", size, spark, spark_peak, detail)
     floor, floor_peak = run_job("floor", models=path)

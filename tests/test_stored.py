@@ -28,6 +28,7 @@ from hubpulse.analysis.snapshot.snapshot import Analysis, analyse_snapshot
 from hubpulse.analysis.snapshot.stored import (
     FAMILY_TABLES,
     LINEAGE_TABLES,
+    LOOKUP_TABLES,
     PAIR_TABLES,
     SIGNAL_TABLES,
     load_analysis,
@@ -90,8 +91,9 @@ def test_stored_answers_equal_a_computation_from_scratch(case: str, tmp_path: Pa
     want = _answers(fresh)
     built = load_analysis(settings, day)  # builds the stored tables
     assert _answers(built) == want
-    # the derivative counts built each group's pairs stage on first use
-    stages = {"lineage": 1, "families": 1} | dict.fromkeys(PAIR_TABLES, 1)
+    # the derivative counts built each group's pairs stage on first use, the lineage lookups
+    # the closure by ancestor
+    stages = {"lineage": 1, "families": 1, "lookup": 1} | dict.fromkeys(PAIR_TABLES, 1)
     assert _stages(tmp_path / "wh") == stages
     again = load_analysis(settings, day)  # reads them: no second build
     assert _answers(again) == want
@@ -110,6 +112,7 @@ STAGE_TABLES = {
     "lineage": LINEAGE_TABLES,
     "families": FAMILY_TABLES,
     "signals": SIGNAL_TABLES,
+    "lookup": LOOKUP_TABLES,
 } | {name: (name,) for name in PAIR_TABLES}
 
 
@@ -198,10 +201,10 @@ def test_two_racing_builders_build_once(tmp_path: Path) -> None:
     racers = [subprocess.Popen(command, stdout=subprocess.PIPE, text=True) for _ in range(2)]
     outputs = [json.loads(p.communicate(timeout=300)[0])["rows"] for p in racers]
     assert all(p.returncode == 0 for p in racers)
-    # lineage, families, signals, four groups' pairs, history and the history's groups in both
-    # modes: each built by one racer and found stored by the other (not always the same racer)
+    # lineage, families, lookup, signals, four groups' pairs, history and the history's groups
+    # in both modes: each built by one racer and found stored by the other (not always the same)
     stages = [r["stage"] for r in outputs[0]]
-    assert stages == [r["stage"] for r in outputs[1]] and len(stages) == 10
+    assert stages == [r["stage"] for r in outputs[1]] and len(stages) == 11
     for first, second in zip(*outputs, strict=True):
         assert sorted((first["status"], second["status"])) == ["built", "stored"], first
     keys = [[r["key"] for r in rows] for rows in outputs]

@@ -119,7 +119,7 @@ def _dimensions(analysis: Analysis) -> ir.Table:
         params=params,
         size=size_bucket(params),
     )
-    closure = analysis.lineage.below
+    closure = analysis.lineage.closure  # a count per ancestor: no lookup
     below = closure.group_by(model_id=closure.ancestor_id).aggregate(descendants=closure.count())
     joined = facts.left_join(owners, "model_id").left_join(below, "model_id")
     return joined.select(

@@ -44,8 +44,9 @@ class Lineage:
       at depth 0; ``external`` marks roots missing from the snapshot
     - ``issues``: model_id, parent_id, kind (self_reference | cycle_break | alias), detail
     - ``rounds``: closure iterations used
-    - ``by_ancestor``: the closure again, stored ordered by ``ancestor_id`` so that descendant
-      lookups read a few row groups (None: use ``closure``)
+    - ``by_ancestor``: makes the closure again, stored ordered by ``ancestor_id`` so that
+      descendant lookups read a few row groups (built on the first lookup; None: use
+      ``closure``)
     """
 
     edges: ir.Table
@@ -53,12 +54,12 @@ class Lineage:
     roots: ir.Table
     issues: ir.Table
     rounds: int
-    by_ancestor: ir.Table | None = None
+    by_ancestor: Callable[[], ir.Table] | None = None
 
     @property
     def below(self) -> ir.Table:
         """The closure, for lookups by ``ancestor_id``."""
-        return self.closure if self.by_ancestor is None else self.by_ancestor
+        return self.closure if self.by_ancestor is None else self.by_ancestor()
 
 
 GRAPH_COLUMNS = ("model_id", "base_models", "base_relation", "created_at")

@@ -2,9 +2,10 @@
 
 Two stages, each stored beside the snapshot (``store.derived``) under a key of what it depends on:
 
-- ``lineage`` — edges, closure (by model, and again by ancestor for descendant lookups), roots,
-  repairs — depends on the snapshot's load, the known renames (aliases), the depth limit and
-  ``LINEAGE_RULES``;
+- ``lineage`` — edges, closure (by model), roots, repairs — depends on the snapshot's load, the
+  known renames (aliases), the depth limit and ``LINEAGE_RULES``;
+- ``lookup`` — the closure again, sorted by ancestor for descendant lookups — depends on the
+  lineage stage; built by the first lookup of a model's descendants;
 - ``families`` — each model's attribution under both modes (with weights) and its dimensions
   (downloads, size, first-party family): what a first ``top`` or ``compare`` reads — depends on
   the lineage stage, the family registry's content (built-in plus any ``--families`` file) and
@@ -81,7 +82,8 @@ ATTRIBUTION_RULES = 4  # 3: whole-download splits, nulls kept; 4: (signals, sinc
 SIGNAL_RULES = 1
 PAIRS_RULES = 1
 SIGNAL_TABLES = (SIGNALS, marks_key(Thresholds()))
-LINEAGE_TABLES = ("edges", "closure", "by_ancestor", "roots", "issues")
+LINEAGE_TABLES = ("edges", "closure", "roots", "issues")
+LOOKUP_TABLES = ("by_ancestor",)
 FAMILY_TABLES = (*(credits_key(m) for m in MODES), DIMENSIONS, FAMILIES)
 PAIR_TABLES = tuple(pairs_key(by) for by in PAIR_GROUPS)
 
@@ -179,7 +181,7 @@ def _stored(
         lineage, graph_tables, lineage_built = load_stage(
             store.root, load_id, store.reader, specs[0], rebuild=rebuild
         )
-        held["graph"] = _lineage(graph_tables, lineage)
+        held["graph"] = _lineage(store, day, graph_tables, lineage)
         families, tables, families_built = load_stage(
             store.root, load_id, store.reader, specs[1], rebuild=rebuild
         )
@@ -191,7 +193,7 @@ def _stored(
         stored[attribution_key(mode)] = credits.select("model_id", "family", "weight")
     analysis = Analysis(day, models, held["graph"], registry, stored)
     for spec, in_memory in _later_specs(store, analysis, families):
-        later = cache(partial(_later, store, analysis, spec, in_memory))
+        later = cache(partial(_later, store, day, spec, in_memory))
         for name in spec.tables:
             analysis.lazy[name] = partial(_pick, later, name)
     built: Built = [
@@ -242,7 +244,6 @@ def _lineage_writers(lineage: Lineage) -> dict[str, Writer]:
     return {
         "edges": parquet_writer(lineage.edges, ["child", "parent"]),
         "closure": parquet_writer(lineage.closure, ["model_id", "ancestor_id"]),
-        "by_ancestor": parquet_writer(lineage.closure, ["ancestor_id", "model_id"]),
         "roots": parquet_writer(lineage.roots, ["model_id", "root_id"]),
         "issues": parquet_writer(lineage.issues, ["model_id", "parent_id", "kind"]),
     }
@@ -290,11 +291,10 @@ def _pairs_in_memory(analysis: Analysis, by: GroupBy) -> dict[str, ir.Table]:
 
 
 def _later(
-    store: Warehouse, analysis: Analysis, spec: StageSpec, in_memory: Tables
+    store: Warehouse, day: dt.date, spec: StageSpec, in_memory: Tables
 ) -> dict[str, ir.Table]:
     """A stage built on first use: read when stored, else built once and stored; computed in
     memory (``in_memory``) when the warehouse cannot be written."""
-    day = analysis.snapshot_date
     try:
         return load_stage(store.root, store.load_id(day), store.reader, spec)[1]
     except OSError as exc:
@@ -315,15 +315,29 @@ def _signals_in_memory(analysis: Analysis) -> dict[str, ir.Table]:
     return {SIGNALS: built, marks_key(Thresholds()): marks}
 
 
-def _lineage(tables: dict[str, ir.Table], stage: Stage) -> Lineage:
+def _lineage(store: Warehouse, day: dt.date, tables: dict[str, ir.Table], stage: Stage) -> Lineage:
+    """The stored lineage, its closure by ancestor (``LOOKUP_TABLES``) built on first lookup."""
+    closure = tables["closure"]
+    spec = _lookup_spec(store, day, stage, closure)
+    lookup = cache(partial(_later, store, day, spec, lambda: {"by_ancestor": closure}))
     return Lineage(
         edges=tables["edges"],
-        closure=tables["closure"],
+        closure=closure,
         roots=tables["roots"],
         issues=tables["issues"],
         rounds=int(stage.meta["rounds"]),
-        by_ancestor=tables["by_ancestor"],
+        by_ancestor=partial(_pick, lookup, "by_ancestor"),
     )
+
+
+def _lookup_spec(store: Warehouse, day: dt.date, lineage: Stage, closure: ir.Table) -> StageSpec:
+    def build() -> tuple[dict[str, Writer], dict[str, Any]]:
+        writers = {"by_ancestor": parquet_writer(closure, ["ancestor_id", "model_id"])}
+        return writers, {"snapshot_date": day, "rules": LINEAGE_RULES, **_built(store)}
+
+    key = digest({"lineage": lineage.meta["key"]})
+    of = f"snapshot {day}"
+    return StageSpec("lookup", key, LOOKUP_TABLES, build, of, LINEAGE_INPUTS, "descendant lookups")
 
 
 def _built(store: Warehouse) -> dict[str, Any]:
@@ -344,7 +358,8 @@ def analyse(
     registry = load_registry(settings.families_file)
     with build_lock(store.root, store.load_id(day)):  # a racer waits, then finds them all
         analysis, stages = _stored(store, day, registry, settings.max_lineage_depth, rebuild)
-        for spec, _ in _later_specs(store, analysis, stages[1][1]):
+        lookup = _lookup_spec(store, day, stages[0][1], analysis.lineage.closure)
+        for spec, _ in [(lookup, None), *_later_specs(store, analysis, stages[1][1])]:
             stage, _, built = load_stage(
                 store.root, store.load_id(day), store.reader, spec, rebuild=rebuild
             )
