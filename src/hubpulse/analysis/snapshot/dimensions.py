@@ -56,15 +56,18 @@ def exact(value: ir.NumericValue) -> ir.DecimalValue:
 def model_credits(analysis: Analysis, mode: Mode) -> ir.Table:
     """model_id, family, weight, author, size and the weighted counts (dl30, dlall, likes_w,
     exact decimals) of every (model, family) share under ``mode`` (stored)."""
-    return analysis.once(credits_key(mode), lambda: _credits(analysis, mode))
+    return analysis.once(credits_key(mode), lambda: compute_credits(analysis, mode))
 
 
-def _credits(analysis: Analysis, mode: Mode) -> ir.Table:
+def compute_credits(analysis: Analysis, mode: Mode, *, cached: bool = True) -> ir.Table:
+    """``model_credits`` computed (the stored stage writes it straight from this expression,
+    ``cached=False``: its attribution computed in the same query, not stored first)."""
     dims = model_dimensions(analysis)
     if mode == "publisher":  # one family per model, the one its dimensions name
         shares = dims.select("model_id", family=dims.publisher.fill_null(UNATTRIBUTED))
         return _whole(dims.join(shares.mutate(weight=ibis.literal(1.0)), "model_id"))
-    joined = dims.join(analysis.attribution(mode), "model_id")
+    shares = analysis.attribution(mode) if cached else analysis.attribute(mode)
+    joined = dims.join(shares, "model_id")
     # most models have one family: only the split ones need the windows below
     split = joined.filter(joined.weight < 1.0)
     # a model split between n families (weight 1/n) gives each ⌊v/n⌋ whole downloads and the

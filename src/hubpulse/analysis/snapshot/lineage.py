@@ -41,7 +41,8 @@ class Lineage:
     - ``edges``: child, parent, relation, parent_known (parent is a repo in the snapshot)
     - ``closure``: model_id, ancestor_id, depth (shortest distance, ≥ 1)
     - ``roots``: model_id, root_id, depth, external; a model without parents is its own root
-      at depth 0; ``external`` marks roots missing from the snapshot
+      at depth 0; ``external`` marks roots missing from the snapshot (as ``resolve_lineage``
+      returns it, an expression over the stored edges and closure)
     - ``issues``: model_id, parent_id, kind (self_reference | cycle_break | alias), detail
     - ``rounds``: closure iterations used
     - ``by_ancestor``: makes the closure again, stored ordered by ``ancestor_id`` so that
@@ -99,7 +100,7 @@ def resolve_lineage(models: ir.Table, aliases: ir.Table, *, max_depth: int = 256
     return Lineage(
         edges=edges,
         closure=closure,
-        roots=materialise(_roots(models, edges, closure)),
+        roots=_roots(models, edges, closure),  # read once by a stored build: not stored here
         issues=issues,
         rounds=rounds,
     )

@@ -8,6 +8,7 @@ stored beside the snapshot (what every surface uses).
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -44,9 +45,10 @@ class Analysis:
 
     def attribution(self, mode: Mode) -> ir.Table:
         """model_id, family, weight under ``mode`` (computed once per mode)."""
-        return self.once(attribution_key(mode), lambda: self._attribute(mode))
+        return self.once(attribution_key(mode), lambda: self.attribute(mode))
 
-    def _attribute(self, mode: Mode) -> ir.Table:
+    def attribute(self, mode: Mode) -> ir.Table:
+        """``attribution`` as an expression, computed where it is read (not cached)."""
         if mode == "publisher":
             return assign_families(self.models, self.registry, self.lineage, mode)
         owners = publishers(self)  # the first-party models, named in their dimensions once
@@ -93,4 +95,5 @@ def analyse_snapshot(
     """Resolve lineage once for a snapshot so that several questions can share it."""
     models = materialise(models)
     lineage = resolve_lineage(models, aliases, max_depth=max_depth)
+    lineage = dataclasses.replace(lineage, roots=materialise(lineage.roots))  # read many times
     return Analysis(snapshot_date, models, lineage, registry)

@@ -37,9 +37,9 @@ import ibis.expr.types as ir
 from hubpulse.analysis.snapshot.dimensions import (
     DIMENSIONS,
     PAIR_GROUPS,
+    compute_credits,
     compute_pairs,
     credits_key,
-    model_credits,
     model_dimensions,
     pairs_key,
 )
@@ -252,7 +252,10 @@ def _lineage_writers(lineage: Lineage) -> dict[str, Writer]:
 def _family_writers(analysis: Analysis) -> dict[str, Writer]:
     """Each table computed in its turn, when it is written."""
     return {
-        **{credits_key(m): parquet_writer(partial(model_credits, analysis, m), []) for m in MODES},
+        **{
+            credits_key(m): parquet_writer(partial(compute_credits, analysis, m, cached=False), [])
+            for m in MODES
+        },
         DIMENSIONS: parquet_writer(model_dimensions(analysis), ["model_id"]),
         FAMILIES: parquet_writer(analysis.families(), ["position"]),
     }
