@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+import fnmatch
+import json
+import tempfile
+from pathlib import Path
+
 import pytest
 from graphs import model, records, snapshot
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from hubpulse.analysis.snapshot.families import match_publishers
 from hubpulse.errors import RegistryError, UnknownFamilyError
@@ -130,3 +137,26 @@ def test_bad_registry_names_file_and_line(tmp_path, text, message):
 def test_missing_registry_file_is_a_clear_error(tmp_path):
     with pytest.raises(RegistryError, match="cannot read family registry"):
         load_registry(tmp_path / "absent.toml")
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    globs=st.lists(st.text("ab_-.%*?", min_size=1, max_size=5), min_size=1, max_size=3),
+    names=st.lists(st.text("abAB_-.%", max_size=6), min_size=1, max_size=8),
+)
+def test_a_pattern_matches_the_names_fnmatch_does(globs: list[str], names: list[str]) -> None:
+    # whether a rule is matched as LIKE or as a regular expression, the glob means what
+    # fnmatch says it means (case-insensitive), wildcard-like characters in it included
+    with tempfile.TemporaryDirectory() as folder:
+        extra = Path(folder) / "families.toml"
+        quoted = ", ".join(json.dumps(g) for g in globs)
+        extra.write_text(
+            f'[[family]]\nname = "Zed"\nvendor = "Zed"\ncountry = "Chile"\n'
+            f'orgs = ["zed-org"]\npatterns = [{quoted}]\n'
+        )
+        registry = load_registry(extra)
+    ids = snapshot([model(f"zed-org/{name}") for name in dict.fromkeys(names)])
+    found = {r["model_id"] for r in records(match_publishers(ids, registry))}
+    matches = [n for n in names if any(fnmatch.fnmatchcase(n.lower(), g.lower()) for g in globs)]
+    expected = {f"zed-org/{n}" for n in matches}
+    assert found == expected

@@ -55,12 +55,12 @@ class Family(BaseModel):
     repos: list[str] = Field(default_factory=list)
 
     def rules(self) -> list[tuple[str, str | None]]:
-        """(organisation, name regex or None) pairs that make a repo first-party."""
-        named: list[str | None] = [_glob_regex(p) for p in self.patterns] or [None]
-        rules = [(org.lower(), regex) for org in self.orgs for regex in named]
+        """(organisation, name glob or None) pairs that make a repo first-party."""
+        named: list[str | None] = [p.lower() for p in self.patterns] or [None]
+        rules = [(org.lower(), glob) for org in self.orgs for glob in named]
         for repo in self.repos:
             org, _, name = repo.partition("/")
-            rules.append((org.lower(), _glob_regex(name)))
+            rules.append((org.lower(), name.lower()))
         return rules
 
 
@@ -111,22 +111,27 @@ class Registry:
         return ibis.memtable(pa.Table.from_pylist(rows))
 
     def rules(self) -> ir.Table:
-        """rule_org, rule_regex, family, priority (0 = specific, 1 = bare org), position."""
+        """rule_org, rule_regex, rule_like (the same rule as a LIKE pattern, where the glob
+        has no character LIKE reads as a wildcard or escape; matching it costs far less than
+        a regular expression that differs by row), family, priority (0 = specific, 1 = bare
+        org), position."""
         rows = [
             {
                 "rule_org": org,
-                "rule_regex": regex,
+                "rule_regex": None if glob is None else _glob_regex(glob),
+                "rule_like": None if glob is None else _like(glob),
                 "rule_family": family.name,
-                "priority": 1 if regex is None else 0,
+                "priority": 1 if glob is None else 0,
                 "position": position,
             }
             for position, family in enumerate(self.families)
-            for org, regex in family.rules()
+            for org, glob in family.rules()
         ]
         schema = pa.schema(
             [
                 ("rule_org", pa.string()),
                 ("rule_regex", pa.string()),
+                ("rule_like", pa.string()),
                 ("rule_family", pa.string()),
                 ("priority", pa.int64()),
                 ("position", pa.int64()),
@@ -167,6 +172,14 @@ def load_registry(extra: Path | str | None = None) -> Registry:
         user_text = read_config(path, "family registry")
         families = _merge(families, _raw_entries(user_text, str(path)), str(path), user_text)
     return Registry(tuple(families))
+
+
+def _like(glob: str) -> str | None:
+    """The LIKE pattern of ``glob`` (* and ? as % and _), or None when the glob holds a
+    character LIKE would read as a wildcard or an escape."""
+    if any(ch in glob for ch in "%_\\"):
+        return None
+    return glob.replace("*", "%").replace("?", "_")
 
 
 def _glob_regex(glob: str) -> str:

@@ -80,8 +80,11 @@ def match_publishers(ids: ir.Table, registry: Registry) -> ir.Table:
     )
     rules = registry.rules()
     candidates = split.join(rules, split.org == rules.rule_org)
+    by_like = candidates.name.like(candidates.rule_like)
+    by_regex = candidates.name.re_search(candidates.rule_regex)
     hits = candidates.filter(
-        candidates.rule_regex.isnull() | candidates.name.re_search(candidates.rule_regex)
+        candidates.rule_regex.isnull()
+        | ibis.ifelse(candidates.rule_like.notnull(), by_like, by_regex)
     )
     best = ibis.row_number().over(group_by="model_id", order_by=["priority", "position"])
     ranked = hits.select("model_id", family=hits.rule_family, rank=best)
