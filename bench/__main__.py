@@ -214,12 +214,14 @@ def _size_jobs(models: int, with_peer: bool, with_spark: bool, add: Add) -> None
     add("query", size, query, query_peak, f"{detail}; floor process {walls['floor']:.2f} s")
     claims, claims_peak = run_job("claims", work=work)
     detail = " · ".join(f"{name} {wall:.2f} s" for name, wall in claims["walls"].items())
-    add("claims", size, claims, claims_peak, f"{detail} (each a process)")
+    detail += f" (each a process; first-use stages built before, {claims['first_use']:.1f} s)"
+    add("claims", size, claims, claims_peak, detail)
     if with_peer:
         peer, peer_peak = run_job("peer", models=path)
         add("peer", size, peer, peer_peak, f"pandas + networkx, {peer['edges']:,} edges")
         first, first_peak = run_job("first_answer", models=path, work=fresh(f"first-{size}"))
-        add("first", size, first, first_peak, "`hubpulse ingest` + `hubpulse top` as processes")
+        detail = "`hubpulse ingest` + `hubpulse top` as processes, median of 3"
+        add("first", size, first, first_peak, detail)
 
 
 def _history_jobs(add: Add) -> None:

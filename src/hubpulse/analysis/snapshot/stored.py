@@ -233,7 +233,7 @@ def _later_specs(
     written."""
     key = families.meta["key"]
     signals = _signals_spec(store, analysis, digest({"families": key, "rules": SIGNAL_RULES}))
-    derived_key = digest({"families": key, "rules": PAIRS_RULES})
+    derived_key = digest({"families": key, "rules": PAIRS_RULES, "stage": "pairs"})
     return [(signals, partial(_signals_in_memory, analysis))] + [
         (_pairs_spec(store, analysis, by, derived_key), partial(_pairs_in_memory, analysis, by))
         for by in PAIR_GROUPS
