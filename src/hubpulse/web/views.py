@@ -32,7 +32,7 @@ from hubpulse.analysis.snapshot.dimensions import model_dimensions
 from hubpulse.analysis.snapshot.lineage import Run
 from hubpulse.analysis.snapshot.ranking import model_families
 from hubpulse.analysis.snapshot.snapshot import Analysis
-from hubpulse.analysis.snapshot.stored import load_analysis
+from hubpulse.analysis.snapshot.stored import load_analysis, load_later
 from hubpulse.errors import SnapshotNotFoundError
 from hubpulse.present.report import Report, build_report, source_lines
 from hubpulse.present.tables import MODE_NOTE
@@ -296,7 +296,9 @@ class Dashboard:
 
     def _build(self, date: dt.date, mode: Mode) -> View:
         if date not in self._analyses:
-            self._analyses[date] = load_analysis(self.settings, date, self.store)
+            analysis = load_analysis(self.settings, date, self.store)
+            load_later(analysis)  # under the lock: no request registers tables later
+            self._analyses[date] = analysis
         return View(
             self._analyses[date],
             mode,

@@ -27,9 +27,10 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
+import threading
 import time
 from collections.abc import Callable
-from functools import cache, partial
+from functools import partial
 from typing import Any
 
 import ibis.expr.types as ir
@@ -193,14 +194,39 @@ def _stored(
         stored[attribution_key(mode)] = credits.select("model_id", "family", "weight")
     analysis = Analysis(day, models, held["graph"], registry, stored)
     for spec, in_memory in _later_specs(store, analysis, families):
-        later = cache(partial(_later, store, day, spec, in_memory))
-        for name in spec.tables:
-            analysis.lazy[name] = partial(_pick, later, name)
+        later = _once(partial(_later, store, day, spec, in_memory))
+        analysis.lazy.update({name: partial(_pick, later, name) for name in spec.tables})
     built: Built = [
         ("lineage", lineage, LINEAGE_TABLES, lineage_built),
         ("families", families, FAMILY_TABLES, families_built),
     ]
     return analysis, built
+
+
+def load_later(analysis: Analysis) -> None:
+    """Read now the stages a question would otherwise load on first use (building those that
+    are missing): for a server, whose request threads share one connection, so that none of
+    them registers a stage's tables while another queries it."""
+    analysis.lineage.below  # noqa: B018 - loads the lookup stage
+    for loader in list(analysis.lazy.values()):
+        loader()
+
+
+Tables = Callable[[], dict[str, ir.Table]]
+
+
+def _once(make: Tables) -> Tables:
+    """``make`` called by the first caller only, the others (the dashboard's request threads)
+    waiting for its tables rather than loading or building the stage a second time."""
+    lock, made = threading.Lock(), list[dict[str, ir.Table]]()
+
+    def tables() -> dict[str, ir.Table]:
+        with lock:
+            if not made:
+                made.append(make())
+            return made[0]
+
+    return tables
 
 
 def _pick(tables: Callable[[], dict[str, ir.Table]], name: str) -> ir.Table:
@@ -220,9 +246,6 @@ def stage_keys(store: Warehouse, registry: Registry, max_depth: int) -> dict[str
         {"lineage": lineage, "registry": registry.digest(), "rules": ATTRIBUTION_RULES}
     )
     return {"lineage": lineage, "families": families}
-
-
-Tables = Callable[[], dict[str, ir.Table]]
 
 
 def _later_specs(
@@ -322,7 +345,7 @@ def _lineage(store: Warehouse, day: dt.date, tables: dict[str, ir.Table], stage:
     """The stored lineage, its closure by ancestor (``LOOKUP_TABLES``) built on first lookup."""
     closure = tables["closure"]
     spec = _lookup_spec(store, day, stage, closure)
-    lookup = cache(partial(_later, store, day, spec, lambda: {"by_ancestor": closure}))
+    lookup = _once(partial(_later, store, day, spec, lambda: {"by_ancestor": closure}))
     return Lineage(
         edges=tables["edges"],
         closure=closure,
