@@ -1,6 +1,7 @@
 """The stored analysis of a snapshot: built once, then only read by every question.
 
-Two stages, each stored beside the snapshot (``store.derived``) under a key of what it depends on:
+Its stages, each stored beside the snapshot (``store.derived``) under a key of what it depends on
+(``lineage`` and ``families`` built by a first question, the others when one first needs them):
 
 - ``lineage`` — edges, closure (by model), roots, repairs — depends on the snapshot's load, the
   known renames (aliases), the depth limit and ``LINEAGE_RULES``;
