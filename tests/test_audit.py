@@ -224,7 +224,10 @@ def test_audit_verdicts_match_the_independent_computation(demo_store: Path) -> N
         value, names, combined = _next(totals, subject, 8)
         assert (row["value"], row["combined"]) == (value, combined), row["definition"]
         assert row["compared"] == ", ".join(names), row["definition"]
-        assert row["verdict"] == ("holds" if value > combined else "fails"), row["definition"]
+        # the demo is a partial extract: a count below the claim cannot refute it
+        assert row["verdict"] == ("holds" if value > combined else "cannot refute"), row[
+            "definition"
+        ]
     holds = sum(1 for r in out["definitions"] if r["verdict"] == "holds")
     assert out["summary"].count("holds under") == (1 if holds else 0)
     assert f"holds under {holds} of 16" in out["summary"] or not holds
@@ -282,7 +285,7 @@ def test_derivative_audit_counts_direct_and_transitive_derivatives(demo_store: P
             label = f"family/{depth}/all/≥{floor}"
             found = next(r for r in out["definitions"] if r["definition"] == label)
             assert found["value"] == want, label
-            assert found["verdict"] == ("holds" if want >= 500 else "fails")
+            assert found["verdict"] == ("holds" if want >= 500 else "cannot refute")
             without = label.replace("/all/", "/no-quantized/")
             lean = next(r for r in out["definitions"] if r["definition"] == without)
             assert lean["value"] <= want

@@ -151,5 +151,6 @@ def test_errors_are_one_clear_line_and_exit_non_zero(store, tmp_path):
         assert "Traceback" not in failed.stderr
     missing = cli("lineage", "nobody/nothing", "-w", str(store))
     assert (
-        missing.returncode == 1 and "'nobody/nothing' is neither in the snapshot" in missing.stderr
+        missing.returncode == 1
+        and "'nobody/nothing' is neither in the 2026-05-20 snapshot" in missing.stderr
     )

@@ -152,7 +152,7 @@ def test_report_is_self_contained(report_html: str) -> None:
     assert not re.search(r'(src|href)="(https?:)?//', markup)
     assert "<script src" not in markup and '<link rel="stylesheet"' not in markup
     assert "plotly.js" in report_html[:6_000_000] and "Plotly.newPlot" in report_html
-    charts = re.findall(r'<div id="chart-([a-z_]+)"', report_html)
+    charts = re.findall(r'<div (?:class="chart-empty" )?id="chart-([a-z_]+)"', report_html)
     assert charts == [
         "families",
         "monthly",
@@ -252,3 +252,32 @@ def test_family_derivatives_agree_between_ranking_and_count(demo_analysis: Analy
         counted = count_derivatives(demo_analysis, registry.get(row["family"]).name)
         total = [r for r in counted.to_pyarrow().to_pylist() if r["relation"] == "all"]
         assert total[0]["derivatives"] == row["derivatives"], row["family"]
+
+
+def test_no_chart_is_drawn_empty_and_no_two_families_share_a_colour(report_html: str) -> None:
+    data = embedded(report_html)
+    # share and concentration are drawn only where coverage allows; read that from the data
+    shares = [r["share"] for r in data["monthly"] if r["family"] != "(unattributed)"]
+    tops = [r["top1_share"] for r in data["concentration"]]
+    for name, values in (("monthly_share", shares), ("concentration", tops)):
+        empty = re.search(rf'<div class="chart-empty" id="chart-{name}">(.*?)</div>', report_html)
+        if any(v is not None for v in values):
+            assert empty is None, name
+        else:  # said in words, never empty axes
+            assert empty is not None and "Not drawn: no month is covered enough" in empty[1]
+    figures = re.findall(r'Plotly.newPlot\(\s*"chart-([a-z_]+)",\s*(\[.*?\]),\s*\{', report_html)
+    painted: dict[str, set[str]] = {}
+    for _, traces in figures:
+        for trace in json.loads(traces):
+            colour = (trace.get("marker") or {}).get("color") or (trace.get("line") or {}).get(
+                "color"
+            )
+            if isinstance(colour, str) and trace.get("name"):
+                painted.setdefault(trace["name"], set()).add(colour)
+    families = set(data["meta"]["colors"])
+    shown = {n: c for n, c in painted.items() if n in families}
+    assert shown, "the charts name families"
+    assert all(len(c) == 1 for c in shown.values()), shown  # one colour per family everywhere
+    owners: dict[str, str] = {}
+    for name, (colour,) in shown.items():
+        assert owners.setdefault(colour, name) == name, (colour, owners[colour], name)

@@ -189,7 +189,11 @@ def test_api_search_finds_models_by_part_of_their_id(client: TestClient) -> None
         ("/api/compare?family=Nope", 404, "unknown family 'Nope'"),
         ("/api/compare?month=2024-13", 422, "month"),
         ("/compare?month=December", 422, "month"),
-        ("/api/compare?month=2019-01", 404, "no monthly estimates for 2019-01; it holds 2024-"),
+        (
+            "/api/compare?month=2019-01",
+            404,
+            "no estimate for 2019-01 (no data, not zero): months with estimates: 2024-",
+        ),
         ("/api/compare?next=0", 422, "next"),
         ("/api/top?mode=popular", 422, "mode"),
         ("/api/top?by=sql", 422, "by"),
@@ -198,8 +202,8 @@ def test_api_search_finds_models_by_part_of_their_id(client: TestClient) -> None
         ("/api/search?q=x", 422, "q"),
         ("/api/audit?subject=Nobody", 404, "'Nobody' is neither a family nor a vendor"),
         ("/api/audit?against=Llama,Nobody", 404, "'Nobody' is neither a family nor a vendor"),
-        ("/api/audit?month=2019-01", 404, "no monthly estimates for 2019-01"),
-        ("/audit?month=2019-01", 404, "no monthly estimates for 2019-01"),
+        ("/api/audit?month=2019-01", 404, "no estimate for 2019-01 (no data, not zero)"),
+        ("/audit?month=2019-01", 404, "no estimate for 2019-01 (no data, not zero)"),
     ],
 )
 def test_bad_parameters_get_clear_errors(

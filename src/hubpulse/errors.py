@@ -65,6 +65,16 @@ class UnknownFamilyError(LookupError, HubpulseError):
     """A family name is not in the registry."""
 
 
+class NoEvidenceError(LookupError, HubpulseError):
+    """A group or month with no evidence (no data, not zero); the message says which months
+    hold some and which command would fetch more."""
+
+
+class NotComparableError(HubpulseError):
+    """A comparison with nothing to compare against (no group ranked below the subject, no group
+    of a named set with models): not a verdict, so an error (a non-zero exit, a 422)."""
+
+
 class ModelNotFoundError(LookupError, HubpulseError):
     """A model id is not in the snapshot."""
 

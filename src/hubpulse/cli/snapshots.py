@@ -307,6 +307,7 @@ def lineage(
 
     settings = settings_of(warehouse, mode, families, engine, spark_master)
     analysis = analysis_of(settings, date)
+    model_id = analysis.find_model(model_id)
     report = describe_lineage(analysis.lineage, model_dimensions(analysis), model_id)
     extras = model_extras(analysis, model_id, selection.build().thresholds)
     tables.print_lineage(console, report, fmt, tables.meta(analysis, settings.mode), extras)

@@ -5,15 +5,19 @@ A ``Chart`` holds categories along x and one or more named series; a series may 
 ``lower``/``upper`` bounds (drawn as error bars, or as a band on line charts). A null upper
 bound means *unbounded*: it is drawn open-ended — an upward arrow, never a capped whisker at an
 invented height — so the axis keeps the scale of what is known. A null value is a gap (no
-data), never a zero. A family keeps one colour across charts (``family_colors``).
+data), never a zero. A family keeps one colour across charts (``family_colors``), and no two
+families share one. A chart with nothing to draw is said in words (``Chart.empty``), never drawn
+as empty axes.
 """
 
 from __future__ import annotations
 
+import colorsys
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cache
+from html import escape
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -50,9 +54,25 @@ class Series:
 
 
 def family_colors(names: Sequence[str]) -> dict[str, str]:
-    """One colour per family, by its place in ``names`` (the snapshot's ranking), so a family
-    looks the same in every chart of a report or dashboard."""
-    return {name: PALETTE[i % len(PALETTE)] for i, name in enumerate(names)}
+    """One colour per family, by its place in ``names`` (the registry's order, so a family
+    keeps its colour whatever its rank), so a family looks the same in every chart of a
+    report or dashboard; no two names share a colour."""
+    return dict(zip(names, distinct_colors(len(names)), strict=True))
+
+
+def distinct_colors(n: int) -> list[str]:
+    """``n`` different colours: the palette, then hues a golden angle apart at three
+    lightnesses (none repeats, none is the grey of ``OTHERS``)."""
+    colours = list(PALETTE[:n])
+    step = 0
+    while len(colours) < n:
+        hue, light = (step * 0.618033988749895) % 1.0, (0.38, 0.52, 0.66)[step % 3]
+        red, green, blue = colorsys.hls_to_rgb(hue, light, 0.62)
+        colour = f"#{round(red * 255):02X}{round(green * 255):02X}{round(blue * 255):02X}"
+        if colour not in colours and colour != OTHERS:
+            colours.append(colour)
+        step += 1
+    return colours
 
 
 @dataclass(frozen=True)
@@ -68,6 +88,12 @@ class Chart:
     percent: bool = False
     horizontal: bool = False
     notes: list[str] = field(default_factory=list)
+    why_empty: str = "no data"  # said instead of drawing when no series has a value
+
+    @property
+    def empty(self) -> bool:
+        """Whether no series has a single value: such a chart is said in words, not drawn."""
+        return all(v is None for s in self.series for v in s.values)
 
 
 @cache
@@ -134,7 +160,13 @@ def plotly_figure(chart: Chart) -> go.Figure:
 
 
 def chart_html(chart: Chart) -> str:
-    """A ``<div>`` drawing ``chart``; plotly.js must already be on the page."""
+    """A ``<div>`` drawing ``chart`` (plotly.js must already be on the page), or saying why
+    there is nothing to draw."""
+    if chart.empty:
+        return (
+            f'<div class="chart-empty" id="chart-{escape(chart.name)}"><h3>'
+            f"{escape(chart.title)}</h3><p>Not drawn: {escape(chart.why_empty)}.</p></div>"
+        )
     return str(
         plotly_figure(chart).to_html(
             full_html=False,
@@ -231,8 +263,13 @@ def write_png(chart: Chart, path: Path) -> Path:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(10, 5.2), dpi=110)
-    _png_series(ax, chart)
-    _png_axes(fig, ax, chart)
+    if chart.empty:
+        ax.set_axis_off()
+        ax.set_title(chart.title, loc="left")
+        ax.text(0.5, 0.5, f"Not drawn: {chart.why_empty}.", ha="center", wrap=True)
+    else:
+        _png_series(ax, chart)
+        _png_axes(fig, ax, chart)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path)

@@ -14,7 +14,7 @@ import jinja2
 
 from hubpulse.present.charts import chart_html, plotly_js, write_png
 from hubpulse.present.report import Report
-from hubpulse.present.tables import pretty
+from hubpulse.present.tables import plural, pretty
 
 TABLES: dict[str, tuple[str, list[str], int]] = {
     "families": (
@@ -46,6 +46,7 @@ def environment(loader: jinja2.BaseLoader | None = None) -> jinja2.Environment:
         undefined=jinja2.StrictUndefined,
     )
     env.filters["pretty"] = lambda value, column: pretty(column, value)
+    env.filters["plural"] = lambda value, noun: plural(value, noun)
     return env
 
 

@@ -27,9 +27,16 @@ from hubpulse.analysis.snapshot.ranking import SIZE_BUCKETS, derivatives_by_fami
 from hubpulse.analysis.snapshot.selection import Selection
 from hubpulse.analysis.snapshot.snapshot import Analysis
 from hubpulse.analysis.snapshot.stored import load_analysis
+from hubpulse.errors import NotComparableError
 from hubpulse.present.charts import Chart, family_colors
 from hubpulse.present.report_charts import report_charts
-from hubpulse.present.tables import MODE_NOTE, estimator_note, selection_title, to_json
+from hubpulse.present.tables import (
+    MODE_NOTE,
+    estimator_note,
+    plural,
+    selection_title,
+    to_json,
+)
 from hubpulse.registry import UNATTRIBUTED
 from hubpulse.settings import Settings
 from hubpulse.store.queries import list_series, list_snapshots, partial_extract_warning
@@ -144,8 +151,14 @@ def _meta(
         "sources": source_lines(store),
         "snapshot_models": held,
         "warning": partial_extract_warning(held),
-        "colors": family_colors([r["family"] for r in ranking if r["family"] != UNATTRIBUTED]),
+        "colors": family_colors(_groups(analysis, ranking)),
     }
+
+
+def _groups(analysis: Analysis, ranking: list[dict[str, Any]]) -> list[str]:
+    """Every family a chart may name, in the registry's order (its colours stay put)."""
+    names = [f.name for f in analysis.registry.families]
+    return names + [r["family"] for r in ranking if r["family"] not in {*names, UNATTRIBUTED}]
 
 
 def _add_monthly(
@@ -174,10 +187,17 @@ def _add_monthly(
     meta["months"], meta["month"] = f"{span[0]} … {span[1]}", span[1]
     try:
         data["month_comparison"] = compare_month_rows(
-            data["monthly"], subject, next_n, mode=mode, month=span[1], selection=selection
+            data["monthly"],
+            subject,
+            next_n,
+            mode=mode,
+            month=span[1],
+            selection=selection,
+            min_coverage=history.checks.min_coverage,
         ).to_dict()
-    except LookupError:
+    except (LookupError, NotComparableError) as exc:
         data["month_comparison"] = None
+        meta["month_comparison_missing"] = str(exc)
     return history
 
 
@@ -197,16 +217,17 @@ def source_lines(store: Warehouse) -> list[str]:
     """What the warehouse holds, one line per snapshot and per series layout (the provenance
     every report and dashboard page states)."""
     lines = [
-        f"snapshot {r['snapshot_date']}: {r['rows']:,} models from {Path(r['file']).name} "
-        f"({r['source']}, {r['rejects']:,} rejects)"
+        f"snapshot {r['snapshot_date']}: {plural(r['rows'], 'model')} from "
+        f"{Path(r['file']).name} ({r['source']}, {plural(r['rejects'], 'reject')})"
         for r in list_snapshots(store).to_pylist()
     ]
     loads = list_series(store).to_pylist()
     for layout in sorted({r["layout"] for r in loads}):
         rows = [r for r in loads if r["layout"] == layout]
         lines.append(
-            f"{len(rows)} series file(s) in the {layout} layout: "
-            f"{sum(r['rows'] for r in rows):,} rows, {sum(r['models'] for r in rows):,} models, "
+            f"{plural(len(rows), 'series file')} in the {layout} layout: "
+            f"{plural(sum(r['rows'] for r in rows), 'row')}, "
+            f"{plural(sum(r['models'] for r in rows), 'model')}, "
             f"{min(r['first_day'] for r in rows)} … {max(r['last_day'] for r in rows)}"
         )
     return lines

@@ -12,6 +12,10 @@ from hubpulse.present.charts import OTHERS, PALETTE, Chart, Series
 from hubpulse.registry import UNATTRIBUTED
 
 TOP_FAMILIES = 8
+THIN = (
+    "no month is covered enough (a share needs the minimum coverage, the part of the newest "
+    "30-day downloads that was estimated, for the month and the group alike)"
+)
 
 
 def report_charts(data: dict[str, Any], meta: dict[str, Any]) -> list[Chart]:
@@ -38,6 +42,7 @@ def report_charts(data: dict[str, Any], meta: dict[str, Any]) -> list[Chart]:
                 ],
                 "share of attributed downloads",
                 percent=True,
+                why_empty=THIN,
             )
         )
     return charts
@@ -97,10 +102,8 @@ def _monthly_charts(monthly: list[dict[str, Any]], colors: dict[str, str]) -> li
             shares,
             "share of the month's downloads",
             percent=True,
-            notes=[
-                "a share is shown only where the family and the month are covered enough"
-                + ("" if any(v is not None for s in shares for v in s.values) else ": none is")
-            ],
+            notes=["a share is shown only where the family and the month are covered enough"],
+            why_empty=THIN,
         ),
     ]
 

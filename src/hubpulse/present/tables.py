@@ -211,7 +211,7 @@ def print_meta(console: Console, meta: dict[str, Any]) -> None:
     day = meta.get("snapshot_date")
     where = f"snapshot {day}" if day else f"months {meta.get('months')}"
     if meta.get("snapshot_models") is not None:
-        where += f" ({meta['snapshot_models']:,} models)"
+        where += f" ({plural(meta['snapshot_models'], 'model')})"
     method = meta.get("method") or meta.get("thresholds") or ""
     if isinstance(method, dict):
         method = "; ".join(method.values())
@@ -226,7 +226,7 @@ def print_selection(console: Console, meta: dict[str, Any]) -> None:
         console.print(f"[dim]counted: {escape(chosen['description'])}[/]")
     if meta.get("removed"):
         parts = [
-            f"{r['flag']} {r['models']:,} models ({r['downloads_30d']:,} 30-day downloads)"
+            f"{r['flag']} {plural(r['models'], 'model')} ({r['downloads_30d']:,} 30-day downloads)"
             for r in meta["removed"]
         ]
         console.print(f"[dim]robust counting removed: {escape('; '.join(parts))}[/]")
@@ -368,6 +368,14 @@ def ancestry_tree(report: LineageReport) -> Tree:
 NO_DATA = "—"
 BLANK_NO_DATA = {"upper": "∞", "combined_upper": "∞", "through": "", "caveats": "", "change": ""}
 """Columns whose null says something else than no data: unbounded, not cut short, no caveat."""
+
+
+def plural(count: float, noun: str) -> str:
+    """``1 model``, ``2 models``, ``1,234 models``, ``2.5 models`` (a split credit)."""
+    shown = f"{count:,}" if float(count).is_integer() else f"{count:,.1f}"
+    if isinstance(count, float) and count.is_integer():
+        shown = f"{int(count):,}"
+    return f"{shown} {noun}{'' if count == 1 else 's'}"
 
 
 def pretty(column: str, value: Any) -> str:

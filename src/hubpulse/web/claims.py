@@ -8,8 +8,10 @@ from typing import Any
 from hubpulse.analysis.claims.month_comparison import compare_month_rows
 from hubpulse.analysis.claims.runs import run_audit, run_compare
 from hubpulse.analysis.claims.snapshot_comparison import compare_snapshot_rows
+from hubpulse.analysis.history.estimator import parse_month
+from hubpulse.analysis.history.history import route_to_evidence
 from hubpulse.analysis.snapshot.selection import Selection
-from hubpulse.errors import HubpulseError
+from hubpulse.errors import HubpulseError, NoEvidenceError, NotComparableError
 from hubpulse.web.views import View, view_meta
 
 
@@ -22,15 +24,14 @@ def compare_in_view(
     by: str = "family",
     against: str | None = None,
     selection: Selection | None = None,
+    months: bool = True,
 ) -> dict[str, Any]:
     """FAMILY (or a vendor, ``by="vendor"``) vs the next N or ``against``: over the snapshot's
     30 days and, with bounds, in ``month`` (default: the latest month held; one the view does
     not hold is a 404). The default claim reads the report's figures; any other is computed
     once with ``compare``'s library call and kept."""
     data = view.report.data
-    month = month or view.report.meta["month"]
-    if month is not None:
-        _check_month(view, month)
+    month = (month or view.report.meta["month"]) if months else None
     if by == "family" and against is None and (selection is None or selection.everything):
         name = view.analysis.registry.get(family).name
         snapshot = compare_snapshot_rows(
@@ -43,9 +44,19 @@ def compare_in_view(
         ).to_dict()
         monthly = None
         if month is not None:
-            found = compare_month_rows(data["monthly"], name, next_n, mode=view.mode, month=month)
+            _check_month(view, month)
+            found = compare_month_rows(
+                data["monthly"],
+                name,
+                next_n,
+                mode=view.mode,
+                month=month,
+                min_coverage=view.settings.min_coverage,
+            )
             monthly = found.to_dict()
         return {**view_meta(view), "snapshot": snapshot, "month": monthly}
+    if month is not None:
+        _check_month(view, month)
 
     def make() -> dict[str, Any]:
         settings = view.settings.model_copy(update={"mode": view.mode})
@@ -72,11 +83,29 @@ def compare_in_view(
     return {**view_meta(view), **view.remember(key, make)}
 
 
+def months_held(view: View) -> list[str]:
+    """The months for which the view holds any group's estimate."""
+    rows = view.report.data["monthly"]
+    return sorted({r["month"] for r in rows if r["estimate"] is not None and r.get("models")})
+
+
 def _check_month(view: View, month: str) -> None:
-    known = {r["month"] for r in view.report.data["monthly"]}
-    if month not in known:
-        held = f"it holds {min(known)} … {max(known)}" if known else "it holds none"
-        raise MonthNotHeldError(f"no monthly estimates for {month}; {held}")
+    parse_month(month)
+    if month not in months_held(view):
+        raise MonthNotHeldError(
+            f"no estimate for {month} (no data, not zero): "
+            + route_to_evidence(months_held(view), month)
+        )
+
+
+def compare_page_claim(view: View, family: str, next_n: int, month: str | None) -> dict[str, Any]:
+    """The compare page's claim: as the API's, but a month with no verdict (no evidence,
+    nothing to compare against) is said on the page beside the snapshot's claim."""
+    try:
+        return compare_in_view(view, family, next_n, month)
+    except (MonthNotHeldError, NotComparableError, NoEvidenceError) as exc:
+        snapshot = compare_in_view(view, family, next_n, None, months=False)["snapshot"]
+        return {**view_meta(view), "snapshot": snapshot, "month": None, "month_error": str(exc)}
 
 
 def audit_in_view(

@@ -12,7 +12,7 @@ from hubpulse.present.charts import Chart, Series, chart_html, plotly_js
 from hubpulse.present.report_charts import comparison_chart
 from hubpulse.present.tables import NO_DATA
 from hubpulse.registry import UNATTRIBUTED, load_comparison_sets
-from hubpulse.web.claims import audit_in_view, compare_in_view
+from hubpulse.web.claims import audit_in_view, compare_page_claim, months_held
 from hubpulse.web.details import family_detail, model_detail, search_models
 from hubpulse.web.params import AgainstQ, Board, DateQ, FamilyP, ModelP, ModeQ, MonthQ, NextQ
 from hubpulse.web.views import view_meta
@@ -89,7 +89,7 @@ def compare_page(
         reverse=True,
     )
     month = month or (months[0] if months else None)
-    result = compare_in_view(view, name, next_n, month)
+    result = compare_page_claim(view, name, next_n, month)
     colors = view.report.meta["colors"]
     charts = view.remember(
         ("compare-charts", name.lower(), next_n, month),
@@ -114,7 +114,7 @@ def audit_page(
     names = [r["family"] for r in view.report.data["families"] if r["family"] != UNATTRIBUTED]
     vendors = sorted({f.vendor for f in registry.families})
     sets = load_comparison_sets(registry, view.settings.comparisons_file)
-    months = sorted({r["month"] for r in view.report.data["monthly"]}, reverse=True)
+    months = months_held(view)[::-1]  # only months with evidence, newest first
     window = month or None  # empty: the snapshot's 30 days; a month not held is a 404
     subject = subject or view.report.meta["family"]
     result = audit_in_view(view, subject, next_n, against or None, window)

@@ -29,7 +29,7 @@ from hubpulse.analysis.claims.month_comparison import compare_month
 from hubpulse.analysis.claims.snapshot_comparison import compare_snapshot_rows
 from hubpulse.analysis.snapshot.ranking import audit_rankings
 from hubpulse.analysis.snapshot.selection import COUNTS, Selection
-from hubpulse.errors import UnknownFamilyError
+from hubpulse.errors import NoEvidenceError, NotComparableError, UnknownFamilyError
 from hubpulse.registry import MODES, Registry
 from hubpulse.terms import Mode
 
@@ -38,6 +38,19 @@ if TYPE_CHECKING:
     from hubpulse.analysis.snapshot.snapshot import Analysis
 
 GROUPINGS = ("family", "vendor")
+VERDICTS = (
+    "holds",
+    "fails",
+    "cannot refute",
+    "undecided within error",
+    "undecided",
+    "not comparable",
+    "no data",
+    "not applicable",
+)
+"""Every verdict an audit row can carry: *cannot refute* is a count below the claim on a
+partial extract (a lower bound, which confirms "at least N" but never refutes it); *not
+comparable*, a comparison with nothing to compare against."""
 SCOPES = ("all", "llm")
 
 
@@ -98,7 +111,7 @@ class Audit:
         """ "holds under 5 of 16 definitions: …; fails under …"."""
         total = len(self.rows)
         parts = []
-        for verdict in ("holds", "fails", "undecided within error", "no data", "not applicable"):
+        for verdict in VERDICTS:
             where = self.tally.get(verdict)
             if where:
                 parts.append(f"{verdict} under {len(where)} of {total}: {', '.join(where)}")
@@ -204,13 +217,34 @@ def audit_exceeds(
                     against=vs_d,
                     selection=selection,
                 )
-                rows.append(row | _snapshot_row(snapshot))
-        except UnknownFamilyError as exc:
+                rows.append(row | _snapshot_row(snapshot, analysis.partial))
+        except (UnknownFamilyError, NoEvidenceError) as exc:
             rows.append(row | empty_row("no data", str(exc)))
+        except NotComparableError as exc:
+            rows.append(row | empty_row("not comparable", str(exc)))
     claim = f"{subject} out-downloads {against.label()} combined"
-    return Audit(
-        claim, "exceeds", window, rows, [f"robust thresholds: {base.thresholds.describe()}"]
-    )
+    notes = [f"robust thresholds: {base.thresholds.describe()}"]
+    if month and histories is not None and any(r["verdict"] == "no data" for r in rows):
+        history = next(iter(histories.values()))
+        if month not in history.held():
+            notes.append(history.route(month))
+    if not month and analysis.partial:
+        notes.append(PARTIAL_NOTE)
+    return Audit(claim, "exceeds", window, rows, notes)
+
+
+PARTIAL_NOTE = (
+    "partial extract: its counts are lower bounds of the Hub's, so a count below the claim "
+    "cannot refute it (cannot refute), only one above can confirm it"
+)
+
+
+def count_verdict(value: int, threshold: int, partial: bool) -> str:
+    """A count against a claimed "at least ``threshold``": holds when it reaches it; below it,
+    fails on a full snapshot but only "cannot refute" on a partial extract (a lower bound)."""
+    if value >= threshold:
+        return "holds"
+    return "cannot refute" if partial else "fails"
 
 
 Rankings = dict[Any, list[dict[str, Any]]]
@@ -259,7 +293,9 @@ def empty_row(verdict: str, reason: str) -> dict[str, Any]:
     }
 
 
-def _snapshot_row(result: Any) -> dict[str, Any]:
+def _snapshot_row(result: Any, partial: bool) -> dict[str, Any]:
+    refuted = partial and result.verdict != "exceeds"
+    verdict = "holds" if result.verdict == "exceeds" else "cannot refute" if partial else "fails"
     compared = [r[result.by] for r in result.rows if r["role"] != "subject"]
     return {
         "value": result.value,
@@ -271,8 +307,8 @@ def _snapshot_row(result: Any) -> dict[str, Any]:
         "combined_lower": result.combined,
         "combined_upper": result.combined,
         "ratio": result.ratio,
-        "verdict": "holds" if result.verdict == "exceeds" else "fails",
-        "sentence": result.sentence,
+        "verdict": verdict,
+        "sentence": result.sentence + (" (partial extract: cannot refute)" if refuted else ""),
     }
 
 
@@ -300,10 +336,16 @@ def _monthly_row(result: Any) -> dict[str, Any]:
 
 
 def audit_milestone(
-    analyses: dict[Mode, Analysis], subject: str, threshold: int, base: Selection | None = None
+    analyses: dict[Mode, Analysis],
+    subject: str,
+    threshold: int,
+    base: Selection | None = None,
+    as_of: str | None = None,
 ) -> Audit:
-    """The claim "``subject`` passed ``threshold`` all-time downloads" by the snapshot, under
-    the 16 definitions (all-time counts the source did not serve are no data)."""
+    """The claim "``subject`` passed ``threshold`` all-time downloads" by the snapshot (for a
+    claim dated ``as_of`` a month, the newest snapshot on or before its end), under the 16
+    definitions (all-time counts the source did not serve are no data; on a partial extract
+    a count below the threshold cannot refute the claim)."""
     base = base or Selection()
     analysis = next(iter(analyses.values()))
     registry = analysis.registry
@@ -317,18 +359,45 @@ def audit_milestone(
         if value is None:
             rows.append(row | empty_row("no data", f"{name}: no all-time downloads known"))
             continue
-        verdict = "holds" if value >= threshold else "fails"
+        verdict = count_verdict(value, threshold, analysis.partial)
+        bound = " (a partial extract's lower bound)" if verdict == "cannot refute" else ""
         rows.append(
             row
-            | empty_row(verdict, f"{name} all-time downloads {value:,} vs {threshold:,}")
+            | empty_row(verdict, f"{name} all-time downloads {value:,}{bound} vs {threshold:,}")
             | {"value": value, "lower": value, "upper": value, "combined": threshold}
             | {"ratio": value / threshold}
         )
-    claim = f"{subject} passed {threshold:,} all-time downloads"
-    return Audit(
-        claim,
-        "milestone",
-        f"snapshot {analysis.snapshot_date} (all-time counts)",
-        rows,
-        [f"robust thresholds: {base.thresholds.describe()}"],
+    window = f"snapshot {analysis.snapshot_date} (all-time counts)"
+    if as_of:
+        window += f", the newest on or before the end of {as_of}"
+    notes = [f"robust thresholds: {base.thresholds.describe()}"]
+    return Audit(_milestone_claim(subject, threshold, as_of), "milestone", window, rows, notes)
+
+
+def undecided_milestone(
+    registry: Registry, subject: str, threshold: int, as_of: str, end: str, held: list[str]
+) -> Audit:
+    """A milestone claim dated ``as_of`` (ending ``end``) with no snapshot on or before that
+    date: undecided under every definition, naming the snapshots ``held`` and what evidence
+    would settle it."""
+    subject = known_group(registry, subject)
+    rows: list[dict[str, Any]] = []
+    later = f"the warehouse's snapshots ({', '.join(held)}) are all later" if held else "none"
+    why = (
+        f"no snapshot on or before {end}: {later}, and a later all-time count cannot date the "
+        "crossing"
     )
+    for _, _, row in _definitions(registry, subject, rows):
+        rows.append(row | empty_row("undecided", why))
+    settle = (
+        f"a snapshot dated on or before {end} would settle it: `hubpulse pull hub-stats --date "
+        "YYYY-MM-DD` (cfahlgren1/hub-stats, reported taken down in August 2026) or `hubpulse "
+        "ingest FILE --date YYYY-MM-DD` of a dump of that day"
+    )
+    claim = _milestone_claim(subject, threshold, as_of)
+    return Audit(claim, "milestone", f"as of {end} (no snapshot)", rows, [why, settle])
+
+
+def _milestone_claim(subject: str, threshold: int, as_of: str | None) -> str:
+    when = f" by the end of {as_of}" if as_of else ""
+    return f"{subject} passed {threshold:,} all-time downloads{when}"

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hubpulse.analysis.snapshot.selection import Selection
-from hubpulse.errors import OptionError, UnknownFamilyError
+from hubpulse.errors import NotComparableError, OptionError, UnknownFamilyError
 from hubpulse.terms import Mode
 
 
@@ -50,28 +50,38 @@ class Against:
         shown = ", ".join(self.groups)
         return f"{shown} ({self.name} set)" if self.name else shown
 
-    def describe(
-        self, rows: list[dict[str, Any]], next_n: int, absent: list[str], missing: str
-    ) -> str:
-        """The comparison set in words, with the ranks it covers."""
-        ranks = [r["rank"] for r in rows if r["role"] != "subject" and r["rank"]]
+    def describe(self, ranks: list[int | None], found: int, gaps: dict[str, list[str]]) -> str:
+        """The comparison set in words: the groups (or how many of the next N asked were found),
+        the ranks they hold, and ``gaps``, the set's groups left out or counted apart, by
+        reason ("no models (0)": an exact zero)."""
+        shown = [str(r) for r in ranks if r]
+        notes = [f"{why}: {', '.join(names)}" for why, names in gaps.items() if names]
         if not self.groups:
-            span = f"ranks {ranks[0]}–{ranks[-1]}" if ranks else "no group below"
-            return f"the next {next_n} ({span})"
-        where = f"ranks {', '.join(map(str, ranks))}" if ranks else "none ranked"
-        gaps = f"; {missing}: {', '.join(absent)}" if absent else ""
-        return f"{self.label()} ({where}{gaps})"
+            span = f"ranks {shown[0]}–{shown[-1]}" if shown else "no group below"
+            short = f"; {self.next} asked, only {found} ranked below" if found < self.next else ""
+            return f"the next {found} ({span}{short})"
+        where = f"ranks {', '.join(shown)}" if shown else "none ranked"
+        return f"{self.label()} ({'; '.join([where, *notes])})"
 
     def pick(
         self, ordered: list[dict[str, Any]], at: int, key: str
-    ) -> tuple[list[tuple[int, dict[str, Any]]], list[str]]:
-        """(rank, row) of each compared group and the set's groups with no row."""
+    ) -> tuple[list[dict[str, Any]], list[str]]:
+        """The rows compared with ``ordered[at]`` (the next N below it, or the set's groups
+        found in ``ordered``) and the set's groups not found."""
         if not self.groups:
-            return [(at + 2 + i, r) for i, r in enumerate(ordered[at + 1 : at + 1 + self.next])], []
+            return ordered[at + 1 : at + 1 + self.next], []
         self.refuse(ordered[at][key])
-        where = {r[key].lower(): (i + 1, r) for i, r in enumerate(ordered)}
+        where = {r[key].lower(): r for r in ordered}
         found = [where[g.lower()] for g in self.groups if g.lower() in where]
-        return sorted(found, key=lambda p: p[0]), [g for g in self.groups if g.lower() not in where]
+        return found, [g for g in self.groups if g.lower() not in where]
+
+
+def nothing_to_compare(subject: str, when: str, against: Against, why: str) -> NotComparableError:
+    """The error of a comparison with an empty set: which set, when, and why it is empty."""
+    return NotComparableError(
+        f"{subject} cannot be compared with {against.label()} in {when}: {why}; "
+        "a comparison with nothing to compare against is not a verdict"
+    )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -84,7 +94,7 @@ class Comparison:
     subject: str
     mode: Mode
     next_n: int
-    rank: int
+    rank: int | None
     rows: list[dict[str, Any]] = field(default_factory=list)
     above: list[dict[str, Any]] = field(default_factory=list)
     unranked: list[str] = field(default_factory=list)
@@ -92,6 +102,7 @@ class Comparison:
     against: Against = field(default_factory=Against)
     absent: list[str] = field(default_factory=list)
     selection: Selection = field(default_factory=Selection)
+    thin: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def scope(self) -> str:
@@ -108,7 +119,9 @@ class Comparison:
             **when,
             "next_n": self.next_n,
             **set_fields(self.against, self.absent, self.selection),
+            "asked": None if self.against.groups else self.against.next,
             "rank": self.rank,
+            "low_coverage": self.thin,
         }
 
 
@@ -121,14 +134,32 @@ def set_fields(against: Against, absent: list[str], selection: Selection) -> dic
     }
 
 
-def standing(rank: int, above: list[dict[str, Any]], unranked: list[str]) -> str:
-    """Where a compared group stands, in words: "ranked 3rd, below Mistral and Llama"."""
+def standing(
+    rank: int | None,
+    above: list[dict[str, Any]],
+    unranked: list[str],
+    thin: list[dict[str, Any]] | None = None,
+    minimum: float = 0.0,
+    coverage: float | None = None,
+) -> str:
+    """Where a compared group stands, in words: "ranked 3rd, below Mistral and Llama"; groups
+    covered below ``minimum`` (``thin``: name, estimate, coverage) are named apart, and a
+    subject that is itself (``rank`` None, its ``coverage``) is "not ranked"."""
     names = [str(a.get("family") or a.get("vendor")) for a in above]
-    where = f"ranked {_ordinal(rank)}"
-    if names:
-        shown = names if len(names) <= 4 else [*names[:4], f"{len(names) - 4} more"]
-        last = shown.pop()
-        where += ", below " + (f"{', '.join(shown)} and {last}" if shown else last)
+    if rank is None:
+        where = f"not ranked: {coverage or 0:.0%} covered, below the {minimum:.0%} needed"
+        if names:
+            where += f"; {len(names)} ranked above it"
+    else:
+        where = f"ranked {_ordinal(rank or 0)}"
+        if names:
+            shown = names if len(names) <= 4 else [*names[:4], f"{len(names) - 4} more"]
+            last = shown.pop()
+            where += ", below " + (f"{', '.join(shown)} and {last}" if shown else last)
+    if thin:
+        listed = ", ".join(f"{t['name']} ({t['coverage']:.0%})" for t in thin[:4])
+        more = f" and {len(thin) - 4} more" if len(thin) > 4 else ""
+        where += f"; not ranked for coverage below {minimum:.0%}: {listed}{more}"
     if unranked:
         where += f"; {len(unranked)} with no data not ranked"
     return where

@@ -11,7 +11,15 @@ from typing import TYPE_CHECKING, Any
 import ibis
 import ibis.expr.types as ir
 
-from hubpulse.analysis.claims.audit import GROUPINGS, Audit, empty_row, known_group, subject_in
+from hubpulse.analysis.claims.audit import (
+    GROUPINGS,
+    PARTIAL_NOTE,
+    Audit,
+    count_verdict,
+    empty_row,
+    known_group,
+    subject_in,
+)
 from hubpulse.analysis.snapshot.dimensions import derivative_pairs, first_party, model_dimensions
 from hubpulse.analysis.snapshot.flags import model_signals
 
@@ -56,10 +64,13 @@ def audit_derivatives(analysis: Analysis, subject: str, threshold: int, floor: i
         column = f"{quantized}_{low}"
         by_relation = {r["relation"]: r[column] for r in counted[(by, depth)] if r[column]}
         total = sum(by_relation.values())
-        verdict = "holds" if total >= threshold else "fails"
+        verdict = count_verdict(total, threshold, analysis.partial)
+        held = (
+            f" (the extract holds {total:,}: a lower bound)" if verdict == "cannot refute" else ""
+        )
         rows.append(
             row
-            | empty_row(verdict, f"{name}: {total:,} derivatives ({label}) vs {threshold:,}")
+            | empty_row(verdict, f"{name}: {total:,} derivatives ({label}) vs {threshold:,}{held}")
             | {"value": total, "lower": total, "upper": total, "combined": threshold}
             | {"ratio": total / threshold, "by_relation": by_relation}
         )
@@ -74,6 +85,7 @@ def audit_derivatives(analysis: Analysis, subject: str, threshold: int, floor: i
             "a derivative is a repo below a first-party repo of the group that is not "
             "first-party itself; direct: a child of one; quantized: relation 'quantized' or an "
             "intermediary copy (`hubpulse flags`)",
+            *([PARTIAL_NOTE] if analysis.partial else []),
         ],
     )
 

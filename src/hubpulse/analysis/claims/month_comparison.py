@@ -8,12 +8,19 @@ snapshot claims do (``comparison.Comparison``).
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from hubpulse.analysis.claims.comparison import Against, Comparison, missing_group, standing
+from hubpulse.analysis.claims.comparison import (
+    Against,
+    Comparison,
+    missing_group,
+    nothing_to_compare,
+    standing,
+)
 from hubpulse.analysis.history.history import History
 from hubpulse.analysis.snapshot.selection import Selection
+from hubpulse.errors import NoEvidenceError, NotComparableError
 from hubpulse.registry import UNATTRIBUTED
 from hubpulse.terms import Mode
 
@@ -22,13 +29,18 @@ from hubpulse.terms import Mode
 class MonthComparison(Comparison):
     """A group's estimated downloads in one calendar month against a comparison set combined.
 
-    Only groups with an estimate that month are ranked; ``above`` lists those ranked above the
-    subject and ``unranked`` those with models but no estimate (no data, not zero)."""
+    Only groups with an estimate covering ``min_coverage`` that month are ranked; ``above``
+    lists those ranked above the subject, ``thin`` those with an estimate covered too thinly to
+    rank, ``unranked`` those with models but no estimate (no data, not zero). Of a named set,
+    ``unestimated`` groups count by their bounds alone and ``absent`` ones (no models) as an
+    exact 0."""
 
     month: str
     value: dict[str, Any]
     combined: dict[str, int | None]
     through: dt.date | None = None
+    min_coverage: float = 0.0
+    unestimated: list[str] = field(default_factory=list)
 
     @property
     def verdict(self) -> str:
@@ -51,7 +63,9 @@ class MonthComparison(Comparison):
 
     @property
     def compared(self) -> str:
-        return self.against.describe(self.rows, self.next_n, self.absent, "no estimate")
+        ranks = [r["rank"] for r in self.rows if r["role"] != "subject"]
+        gaps = {"no estimate, bounds counted": self.unestimated, "no models (0)": self.absent}
+        return self.against.describe(ranks, self.next_n, gaps)
 
     @property
     def sentence(self) -> str:
@@ -65,8 +79,13 @@ class MonthComparison(Comparison):
         month = self.month + (f" (through {self.through})" if self.through else "")
         coverage = self.value.get("coverage")
         covered = f", {coverage:.0%} covered" if coverage is not None else ""
+        where = standing(
+            self.rank, self.above, self.unranked, self.thin, self.min_coverage, coverage
+        )
+        if self.rank is None:
+            covered = ""
         return (
-            f"{month}: {self.subject} ({standing(self.rank, self.above, self.unranked)}"
+            f"{month}: {self.subject} ({where}"
             f"{covered}) {span(self.value)} vs {self.compared} "
             f"combined {span(self.combined)}: claim {self.verdict} "
             f"(point estimates: {self.point_verdict}) [by {self.by}, {self.mode} mode{self.scope}]"
@@ -82,6 +101,8 @@ class MonthComparison(Comparison):
             "point_estimate_verdict": self.point_verdict,
             "sentence": self.sentence,
             "unranked": self.unranked,
+            "unestimated": self.unestimated,
+            "min_coverage": self.min_coverage,
             "families": self.rows,
         }
 
@@ -96,33 +117,61 @@ def compare_month_rows(
     by: str = "family",
     against: Against | None = None,
     selection: Selection | None = None,
+    min_coverage: float = 0.0,
 ) -> MonthComparison:
-    """Compare ``family`` (a group of ``by``) with the ``next_n`` groups ranked below it by
+    """Compare ``subject`` (a group of ``by``) with the ``next_n`` groups ranked below it by
     estimate in ``month``, or with ``against``'s, from ``monthly_downloads(by=by)`` rows.
-    Groups with no model yet are left out, with models but no estimate ``unranked``; a
-    subject without an estimate is an error (no data is not zero). A named group without an
-    estimate makes the combined estimate unknown; its bounds still count."""
+
+    Only groups whose estimate covers ``min_coverage`` are ranked: one covered more thinly is
+    named with its coverage, never ranked above a covered one nor counted in the next N (a
+    thin subject is compared unranked, at its estimate). A subject without an estimate is an
+    error (no data is not zero); so is an empty comparison set. A named group without an
+    estimate makes the combined estimate unknown, its bounds still count; one with no models
+    counts as an exact 0."""
     against = against or Against(next=next_n)
     held = [
         r
         for r in monthly_rows
         if r["month"] == month and r[by] != UNATTRIBUTED and r.get("models") != 0
     ]
-    ordered = sorted(
-        (r for r in held if r["estimate"] is not None), key=lambda r: (-r["estimate"], r[by])
+
+    def thin(r: dict[str, Any]) -> bool:
+        coverage = r.get("coverage")
+        return r["estimate"] is not None and coverage is not None and coverage < min_coverage
+
+    def order(r: dict[str, Any]) -> tuple[int, str]:
+        return -r["estimate"], r[by]
+
+    ranked = sorted((r for r in held if r["estimate"] is not None and not thin(r)), key=order)
+    rank_of = {r[by].lower(): i + 1 for i, r in enumerate(ranked)}
+    own = next(
+        (r for r in held if r["estimate"] is not None and r[by].lower() == subject.lower()), None
     )
-    names = [r[by].lower() for r in ordered]
-    if subject.lower() not in names:
+    if own is None:
         raise _no_estimate(held, by, subject, month)
-    at = names.index(subject.lower())
-    own = ordered[at]
-    compared, absent = against.pick(ordered, at, by)
-    if against.groups:  # named groups with models but no estimate: their bounds still count
-        unestimated = {r[by].lower(): r for r in held if r["estimate"] is None}
-        compared += [(0, unestimated[g.lower()]) for g in absent if g.lower() in unestimated]
-    rows = _rows([(at + 1, own), *compared], by, "compared" if against.groups else "next")
+    line = sorted([*ranked, own], key=order) if thin(own) else ranked
+    at = line.index(own)
+    compared, absent = (
+        against.pick(line, at, by)
+        if not against.groups
+        else against.pick(held, held.index(own), by)
+    )
+    compared.sort(key=lambda r: (rank_of.get(r[by].lower()) or len(held) + 1, r[by]))
+    if not compared:
+        below = [t for t in held if thin(t) and t is not own]
+        why = (
+            f"none of its groups has models then ({', '.join(absent)})"
+            if against.groups
+            else "no group is ranked below it"
+            + (f" ({len(below)} covered below {min_coverage:.0%} not ranked)" if below else "")
+        )
+        raise nothing_to_compare(own[by], month, against, why)
+    ranks = [(rank_of.get(r[by].lower()), r) for r in compared]
+    rows = _rows(
+        [(rank_of.get(own[by].lower()), own), *ranks], by, "compared" if against.groups else "next"
+    )
     combined: dict[str, int | None] = {
-        k: sum(r[k] for _, r in compared) if all(r[k] is not None for _, r in compared) else None
+        k: sum(r[k] for r in compared) if all(r[k] is not None for r in compared) else None
         for k in FIGURES
     }
     return MonthComparison(
@@ -130,20 +179,27 @@ def compare_month_rows(
         mode=mode,
         month=month,
         next_n=len(compared),
-        rank=at + 1,
+        rank=rank_of.get(own[by].lower()),
         value={k: own[k] for k in FIGURES} | {"coverage": own.get("coverage")},
         combined=combined,
         rows=rows,
         above=[
-            {"rank": i + 1, by: r[by], "estimate": r["estimate"]}
-            for i, r in enumerate(ordered[:at])
+            {"rank": rank_of.get(r[by].lower()), by: r[by], "estimate": r["estimate"]}
+            for r in line[:at]
         ],
         unranked=sorted(r[by] for r in held if r["estimate"] is None),
+        thin=[
+            {"name": r[by], "estimate": r["estimate"], "coverage": r["coverage"]}
+            for r in sorted(held, key=lambda r: order(r) if r["estimate"] is not None else (0, ""))
+            if thin(r) and r is not own
+        ],
         through=own.get("through"),
         by=by,
         against=against,
         absent=absent,
+        unestimated=[r[by] for r in compared if r["estimate"] is None],
         selection=selection or Selection(),
+        min_coverage=min_coverage,
     )
 
 
@@ -151,16 +207,25 @@ FIGURES = ("estimate", "lower", "upper")
 
 
 def _no_estimate(held: list[dict[str, Any]], by: str, name: str, month: str) -> Exception:
+    """No data for the subject: the month holds no estimate at all, or none of the subject's
+    models has one (both ``NoEvidenceError``), or the subject has no models then."""
     mine = [r for r in held if r[by].lower() == name.lower()]
-    why = (
-        f"none of its {mine[0]['models']:,} models has an estimate (no data, not zero)"
-        if mine
-        else "it has no models then"
-    )
-    return missing_group(by, name, f"has no estimate for {month}: {why}")
+    if not any(r["estimate"] is not None for r in held):
+        return NoEvidenceError(
+            f"{by} {name!r} has no estimate for {month}: no {by} has one that month "
+            "(no data, not zero)"
+        )
+    if mine:
+        return NoEvidenceError(
+            f"{by} {name!r} has no estimate for {month}: none of its {mine[0]['models']:,} "
+            "models has an estimate (no data, not zero)"
+        )
+    return missing_group(by, name, f"has no estimate for {month}: it has no models then")
 
 
-def _rows(ranked: list[tuple[int, dict[str, Any]]], by: str, role: str) -> list[dict[str, Any]]:
+def _rows(
+    ranked: list[tuple[int | None, dict[str, Any]]], by: str, role: str
+) -> list[dict[str, Any]]:
     """The table of a monthly comparison: the subject first, then the compared groups."""
     return [
         {"role": "subject" if i == 0 else role, "rank": rank or None, by: r[by]}
@@ -184,6 +249,22 @@ def compare_month(
     ``against`` (``history`` already restricted to ``selection``, which is only named)."""
     name = history.registry.group(by, subject)
     rows = history.monthly(by).to_pyarrow().to_pylist()  # type: ignore[arg-type]
+    try:
+        return _compare(history, rows, name, next_n, month, by, against, selection)
+    except NoEvidenceError as exc:
+        raise NoEvidenceError(f"{exc}; {history.route(month)}") from None
+
+
+def _compare(
+    history: History,
+    rows: list[dict[str, Any]],
+    name: str,
+    next_n: int,
+    month: str,
+    by: str,
+    against: Against | None,
+    selection: Selection | None,
+) -> MonthComparison:
     return compare_month_rows(
         rows,
         name,
@@ -193,6 +274,7 @@ def compare_month(
         by=by,
         against=against,
         selection=selection,
+        min_coverage=history.checks.min_coverage,
     )
 
 
@@ -202,6 +284,7 @@ def month_verdicts(
     """The verdict of ``compare GROUP --next N --month M`` for every month of ``history``,
     every group ranked that month and every N of ``nexts``, keyed (month, group, N)."""
     rows = history.monthly(by).to_pyarrow().to_pylist()  # type: ignore[arg-type]
+    minimum = history.checks.min_coverage
     verdicts = {}
     for month in sorted({r["month"] for r in rows}):
         ranked = [
@@ -214,7 +297,11 @@ def month_verdicts(
         ]
         for group in ranked:
             for n in nexts:
-                claim = compare_month_rows(rows, group, n, mode=history.mode, month=month, by=by)
-                if claim.next_n:
-                    verdicts[(month, group, n)] = claim.verdict
+                try:
+                    claim = compare_month_rows(
+                        rows, group, n, mode=history.mode, month=month, by=by, min_coverage=minimum
+                    )
+                except NotComparableError:
+                    continue
+                verdicts[(month, group, n)] = claim.verdict
     return verdicts

@@ -14,6 +14,7 @@ from hubpulse.analysis.claims.audit import (
     audit_exceeds,
     audit_milestone,
     known_group,
+    undecided_milestone,
 )
 from hubpulse.analysis.claims.comparison import Against
 from hubpulse.analysis.claims.derivative_audit import audit_derivatives
@@ -109,7 +110,9 @@ def run_audit(
     if derivatives is not None:
         return audit_derivatives(analysis, subject, derivatives, floor), analysis
     if milestone is not None:
-        return audit_milestone(analyses, subject, milestone, base), analysis
+        if month is None:
+            return audit_milestone(analyses, subject, milestone, base), analysis
+        return _dated_milestone(settings, store, analysis, subject, milestone, month, base)
     vs = comparison_set(settings, None, against, next_n)
     histories = None
     if month is not None:
@@ -119,6 +122,37 @@ def run_audit(
         }
     found = audit_exceeds(analyses, subject, vs, histories=histories, month=month, base=base)
     return found, analysis
+
+
+def _dated_milestone(
+    settings: Settings,
+    store: Warehouse,
+    analysis: Analysis,
+    subject: str,
+    milestone: int,
+    month: str,
+    base: Selection | None,
+) -> tuple[Audit, Analysis]:
+    """A milestone claim as of ``month``: read from the newest snapshot on or before its last
+    day; with none, undecided (a later snapshot cannot date a crossing)."""
+    from hubpulse.analysis.history.estimator import parse_month
+    from hubpulse.analysis.snapshot.stored import load_analysis
+    from hubpulse.ingest.sources import month_days
+
+    parse_month(month)
+    end = month_days(month)[1]
+    dates = store.snapshot_dates()
+    before = [d for d in dates if d <= end]
+    if not before:
+        held = [d.isoformat() for d in dates]
+        found = undecided_milestone(
+            analysis.registry, subject, milestone, month, end.isoformat(), held
+        )
+        return found, analysis
+    if analysis.snapshot_date != before[-1]:
+        analysis = load_analysis(settings, before[-1], store)
+    analyses: dict[Mode, Analysis] = {m: analysis for m in MODES}
+    return audit_milestone(analyses, subject, milestone, base, as_of=month), analysis
 
 
 def headline_audits(

@@ -11,7 +11,13 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from hubpulse.analysis.claims.comparison import Against, Comparison, missing_group, standing
+from hubpulse.analysis.claims.comparison import (
+    Against,
+    Comparison,
+    missing_group,
+    nothing_to_compare,
+    standing,
+)
 from hubpulse.analysis.snapshot.ranking import rank_models
 from hubpulse.analysis.snapshot.selection import Selection
 from hubpulse.analysis.snapshot.snapshot import Analysis
@@ -43,7 +49,13 @@ class SnapshotComparison(Comparison):
     @property
     def compared(self) -> str:
         """The comparison set in words, with the ranks it covers."""
-        return self.against.describe(self.rows, self.next_n, self.absent, "no models")
+        ranks = [r["rank"] for r in self.rows if r["role"] != "subject"]
+        blank = [a for a in self.absent if a in self.unranked]
+        gaps = {
+            f"no {self.metric} figure, left out": blank,
+            "no models (0)": [a for a in self.absent if a not in blank],
+        }
+        return self.against.describe(ranks, self.next_n, gaps)
 
     @property
     def sentence(self) -> str:
@@ -101,15 +113,24 @@ def compare_snapshot_rows(
     at = names.index(subject.lower())
     own = ordered[at]
     compared, absent = against.pick(ordered, at, by)
+    if not compared:
+        why = (
+            f"none of its groups has models then ({', '.join(absent)})"
+            if against.groups
+            else "no group is ranked below it"
+        )
+        raise nothing_to_compare(own[by], f"the {snapshot_date} snapshot", against, why)
+    rank_of = {r[by].lower(): i + 1 for i, r in enumerate(ordered)}
+    compared.sort(key=lambda r: rank_of[r[by].lower()])
     rows = [{"role": "subject", "rank": at + 1, by: own[by], metric: int(own[metric])}]
     rows += [
         {
             "role": "compared" if against.groups else "next",
-            "rank": rank,
+            "rank": rank_of[r[by].lower()],
             by: r[by],
             metric: int(r[metric]),
         }
-        for rank, r in compared
+        for r in compared
     ]
     return SnapshotComparison(
         subject=own[by],
@@ -119,7 +140,7 @@ def compare_snapshot_rows(
         snapshot_date=snapshot_date,
         rank=at + 1,
         value=int(own[metric]),
-        combined=sum(int(r[metric]) for _, r in compared),
+        combined=sum(int(r[metric]) for r in compared),
         rows=rows,
         above=[{"rank": i + 1, by: r[by], metric: r[metric]} for i, r in enumerate(ordered[:at])],
         unranked=sorted(r[by] for r in attributed if r[metric] is None),

@@ -10,6 +10,7 @@ starts.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 import ibis
@@ -40,6 +41,7 @@ from hubpulse.analysis.history.stored import (
 from hubpulse.analysis.snapshot.selection import Selection
 from hubpulse.analysis.snapshot.snapshot import Analysis
 from hubpulse.analysis.snapshot.stored import load_analysis
+from hubpulse.ingest.sources import route
 from hubpulse.registry import Registry, load_registry
 from hubpulse.settings import Settings
 from hubpulse.store.engines import materialise
@@ -62,6 +64,12 @@ class History:
     checks: Checks = field(default_factory=Checks)
     selection: Selection = field(default_factory=Selection)
     groups: dict[str, ir.Table] = field(default_factory=dict)  # stored group sums, all months
+    held: Callable[[], list[str]] = field(default=lambda: [], compare=False, repr=False)
+
+    def route(self, month: str) -> str:
+        """Where evidence for ``month`` is (the months that have some) and where more could
+        come from: what an answer with no data for ``month`` adds to its error."""
+        return route_to_evidence(self.held(), month)
 
     def monthly(
         self, by: TrendBy = "family", families: list[str] | None = None, limit: int = 0
@@ -167,9 +175,12 @@ def history_of_stored(
         if given is not None:
             parse_month(given)
     first, last = _range(stored.span, first, last)
-    estimates = stored.estimates
-    estimates = estimates.filter((estimates.month >= first) & (estimates.month <= last))
-    return _history(estimates, stored.basis, registry, mode, analysis, first, last, checks, groups)
+    every = stored.estimates
+    estimates = every.filter((every.month >= first) & (every.month <= last))
+    history = _history(
+        estimates, stored.basis, registry, mode, analysis, first, last, checks, groups
+    )
+    return replace(history, held=lambda: months_held(every))
 
 
 def _range(span: tuple[str, str], first: str | None, last: str | None) -> tuple[str, str]:
@@ -177,9 +188,41 @@ def _range(span: tuple[str, str], first: str | None, last: str | None) -> tuple[
     first, last = first or span[0], min(last or span[1], span[1])
     if first > span[1]:
         raise HistoryError(
-            f"no download evidence in or after {first}: the newest observation is in {span[1]}"
+            f"no download evidence in or after {first}: the newest observation is in "
+            f"{span[1]}; {route(first)}"
+        )
+    if last < span[0]:
+        raise HistoryError(
+            f"no download evidence in or before {last}: the oldest observation is in "
+            f"{span[0]}; {route(last)}"
         )
     return first, last
+
+
+def months_held(estimates: ir.Table) -> list[str]:
+    """The months in which any model has an estimate from evidence (not the exact 0 of a
+    model not yet created): a scan of the stored estimates, made only when an answer has no
+    data to explain."""
+    observed = estimates.estimate.notnull() & ~estimates.method.isin(["not_created", "none"])
+    known = estimates.filter(observed).select("month").distinct()
+    return sorted(known.to_pyarrow().column(0).to_pylist())
+
+
+def route_to_evidence(held: list[str], month: str) -> str:
+    """ "months with estimates: 2024-07 … 2025-02, 2026-04 … 2026-05; evidence for 2025-12
+    could come from …" (runs of consecutive months joined)."""
+    runs: list[list[str]] = []
+    for m in held:
+        if runs and _next_month(runs[-1][-1]) == m:
+            runs[-1].append(m)
+        else:
+            runs.append([m])
+    shown = ", ".join(r[0] if len(r) == 1 else f"{r[0]} … {r[-1]}" for r in runs) or "none"
+    return f"months with estimates: {shown}; {route(month)}"
+
+
+def _next_month(month: str) -> str:
+    return (parse_month(month) + dt.timedelta(days=32)).strftime("%Y-%m")
 
 
 def _history(

@@ -98,7 +98,9 @@ def cumulative_downloads(
     """month, <by>, cumulative estimate/lower/upper since the first month of ``estimates``.
 
     A model created before that month (or of unknown creation) brings an unknown base: the
-    group's cumulative ``upper`` is then null and ``base_unknown`` counts such models."""
+    group's cumulative ``upper`` is then null and ``base_unknown`` counts such models. A month
+    with no estimate is no data, not zero: the cumulative estimate is null from it on (the
+    lower bound still holds, as no month has fewer than 0 downloads)."""
     key = "model_id" if by == "model" else by
     monthly = monthly_downloads(estimates, shares, registry, by)
     start = estimates.month_start.min().as_scalar()
@@ -108,11 +110,12 @@ def cumulative_downloads(
     monthly = monthly.left_join(unknown, key).drop(f"{key}_right")
     running = ibis.window(group_by=key, order_by="month", preceding=None, following=0)
     open_ended = monthly.upper.isnull().cast("int64").max().over(running)
+    gap = monthly.estimate.isnull().cast("int64").max().over(running)
     base = monthly.base_unknown.fill_null(0)
     return monthly.select(
         "month",
         key,
-        cumulative=monthly.estimate.sum().over(running),
+        cumulative=ibis.ifelse(gap > 0, None, monthly.estimate.sum().over(running)).cast("int64"),
         lower=monthly.lower.sum().over(running),
         upper=ibis.ifelse(
             (open_ended > 0) | (base > 0), None, monthly.upper.sum().over(running)
@@ -128,16 +131,39 @@ def find_milestones(
     month), and the earliest (upper curve) and latest (lower curve) days it may have."""
     results = []
     for threshold in thresholds:
-        results.append(
-            {
-                key: cumulative_rows[0][key] if cumulative_rows else None,
-                "threshold": threshold,
-                "estimated": _crossing(cumulative_rows, "cumulative", threshold),
-                "earliest": _crossing(cumulative_rows, "upper", threshold),
-                "latest": _crossing(cumulative_rows, "lower", threshold),
-            }
-        )
+        found = {
+            key: cumulative_rows[0][key] if cumulative_rows else None,
+            "threshold": threshold,
+            "estimated": _crossing(cumulative_rows, "cumulative", threshold),
+            "earliest": _crossing(cumulative_rows, "upper", threshold),
+            "latest": _crossing(cumulative_rows, "lower", threshold),
+        }
+        results.append(found | {"why": _undated(cumulative_rows, found, threshold)})
     return results
+
+
+def _undated(rows: list[dict[str, Any]], found: dict[str, Any], threshold: int) -> str:
+    """Why a crossing (or its bounds) cannot be dated; "" when all three are dated."""
+    if not rows:
+        return "no months with estimates"
+    why = []
+    if found["estimated"] is None:
+        gap = next((r["month"] for r in rows if r["cumulative"] is None), None)
+        reached = max((r["cumulative"] for r in rows if r["cumulative"] is not None), default=0)
+        if gap is not None and reached < threshold:
+            why.append(f"no estimate for {gap} (no data, not zero): the curve stops at {reached:,}")
+        elif gap is None:
+            why.append(f"not reached by {rows[-1]['month']} ({reached:,} since {rows[0]['month']})")
+    if found["earliest"] is None and any(r["upper"] is None for r in rows):
+        older = rows[-1].get("base_unknown") or 0
+        why.append(
+            f"earliest: {older:,} models older than {rows[0]['month']} bring an unknown base"
+            if older
+            else "earliest: a month without an upper bound"
+        )
+    if found["latest"] is None:
+        why.append(f"latest: the lower bound reaches {rows[-1]['lower'] or 0:,} only")
+    return "; ".join(why)
 
 
 def family_milestones(

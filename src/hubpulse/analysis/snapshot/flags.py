@@ -381,6 +381,7 @@ def flag_table(analysis: Analysis, thresholds: Thresholds, limit: int | None = N
 
 def describe_flags(analysis: Analysis, model_id: str, thresholds: Thresholds) -> dict[str, Any]:
     """One model's flags with reasons, and the signals they were judged on."""
+    model_id = analysis.require_model(model_id)
     signals = model_signals(analysis)
     found = signals.filter(signals.model_id == model_id).to_pyarrow().to_pylist()
     if not found:

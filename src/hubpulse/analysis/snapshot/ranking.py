@@ -161,7 +161,7 @@ def count_derivatives(
     totals them. Only derivatives with ``downloads_30d >= min_downloads`` count, and only
     those ``selection`` keeps (its tasks; robust: unflagged)."""
     if "/" in target:
-        analysis.require_model(target)
+        target = analysis.find_model(target)
         closure = analysis.lineage.below
         below = closure.filter(closure.ancestor_id == target)
         pairs = below.select(key=ibis.literal(target), descendant=below.model_id).distinct()

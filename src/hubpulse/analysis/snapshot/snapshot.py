@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -43,6 +44,20 @@ class Analysis:
     stored: dict[str, ir.Table] = field(default_factory=dict, compare=False, repr=False)
     lazy: dict[str, Callable[[], ir.Table]] = field(default_factory=dict, compare=False, repr=False)
 
+    @functools.cached_property
+    def model_count(self) -> int:
+        """How many models the snapshot holds."""
+        return int(self.models.count().execute())
+
+    @property
+    def partial(self) -> bool:
+        """Whether the snapshot is a partial extract (fewer models than the Hub has listed
+        since 2024): its counts are lower bounds of the Hub's, which can confirm "at least N"
+        but never refute it."""
+        from hubpulse.store.queries import FULL_HUB_MODELS
+
+        return self.model_count < FULL_HUB_MODELS
+
     def attribution(self, mode: Mode) -> ir.Table:
         """model_id, family, weight under ``mode`` (computed once per mode)."""
         return self.once(attribution_key(mode), lambda: self.attribute(mode))
@@ -61,16 +76,40 @@ class Analysis:
         return self.stored[FAMILIES]
 
     def require_model(self, model_id: str) -> str:
-        """``model_id`` if the snapshot holds it; else a clear error suggesting the model of the
-        same name in another case (ids are case-sensitive)."""
+        """``model_id`` as the snapshot holds it (``find_model``), which must be one of its own
+        models (not only a parent its models name): a clear error otherwise."""
+        found = self.find_model(model_id)
         models = self.models
-        if int(models.filter(models.model_id == model_id).count().execute()):
+        if not int(models.filter(models.model_id == found).count().execute()):
+            raise ModelNotFoundError(
+                f"model {found!r} is not in the {self.snapshot_date} snapshot: it is only "
+                "named as a parent by its models (an external root), with no downloads of its own"
+            )
+        return found
+
+    def find_model(self, model_id: str) -> str:
+        """``model_id`` as the snapshot spells it. A model is present when the snapshot holds
+        it or one of its models names it as a parent (an external root, as ``lineage`` shows
+        it); ids are matched exactly, else case-insensitively when that names one model. A
+        clear error otherwise, suggesting the ids that differ only in case."""
+        models, edges = self.models, self.lineage.edges
+        if int(models.filter(models.model_id == model_id).count().execute()) or int(
+            edges.filter(edges.parent == model_id).count().execute()
+        ):
             return model_id
-        alike = models.filter(models.model_id.lower() == model_id.lower()).model_id
-        found = alike.to_pyarrow().to_pylist()[:3]
-        hint = f"; did you mean {' or '.join(repr(m) for m in found)}?" if found else ""
+        wanted = model_id.lower()
+        alike = sorted(
+            {
+                *models.filter(models.model_id.lower() == wanted).model_id.to_pyarrow().to_pylist(),
+                *edges.filter(edges.parent.lower() == wanted).parent.to_pyarrow().to_pylist(),
+            }
+        )
+        if len(alike) == 1:
+            return str(alike[0])
+        hint = f"; ids are case-sensitive: did you mean {' or '.join(map(repr, alike[:3]))}?"
         raise ModelNotFoundError(
-            f"model {model_id!r} is not in the {self.snapshot_date} snapshot{hint}"
+            f"model {model_id!r} is neither in the {self.snapshot_date} snapshot nor a parent "
+            f"of any model in it{hint if alike else ''}"
         )
 
     def once(self, key: str, make: Callable[[], ir.Table]) -> ir.Table:
