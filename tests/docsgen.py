@@ -8,9 +8,9 @@ page whose output differs from what the command prints now fails CI.
 
 The scratch directory links the repository's ``src`` and ``tests``, so an example may name
 bundled files by the paths a reader uses in a checkout. Every example runs with
-``HUBPULSE_WAREHOUSE=.hubpulse-demo`` (the demo's warehouse) and 100 columns. Two values
-differ on every run and are shown as placeholders: a load's random id (``<load-id>``), the
-time it was loaded (``<loaded-at>``) and how long ``synth`` took (``<seconds>``).
+``HUBPULSE_WAREHOUSE=.hubpulse-demo`` (the demo's warehouse) and 100 columns. The values that
+differ on every run are shown as placeholders (``PLACEHOLDERS``, listed on a page by
+``placeholders()``).
 """
 
 from __future__ import annotations
@@ -55,8 +55,26 @@ _VOLATILE = (
     (re.compile(r"(history: \w+ for months \S+ … \S+ \(key )[0-9a-f]{16}"), r"\1<history-key>"),
     (re.compile(r"(groups_\w+: \w+ for months \S+ … \S+ \(key )[0-9a-f]{16}"), r"\1<groups-key>"),
 )
+PLACEHOLDERS = {
+    "<load-id>": "a load's random id",
+    "<loaded-at>": "the time it was loaded",
+    "<seconds>": "how long `synth` took",
+    "<built-at>": "when a stored stage was built",
+    "<history-key>": "the key of the stored history, which digests the load ids",
+    "<groups-key>": "the key of its stored group sums (the same)",
+}
+"""What each placeholder of ``_VOLATILE`` stands for."""
 _scratch: Path | None = None
 _client: Any = None
+
+
+def placeholders() -> None:
+    """The sentence naming every placeholder (checked against ``_VOLATILE``)."""
+    used = {p for _, repl in _VOLATILE for p in re.findall(r"<[a-z-]+>", repl)}
+    assert used == set(PLACEHOLDERS), used ^ set(PLACEHOLDERS)
+    listed = ", ".join(f"{what} (`{p}`)" for p, what in PLACEHOLDERS.items())
+    count = len(PLACEHOLDERS)
+    cog.outl(f"{count} kinds of value change on every run and are shown as placeholders: {listed}.")
 
 
 def console(*commands: str) -> None:

@@ -187,12 +187,46 @@ def test_report_opens_offline_with_every_chart(
     page.page.route("**/*", refuse)
     page.goto(out.as_uri())
     assert remote == []
-    charts = page.page.locator(".js-plotly-plot")
-    assert charts.count() == 10
+    drawn, said = page.page.locator(".js-plotly-plot"), page.page.locator(".chart-empty")
+    assert drawn.count() + said.count() == 10
+    for i in range(said.count()):  # a chart with nothing to draw says why, in words
+        assert "Not drawn:" in said.nth(i).inner_text()
+    _one_colour_per_family(page)
     page.shot("report", full_page=False)
     page.page.locator("#section-month_comparison").screenshot(
         path=str(ARTIFACTS / "report-month-comparison.png")
     )
+
+
+def _one_colour_per_family(page: Watched) -> None:
+    """Every drawn chart on the page: each chart has data, a family keeps one colour across
+    charts, and no two families share one."""
+    traces = page.page.evaluate(
+        "() => [...document.querySelectorAll('.js-plotly-plot')].map(el => el.data.map(t => ({"
+        "name: t.name, marker: t.marker && t.marker.color, line: t.line && t.line.color, "
+        "points: (t.y || []).filter(v => v !== null).length + (t.x || []).length})))"
+    )
+    painted: dict[str, set[str]] = {}
+    for chart in traces:
+        assert sum(t["points"] for t in chart) > 0  # no empty axes
+        for t in chart:
+            colour = t["marker"] if isinstance(t["marker"], str) else t["line"]
+            if t["name"] and isinstance(colour, str):
+                painted.setdefault(t["name"], set()).add(colour)
+    from hubpulse.registry import load_registry
+
+    names = {f.name for f in load_registry().families}
+    families = {n: c for n, c in painted.items() if n in names}
+    assert families, "the charts name families"
+    assert all(len(c) == 1 for c in families.values()), families
+    owners: dict[str, str] = {}
+    for name, (colour,) in families.items():
+        assert owners.setdefault(colour, name) == name, (colour, owners[colour], name)
+
+
+def test_overview_charts_keep_one_distinct_colour_per_family(server: str, page: Watched) -> None:
+    page.goto(server + "/?mode=publisher")
+    _one_colour_per_family(page)
 
 
 PAGES = {
@@ -241,9 +275,10 @@ def test_month_comparison_draws_the_subject_against_the_combined_rest(
     page.settle()
     traces = page.page.evaluate("() => document.getElementById('chart-compare_month').data")
     (bars,) = [t for t in traces if t["type"] == "bar"]
-    assert bars["x"] == ["Qwen", "next 8 combined"]
     api = page.page.request.get(server + "/api/compare?family=Qwen&month=2024-12&mode=publisher")
     month = api.json()["month"]
+    # the next N found (8 asked): the chart names how many it combined
+    assert bars["x"] == ["Qwen", f"next {month['next_n']} combined"] and month["asked"] == 8
     # a known upper bound is a whisker; an unknown one is an open-ended arrow, not a whisker
     both = [month["value"], month["combined_next"]]
     for i, figures in enumerate(both):

@@ -6,6 +6,7 @@ Each expected value is hand-counted or read from the raw fixture, not from the t
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -201,3 +202,86 @@ def test_no_data_says_which_months_have_some_and_how_to_fetch_more(demo_store: P
     assert "hubpulse import-series" in message
     early = cli("compare", "Qwen", "--month", "2019-12", "-w", str(demo_store))
     assert early.returncode == 1 and "pull characterization" not in early.stderr
+
+
+def test_a_spike_that_reverses_is_discounted_under_robust_counting() -> None:
+    import datetime as dt
+
+    import ibis
+    import pyarrow as pa
+
+    from hubpulse.analysis.history.monthly import with_jumps
+    from hubpulse.analysis.history.spikes import discount_spikes, find_spikes
+
+    months = [dt.date(2025, m, 1) for m in (1, 2, 3, 4)]
+    series = {"a/spike": [100, 5000, 110, 120], "b/stays": [100, 5000, 4800, 4900]}
+    rows = [
+        {
+            "model_id": model,
+            "month": f"{start:%Y-%m}",
+            "month_start": start,
+            "created": dt.date(2024, 1, 1),
+            "method": "daily",
+            "estimate": float(value),
+            "lower": float(value) - 5,
+            "upper": float(value) + 5,
+        }
+        for model, values in series.items()
+        for start, value in zip(months, values, strict=True)
+    ]
+    marked = with_jumps(ibis.memtable(pa.Table.from_pylist(rows)), 10.0)
+    spikes = find_spikes(marked).to_pyarrow().to_pylist()
+    # a/spike: ×50 in February, back to 110 in March; b/stays keeps its level: no spike
+    assert [(s["model_id"], s["month"], s["level"]) for s in spikes] == [
+        ("a/spike", "2025-02", 110.0)
+    ]
+    out = discount_spikes(marked, find_spikes(marked)).to_pyarrow().to_pylist()
+    got = {(r["model_id"], r["month"]): r for r in out}
+    assert (got[("a/spike", "2025-02")]["estimate"], got[("a/spike", "2025-02")]["lower"]) == (
+        110.0,
+        110.0,
+    )
+    assert got[("a/spike", "2025-02")]["upper"] == 5005.0  # the hard upper bound stays
+    assert got[("a/spike", "2025-03")]["jump"] is None  # its fall is not a caveat either
+    assert got[("b/stays", "2025-02")]["estimate"] == 5000.0
+    assert len(out) == len(rows)
+
+
+@pytest.mark.slow
+def test_robust_month_claims_name_the_spikes_they_discount(demo_store: Path) -> None:
+    settings = Settings(warehouse=demo_store, mode="publisher")
+    from hubpulse.analysis.snapshot.selection import Selection
+
+    (raw,), _ = run_compare(settings, "Qwen", month="2024-12", modes=("publisher",))
+    robust_sel = Selection(count="robust")
+    (robust,), (history,) = run_compare(
+        settings, "Qwen", month="2024-12", modes=("publisher",), selection=robust_sel
+    )
+    assert history.spikes is not None
+    found = history.spikes.filter(history.spikes.month == "2024-12").to_pyarrow().to_pylist()
+    for spike in found:  # each reversed: the next month fell by the spike factor or more
+        assert spike["jump"] > 10 and spike["fall"] < 0.1
+    named = [s for s in robust.discounted if "(Qwen)" in s]
+    assert named and "robust counting discounted" in robust.sentence
+    assert raw.discounted == [] and "discounted" not in raw.sentence
+
+
+@pytest.mark.slow
+def test_the_api_refuses_what_is_no_verdict_and_the_page_says_why(demo_store: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    from hubpulse.web.app import create_app
+
+    client = TestClient(create_app(Settings(warehouse=demo_store)))
+    params = {"family": "Qwen", "month": "2024-07", "mode": "publisher"}
+    empty = client.get("/api/compare", params=params)
+    assert empty.status_code == 422 and "cannot be compared" in empty.json()["detail"]
+    page = client.get("/compare", params={"family": "Qwen", "month": "2025-12"})
+    assert page.status_code == 200
+    assert "No monthly verdict" in page.text and "months with estimates" in page.text
+    assert 'id="verdict-snapshot"' in page.text  # the snapshot's claim is still answered
+    audit = client.get("/audit")
+    offered = re.findall(r"<option(?: selected)?>(\d{4}-\d{2})</option>", audit.text)
+    monthly = client.get("/api/monthly").json()["rows"]
+    held = {r["month"] for r in monthly if r["estimate"] is not None and r["models"]}
+    assert offered and set(offered) <= held

@@ -291,6 +291,8 @@ def adoption(
     settings = settings_of(warehouse, None, families, engine, spark_master)
     table, history = relative_adoption_of(settings, target, ages=days, limit=limit)
     title = f"Relative adoption of {target or 'every model'} (cumulative downloads by age)"
+    if fmt == "table":  # the age says what the creation day would; JSON and CSV keep both
+        table = table.drop("created")
     meta = tables.history_meta(history)
     meta["method"] = f"{ADOPTION_NOTE}; {meta['method']}"
     tables.emit_query(console, table, fmt, meta=meta, title=title)

@@ -127,6 +127,7 @@ def plotly_figure(chart: Chart) -> go.Figure:
             )
             if series.upper is not None and None in series.upper:
                 fig.add_trace(_open_ends(chart, series))
+    crowded = int(not chart.horizontal and len(chart.x) > CROWDED)
     value_axis = {"title": chart.y_title, "tickformat": ".0%" if chart.percent else "~s"}
     fig.update_layout(
         # left-aligned, wrapped and below the toolbar's row: the toolbar never covers it
@@ -142,11 +143,14 @@ def plotly_figure(chart: Chart) -> go.Figure:
         },
         barmode="stack" if chart.kind == "stack" else "group",
         template="plotly_white",
-        height=440,
-        margin={"l": 60, "r": 20, "t": 70 + 18 * _wrap(chart.title).count("<br>"), "b": 60},
-        legend={"orientation": "h", "y": -0.15},
+        height=440 + 40 * crowded,
+        margin={"l": 60, "r": 20, "t": _top_margin(chart), "b": 60 + 40 * crowded},
+        # below the x labels (turned upright when there are many), never over them
+        legend={"orientation": "h", "y": -0.3 if crowded else -0.15, "yanchor": "top"},
         showlegend=len(chart.series) > 1,
     )
+    if not chart.horizontal:  # labels as written: a marked month is no date to parse
+        fig.update_xaxes(type="category")
     if chart.horizontal:
         fig.update_xaxes(**value_axis)
         fig.update_yaxes(autorange="reversed")
@@ -154,7 +158,16 @@ def plotly_figure(chart: Chart) -> go.Figure:
         fig.update_yaxes(**value_axis)
     for note in chart.notes:
         fig.add_annotation(
-            text=note, xref="paper", yref="paper", x=0, y=1.06, showarrow=False, font={"size": 11}
+            text=_wrap(note, NOTE_WIDTH),
+            xref="paper",
+            yref="paper",
+            x=0,
+            y=1.06,
+            showarrow=False,
+            font={"size": 11},
+            align="left",
+            xanchor="left",
+            yanchor="bottom",
         )
     return fig
 
@@ -241,6 +254,16 @@ def _band(fig: go.Figure, x: list[str], series: Series, color: str) -> None:
             name=f"{series.name} bounds",
         )
     )
+
+
+NOTE_WIDTH = 72  # characters per line of a note: the narrowest card holds this at 11 px
+CROWDED = 8  # more categories than this along x: their labels turn upright
+
+
+def _top_margin(chart: Chart) -> int:
+    """Room above the plot for the wrapped title and the notes' lines after the first."""
+    notes = sum(_wrap(n, NOTE_WIDTH).count("<br>") for n in chart.notes)
+    return 70 + 18 * _wrap(chart.title).count("<br>") + 15 * notes
 
 
 def _wrap(title: str, width: int = 70) -> str:

@@ -9,6 +9,7 @@ from typing import Any
 
 from hubpulse.analysis.snapshot.sizes import SIZE_BUCKETS, UNKNOWN_SIZE
 from hubpulse.present.charts import OTHERS, PALETTE, Chart, Series
+from hubpulse.present.tables import plural
 from hubpulse.registry import UNATTRIBUTED
 
 TOP_FAMILIES = 8
@@ -66,6 +67,7 @@ def _monthly_charts(monthly: list[dict[str, Any]], colors: dict[str, str]) -> li
     if not monthly:
         return []
     months = sorted({r["month"] for r in monthly})
+    labels, marked = _month_labels(monthly, months)
     totals: dict[str, float] = {}
     for r in monthly:
         if r["family"] != UNATTRIBUTED:
@@ -90,15 +92,16 @@ def _monthly_charts(monthly: list[dict[str, Any]], colors: dict[str, str]) -> li
             "monthly",
             "Estimated monthly downloads per family",
             "stack",
-            months,
+            labels,
             [*stacked, Series("other and unattributed", others, color=OTHERS)],
             "downloads per month (estimate)",
+            notes=marked,
         ),
         Chart(
             "monthly_share",
             "Family share of monthly downloads",
             "line",
-            months,
+            labels,
             shares,
             "share of the month's downloads",
             percent=True,
@@ -106,6 +109,28 @@ def _monthly_charts(monthly: list[dict[str, Any]], colors: dict[str, str]) -> li
             why_empty=THIN,
         ),
     ]
+
+
+def _month_labels(monthly: list[dict[str, Any]], months: list[str]) -> tuple[list[str], list[str]]:
+    """The months as x labels, a month resting on far fewer or far more estimated models than
+    the chart's typical month (a few repos' API counts, one snapshot's 30 days of every model)
+    starred, and the note giving their counts; the other months bare."""
+    counted = {m: sum(r["estimated"] or 0 for r in monthly if r["month"] == m) for m in months}
+    typical = sorted(n for n in counted.values() if n)
+    if not typical:
+        return months, []
+    median = typical[len(typical) // 2]
+    odd = {m for m, n in counted.items() if n and not median / ODD <= n <= median * ODD}
+    labels = [f"{m}*" if m in odd else m for m in months]
+    counts = ", ".join(f"{m} {plural(counted[m], 'model')}" for m in months if m in odd)
+    note = (
+        f"* rests on far fewer or more estimated models than the typical month's "
+        f"{median:,} ({counts}): not comparable with the months beside it"
+    )
+    return labels, [note] if odd else []
+
+
+ODD = 3  # a month's estimated models this many times fewer or more than the median is marked
 
 
 def _total(values: Iterable[int | None]) -> int | None:

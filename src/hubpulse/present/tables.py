@@ -257,6 +257,9 @@ def to_csv(records: list[dict[str, Any]], columns: list[str]) -> str:
     return buffer.getvalue()
 
 
+MIN_WIDTH = 12  # the narrowest a text column with longer values or header is drawn
+
+
 def rich_table(records: list[dict[str, Any]], columns: list[str], *, title: str) -> Table:
     table = Table(title=title, title_justify="left")
     for column in columns:
@@ -265,11 +268,14 @@ def rich_table(records: list[dict[str, Any]], columns: list[str], *, title: str)
             v is None or isinstance(v, int | float) for v in values
         )
         short = all(len(str(v)) <= 12 for v in values)
+        longest = max((len(pretty(column, v)) for v in values), default=0)
         table.add_column(
             column,
             justify="right" if numeric else "left",
             overflow="fold",
             no_wrap=numeric or short,
+            # a narrow terminal folds a long id, never squeezes a column to nothing
+            min_width=None if numeric else min(max(longest, len(column)), MIN_WIDTH),
         )
     for record in records:
         table.add_row(*(pretty(column, record.get(column)) for column in columns))
@@ -391,8 +397,8 @@ def pretty(column: str, value: Any) -> str:
         }.get(column, NO_DATA)
     if column.endswith(("share", "growth", "coverage")) and isinstance(value, float):
         return f"{value:.1%}"
-    if isinstance(value, float):
-        return f"{value:,.2f}"
+    if isinstance(value, float):  # a count of downloads needs no cents
+        return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:,.2f}"
     if isinstance(value, int) and not isinstance(value, bool) and column != "rank":
         return f"{value:,}"
     return str(value)

@@ -8,7 +8,7 @@ snapshot claims do (``comparison.Comparison``).
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from hubpulse.analysis.claims.comparison import (
@@ -41,6 +41,7 @@ class MonthComparison(Comparison):
     through: dt.date | None = None
     min_coverage: float = 0.0
     unestimated: list[str] = field(default_factory=list)
+    discounted: list[str] = field(default_factory=list)
 
     @property
     def verdict(self) -> str:
@@ -88,7 +89,20 @@ class MonthComparison(Comparison):
             f"{month}: {self.subject} ({where}"
             f"{covered}) {span(self.value)} vs {self.compared} "
             f"combined {span(self.combined)}: claim {self.verdict} "
-            f"(point estimates: {self.point_verdict}) [by {self.by}, {self.mode} mode{self.scope}]"
+            f"(point estimates: {self.point_verdict}) [by {self.by}, {self.mode} mode{self.scope}"
+            f"{self.spikes}]"
+        )
+
+    @property
+    def spikes(self) -> str:
+        """The spikes robust counting discounted, for the verdict line ("" when none)."""
+        if not self.discounted:
+            return ""
+        shown = ", ".join(self.discounted[:3])
+        more = f" and {len(self.discounted) - 3} more" if len(self.discounted) > 3 else ""
+        return (
+            f"; robust counting discounted {len(self.discounted)} spike(s) that reversed the "
+            f"next month to the level around them: {shown}{more}"
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -102,6 +116,7 @@ class MonthComparison(Comparison):
             "sentence": self.sentence,
             "unranked": self.unranked,
             "unestimated": self.unestimated,
+            "discounted_spikes": self.discounted,
             "min_coverage": self.min_coverage,
             "families": self.rows,
         }
@@ -250,9 +265,26 @@ def compare_month(
     name = history.registry.group(by, subject)
     rows = history.monthly(by).to_pyarrow().to_pylist()  # type: ignore[arg-type]
     try:
-        return _compare(history, rows, name, next_n, month, by, against, selection)
+        found = _compare(history, rows, name, next_n, month, by, against, selection)
     except NoEvidenceError as exc:
         raise NoEvidenceError(f"{exc}; {history.route(month)}") from None
+    groups = [r[by] for r in found.rows]
+    return replace(found, discounted=_discounted(history, month, by, groups))
+
+
+def _discounted(history: History, month: str, by: str, groups: list[str]) -> list[str]:
+    """The spikes robust counting discounted in ``month`` among ``groups``' models:
+    "model ×24 (group)"."""
+    if history.spikes is None:
+        return []
+    spikes = history.spikes.filter(history.spikes.month == month)
+    credited = spikes.join(history.shares, "model_id").join(history.registry.table(), "family")
+    rows = credited.select("model_id", "jump", group=credited[by]).distinct()
+    return sorted(
+        f"{r['model_id']} ×{round(r['jump'])} ({r['group']})"
+        for r in rows.to_pyarrow().to_pylist()
+        if r["group"] in groups
+    )
 
 
 def _compare(

@@ -32,6 +32,7 @@ from hubpulse.analysis.history.monthly import (
     newest_counts,
     with_jumps,
 )
+from hubpulse.analysis.history.spikes import discount_spikes, find_spikes
 from hubpulse.analysis.history.stored import (
     NO_HISTORY,
     StoredHistory,
@@ -65,6 +66,8 @@ class History:
     selection: Selection = field(default_factory=Selection)
     groups: dict[str, ir.Table] = field(default_factory=dict)  # stored group sums, all months
     held: Callable[[], list[str]] = field(default=lambda: [], compare=False, repr=False)
+    full: ir.Table | None = None  # the stored estimates of every month (spikes need neighbours)
+    spikes: ir.Table | None = None  # the spikes robust counting discounted (``spikes``)
 
     def route(self, month: str) -> str:
         """Where evidence for ``month`` is (the months that have some) and where more could
@@ -103,7 +106,8 @@ class History:
 
     def restricted(self, selection: Selection, analysis: Analysis | None) -> History:
         """The history counting only ``selection``'s models (``analysis``, the newest
-        snapshot, supplies their tasks and flags)."""
+        snapshot, supplies their tasks and flags); robust counting also discounts spikes
+        (``spikes.discount_spikes``) and keeps them in ``spikes`` to name."""
         if selection.everything:
             return self
         if analysis is None:
@@ -112,7 +116,14 @@ class History:
                 "flags come from the newest one): ingest one first"
             )
         shares = materialise(selection.restrict(self.shares, analysis))
-        return replace(self, shares=shares, selection=selection, groups={})
+        if selection.count != "robust" or "jump" not in self.estimates.columns:
+            return replace(self, shares=shares, selection=selection, groups={})
+        spikes = find_spikes(self.full if self.full is not None else self.estimates)
+        spikes = materialise(spikes.semi_join(shares, "model_id"))
+        estimates = discount_spikes(self.estimates, spikes)
+        return replace(
+            self, shares=shares, selection=selection, groups={}, estimates=estimates, spikes=spikes
+        )
 
     def drivers(self, by: TrendBy, group: str, month: str) -> ir.Table:
         """The models behind one group-month figure (``monthly.month_drivers``)."""
@@ -180,7 +191,7 @@ def history_of_stored(
     history = _history(
         estimates, stored.basis, registry, mode, analysis, first, last, checks, groups
     )
-    return replace(history, held=lambda: months_held(every))
+    return replace(history, held=lambda: months_held(every), full=every)
 
 
 def _range(span: tuple[str, str], first: str | None, last: str | None) -> tuple[str, str]:
