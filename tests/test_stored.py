@@ -34,6 +34,7 @@ from hubpulse.analysis.snapshot.stored import (
     load_analysis,
 )
 from hubpulse.cli import app
+from hubpulse.errors import NotComparableError
 from hubpulse.ingest.synth import synthesize
 from hubpulse.registry import load_registry
 from hubpulse.settings import load_settings
@@ -64,9 +65,11 @@ def _answers(analysis: Analysis) -> dict[str, Any]:
         families = [r["family"] for r in out[f"top family {mode}"].to_pylist()]
         for family in families[:3]:
             if family != "(unattributed)":
-                out[f"compare {family} {mode}"] = compare_snapshot(
-                    analysis, family, 8, mode=mode
-                ).to_dict()
+                try:
+                    found: Any = compare_snapshot(analysis, family, 8, mode=mode).to_dict()
+                except NotComparableError as exc:  # the last family has none below it
+                    found = str(exc)
+                out[f"compare {family} {mode}"] = found
     out["derivatives"] = derivatives_by_family(analysis).to_pyarrow()
     ids = analysis.models.order_by("model_id").model_id.to_pyarrow().to_pylist()
     parents = sorted(set(analysis.lineage.edges.parent.to_pyarrow().to_pylist()))

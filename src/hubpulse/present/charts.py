@@ -127,6 +127,13 @@ def plotly_figure(chart: Chart) -> go.Figure:
             )
             if series.upper is not None and None in series.upper:
                 fig.add_trace(_open_ends(chart, series))
+    _layout(fig, chart)
+    return fig
+
+
+def _layout(fig: go.Figure, chart: Chart) -> None:
+    """Title, axes, legend and notes: the title below the toolbar, the legend below the x
+    labels, the notes above the plot."""
     crowded = int(not chart.horizontal and len(chart.x) > CROWDED)
     value_axis = {"title": chart.y_title, "tickformat": ".0%" if chart.percent else "~s"}
     fig.update_layout(
@@ -169,7 +176,6 @@ def plotly_figure(chart: Chart) -> go.Figure:
             xanchor="left",
             yanchor="bottom",
         )
-    return fig
 
 
 def chart_html(chart: Chart) -> str:

@@ -12,9 +12,9 @@ from typing import Any
 
 import jinja2
 
+from hubpulse.present.cells import plural, pretty
 from hubpulse.present.charts import chart_html, plotly_js, write_png
 from hubpulse.present.report import Report
-from hubpulse.present.tables import plural, pretty
 
 TABLES: dict[str, tuple[str, list[str], int]] = {
     "families": (

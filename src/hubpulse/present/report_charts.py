@@ -8,8 +8,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from hubpulse.analysis.snapshot.sizes import SIZE_BUCKETS, UNKNOWN_SIZE
+from hubpulse.present.cells import plural
 from hubpulse.present.charts import OTHERS, PALETTE, Chart, Series
-from hubpulse.present.tables import plural
 from hubpulse.registry import UNATTRIBUTED
 
 TOP_FAMILIES = 8

@@ -23,6 +23,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.tree import Tree
 
+from hubpulse.present.cells import NO_DATA, plural, pretty
 from hubpulse.terms import Mode, OutputFormat
 
 if TYPE_CHECKING:
@@ -369,39 +370,6 @@ def ancestry_tree(report: LineageReport) -> Tree:
 
     grow(tree, report.model_id, frozenset({report.model_id}))
     return tree
-
-
-NO_DATA = "—"
-BLANK_NO_DATA = {"upper": "∞", "combined_upper": "∞", "through": "", "caveats": "", "change": ""}
-"""Columns whose null says something else than no data: unbounded, not cut short, no caveat."""
-
-
-def plural(count: float, noun: str) -> str:
-    """``1 model``, ``2 models``, ``1,234 models``, ``2.5 models`` (a split credit)."""
-    shown = f"{count:,}" if float(count).is_integer() else f"{count:,.1f}"
-    if isinstance(count, float) and count.is_integer():
-        shown = f"{int(count):,}"
-    return f"{shown} {noun}{'' if count == 1 else 's'}"
-
-
-def pretty(column: str, value: Any) -> str:
-    """A cell for people: no data is "—" (never blank, never 0), an unbounded upper bound "∞",
-    shares, growth and coverage in per cent."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return {
-            "upper": "∞",
-            "combined_upper": "∞",
-            "through": "",
-            "caveats": "",
-            "change": "",
-        }.get(column, NO_DATA)
-    if column.endswith(("share", "growth", "coverage")) and isinstance(value, float):
-        return f"{value:.1%}"
-    if isinstance(value, float):  # a count of downloads needs no cents
-        return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:,.2f}"
-    if isinstance(value, int) and not isinstance(value, bool) and column != "rank":
-        return f"{value:,}"
-    return str(value)
 
 
 def _cell(value: Any) -> Any:

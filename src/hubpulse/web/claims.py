@@ -30,31 +30,9 @@ def compare_in_view(
     30 days and, with bounds, in ``month`` (default: the latest month held; one the view does
     not hold is a 404). The default claim reads the report's figures; any other is computed
     once with ``compare``'s library call and kept."""
-    data = view.report.data
     month = (month or view.report.meta["month"]) if months else None
     if by == "family" and against is None and (selection is None or selection.everything):
-        name = view.analysis.registry.get(family).name
-        snapshot = compare_snapshot_rows(
-            data["families"],
-            name,
-            next_n,
-            mode=view.mode,
-            metric="downloads_30d",
-            snapshot_date=view.analysis.snapshot_date,
-        ).to_dict()
-        monthly = None
-        if month is not None:
-            _check_month(view, month)
-            found = compare_month_rows(
-                data["monthly"],
-                name,
-                next_n,
-                mode=view.mode,
-                month=month,
-                min_coverage=view.settings.min_coverage,
-            )
-            monthly = found.to_dict()
-        return {**view_meta(view), "snapshot": snapshot, "month": monthly}
+        return {**view_meta(view), **_from_report(view, family, next_n, month)}
     if month is not None:
         _check_month(view, month)
 
@@ -81,6 +59,33 @@ def compare_in_view(
 
     key = ("compare", family.lower(), next_n, by, (against or "").lower(), selection, month)
     return {**view_meta(view), **view.remember(key, make)}
+
+
+def _from_report(view: View, family: str, next_n: int, month: str | None) -> dict[str, Any]:
+    """The default claim (a family against the next N, every model) from the report's
+    figures: the snapshot's, and ``month``'s when given."""
+    data = view.report.data
+    name = view.analysis.registry.get(family).name
+    snapshot = compare_snapshot_rows(
+        data["families"],
+        name,
+        next_n,
+        mode=view.mode,
+        metric="downloads_30d",
+        snapshot_date=view.analysis.snapshot_date,
+    ).to_dict()
+    if month is None:
+        return {"snapshot": snapshot, "month": None}
+    _check_month(view, month)
+    found = compare_month_rows(
+        data["monthly"],
+        name,
+        next_n,
+        mode=view.mode,
+        month=month,
+        min_coverage=view.settings.min_coverage,
+    )
+    return {"snapshot": snapshot, "month": found.to_dict()}
 
 
 def months_held(view: View) -> list[str]:

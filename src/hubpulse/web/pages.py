@@ -8,9 +8,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
+from hubpulse.present.cells import NO_DATA
 from hubpulse.present.charts import Chart, Series, chart_html, plotly_js
 from hubpulse.present.report_charts import comparison_chart
-from hubpulse.present.tables import NO_DATA
 from hubpulse.registry import UNATTRIBUTED, load_comparison_sets
 from hubpulse.web.claims import audit_in_view, compare_page_claim, months_held
 from hubpulse.web.details import family_detail, model_detail, search_models

@@ -63,17 +63,7 @@ def audit_derivatives(analysis: Analysis, subject: str, threshold: int, floor: i
             counted[(by, depth)] = _counts(analysis, facts, by, name, depth, floor)
         column = f"{quantized}_{low}"
         by_relation = {r["relation"]: r[column] for r in counted[(by, depth)] if r[column]}
-        total = sum(by_relation.values())
-        verdict = count_verdict(total, threshold, analysis.partial)
-        held = (
-            f" (the extract holds {total:,}: a lower bound)" if verdict == "cannot refute" else ""
-        )
-        rows.append(
-            row
-            | empty_row(verdict, f"{name}: {total:,} derivatives ({label}) vs {threshold:,}{held}")
-            | {"value": total, "lower": total, "upper": total, "combined": threshold}
-            | {"ratio": total / threshold, "by_relation": by_relation}
-        )
+        rows.append(row | _counted(name, label, by_relation, threshold, analysis.partial))
     claim = f"{subject} has {threshold:,}+ derivatives"
     return Audit(
         claim,
@@ -87,6 +77,20 @@ def audit_derivatives(analysis: Analysis, subject: str, threshold: int, floor: i
             "intermediary copy (`hubpulse flags`)",
             *([PARTIAL_NOTE] if analysis.partial else []),
         ],
+    )
+
+
+def _counted(
+    name: str, label: str, by_relation: dict[str, int], threshold: int, partial: bool
+) -> dict[str, Any]:
+    """An audit row's figures and verdict for a derivative count (``by_relation`` summed)."""
+    total = sum(by_relation.values())
+    verdict = count_verdict(total, threshold, partial)
+    held = f" (the extract holds {total:,}: a lower bound)" if verdict == "cannot refute" else ""
+    return (
+        empty_row(verdict, f"{name}: {total:,} derivatives ({label}) vs {threshold:,}{held}")
+        | {"value": total, "lower": total, "upper": total, "combined": threshold}
+        | {"ratio": total / threshold, "by_relation": by_relation}
     )
 
 

@@ -122,6 +122,44 @@ class MonthComparison(Comparison):
         }
 
 
+@dataclass
+class _Month:
+    """One month's groups of ``by`` for a comparison: ``held`` (with models), ``ranked`` (an
+    estimate covering ``minimum``, largest first) and the subject ``own`` placed among them in
+    ``line`` (a thin subject at its estimate, unranked)."""
+
+    held: list[dict[str, Any]]
+    by: str
+    minimum: float
+    subject: str
+
+    def __post_init__(self) -> None:
+        estimated = [r for r in self.held if r["estimate"] is not None]
+        self.ranked = sorted((r for r in estimated if not self.thin(r)), key=self.order)
+        self.rank_of = {r[self.by].lower(): i + 1 for i, r in enumerate(self.ranked)}
+        name = self.subject.lower()
+        self.own = next((r for r in estimated if r[self.by].lower() == name), None)
+        own = self.own
+        self.line: list[dict[str, Any]] = self.ranked
+        if own is not None and self.thin(own):
+            self.line = sorted([*self.ranked, own], key=self.order)
+        self.thinly = [
+            {"name": r[self.by], "estimate": r["estimate"], "coverage": r["coverage"]}
+            for r in sorted(estimated, key=self.order)
+            if self.thin(r) and r is not own
+        ]
+
+    def thin(self, r: dict[str, Any]) -> bool:
+        coverage = r.get("coverage")
+        return coverage is not None and coverage < self.minimum
+
+    def order(self, r: dict[str, Any]) -> tuple[int, str]:
+        return -r["estimate"], r[self.by]
+
+    def rank(self, r: dict[str, Any]) -> int | None:
+        return self.rank_of.get(r[self.by].lower())
+
+
 def compare_month_rows(
     monthly_rows: list[dict[str, Any]],
     subject: str,
@@ -144,70 +182,34 @@ def compare_month_rows(
     estimate makes the combined estimate unknown, its bounds still count; one with no models
     counts as an exact 0."""
     against = against or Against(next=next_n)
-    held = [
-        r
-        for r in monthly_rows
-        if r["month"] == month and r[by] != UNATTRIBUTED and r.get("models") != 0
-    ]
-
-    def thin(r: dict[str, Any]) -> bool:
-        coverage = r.get("coverage")
-        return r["estimate"] is not None and coverage is not None and coverage < min_coverage
-
-    def order(r: dict[str, Any]) -> tuple[int, str]:
-        return -r["estimate"], r[by]
-
-    ranked = sorted((r for r in held if r["estimate"] is not None and not thin(r)), key=order)
-    rank_of = {r[by].lower(): i + 1 for i, r in enumerate(ranked)}
-    own = next(
-        (r for r in held if r["estimate"] is not None and r[by].lower() == subject.lower()), None
-    )
+    m = _Month(_held(monthly_rows, month, by), by, min_coverage, subject)
+    own, held = m.own, m.held
     if own is None:
         raise _no_estimate(held, by, subject, month)
-    line = sorted([*ranked, own], key=order) if thin(own) else ranked
-    at = line.index(own)
-    compared, absent = (
-        against.pick(line, at, by)
-        if not against.groups
-        else against.pick(held, held.index(own), by)
-    )
-    compared.sort(key=lambda r: (rank_of.get(r[by].lower()) or len(held) + 1, r[by]))
+    at = m.line.index(own)
+    if against.groups:
+        compared, absent = against.pick(held, held.index(own), by)
+    else:
+        compared, absent = against.pick(m.line, at, by)
+    compared.sort(key=lambda r: (m.rank(r) or len(held) + 1, r[by]))
     if not compared:
-        below = [t for t in held if thin(t) and t is not own]
-        why = (
-            f"none of its groups has models then ({', '.join(absent)})"
-            if against.groups
-            else "no group is ranked below it"
-            + (f" ({len(below)} covered below {min_coverage:.0%} not ranked)" if below else "")
-        )
-        raise nothing_to_compare(own[by], month, against, why)
-    ranks = [(rank_of.get(r[by].lower()), r) for r in compared]
-    rows = _rows(
-        [(rank_of.get(own[by].lower()), own), *ranks], by, "compared" if against.groups else "next"
-    )
-    combined: dict[str, int | None] = {
-        k: sum(r[k] for r in compared) if all(r[k] is not None for r in compared) else None
-        for k in FIGURES
-    }
+        raise nothing_to_compare(own[by], month, against, _empty(m, against, absent))
+    role = "compared" if against.groups else "next"
     return MonthComparison(
         subject=own[by],
         mode=mode,
         month=month,
         next_n=len(compared),
-        rank=rank_of.get(own[by].lower()),
+        rank=m.rank(own),
         value={k: own[k] for k in FIGURES} | {"coverage": own.get("coverage")},
-        combined=combined,
-        rows=rows,
-        above=[
-            {"rank": rank_of.get(r[by].lower()), by: r[by], "estimate": r["estimate"]}
-            for r in line[:at]
-        ],
+        combined={
+            k: sum(r[k] for r in compared) if all(r[k] is not None for r in compared) else None
+            for k in FIGURES
+        },
+        rows=_rows([(m.rank(own), own), *[(m.rank(r), r) for r in compared]], by, role),
+        above=[{"rank": m.rank(r), by: r[by], "estimate": r["estimate"]} for r in m.line[:at]],
         unranked=sorted(r[by] for r in held if r["estimate"] is None),
-        thin=[
-            {"name": r[by], "estimate": r["estimate"], "coverage": r["coverage"]}
-            for r in sorted(held, key=lambda r: order(r) if r["estimate"] is not None else (0, ""))
-            if thin(r) and r is not own
-        ],
+        thin=m.thinly,
         through=own.get("through"),
         by=by,
         against=against,
@@ -216,6 +218,23 @@ def compare_month_rows(
         selection=selection or Selection(),
         min_coverage=min_coverage,
     )
+
+
+def _held(monthly_rows: list[dict[str, Any]], month: str, by: str) -> list[dict[str, Any]]:
+    """``month``'s attributed groups with models."""
+    return [
+        r
+        for r in monthly_rows
+        if r["month"] == month and r[by] != UNATTRIBUTED and r.get("models") != 0
+    ]
+
+
+def _empty(m: _Month, against: Against, absent: list[str]) -> str:
+    """Why a comparison set is empty."""
+    if against.groups:
+        return f"none of its groups has models then ({', '.join(absent)})"
+    below = f" ({len(m.thinly)} covered below {m.minimum:.0%} not ranked)" if m.thinly else ""
+    return f"no group is ranked below it{below}"
 
 
 FIGURES = ("estimate", "lower", "upper")

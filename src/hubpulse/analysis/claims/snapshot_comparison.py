@@ -114,23 +114,17 @@ def compare_snapshot_rows(
     own = ordered[at]
     compared, absent = against.pick(ordered, at, by)
     if not compared:
-        why = (
-            f"none of its groups has models then ({', '.join(absent)})"
-            if against.groups
-            else "no group is ranked below it"
+        why = f"none of its groups has models ({', '.join(absent)})" if against.groups else ""
+        raise nothing_to_compare(
+            own[by], f"the {snapshot_date} snapshot", against, why or "no group is ranked below it"
         )
-        raise nothing_to_compare(own[by], f"the {snapshot_date} snapshot", against, why)
     rank_of = {r[by].lower(): i + 1 for i, r in enumerate(ordered)}
     compared.sort(key=lambda r: rank_of[r[by].lower()])
-    rows = [{"role": "subject", "rank": at + 1, by: own[by], metric: int(own[metric])}]
-    rows += [
-        {
-            "role": "compared" if against.groups else "next",
-            "rank": rank_of[r[by].lower()],
-            by: r[by],
-            metric: int(r[metric]),
-        }
-        for r in compared
+    role = "compared" if against.groups else "next"
+    rows = [
+        {"role": role if i else "subject", "rank": rank_of[r[by].lower()], by: r[by]}
+        | {metric: int(r[metric])}
+        for i, r in enumerate([own, *compared])
     ]
     return SnapshotComparison(
         subject=own[by],
