@@ -9,6 +9,7 @@ missing browser is a failure."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -294,3 +295,15 @@ def test_month_comparison_draws_the_subject_against_the_combined_rest(
     assert next(t for t in overview if t["name"] == "Qwen")["marker"]["color"] == qwen
     page.goto(server + "/compare?family=Qwen&mode=publisher&month=2024-12")
     page.page.locator("#chart-compare_month").screenshot(path=str(ARTIFACTS / "compare-month.png"))
+
+
+@pytest.mark.parametrize("family", ["Qwen", "Pythia"])
+def test_family_pages_fit_the_window_and_count_in_words(
+    server: str, page: Watched, family: str
+) -> None:
+    page.goto(f"{server}/family/{family}")
+    # a wide table scrolls inside its box; the page itself never overflows the window
+    wide = page.page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
+    assert wide <= 0
+    text = page.page.inner_text("main")
+    assert not re.search(r"(?<![\d,.])1 (models|derivatives)\b", text)

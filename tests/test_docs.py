@@ -4,6 +4,7 @@ command prints now (cog --check), and the site builds with no warning (mkdocs --
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -105,3 +106,15 @@ def test_the_site_builds_strictly(tmp_path):
     )
     assert build.returncode == 0, build.stderr[-3000:]
     assert (tmp_path / "site" / "commands" / "index.html").is_file()
+
+
+def test_the_worked_example_is_read_by_the_columns_it_prints():
+    """The README's reading of its example names only columns the table has, and says what an
+    unbounded upper bound prints as."""
+    example, reading = README.split("Read it row by row", 1)
+    header = example.rsplit("```console", 1)[1].split("┡", 1)[0]
+    printed = {c.strip() for c in re.split(r"[┃│]", header.splitlines()[-1]) if c.strip()}
+    lines = {line.split()[0] for line in example.rsplit("```console", 1)[1].splitlines() if line}
+    named = set(re.findall(r"`([a-z_]+)`", reading.split("\n\n", 1)[0]))
+    assert named and named <= printed | lines, named - printed - lines  # a column or a line
+    assert "∞" in reading.split("\n\n", 1)[0]

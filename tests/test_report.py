@@ -281,3 +281,28 @@ def test_no_chart_is_drawn_empty_and_no_two_families_share_a_colour(report_html:
     owners: dict[str, str] = {}
     for name, (colour,) in shown.items():
         assert owners.setdefault(colour, name) == name, (colour, owners[colour], name)
+
+
+def test_months_resting_on_far_fewer_or_more_models_are_starred() -> None:
+    from hubpulse.present.cells import plural
+    from hubpulse.present.report_charts import _month_labels
+
+    # models estimated per month: 100, 110, 90, 4 (a few repos' API counts), 5,000 (every
+    # model's 30 days from one snapshot), 0 (no evidence: a gap, not a month to compare)
+    counts = {"2025-01": 100, "2025-02": 110, "2025-03": 90, "2025-04": 4, "2025-05": 5000}
+    counts["2025-06"] = 0
+    rows = [
+        {"month": m, "family": f, "estimated": n // 2}
+        for m, n in counts.items()
+        for f in ("A", "B")
+    ]
+    labels, notes = _month_labels(rows, list(counts))
+    # the median of the months with estimates is 100 (50 + 50): ×3 either way is odd
+    assert labels == ["2025-01", "2025-02", "2025-03", "2025-04*", "2025-05*", "2025-06"]
+    assert len(notes) == 1 and "2025-04 4 models, 2025-05 5,000 models" in notes[0]
+    assert (plural(1, "model"), plural(2, "model"), plural(1234, "model")) == (
+        "1 model",
+        "2 models",
+        "1,234 models",
+    )
+    assert plural(2.5, "model") == "2.5 models" and plural(1.0, "model") == "1 model"
