@@ -68,6 +68,7 @@ class History:
     held: Callable[[], list[str]] = field(default=lambda: [], compare=False, repr=False)
     full: ir.Table | None = None  # the stored estimates of every month (spikes need neighbours)
     spikes: ir.Table | None = None  # the spikes robust counting discounted (``spikes``)
+    found: dict[str, ir.Table] = field(default_factory=dict, compare=False, repr=False)
 
     def route(self, month: str) -> str:
         """Where evidence for ``month`` is (the months that have some) and where more could
@@ -118,8 +119,10 @@ class History:
         shares = materialise(selection.restrict(self.shares, analysis))
         if selection.count != "robust" or "jump" not in self.estimates.columns:
             return replace(self, shares=shares, selection=selection, groups={})
-        spikes = find_spikes(self.full if self.full is not None else self.estimates)
-        spikes = materialise(spikes.semi_join(shares, "model_id"))
+        if "spikes" not in self.found:  # one search per history, whatever the selection
+            every = self.full if self.full is not None else self.estimates
+            self.found["spikes"] = materialise(find_spikes(every))
+        spikes = materialise(self.found["spikes"].semi_join(shares, "model_id"))
         estimates = discount_spikes(self.estimates, spikes)
         return replace(
             self, shares=shares, selection=selection, groups={}, estimates=estimates, spikes=spikes
