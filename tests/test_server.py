@@ -184,8 +184,12 @@ def test_api_search_finds_models_by_part_of_their_id(client: TestClient) -> None
     [
         ("/api/families/Nope", 404, "unknown family 'Nope'"),
         ("/family/Nope", 404, "unknown family &#39;Nope&#39;"),
-        ("/api/models/nobody/nothing", 404, "'nobody/nothing' is neither in the snapshot"),
-        ("/model/nobody/nothing", 404, "is neither in the snapshot"),
+        (
+            "/api/models/nobody/nothing",
+            404,
+            "'nobody/nothing' is neither in the 2026-05-20 snapshot",
+        ),
+        ("/model/nobody/nothing", 404, "is neither in the 2026-05-20 snapshot"),
         ("/api/compare?family=Nope", 404, "unknown family 'Nope'"),
         ("/api/compare?month=2024-13", 422, "month"),
         ("/compare?month=December", 422, "month"),

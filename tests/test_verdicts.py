@@ -280,6 +280,8 @@ def test_the_api_refuses_what_is_no_verdict_and_the_page_says_why(demo_store: Pa
     assert page.status_code == 200
     assert "No monthly verdict" in page.text and "months with estimates" in page.text
     assert 'id="verdict-snapshot"' in page.text  # the snapshot's claim is still answered
+    model = client.get("/api/models/qwen/qwen2.5-7b-instruct").json()
+    assert model["model_id"] == "Qwen/Qwen2.5-7B-Instruct"  # one model of that name, any case
     audit = client.get("/audit")
     offered = re.findall(r"<option(?: selected)?>(\d{4}-\d{2})</option>", audit.text)
     monthly = client.get("/api/monthly").json()["rows"]

@@ -84,6 +84,8 @@ def model_detail(view: View, model_id: str) -> dict[str, Any]:
     analysis = view.analysis
     held = "models" in view.pieces  # per-model facts in memory (built in the background)
     with view.cursor() as run:
+        if not (held and model_id in view.models.index):  # else: as spelt, case aside
+            model_id = analysis.find_model(model_id, run)
         dims = model_dimensions(analysis)
         lineage = describe_lineage(
             analysis.lineage, dims, model_id, run=run, facts=view.facts_of if held else None

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import ibis.expr.types as ir
+import pyarrow as pa
 
 from hubpulse.analysis.snapshot.dimensions import publishers
 from hubpulse.analysis.snapshot.families import assign_families
@@ -87,23 +88,21 @@ class Analysis:
             )
         return found
 
-    def find_model(self, model_id: str) -> str:
+    def find_model(self, model_id: str, run: Callable[[ir.Table], pa.Table] | None = None) -> str:
         """``model_id`` as the snapshot spells it. A model is present when the snapshot holds
         it or one of its models names it as a parent (an external root, as ``lineage`` shows
         it); ids are matched exactly, else case-insensitively when that names one model. A
-        clear error otherwise, suggesting the ids that differ only in case."""
+        clear error otherwise, suggesting the ids that differ only in case. ``run`` runs each
+        lookup (the dashboard passes a cursor of its own)."""
+        run = run or (lambda table: table.to_pyarrow())
         models, edges = self.models, self.lineage.edges
-        if int(models.filter(models.model_id == model_id).count().execute()) or int(
-            edges.filter(edges.parent == model_id).count().execute()
-        ):
+        ids = models.select(id=models.model_id)
+        named = ids.union(edges.select(id=edges.parent), distinct=False)
+        if run(named.filter(named.id == model_id).limit(1)).num_rows:
             return model_id
         wanted = model_id.lower()
-        alike = sorted(
-            {
-                *models.filter(models.model_id.lower() == wanted).model_id.to_pyarrow().to_pylist(),
-                *edges.filter(edges.parent.lower() == wanted).parent.to_pyarrow().to_pylist(),
-            }
-        )
+        found = run(named.filter(named.id.lower() == wanted).select("id").distinct().limit(4))
+        alike = sorted(found.column("id").to_pylist())
         if len(alike) == 1:
             return str(alike[0])
         hint = f"; ids are case-sensitive: did you mean {' or '.join(map(repr, alike[:3]))}?"
