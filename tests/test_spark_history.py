@@ -105,3 +105,45 @@ def test_every_history_command_prints_the_same_on_spark(
             printed[engine] = json.loads(result.stdout)
         assert printed["duckdb"], command
         assert _close(printed["spark"], printed["duckdb"]), command
+
+
+def test_spikes_are_found_and_discounted_alike_on_spark(spark: Any) -> None:
+    import datetime as dt
+
+    import ibis
+
+    from hubpulse.analysis.history.monthly import with_jumps
+    from hubpulse.analysis.history.spikes import discount_spikes, find_spikes
+
+    months = [dt.date(2024, m, 1) for m in (11, 12)] + [dt.date(2025, m, 1) for m in (1, 2)]
+    series = {"a/spike": [100, 5000, 110, 120], "b/stays": [100, 5000, 4800, 4900]}
+    series["c/late"] = [10, 12, 900, 40]  # a spike across a year's end is one too
+    rows = [
+        {
+            "model_id": model,
+            "month": f"{start:%Y-%m}",
+            "month_start": start,
+            "created": dt.date(2024, 1, 1),
+            "method": "daily",
+            "estimate": float(value),
+            "lower": float(value) - 5,
+            "upper": float(value) + 5,
+        }
+        for model, values in series.items()
+        for start, value in zip(months, values, strict=True)
+    ]
+    table = pa.Table.from_pylist(rows)
+    out = {}
+    for name, estimates in (
+        ("duckdb", ibis.memtable(table)),
+        ("spark", spark.create_table("spike_rows", table, overwrite=True)),
+    ):
+        marked = with_jumps(estimates, 10.0)
+        spikes = find_spikes(marked).to_pyarrow().to_pylist()
+        kept = discount_spikes(marked, find_spikes(marked)).to_pyarrow().to_pylist()
+        out[name] = (
+            sorted((s["model_id"], s["month"], s["level"]) for s in spikes),
+            sorted((r["model_id"], r["month"], r["estimate"], r["lower"]) for r in kept),
+        )
+    assert out["duckdb"][0] == [("a/spike", "2024-12", 110.0), ("c/late", "2025-01", 40.0)]
+    assert out["spark"] == out["duckdb"]
