@@ -107,7 +107,7 @@ def test_every_history_command_prints_the_same_on_spark(
         assert _close(printed["spark"], printed["duckdb"]), command
 
 
-def test_spikes_are_found_and_discounted_alike_on_spark(spark: Any) -> None:
+def test_spikes_are_found_and_discounted_alike_on_spark(spark: Any, tmp_path: Path) -> None:
     import datetime as dt
 
     import ibis
@@ -132,13 +132,11 @@ def test_spikes_are_found_and_discounted_alike_on_spark(spark: Any) -> None:
         for model, values in series.items()
         for start, value in zip(months, values, strict=True)
     ]
-    table = pa.Table.from_pylist(rows)
+    path = tmp_path / "estimates.parquet"  # read by each engine, nothing written elsewhere
+    pq.write_table(pa.Table.from_pylist(rows), path)
     out = {}
-    for name, estimates in (
-        ("duckdb", ibis.memtable(table)),
-        ("spark", spark.create_table("spike_rows", table, overwrite=True)),
-    ):
-        marked = with_jumps(estimates, 10.0)
+    for name, con in (("duckdb", ibis.duckdb.connect()), ("spark", spark)):
+        marked = with_jumps(con.read_parquet(str(path)), 10.0)
         spikes = find_spikes(marked).to_pyarrow().to_pylist()
         kept = discount_spikes(marked, find_spikes(marked)).to_pyarrow().to_pylist()
         out[name] = (
