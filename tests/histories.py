@@ -100,3 +100,23 @@ def synthetic_history(root: Path) -> Path:
         pq.write_table(pa.table({"hub_id": ids, "date": dates, "downloads": counts}), path)
         store.import_series(path, layout="daily", coverage=(days[first], days[last]))
     return root
+
+
+def model_months(months: list[dt.date], series: dict[str, list[int]]) -> pa.Table:
+    """Model-month estimates (±5 bounds, daily method, every model created long before) of
+    ``series``: each model's estimate per month of ``months``; the input of the jump marks."""
+    rows = [
+        {
+            "model_id": model,
+            "month": f"{start:%Y-%m}",
+            "month_start": start,
+            "created": dt.date(2024, 1, 1),
+            "method": "daily",
+            "estimate": float(value),
+            "lower": float(value) - 5,
+            "upper": float(value) + 5,
+        }
+        for model, values in series.items()
+        for start, value in zip(months, values, strict=True)
+    ]
+    return pa.Table.from_pylist(rows)

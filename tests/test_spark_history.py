@@ -16,7 +16,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from histories import synthetic_history
+from histories import model_months, synthetic_history
 from test_spark import _close, _same
 
 from hubpulse.analysis.history.deconvolve import list_left_out
@@ -118,22 +118,8 @@ def test_spikes_are_found_and_discounted_alike_on_spark(spark: Any, tmp_path: Pa
     months = [dt.date(2024, m, 1) for m in (11, 12)] + [dt.date(2025, m, 1) for m in (1, 2)]
     series = {"a/spike": [100, 5000, 110, 120], "b/stays": [100, 5000, 4800, 4900]}
     series["c/late"] = [10, 12, 900, 40]  # a spike across a year's end is one too
-    rows = [
-        {
-            "model_id": model,
-            "month": f"{start:%Y-%m}",
-            "month_start": start,
-            "created": dt.date(2024, 1, 1),
-            "method": "daily",
-            "estimate": float(value),
-            "lower": float(value) - 5,
-            "upper": float(value) + 5,
-        }
-        for model, values in series.items()
-        for start, value in zip(months, values, strict=True)
-    ]
     path = tmp_path / "estimates.parquet"  # read by each engine, nothing written elsewhere
-    pq.write_table(pa.Table.from_pylist(rows), path)
+    pq.write_table(model_months(months, series), path)
     out = {}
     for name, con in (("duckdb", ibis.duckdb.connect()), ("spark", spark)):
         marked = with_jumps(con.read_parquet(str(path)), 10.0)

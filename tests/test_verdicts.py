@@ -208,28 +208,15 @@ def test_a_spike_that_reverses_is_discounted_under_robust_counting() -> None:
     import datetime as dt
 
     import ibis
-    import pyarrow as pa
+    from histories import model_months
 
     from hubpulse.analysis.history.monthly import with_jumps
     from hubpulse.analysis.history.spikes import discount_spikes, find_spikes
 
     months = [dt.date(2025, m, 1) for m in (1, 2, 3, 4)]
     series = {"a/spike": [100, 5000, 110, 120], "b/stays": [100, 5000, 4800, 4900]}
-    rows = [
-        {
-            "model_id": model,
-            "month": f"{start:%Y-%m}",
-            "month_start": start,
-            "created": dt.date(2024, 1, 1),
-            "method": "daily",
-            "estimate": float(value),
-            "lower": float(value) - 5,
-            "upper": float(value) + 5,
-        }
-        for model, values in series.items()
-        for start, value in zip(months, values, strict=True)
-    ]
-    marked = with_jumps(ibis.memtable(pa.Table.from_pylist(rows)), 10.0)
+    rows = model_months(months, series)
+    marked = with_jumps(ibis.memtable(rows), 10.0)
     spikes = find_spikes(marked).to_pyarrow().to_pylist()
     # a/spike: ×50 in February, back to 110 in March; b/stays keeps its level: no spike
     assert [(s["model_id"], s["month"], s["level"]) for s in spikes] == [
