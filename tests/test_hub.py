@@ -22,9 +22,10 @@ from fakehub import FakeHub, api_records, serve
 
 from hubpulse.ingest.crawl import scope_for
 from hubpulse.ingest.files import read_snapshot
-from hubpulse.ingest.hub import CHARACTERIZATION, CrawlEvents, Hub, HubError, Politeness
-from hubpulse.ingest.hub import HUB_STATS as HUB_STATS_REPO
+from hubpulse.ingest.hub import CrawlEvents, Hub, HubError, Politeness
 from hubpulse.ingest.series import DailyColumns
+from hubpulse.ingest.sources import CHARACTERIZATION
+from hubpulse.ingest.sources import HUB_STATS as HUB_STATS_REPO
 from hubpulse.registry import load_registry
 from hubpulse.store.pulls import crawl_hub, pull_characterization, pull_hub_stats
 from hubpulse.store.queries import list_rejects

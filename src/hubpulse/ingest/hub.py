@@ -29,11 +29,7 @@ from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError
 from huggingface_hub.utils import build_hf_headers, get_token, hf_raise_for_status, http_backoff
 
 from hubpulse.errors import HubpulseError, first_line, one_line
-
-HUB_STATS = "cfahlgren1/hub-stats"
-
-
-CHARACTERIZATION = "harvardMadsys/hf-hub-characterization"
+from hubpulse.ingest.sources import HUB_STATS
 
 
 class HubError(HubpulseError):

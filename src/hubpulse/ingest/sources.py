@@ -32,9 +32,12 @@ class Source:
         return f"`{self.command}` ({self.dataset}, {self.licence}: {self.evidence}, {span}{note})"
 
 
+HUB_STATS = "cfahlgren1/hub-stats"
+CHARACTERIZATION = "harvardMadsys/hf-hub-characterization"
+
 PUBLIC_HISTORY = (
     Source(
-        "harvardMadsys/hf-hub-characterization",
+        CHARACTERIZATION,
         "CC-BY-4.0",
         "daily downloads per repo",
         "hubpulse pull characterization",
@@ -42,7 +45,7 @@ PUBLIC_HISTORY = (
         dt.date(2026, 8, 31),
     ),
     Source(
-        "cfahlgren1/hub-stats",
+        HUB_STATS,
         "licence not stated",
         "a daily dump of every model's 30-day and all-time downloads",
         "hubpulse pull hub-stats --date YYYY-MM-DD",
@@ -50,6 +53,11 @@ PUBLIC_HISTORY = (
     ),
 )
 OWN_SERIES = "your own daily counts: `hubpulse import-series FILE`"
+
+
+def snapshot_sources() -> list[str]:
+    """The public sources of a dated snapshot (30-day and all-time counts), described."""
+    return [s.describe() for s in PUBLIC_HISTORY if "all-time" in s.evidence]
 
 
 def month_days(month: str) -> tuple[dt.date, dt.date]:

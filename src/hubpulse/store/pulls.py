@@ -16,8 +16,9 @@ from hubpulse.ingest.crawl import (
     start_crawl,
 )
 from hubpulse.ingest.files import Progress
-from hubpulse.ingest.hub import CHARACTERIZATION, HUB_STATS, Hub, download_file, hub_stats_revisions
+from hubpulse.ingest.hub import Hub, download_file, hub_stats_revisions
 from hubpulse.ingest.series import DailyColumns, SeriesLoad, ValueKind
+from hubpulse.ingest.sources import CHARACTERIZATION, HUB_STATS
 from hubpulse.store.loads import LoadResult
 from hubpulse.store.warehouse import Warehouse
 

@@ -30,6 +30,7 @@ from hubpulse.analysis.claims.snapshot_comparison import compare_snapshot_rows
 from hubpulse.analysis.snapshot.ranking import audit_rankings
 from hubpulse.analysis.snapshot.selection import COUNTS, Selection
 from hubpulse.errors import NoEvidenceError, NotComparableError, UnknownFamilyError
+from hubpulse.ingest.sources import snapshot_sources
 from hubpulse.registry import MODES, Registry
 from hubpulse.terms import Mode
 
@@ -389,10 +390,8 @@ def undecided_milestone(
     )
     for _, _, row in _definitions(registry, subject, rows):
         rows.append(row | empty_row("undecided", why))
-    settle = (
-        f"a snapshot dated on or before {end} would settle it: `hubpulse pull hub-stats --date "
-        "YYYY-MM-DD` (cfahlgren1/hub-stats, reported taken down in August 2026) or `hubpulse "
-        "ingest FILE --date YYYY-MM-DD` of a dump of that day"
+    settle = f"a snapshot dated on or before {end} would settle it: " + "; or ".join(
+        [*snapshot_sources(), "`hubpulse ingest FILE --date YYYY-MM-DD` of a dump"]
     )
     claim = _milestone_claim(subject, threshold, as_of)
     return Audit(claim, "milestone", f"as of {end} (no snapshot)", rows, [why, settle])
