@@ -27,7 +27,17 @@ from hubpulse.ingest.series import (
     ValueKind,
     last_possible_day,
     memtable,
+    read_forecast_series,
 )
+
+
+def read_series(path: Path | str, layout: str, con: Any, **options: Any) -> SeriesData:
+    """A series file of ``layout``: ``forecast`` or ``daily`` (options of ``read_daily_series``)."""
+    if layout == "forecast":
+        return read_forecast_series(path)
+    if layout == "daily":
+        return read_daily_series(path, con, **options)
+    raise SeriesFormatError(f"{path}: unknown series layout {layout!r}; use forecast or daily")
 
 
 def read_daily_series(

@@ -60,6 +60,7 @@ from hubpulse.errors import SnapshotFormatError, first_line, redact
 from hubpulse.ingest.connection import Limits, connect
 from hubpulse.ingest.hubstats import read_hub_stats, row_records
 from hubpulse.ingest.records import Reject, Unparsed, normalise_record, text_value
+from hubpulse.ingest.sources import Origin
 
 SNAPSHOT_SCHEMA = pa.schema(
     [
@@ -115,6 +116,7 @@ class Snapshot:
     rows: pa.Table
     rejects: pa.Table
     aliases: pa.Table
+    origin: Origin | None = None
 
 
 def read_snapshot(

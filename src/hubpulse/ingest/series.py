@@ -59,6 +59,7 @@ from pydantic import BaseModel, ConfigDict
 from hubpulse.errors import SeriesFormatError
 from hubpulse.ingest.files import REJECT_SCHEMA, file_sha256
 from hubpulse.ingest.records import MAX_COUNT
+from hubpulse.ingest.sources import Origin
 
 # The Hub's downloads begin after this day (Hugging Face was founded in 2016).
 FIRST_HUB_DAY = dt.date(2016, 1, 1)
@@ -110,6 +111,10 @@ SERIES_LOAD_SCHEMA = pa.schema(
         ("rejects", pa.int64()),
         ("first_day", pa.date32()),
         ("last_day", pa.date32()),
+        ("dataset", pa.string()),
+        ("dataset_file", pa.string()),
+        ("revision", pa.string()),
+        ("licence", pa.string()),
         ("hubpulse_version", pa.string()),
         ("loaded_at", pa.timestamp("us")),
     ]
@@ -186,6 +191,7 @@ class SeriesData:
     rejects: ir.Table
     months: ir.Table | None = None
     raw: tuple[Path, ...] = ()
+    origin: Origin | None = None
 
 
 def read_forecast_series(path: Path | str) -> SeriesData:

@@ -27,13 +27,17 @@ class Source:
         )
 
     def describe(self) -> str:
-        span = f"{self.first} … {self.last}" if self.first and self.last else "dated revisions"
+        if self.first and self.last:
+            span = f"{self.first} … {self.last}"
+        else:
+            span = f"from {self.first}" if self.first else "dated revisions"
         note = f"; {self.note}" if self.note else ""
         return f"`{self.command}` ({self.dataset}, {self.licence}: {self.evidence}, {span}{note})"
 
 
 HUB_STATS = "cfahlgren1/hub-stats"
 CHARACTERIZATION = "harvardMadsys/hf-hub-characterization"
+WEEKLY = "hfmlsoc/hub_weekly_snapshots"
 
 PUBLIC_HISTORY = (
     Source(
@@ -45,6 +49,13 @@ PUBLIC_HISTORY = (
         dt.date(2026, 8, 31),
     ),
     Source(
+        WEEKLY,
+        "ODbL-1.0",
+        "weekly copies of hub-stats: every model's 30-day and all-time downloads",
+        "hubpulse pull weekly --from YYYY-MM-DD --to YYYY-MM-DD",
+        dt.date(2024, 7, 24),
+    ),
+    Source(
         HUB_STATS,
         "licence not stated",
         "a daily dump of every model's 30-day and all-time downloads",
@@ -52,6 +63,29 @@ PUBLIC_HISTORY = (
         note="reported taken down in August 2026",
     ),
 )
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where a load came from when it is a public dataset's file: the dataset, the file's path
+    in it, the revision (commit) read and the dataset's licence, kept in the load log so that
+    every output using the load can name them (CC-BY and ODbL require attribution)."""
+
+    dataset: str
+    file: str
+    revision: str
+    licence: str
+
+    def cite(self) -> str:
+        return f"{self.dataset} @ {self.revision[:7]} ({self.licence})"
+
+
+def origin(dataset: str, file: str, revision: str) -> Origin:
+    """The origin of ``file`` of a known public ``dataset`` at ``revision``."""
+    (source,) = (s for s in PUBLIC_HISTORY if s.dataset == dataset)
+    return Origin(dataset, file, revision, source.licence)
+
+
 OWN_SERIES = "your own daily counts: `hubpulse import-series FILE`"
 
 

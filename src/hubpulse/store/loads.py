@@ -9,7 +9,7 @@ import datetime as dt
 import os
 import shutil
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +19,10 @@ import pyarrow.parquet as pq
 
 from hubpulse._version import __version__
 from hubpulse.ingest.connection import Connection
-from hubpulse.ingest.files import Snapshot
+from hubpulse.ingest.files import ALIAS_SCHEMA, Snapshot
+from hubpulse.ingest.renames import match_renames
 from hubpulse.ingest.series import SERIES_LOAD_SCHEMA, SERIES_MONTHS_SCHEMA, SeriesData
+from hubpulse.ingest.sources import Origin
 from hubpulse.store.durable import fsync_dir, staged, write_parquet
 
 LOAD_SCHEMA = pa.schema(
@@ -34,6 +36,10 @@ LOAD_SCHEMA = pa.schema(
         ("rows", pa.int64()),
         ("rejects", pa.int64()),
         ("aliases", pa.int64()),
+        ("dataset", pa.string()),
+        ("dataset_file", pa.string()),
+        ("revision", pa.string()),
+        ("licence", pa.string()),
         ("hubpulse_version", pa.string()),
         ("loaded_at", pa.timestamp("us")),
     ]
@@ -151,14 +157,46 @@ def series_load_row(
         "rejects": pq.read_metadata(rejects_file).num_rows,
         "first_day": _day(first),
         "last_day": _day(last),
+        **origin_columns(data.origin),
         "hubpulse_version": __version__,
         "loaded_at": dt.datetime.now(dt.UTC).replace(tzinfo=None),
+    }
+
+
+def origin_columns(origin: Origin | None) -> dict[str, str | None]:
+    """The load log's columns naming a public dataset's file (null for one's own files)."""
+    if origin is None:
+        return dict.fromkeys(("dataset", "dataset_file", "revision", "licence"))
+    return {
+        "dataset": origin.dataset,
+        "dataset_file": origin.file,
+        "revision": origin.revision,
+        "licence": origin.licence,
     }
 
 
 def _day(value: object) -> object:
     """A day as a date (DuckDB widens a union of empty and dated columns to a timestamp)."""
     return value.date() if isinstance(value, dt.datetime) else value
+
+
+def link_renames(con: Any, snapshot: Snapshot, stored: list[dt.date]) -> Snapshot:
+    """``snapshot`` with the renames between it and the ``stored`` snapshots just before and
+    just after it (``ingest.renames``; ``con`` views them) added to those its rows reveal."""
+    day, others = snapshot.snapshot_date, [d for d in stored if d != snapshot.snapshot_date]
+    near = [max((d for d in others if d < day), default=None)]
+    near.append(min((d for d in others if d > day), default=None))
+    before, after = (
+        None if d is None else con.table("models").filter(ibis._.snapshot_date == d) for d in near
+    )
+    current = ibis.memtable(snapshot.rows.select(["model_id", "created_at", "downloads_all_time"]))
+    found = [snapshot.aliases]
+    for old, new in ((before, current), (current, after)):
+        if old is not None and new is not None:
+            found.append(con.to_pyarrow(match_renames(old, new)).cast(ALIAS_SCHEMA))
+    aliases = pa.concat_tables(found).group_by(["old_id", "new_id"]).aggregate([])
+    order = [("old_id", "ascending"), ("new_id", "ascending")]
+    return replace(snapshot, aliases=aliases.sort_by(order).cast(ALIAS_SCHEMA))
 
 
 def write_load(load_dir: Path, snapshot: Snapshot) -> Path:
@@ -188,6 +226,7 @@ def load_row(snapshot: Snapshot, load_id: str) -> pa.Table:
         "rows": snapshot.rows.num_rows,
         "rejects": snapshot.rejects.num_rows,
         "aliases": snapshot.aliases.num_rows,
+        **origin_columns(snapshot.origin),
         "hubpulse_version": __version__,
         "loaded_at": dt.datetime.now(dt.UTC).replace(tzinfo=None),
     }

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import ibis
+import ibis.expr.types as ir
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -31,8 +32,19 @@ def list_snapshots(warehouse: Warehouse) -> pa.Table:
     """The load log: one row per stored snapshot, oldest first."""
     if not warehouse.snapshot_dates():
         return LOAD_SCHEMA.empty_table()
-    loads = warehouse.table(LOADS).select(*LOAD_SCHEMA.names).order_by("snapshot_date")
+    loads = conform(warehouse.table(LOADS), LOAD_SCHEMA).order_by("snapshot_date")
     return warehouse.execute(loads)
+
+
+def conform(table: ir.Table, schema: pa.Schema) -> ir.Table:
+    """``table`` with ``schema``'s columns in order; a column its files predate (the load log's
+    dataset, revision and licence, added after the first releases) reads as null."""
+    return table.select(
+        *(
+            table[f.name] if f.name in table.columns else ibis.null(ibis.dtype(f.type)).name(f.name)
+            for f in schema
+        )
+    )
 
 
 def list_rejects(warehouse: Warehouse, date: dt.date | None = None) -> pa.Table:
@@ -46,8 +58,8 @@ def list_rejects(warehouse: Warehouse, date: dt.date | None = None) -> pa.Table:
 
 def list_series(warehouse: Warehouse) -> pa.Table:
     """The series load log: one row per imported series file, oldest first."""
-    loads = warehouse.series_table(SERIES_LOADS).order_by("loaded_at")
-    return warehouse.execute(loads.select(*SERIES_LOAD_SCHEMA.names))
+    loads = conform(warehouse.series_table(SERIES_LOADS), SERIES_LOAD_SCHEMA)
+    return warehouse.execute(loads.order_by("loaded_at"))
 
 
 def list_series_rejects(warehouse: Warehouse) -> pa.Table:

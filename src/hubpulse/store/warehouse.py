@@ -36,7 +36,7 @@ import shutil
 import uuid
 import warnings
 from collections.abc import Iterator
-from dataclasses import replace
+from dataclasses import replace as replace_fields
 from pathlib import Path
 from typing import Any
 
@@ -46,14 +46,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from ibis.backends import BaseBackend
 
-from hubpulse.errors import (
-    SeriesFormatError,
-    SeriesNotFoundError,
-    SnapshotConflictError,
-    SnapshotNotFoundError,
-)
+from hubpulse.errors import SeriesNotFoundError, SnapshotConflictError, SnapshotNotFoundError
 from hubpulse.ingest.connection import Limits
-from hubpulse.ingest.daily import read_daily_series
+from hubpulse.ingest.daily import read_series
 from hubpulse.ingest.files import (
     REJECT_SCHEMA,
     SNAPSHOT_SCHEMA,
@@ -70,9 +65,9 @@ from hubpulse.ingest.series import (
     SERIES_SCHEMA,
     SeriesData,
     SeriesLoad,
-    read_forecast_series,
     series_result,
 )
+from hubpulse.ingest.sources import Origin
 from hubpulse.settings import Settings
 from hubpulse.store.catalog import write_catalog
 from hubpulse.store.derived import DERIVED, remove_unpinned, sweep_leftovers
@@ -83,6 +78,7 @@ from hubpulse.store.health import DamagedWarehouseWarning, published_problem
 from hubpulse.store.layout import Survey, published, strays, version
 from hubpulse.store.loads import (
     LoadResult,
+    link_renames,
     load_result,
     publish_series,
     read_load,
@@ -136,7 +132,7 @@ class Warehouse:
         # to <root>/.spill. A memtable-only expression runs here too (``default``: not for a
         # connection a background thread uses, as a connection runs one query at a time).
         given = limits or Limits()
-        self.limits = replace(given, spill=given.spill or self.root / ".spill")
+        self.limits = replace_fields(given, spill=given.spill or self.root / ".spill")
         self.con = connect_duckdb(self.limits)
         if default:
             ibis.set_backend(self.con)
@@ -249,29 +245,29 @@ class Warehouse:
         *,
         replace: bool = False,
         progress: Progress | None = None,
+        origin: Origin | None = None,
     ) -> LoadResult:
-        """Normalise ``path`` and store it as one snapshot, atomically and idempotently."""
+        """Normalise ``path`` and store it as one snapshot, atomically and idempotently
+        (``origin``: the public dataset's file it is, kept in the load log)."""
         snapshot = read_snapshot(path, snapshot_date, progress=progress, limits=self.limits)
+        snapshot = replace_fields(snapshot, origin=origin)
         with self._lock():
             return self._store(snapshot, replace=replace)
 
     def import_series(
-        self, path: Path | str, *, layout: str = "forecast", **options: Any
+        self,
+        path: Path | str,
+        *,
+        layout: str = "forecast",
+        origin: Origin | None = None,
+        **options: Any,
     ) -> SeriesLoad:
-        """Normalise a download series file of ``layout`` (``forecast``, or ``daily`` with the
-        options of ``read_daily_series``) and store it as one series load, atomically and
-        idempotently."""
+        """Normalise a series file (``ingest.daily.read_series``) and store it as one series
+        load, atomically and idempotently."""
         self.root.mkdir(parents=True, exist_ok=True)  # DuckDB may spill into it while reading
-        if layout == "forecast":
-            data = read_forecast_series(path)
-        elif layout == "daily":
-            data = read_daily_series(path, self.con, **options)
-        else:
-            raise SeriesFormatError(
-                f"{path}: unknown series layout {layout!r}; use forecast or daily"
-            )
+        data = read_series(path, layout, self.con, **options)
         with self._lock():
-            return self._store_series(data)
+            return self._store_series(replace_fields(data, origin=origin))
 
     def _store_series(self, data: SeriesData) -> SeriesLoad:
         for row in self._series_loads():
@@ -318,6 +314,7 @@ class Warehouse:
                 f"(load {existing['load_id']}); pass --replace to swap in {snapshot.path}"
             )
         load_id = uuid.uuid4().hex[:12]
+        snapshot = link_renames(self.con, snapshot, self.snapshot_dates())
         self._publish(write_load(self.root / "loads" / load_id, snapshot), final)
         self.refresh_catalog()
         return load_result("replaced" if existing else "loaded", load_id, snapshot)
