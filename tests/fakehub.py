@@ -5,7 +5,10 @@
   cursor pagination through an absolute ``Link: <…>; rel="next"`` URL on its own host;
 - ``GET /api/models/{id}``: 307 with a relative ``Location`` for a renamed repo, 404 with
   ``X-Error-Code: RepoNotFound`` for an unknown one;
-- ``GET /api/datasets/{repo}/commits/{rev}`` and ``HEAD|GET /datasets/{repo}/resolve/{rev}/{file}``;
+- datasets: ``GET /api/datasets/{repo}[/revision/{rev}]`` (its ``sha``), ``/commits/{rev}``,
+  ``/tree/{rev}/{path}`` (recursive, ``lfs`` objects, cursor pages), and
+  ``HEAD|GET /datasets/{repo}/resolve/{rev}/{file}`` (``Range`` answered with 206, so a killed
+  download resumes); a file's content is bytes, or a path streamed from disk;
 - injected faults: 429 with ``RateLimit``/``RateLimit-Policy`` headers, 503, malformed pages.
 
 The models served are the real hub-stats extract, re-serialised in API form.
@@ -75,6 +78,7 @@ class FakeHub:
     bodies: dict[str, dict[str, Any]] = field(default_factory=dict)  # recorded model_info bodies
     requests: list[tuple[str, str, dict[str, str]]] = field(default_factory=list)
     url: str = ""
+    tree_page: int = 1000  # the Hub's page size of a tree listing
 
     def __post_init__(self) -> None:
         self._random = random.Random(self.seed)
@@ -140,6 +144,13 @@ class _Handler(BaseHTTPRequestHandler):
             return self._info(path.removeprefix("/api/models/"), query)
         if path.startswith("/api/datasets/") and "/commits/" in path:
             return self._commits(path.removeprefix("/api/datasets/").split("/commits/")[0])
+        if path.startswith("/api/datasets/") and "/tree/" in path:
+            repo, rest = path.removeprefix("/api/datasets/").split("/tree/", 1)
+            revision, _, folder = rest.partition("/")
+            return self._tree(repo, revision, folder, query)
+        if path.startswith("/api/datasets/"):
+            repo, _, revision = path.removeprefix("/api/datasets/").partition("/revision/")
+            return self._dataset(repo, revision or "main")
         if path.startswith("/datasets/") and "/resolve/" in path:
             repo, rest = path.removeprefix("/datasets/").split("/resolve/", 1)
             revision, _, filename = rest.partition("/")
@@ -209,6 +220,49 @@ class _Handler(BaseHTTPRequestHandler):
             return self._error(404, "RepoNotFound", "Repository not found")
         self._json(data["commits"])
 
+    def _dataset(self, repo: str, revision: str) -> None:
+        data = self.hub.datasets.get(repo)
+        if data is None:
+            return self._error(404, "RepoNotFound", "Repository not found")
+        sha = data.get("branches", {}).get(revision, revision)
+        if not any(rev == sha for rev, _ in data["files"]):
+            return self._error(404, "RevisionNotFound", f"Invalid rev id: {revision}")
+        author = repo.split("/")[0]
+        self._json({"_id": "d" * 24, "id": repo, "author": author, "sha": sha, "private": False})
+
+    def _tree(self, repo: str, revision: str, folder: str, query: dict[str, list[str]]) -> None:
+        data = self.hub.datasets.get(repo)
+        if data is None:
+            return self._error(404, "RepoNotFound", "Repository not found")
+        names = sorted(name for rev, name in data["files"] if rev == revision)
+        names = [n for n in names if n.startswith(folder + "/")]
+        if not names:
+            return self._error(404, "EntryNotFound", f"{folder} does not exist on {revision}")
+        entries: list[dict[str, Any]] = []
+        for name in names:
+            parent = name.rpartition("/")[0]
+            if parent != folder and not any(e["path"] == parent for e in entries):
+                entries.append({"type": "directory", "oid": "0" * 40, "path": parent})
+            sha, size = _digest(data["files"][(revision, name)])
+            entries.append(
+                {
+                    "type": "file",
+                    "oid": sha[:40],
+                    "size": size,
+                    "path": name,
+                    "lfs": {"oid": sha, "size": size, "pointerSize": 134},
+                }
+            )
+        limit = int(self.hub.tree_page)
+        offset = int(base64.b64decode(query["cursor"][0]).decode()) if "cursor" in query else 0
+        headers = {}
+        if offset + limit < len(entries):
+            nxt = {k: v for k, v in query.items() if k != "cursor"}
+            nxt["cursor"] = [base64.b64encode(str(offset + limit).encode()).decode()]
+            url = f"{self.hub.url}/api/datasets/{repo}/tree/{revision}/{folder}"
+            headers["Link"] = f'<{url}?{urlencode(nxt, doseq=True)}>; rel="next"'
+        self._json(entries[offset : offset + limit], headers)
+
     def _file(self, repo: str, revision: str, filename: str, *, head: bool) -> None:
         data = self.hub.datasets.get(repo)
         if data is None:
@@ -216,14 +270,28 @@ class _Handler(BaseHTTPRequestHandler):
         content = data["files"].get((revision, filename))
         if content is None:
             return self._error(404, "EntryNotFound", "Entry not found")
-        self.send_response(200)
+        sha, size = _digest(content)
+        start = 0
+        wanted = self.headers.get("Range", "")
+        if wanted.startswith("bytes=") and not head:
+            start = int(wanted.removeprefix("bytes=").split("-")[0] or 0)
+        self.send_response(206 if start else 200)
         self.send_header("X-Repo-Commit", revision)
-        self.send_header("ETag", '"' + hashlib.sha256(content).hexdigest() + '"')
-        self.send_header("Content-Length", str(len(content)))
+        self.send_header("ETag", '"' + sha + '"')
+        self.send_header("Content-Length", str(size - start))
+        if start:
+            self.send_header("Content-Range", f"bytes {start}-{size - 1}/{size}")
         self.send_header("Content-Type", "application/octet-stream")
         self.end_headers()
-        if not head:
-            self.wfile.write(content)
+        if head:
+            return
+        if isinstance(content, bytes):
+            self.wfile.write(content[start:])
+            return
+        with Path(content).open("rb") as handle:
+            handle.seek(start)
+            while chunk := handle.read(1 << 20):
+                self.wfile.write(chunk)
 
     def _json(self, payload: Any, headers: dict[str, str] | None = None) -> None:
         self._raw(200, json.dumps(payload).encode(), headers or {})
@@ -246,6 +314,23 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
+
+
+_DIGESTS: dict[tuple[str, float], tuple[str, int]] = {}
+
+
+def _digest(content: bytes | Path) -> tuple[str, int]:
+    """SHA-256 and size of a file's content (a path's digest computed once)."""
+    if isinstance(content, bytes):
+        return hashlib.sha256(content).hexdigest(), len(content)
+    key = (str(content), Path(content).stat().st_mtime)
+    if key not in _DIGESTS:
+        digest = hashlib.sha256()
+        with Path(content).open("rb") as handle:
+            while chunk := handle.read(1 << 22):
+                digest.update(chunk)
+        _DIGESTS[key] = (digest.hexdigest(), Path(content).stat().st_size)
+    return _DIGESTS[key]
 
 
 class _Server(ThreadingHTTPServer):

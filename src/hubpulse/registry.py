@@ -80,13 +80,18 @@ class Registry:
 
     def group(self, by: str, name: str) -> str:
         """The registry's spelling of vendor or country ``name`` (case-insensitive), or of the
-        family ``name`` for ``by="family"``; a clear error for one it does not know."""
+        family ``name`` for ``by="family"``; a family named where a vendor or country is asked
+        for stands for its own (``compare Qwen --by vendor`` compares Alibaba); a clear error
+        for a name it does not know."""
         if by == "family":
             return self.get(name).name
         known = sorted({getattr(f, by) for f in self.families})
         for value in known:
             if value.lower() == name.lower():
                 return str(value)
+        family = next((f for f in self.families if f.name.lower() == name.lower()), None)
+        if family is not None:
+            return str(getattr(family, by))
         raise UnknownFamilyError(f"unknown {by} {name!r}; known: {', '.join(known)}")
 
     def digest(self) -> str:

@@ -11,6 +11,7 @@ from hubpulse.cli.options import (
     WarehouseOpt,
     app,
     console,
+    month_span,
     parse_date,
     settings_of,
 )
@@ -86,6 +87,36 @@ def pull_hub_stats_command(
         store, hub, revision=revision, date=parse_date(date), since=parse_date(since)
     ):
         progress.print_load(console, load)
+
+
+@pull_app.command("weekly")
+def pull_weekly_command(
+    first: Annotated[
+        str | None, typer.Option("--from", help="First day wanted YYYY-MM-DD (default: all).")
+    ] = None,
+    last: Annotated[
+        str | None, typer.Option("--to", help="Last day wanted YYYY-MM-DD (default: all).")
+    ] = None,
+    month: Annotated[
+        str | None, typer.Option(help="The weeks bracketing one month YYYY-MM.")
+    ] = None,
+    revision: Annotated[str | None, typer.Option(help="Dataset branch or commit.")] = None,
+    resume: Annotated[
+        bool, typer.Option(help="Continue the unfinished pull (its range and commit).")
+    ] = False,
+    warehouse: WarehouseOpt = None,
+) -> None:
+    """Ingest hfmlsoc/hub_weekly_snapshots (ODbL-1.0) week by week: each week's models file as
+    the snapshot of its dump's day, plus the week before and after the range."""
+    from hubpulse.present import progress
+    from hubpulse.store.warehouse import open_store
+
+    settings = settings_of(warehouse)
+    span = month_span(month) if month else (parse_date(first, "--from"), parse_date(last, "--to"))
+    store = open_store(settings, engine="duckdb")
+    progress.weekly_with_progress(
+        console, store, _hub(settings), *span, revision=revision, resume=resume
+    )
 
 
 @pull_app.command("characterization")

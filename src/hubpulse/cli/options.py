@@ -274,14 +274,28 @@ def settings_of(
     )
 
 
-def parse_date(value: str | None) -> dt.date | None:
+def parse_date(value: str | None, option: str = "--date") -> dt.date | None:
     if value is None:
         return None
     try:
         return dt.date.fromisoformat(value)
     except ValueError:
         raise typer.BadParameter(
-            f"{value!r} is not a date (YYYY-MM-DD)", param_hint="--date"
+            f"{value!r} is not a date (YYYY-MM-DD)", param_hint=option
+        ) from None
+
+
+def month_span(month: str) -> tuple[dt.date, dt.date]:
+    """The first and last day of ``YYYY-MM`` (a usage error otherwise)."""
+    from hubpulse.ingest.sources import month_days
+
+    try:
+        if len(month) != 7:
+            raise ValueError(month)
+        return month_days(month)
+    except ValueError:
+        raise typer.BadParameter(
+            f"{month!r} is not a month (YYYY-MM)", param_hint="--month"
         ) from None
 
 

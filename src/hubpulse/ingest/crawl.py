@@ -164,7 +164,7 @@ def _crawl_page(hub: Hub, scope: CrawlScope, state_dir: Path, state: dict[str, A
         items = _per_model(hub, items, expand)
     pages = state_dir / "pages"
     pages.mkdir(exist_ok=True)
-    _write_atomic(
+    write_atomic(
         pages / f"{state['pages']:06d}.jsonl",
         "".join(json.dumps(item, sort_keys=True) + "\n" for item in items),
     )
@@ -267,7 +267,7 @@ def _assemble(state_dir: Path, state: dict[str, Any]) -> Path:
                 seen.add(model_id)
             lines.append(json.dumps(item, sort_keys=True) + "\n")
     path = state_dir / f"models_{state['date']}.jsonl"
-    _write_atomic(path, "".join(lines))
+    write_atomic(path, "".join(lines))
     return path
 
 
@@ -286,10 +286,10 @@ def _load_state(state_dir: Path) -> dict[str, Any] | None:
 
 def _save_state(state_dir: Path, state: dict[str, Any]) -> None:
     state_dir.mkdir(parents=True, exist_ok=True)
-    _write_atomic(state_dir / "state.json", json.dumps(state, indent=1))
+    write_atomic(state_dir / "state.json", json.dumps(state, indent=1))
 
 
-def _write_atomic(path: Path, text: str) -> None:
+def write_atomic(path: Path, text: str) -> None:
     """Write ``text`` in one step, token-shaped values redacted (a Hub that echoes the request's
     Authorization header inside records must not get the token stored)."""
     temp = path.with_name(f".{path.name}.tmp")
@@ -353,4 +353,4 @@ def start_crawl(base: Path, scope: CrawlScope | None, *, resume: bool = False) -
 
 def finish_crawl(state_dir: Path, load_id: str) -> None:
     """Mark the crawl as ingested (by the load ``load_id``), so ``--resume`` skips it."""
-    _write_atomic(state_dir / "done", load_id + "\n")
+    write_atomic(state_dir / "done", load_id + "\n")

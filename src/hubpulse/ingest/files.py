@@ -31,9 +31,8 @@ Lineage is read from ``baseModels`` first, else the ``base_model:<relation>:<id>
 parent differently from ``baseModels``/tags the pair is recorded as an alias (a renamed repo), so
 stale card ids elsewhere resolve to the current id.
 
-Two layouts are understood: the ``cfahlgren1/hub-stats`` ``models.parquet`` (``cardData`` and
-``gguf`` are JSON strings, ``baseModels`` a struct) and Hub API bodies as JSON (one object or an
-array, as ``/api/models/{id}`` and ``/api/models`` return them) or JSON Lines.
+Layouts: the ``cfahlgren1/hub-stats`` ``models.parquet`` (``cardData``, ``gguf`` JSON strings,
+``baseModels`` a struct) and Hub API bodies as JSON (an object or an array) or JSON Lines.
 Malformed records are never dropped silently: they come back as rejects with file, row, field and
 reason, next to the good rows.
 """

@@ -180,7 +180,7 @@ def hub_stats_revisions(
             day = commit.created_at.astimezone(dt.UTC).date()
             daily.setdefault(day, Revision(str(commit.commit_id), day))
     except (RepositoryNotFoundError, HfHubHTTPError) as exc:
-        raise _dataset_gone(hub, HUB_STATS, exc) from None
+        raise dataset_gone(hub, HUB_STATS, exc) from None
     except (KeyError, TypeError, ValueError, AttributeError) as exc:  # a body of another shape
         raise HubError(
             f"{hub.endpoint}: the commit list of {HUB_STATS} is not what the Hub sends "
@@ -200,8 +200,23 @@ def hub_stats_revisions(
     return chosen if since else chosen[-1:]
 
 
-def download_file(hub: Hub, repo_id: str, filename: str, revision: str, cache: Path) -> Path:
-    """``hf_hub_download`` of one dataset file into ``cache``; a clear error if it is gone."""
+def dataset_commit(hub: Hub, repo_id: str, revision: str | None) -> str:
+    """The commit a branch or tag of dataset ``repo_id`` points to, so that every file of one
+    pull comes from one revision (and the loads record which)."""
+    try:
+        info = hub.api.dataset_info(repo_id, revision=revision or "main")
+    except (RepositoryNotFoundError, HfHubHTTPError) as exc:
+        raise dataset_gone(hub, repo_id, exc) from None
+    if not info.sha:
+        raise HubError(f"{hub.endpoint}: {repo_id} at {revision or 'main'} names no commit")
+    return str(info.sha)
+
+
+def download_file(
+    hub: Hub, repo_id: str, filename: str, revision: str, cache: Path, bar: Any = None
+) -> Path:
+    """``hf_hub_download`` of one dataset file into ``cache`` (resumed where a killed download
+    stopped; its bytes reported to the tqdm class ``bar``); a clear error if it is gone."""
     try:
         return Path(
             hf_hub_download(
@@ -212,13 +227,14 @@ def download_file(hub: Hub, repo_id: str, filename: str, revision: str, cache: P
                 cache_dir=cache,
                 endpoint=hub.endpoint,
                 token=hub._token,
+                tqdm_class=bar,
             )
         )
     except (RepositoryNotFoundError, HfHubHTTPError) as exc:
-        raise _dataset_gone(hub, repo_id, exc) from None
+        raise dataset_gone(hub, repo_id, exc) from None
 
 
-def _dataset_gone(hub: Hub, repo_id: str, exc: Exception) -> HubError:
+def dataset_gone(hub: Hub, repo_id: str, exc: Exception) -> HubError:
     note = " (hub-stats was reported taken down in August 2026)" if repo_id == HUB_STATS else ""
     detail = _describe(exc) if isinstance(exc, HfHubHTTPError) else first_line(exc)
     return HubError(f"dataset {repo_id} is not available from {hub.endpoint}{note}: {detail}")

@@ -121,3 +121,65 @@ def print_series_load(console: Console, result: SeriesLoad) -> None:
         f"{result.rejects:,} rejected [dim](load {result.load_id})[/]",
         highlight=False,
     )
+
+
+def weekly_with_progress(
+    console: Console,
+    warehouse: Warehouse,
+    hub: Hub,
+    first: dt.date | None,
+    last: dt.date | None,
+    *,
+    revision: str | None,
+    resume: bool,
+) -> None:
+    """Pull the weekly snapshots with Rich progress (weeks, and the bytes of the current
+    download), then one line per week and what the dataset lacks."""
+    from huggingface_hub.utils import tqdm
+
+    from hubpulse.ingest.sources import WEEKLY, origin
+    from hubpulse.store.pulls import PullEvents, pull_weekly
+
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        transient=True,
+        console=console,
+        disable=not console.is_terminal,
+    ) as progress:
+        weeks = progress.add_task("weeks", total=None)
+        data = progress.add_task("download", total=None)
+
+        class Bytes(tqdm):  # type: ignore[misc,type-arg]
+            """hf_hub_download's byte counts, onto the Rich bar."""
+
+            def __init__(self, *args: object, **kwargs: object) -> None:
+                super().__init__(*args, **{**kwargs, "disable": True})
+                total = kwargs.get("total")
+                progress.reset(data, total=total if isinstance(total, int | float) else None)
+
+            def update(self, n: float | None = 1) -> bool | None:
+                progress.advance(data, n or 0)
+                return None
+
+        events = PullEvents(
+            start=lambda chosen: progress.update(weeks, total=len(chosen)),
+            week=lambda done: progress.advance(weeks),
+            bar=Bytes,
+        )
+        result = pull_weekly(
+            warehouse, hub, first=first, last=last, revision=revision, resume=resume, events=events
+        )
+    for done in result.weeks:
+        if done.load is not None:
+            print_load(console, done.load)
+        else:
+            what = done.reason or "already stored (same file), not downloaded again"
+            console.print(f"week {done.week.label}: {done.status}: {what}", highlight=False)
+    if result.missing:
+        gaps = ", ".join(str(d) for d in result.missing)
+        console.print(f"[yellow]the dataset has no week {gaps}[/]", highlight=False)
+    cite = origin(WEEKLY, "", result.revision).cite()
+    console.print(f"[dim]source: {cite}; attribution required by the licence[/]")

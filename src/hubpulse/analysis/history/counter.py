@@ -1,6 +1,12 @@
 """The ``all_time`` method of the monthly estimator: differences of the cumulative counter
 across a month's boundaries (see ``estimator`` for the counting model and the method's rule),
 and the as-of lookups the 30-day method shares.
+
+**Counters 30 days back.** A 30-day count and the counter on the same day fix the counter 30
+days earlier: R(t) = A(t) − A(t−30), so A(t−30) = A(t) − R(t), in the same epoch as A(t). Such
+derived points join the observed ones (an observed point wins on its day). Weekly snapshots
+then bracket a month boundary from two interleaved sets of days instead of one: the observed
+days and the same days shifted 30 back, so the bracket is up to twice as tight.
 """
 
 from __future__ import annotations
@@ -14,8 +20,9 @@ from hubpulse.store.engines import checkpoint, is_spark
 _KEYS = ("model_id", "month")
 
 
-def counter_points(evidence: Evidence) -> ir.Table:
-    """Cleaned all_time observations with creation anchors and epoch numbers."""
+def counter_points(evidence: Evidence, clean: ir.Table | None = None) -> ir.Table:
+    """Cleaned all_time observations with creation anchors and epoch numbers, plus the points
+    30 days back that ``clean`` 30-day counts (model_id, day, value) fix."""
     obs = evidence.observations
     points = obs.filter(obs.kind == "all_time").select("model_id", "day", "value")
     rolling = obs.filter(obs.kind == "rolling30").select(
@@ -37,9 +44,27 @@ def counter_points(evidence: Evidence) -> ir.Table:
     points = points.filter(~stale).select("model_id", "day", "value")
     points = points.mutate(previous=points.value.lag().over(window))
     reset = (points.value < points.previous).cast("int64").fill_null(0)
-    return checkpoint(
-        points.mutate(epoch=reset.cumsum().over(window)).select("model_id", "day", "value", "epoch")
+    points = points.mutate(epoch=reset.cumsum().over(window)).select(
+        "model_id", "day", "value", "epoch"
     )
+    if clean is not None:
+        points = points.union(_thirty_back(points, clean).anti_join(points, ["model_id", "day"]))
+    return checkpoint(points)
+
+
+def _thirty_back(points: ir.Table, rolling: ir.Table) -> ir.Table:
+    """A(t − 30) = A(t) − R(t) where both are seen on day t, in A(t)'s epoch; never below 0 (a
+    30-day count above the counter contradicts the counting model and is not used)."""
+    r = rolling.select(r_id="model_id", r_day="day", r_value="value")
+    p = points.select(p_id="model_id", p_day="day", p_value="value", p_epoch="epoch")
+    joined = p.join(r, [p.p_id == r.r_id, p.p_day == r.r_day])
+    back = joined.select(
+        model_id=joined.p_id,
+        day=(joined.p_day - ibis.interval(days=30)).cast("date"),
+        value=joined.p_value - joined.r_value,
+        epoch=joined.p_epoch,
+    )
+    return back.filter(back.value >= 0)
 
 
 def lookup(left: ir.Table, points: ir.Table, at: str, prefix: str, *, backward: bool) -> ir.Table:
@@ -90,9 +115,12 @@ def _nearest(left: ir.Table, points: ir.Table, at: str, prefix: str, *, backward
     return checkpoint(joined.select(*left.columns, *columns))
 
 
-def all_time(grid: ir.Table, evidence: Evidence, max_gap: int) -> ir.Table:
-    """Counter differences across the month boundaries, interpolated, with outer/inner bounds."""
-    points = counter_points(evidence)
+def all_time(
+    grid: ir.Table, evidence: Evidence, max_gap: int, rolling: ir.Table | None = None
+) -> ir.Table:
+    """Counter differences across the month boundaries, interpolated, with outer/inner bounds
+    (observed points, and those ``rolling`` fixes 30 days back)."""
+    points = counter_points(evidence, rolling)
     t = grid.select(*_KEYS, "before", "month_end").semi_join(points, "model_id")
     t = lookup(t, points, "before", "p1", backward=True)
     t = lookup(t, points, "before", "q1", backward=False)

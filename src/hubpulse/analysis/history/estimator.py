@@ -173,7 +173,7 @@ def estimate_monthly_downloads(
                 else _nothing(grid, "est", "lo", "hi")
             ).rename(lambda c: c if c in KEYS else f"v_{c}"),
             (
-                all_time(grid, evidence, max_gap_days)
+                all_time(grid, evidence, max_gap_days, rolling)
                 if "all_time" in kinds
                 else _nothing(grid, "est", "lo", "hi", reset="boolean")
             ).rename(lambda c: c if c in KEYS else f"a_{c}"),
