@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -22,7 +23,7 @@ from fakehub import FakeHub, serve
 from typer.testing import CliRunner
 
 from hubpulse.cli import app
-from hubpulse.ingest.hub import Hub, HubError, Politeness
+from hubpulse.ingest.hub import Hub, Politeness
 from hubpulse.ingest.sources import CHARACTERIZATION, WEEKLY, route
 from hubpulse.store.pulls import pull_characterization, pull_weekly
 from hubpulse.store.queries import list_series, list_snapshots
@@ -104,7 +105,9 @@ def test_the_weekly_pull_stores_each_dump_once_with_its_day_and_licence(
 
 def test_a_renamed_repo_is_one_model_across_the_dumps(weekly: Path) -> None:
     old, new, _ = wh.RENAMED
-    aliases = duckdb.sql(f"select old_id, new_id from '{weekly}/loads/*/aliases.parquet'").fetchall()
+    aliases = duckdb.sql(
+        f"select old_id, new_id from '{weekly}/loads/*/aliases.parquet'"
+    ).fetchall()
     assert (old, new) in aliases
     assert all(o != wh.DELETED[0] for o, _ in aliases)  # a deletion is not a rename
 
@@ -124,8 +127,16 @@ def test_every_monthly_bound_contains_the_truth(weekly: Path) -> None:
 
 def test_december_claim_is_decided_from_the_weekly_dumps_alone(weekly: Path) -> None:
     answer = ask(
-        weekly, "compare", "Qwen", "--against", "qwen-team", "--by", "vendor", "--llm",
-        "--month", "2025-12",
+        weekly,
+        "compare",
+        "Qwen",
+        "--against",
+        "qwen-team",
+        "--by",
+        "vendor",
+        "--llm",
+        "--month",
+        "2025-12",
     )
     (lineage,) = (c for c in answer["comparisons"] if c["mode"] == "lineage")
     truth = vendor_truth("2025-12", llm=True)  # lineage: the GGUF counts for Alibaba
@@ -140,3 +151,88 @@ def test_december_claim_is_decided_from_the_weekly_dumps_alone(weekly: Path) -> 
 def test_a_month_without_evidence_names_the_weekly_pull() -> None:
     assert "hubpulse pull weekly" in route("2024-09")
     assert "hubpulse pull weekly" in route("2025-12") and "characterization" in route("2025-12")
+
+
+def test_characterization_pulled_beside_the_weeks_keeps_every_bound_true(
+    hub: FakeHub, weekly: Path, tmp_path: Path
+) -> None:
+    root = tmp_path / "both"
+    shutil.copytree(weekly, root, symlinks=True)
+    load = pull_characterization(open_warehouse(root), Hub(hub.url, FAST))
+    (row,) = list_series(open_warehouse(root)).to_pylist()
+    assert (row["dataset"], row["revision"], row["licence"]) == (
+        CHARACTERIZATION,
+        wh.CHARACTERIZATION_SHA,
+        "CC-BY-4.0",
+    )
+    assert load.rejects == 0
+    rows = ask(root, "monthly", "--by", "model", "--from", "2025-10", "--to", "2025-12")["rows"]
+    for r in rows:  # daily counts make every month exact, renamed model included
+        assert r["lower"] == r["estimate"] == r["upper"] == month_truth(r["model_id"], r["month"])
+
+
+def test_a_renamed_characterization_column_is_one_line_naming_it(
+    hub: FakeHub, tmp_path: Path
+) -> None:
+    process = _hubpulse(hub, tmp_path / "wh", "characterization", "--column", "day=day")
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 1
+    (line,) = err.decode().strip().splitlines()
+    assert "downloads.parquet" in line and "no column day" in line and CHARACTERIZATION in line
+
+
+def _pull(fake: FakeHub, root: Path, *args: str) -> subprocess.Popen[bytes]:
+    return _hubpulse(fake, root, "weekly", *args)
+
+
+def _hubpulse(fake: FakeHub, root: Path, *args: str) -> subprocess.Popen[bytes]:
+    """``hubpulse pull ARGS`` as a process talking to the stand-in Hub."""
+    env = os.environ | {"HF_ENDPOINT": fake.url, "HUBPULSE_HUB_RETRY_WAIT": "0.01"}
+    return subprocess.Popen(
+        [sys.executable, "-m", "hubpulse", "pull", *args, "-w", str(root)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+
+
+def _published(root: Path) -> int:
+    return len(list((root / "snapshots").glob("date=*"))) if (root / "snapshots").is_dir() else 0
+
+
+@pytest.mark.slow
+def test_killed_pull_resumes_to_the_same_warehouse(
+    hub: FakeHub, weekly: Path, tmp_path: Path
+) -> None:
+    root, kills = tmp_path / "killed", 0
+    args = ["--from", "2025-10-01"]
+    hub.delay = 0.02
+    try:
+        while kills < 4:
+            process = _pull(hub, root, *args)
+            target = _published(root) + 1 + kills % 2
+            while _published(root) < target and process.poll() is None:
+                time.sleep(0.005)
+            time.sleep(0.01 * kills)
+            if process.poll() is not None:
+                break
+            process.send_signal(signal.SIGKILL)
+            process.communicate()
+            kills += 1
+            args = ["--resume"]
+        final = _pull(hub, root, *args)
+        _, err = final.communicate(timeout=300)
+        assert final.returncode == 0, err.decode()
+    finally:
+        hub.delay = 0.0
+    assert kills >= 3
+    keep = ["snapshot_date", "file_sha256", "dataset", "dataset_file", "revision", "licence"]
+    killed, whole = (list_snapshots(open_warehouse(r)).select(keep) for r in (root, weekly))
+    assert killed.equals(whole)
+    query = "select old_id, new_id, count(*) from '{}/snapshots/*/aliases.parquet' group by all"
+    assert sorted(duckdb.sql(query.format(root)).fetchall()) == sorted(
+        duckdb.sql(query.format(weekly)).fetchall()
+    )
+    again = _pull(hub, root, "--resume")
+    _, err = again.communicate(timeout=60)
+    assert again.returncode == 1 and b"no unfinished weekly pull" in err

@@ -47,8 +47,13 @@ MODELS: list[tuple[str, str, dt.date, int, str | None]] = [
     ("Qwen/Qwen3-8B", "text-generation", dt.date(2025, 11, 15), 40_000, None),
     ("Qwen/Qwen3-4B-Preview", "text-generation", dt.date(2025, 6, 1), 30_000, None),
     ("Qwen/Qwen3-Embedding-0.6B", "feature-extraction", dt.date(2025, 6, 5), 60_000, None),
-    ("someone/Qwen2.5-7B-Instruct-GGUF", "text-generation", dt.date(2025, 1, 3), 8_000,
-     "Qwen/Qwen2.5-7B-Instruct"),
+    (
+        "someone/Qwen2.5-7B-Instruct-GGUF",
+        "text-generation",
+        dt.date(2025, 1, 3),
+        8_000,
+        "Qwen/Qwen2.5-7B-Instruct",
+    ),
     ("meta-llama/Llama-3.1-8B-Instruct", "text-generation", dt.date(2024, 7, 18), 45_000, None),
     ("deepseek-ai/DeepSeek-R1", "text-generation", dt.date(2025, 1, 20), 20_000, None),
     ("openai/gpt-oss-20b", "text-generation", dt.date(2025, 8, 4), 25_000, None),
@@ -184,7 +189,7 @@ def characterization_dataset(truth: Truth) -> dict[str, Any]:
         {"hub_id": ids[m], "date": day, "downloads": n}
         for m, series in sorted(truth.daily.items())
         for day, n in sorted(series.items())
-        if n > 0 and FIRST <= day
+        if n > 0 and day >= FIRST
     ]
     models = [{"hub_id": h, "id": m} for m, h in ids.items()]
     files = {

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hubpulse.errors import SnapshotConflictError, first_line
+from hubpulse.errors import SeriesFormatError, SnapshotConflictError, first_line
 from hubpulse.ingest.crawl import (
     CrawlResult,
     CrawlScope,
@@ -93,14 +93,20 @@ def pull_characterization(
     cache, commit = warehouse.work_dir("hub"), dataset_commit(hub, CHARACTERIZATION, revision)
     models = download_file(hub, CHARACTERIZATION, "models.parquet", commit, cache)
     downloads = download_file(hub, CHARACTERIZATION, "downloads.parquet", commit, cache)
-    return warehouse.import_series(
-        downloads,
-        layout="daily",
-        models_path=models,
-        columns=columns,
-        values=values,
-        origin=origin(CHARACTERIZATION, "downloads.parquet", commit),
-    )
+    try:
+        return warehouse.import_series(
+            downloads,
+            layout="daily",
+            models_path=models,
+            columns=columns,
+            values=values,
+            origin=origin(CHARACTERIZATION, "downloads.parquet", commit),
+        )
+    except SeriesFormatError as exc:  # name the dataset's file, not the download cache's path
+        message = str(exc)
+        for path in (downloads, models):
+            message = message.replace(str(path), f"{CHARACTERIZATION} {path.name} @ {commit[:7]}")
+        raise SeriesFormatError(message) from None
 
 
 @dataclass(frozen=True)
