@@ -20,14 +20,18 @@ import duckdb
 import pytest
 import weeklyhub as wh
 from fakehub import FakeHub, serve
+from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from hubpulse.cli import app
 from hubpulse.ingest.hub import Hub, Politeness
 from hubpulse.ingest.sources import CHARACTERIZATION, WEEKLY, route
+from hubpulse.present.report import source_lines
+from hubpulse.settings import Settings
 from hubpulse.store.pulls import pull_characterization, pull_weekly
 from hubpulse.store.queries import list_series, list_snapshots
 from hubpulse.store.warehouse import open_warehouse
+from hubpulse.web.app import create_app
 
 FAST = Politeness(base_wait=0.01, max_wait=0.05)
 TRUTH = wh.make_truth()
@@ -236,3 +240,16 @@ def test_killed_pull_resumes_to_the_same_warehouse(
     again = _pull(hub, root, "--resume")
     _, err = again.communicate(timeout=60)
     assert again.returncode == 1 and b"no unfinished weekly pull" in err
+
+
+def test_the_report_and_the_dashboard_name_the_dataset_and_its_licence(weekly: Path) -> None:
+    lines = source_lines(open_warehouse(weekly))
+    weeks = len(wh.LABELS) - 2  # the missing week, and the stale week's repeated file
+    assert (
+        f"{weeks} snapshots 2025-10-07 … 2026-01-27 from {WEEKLY} @ 7e7e7e7 (ODbL-1.0)"
+        in (lines[0])
+    )
+    assert lines[-1] == f"Contains information from {WEEKLY}, made available under ODbL-1.0"
+    with TestClient(create_app(Settings(warehouse=weekly))) as client:
+        page = client.get("/").text
+    assert f"Contains information from {WEEKLY}, made available under ODbL-1.0" in page

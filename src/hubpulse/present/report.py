@@ -214,23 +214,43 @@ def _rows(expr: Any) -> list[dict[str, Any]]:
 
 
 def source_lines(store: Warehouse) -> list[str]:
-    """What the warehouse holds, one line per snapshot and per series layout (the provenance
-    every report and dashboard page states)."""
-    lines = [
-        f"snapshot {r['snapshot_date']}: {plural(r['rows'], 'model')} from "
-        f"{Path(r['file']).name} ({r['source']}, {plural(r['rejects'], 'reject')})"
-        for r in list_snapshots(store).to_pylist()
-    ]
+    """What the warehouse holds (the provenance every report and dashboard page states): one
+    line per snapshot of one's own, per public dataset's snapshots and per series layout, then
+    the attribution each public dataset's licence asks for."""
+    snapshots, lines = list_snapshots(store).to_pylist(), []
+    for r in (r for r in snapshots if not r["dataset"]):
+        lines.append(
+            f"snapshot {r['snapshot_date']}: {plural(r['rows'], 'model')} from "
+            f"{Path(r['file']).name} ({r['source']}, {plural(r['rejects'], 'reject')})"
+        )
+    for cite in sorted({_cite(r) for r in snapshots if r["dataset"]}):
+        rows = [r for r in snapshots if r["dataset"] and _cite(r) == cite]
+        lines.append(
+            f"{plural(len(rows), 'snapshot')} {rows[0]['snapshot_date']} … "
+            f"{rows[-1]['snapshot_date']} from {cite}: "
+            f"{plural(sum(r['rejects'] for r in rows), 'reject')}"
+        )
     loads = list_series(store).to_pylist()
     for layout in sorted({r["layout"] for r in loads}):
         rows = [r for r in loads if r["layout"] == layout]
+        cites = sorted({_cite(r) for r in rows if r["dataset"]})
         lines.append(
             f"{plural(len(rows), 'series file')} in the {layout} layout: "
             f"{plural(sum(r['rows'] for r in rows), 'row')}, "
             f"{plural(sum(r['models'] for r in rows), 'model')}, "
             f"{min(r['first_day'] for r in rows)} … {max(r['last_day'] for r in rows)}"
+            + (f" from {', '.join(cites)}" if cites else "")
         )
+    used = {(r["dataset"], r["licence"]) for r in [*snapshots, *loads] if r["dataset"]}
+    lines += [
+        f"Contains information from {dataset}, made available under {licence}"
+        for dataset, licence in sorted(used)
+    ]
     return lines
+
+
+def _cite(row: dict[str, Any]) -> str:
+    return f"{row['dataset']} @ {str(row['revision'])[:7]} ({row['licence']})"
 
 
 def _methods(meta: dict[str, Any], history: History | None) -> list[str]:
