@@ -44,6 +44,8 @@ TARGETS = {
     "daily_first_floor_ratio": 3.0,
     "history_top_ratio": 1.5,
     "api_p99_ms": 100.0,
+    "weekly_s": 300.0,
+    "weekly_gb": 4.0,
 }
 
 
@@ -150,6 +152,7 @@ def main() -> None:
     result, peak = run_job("help")
     add("help", "-", result, peak, "`hubpulse --help` as a process (median of 5)")
     _history_jobs(add)
+    _weekly_job(1_000_000 if args.full else 100_000, add)
     if not args.no_daily:
         _daily_job(350_000, 50, args.daily_limit, add, activity=1.0)  # 17.5M daily rows
         if args.full:  # the whole Hub for a year: 175M daily rows
@@ -253,6 +256,29 @@ def _spark_history(work: str, size: str, add: Add, limit: float = 1800.0) -> Non
     add("spark", size, result, peak, detail)
 
 
+def _weekly_job(models: int, add: Add, weeks: int = 52) -> None:
+    """A year of weekly dumps of a synthetic Hub pulled from the stand-in Hub, then December."""
+    directory = DATA / f"weekly-{models}-{weeks}"
+    source = hub(models) / "models.parquet"
+    code = (
+        "import sys; from pathlib import Path; from bench.weekly import weekly_files as w; "
+        "w(Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3]))"
+    )
+    subprocess.run(
+        [sys.executable, "-c", code, str(source), str(directory), str(weeks)],
+        check=True,
+        cwd=ROOT.parent,
+        stdout=subprocess.DEVNULL,
+    )
+    result, peak = run_job("weekly", directory=str(directory), work=fresh(f"weekly-{models}"))
+    detail = (
+        f"{result['weeks']} weekly dumps pulled from the stand-in Hub and ingested; December's "
+        f"family × month: first {result['first']:.2f} s (builds the history stage), then "
+        f"{result['query']:.2f} s; `top` {result['top']:.2f} s (processes)"
+    )
+    add("weekly", label(models), result, peak, detail)
+
+
 def _daily_job(models: int, days: int, limit: float, add: Add, *, activity: float = 0.137) -> None:
     directory = hub(models, days, activity)
     work = fresh(f"daily-{models}")
@@ -342,6 +368,8 @@ def check(rows: list[Row]) -> list[str]:
             lines.extend(_daily_verdicts(row))
         if row.job == "history":
             lines.extend(_history_verdicts(row))
+        if row.job == "weekly":
+            lines.extend(_weekly_verdicts(row))
     return lines
 
 
@@ -396,6 +424,17 @@ def _history_verdicts(row: Row) -> list[str]:
         for name, wall in walls.items()
         if name != "top"
     ]
+
+
+def _weekly_verdicts(row: Row) -> list[str]:
+    result, gb = row.result, row.peak_mb / 1024
+    text = f"{result['weeks']} weekly dumps at {row.size} pulled and ingested: {row.seconds:.0f} s"
+    lines = [
+        _verdict(text, row.seconds <= TARGETS["weekly_s"], "≤ 300 s at 1M"),
+        _verdict(f"weekly pull peak {gb:.1f} GB", gb <= TARGETS["weekly_gb"], "≤ 4 GB"),
+    ]
+    text = f"December's family × month {result['query']:.2f} s, `top` {result['top']:.2f} s"
+    return [*lines, _verdict(text, result["query"] <= 1.5 * result["top"], "≤ 1.5× `top`")]
 
 
 def _verdict(text: str, met: bool, target: str) -> str:

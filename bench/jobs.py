@@ -210,6 +210,48 @@ def history(work: str, repeat: int = 3) -> dict[str, Any]:
     return {"seconds": analyse + sum(walls.values()), "analyse": analyse, "walls": walls}
 
 
+def weekly(directory: str, work: str, repeat: int = 3) -> dict[str, Any]:
+    """A year of weekly dumps (``bench.weekly``, cached in ``directory``) served by the
+    stand-in Hub of the tests (``tests/fakehub.py``, files streamed from disk) and pulled with
+    ``pull_weekly`` into a new warehouse; then December's family × month as ``hubpulse``
+    processes: the first (which builds the history stage) and the median of ``repeat`` after
+    it, beside ``top`` on the same warehouse."""
+    import os
+
+    os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+    from fakehub import FakeHub, digest, serve
+
+    from hubpulse.ingest.hub import Hub
+    from hubpulse.ingest.sources import WEEKLY
+    from hubpulse.store.pulls import pull_weekly
+    from hubpulse.store.warehouse import open_warehouse
+
+    sha = "5e" * 20
+    files = {
+        (sha, f"models/{path.parent.name}/models.parquet"): path
+        for path in sorted(Path(directory).glob("*/models.parquet"))
+    }
+    for path in files.values():
+        digest(path)  # the stand-in's own hashing, before the clock starts
+    fake = FakeHub(models=[])
+    fake.datasets[WEEKLY] = {"commits": [], "branches": {"main": sha}, "files": files}
+    with serve(fake):
+        started = time.perf_counter()
+        result = pull_weekly(open_warehouse(work), Hub(fake.url))
+        pulled = time.perf_counter() - started
+    december = ["monthly", "--by", "family", "--from", "2025-12", "--to", "2025-12", "-w", work]
+    command = [sys.executable, "-m", "hubpulse"]
+    first = _median_wall([*command, *december], 1)
+    return {
+        "seconds": pulled,
+        "weeks": sum(1 for w in result.weeks if w.status == "loaded"),
+        "first": first,
+        "query": _median_wall([*command, *december], repeat),
+        "top": _median_wall([*command, "top", "--by", "family", "-w", work], repeat),
+    }
+
+
 def spark_history(work: str) -> dict[str, Any]:
     """The stored history stage rebuilt on Spark ``local[*]`` from the warehouse ``work``."""
     from hubpulse.analysis.history.stored import stored_history
@@ -380,6 +422,7 @@ JOBS: dict[str, Any] = {
     "daily": daily,
     "history": history,
     "spark_history": spark_history,
+    "weekly": weekly,
     "api": api,
 }
 

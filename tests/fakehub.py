@@ -243,7 +243,7 @@ class _Handler(BaseHTTPRequestHandler):
             parent = name.rpartition("/")[0]
             if parent != folder and not any(e["path"] == parent for e in entries):
                 entries.append({"type": "directory", "oid": "0" * 40, "path": parent})
-            sha, size = _digest(data["files"][(revision, name)])
+            sha, size = digest(data["files"][(revision, name)])
             entries.append(
                 {
                     "type": "file",
@@ -270,7 +270,7 @@ class _Handler(BaseHTTPRequestHandler):
         content = data["files"].get((revision, filename))
         if content is None:
             return self._error(404, "EntryNotFound", "Entry not found")
-        sha, size = _digest(content)
+        sha, size = digest(content)
         start = 0
         wanted = self.headers.get("Range", "")
         if wanted.startswith("bytes=") and not head:
@@ -319,17 +319,17 @@ class _Handler(BaseHTTPRequestHandler):
 _DIGESTS: dict[tuple[str, float], tuple[str, int]] = {}
 
 
-def _digest(content: bytes | Path) -> tuple[str, int]:
+def digest(content: bytes | Path) -> tuple[str, int]:
     """SHA-256 and size of a file's content (a path's digest computed once)."""
     if isinstance(content, bytes):
         return hashlib.sha256(content).hexdigest(), len(content)
     key = (str(content), Path(content).stat().st_mtime)
     if key not in _DIGESTS:
-        digest = hashlib.sha256()
+        hasher = hashlib.sha256()
         with Path(content).open("rb") as handle:
             while chunk := handle.read(1 << 22):
-                digest.update(chunk)
-        _DIGESTS[key] = (digest.hexdigest(), Path(content).stat().st_size)
+                hasher.update(chunk)
+        _DIGESTS[key] = (hasher.hexdigest(), Path(content).stat().st_size)
     return _DIGESTS[key]
 
 

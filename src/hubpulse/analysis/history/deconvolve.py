@@ -48,6 +48,7 @@ from hubpulse.store.warehouse import Warehouse
 WINDOW = 30
 GLITCH_DAYS = 3  # the longest dip read as a glitch
 GLITCH_SHARE = (3, 4)  # … below 3/4 of both neighbours
+DENSE_DAYS = 14  # half of the shortest month: fewer counts in every month, nothing to deconvolve
 STALE_MODELS = 10  # a day is read as not refreshed when half of at least this many models repeat
 _KEYS = ("model_id", "month")
 
@@ -236,6 +237,18 @@ def _through_runs(t: ir.Table, hi: ir.Value, lo: ir.Value, suffix: str) -> ir.Ta
     first_hi = (hi - t.d).min().over(run)
     first_lo = ibis.greatest((lo - t.d).max().over(run), (-t.d).max().over(run))
     return t.mutate(**{f"lo{suffix}": first_lo + t.d, f"hi{suffix}": first_hi + t.d})
+
+
+def dense_series(clean: ir.Table) -> ir.Table:
+    """The 30-day counts of the models whose counts were seen on at least half the days of some
+    calendar month: the only ones the method can estimate a month from. Sparse counts (say,
+    weekly dumps) would be spread into a year of day bounds per model for nothing: their months
+    are bounded by the counter (with the counter 30 days back, ``counter``) and the 30-day
+    method instead."""
+    month = clean.day.truncate("M")
+    counts = clean.group_by([clean.model_id, month.name("month")]).aggregate(n=ibis._.count())
+    dense = counts.filter(counts.n >= DENSE_DAYS).select("model_id").distinct()
+    return clean.semi_join(dense, "model_id")
 
 
 def deconvolved_months(grid: ir.Table, clean: ir.Table, created: ir.Table) -> ir.Table:

@@ -67,7 +67,7 @@ import ibis.expr.types as ir
 import pyarrow as pa
 
 from hubpulse.analysis.history.counter import all_time, days_between, lookup
-from hubpulse.analysis.history.deconvolve import clean_rolling, deconvolved_months
+from hubpulse.analysis.history.deconvolve import clean_rolling, deconvolved_months, dense_series
 from hubpulse.analysis.history.evidence import Evidence, observed_days
 from hubpulse.analysis.history.grid import KEYS, daily_sums, model_months, with_daily
 from hubpulse.errors import HubpulseError
@@ -162,35 +162,40 @@ def estimate_monthly_downloads(
     obs = evidence.observations
     kinds = set(obs.select("kind").distinct().to_pyarrow().column("kind").to_pylist())
     grid = checkpoint(model_months(evidence, months, daily_sums(evidence, "daily" in kinds)))
-    rolling, _ = clean_rolling(evidence)
-    rolling = materialise(rolling)
-    candidates = [  # a kind nobody observed adds nothing: its method is not built at all
-        checkpoint(c)
-        for c in (
-            (
-                deconvolved_months(grid, rolling, evidence.created)
-                if deconvolve and "rolling30" in kinds
-                else _nothing(grid, "est", "lo", "hi")
-            ).rename(lambda c: c if c in KEYS else f"v_{c}"),
-            (
-                all_time(grid, evidence, max_gap_days, rolling)
-                if "all_time" in kinds
-                else _nothing(grid, "est", "lo", "hi", reset="boolean")
-            ).rename(lambda c: c if c in KEYS else f"a_{c}"),
-            (
-                _rolling(grid, rolling, evidence, max_gap_days)
-                if "rolling30" in kinds
-                else _nothing(grid, "est", "lo", "hi", gap="int64")
-            ).rename(lambda c: c if c in KEYS else f"r_{c}"),
-        )
-    ]
     joined = checkpoint(with_daily(grid, evidence))
-    for candidate in candidates:
+    for candidate in _methods(grid, evidence, kinds, max_gap_days, deconvolve=deconvolve):
         joined = joined.left_join(candidate, list(KEYS)).select(
             *joined.columns, *[c for c in candidate.columns if c not in KEYS]
         )
     estimates = _combine(joined)
     return estimates if keyed else estimates.drop("mid")
+
+
+def _methods(
+    grid: ir.Table, evidence: Evidence, kinds: set[str], max_gap: int, *, deconvolve: bool
+) -> list[ir.Table]:
+    """Each method's rows (deconvolved ``v_*``, all-time ``a_*``, 30-day ``r_*``); a kind
+    nobody observed adds nothing, and its method is not built at all (nor deconvolution when
+    no model's 30-day counts are dense enough for it)."""
+    rolling = materialise(clean_rolling(evidence)[0])
+    dense = materialise(dense_series(rolling)) if deconvolve and "rolling30" in kinds else None
+    if dense is not None and not dense.limit(1).count().to_pyarrow().as_py():
+        dense = None
+    methods = (
+        deconvolved_months(grid, dense, evidence.created)
+        if dense is not None
+        else _nothing(grid, "est", "lo", "hi"),
+        all_time(grid, evidence, max_gap, rolling)
+        if "all_time" in kinds
+        else _nothing(grid, "est", "lo", "hi", reset="boolean"),
+        _rolling(grid, rolling, evidence, max_gap)
+        if "rolling30" in kinds
+        else _nothing(grid, "est", "lo", "hi", gap="int64"),
+    )
+    return [
+        checkpoint(m.rename(lambda c, p=prefix: c if c in KEYS else f"{p}_{c}"))
+        for m, prefix in zip(methods, "var", strict=True)
+    ]
 
 
 def _nothing(grid: ir.Table, *floats: str, **typed: str) -> ir.Table:
