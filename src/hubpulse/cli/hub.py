@@ -139,7 +139,7 @@ def pull_characterization_command(
     store = open_store(settings, engine="duckdb")
     mapping = DailyColumns.from_pairs(column or [])
     load = pull_characterization(store, hub, columns=mapping, values=values, revision=revision)  # type: ignore[arg-type]
-    progress.print_series_load(console, load)
+    progress.print_characterization(console, load)
 
 
 def _hub(settings: Settings, concurrency: int = 4) -> Hub:

@@ -80,10 +80,15 @@ class Origin:
         return f"{self.dataset} @ {self.revision[:7]} ({self.licence})"
 
 
+def licence_of(dataset: str) -> str:
+    """The licence of a known public ``dataset``."""
+    (source,) = (s for s in PUBLIC_HISTORY if s.dataset == dataset)
+    return source.licence
+
+
 def origin(dataset: str, file: str, revision: str) -> Origin:
     """The origin of ``file`` of a known public ``dataset`` at ``revision``."""
-    (source,) = (s for s in PUBLIC_HISTORY if s.dataset == dataset)
-    return Origin(dataset, file, revision, source.licence)
+    return Origin(dataset, file, revision, licence_of(dataset))
 
 
 OWN_SERIES = "your own daily counts: `hubpulse import-series FILE`"

@@ -26,6 +26,7 @@ if TYPE_CHECKING:  # the Hub client is imported by a crawl only, not by every in
     from hubpulse.ingest.crawl import CrawlScope
     from hubpulse.ingest.hub import Hub
     from hubpulse.ingest.series import SeriesLoad
+    from hubpulse.store.pulls import WeeklyPull
 
 
 def ingest_with_progress(
@@ -113,10 +114,11 @@ def crawl_with_progress(
     print_load(console, load)
 
 
-def print_series_load(console: Console, result: SeriesLoad) -> None:
+def print_series_load(console: Console, result: SeriesLoad, name: str | None = None) -> None:
     verb = "imported" if result.status == "loaded" else "already imported"
     console.print(
-        f"{verb}: {Path(result.file).name} ({result.layout}): {result.rows:,} observations of "
+        f"{verb}: {name or Path(result.file).name} ({result.layout}): {result.rows:,} "
+        f"observations of "
         f"{result.models:,} models, {result.first_day} … {result.last_day}, "
         f"{result.rejects:,} rejected [dim](load {result.load_id})[/]",
         highlight=False,
@@ -137,7 +139,6 @@ def weekly_with_progress(
     download), then one line per week and what the dataset lacks."""
     from huggingface_hub.utils import tqdm
 
-    from hubpulse.ingest.sources import WEEKLY, origin
     from hubpulse.store.pulls import PullEvents, pull_weekly
 
     with Progress(
@@ -172,9 +173,22 @@ def weekly_with_progress(
         result = pull_weekly(
             warehouse, hub, first=first, last=last, revision=revision, resume=resume, events=events
         )
+    print_weekly(console, result)
+
+
+def print_weekly(console: Console, result: WeeklyPull) -> None:
+    """One line per week pulled, the weeks the dataset lacks and the source with its licence."""
+    from hubpulse.ingest.sources import WEEKLY, origin
+
     for done in result.weeks:
         if done.load is not None:
-            print_load(console, done.load)
+            load = done.load
+            console.print(
+                f"week {done.week.label}: {done.status} → snapshot {load.snapshot_date} (its "
+                f"dump's day): {load.rows:,} rows, {load.rejects:,} rejected, {load.aliases:,} "
+                f"aliases [dim](load {load.load_id})[/]",
+                highlight=False,
+            )
         else:
             what = done.reason or "already stored (same file), not downloaded again"
             console.print(f"week {done.week.label}: {done.status}: {what}", highlight=False)
@@ -183,3 +197,12 @@ def weekly_with_progress(
         console.print(f"[yellow]the dataset has no week {gaps}[/]", highlight=False)
     cite = origin(WEEKLY, "", result.revision).cite()
     console.print(f"[dim]source: {cite}; attribution required by the licence[/]")
+
+
+def print_characterization(console: Console, load: SeriesLoad) -> None:
+    """The import line of hf-hub-characterization, named as the dataset's file, and its source."""
+    from hubpulse.ingest.sources import CHARACTERIZATION, licence_of
+
+    print_series_load(console, load, f"{CHARACTERIZATION} downloads.parquet")
+    licence = licence_of(CHARACTERIZATION)
+    console.print(f"[dim]source: {CHARACTERIZATION} ({licence}); attribution required[/]")
