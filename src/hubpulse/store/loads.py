@@ -189,11 +189,21 @@ def link_renames(con: Any, snapshot: Snapshot, stored: list[dt.date]) -> Snapsho
     before, after = (
         None if d is None else con.table("models").filter(ibis._.snapshot_date == d) for d in near
     )
-    current = ibis.memtable(snapshot.rows.select(["model_id", "created_at", "downloads_all_time"]))
     found = [snapshot.aliases]
-    for old, new in ((before, current), (current, after)):
-        if old is not None and new is not None:
-            found.append(con.to_pyarrow(match_renames(old, new)).cast(ALIAS_SCHEMA))
+    if before is not None or after is not None:
+        # a view of the rows for this one query, dropped after (a memtable would stay
+        # registered with the connection: a year of weekly dumps would pile up in memory)
+        name = f"hp_current_{uuid.uuid4().hex}"
+        con.con.register(
+            name, snapshot.rows.select(["model_id", "created_at", "downloads_all_time"])
+        )
+        try:
+            current = con.table(name)
+            for old, new in ((before, current), (current, after)):
+                if old is not None and new is not None:
+                    found.append(con.to_pyarrow(match_renames(old, new)).cast(ALIAS_SCHEMA))
+        finally:
+            con.con.unregister(name)
     aliases = pa.concat_tables(found).group_by(["old_id", "new_id"]).aggregate([])
     order = [("old_id", "ascending"), ("new_id", "ascending")]
     return replace(snapshot, aliases=aliases.sort_by(order).cast(ALIAS_SCHEMA))
