@@ -20,7 +20,10 @@ import base64
 import datetime as dt
 import hashlib
 import json
+import os
 import random
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -338,6 +341,21 @@ class _Server(ThreadingHTTPServer):
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         pass  # a client killed mid-response (the kill tests) is expected, not news
+
+
+def hubpulse_process(
+    hub: FakeHub, root: Path, *args: str, token: str | None = None
+) -> subprocess.Popen[bytes]:
+    """``hubpulse ARGS -w ROOT`` as a process whose Hub is the stand-in ``hub``."""
+    env = os.environ | {"HF_ENDPOINT": hub.url, "HUBPULSE_HUB_RETRY_WAIT": "0.01", "COLUMNS": "120"}
+    if token:
+        env["HF_TOKEN"] = token
+    return subprocess.Popen(
+        [sys.executable, "-m", "hubpulse", *args, "-w", str(root)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
 
 
 @contextmanager

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import random
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +16,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from conftest import API_MARCH, HUB_STATS
-from fakehub import FakeHub, api_records, serve
+from fakehub import FakeHub, api_records, hubpulse_process, serve
 
 from hubpulse.ingest.crawl import scope_for
 from hubpulse.ingest.files import read_snapshot
@@ -247,19 +245,7 @@ def test_pull_characterization_imports_daily_downloads(fake: FakeHub, tmp_path: 
 def _crawl_process(
     fake: FakeHub, root: Path, *args: str, token: str | None = None
 ) -> subprocess.Popen[bytes]:
-    env = os.environ | {
-        "HF_ENDPOINT": fake.url,
-        "HUBPULSE_HUB_RETRY_WAIT": "0.01",
-        "COLUMNS": "120",
-    }
-    if token:
-        env["HF_TOKEN"] = token
-    return subprocess.Popen(
-        [sys.executable, "-m", "hubpulse", "crawl", *args, "-w", str(root)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
+    return hubpulse_process(fake, root, "crawl", *args, token=token)
 
 
 def _pages_done(root: Path) -> int:

@@ -6,11 +6,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,7 +17,7 @@ from typing import Any
 import duckdb
 import pytest
 import weeklyhub as wh
-from fakehub import FakeHub, serve
+from fakehub import FakeHub, hubpulse_process, serve
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
@@ -190,14 +188,7 @@ def _pull(fake: FakeHub, root: Path, *args: str) -> subprocess.Popen[bytes]:
 
 
 def _hubpulse(fake: FakeHub, root: Path, *args: str) -> subprocess.Popen[bytes]:
-    """``hubpulse pull ARGS`` as a process talking to the stand-in Hub."""
-    env = os.environ | {"HF_ENDPOINT": fake.url, "HUBPULSE_HUB_RETRY_WAIT": "0.01"}
-    return subprocess.Popen(
-        [sys.executable, "-m", "hubpulse", "pull", *args, "-w", str(root)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
+    return hubpulse_process(fake, root, "pull", *args)
 
 
 def _published(root: Path) -> int:

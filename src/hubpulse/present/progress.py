@@ -29,6 +29,19 @@ if TYPE_CHECKING:  # the Hub client is imported by a crawl only, not by every in
     from hubpulse.store.pulls import WeeklyPull
 
 
+def bar(console: Console) -> Progress:
+    """A transient Rich bar (description, bar, done of total, elapsed), only on a terminal."""
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        transient=True,
+        console=console,
+        disable=not console.is_terminal,
+    )
+
+
 def ingest_with_progress(
     console: Console,
     warehouse: Warehouse,
@@ -38,15 +51,7 @@ def ingest_with_progress(
     replace: bool = False,
 ) -> LoadResult:
     """Ingest one file with a Rich progress bar over its records (on a terminal)."""
-    with Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        transient=True,
-        console=console,
-        disable=not console.is_terminal,
-    ) as progress:
+    with bar(console) as progress:
         task = progress.add_task(f"ingest {Path(path).name}", total=count_records(path))
         return warehouse.ingest(
             path, date, replace=replace, progress=lambda n: progress.advance(task, n)
@@ -141,15 +146,7 @@ def weekly_with_progress(
 
     from hubpulse.store.pulls import PullEvents, pull_weekly
 
-    with Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        transient=True,
-        console=console,
-        disable=not console.is_terminal,
-    ) as progress:
+    with bar(console) as progress:
         weeks = progress.add_task("weeks", total=None)
         data = progress.add_task("download", total=None)
 
