@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import ibis
 import pytest
 import weeklyhub as wh
 from fakehub import FakeHub, hubpulse_process, serve
@@ -23,6 +24,7 @@ from typer.testing import CliRunner
 
 from hubpulse.cli import app
 from hubpulse.ingest.hub import Hub, Politeness
+from hubpulse.ingest.renames import match_renames
 from hubpulse.ingest.sources import CHARACTERIZATION, WEEKLY, route
 from hubpulse.present.report import source_lines
 from hubpulse.settings import Settings
@@ -244,3 +246,52 @@ def test_the_report_and_the_dashboard_name_the_dataset_and_its_licence(weekly: P
     with TestClient(create_app(Settings(warehouse=weekly))) as client:
         page = client.get("/").text
     assert f"Contains information from {WEEKLY}, made available under ODbL-1.0" in page
+
+
+def test_a_shared_creation_instant_links_no_rename() -> None:
+    """Hand-counted: only a → b pairs up. The bulk-import instant L is shared by other repos,
+    so a deletion and an unrelated repo made public on it are not a rename; nor is a pair whose
+    counter went down."""
+    t1, t2, legacy = (dt.datetime(2024, 5, d, 9, 30, 1, 123) for d in (1, 2, 3))
+
+    def dump(rows: list[tuple[str, dt.datetime, int]]) -> Any:
+        return ibis.memtable(
+            [{"model_id": m, "created_at": c, "downloads_all_time": n} for m, c, n in rows]
+        )
+
+    before = dump(
+        [
+            ("o/a", t1, 10),
+            ("o/c", t2, 100),
+            ("o/old1", legacy, 5),
+            ("o/old2", legacy, 5),
+            ("o/gone", legacy, 7),
+        ]
+    )
+    after = dump(
+        [
+            ("o/b", t1, 12),
+            ("o/d", t2, 50),
+            ("o/old1", legacy, 6),
+            ("o/old2", legacy, 6),
+            ("o/public", legacy, 9),
+        ]
+    )
+    found = match_renames(before, after).to_pyarrow().to_pylist()
+    assert found == [{"old_id": "o/a", "new_id": "o/b"}]
+
+
+@pytest.mark.slow
+def test_two_pulls_at_once_end_with_the_same_warehouse(
+    hub: FakeHub, weekly: Path, tmp_path: Path
+) -> None:
+    keep = ["snapshot_date", "file_sha256", "dataset", "dataset_file", "revision", "licence"]
+    whole = list_snapshots(open_warehouse(weekly)).select(keep)
+    for attempt in range(3):
+        root = tmp_path / f"twice-{attempt}"
+        pulls = [_pull(hub, root, "--from", "2025-10-01") for _ in range(2)]
+        for process in pulls:
+            _, err = process.communicate(timeout=300)
+            assert process.returncode == 0, err.decode()
+        assert list_snapshots(open_warehouse(root)).select(keep).equals(whole)
+        assert not (root / "pulls" / "weekly.json").exists()

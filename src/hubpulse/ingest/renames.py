@@ -6,8 +6,10 @@ the old id is simply gone from the next dump and the new id is there, with the c
 timestamp (to the microsecond) and the download counters it always had. Left unlinked, the two
 ids would be counted as two models in the month of the rename (each with bounds of its own), and
 the old one's downloads would be lost from the new one's history. A pair is linked only when it
-is unambiguous: the vanished id and the appeared id share ``created_at`` and nothing else
-vanished or appeared with that instant, and the all-time counter did not go down.
+is unambiguous: the vanished id and the appeared id share ``created_at``, no other repo of either
+dump has that instant (many old repos share the instant of the Hub's bulk import, so a deletion
+and an unrelated repo made public must not pair up on it), and the all-time counter did not go
+down.
 """
 
 from __future__ import annotations
@@ -21,10 +23,8 @@ def match_renames(before: ir.Table, after: ir.Table) -> ir.Table:
     ``after`` that reappear there under another id (both canonical snapshot rows)."""
     keep = ["model_id", "created_at", "downloads_all_time"]
     old, new = before.select(keep), after.select(keep)
-    vanished = old.anti_join(new, "model_id").filter(ibis._.created_at.notnull())
-    appeared = new.anti_join(old, "model_id").filter(ibis._.created_at.notnull())
-    vanished = _alone(vanished)
-    appeared = _alone(appeared)
+    vanished = _alone(old.anti_join(new, "model_id"), old)
+    appeared = _alone(new.anti_join(old, "model_id"), new)
     pairs = vanished.join(appeared, "created_at", lname="{name}_old", rname="{name}_new")
     grown = (
         pairs.downloads_all_time_old.isnull()
@@ -34,7 +34,9 @@ def match_renames(before: ir.Table, after: ir.Table) -> ir.Table:
     return pairs.filter(grown).select(old_id=pairs.model_id_old, new_id=pairs.model_id_new)
 
 
-def _alone(rows: ir.Table) -> ir.Table:
-    """The rows whose creation instant no other row of ``rows`` shares."""
-    counts = rows.group_by("created_at").aggregate(n=ibis._.count())
-    return rows.semi_join(counts.filter(counts.n == 1), "created_at")
+def _alone(rows: ir.Table, dump: ir.Table) -> ir.Table:
+    """The ``rows`` of ``dump`` whose creation instant is known and no other repo of the dump
+    shares."""
+    counts = dump.group_by("created_at").aggregate(n=ibis._.count())
+    unique = counts.filter(counts.created_at.notnull() & (counts.n == 1))
+    return rows.semi_join(unique, "created_at")

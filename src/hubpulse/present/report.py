@@ -28,6 +28,7 @@ from hubpulse.analysis.snapshot.selection import Selection
 from hubpulse.analysis.snapshot.snapshot import Analysis
 from hubpulse.analysis.snapshot.stored import load_analysis
 from hubpulse.errors import NotComparableError
+from hubpulse.ingest.sources import Origin
 from hubpulse.present.charts import Chart, family_colors
 from hubpulse.present.report_charts import report_charts
 from hubpulse.present.tables import (
@@ -250,7 +251,7 @@ def source_lines(store: Warehouse) -> list[str]:
 
 
 def _cite(row: dict[str, Any]) -> str:
-    return f"{row['dataset']} @ {str(row['revision'])[:7]} ({row['licence']})"
+    return Origin(row["dataset"], row["dataset_file"], row["revision"], row["licence"]).cite()
 
 
 def _methods(meta: dict[str, Any], history: History | None) -> list[str]:

@@ -6,9 +6,11 @@ the file, the commit read and its licence.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import fcntl
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -153,8 +155,32 @@ def pull_weekly(
     """Ingest the weekly snapshots covering ``first`` … ``last`` (``ingest.weekly.choose_weeks``)
     at one commit of the dataset, oldest first, each as the snapshot of its dump's day. Weeks
     already stored (by the file's SHA-256) are not downloaded again; a killed download resumes.
-    ``resume`` continues the unfinished pull with its own range and commit."""
-    events, state = events or PullEvents(), warehouse.work_dir("pulls") / PULL_STATE
+    ``resume`` continues the unfinished pull with its own range and commit. One weekly pull
+    runs in a warehouse at a time: a second waits, then finds the first one's weeks stored."""
+    with _pull_lock(warehouse.work_dir("pulls")):
+        return _pull_weekly(warehouse, hub, first, last, revision, resume, events or PullEvents())
+
+
+@contextlib.contextmanager
+def _pull_lock(directory: Path) -> Iterator[None]:
+    with (directory / "weekly.lock").open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _pull_weekly(
+    warehouse: Warehouse,
+    hub: Hub,
+    first: dt.date | None,
+    last: dt.date | None,
+    revision: str | None,
+    resume: bool,
+    events: PullEvents,
+) -> WeeklyPull:
+    state = warehouse.work_dir("pulls") / PULL_STATE
     if resume:
         if not state.is_file():
             raise HubError(
@@ -169,21 +195,28 @@ def pull_weekly(
         write_atomic(state, json.dumps(saved))
     weeks, missing = choose_weeks(list_weeks(hub, revision), first, last)
     events.start(weeks)
+    stored = list_snapshots(warehouse)
+    files = zip(stored["dataset_file"].to_pylist(), stored["revision"].to_pylist(), strict=True)
+    held: set[object] = {*stored["file_sha256"].to_pylist(), *files}
     done = []
     for week in weeks:
-        done.append(_pull_week(warehouse, hub, week, str(revision), events))
+        done.append(_pull_week(warehouse, hub, week, str(revision), events, held))
+        if done[-1].load is not None:  # a later week may repeat this file (a stale week)
+            held |= {week.sha256, (week.path, str(revision))}
         events.week(done[-1])
-    state.unlink()
+    state.unlink(missing_ok=True)
     return WeeklyPull(str(revision), done, missing)
 
 
 def _pull_week(
-    warehouse: Warehouse, hub: Hub, week: Week, revision: str, events: PullEvents
+    warehouse: Warehouse,
+    hub: Hub,
+    week: Week,
+    revision: str,
+    events: PullEvents,
+    held: set[object],
 ) -> WeekDone:
-    stored = list_snapshots(warehouse)
-    held = set(stored["file_sha256"].to_pylist())
-    files = zip(stored["dataset_file"].to_pylist(), stored["revision"].to_pylist(), strict=True)
-    held |= set(files)
+    """One week: skipped when ``held`` has its file (by SHA-256, or path and commit)."""
     if week.sha256 in held or (week.path, revision) in held:
         return WeekDone(week, "stored")
     path = download_file(hub, WEEKLY, week.path, revision, warehouse.work_dir("hub"), events.bar)
