@@ -230,3 +230,30 @@ def test_stored_jump_marks_follow_their_definition(
             jumps += want is not None
             before = now
     assert jumps  # the data holds jumps: a test of nothing would prove nothing
+
+
+@pytest.mark.parametrize("case", ["real", "malformed"])
+def test_a_history_built_a_slice_of_models_at_a_time_equals_one_built_whole(
+    case: str, demo_store: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A large evidence is estimated a slice of models at a time (bounded memory): every stored
+    model-month, bound and jump mark is the one a single pass stores."""
+    root = tmp_path / "wh"
+    if case == "real":
+        shutil.copytree(demo_store, root, symlinks=True)
+    else:
+        _malformed(root)
+    settings = load_settings(warehouse=root)
+    key = ("model_id", "month")
+
+    def rows() -> list[dict]:
+        built = stored_history(open_warehouse(root), settings, rebuild=True)
+        return sorted(_rows(built.estimates), key=lambda r: tuple(r[k] for k in key))
+
+    want = rows()
+    monkeypatch.setattr("hubpulse.analysis.history.stored.SLICE_ROWS", 15_000)
+    got = rows()
+    (build,) = (root / DERIVED / WAREHOUSE).glob("history-*")
+    assert json.loads((build / "meta.json").read_text())["slices"] >= 3
+    assert want and got == want
+    assert not list((root / DERIVED / WAREHOUSE).glob("**/.estimates-*"))  # no piece left

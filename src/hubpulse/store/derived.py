@@ -352,6 +352,31 @@ def parquet_writer(expr: ir.Table | Callable[[], ir.Table], order: list[str]) ->
     return write
 
 
+def sliced_writer(make: Callable[[int], ir.Table], parts: int, order: list[str]) -> Writer:
+    """A writer of the union of ``make(0)`` … ``make(parts - 1)`` (disjoint slices of one
+    table), each computed and written in its turn sorted by ``order``, then copied in that
+    order into one file: a build whose whole would not fit the memory limit runs a slice at a
+    time, and a lookup by the first key still prunes row groups (each holds one slice's
+    rows of a key or two)."""
+    if parts == 1:
+        return parquet_writer(lambda: make(0), order)
+
+    def write(path: Path) -> None:
+        pieces = [path.with_name(f".{path.stem}-{part}.parquet") for part in range(parts)]
+        try:
+            for part, piece in enumerate(pieces):
+                parquet_writer(lambda p=part: make(p), order)(piece)  # type: ignore[misc]
+            with pq.ParquetWriter(path, pq.read_schema(pieces[0])) as out:
+                for piece in pieces:
+                    for group in pq.ParquetFile(piece).iter_batches(batch_size=ROW_GROUP):
+                        out.write_batch(group, row_group_size=ROW_GROUP)
+        finally:
+            for piece in pieces:
+                piece.unlink(missing_ok=True)
+
+    return write
+
+
 def read_stage(backend: Any, stage: Stage, tables: list[str]) -> dict[str, ir.Table]:
     """The stage's tables as views of ``backend`` (named after the build, so two builds never
     share a view name)."""

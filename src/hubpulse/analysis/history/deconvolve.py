@@ -56,6 +56,41 @@ _KEYS = ("model_id", "month")
 def clean_rolling(evidence: Evidence) -> tuple[ir.Table, ir.Table]:
     """The 30-day counts fit to use (model_id, day, value) and those left out (model_id, day,
     value, reason)."""
+    kept, left = _kept(evidence)
+    per_day = evidence.repeats if evidence.repeats is not None else _tally(kept)
+    frozen = per_day.filter(
+        (per_day.pairs >= STALE_MODELS) & (per_day.repeats * 2 >= per_day.pairs)
+    ).select(f_day="day")
+    kept = kept.left_join(frozen, kept.day == frozen.f_day)
+    stale = kept.repeat & kept.f_day.notnull()
+    repeats = kept.filter(stale).select(
+        "model_id",
+        "day",
+        "value",
+        reason=ibis.literal(
+            "stale: the same 30-day count as the day before, on a day most models' counts "
+            "did not move (a collection that did not refresh)"
+        ),
+    )
+    clean = kept.filter(~stale).select("model_id", "day", "value")
+    return clean, ibis.union(*left, repeats)
+
+
+def repeat_tally(evidence: Evidence) -> ir.Table:
+    """day, pairs, repeats: per day, the models whose 30-day count was also seen the day before
+    (and positive), and those among them whose count did not move. A day most did not move is
+    stale for every model, so an estimate built a slice of models at a time sums the slices'
+    tallies and gives each slice the sum (``Evidence.repeats``)."""
+    return _tally(_kept(evidence)[0])
+
+
+def _tally(kept: ir.Table) -> ir.Table:
+    return kept.group_by("day").aggregate(pairs=kept.pair.sum(), repeats=kept.repeat.sum())
+
+
+def _kept(evidence: Evidence) -> tuple[ir.Table, list[ir.Table]]:
+    """The 30-day counts past the creation and glitch checks, marked ``pair`` (seen the day
+    before too) and ``repeat`` (unchanged since), and those the checks left out."""
     obs = evidence.observations
     rolling = obs.filter(obs.kind == "rolling30").select("model_id", "day", "value")
     created = evidence.created.select(c_id="model_id", c_created="created")
@@ -84,24 +119,7 @@ def clean_rolling(evidence: Evidence) -> tuple[ir.Table, ir.Table]:
     kept = kept.mutate(p_day=kept.day.lag().over(w), p_val=kept.value.lag().over(w))
     pair = (kept.day.delta(kept.p_day, unit="day") == 1) & (kept.p_val > 0)  # type: ignore[attr-defined]
     repeat = (pair & (kept.value == kept.p_val)).fill_null(False)
-    kept = kept.mutate(repeat=repeat, pair=pair.fill_null(False))
-    per_day = kept.group_by("day").aggregate(pairs=kept.pair.sum(), repeats=kept.repeat.sum())
-    frozen = per_day.filter(
-        (per_day.pairs >= STALE_MODELS) & (per_day.repeats * 2 >= per_day.pairs)
-    ).select(f_day="day")
-    kept = kept.left_join(frozen, kept.day == frozen.f_day)
-    stale = kept.repeat & kept.f_day.notnull()
-    repeats = kept.filter(stale).select(
-        "model_id",
-        "day",
-        "value",
-        reason=ibis.literal(
-            "stale: the same 30-day count as the day before, on a day most models' counts "
-            "did not move (a collection that did not refresh)"
-        ),
-    )
-    clean = kept.filter(~stale).select("model_id", "day", "value")
-    return clean, ibis.union(before, glitches, repeats)
+    return kept.mutate(repeat=repeat, pair=pair.fill_null(False)), [before, glitches]
 
 
 def left_out(evidence: Evidence) -> ir.Table:

@@ -68,7 +68,7 @@ import pyarrow as pa
 
 from hubpulse.analysis.history.counter import all_time, days_between, lookup
 from hubpulse.analysis.history.deconvolve import clean_rolling, deconvolved_months, dense_series
-from hubpulse.analysis.history.evidence import Evidence, observed_days
+from hubpulse.analysis.history.evidence import Evidence, decode, observed_days
 from hubpulse.analysis.history.grid import KEYS, daily_sums, model_months, with_daily
 from hubpulse.errors import HubpulseError
 from hubpulse.store.engines import checkpoint, materialise
@@ -139,6 +139,7 @@ def estimate_monthly_downloads(
     max_gap_days: int = 31,
     deconvolve: bool = True,
     keyed: bool = False,
+    newest: dt.date | None = None,
 ) -> ir.Table:
     """model_id, month, month_start, month_end, days, complete, created, method, estimate, lower,
     upper, caveats.
@@ -147,14 +148,16 @@ def estimate_monthly_downloads(
     ``months`` up to the newest observation (see the module docstring for methods and bounds).
     ``estimate`` is null only for ``none`` rows; ``upper`` is null where the month cannot be
     bounded from above. ``keyed`` adds ``mid``, an integer per model (a window partitioned by
-    it runs three times faster than by the id)."""
+    it runs three times faster than by the id). ``newest``: the newest day of the evidence
+    this is a slice of (default: of ``evidence``)."""
     created = evidence.created  # read by several methods: build once, not once each
     evidence = replace(
         evidence,
         observations=checkpoint(evidence.observations),
         created=materialise(created) if evidence.daily is not None else checkpoint(created),
     )
-    newest = observed_days(evidence).day.max().as_scalar()
+    last = observed_days(evidence).day.max().as_scalar()
+    newest = last if newest is None else ibis.literal(newest, "date")
     months = months.filter(months.month_start <= newest).mutate(
         month_end=ibis.least(months.month_end, newest).cast("date"),
         complete=months.month_end <= newest,
@@ -167,7 +170,7 @@ def estimate_monthly_downloads(
         joined = joined.left_join(candidate, list(KEYS)).select(
             *joined.columns, *[c for c in candidate.columns if c not in KEYS]
         )
-    estimates = _combine(joined)
+    estimates = decode(_combine(joined), evidence.names)
     return estimates if keyed else estimates.drop("mid")
 
 

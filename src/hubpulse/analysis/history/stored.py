@@ -16,17 +16,26 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
+import ibis
 import ibis.expr.types as ir
 
+from hubpulse.analysis.history.deconvolve import repeat_tally
 from hubpulse.analysis.history.estimator import (
     HistoryError,
     estimate_monthly_downloads,
     month_table,
 )
-from hubpulse.analysis.history.evidence import evidence_months, read_evidence
+from hubpulse.analysis.history.evidence import (
+    Evidence,
+    decode,
+    evidence_days,
+    evidence_months,
+    evidence_slice,
+    read_evidence,
+)
 from hubpulse.analysis.history.monthly import newest_counts, with_jumps
 from hubpulse.store.derived import (
     Stage,
@@ -37,7 +46,9 @@ from hubpulse.store.derived import (
     find_stage,
     load_stage,
     parquet_writer,
+    sliced_writer,
 )
+from hubpulse.store.engines import is_spark, materialise
 from hubpulse.store.names import WAREHOUSE
 from hubpulse.store.warehouse import ALIASES
 
@@ -130,11 +141,37 @@ def _spec(store: Warehouse, settings: Settings) -> StageSpec:
     )
 
 
+SLICE_ROWS = 12_000_000  # observations the estimator takes at once (~2 GB of its working set)
+
+
+def _slices(evidence: Evidence) -> int:
+    """Slices of the models to estimate one at a time, so that each one's working set stays
+    within DuckDB's memory limit instead of spilling (a year of weekly dumps at 1M models is
+    ~100M observations); one on Spark, which partitions the work itself."""
+    if is_spark(evidence.observations._find_backend(use_default=True)):
+        return 1
+    rows = int(evidence.observations.count().to_pyarrow().as_py())
+    return max(1, -(-rows // SLICE_ROWS))
+
+
+def _with_tally(evidence: Evidence, parts: int) -> Evidence:
+    """``evidence`` with the whole tally of unchanged 30-day counts, summed over its slices
+    (a slice's own would judge a day stale by its models alone), stored."""
+    tallies = [repeat_tally(evidence_slice(evidence, part, parts)) for part in range(parts)]
+    both = ibis.union(*tallies, distinct=False)
+    summed = both.group_by("day").aggregate(pairs=both.pairs.sum(), repeats=both.repeats.sum())
+    return replace(evidence, repeats=materialise(summed))
+
+
 def _build(store: Warehouse, settings: Settings) -> tuple[dict[str, Writer], dict[str, Any]]:
-    evidence = read_evidence(store, settle=True)
-    span = evidence_months(evidence)
-    if span is None:  # nothing to store: no question can be answered
+    evidence = read_evidence(store, settle=True, keyed=True)
+    days = evidence_days(evidence)
+    if days is None:  # nothing to store: no question can be answered
         raise HistoryError(NO_HISTORY)
+    span = (f"{days[0]:%Y-%m}", f"{days[1]:%Y-%m}")
+    parts = _slices(evidence)
+    if parts > 1:
+        evidence = _with_tally(evidence, parts)
     meta: dict[str, Any] = {
         "span": list(span),
         "rules": HISTORY_RULES,
@@ -143,19 +180,22 @@ def _build(store: Warehouse, settings: Settings) -> tuple[dict[str, Writer], dic
         "spike_factor": settings.spike_factor,
         "built_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "engine": getattr(store.reader, "name", "duckdb"),
+        "slices": parts,
     }
 
-    def estimates() -> ir.Table:
+    def estimates(part: int) -> ir.Table:
         table = estimate_monthly_downloads(
-            evidence,
+            evidence_slice(evidence, part, parts) if parts > 1 else evidence,
             month_table(*span),
             max_gap_days=settings.max_gap_days,
             deconvolve=settings.deconvolve,
+            keyed=True,
+            newest=days[1],
         )
         return with_jumps(table, settings.spike_factor)
 
     writers = {  # by month only: a month range prunes, and a sort by model too costs a fifth
-        "estimates": parquet_writer(estimates, ["month"]),
-        "basis": parquet_writer(newest_counts(evidence), ["model_id"]),
+        "estimates": sliced_writer(estimates, parts, ["month"]),
+        "basis": parquet_writer(decode(newest_counts(evidence), evidence.names), ["model_id"]),
     }
     return writers, meta
