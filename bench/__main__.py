@@ -273,7 +273,8 @@ def _weekly_job(models: int, add: Add, weeks: int = 52) -> None:
     result, peak = run_job("weekly", directory=str(directory), work=fresh(f"weekly-{models}"))
     detail = (
         f"{result['weeks']} weekly dumps pulled from the stand-in Hub and ingested; December's "
-        f"family × month: first {result['first']:.2f} s (builds the history stage), then "
+        f"family × month: first {result['first']:.2f} s (builds the history stage: "
+        f"{result['stage']:.1f} s, {result['slices']} slice(s) of models), then "
         f"{result['query']:.2f} s; `top` {result['top']:.2f} s (processes)"
     )
     add("weekly", label(models), result, peak, detail)

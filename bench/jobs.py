@@ -243,10 +243,14 @@ def weekly(directory: str, work: str, repeat: int = 3) -> dict[str, Any]:
     december = ["monthly", "--by", "family", "--from", "2025-12", "--to", "2025-12", "-w", work]
     command = [sys.executable, "-m", "hubpulse"]
     first = _median_wall([*command, *december], 1)
+    (stage,) = Path(work).glob("derived/warehouse/history-*/meta.json")
+    built = json.loads(stage.read_text())
     return {
         "seconds": pulled,
         "weeks": sum(1 for w in result.weeks if w.status == "loaded"),
         "first": first,
+        "stage": built["seconds"],
+        "slices": built["slices"],
         "query": _median_wall([*command, *december], repeat),
         "top": _median_wall([*command, "top", "--by", "family", "-w", work], repeat),
     }

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import gc
 import hashlib
 import json
 import logging
@@ -188,7 +189,7 @@ def ensure_stage(
         _announce(root, load_id, spec, rebuild)
         began = time.perf_counter()
         writers, meta = spec.build()
-        meta = {"stage": spec.name, **meta}
+        meta["stage"] = spec.name  # the build's own dict: a writer may record what it learns
         return publish_stage(root, load_id, spec.name, spec.key, writers, meta, began), True
 
 
@@ -366,6 +367,7 @@ def sliced_writer(make: Callable[[int], ir.Table], parts: int, order: list[str])
         try:
             for part, piece in enumerate(pieces):
                 parquet_writer(lambda p=part: make(p), order)(piece)  # type: ignore[misc]
+                gc.collect()  # what the slice stored in the engine is dropped with its tables
             with pq.ParquetWriter(path, pq.read_schema(pieces[0])) as out:
                 for piece in pieces:
                     for group in pq.ParquetFile(piece).iter_batches(batch_size=ROW_GROUP):

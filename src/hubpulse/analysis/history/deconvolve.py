@@ -37,6 +37,8 @@ listed with their reason (``clean_rolling``, ``contradictions``):
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
@@ -76,12 +78,36 @@ def clean_rolling(evidence: Evidence) -> tuple[ir.Table, ir.Table]:
     return clean, ibis.union(*left, repeats)
 
 
-def repeat_tally(evidence: Evidence) -> ir.Table:
-    """day, pairs, repeats: per day, the models whose 30-day count was also seen the day before
-    (and positive), and those among them whose count did not move. A day most did not move is
-    stale for every model, so an estimate built a slice of models at a time sums the slices'
-    tallies and gives each slice the sum (``Evidence.repeats``)."""
-    return _tally(_kept(evidence)[0])
+def stale_candidates(evidence: Evidence) -> ir.Table:
+    """day: the days that could be stale. A day's pairs are at most the 30-day counts of that
+    day and of the day before, so only a day where both hold ``STALE_MODELS`` of them can be
+    (a year of weekly dumps has a few: two dumps on consecutive days)."""
+    obs = evidence.observations
+    rolling = obs.filter(obs.kind == "rolling30")
+    per_day = rolling.group_by("day").aggregate(n=rolling.count())
+    busy = per_day.filter(per_day.n >= STALE_MODELS).select("day")
+    before = busy.select(b_day=(busy.day + ibis.interval(days=1)).cast("date"))
+    return busy.join(before, busy.day == before.b_day).select("day")
+
+
+def near(evidence: Evidence, days: ir.Table) -> Evidence:
+    """The evidence's observations within ``GLITCH_DAYS`` + 1 days before one of ``days`` and
+    ``GLITCH_DAYS`` after: all that a 30-day count's glitch mark, and so a day's tally,
+    depends on."""
+    obs = evidence.observations
+    shifts = ibis.memtable({"shift": list(range(-GLITCH_DAYS - 1, GLITCH_DAYS + 1))})
+    span = days.cross_join(shifts)
+    span = span.select(day=(span.day + span.shift.as_interval("D")).cast("date")).distinct()
+    return replace(evidence, observations=obs.semi_join(span, "day"))  # a join on equal days
+
+
+def repeat_tally(evidence: Evidence, days: ir.Table) -> ir.Table:
+    """day, pairs, repeats on ``days``: the models whose 30-day count was also seen the day
+    before (and positive), and those among them whose count did not move. A day most did not
+    move is stale for every model, so an estimate built a slice of models at a time gives each
+    slice the whole evidence's tally (``Evidence.repeats``). Exact when ``evidence`` holds at
+    least the counts ``near`` the days."""
+    return _tally(_kept(evidence)[0]).semi_join(days, "day")
 
 
 def _tally(kept: ir.Table) -> ir.Table:

@@ -140,6 +140,7 @@ def estimate_monthly_downloads(
     deconvolve: bool = True,
     keyed: bool = False,
     newest: dt.date | None = None,
+    settle: bool = False,
 ) -> ir.Table:
     """model_id, month, month_start, month_end, days, complete, created, method, estimate, lower,
     upper, caveats.
@@ -149,12 +150,16 @@ def estimate_monthly_downloads(
     ``estimate`` is null only for ``none`` rows; ``upper`` is null where the month cannot be
     bounded from above. ``keyed`` adds ``mid``, an integer per model (a window partitioned by
     it runs three times faster than by the id). ``newest``: the newest day of the evidence
-    this is a slice of (default: of ``evidence``)."""
-    created = evidence.created  # read by several methods: build once, not once each
+    this is a slice of (default: of ``evidence``). ``settle``: the observations are few enough
+    to store in the engine once (a slice of the stored stage's), not read again by each method."""
+    # read by several methods: built once, not once each (stored when ``settle`` bounds them)
+    created, observations = evidence.created, evidence.observations
     evidence = replace(
         evidence,
-        observations=checkpoint(evidence.observations),
-        created=materialise(created) if evidence.daily is not None else checkpoint(created),
+        observations=materialise(observations) if settle else checkpoint(observations),
+        created=materialise(created)
+        if settle or evidence.daily is not None
+        else checkpoint(created),
     )
     last = observed_days(evidence).day.max().as_scalar()
     newest = last if newest is None else ibis.literal(newest, "date")

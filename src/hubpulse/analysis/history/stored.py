@@ -16,13 +16,15 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import shutil
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import ibis
 import ibis.expr.types as ir
+import pyarrow as pa
 
-from hubpulse.analysis.history.deconvolve import repeat_tally
+from hubpulse.analysis.history.deconvolve import near, repeat_tally, stale_candidates
 from hubpulse.analysis.history.estimator import (
     HistoryError,
     estimate_monthly_downloads,
@@ -53,6 +55,8 @@ from hubpulse.store.names import WAREHOUSE
 from hubpulse.store.warehouse import ALIASES
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from hubpulse.settings import Settings
     from hubpulse.store.warehouse import Warehouse
 
@@ -155,10 +159,17 @@ def _slices(evidence: Evidence) -> int:
 
 
 def _with_tally(evidence: Evidence, parts: int) -> Evidence:
-    """``evidence`` with the whole tally of unchanged 30-day counts, summed over its slices
-    (a slice's own would judge a day stale by its models alone), stored."""
-    tallies = [repeat_tally(evidence_slice(evidence, part, parts)) for part in range(parts)]
-    both = ibis.union(*tallies, distinct=False)
+    """``evidence`` with the whole evidence's tally of unchanged 30-day counts on the days that
+    could be stale (a slice's own would judge a day by its models alone), stored: from the
+    counts near those days, at once where they are few, else a slice at a time."""
+    days = materialise(stale_candidates(evidence))
+    close = near(evidence, days)
+    if int(close.observations.count().to_pyarrow().as_py()) <= SLICE_ROWS:
+        return replace(evidence, repeats=materialise(repeat_tally(close, days)))
+    tallies = [  # each slice computed on its own: together they would not fit the memory
+        repeat_tally(evidence_slice(close, part, parts), days).to_pyarrow() for part in range(parts)
+    ]
+    both = ibis.memtable(pa.concat_tables(tallies))
     summed = both.group_by("day").aggregate(pairs=both.pairs.sum(), repeats=both.repeats.sum())
     return replace(evidence, repeats=materialise(summed))
 
@@ -169,9 +180,6 @@ def _build(store: Warehouse, settings: Settings) -> tuple[dict[str, Writer], dic
     if days is None:  # nothing to store: no question can be answered
         raise HistoryError(NO_HISTORY)
     span = (f"{days[0]:%Y-%m}", f"{days[1]:%Y-%m}")
-    parts = _slices(evidence)
-    if parts > 1:
-        evidence = _with_tally(evidence, parts)
     meta: dict[str, Any] = {
         "span": list(span),
         "rules": HISTORY_RULES,
@@ -180,22 +188,56 @@ def _build(store: Warehouse, settings: Settings) -> tuple[dict[str, Writer], dic
         "spike_factor": settings.spike_factor,
         "built_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "engine": getattr(store.reader, "name", "duckdb"),
-        "slices": parts,
     }
+    held: list[Evidence] = []
 
-    def estimates(part: int) -> ir.Table:
-        table = estimate_monthly_downloads(
-            evidence_slice(evidence, part, parts) if parts > 1 else evidence,
-            month_table(*span),
-            max_gap_days=settings.max_gap_days,
-            deconvolve=settings.deconvolve,
-            keyed=True,
-            newest=days[1],
-        )
-        return with_jumps(table, settings.spike_factor)
+    def settled(staging: Path) -> Evidence:
+        if not held:
+            held.append(_spilled(evidence, staging / SCRATCH))
+        return held[0]
 
-    writers = {  # by month only: a month range prunes, and a sort by model too costs a fifth
-        "estimates": sliced_writer(estimates, parts, ["month"]),
-        "basis": parquet_writer(decode(newest_counts(evidence), evidence.names), ["model_id"]),
-    }
-    return writers, meta
+    def write_estimates(path: Path) -> None:
+        whole = settled(path.parent)
+        parts = meta["slices"] = _slices(whole)  # recorded: the meta is written last
+        whole = _with_tally(whole, parts) if parts > 1 else whole
+
+        def estimates(part: int) -> ir.Table:
+            table = estimate_monthly_downloads(
+                evidence_slice(whole, part, parts) if parts > 1 else whole,
+                month_table(*span),
+                max_gap_days=settings.max_gap_days,
+                deconvolve=settings.deconvolve,
+                keyed=True,
+                newest=days[1],
+                settle=True,
+            )
+            return with_jumps(table, settings.spike_factor)
+
+        # by month only: a month range prunes, and a sort by model too costs a fifth
+        sliced_writer(estimates, parts, ["month"])(path)
+
+    def write_basis(path: Path) -> None:
+        whole = settled(path.parent)
+        parquet_writer(decode(newest_counts(whole), whole.names), ["model_id"])(path)
+        shutil.rmtree(path.parent / SCRATCH, ignore_errors=True)
+
+    return {"estimates": write_estimates, "basis": write_basis}, meta
+
+
+SCRATCH = ".evidence"  # in the stage's staging directory: removed with it if the build fails
+
+
+def _spilled(evidence: Evidence, directory: Path) -> Evidence:
+    """On DuckDB, the observations and creation dates written once as Parquet under integer
+    keys and read back: each slice and method then scans them, not the snapshots again (a year
+    of weekly dumps at 1M models: ~100M observations, each scan re-hashing every name)."""
+    observations = evidence.observations
+    backend = observations._find_backend(use_default=True)
+    if is_spark(backend):
+        return evidence
+    directory.mkdir()
+    tables = {"observations": observations, "created": evidence.created}
+    for name, table in tables.items():
+        table.to_parquet(directory / f"{name}.parquet")
+    read = {name: backend.read_parquet(directory / f"{name}.parquet") for name in tables}
+    return replace(evidence, **read)
