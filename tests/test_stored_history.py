@@ -58,18 +58,24 @@ CASES = {  # warehouse, months asked, a group to list the drivers of
 }
 
 
+def _case_root(case: str, demo_store: Path, tmp_path: Path) -> Path:
+    """A warehouse of one of ``CASES`` (the real one copied from the demo's)."""
+    make, root = CASES[case][0], tmp_path / "wh"
+    if make is None:
+        shutil.copytree(demo_store, root, symlinks=True)
+    else:
+        make(root)
+    return root
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("case", list(CASES))
 @pytest.mark.parametrize("mode", ["publisher", "lineage"])
 def test_stored_history_answers_equal_the_estimates_from_scratch(
     case: str, mode: str, demo_store: Path, tmp_path: Path
 ) -> None:
-    make, (first, last), group, month = CASES[case]
-    root = tmp_path / "wh"
-    if make is None:
-        shutil.copytree(demo_store, root, symlinks=True)
-    else:
-        make(root)
+    _, (first, last), group, month = CASES[case]
+    root = _case_root(case, demo_store, tmp_path)
     settings = load_settings(warehouse=root, mode=mode)
     store = open_warehouse(root)
     analysis = load_analysis(settings, None, store)
@@ -202,11 +208,7 @@ def test_stored_jump_marks_follow_their_definition(
 ) -> None:
     """Every stored model-month's jump against the model's previous calendar month, computed
     here in plain Python from the stored estimates themselves."""
-    root = tmp_path / "wh"
-    if case == "real":
-        shutil.copytree(demo_store, root, symlinks=True)
-    else:
-        synthetic_history(root)
+    root = _case_root(case, demo_store, tmp_path)
     settings = load_settings(warehouse=root)
     factor = settings.spike_factor
     rows = _rows(stored_history(open_warehouse(root), settings).estimates)
@@ -238,11 +240,7 @@ def test_a_history_built_a_slice_of_models_at_a_time_equals_one_built_whole(
 ) -> None:
     """A large evidence is estimated a slice of models at a time (bounded memory): every stored
     model-month, bound and jump mark is the one a single pass stores."""
-    root = tmp_path / "wh"
-    if case == "real":
-        shutil.copytree(demo_store, root, symlinks=True)
-    else:
-        _malformed(root)
+    root = _case_root(case, demo_store, tmp_path)
     settings = load_settings(warehouse=root)
     key = ("model_id", "month")
 
@@ -256,4 +254,5 @@ def test_a_history_built_a_slice_of_models_at_a_time_equals_one_built_whole(
     (build,) = (root / DERIVED / WAREHOUSE).glob("history-*")
     assert json.loads((build / "meta.json").read_text())["slices"] >= 3
     assert want and got == want
-    assert not list((root / DERIVED / WAREHOUSE).glob("**/.estimates-*"))  # no piece left
+    leftovers = [*build.glob(".estimates-*"), *build.glob(".evidence*")]
+    assert not leftovers  # no slice and no scratch copy of the evidence stays
