@@ -31,7 +31,7 @@ def model_months(evidence: Evidence, months: ir.Table, sums: ir.Table | None) ->
     against 30M sums: half a minute of spilling hash join, now a bit test per cell)."""
     seen = evidence.observations.select("model_id").union(evidence.created.select("model_id"))
     created = evidence.created.select(c_id="model_id", created="created")
-    index, words = _month_index(months)
+    index, words = _month_index(months, evidence.observations)
     masks = [f"w{k}" for k in words] if sums is not None else []
     if sums is not None:
         sums = sums.semi_join(months.select("month_start"), "month_start")
@@ -71,10 +71,17 @@ def model_months(evidence: Evidence, months: ir.Table, sums: ir.Table | None) ->
     )
 
 
-def _month_index(months: ir.Table) -> tuple[Callable[[ir.DateValue], ir.IntegerValue], range]:
-    """A month's position in ``months`` (0 for the first) and the mask words they need."""
+def _month_index(
+    months: ir.Table, evidence: ir.Table
+) -> tuple[Callable[[ir.DateValue], ir.IntegerValue], range]:
+    """A month's position in ``months`` (0 for the first) and the mask words they need.
+
+    ``months`` may be an in-memory table alone (the newest day given, not read from the
+    evidence): it is counted on the evidence's engine, never on Ibis's default connection,
+    which another thread may be using (the dashboard's requests and a background build)."""
     first = months.month_start.min().as_scalar()
-    count = int(months.count().to_pyarrow().as_py())
+    backend = evidence._find_backend(use_default=True)
+    count = int(backend.to_pyarrow(months.count()).as_py())
 
     def index(day: ir.DateValue) -> ir.IntegerValue:
         return (day.year() - first.year()) * 12 + day.month() - first.month()

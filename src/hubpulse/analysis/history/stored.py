@@ -170,8 +170,9 @@ def _with_tally(evidence: Evidence, parts: int) -> Evidence:
         repeat_tally(evidence_slice(close, part, parts), days).to_pyarrow() for part in range(parts)
     ]
     both = ibis.memtable(pa.concat_tables(tallies))
+    # not stored: an in-memory table alone would run on Ibis's default connection
     summed = both.group_by("day").aggregate(pairs=both.pairs.sum(), repeats=both.repeats.sum())
-    return replace(evidence, repeats=materialise(summed))
+    return replace(evidence, repeats=summed)
 
 
 def _build(store: Warehouse, settings: Settings) -> tuple[dict[str, Writer], dict[str, Any]]:
