@@ -14,6 +14,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+import ibis
 import pyarrow.parquet as pq
 import pytest
 from conftest import FIXTURES, FORECAST, HUB_STATS
@@ -256,3 +257,21 @@ def test_a_history_built_a_slice_of_models_at_a_time_equals_one_built_whole(
     assert want and got == want
     leftovers = [*build.glob(".estimates-*"), *build.glob(".evidence*")]
     assert not leftovers  # no slice and no scratch copy of the evidence stays
+
+
+def test_a_history_build_runs_every_query_on_its_own_warehouse(
+    demo_store: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A build (sliced, so the month table and the stale tally are in-memory tables) never sends
+    a query to Ibis's default connection: that is whichever warehouse was opened last, which
+    another thread may be using (the dashboard's requests beside a build). Here it is closed,
+    so any query sent there fails."""
+    root = _case_root("real", demo_store, tmp_path)
+    store = open_warehouse(root)
+    # restored after the test: the default connection is closed below
+    monkeypatch.setattr(ibis.options, "default_backend", ibis.options.default_backend)
+    other = open_warehouse(tmp_path / "other")  # now Ibis's default connection
+    other.con.disconnect()
+    monkeypatch.setattr("hubpulse.analysis.history.stored.SLICE_ROWS", 15_000)
+    built = stored_history(store, load_settings(warehouse=root), rebuild=True)
+    assert built.estimates.count().execute() > 0
