@@ -3,6 +3,7 @@
 - ``GET /api/models`` with ``author``, ``search``, ``filter`` (repeatable, ``base_model:[rel:]id``),
   ``sort``, ``limit``, ``expand`` / ``expand[]`` (only the requested keys plus ``_id``, ``id``),
   cursor pagination through an absolute ``Link: <…>; rel="next"`` URL on its own host;
+- ``GET /api/spaces`` the same way, with ``models`` (repeatable: Spaces using any of them);
 - ``GET /api/models/{id}``: 307 with a relative ``Location`` for a renamed repo, 404 with
   ``X-Error-Code: RepoNotFound`` for an unknown one;
 - datasets: ``GET /api/datasets/{repo}[/revision/{rev}]`` (its ``sha``), ``/commits/{rev}``,
@@ -71,6 +72,7 @@ def api_records(parquet: Path) -> list[dict[str, Any]]:
 @dataclass
 class FakeHub:
     models: list[dict[str, Any]]
+    spaces: list[dict[str, Any]] = field(default_factory=list)
     renames: dict[str, str] = field(default_factory=dict)
     fault_rate: float = 0.0
     malformed_pages: set[int] = field(default_factory=set)
@@ -89,8 +91,11 @@ class FakeHub:
         self._pages_served = 0
 
     # -- listing ---------------------------------------------------------------------------
-    def select(self, query: dict[str, list[str]]) -> list[dict[str, Any]]:
-        rows = self.models
+    def select(self, query: dict[str, list[str]], kind: str = "models") -> list[dict[str, Any]]:
+        rows = self.spaces if kind == "spaces" else self.models
+        if "models" in query:
+            wanted = set(query["models"])
+            rows = [r for r in rows if wanted & set(r.get("models") or [])]
         if "author" in query:
             rows = [r for r in rows if r.get("author", "").lower() == query["author"][0].lower()]
         if "search" in query:
@@ -98,7 +103,7 @@ class FakeHub:
             rows = [r for r in rows if text in r["id"].lower()]
         for tag in query.get("filter", []):
             rows = [r for r in rows if tag in r.get("tags", []) or self._has_parent(r, tag)]
-        sort = query.get("sort", ["downloads"])[0]
+        sort = query.get("sort", ["downloads" if kind == "models" else "likes"])[0]
         return sorted(rows, key=lambda r: (-(r.get(sort) or 0), r["id"]))
 
     @staticmethod
@@ -141,8 +146,8 @@ class _Handler(BaseHTTPRequestHandler):
             return self._json({"standardEnvVars": [], "harnesses": {}})
         if roll < hub.fault_rate and path.startswith("/api/"):
             return self._fault(roll / hub.fault_rate)
-        if path == "/api/models":
-            return self._list(query)
+        if path in ("/api/models", "/api/spaces"):
+            return self._list(query, path.removeprefix("/api/"))
         if path.startswith("/api/models/"):
             return self._info(path.removeprefix("/api/models/"), query)
         if path.startswith("/api/datasets/") and "/commits/" in path:
@@ -175,12 +180,12 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def _list(self, query: dict[str, list[str]]) -> None:
+    def _list(self, query: dict[str, list[str]], kind: str = "models") -> None:
         hub = self.hub
         expand = query.get("expand", []) + query.get("expand[]", [])
         if hub.reject_list_expand & set(expand):
             return self._error(400, "BadRequest", "expand not allowed on list")
-        rows = hub.select(query)
+        rows = hub.select(query, kind)
         limit = int(query.get("limit", ["30"])[0])
         offset = int(base64.b64decode(query["cursor"][0]).decode()) if "cursor" in query else 0
         page = rows[offset : offset + limit]
@@ -191,7 +196,7 @@ class _Handler(BaseHTTPRequestHandler):
         if offset + limit < len(rows):
             nxt = {k: v for k, v in query.items() if k != "cursor"}
             nxt["cursor"] = [base64.b64encode(str(offset + limit).encode()).decode()]
-            headers["Link"] = f'<{hub.url}/api/models?{urlencode(nxt, doseq=True)}>; rel="next"'
+            headers["Link"] = f'<{hub.url}/api/{kind}?{urlencode(nxt, doseq=True)}>; rel="next"'
         if number in hub.malformed_pages:
             return self._raw(200, b'[{"id": "broken', headers)
         headers["X-Total-Count"] = str(len(rows))

@@ -51,6 +51,13 @@ def audit(
         typer.Option(help="Audit 'has X+ derivatives' instead, e.g. 100000.", show_default=False),
     ] = None,
     floor: Annotated[int, typer.Option(min=1, help="Derivative audit's 30-day floor.")] = 10,
+    applications: Annotated[
+        str | None,
+        typer.Option(
+            help="Audit 'has X+ applications (Spaces)' instead, e.g. 10000 (--date: of Spaces).",
+            show_default=False,
+        ),
+    ] = None,
     selection: SelectionOptions = EVERYTHING,
     date: DateOpt = None,
     fmt: FormatOpt = "table",
@@ -62,7 +69,7 @@ def audit(
     """Check one claim under every definition — grouping × attribution × scope (all, LLMs)
     × counting (raw, robust) — and say which it holds under: "SUBJECT out-downloads the next
     N (or --against) combined" over the snapshot's 30 days or --month, --milestone an
-    all-time total, --derivatives a derivative count."""
+    all-time total, --derivatives a derivative count, --applications the Spaces built on it."""
     from hubpulse.analysis.claims.runs import run_audit
     from hubpulse.present import tables
     from hubpulse.present.claims import print_audit
@@ -79,6 +86,7 @@ def audit(
         floor=floor,
         base=selection.build(families),
         date=parse_date(date),
+        applications=parse_amount(applications, "--applications") if applications else None,
     )
     meta = tables.meta(analysis, None)
     print_audit(console, result, fmt, meta)

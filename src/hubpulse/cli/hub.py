@@ -59,7 +59,7 @@ def crawl(
             children=children,
             page_size=page_size,
         )
-    hub = _hub(settings, concurrency)
+    hub = hub_client(settings, concurrency)
     store = open_store(settings, engine="duckdb")
     progress.crawl_with_progress(console, store, hub, scope, resume=resume, replace=replace)
 
@@ -81,7 +81,7 @@ def pull_hub_stats_command(
     from hubpulse.store.warehouse import open_store
 
     settings = settings_of(warehouse)
-    hub = _hub(settings)
+    hub = hub_client(settings)
     store = open_store(settings, engine="duckdb")
     for load in pull_hub_stats(
         store, hub, revision=revision, date=parse_date(date), since=parse_date(since)
@@ -115,7 +115,7 @@ def pull_weekly_command(
     span = month_span(month) if month else (parse_date(first, "--from"), parse_date(last, "--to"))
     store = open_store(settings, engine="duckdb")
     progress.weekly_with_progress(
-        console, store, _hub(settings), *span, revision=revision, resume=resume
+        console, store, hub_client(settings), *span, revision=revision, resume=resume
     )
 
 
@@ -135,14 +135,14 @@ def pull_characterization_command(
     from hubpulse.store.warehouse import open_store
 
     settings = settings_of(warehouse)
-    hub = _hub(settings)
+    hub = hub_client(settings)
     store = open_store(settings, engine="duckdb")
     mapping = DailyColumns.from_pairs(column or [])
     load = pull_characterization(store, hub, columns=mapping, values=values, revision=revision)  # type: ignore[arg-type]
     progress.print_characterization(console, load)
 
 
-def _hub(settings: Settings, concurrency: int = 4) -> Hub:
+def hub_client(settings: Settings, concurrency: int = 4) -> Hub:
     """The Hub client with the settings' politeness (retries, timeout, rate-limit cap)."""
     from hubpulse.ingest.hub import Hub, Politeness
 

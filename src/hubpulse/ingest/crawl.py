@@ -22,13 +22,14 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import httpx2
 from pydantic import BaseModel, ConfigDict, Field
 
 from hubpulse.errors import redact
 from hubpulse.ingest.hub import Hub, HubError, retry_events, safe_url
+from hubpulse.ingest.spaces import SPACE_EXPAND
 from hubpulse.registry import Registry
 
 EXPAND = [
@@ -50,14 +51,17 @@ EXPAND = [
 
 
 class CrawlScope(BaseModel):
-    """What to list: everything, some authors, a search, and optionally derivatives."""
+    """What to list: everything, some authors, a search, and optionally derivatives; of models,
+    or of Spaces (``kind``), whose listing can also ask for the Spaces that use given models."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    kind: Literal["models", "spaces"] = "models"
     everything: bool = False
     authors: list[str] = Field(default_factory=list)
     search: str | None = None
     queries: list[dict[str, str]] = Field(default_factory=list)
+    models: list[str] = Field(default_factory=list)
     derivatives: bool = False
     max_depth: int = Field(default=8, ge=1)
     children: bool = False
@@ -66,6 +70,7 @@ class CrawlScope(BaseModel):
     def listings(self) -> list[dict[str, Any]]:
         """The first-level listings (query parameters of ``/api/models``)."""
         found: list[dict[str, Any]] = [{**q, "level": 0} for q in self.queries]
+        found += [{"models": m, "level": 0} for m in self.models if self.kind == "spaces"]
         found += [{"author": a, "level": 0} for a in self.authors]
         if self.search:
             found = [{**f, "search": self.search} for f in found] or [
@@ -74,8 +79,17 @@ class CrawlScope(BaseModel):
         if self.everything:
             found = [{"level": 0}]
         if not found:
-            raise HubError("nothing to crawl: give --all, --author, --family or --search")
+            raise HubError(f"nothing to crawl: give {self.choices()}")
         return found
+
+    def choices(self) -> str:
+        if self.kind == "spaces":
+            return "--all, --author, --model or --search"
+        return "--all, --author, --family or --search"
+
+    def expand(self) -> list[str]:
+        """The ``expand`` names the listing asks for."""
+        return SPACE_EXPAND if self.kind == "spaces" else EXPAND
 
 
 @dataclass
@@ -120,7 +134,7 @@ def _only_runner(state_dir: Path) -> Iterator[None]:
         except BlockingIOError:
             raise HubError(
                 f"crawl {state_dir.name} is already running in another process; "
-                "wait for it, or stop it and run `hubpulse crawl --resume` again"
+                "wait for it, or stop it and run the same command with --resume again"
             ) from None
         try:
             yield
@@ -148,11 +162,12 @@ def _crawl_page(hub: Hub, scope: CrawlScope, state_dir: Path, state: dict[str, A
         response = hub.get(state["next_url"])
     else:
         params = {k: v for k, v in listing.items() if k != "level"}
-        params |= {"limit": scope.page_size, "expand": [e for e in EXPAND if e not in per_model]}
+        expand = scope.expand()
+        params |= {"limit": scope.page_size, "expand": [e for e in expand if e not in per_model]}
         try:
-            response = hub.get(f"{hub.endpoint}/api/models", params=params)
+            response = hub.get(f"{hub.endpoint}/api/{scope.kind}", params=params)
         except HubError as exc:
-            if "HTTP 400" not in str(exc) or "baseModels" in per_model:
+            if "HTTP 400" not in str(exc) or "baseModels" in per_model or scope.kind != "models":
                 raise
             # baseModels on the list endpoint is unconfirmed: fetch it per model instead
             state["per_model"] = per_model = [*per_model, "baseModels"]
@@ -205,14 +220,18 @@ def _page_items(response: httpx2.Response, state: dict[str, Any]) -> list[Any]:
         raise HubError(
             f"{safe_url(str(response.request.url))}: page {state['pages'] + 1} is not JSON "
             f"({exc}); "
-            "the crawl is checkpointed: fix the cause and run `hubpulse crawl --resume`"
+            f"the crawl is checkpointed: fix the cause and run `{_command(state)} --resume`"
         ) from None
     if not isinstance(items, list):
         raise HubError(
             f"{safe_url(str(response.request.url))}: page {state['pages'] + 1} is not a JSON array "
-            f"(got {type(items).__name__}); run `hubpulse crawl --resume` once fixed"
+            f"(got {type(items).__name__}); run `{_command(state)} --resume` once fixed"
         )
     return items  # records without an id are kept: the ingest quarantines them as rejects
+
+
+def _command(state: dict[str, Any]) -> str:
+    return "hubpulse spaces crawl" if state["scope"].get("kind") == "spaces" else "hubpulse crawl"
 
 
 def _per_model(hub: Hub, items: list[Any], expand: list[str]) -> list[Any]:
@@ -266,7 +285,7 @@ def _assemble(state_dir: Path, state: dict[str, Any]) -> Path:
                     continue
                 seen.add(model_id)
             lines.append(json.dumps(item, sort_keys=True) + "\n")
-    path = state_dir / f"models_{state['date']}.jsonl"
+    path = state_dir / f"{state['scope'].get('kind', 'models')}_{state['date']}.jsonl"
     write_atomic(path, "".join(lines))
     return path
 

@@ -134,8 +134,8 @@ def read_snapshot(
     by ``normalise_record``; ``vectorised=False`` reads every row in Python (same result).
     DuckDB works under ``limits`` (the warehouse's).
     """
-    path = _existing(path)
-    source, records = _open_records(path)
+    path = existing_file(path)
+    source, records = open_records(path)
     fast = read_hub_stats(path, limits) if vectorised and source == "hub-stats-parquet" else None
     if fast is not None:
         if progress is not None:
@@ -146,7 +146,7 @@ def read_snapshot(
         good = pa.concat_tables([good, fast[0].select(good.schema.names).cast(good.schema)])
     good, duplicates = _first_of_each_id(good, limits)
     rejects += [
-        _reject_row(path, number, record, Reject("id", f"duplicate id (first seen at row {first})"))
+        reject_row(path, number, record, Reject("id", f"duplicate id (first seen at row {first})"))
         for (number, record), first in zip(
             _records_at(path, source, list(duplicates), limits),
             duplicates.values(),
@@ -187,10 +187,10 @@ def _normalise(
         try:
             row, found_aliases = normalise_record(record)
         except Reject as reject:
-            rejects.append(_reject_row(path, number, record, reject))
+            rejects.append(reject_row(path, number, record, reject))
         except RecursionError:
             deep = Reject("record", "nested too deeply to read")
-            rejects.append(_reject_row(path, number, record, deep))
+            rejects.append(reject_row(path, number, record, deep))
         else:
             row["row"] = number
             row["alias_old"] = None
@@ -246,12 +246,12 @@ def _records_at(
     if source == "hub-stats-parquet":
         return row_records(path, numbers, limits)
     wanted = set(numbers)
-    return [(n, r) for n, r in _open_records(path)[1] if n in wanted]
+    return [(n, r) for n, r in open_records(path)[1] if n in wanted]
 
 
 def count_records(path: Path | str) -> int:
     """Number of records in ``path`` without normalising them (for progress bars)."""
-    path = _existing(path)
+    path = existing_file(path)
     if path.suffix == ".parquet":
         try:
             return int(pq.ParquetFile(path).metadata.num_rows)
@@ -260,7 +260,7 @@ def count_records(path: Path | str) -> int:
     if path.suffix in (".jsonl", ".ndjson"):
         with path.open("rb") as handle:
             return sum(1 for line in handle if line.strip())
-    return sum(1 for _ in _open_records(path)[1])
+    return sum(1 for _ in open_records(path)[1])
 
 
 def file_sha256(path: Path) -> str:
@@ -272,7 +272,7 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _open_records(path: Path) -> tuple[str, Iterator[tuple[int, Any]]]:
+def open_records(path: Path) -> tuple[str, Iterator[tuple[int, Any]]]:
     suffix = path.suffix.lower()
     if suffix == ".parquet":
         return "hub-stats-parquet", _parquet_records(path)
@@ -292,7 +292,7 @@ def _parquet_records(path: Path) -> Iterator[tuple[int, Any]]:
     except (pa.ArrowInvalid, OSError) as exc:
         raise SnapshotFormatError(f"{path}: not a readable Parquet file ({exc})") from exc
     if "id" not in parquet.schema_arrow.names:
-        raise SnapshotFormatError(f"{path}: no 'id' column; is this a hub-stats models.parquet?")
+        raise SnapshotFormatError(f"{path}: no 'id' column, which every Hub listing has")
     number = 0
     try:
         for batch in parquet.iter_batches(batch_size=20_000):
@@ -336,7 +336,7 @@ def _json_records(path: Path) -> Iterator[tuple[int, Any]]:
     yield from enumerate(items, start=1)
 
 
-def _reject_row(path: Path, number: int, record: Any, reject: Reject) -> dict[str, Any]:
+def reject_row(path: Path, number: int, record: Any, reject: Reject) -> dict[str, Any]:
     if isinstance(record, Unparsed):
         raw = record.text.rstrip("\n")
         model_id = None
@@ -376,7 +376,7 @@ def _snapshot_date(path: Path, rows: pa.Table, given: dt.date | None) -> tuple[d
     return newest.date(), True
 
 
-def _existing(path: Path | str) -> Path:
+def existing_file(path: Path | str) -> Path:
     path = Path(path)
     if path.is_dir():
         raise SnapshotFormatError(

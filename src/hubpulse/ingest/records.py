@@ -51,7 +51,7 @@ def normalise_record(record: Any) -> tuple[dict[str, Any], set[tuple[str, str]]]
         raise Reject("line", f"unparseable JSON: {record.error}")
     if not isinstance(record, dict):
         raise Reject("record", f"expected a JSON object, got {type(record).__name__}")
-    model_id = _model_id(record)
+    model_id = repo_id(record)
     card = _json_object(record.get("cardData"), "cardData")
     gguf = _json_object(record.get("gguf"), "gguf")
     tags = _tags(record.get("tags"))
@@ -61,12 +61,12 @@ def normalise_record(record: Any) -> tuple[dict[str, Any], set[tuple[str, str]]]
         "model_id": model_id,
         "author": text_value(record.get("author"))
         or (model_id.split("/")[0] if "/" in model_id else None),
-        "created_at": _timestamp(record.get("createdAt"), "createdAt", placeholder=True),
-        "last_modified": _timestamp(record.get("lastModified"), "lastModified"),
-        "downloads_30d": _count(record.get("downloads"), "downloads"),
-        "downloads_all_time": _count(record.get("downloadsAllTime"), "downloadsAllTime"),
-        "likes": _count(record.get("likes"), "likes"),
-        "trending_score": _number(record.get("trendingScore"), "trendingScore"),
+        "created_at": timestamp_value(record.get("createdAt"), "createdAt", placeholder=True),
+        "last_modified": timestamp_value(record.get("lastModified"), "lastModified"),
+        "downloads_30d": count_value(record.get("downloads"), "downloads"),
+        "downloads_all_time": count_value(record.get("downloadsAllTime"), "downloadsAllTime"),
+        "likes": count_value(record.get("likes"), "likes"),
+        "trending_score": number_value(record.get("trendingScore"), "trendingScore"),
         "pipeline_tag": text_value(record.get("pipeline_tag")),
         "library_name": text_value(record.get("library_name")),
         "tags": tags,
@@ -80,7 +80,7 @@ def normalise_record(record: Any) -> tuple[dict[str, Any], set[tuple[str, str]]]
     return row, aliases
 
 
-def _model_id(record: dict[str, Any]) -> str:
+def repo_id(record: dict[str, Any]) -> str:
     value = record.get("id") or record.get("modelId")
     if not isinstance(value, str) or not value.strip():
         raise Reject("id", "missing model id")
@@ -120,7 +120,7 @@ def _tags(value: Any) -> list[str]:
     raise Reject("tags", "tags is not a list of strings")
 
 
-def _timestamp(value: Any, field: str, *, placeholder: bool = False) -> dt.datetime | None:
+def timestamp_value(value: Any, field: str, *, placeholder: bool = False) -> dt.datetime | None:
     if value is None:
         return None
     if isinstance(value, dt.datetime):
@@ -141,7 +141,7 @@ def _timestamp(value: Any, field: str, *, placeholder: bool = False) -> dt.datet
     return stamp
 
 
-def _count(value: Any, field: str) -> int | None:
+def count_value(value: Any, field: str) -> int | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float):
@@ -153,7 +153,7 @@ def _count(value: Any, field: str) -> int | None:
     return int(value)
 
 
-def _number(value: Any, field: str) -> float | None:
+def number_value(value: Any, field: str) -> float | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float):

@@ -127,6 +127,7 @@ AUDIT_COLUMNS = {
     "month": ("definition", "subject", "rank", "value", "combined", "verdict"),
     "milestone": ("definition", "subject", "value", "combined", "ratio", "verdict"),
     "derivatives": ("definition", "subject", "value", "combined", "by_relation", "verdict"),
+    "applications": ("definition", "subject", "value", "combined", "ratio", "likes", "verdict"),
 }
 
 
@@ -158,7 +159,7 @@ def print_audit(console: Console, audit: Audit, fmt: OutputFormat, meta: dict[st
     console.print(escape(audit.summary), highlight=False, soft_wrap=True)
     notes = (
         audit.notes
-        if audit.kind == "derivatives"
+        if audit.kind in ("derivatives", "applications")
         else [
             "definition = grouping/attribution/scope/counting",
             *audit.notes,

@@ -27,6 +27,7 @@ if TYPE_CHECKING:  # the Hub client is imported by a crawl only, not by every in
     from hubpulse.ingest.hub import Hub
     from hubpulse.ingest.series import SeriesLoad
     from hubpulse.store.pulls import WeeklyPull
+    from hubpulse.store.spaces import SpacesLoad
 
 
 def bar(console: Console) -> Progress:
@@ -79,15 +80,19 @@ def crawl_with_progress(
     *,
     resume: bool,
     replace: bool,
+    spaces: bool = False,
 ) -> None:
-    """Crawl with a Rich progress line (pages, models, rate, rate-limit waits), then ingest."""
+    """Crawl with a Rich progress line (pages, items, rate, rate-limit waits), then ingest: the
+    model listing as a snapshot, or with ``spaces`` the Spaces listing as a day's Spaces."""
     from hubpulse.ingest.hub import CrawlEvents
     from hubpulse.store.pulls import crawl_hub
+    from hubpulse.store.spaces import crawl_spaces
 
+    kind = "Spaces" if spaces else "models"
     waits: list[float] = []
     with Progress(
-        TextColumn("[bold]crawl[/] {task.completed:,} pages · {task.fields[models]:,} models"),
-        TextColumn("· {task.fields[rate]:.0f} models/s · waits {task.fields[waits]}"),
+        TextColumn(f"[bold]crawl[/] {{task.completed:,}} pages · {{task.fields[items]:,}} {kind}"),
+        TextColumn(f"· {{task.fields[rate]:.0f}} {kind}/s · waits {{task.fields[waits]}}"),
         TimeElapsedColumn(),
         TextColumn("· listing ETA"),
         TimeRemainingColumn(),
@@ -95,13 +100,13 @@ def crawl_with_progress(
         console=console,
         disable=not console.is_terminal,
     ) as progress:
-        task = progress.add_task("crawl", total=None, models=0, rate=0.0, waits="none")
+        task = progress.add_task("crawl", total=None, items=0, rate=0.0, waits="none")
         start, seen = time.monotonic(), [0]
 
         def page(pages: int, items: int, remaining: int | None) -> None:
             seen[0] += items
             rate = seen[0] / max(time.monotonic() - start, 1e-9)
-            progress.update(task, completed=pages, models=seen[0], rate=rate)
+            progress.update(task, completed=pages, items=seen[0], rate=rate)
             if remaining is not None and items:  # pages left in this listing, for the ETA
                 progress.update(task, total=pages + remaining / items)
 
@@ -110,13 +115,33 @@ def crawl_with_progress(
             progress.update(task, waits=f"{len(waits)} ({sum(waits):.0f}s, last: {reason})")
 
         hub.events = CrawlEvents(page=page, wait=wait)
-        result, load = crawl_hub(warehouse, hub, scope, resume=resume, replace=replace)
+        if spaces:
+            result, spaces_load = crawl_spaces(warehouse, hub, scope, resume=resume)
+        else:
+            result, load = crawl_hub(warehouse, hub, scope, resume=resume, replace=replace)
     console.print(
-        f"crawled {result.records:,} models in {result.pages:,} pages of {result.listings:,} "
+        f"crawled {result.records:,} {kind} in {result.pages:,} pages of {result.listings:,} "
         f"listings (crawl {result.crawl_id}; {len(waits)} waits, {sum(waits):.0f}s)",
         highlight=False,
     )
-    print_load(console, load)
+    if spaces:
+        print_spaces_load(console, spaces_load)
+    else:
+        print_load(console, load)
+
+
+def print_spaces_load(console: Console, result: SpacesLoad) -> None:
+    inferred = " (inferred from newest lastModified)" if result.date_inferred else ""
+    verb = {"loaded": "loaded", "replaced": "replaced", "unchanged": "already imported"}[
+        result.status
+    ]
+    cover = "every Space on the Hub" if result.complete else "a partial listing"
+    console.print(
+        f"{verb}: Spaces of {result.snapshot_date}{inferred}: {result.spaces:,} Spaces "
+        f"({cover}), {result.links:,} model links, {result.rejects:,} rejected "
+        f"[dim](load {result.load_id})[/]",
+        highlight=False,
+    )
 
 
 def print_series_load(console: Console, result: SeriesLoad, name: str | None = None) -> None:

@@ -95,6 +95,11 @@ def render_markdown(report: Report, images: Path | None = None) -> str:
     if derivatives:
         columns = ["family", "derivatives", "publishers", "downloads_30d"]
         out += ["## Derivatives (all relations)", "", *markdown_table(derivatives, columns), ""]
+    if data.get("applications"):
+        columns = ["rank", "family", "applications", "share", "likes", "models"]
+        out += ["## Applications (Spaces built on each family's models)", ""]
+        out += [*[f"> {line}" for line in data["applications_note"]], ""]
+        out += [*markdown_table(data["applications"][:20], columns), ""]
     out += ["## Method and caveats", "", *[f"- {line}" for line in report.methods], ""]
     out += ["## Sources", "", *[f"- {line}" for line in meta["sources"]], ""]
     return "\n".join(out)

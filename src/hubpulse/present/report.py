@@ -40,7 +40,12 @@ from hubpulse.present.tables import (
 )
 from hubpulse.registry import UNATTRIBUTED
 from hubpulse.settings import Settings
-from hubpulse.store.queries import list_series, list_snapshots, partial_extract_warning
+from hubpulse.store.queries import (
+    list_series,
+    list_snapshots,
+    list_spaces,
+    partial_extract_warning,
+)
 from hubpulse.store.warehouse import Warehouse, open_store
 from hubpulse.terms import LLM_TASKS, GroupBy
 
@@ -118,6 +123,7 @@ def build_report(
         "monthly": [],
         "month_comparison": None,
         "concentration": [],
+        **_applications(store, settings),
     }
     meta = _meta(analysis, store, mode, subject, next_n, data, chosen)
     history = _add_monthly(
@@ -202,6 +208,19 @@ def _add_monthly(
     return history
 
 
+def _applications(store: Warehouse, settings: Settings) -> dict[str, Any]:
+    """The Spaces built on each family's models (newest stored day), and what they count;
+    nothing when no Spaces are stored."""
+    from hubpulse.analysis.snapshot.applications import spaces_days
+    from hubpulse.present.applications import applications_answer, fine_print
+
+    if not spaces_days(store):
+        return {"applications": [], "applications_note": []}
+    table, meta, _ = applications_answer(store, settings, by="family", limit=None)
+    warning = [meta["coverage"]] if meta["coverage"].startswith("a partial") else []
+    return {"applications": table.to_pylist(), "applications_note": warning + fine_print(meta)}
+
+
 def _leader(ranking: list[dict[str, Any]]) -> str:
     for row in ranking:
         if row["family"] != UNATTRIBUTED:
@@ -242,7 +261,15 @@ def source_lines(store: Warehouse) -> list[str]:
             f"{min(r['first_day'] for r in rows)} … {max(r['last_day'] for r in rows)}"
             + (f" from {', '.join(cites)}" if cites else "")
         )
-    used = {(r["dataset"], r["licence"]) for r in [*snapshots, *loads] if r["dataset"]}
+    spaces = list_spaces(store).to_pylist()
+    lines += [
+        f"Spaces of {r['snapshot_date']}: {plural(r['spaces'], 'Space')} "
+        f"({'every Space' if r['complete'] else 'a partial listing'}), "
+        f"{plural(r['links'], 'model link')} from "
+        + (_cite(r) if r["dataset"] else Path(r["file"]).name)
+        for r in spaces
+    ]
+    used = {(r["dataset"], r["licence"]) for r in [*snapshots, *loads, *spaces] if r["dataset"]}
     lines += [
         f"Contains information from {dataset}, made available under {licence}"
         for dataset, licence in sorted(used)

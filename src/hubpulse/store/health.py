@@ -24,6 +24,7 @@ SERIES_FILES = (
     "series_loads",
     "series_months",
 )
+SPACE_FILES = ("spaces", "space_models", "space_rejects", "space_loads")
 
 
 class DamagedWarehouseWarning(UserWarning):

@@ -12,10 +12,12 @@ import datetime as dt
 import os
 from pathlib import Path
 
-from hubpulse.store.health import SERIES_FILES, published_problem
+from hubpulse.store.health import SERIES_FILES, SPACE_FILES, published_problem
 from hubpulse.store.pins import pin, unpin
 
 LOAD_LOG = "loads.parquet"  # the file a reader pins: every published load has one
+AREAS = {"series": SERIES_FILES, "spaces": SPACE_FILES}
+"""Directories of loads published by renaming (``<area>/<load_id>/``), each with its files."""
 
 
 def published(root: Path) -> list[Path]:
@@ -35,8 +37,12 @@ def strays(root: Path) -> list[str]:
 def version(root: Path) -> tuple[str, ...]:
     """What is published: snapshot links with their loads, series loads, and the builds of the
     published loads' derived tables (an ``analyse --rebuild`` changes it); reads no file."""
-    series = root / "series"
-    names = sorted(d.name for d in series.iterdir()) if series.is_dir() else []
+    names = [
+        f"{area}/{d.name}"
+        for area in AREAS
+        if (root / area).is_dir()
+        for d in sorted((root / area).iterdir())
+    ]
     links = [(p.name, Path(os.readlink(p)).name) for p in published(root)]
     links.append(("", "warehouse"))  # the warehouse's own stages (its history)
     builds = [
@@ -63,16 +69,17 @@ class Survey:
     def __init__(self, root: Path) -> None:
         self.root = root
         self.health: dict[Path, str | None] = {}
-        self.series_health: dict[Path, str | None] = {}
+        self.area_health: dict[str, dict[Path, str | None]] = {area: {} for area in AREAS}
         self.targets: dict[Path, Path] = {}  # readable link → the load it pointed to, pinned
 
     def refresh(self) -> None:
         """Survey again (readable or what is wrong) and pin the loads the links point to now,
         letting go of those no longer read."""
         self.health = {p: published_problem(p, self.root) for p in published(self.root)}
-        base = self.root / "series"
-        loads = sorted(base.glob("[!.]*")) if base.is_dir() else []  # .tmp-… are in progress
-        self.series_health = {d: published_problem(d, self.root, SERIES_FILES) for d in loads}
+        for area, files in AREAS.items():
+            base = self.root / area
+            loads = sorted(base.glob("[!.]*")) if base.is_dir() else []  # .tmp-… in progress
+            self.area_health[area] = {d: published_problem(d, self.root, files) for d in loads}
         before = self.targets
         self.targets = {p: t for p in self.partitions() if (t := self._pinned(p)) is not None}
         for target in set(before.values()) - set(self.targets.values()):
@@ -101,9 +108,13 @@ class Survey:
         """The published snapshot links that can be read."""
         return [p for p, problem in self.health.items() if problem is None]
 
-    def series_dirs(self) -> list[Path]:
-        """The series loads that can be read."""
-        return [d for d, problem in self.series_health.items() if problem is None]
+    @property
+    def series_health(self) -> dict[Path, str | None]:
+        return self.area_health["series"]
+
+    def series_dirs(self, area: str = "series") -> list[Path]:
+        """The loads of ``area`` (series, or spaces) that can be read."""
+        return [d for d, problem in self.area_health[area].items() if problem is None]
 
     def damaged(self) -> list[tuple[dt.date, str]]:
         return [(dt.date.fromisoformat(p.name[5:]), e) for p, e in self.health.items() if e]
@@ -113,24 +124,34 @@ class Survey:
 
     def left_out(self) -> list[str]:
         """What is damaged and left out, a warning each."""
-        return [
-            f"snapshot {date} in {self.root} is damaged and left out: {problem} "
-            "(`hubpulse check` lists every problem)"
-            for date, problem in self.damaged()
-        ] + [
-            f"series load {load_id} in {self.root} is damaged and left out of every history: "
-            f"{problem} (remove it with `hubpulse series --remove {load_id}` and import its "
-            "file again)"
-            for load_id, problem in self.damaged_series()
-        ]
+        return (
+            [
+                f"snapshot {date} in {self.root} is damaged and left out: {problem} "
+                "(`hubpulse check` lists every problem)"
+                for date, problem in self.damaged()
+            ]
+            + [
+                f"series load {load_id} in {self.root} is damaged and left out of every history: "
+                f"{problem} (remove it with `hubpulse series --remove {load_id}` and import its "
+                "file again)"
+                for load_id, problem in self.damaged_series()
+            ]
+            + [
+                f"spaces load {d.name} in {self.root} is damaged and left out: {problem} "
+                f"(remove the directory {d} and import its file again)"
+                for d, problem in self.area_health["spaces"].items()
+                if problem
+            ]
+        )
 
     def views(
-        self, tables: tuple[str, ...], series_tables: dict[str, object]
+        self, tables: tuple[str, ...], area_tables: dict[str, dict[str, object]]
     ) -> list[tuple[str, list[str]]]:
         """(view name, its Parquet files; none when there is nothing to show) for every table:
-        the pinned loads' files, and the readable series loads'."""
+        the pinned loads' files, and the readable loads' of each area (series, spaces)."""
         loads = [self.targets[p] for p in self.partitions() if p in self.targets]
-        series = self.series_dirs()
-        return [(n, [str(p / f"{n}.parquet") for p in loads]) for n in tables] + [
-            (n, [str(d.absolute() / f"{n}.parquet") for d in series]) for n in series_tables
-        ]
+        found = [(n, [str(p / f"{n}.parquet") for p in loads]) for n in tables]
+        for area, names in area_tables.items():
+            dirs = self.series_dirs(area)
+            found += [(n, [str(d.absolute() / f"{n}.parquet") for d in dirs]) for n in names]
+        return found

@@ -62,6 +62,18 @@ def list_series(warehouse: Warehouse) -> pa.Table:
     return warehouse.execute(loads.order_by("loaded_at"))
 
 
+def list_spaces(warehouse: Warehouse) -> pa.Table:
+    """The Spaces load log: the load read for each stored day (``store.spaces``), oldest first."""
+    from hubpulse.store.spaces import current_spaces
+
+    return warehouse.execute(current_spaces(warehouse)[2].order_by("snapshot_date"))
+
+
+def list_spaces_rejects(warehouse: Warehouse) -> pa.Table:
+    """Spaces records kept aside at import, with file, row, field and reason."""
+    return warehouse.execute(warehouse.series_table("space_rejects").order_by(["file", "row"]))
+
+
 def list_series_rejects(warehouse: Warehouse) -> pa.Table:
     """Series observations kept aside at import, with file, row, field and reason."""
     rejects = warehouse.series_table(SERIES_REJECTS).order_by(["file", "row"])

@@ -10,6 +10,7 @@ This is the only module that knows the file layout and the table names::
     <root>/series/<load_id>/*.parquet        one imported download series (ingest.series tables
                                              + series_loads, its load log row; daily counts
                                              as series_months sums, the file under raw/)
+    <root>/spaces/<load_id>/*.parquet        one day's Spaces and the models each uses (spaces)
     <root>/crawls/<crawl_id>/                crawl checkpoints: state.json, pages/, the snapshot
     <root>/hub/                              huggingface_hub download cache of pulled dumps
     <root>/derived/<load_id>/                what a snapshot implies, built once (``derived``)
@@ -23,8 +24,8 @@ a different file for a stored date is refused unless ``replace=True``. Analytics
 in-memory DuckDB connection (or a Spark session, see ``engines``) whose views read the Parquet
 files, so readers never lock the catalog file.
 
-A series import is written under ``series/.tmp-<load_id>`` and published by renaming the
-directory: all-or-nothing too; the same file with the same options again is a no-op."""
+A series or Spaces import is written under ``<area>/.tmp-<load_id>`` and published by renaming
+the directory: all or nothing too; the same file (and options) again is a no-op."""
 
 from __future__ import annotations
 
@@ -68,6 +69,7 @@ from hubpulse.ingest.series import (
     series_result,
 )
 from hubpulse.ingest.sources import Origin
+from hubpulse.ingest.spaces import SPACE_TABLES, SPACES_AREA
 from hubpulse.settings import Settings
 from hubpulse.store.catalog import write_catalog
 from hubpulse.store.derived import DERIVED, remove_unpinned, sweep_leftovers
@@ -102,10 +104,7 @@ COVERAGE = "coverage"
 SERIES_REJECTS = "series_rejects"
 SERIES_LOADS = "series_loads"
 SERIES_MONTHS = "series_months"
-
 CATALOG_FILE = "catalog.duckdb"
-
-
 SERIES_TABLES = {
     SERIES: SERIES_SCHEMA,
     SERIES_MODELS: SERIES_MODELS_SCHEMA,
@@ -138,7 +137,7 @@ class Warehouse:
             ibis.set_backend(self.con)
         self.reader = engine or self.con
         self.survey = Survey(self.root)
-        self._register_views()
+        self.refresh_views()
         for message in self.survey.left_out():
             warnings.warn(message, DamagedWarehouseWarning, stacklevel=2)
 
@@ -220,10 +219,11 @@ class Warehouse:
         return target.name if target is not None else Path(os.readlink(link)).name
 
     def series_table(self, name: str) -> ir.Table:
-        """All imported series loads of table ``name`` (empty with its schema when none)."""
+        """All loads of table ``name`` of an area (series, or spaces: ``store.spaces``), empty
+        with its schema when there are none."""
         if name in self.reader.list_tables():
             return self.reader.table(name)
-        schema = SERIES_TABLES[name]
+        schema = {**SERIES_TABLES, **SPACE_TABLES}[name]
         if "load_id" not in schema.names:
             schema = schema.append(pa.field("load_id", pa.string()))
         return ibis.memtable(schema.empty_table())
@@ -251,7 +251,7 @@ class Warehouse:
         (``origin``: the public dataset's file it is, kept in the load log)."""
         snapshot = read_snapshot(path, snapshot_date, progress=progress, limits=self.limits)
         snapshot = replace_fields(snapshot, origin=origin)
-        with self._lock():
+        with self.lock():
             return self._store(snapshot, replace=replace)
 
     def import_series(
@@ -266,7 +266,7 @@ class Warehouse:
         load, atomically and idempotently."""
         self.root.mkdir(parents=True, exist_ok=True)  # DuckDB may spill into it while reading
         data = read_series(path, layout, self.con, **options)
-        with self._lock():
+        with self.lock():
             return self._store_series(replace_fields(data, origin=origin))
 
     def _store_series(self, data: SeriesData) -> SeriesLoad:
@@ -274,7 +274,7 @@ class Warehouse:
             if (row["file_sha256"], row["options"]) == (data.file_sha256, data.options):
                 return series_result("unchanged", row)
         row = publish_series(self.con, data, self.root / SERIES, SERIES_TABLES)
-        self._register_views()
+        self.refresh_views()
         self.refresh_catalog()
         return series_result("loaded", row)
 
@@ -285,9 +285,9 @@ class Warehouse:
         if load_id.startswith(".") or "/" in load_id or not directory.is_dir():
             held = ", ".join(d.name for d in self.survey.series_health) or "none"
             raise SeriesNotFoundError(f"no series load {load_id!r} in {self.root} (loads: {held})")
-        with self._lock():
+        with self.lock():
             file = unpublish_series(directory)
-            self._register_views()
+            self.refresh_views()
             self.refresh_catalog()
         return file
 
@@ -320,7 +320,7 @@ class Warehouse:
         return load_result("replaced" if existing else "loaded", load_id, snapshot)
 
     @contextlib.contextmanager
-    def _lock(self) -> Iterator[None]:
+    def lock(self) -> Iterator[None]:
         """One writer at a time: a second concurrent ingest waits for the first. Whoever takes
         it first sweeps what killed writers left (unpublished loads, ``.tmp-*``)."""
         self.root.mkdir(parents=True, exist_ok=True)
@@ -344,7 +344,7 @@ class Warehouse:
         link.symlink_to(Path("..") / "loads" / load_dir.name, target_is_directory=True)
         os.replace(link, final)
         fsync_dir(final.parent)
-        self._register_views()  # this warehouse now reads the new load, and lets the old go
+        self.refresh_views()  # this warehouse now reads the new load, and lets the old go
         self._sweep_loads()
 
     def _sweep_loads(self) -> None:
@@ -361,7 +361,10 @@ class Warehouse:
         kept = {d.name for d in loads.iterdir()} if loads.is_dir() else set()
         kept.add(WAREHOUSE)  # the warehouse's own stages are keyed by its loads, not swept
         sweep_derived(self.root, kept)
-        for stale in (self.root / SERIES).glob(".tmp-*"):
+        for stale in [
+            *(self.root / SERIES).glob(".tmp-*"),
+            *(self.root / SPACES_AREA).glob(".tmp-*"),
+        ]:
             shutil.rmtree(stale, ignore_errors=True)
         sweep_leftovers(self.root)
 
@@ -382,9 +385,9 @@ class Warehouse:
         release(self.reader)
 
     def _views(self) -> list[tuple[str, list[str]]]:
-        return self.survey.views(TABLES, SERIES_TABLES)
+        return self.survey.views(TABLES, {SERIES: SERIES_TABLES, SPACES_AREA: SPACE_TABLES})
 
-    def _register_views(self) -> None:
+    def refresh_views(self) -> None:
         """Survey what is published (pinning the loads read), then view the pinned files."""
         self.survey.refresh()
         views = self._views()

@@ -119,6 +119,15 @@ def api_concentration(dash: Board, mode: ModeQ = None, date: DateQ = None) -> di
     return {**view_meta(view), "rows": view.report.data["concentration"]}
 
 
+@router.get("/applications")
+def api_applications(dash: Board, mode: ModeQ = None, date: DateQ = None) -> dict[str, Any]:
+    """Spaces built on each family's models, newest stored day of Spaces (as ``hubpulse
+    applications -f json``); no rows when no Spaces are stored."""
+    view = dash.view(date, mode)
+    data = view.report.data
+    return {**view_meta(view), "notes": data["applications_note"], "rows": data["applications"]}
+
+
 @router.get("/models/{model_id:path}")
 def api_model(
     dash: Board, model_id: ModelP, mode: ModeQ = None, date: DateQ = None

@@ -94,17 +94,21 @@ def run_audit(
     date: dt.date | None = None,
     warehouse: Warehouse | None = None,
     analysis: Analysis | None = None,
+    applications: int | None = None,
 ) -> tuple[Audit, Analysis]:
     """The audit a command asks for — derivatives, milestone or (default) exceeds — with the
     snapshot it read; histories and the snapshot share one warehouse connection (``warehouse``,
     and ``analysis`` read through it), since a history is restricted by the snapshot's stored
-    tables."""
+    tables. ``applications``: the Spaces of ``date`` (default: the newest) and the model
+    snapshot on or before it."""
     from hubpulse.analysis.history.history import load_history
     from hubpulse.analysis.snapshot.stored import load_analysis
     from hubpulse.store.warehouse import open_store
 
     refuse_excluded(settings, subject, base)
     store = warehouse or open_store(settings)
+    if applications is not None:
+        return _applications(settings, store, subject, applications, date)
     analysis = analysis or load_analysis(settings, date, store)
     analyses: dict[Mode, Analysis] = {m: analysis for m in MODES}
     if derivatives is not None:
@@ -122,6 +126,17 @@ def run_audit(
         }
     found = audit_exceeds(analyses, subject, vs, histories=histories, month=month, base=base)
     return found, analysis
+
+
+def _applications(
+    settings: Settings, store: Warehouse, subject: str, threshold: int, date: dt.date | None
+) -> tuple[Audit, Analysis]:
+    from hubpulse.analysis.claims.application_audit import audit_applications
+    from hubpulse.analysis.snapshot.applications import analysis_for_spaces, spaces_day
+
+    day = spaces_day(store, date)
+    analysis = analysis_for_spaces(store, settings, day.date)
+    return audit_applications(analysis, day, store.aliases(), subject, threshold), analysis
 
 
 def _dated_milestone(
