@@ -46,6 +46,7 @@ TARGETS = {
     "api_p99_ms": 100.0,
     "weekly_s": 300.0,
     "weekly_gb": 4.0,
+    "applications_top_ratio": 2.0,
 }
 
 
@@ -153,6 +154,7 @@ def main() -> None:
     add("help", "-", result, peak, "`hubpulse --help` as a process (median of 5)")
     _history_jobs(add)
     _weekly_job(1_000_000 if args.full else 100_000, add)
+    _applications_job(1_000_000 if args.full else 100_000, add)
     if not args.no_daily:
         _daily_job(350_000, 50, args.daily_limit, add, activity=1.0)  # 17.5M daily rows
         if args.full:  # the whole Hub for a year: 175M daily rows
@@ -280,6 +282,20 @@ def _weekly_job(models: int, add: Add, weeks: int = 52) -> None:
     add("weekly", label(models), result, peak, detail)
 
 
+def _applications_job(models: int, add: Add) -> None:
+    """Spaces (half as many as models) imported beside a snapshot, then applications."""
+    path = str(hub(models) / "models.parquet")
+    work = fresh(f"applications-{label(models)}")
+    result, peak = run_job("applications", models=path, work=work, spaces=models // 2)
+    walls = result["walls"]
+    detail = (
+        f"{result['spaces']:,} Spaces ({result['links']:,} model links) imported; "
+        + " · ".join(f"{name} {wall:.2f} s" for name, wall in walls.items())
+        + " (processes)"
+    )
+    add("applications", label(models), result, peak, detail)
+
+
 def _daily_job(models: int, days: int, limit: float, add: Add, *, activity: float = 0.137) -> None:
     directory = hub(models, days, activity)
     work = fresh(f"daily-{models}")
@@ -371,6 +387,8 @@ def check(rows: list[Row]) -> list[str]:
             lines.extend(_history_verdicts(row))
         if row.job == "weekly":
             lines.extend(_weekly_verdicts(row))
+        if row.job == "applications":
+            lines.append(_applications_verdict(row))
     return lines
 
 
@@ -436,6 +454,15 @@ def _weekly_verdicts(row: Row) -> list[str]:
     ]
     text = f"December's family × month {result['query']:.2f} s, `top` {result['top']:.2f} s"
     return [*lines, _verdict(text, result["query"] <= 1.5 * result["top"], "≤ 1.5× `top`")]
+
+
+def _applications_verdict(row: Row) -> str:
+    walls = row.result["walls"]
+    text = (
+        f"`applications` at {row.size}: {walls['applications']:.2f} s, `top` {walls['top']:.2f} s"
+    )
+    met = walls["applications"] <= TARGETS["applications_top_ratio"] * walls["top"]
+    return _verdict(text, met, "≤ 2× `top`")
 
 
 def _verdict(text: str, met: bool, target: str) -> str:

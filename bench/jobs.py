@@ -136,6 +136,33 @@ def _median_wall(command: list[str], repeat: int) -> float:
     return statistics.median(walls)
 
 
+def applications(models: str, work: str, spaces: int, repeat: int = 3) -> dict[str, Any]:
+    """Spaces of a synthetic Hub (``models`` / 2 of them, from ``synth_spaces``) imported into a
+    new warehouse holding the Hub's snapshot (its stored analysis built first), then
+    ``hubpulse applications`` (family, model) and ``audit --applications`` as processes, beside
+    ``top``: the median of ``repeat``."""
+    from hubpulse.ingest.synth_spaces import synthesize_spaces
+    from hubpulse.store.spaces import import_spaces
+    from hubpulse.store.warehouse import open_warehouse
+
+    store = open_warehouse(work)
+    store.ingest(models)
+    hubpulse = [sys.executable, "-m", "hubpulse"]
+    subprocess.run([*hubpulse, "analyse", "-w", work], check=True, stdout=subprocess.DEVNULL)
+    path = synthesize_spaces(models, spaces, Path(work).parent / "spaces-bench")
+    started = time.perf_counter()
+    load = import_spaces(store, path, complete=True)
+    imported = time.perf_counter() - started
+    questions = {
+        "applications": ["applications"],
+        "by model": ["applications", "--by", "model"],
+        "audit --applications": ["audit", "Qwen", "--applications", "10000"],
+        "top": ["top"],
+    }
+    walls = {k: _median_wall([*hubpulse, *a, "-w", work], repeat) for k, a in questions.items()}
+    return {"seconds": imported, "spaces": load.spaces, "links": load.links, "walls": walls}
+
+
 def help_wall(repeat: int = 5) -> dict[str, Any]:
     """``hubpulse --help`` as a process (the CLI's start), median of ``repeat``."""
     return {"seconds": _median_wall([sys.executable, "-m", "hubpulse", "--help"], repeat)}
@@ -427,6 +454,7 @@ JOBS: dict[str, Any] = {
     "history": history,
     "spark_history": spark_history,
     "weekly": weekly,
+    "applications": applications,
     "api": api,
 }
 

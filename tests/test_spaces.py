@@ -15,6 +15,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import pyarrow.parquet as pq
 import pytest
 from conftest import HUB_STATS, HUB_STATS_DATE, cli
 from fakehub import FakeHub, serve
@@ -327,3 +328,17 @@ def test_the_dashboard_and_the_report_show_the_cli_s_applications(
     assert report.returncode == 0, report.stderr
     html = (tmp_path / "r.html").read_text()
     assert 'id="section-applications"' in html and "Spaces of 2026-05-25" in html
+
+
+def test_synthetic_spaces_are_deterministic_and_import_whole(tmp_path: Path) -> None:
+    from hubpulse.ingest.synth_spaces import synthesize_spaces
+
+    first = synthesize_spaces(HUB_STATS, 500, tmp_path / "a", seed=3)
+    second = synthesize_spaces(HUB_STATS, 500, tmp_path / "b", seed=3)
+    assert first.read_bytes() == second.read_bytes()
+    records = pq.read_table(first).to_pylist()
+    store = open_warehouse(tmp_path / "wh")
+    load = import_spaces(store, first, complete=True)
+    distinct = sum(len(set(r["models"])) for r in records)
+    assert (load.spaces, load.rejects, load.links) == (500, 0, distinct)
+    assert sum(1 for r in records if not r["models"]) > 50  # many Spaces declare no model

@@ -88,6 +88,7 @@ _LAZY = {
     "run_compare": "hubpulse.analysis.claims.runs",
     "scope_for": "hubpulse.ingest.crawl",
     "synthesize": "hubpulse.ingest.synth",
+    "synthesize_spaces": "hubpulse.ingest.synth_spaces",
     "CrawlScope": "hubpulse.ingest.crawl",
     "import_spaces": "hubpulse.store.spaces",
     "crawl_spaces": "hubpulse.store.spaces",
@@ -192,4 +193,5 @@ __all__ = [
     "scope_for",
     "spaces_day",
     "synthesize",
+    "synthesize_spaces",
 ]

@@ -23,10 +23,15 @@ def synth(
         float,
         typer.Option(min=0.001, max=1.0, help="Mean share of days a model has downloads."),
     ] = 0.137,
+    spaces: Annotated[
+        int, typer.Option(min=0, help="Spaces using the models (spaces.parquet; 0: none).")
+    ] = 0,
 ) -> None:
     """Write a synthetic Hub in the hub-stats layout (models.parquet) and, with --days, a
-    daily-downloads table (daily.parquet + daily_models.parquet) for the daily import layout."""
+    daily-downloads table (daily.parquet + daily_models.parquet) for the daily import layout;
+    with --spaces, Spaces using its models (spaces.parquet, for `hubpulse spaces import`)."""
     from hubpulse.ingest.synth import synthesize
+    from hubpulse.ingest.synth_spaces import synthesize_spaces
 
     started = time.perf_counter()
     with console.status(f"Synthesising {models:,} models…"):
@@ -42,4 +47,7 @@ def synth(
             f"(+ {result.daily_models_path.name if result.daily_models_path else ''})",
             highlight=False,
         )
+    if spaces:
+        path = synthesize_spaces(result.models_path, spaces, out, seed=seed)
+        console.print(f"{spaces:,} Spaces using its models → {path}", highlight=False)
     console.print(f"[dim]{time.perf_counter() - started:.1f} s, seed {seed}[/]")
