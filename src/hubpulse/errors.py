@@ -8,16 +8,18 @@ from __future__ import annotations
 
 import re
 
-# Hugging Face tokens (hf_…) and whatever follows "Bearer" or "token": never printed, even
-# when a server echoes the request's headers back in an error body.
+# Hugging Face tokens (hf_…), OpenRouter keys (sk-or-…) and whatever follows "Bearer" or
+# "token": never printed, even when a server echoes the request's headers back in an error body.
 _SECRET = re.compile(
-    r"\bhf_[A-Za-z0-9]{6,}|\b((?:Bearer|token)[\s=:\"']+)[A-Za-z0-9_.\-]{8,}", re.I
+    r"\bhf_[A-Za-z0-9]{6,}|\b((?:Bearer|token)[\s=:\"']+)[A-Za-z0-9_.\-]{8,}"
+    r"|\b(sk-or-)[A-Za-z0-9_\-]{8,}",
+    re.I,
 )
 
 
 def redact(text: str) -> str:
     """``text`` with anything token-shaped replaced by ``***``."""
-    return _SECRET.sub(lambda m: (m.group(1) or "hf_") + "***", text)
+    return _SECRET.sub(lambda m: (m.group(1) or m.group(2) or "hf_") + "***", text)
 
 
 # ANSI escape sequences and other control characters a server's error body may carry.

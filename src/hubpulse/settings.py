@@ -65,6 +65,15 @@ class Settings(BaseSettings):
     hub_max_rate_wait: float = Field(
         default=3600.0, ge=0, description="Longest total wait (s) a crawl spends on rate limits."
     )
+    routes_file: Path | None = Field(
+        default=None,
+        description="TOML of routes from router model names to families (default: the "
+        "bundled routes.toml).",
+    )
+    router_endpoint: str = Field(
+        default="https://openrouter.ai",
+        description="Base URL of OpenRouter's data API (rankings-daily).",
+    )
     engine: Literal["duckdb", "spark"] = Field(
         default="duckdb",
         description="Engine for lineage, attribution and metrics: embedded DuckDB or Spark.",

@@ -2,8 +2,8 @@
 prints the result as a Rich table, JSON or CSV. Errors become one-line messages in ``main``.
 
 ``options`` holds the app, the shared options and helpers; the commands live by subject in
-``snapshots``, ``history``, ``audit``, ``spaces``, ``hub``, ``report`` and ``synth`` and register
-themselves on ``app`` when imported."""
+``snapshots``, ``history``, ``audit``, ``spaces``, ``router``, ``hub``, ``report`` and ``synth``
+and register themselves on ``app`` when imported."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from hubpulse.ingest.connection import engine_failure
 __all__ = ["app", "main"]
 
 # The commands register themselves on ``app`` when their modules are imported, in help order.
-from hubpulse.cli import snapshots, history, audit, spaces, hub, report, synth  # noqa: F401, I001
+from hubpulse.cli import snapshots, history, audit, spaces, router, hub, report, synth  # noqa: F401, I001
 
 
 def _show_warning(message: Warning | str, *args: object, **kwargs: object) -> None:

@@ -6,6 +6,8 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+import pyarrow as pa
+
 
 @dataclass(frozen=True)
 class Source:
@@ -112,3 +114,24 @@ def route(month: str) -> str:
     first, last = month_days(month)
     found = [s.describe() for s in PUBLIC_HISTORY if s.covers(first, last)]
     return f"evidence for {month} could come from " + "; or ".join([*found, OWN_SERIES])
+
+
+_AREA_LOAD_COLUMNS = [
+    ("load_id", pa.string()),
+    ("first_day", pa.date32()),
+    ("last_day", pa.date32()),
+    ("file", pa.string()),
+    ("file_sha256", pa.string()),
+    ("options", pa.string()),
+    ("complete", pa.bool_()),
+    ("rows", pa.int64()),
+    ("rejects", pa.int64()),
+    ("dataset", pa.string()),
+    ("dataset_file", pa.string()),
+    ("revision", pa.string()),
+    ("licence", pa.string()),
+    ("hubpulse_version", pa.string()),
+    ("loaded_at", pa.timestamp("us")),
+]
+AREA_LOAD_SCHEMA = pa.schema(_AREA_LOAD_COLUMNS)
+"""The load log of a load of the Spaces, providers or router area (``store.areas``)."""

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -26,6 +27,8 @@ if TYPE_CHECKING:  # the Hub client is imported by a crawl only, not by every in
     from hubpulse.ingest.crawl import CrawlScope
     from hubpulse.ingest.hub import Hub
     from hubpulse.ingest.series import SeriesLoad
+    from hubpulse.settings import Settings
+    from hubpulse.store.areas import AreaLoad
     from hubpulse.store.pulls import WeeklyPull
     from hubpulse.store.spaces import SpacesLoad
 
@@ -140,6 +143,33 @@ def print_spaces_load(console: Console, result: SpacesLoad) -> None:
         f"{verb}: Spaces of {result.snapshot_date}{inferred}: {result.spaces:,} Spaces "
         f"({cover}), {result.links:,} model links, {result.rejects:,} rejected "
         f"[dim](load {result.load_id})[/]",
+        highlight=False,
+    )
+
+
+def router_with_progress(
+    console: Console, settings: Settings, first: dt.date, last: dt.date
+) -> None:
+    """Pull OpenRouter's rankings window by window, a line each, then the citation."""
+    from hubpulse.ingest.router import cite
+    from hubpulse.store.router import pull_rankings
+    from hubpulse.store.warehouse import open_store
+
+    store = open_store(settings, engine="duckdb")
+    with console.status(f"Pulling OpenRouter rankings {first} … {last}…"):
+        loads = pull_rankings(store, first, last, endpoint=settings.router_endpoint)
+    for load in loads:
+        print_router_load(console, load)
+    if loads:
+        console.print(f"[dim]{escape(cite(loads[-1].row['revision']))}[/]", highlight=False)
+
+
+def print_router_load(console: Console, load: AreaLoad) -> None:
+    row = load.row
+    verb = {"loaded": "loaded", "replaced": "replaced", "unchanged": "already imported"}
+    console.print(
+        f"{verb[load.status]}: router tokens {row['first_day']} … {row['last_day']}: "
+        f"{row['rows']:,} rows, {row['rejects']:,} rejected [dim](load {row['load_id']})[/]",
         highlight=False,
     )
 

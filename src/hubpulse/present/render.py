@@ -100,6 +100,11 @@ def render_markdown(report: Report, images: Path | None = None) -> str:
         out += ["## Applications (Spaces built on each family's models)", ""]
         out += [*[f"> {line}" for line in data["applications_note"]], ""]
         out += [*markdown_table(data["applications"][:20], columns), ""]
+    if data.get("tokens"):
+        columns = ["month", "family", "tokens", "share", "days", "downloads_share"]
+        out += ["## Use through a router: tokens per family", ""]
+        out += [*markdown_table(data["tokens"], columns), ""]
+        out += [*[f"> {line}" for line in data["tokens_note"]], ""]
     out += ["## Method and caveats", "", *[f"- {line}" for line in report.methods], ""]
     out += ["## Sources", "", *[f"- {line}" for line in meta["sources"]], ""]
     return "\n".join(out)

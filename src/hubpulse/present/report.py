@@ -27,7 +27,7 @@ from hubpulse.analysis.snapshot.ranking import SIZE_BUCKETS, derivatives_by_fami
 from hubpulse.analysis.snapshot.selection import Selection
 from hubpulse.analysis.snapshot.snapshot import Analysis
 from hubpulse.analysis.snapshot.stored import load_analysis
-from hubpulse.errors import NotComparableError
+from hubpulse.errors import NotComparableError, SnapshotNotFoundError
 from hubpulse.ingest.sources import Origin
 from hubpulse.present.charts import Chart, family_colors
 from hubpulse.present.report_charts import report_charts
@@ -124,6 +124,7 @@ def build_report(
         "month_comparison": None,
         "concentration": [],
         **_applications(store, settings),
+        **_tokens(store, settings),
     }
     meta = _meta(analysis, store, mode, subject, next_n, data, chosen)
     history = _add_monthly(
@@ -219,6 +220,21 @@ def _applications(store: Warehouse, settings: Settings) -> dict[str, Any]:
     table, meta, _ = applications_answer(store, settings, by="family", limit=None)
     warning = [meta["coverage"]] if meta["coverage"].startswith("a partial") else []
     return {"applications": table.to_pylist(), "applications_note": warning + fine_print(meta)}
+
+
+def _tokens(store: Warehouse, settings: Settings) -> dict[str, Any]:
+    """The tokens OpenRouter routed to each family in the newest month with rankings, beside
+    downloads, and their caveats; nothing when no router tokens are stored."""
+    from hubpulse.present.tokens import token_notes, tokens_answer
+
+    if not store.execute(store.series_table("router_loads").count().as_table())[0][0].as_py():
+        return {"tokens": [], "tokens_note": []}
+    try:
+        table, meta = tokens_answer(store, settings)
+    except SnapshotNotFoundError:  # loads whose every row was rejected: nothing to show
+        return {"tokens": [], "tokens_note": []}
+    rows = table.drop_columns(["as_of"]).to_pylist()
+    return {"tokens": rows, "tokens_note": token_notes(meta)}
 
 
 def _leader(ranking: list[dict[str, Any]]) -> str:

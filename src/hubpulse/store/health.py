@@ -25,6 +25,7 @@ SERIES_FILES = (
     "series_months",
 )
 SPACE_FILES = ("spaces", "space_models", "space_rejects", "space_loads")
+ROUTER_FILES = ("router_tokens", "router_rejects", "router_loads")
 
 
 class DamagedWarehouseWarning(UserWarning):

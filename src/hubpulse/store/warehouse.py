@@ -10,7 +10,7 @@ This is the only module that knows the file layout and the table names::
     <root>/series/<load_id>/*.parquet        one imported download series (ingest.series tables
                                              + series_loads, its load log row; daily counts
                                              as series_months sums, the file under raw/)
-    <root>/spaces/<load_id>/*.parquet        one day's Spaces and the models each uses (spaces)
+    <root>/{spaces,router}/<load_id>/        Spaces (store.spaces), router tokens (store.router)
     <root>/crawls/<crawl_id>/                crawl checkpoints: state.json, pages/, the snapshot
     <root>/hub/                              huggingface_hub download cache of pulled dumps
     <root>/derived/<load_id>/                what a snapshot implies, built once (``derived``)
@@ -58,6 +58,7 @@ from hubpulse.ingest.files import (
     bundled_aliases,
     read_snapshot,
 )
+from hubpulse.ingest.router import ROUTER_AREA, ROUTER_TABLES
 from hubpulse.ingest.series import (
     COVERAGE_SCHEMA,
     SERIES_LOAD_SCHEMA,
@@ -113,6 +114,7 @@ SERIES_TABLES = {
     SERIES_LOADS: SERIES_LOAD_SCHEMA,
     SERIES_MONTHS: SERIES_MONTHS_SCHEMA,
 }
+AREA_TABLES = {SERIES: SERIES_TABLES, SPACES_AREA: SPACE_TABLES, ROUTER_AREA: ROUTER_TABLES}
 
 
 class Warehouse:
@@ -219,11 +221,10 @@ class Warehouse:
         return target.name if target is not None else Path(os.readlink(link)).name
 
     def series_table(self, name: str) -> ir.Table:
-        """All loads of table ``name`` of an area (series, or spaces: ``store.spaces``), empty
-        with its schema when there are none."""
+        """All loads of table ``name`` of an area (``AREA_TABLES``); empty when there are none."""
         if name in self.reader.list_tables():
             return self.reader.table(name)
-        schema = {**SERIES_TABLES, **SPACE_TABLES}[name]
+        schema = {k: v for tables in AREA_TABLES.values() for k, v in tables.items()}[name]
         if "load_id" not in schema.names:
             schema = schema.append(pa.field("load_id", pa.string()))
         return ibis.memtable(schema.empty_table())
@@ -361,10 +362,7 @@ class Warehouse:
         kept = {d.name for d in loads.iterdir()} if loads.is_dir() else set()
         kept.add(WAREHOUSE)  # the warehouse's own stages are keyed by its loads, not swept
         sweep_derived(self.root, kept)
-        for stale in [
-            *(self.root / SERIES).glob(".tmp-*"),
-            *(self.root / SPACES_AREA).glob(".tmp-*"),
-        ]:
+        for stale in (s for area in AREA_TABLES for s in (self.root / area).glob(".tmp-*")):
             shutil.rmtree(stale, ignore_errors=True)
         sweep_leftovers(self.root)
 
@@ -385,7 +383,7 @@ class Warehouse:
         release(self.reader)
 
     def _views(self) -> list[tuple[str, list[str]]]:
-        return self.survey.views(TABLES, {SERIES: SERIES_TABLES, SPACES_AREA: SPACE_TABLES})
+        return self.survey.views(TABLES, AREA_TABLES)
 
     def refresh_views(self) -> None:
         """Survey what is published (pinning the loads read), then view the pinned files."""

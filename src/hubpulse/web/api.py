@@ -128,6 +128,15 @@ def api_applications(dash: Board, mode: ModeQ = None, date: DateQ = None) -> dic
     return {**view_meta(view), "notes": data["applications_note"], "rows": data["applications"]}
 
 
+@router.get("/tokens")
+def api_tokens(dash: Board, mode: ModeQ = None, date: DateQ = None) -> dict[str, Any]:
+    """Tokens OpenRouter routed to each family in the newest month with rankings, beside
+    downloads (as ``hubpulse tokens -f json``, its notes as lines); no rows when none."""
+    view = dash.view(date, mode)
+    data = view.report.data
+    return {**view_meta(view), "notes": data["tokens_note"], "rows": data["tokens"]}
+
+
 @router.get("/models/{model_id:path}")
 def api_model(
     dash: Board, model_id: ModelP, mode: ModeQ = None, date: DateQ = None

@@ -1,0 +1,163 @@
+"""``hubpulse tokens``: routed tokens per family, vendor or country per month, beside downloads,
+with the caveats that travel with them."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pyarrow as pa
+from rich.console import Console
+from rich.markup import escape
+
+from hubpulse.analysis.history.tokens import (
+    UNMAPPED,
+    load_routes,
+    routed,
+    token_shares,
+)
+from hubpulse.errors import SnapshotNotFoundError
+from hubpulse.ingest.router import cite
+from hubpulse.ingest.sources import month_days
+from hubpulse.present.tables import emit, plural, rich_table
+from hubpulse.registry import load_registry
+from hubpulse.settings import Settings
+from hubpulse.store.router import current_tokens
+from hubpulse.store.warehouse import Warehouse, open_store
+from hubpulse.terms import OutputFormat
+
+CAVEATS = [
+    "tokens (prompt + completion) are counted by each model's own tokenizer: they are not "
+    "comparable across tokenizers, so shares say where routed traffic goes, not how much text "
+    "each model read",
+    "only the daily top 50 models are named; the rest are one 'other' row, so a family's "
+    "tokens and share are lower bounds",
+    "OpenRouter is one router among many: its traffic is not all use through inference",
+]
+
+
+def tokens_answer(
+    store: Warehouse,
+    settings: Settings,
+    *,
+    by: str = "family",
+    month: str | None = None,
+    over_time: bool = False,
+) -> tuple[pa.Table, dict[str, Any]]:
+    """Rows and facts: the tokens of ``month`` (default: the newest with rankings) per ``by``
+    beside the group's 30-day download share, or with ``over_time`` every month."""
+    registry = load_registry(settings.families_file)
+    routes = load_routes(settings.routes_file, registry)
+    first, last = month_days(month) if month else (None, None)
+    table = store.execute(token_shares(store, registry, routes, by=by, first=first, last=last))
+    if table.num_rows == 0:
+        span = f"for {month} " if month else ""
+        raise SnapshotNotFoundError(
+            f"warehouse {store.root} holds no router tokens {span}: run `hubpulse router pull "
+            f"{'--month ' + month if month else '--from YYYY-MM-DD --to YYYY-MM-DD'}` "
+            "(needs OPENROUTER_API_KEY)"
+        )
+    newest = max(table["month"].to_pylist())
+    if not over_time:
+        table = table.filter(pa.compute.equal(table["month"], pa.scalar(newest)))
+        table = _beside_downloads(store, settings, table, by, newest)
+    shown = (first, last) if month or over_time else month_days(newest)
+    meta = {
+        "months": month or ("every month" if over_time else newest),
+        "by": by,
+        "sources": sorted({cite(a) for a in table["as_of"].to_pylist()}),
+        "caveats": CAVEATS,
+        "unmapped": _unmapped(store, routes, *shown),
+    }
+    short = sorted(
+        {
+            (m, d)
+            for m, d in zip(table["month"].to_pylist(), table["days"].to_pylist(), strict=True)
+            if d < (month_days(m)[1] - month_days(m)[0]).days + 1
+        }
+    )
+    meta["coverage"] = [
+        f"{m}: only {d} of {month_days(m)[1].day} days have rankings; its figures are of those days"
+        for m, d in short
+    ]
+    if "snapshot" in table.column_names:
+        day = table["snapshot"][0].as_py()
+        meta["downloads"] = (
+            f"downloads_share: the group's share of the 30-day downloads of snapshot {day} "
+            f"({settings.mode} mode)"
+            + (", which is not of this month" if str(day)[:7] != newest else "")
+        )
+    return table, meta
+
+
+def _beside_downloads(
+    store: Warehouse, settings: Settings, table: pa.Table, by: str, month: str
+) -> pa.Table:
+    """``table`` with ``downloads_share``: the group's share of 30-day downloads at the newest
+    snapshot on or before the month's end (else the oldest), and that snapshot's date."""
+    from hubpulse.analysis.snapshot.ranking import rank_models
+    from hubpulse.analysis.snapshot.stored import load_analysis
+
+    dates = store.snapshot_dates()
+    if by not in ("family", "vendor", "country") or not dates:
+        return table
+    end = month_days(month)[1]
+    before = [d for d in dates if d <= end]
+    chosen = before[-1] if before else dates[0]
+    analysis = load_analysis(settings, chosen, store)
+    ranking = store.execute(rank_models(analysis, by=by, mode=settings.mode))  # type: ignore[arg-type]
+    share = dict(zip(ranking[by].to_pylist(), ranking["share"].to_pylist(), strict=True))
+    column = pa.array([share.get(k) for k in table[by].to_pylist()], pa.float64())
+    table = table.append_column("downloads_share", column)
+    return table.append_column("snapshot", pa.array([chosen] * table.num_rows, pa.date32()))
+
+
+def _unmapped(
+    store: Warehouse, routes: list[Any], first: dt.date | None, last: dt.date | None
+) -> list[dict[str, Any]]:
+    rows = current_tokens(store)
+    if first is not None:
+        rows = rows.filter(rows.day >= first)
+    if last is not None:
+        rows = rows.filter(rows.day <= last)
+    found = routed(rows, routes)
+    found = found.filter(found.family == UNMAPPED)
+    counted = found.group_by("permaslug").aggregate(tokens=found.tokens.sum())
+    return store.execute(counted.order_by([counted.tokens.desc(), "permaslug"])).to_pylist()
+
+
+def token_notes(meta: dict[str, Any]) -> list[str]:
+    """What a tokens answer says under its table (the terminal, the report, the dashboard)."""
+    unmapped = meta["unmapped"]
+    lines = [*meta["coverage"], *meta["caveats"]]
+    lines += [meta["downloads"]] if "downloads" in meta else []
+    if unmapped:
+        names = ", ".join(u["permaslug"] for u in unmapped[:5])
+        more = f" and {len(unmapped) - 5} more" if len(unmapped) > 5 else ""
+        lines.append(
+            f"unmapped (no route; `--format json` lists all): {plural(len(unmapped), 'name')}: "
+            f"{names}{more}"
+        )
+    return [*lines, *meta["sources"]]
+
+
+def show_tokens(
+    console: Console,
+    settings: Settings,
+    *,
+    by: str,
+    month: str | None,
+    over_time: bool,
+    fmt: OutputFormat,
+) -> None:
+    """Print ``tokens_answer`` in ``fmt``; on the terminal the caveats and sources under it."""
+    store = open_store(settings)
+    table, meta = tokens_answer(store, settings, by=by, month=month, over_time=over_time)
+    title = f"Routed tokens per {by}, {meta['months']}"
+    if fmt != "table":
+        emit(console, table.drop_columns(["as_of"]), fmt, title=title, meta=meta)
+        return
+    shown = table.drop_columns(["as_of"])
+    console.print(rich_table(shown.to_pylist(), shown.column_names, title=title))
+    for line in token_notes(meta):
+        console.print(f"[dim]{escape(line)}[/]", highlight=False)
