@@ -365,13 +365,19 @@ def hubpulse_process(
 
 @contextmanager
 def serve(hub: FakeHub) -> Iterator[FakeHub]:
-    handler = type("Handler", (_Handler,), {"hub": hub})
+    with serving(type("Handler", (_Handler,), {"hub": hub})) as url:
+        hub.url = url
+        yield hub
+
+
+@contextmanager
+def serving(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
+    """``handler`` served on a free loopback port in a thread; its base URL."""
     server = _Server(("127.0.0.1", 0), handler)
-    hub.url = f"http://127.0.0.1:{server.server_address[1]}"
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield hub
+        yield f"http://127.0.0.1:{server.server_address[1]}"
     finally:
         server.shutdown()
         server.server_close()

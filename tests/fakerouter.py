@@ -19,9 +19,11 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from fakehub import serving
 
 FLOOR = dt.date(2025, 1, 1)
 KEY = "sk-or-v1-test0123456789abcdef"
@@ -116,13 +118,6 @@ class _Handler(BaseHTTPRequestHandler):
 
 @contextmanager
 def serve_router(fake: FakeRouter) -> Iterator[FakeRouter]:
-    handler = type("Handler", (_Handler,), {"router": fake})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    fake.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(type("Handler", (_Handler,), {"router": fake})) as url:
+        fake.url = url
         yield fake
-    finally:
-        server.shutdown()
-        server.server_close()

@@ -92,7 +92,7 @@ def spaces_list(fmt: FormatOpt = "table", warehouse: WarehouseOpt = None) -> Non
     from hubpulse.store.warehouse import open_store
 
     store = open_store(settings_of(warehouse), engine="duckdb")
-    drop = ["file_sha256", "dataset_file", "revision", "hubpulse_version", "loaded_at"]
+    drop = ["revision", "loaded_at"]
     table = tables.brief(list_spaces(store), fmt, drop=drop)
     tables.emit(console, table, fmt, title="Stored Spaces")
 

@@ -55,7 +55,7 @@ from hubpulse.ingest.records import (
     text_value,
     timestamp_value,
 )
-from hubpulse.ingest.sources import Origin
+from hubpulse.ingest.sources import AREA_LOAD_SCHEMA, Origin
 
 SPACE_EXPAND = ["author", "createdAt", "lastModified", "likes", "trendingScore", "sdk", "models"]
 """What a Spaces crawl asks the Hub for (``ExpandSpaceProperty_T`` names)."""
@@ -81,29 +81,11 @@ SPACE_REJECT_SCHEMA = pa.schema(
 )
 
 SPACES_AREA = "spaces"
-SPACE_LOAD_SCHEMA = pa.schema(
-    [
-        ("load_id", pa.string()),
-        ("snapshot_date", pa.date32()),
-        ("file", pa.string()),
-        ("file_sha256", pa.string()),
-        ("complete", pa.bool_()),
-        ("spaces", pa.int64()),
-        ("links", pa.int64()),
-        ("rejects", pa.int64()),
-        ("dataset", pa.string()),
-        ("dataset_file", pa.string()),
-        ("revision", pa.string()),
-        ("licence", pa.string()),
-        ("hubpulse_version", pa.string()),
-        ("loaded_at", pa.timestamp("us")),
-    ]
-)
 SPACE_TABLES: dict[str, pa.Schema] = {
     "spaces": SPACES_SCHEMA,
     "space_models": SPACE_LINKS_SCHEMA,
     "space_rejects": SPACE_REJECT_SCHEMA,
-    "space_loads": SPACE_LOAD_SCHEMA,
+    "spaces_loads": AREA_LOAD_SCHEMA,
 }
 
 

@@ -24,7 +24,7 @@ SERIES_FILES = (
     "series_loads",
     "series_months",
 )
-SPACE_FILES = ("spaces", "space_models", "space_rejects", "space_loads")
+SPACE_FILES = ("spaces", "space_models", "space_rejects", "spaces_loads")
 ROUTER_FILES = ("router_tokens", "router_rejects", "router_loads")
 
 

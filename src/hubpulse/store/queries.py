@@ -66,7 +66,23 @@ def list_spaces(warehouse: Warehouse) -> pa.Table:
     """The Spaces load log: the load read for each stored day (``store.spaces``), oldest first."""
     from hubpulse.store.spaces import current_spaces
 
-    return warehouse.execute(current_spaces(warehouse)[2].order_by("snapshot_date"))
+    _, links, loads = current_spaces(warehouse)
+    counted = links.group_by("load_id").aggregate(links=links.count())
+    joined = loads.left_join(counted, "load_id")
+    listed = joined.select(
+        "snapshot_date",
+        "load_id",
+        "file",
+        "complete",
+        spaces=joined.rows,
+        links=joined.links.fill_null(0),
+        rejects=joined.rejects,
+        dataset=joined.dataset,
+        revision=joined.revision,
+        licence=joined.licence,
+        loaded_at=joined.loaded_at,
+    )
+    return warehouse.execute(listed.order_by("snapshot_date"))
 
 
 def list_spaces_rejects(warehouse: Warehouse) -> pa.Table:
