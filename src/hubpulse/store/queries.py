@@ -87,7 +87,10 @@ def list_spaces(warehouse: Warehouse) -> pa.Table:
 
 def list_spaces_rejects(warehouse: Warehouse) -> pa.Table:
     """Spaces records kept aside at import, with file, row, field and reason."""
-    return warehouse.execute(warehouse.series_table("space_rejects").order_by(["file", "row"]))
+    from hubpulse.ingest.spaces import SPACE_REJECT_SCHEMA
+
+    rejects = warehouse.series_table("space_rejects").order_by(["file", "row"])
+    return warehouse.execute(rejects.select(*SPACE_REJECT_SCHEMA.names))
 
 
 def list_series_rejects(warehouse: Warehouse) -> pa.Table:
