@@ -4,6 +4,8 @@
   ``sort``, ``limit``, ``expand`` / ``expand[]`` (only the requested keys plus ``_id``, ``id``),
   cursor pagination through an absolute ``Link: <…>; rel="next"`` URL on its own host;
 - ``GET /api/spaces`` the same way, with ``models`` (repeatable: Spaces using any of them);
+- ``inference_provider=all|NAME`` on ``/api/models``: the models a provider serves (records with
+  an ``inferenceProviderMapping``, served as the list endpoint's list of entries);
 - ``GET /api/models/{id}``: 307 with a relative ``Location`` for a renamed repo, 404 with
   ``X-Error-Code: RepoNotFound`` for an unknown one;
 - datasets: ``GET /api/datasets/{repo}[/revision/{rev}]`` (its ``sha``), ``/commits/{rev}``,
@@ -96,6 +98,16 @@ class FakeHub:
         if "models" in query:
             wanted = set(query["models"])
             rows = [r for r in rows if wanted & set(r.get("models") or [])]
+        if "inference_provider" in query:  # "all", or one provider's name
+            which = query["inference_provider"][0]
+            rows = [
+                r
+                for r in rows
+                if any(
+                    which in ("all", m.get("provider"))
+                    for m in r.get("inferenceProviderMapping") or []
+                )
+            ]
         if "author" in query:
             rows = [r for r in rows if r.get("author", "").lower() == query["author"][0].lower()]
         if "search" in query:

@@ -76,9 +76,9 @@ def test_the_runs_cover_every_command_with_json_output() -> None:
         for name in get_command(app).commands  # type: ignore[attr-defined]
         if "table|json|csv" in CliRunner().invoke(app, [name, "--help"]).output
     }
-    # applications and tokens need stored Spaces and router tokens, which the demo has not:
-    # tests/test_spaces.py and tests/test_router.py check their JSON on warehouses that have them
-    assert with_json == set(RUNS) | {"applications", "tokens"}
+    # applications, tokens and inference need stored Spaces, router tokens and providers, which
+    # the demo has not: test_spaces, test_router and test_providers check their JSON
+    assert with_json == set(RUNS) | {"applications", "tokens", "inference"}
 
 
 @pytest.mark.slow

@@ -103,6 +103,10 @@ _LAZY = {
     "token_shares": "hubpulse.analysis.history.tokens",
     "load_routes": "hubpulse.analysis.history.tokens",
     "read_rankings": "hubpulse.ingest.router",
+    "import_providers": "hubpulse.store.providers",
+    "crawl_providers": "hubpulse.store.providers",
+    "count_served": "hubpulse.analysis.snapshot.providers",
+    "read_providers": "hubpulse.ingest.providers",
 }
 
 
@@ -147,6 +151,8 @@ __all__ = [
     "count_applications",
     "count_derivatives",
     "count_new_derivatives",
+    "count_served",
+    "crawl_providers",
     "crawl_spaces",
     "create_app",
     "cumulative_downloads",
@@ -159,6 +165,7 @@ __all__ = [
     "family_trend",
     "find_milestones",
     "flag_table",
+    "import_providers",
     "import_rankings",
     "import_spaces",
     "ingest_snapshot",
@@ -193,6 +200,7 @@ __all__ = [
     "read_daily_series",
     "read_evidence",
     "read_forecast_series",
+    "read_providers",
     "read_rankings",
     "read_snapshot",
     "read_spaces",

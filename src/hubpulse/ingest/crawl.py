@@ -29,6 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from hubpulse.errors import redact
 from hubpulse.ingest.hub import Hub, HubError, retry_events, safe_url
+from hubpulse.ingest.providers import PROVIDER_EXPAND
 from hubpulse.ingest.spaces import SPACE_EXPAND
 from hubpulse.registry import Registry
 
@@ -56,7 +57,8 @@ class CrawlScope(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    kind: Literal["models", "spaces"] = "models"
+    kind: Literal["models", "spaces", "providers"] = "models"
+    providers: list[str] = Field(default_factory=list)
     everything: bool = False
     authors: list[str] = Field(default_factory=list)
     search: str | None = None
@@ -69,6 +71,8 @@ class CrawlScope(BaseModel):
 
     def listings(self) -> list[dict[str, Any]]:
         """The first-level listings (query parameters of ``/api/models``)."""
+        if self.kind == "providers":  # every model some provider serves, or one provider's
+            return [{"inference_provider": p, "level": 0} for p in self.providers or ["all"]]
         found: list[dict[str, Any]] = [{**q, "level": 0} for q in self.queries]
         found += [{"models": m, "level": 0} for m in self.models if self.kind == "spaces"]
         found += [{"author": a, "level": 0} for a in self.authors]
@@ -89,7 +93,10 @@ class CrawlScope(BaseModel):
 
     def expand(self) -> list[str]:
         """The ``expand`` names the listing asks for."""
-        return SPACE_EXPAND if self.kind == "spaces" else EXPAND
+        return {"spaces": SPACE_EXPAND, "providers": PROVIDER_EXPAND}.get(self.kind, EXPAND)
+
+    def endpoint(self) -> str:
+        return "/api/spaces" if self.kind == "spaces" else "/api/models"
 
 
 @dataclass
@@ -165,7 +172,7 @@ def _crawl_page(hub: Hub, scope: CrawlScope, state_dir: Path, state: dict[str, A
         expand = scope.expand()
         params |= {"limit": scope.page_size, "expand": [e for e in expand if e not in per_model]}
         try:
-            response = hub.get(f"{hub.endpoint}/api/{scope.kind}", params=params)
+            response = hub.get(f"{hub.endpoint}{scope.endpoint()}", params=params)
         except HubError as exc:
             if "HTTP 400" not in str(exc) or "baseModels" in per_model or scope.kind != "models":
                 raise
@@ -231,7 +238,8 @@ def _page_items(response: httpx2.Response, state: dict[str, Any]) -> list[Any]:
 
 
 def _command(state: dict[str, Any]) -> str:
-    return "hubpulse spaces crawl" if state["scope"].get("kind") == "spaces" else "hubpulse crawl"
+    kind = state["scope"].get("kind", "models")
+    return "hubpulse crawl" if kind == "models" else f"hubpulse {kind} crawl"
 
 
 def _per_model(hub: Hub, items: list[Any], expand: list[str]) -> list[Any]:

@@ -165,13 +165,39 @@ def router_with_progress(
 
 
 def print_router_load(console: Console, load: AreaLoad) -> None:
+    print_area_load(console, load, "router tokens")
+
+
+def print_area_load(console: Console, load: AreaLoad, what: str) -> None:
+    """One line for a load of an area (router tokens, providers)."""
     row = load.row
     verb = {"loaded": "loaded", "replaced": "replaced", "unchanged": "already imported"}
+    days = str(row["first_day"])
+    days += f" … {row['last_day']}" if row["last_day"] != row["first_day"] else ""
+    cover = "" if row["complete"] else " (a partial listing)"
     console.print(
-        f"{verb[load.status]}: router tokens {row['first_day']} … {row['last_day']}: "
-        f"{row['rows']:,} rows, {row['rejects']:,} rejected [dim](load {row['load_id']})[/]",
+        f"{verb[load.status]}: {what} of {days}{cover}: {row['rows']:,} rows, "
+        f"{row['rejects']:,} rejected [dim](load {row['load_id']})[/]",
         highlight=False,
     )
+
+
+def providers_with_progress(
+    console: Console, settings: Settings, hub: Hub, scope: CrawlScope | None, *, resume: bool
+) -> None:
+    """Crawl the served models with a status line, then store them."""
+    from hubpulse.store.providers import crawl_providers
+    from hubpulse.store.warehouse import open_store
+
+    store = open_store(settings, engine="duckdb")
+    with console.status("Crawling the models inference providers serve…"):
+        result, load = crawl_providers(store, hub, scope, resume=resume)
+    console.print(
+        f"crawled {result.records:,} served models in {result.pages:,} pages "
+        f"(crawl {result.crawl_id})",
+        highlight=False,
+    )
+    print_area_load(console, load, "providers")
 
 
 def print_series_load(console: Console, result: SeriesLoad, name: str | None = None) -> None:

@@ -105,6 +105,11 @@ def render_markdown(report: Report, images: Path | None = None) -> str:
         out += ["## Use through a router: tokens per family", ""]
         out += [*markdown_table(data["tokens"], columns), ""]
         out += [*[f"> {line}" for line in data["tokens_note"]], ""]
+    if data.get("providers"):
+        columns = ["rank", "family", "models", "providers", "offers"]
+        out += ["## Use through inference providers: models served per family", ""]
+        out += [*markdown_table(data["providers"][:20], columns), ""]
+        out += [*[f"> {line}" for line in data["providers_note"]], ""]
     out += ["## Method and caveats", "", *[f"- {line}" for line in report.methods], ""]
     out += ["## Sources", "", *[f"- {line}" for line in meta["sources"]], ""]
     return "\n".join(out)

@@ -125,6 +125,7 @@ def build_report(
         "concentration": [],
         **_applications(store, settings),
         **_tokens(store, settings),
+        **_providers(store, settings),
     }
     meta = _meta(analysis, store, mode, subject, next_n, data, chosen)
     history = _add_monthly(
@@ -225,7 +226,7 @@ def _applications(store: Warehouse, settings: Settings) -> dict[str, Any]:
 def _tokens(store: Warehouse, settings: Settings) -> dict[str, Any]:
     """The tokens OpenRouter routed to each family in the newest month with rankings, beside
     downloads, and their caveats; nothing when no router tokens are stored."""
-    from hubpulse.present.tokens import token_notes, tokens_answer
+    from hubpulse.present.inference import token_notes, tokens_answer
 
     if not store.execute(store.series_table("router_loads").count().as_table())[0][0].as_py():
         return {"tokens": [], "tokens_note": []}
@@ -235,6 +236,17 @@ def _tokens(store: Warehouse, settings: Settings) -> dict[str, Any]:
         return {"tokens": [], "tokens_note": []}
     rows = table.drop_columns(["as_of"]).to_pylist()
     return {"tokens": rows, "tokens_note": token_notes(meta)}
+
+
+def _providers(store: Warehouse, settings: Settings) -> dict[str, Any]:
+    """How many of each family's models the Hub's inference providers serve (newest stored
+    day), with what that counts; nothing when no providers are stored."""
+    from hubpulse.present.inference import provider_notes, providers_answer
+
+    if not store.execute(store.series_table("providers_loads").count().as_table())[0][0].as_py():
+        return {"providers": [], "providers_note": []}
+    table, meta = providers_answer(store, settings, limit=None)
+    return {"providers": table.to_pylist(), "providers_note": provider_notes(meta)}
 
 
 def _leader(ranking: list[dict[str, Any]]) -> str:

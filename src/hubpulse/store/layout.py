@@ -12,11 +12,22 @@ import datetime as dt
 import os
 from pathlib import Path
 
-from hubpulse.store.health import ROUTER_FILES, SERIES_FILES, SPACE_FILES, published_problem
+from hubpulse.store.health import (
+    PROVIDER_FILES,
+    ROUTER_FILES,
+    SERIES_FILES,
+    SPACE_FILES,
+    published_problem,
+)
 from hubpulse.store.pins import pin, unpin
 
 LOAD_LOG = "loads.parquet"  # the file a reader pins: every published load has one
-AREAS = {"series": SERIES_FILES, "spaces": SPACE_FILES, "router": ROUTER_FILES}
+AREAS = {
+    "series": SERIES_FILES,
+    "spaces": SPACE_FILES,
+    "router": ROUTER_FILES,
+    "providers": PROVIDER_FILES,
+}
 """Directories of loads published by renaming (``<area>/<load_id>/``), each with its files."""
 
 

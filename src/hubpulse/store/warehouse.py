@@ -58,6 +58,7 @@ from hubpulse.ingest.files import (
     bundled_aliases,
     read_snapshot,
 )
+from hubpulse.ingest.providers import PROVIDER_TABLES, PROVIDERS_AREA
 from hubpulse.ingest.router import ROUTER_AREA, ROUTER_TABLES
 from hubpulse.ingest.series import (
     COVERAGE_SCHEMA,
@@ -115,6 +116,7 @@ SERIES_TABLES = {
     SERIES_MONTHS: SERIES_MONTHS_SCHEMA,
 }
 AREA_TABLES = {SERIES: SERIES_TABLES, SPACES_AREA: SPACE_TABLES, ROUTER_AREA: ROUTER_TABLES}
+AREA_TABLES[PROVIDERS_AREA] = PROVIDER_TABLES
 
 
 class Warehouse:

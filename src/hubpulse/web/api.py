@@ -137,6 +137,15 @@ def api_tokens(dash: Board, mode: ModeQ = None, date: DateQ = None) -> dict[str,
     return {**view_meta(view), "notes": data["tokens_note"], "rows": data["tokens"]}
 
 
+@router.get("/inference")
+def api_inference(dash: Board, mode: ModeQ = None, date: DateQ = None) -> dict[str, Any]:
+    """How many of each family's models the Hub's inference providers serve (as ``hubpulse
+    inference --limit 0 -f json``), with its notes; no rows when none are stored."""
+    view = dash.view(date, mode)
+    data = view.report.data
+    return {**view_meta(view), "notes": data["providers_note"], "rows": data["providers"]}
+
+
 @router.get("/models/{model_id:path}")
 def api_model(
     dash: Board, model_id: ModelP, mode: ModeQ = None, date: DateQ = None

@@ -143,26 +143,28 @@ def analysis_for_spaces(store: Warehouse, settings: Settings, day: dt.date) -> A
     return load_analysis(settings, chosen, store)
 
 
-def used_models(links: ir.Table, aliases: ir.Table) -> ir.Table:
-    """space_id, model_id: each link, a renamed model id followed to its new id (a Space that
-    names both ids of a rename has the pair twice: every count is of distinct ids)."""
+def used_models(links: ir.Table, aliases: ir.Table, key: str = "space_id") -> ir.Table:
+    """``key`` (space_id), model_id: each link, a renamed model id followed to its new id (a
+    Space that names both ids of a rename has the pair twice: every count is of distinct ids)."""
     renamed = links.left_join(aliases, links.model_id == aliases.old_id)
-    used = renamed.select("space_id", model_id=renamed.new_id.fill_null(renamed.model_id))
+    used = renamed.select(key, model_id=renamed.new_id.fill_null(renamed.model_id))
     return used.view()  # a projection of a join, joined again below as a table of its own
 
 
-def model_families(analysis: Analysis, used: ir.Table, mode: Mode) -> ir.Table:
-    """space_id, model_id, family: each used model's families under ``mode`` (a model the
-    snapshot lacks by the publisher rule on its name; neither: unattributed). Every model of
-    the snapshot has an attribution, so one left join finds both."""
+def model_families(
+    analysis: Analysis, used: ir.Table, mode: Mode, key: str = "space_id"
+) -> ir.Table:
+    """``key`` (space_id), model_id, family: each used model's families under ``mode`` (a model
+    the snapshot lacks by the publisher rule on its name; neither: unattributed). Every model
+    of the snapshot has an attribution, so one left join finds both."""
     attributed = analysis.attribution(mode).select("model_id", "family")
-    joined = used.left_join(attributed, "model_id").select("space_id", "model_id", "family")
+    joined = used.left_join(attributed, "model_id").select(key, "model_id", "family")
     known = joined.filter(joined.family.notnull())
-    missing = joined.filter(joined.family.isnull()).select("space_id", "model_id")
+    missing = joined.filter(joined.family.isnull()).select(key, "model_id")
     ids = missing.select("model_id").distinct()
     owners = match_publishers(ids, analysis.registry).select("model_id", "family")
     outside = missing.left_join(owners, "model_id").select(
-        "space_id", "model_id", family=ibis._.family.fill_null(UNATTRIBUTED)
+        key, "model_id", family=ibis._.family.fill_null(UNATTRIBUTED)
     )
     return known.union(outside, distinct=False)
 

@@ -1,5 +1,6 @@
-"""``hubpulse tokens``: routed tokens per family, vendor or country per month, beside downloads,
-with the caveats that travel with them."""
+"""Use through inference: ``hubpulse tokens`` (routed tokens per family, vendor or country per
+month, beside downloads) and ``hubpulse inference`` (the models providers serve), with the
+caveats that travel with them."""
 
 from __future__ import annotations
 
@@ -16,7 +17,8 @@ from hubpulse.analysis.history.tokens import (
     routed,
     token_shares,
 )
-from hubpulse.errors import SnapshotNotFoundError
+from hubpulse.errors import OptionError, SnapshotNotFoundError
+from hubpulse.ingest.providers import STATUSES
 from hubpulse.ingest.router import cite
 from hubpulse.ingest.sources import month_days
 from hubpulse.present.tables import emit, plural, rich_table
@@ -161,3 +163,89 @@ def show_tokens(
     console.print(rich_table(shown.to_pylist(), shown.column_names, title=title))
     for line in token_notes(meta):
         console.print(f"[dim]{escape(line)}[/]", highlight=False)
+
+
+PROVIDER_NOTES = [
+    "a provider serves a model when the Hub's inferenceProviderMapping lists it: an offer to "
+    "serve, not a measure of use",
+]
+
+
+def providers_answer(
+    store: Warehouse,
+    settings: Settings,
+    *,
+    by: str = "family",
+    day: dt.date | None = None,
+    statuses: tuple[str, ...] = ("live",),
+    limit: int | None = 20,
+) -> tuple[pa.Table, dict[str, Any]]:
+    """The models of each group the Hub's inference providers serve (``statuses``), from the
+    providers stored for ``day`` (default: the newest), with what they are of."""
+    from hubpulse.analysis.snapshot.applications import analysis_for_spaces
+    from hubpulse.analysis.snapshot.providers import PROVIDER_GROUPS, count_served, providers_day
+
+    if by not in PROVIDER_GROUPS:
+        raise OptionError(f"--by {by!r}: choose one of {', '.join(PROVIDER_GROUPS)}")
+    if not set(statuses) <= set(STATUSES):
+        raise OptionError(f"--status {', '.join(statuses)}: choose among {', '.join(STATUSES)}")
+    rows, log = providers_day(store, day)
+    analysis = analysis_for_spaces(store, settings, log["first_day"])
+    table = count_served(
+        analysis,
+        rows,
+        store.aliases(),
+        by=by,
+        mode=settings.mode,
+        statuses=statuses,  # type: ignore[arg-type]
+    )
+    if limit:
+        table = table.limit(limit)
+    coverage = (
+        "every model a provider serves"
+        if log["complete"]
+        else "a partial listing (not every model a provider serves): counts are lower bounds"
+    )
+    meta = {
+        "providers_date": str(log["first_day"]),
+        "models_snapshot": str(analysis.snapshot_date),
+        "mode": settings.mode,
+        "statuses": list(statuses),
+        "coverage": coverage,
+        "notes": PROVIDER_NOTES,
+    }
+    return store.execute(table), meta
+
+
+def show_providers(
+    console: Console,
+    settings: Settings,
+    *,
+    by: str,
+    day: dt.date | None,
+    statuses: tuple[str, ...],
+    limit: int | None,
+    fmt: OutputFormat,
+) -> None:
+    """Print ``providers_answer`` in ``fmt``, its facts under the table."""
+    store = open_store(settings)
+    table, meta = providers_answer(store, settings, by=by, day=day, statuses=statuses, limit=limit)
+    title = f"Models served by inference providers per {by} ({', '.join(statuses)})"
+    if fmt != "table" or table.num_rows == 0:
+        emit(console, table, fmt, title=title, meta=meta)
+        return
+    if not meta["coverage"].startswith("every"):
+        console.print(f"[yellow]warning:[/] {escape(meta['coverage'])}", highlight=False)
+    console.print(rich_table(table.to_pylist(), table.column_names, title=title))
+    for line in provider_notes(meta)[1:]:
+        console.print(f"[dim]{escape(line)}[/]", highlight=False)
+
+
+def provider_notes(meta: dict[str, Any]) -> list[str]:
+    """What a providers answer counts, in lines (its coverage first)."""
+    return [
+        meta["coverage"],
+        f"providers of {meta['providers_date']} ({', '.join(meta['statuses'])}) · models "
+        f"snapshot {meta['models_snapshot']} · {meta['mode']} mode",
+        *meta["notes"],
+    ]
