@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: demo test test-fast bench lint format docs docs-update clean
 
-# The demo needs only the package; the suite adds the dev tools and the Spark extra.
+# The demo needs only the package; the suite adds the dev tools and the Spark and ModelScope extras.
 $(BASE): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
@@ -15,7 +15,7 @@ $(BASE): pyproject.toml constraints.txt
 	touch $(BASE)
 
 $(STAMP): $(BASE)
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev,spark]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev,spark,modelscope]'
 	touch $(STAMP)
 
 demo: $(BASE)

@@ -70,6 +70,10 @@ class Settings(BaseSettings):
         description="TOML of routes from router model names to families (default: the "
         "bundled routes.toml).",
     )
+    modelscope_endpoint: str | None = Field(
+        default=None,
+        description="ModelScope's endpoint (default: the client's, MODELSCOPE_ENDPOINT).",
+    )
     router_endpoint: str = Field(
         default="https://openrouter.ai",
         description="Base URL of OpenRouter's data API (rankings-daily).",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -153,3 +154,55 @@ def hub_client(settings: Settings, concurrency: int = 4) -> Hub:
         max_rate_wait=settings.hub_max_rate_wait,
     )
     return Hub(politeness=politeness)
+
+
+modelscope_app = typer.Typer(
+    help="ModelScope, a second hub (needs the optional client: hubpulse[modelscope]).",
+    no_args_is_help=True,
+)
+app.add_typer(modelscope_app, name="modelscope")
+
+
+@modelscope_app.command("crawl")
+def modelscope_crawl(
+    family: Annotated[
+        list[str] | None, typer.Option(help="A registry family's organisations.")
+    ] = None,
+    owner: Annotated[list[str] | None, typer.Option(help="A ModelScope owner.")] = None,
+    page_size: Annotated[int, typer.Option(min=1, max=100, help="Models per page.")] = 100,
+    resume: Annotated[bool, typer.Option(help="Continue the newest unfinished crawl.")] = False,
+    warehouse: WarehouseOpt = None,
+    families: FamiliesOpt = None,
+) -> None:
+    """List the families' (or owners') models on ModelScope with their downloads, owner by
+    owner (a query returns at most 3,000), and store them as the ModelScope models of the day."""
+    from hubpulse.present.progress import modelscope_with_progress
+    from hubpulse.registry import load_registry
+    from hubpulse.store.modelscope import modelscope_owners
+
+    settings = settings_of(warehouse, families=families)
+    owners = (
+        []
+        if resume
+        else modelscope_owners(load_registry(settings.families_file), family or [], owner or [])
+    )
+    modelscope_with_progress(console, settings, owners, resume=resume, page_size=page_size)
+
+
+@modelscope_app.command("import")
+def modelscope_import(
+    path: Annotated[Path, typer.Argument(help="ModelScope models as JSON / JSON Lines.")],
+    date: Annotated[str, typer.Option(help="The day the listing is of YYYY-MM-DD.")],
+    replace: Annotated[bool, typer.Option(help="Replace the stored models of the day.")] = False,
+    warehouse: WarehouseOpt = None,
+) -> None:
+    """Import a listing of ModelScope models (id, downloads, likes, …) as those of a day."""
+    from hubpulse.present.progress import print_area_load
+    from hubpulse.store.modelscope import import_modelscope
+    from hubpulse.store.warehouse import open_store
+
+    day = parse_date(date)
+    assert day is not None  # a required option
+    store = open_store(settings_of(warehouse), engine="duckdb")
+    load = import_modelscope(store, path, day, replace=replace)
+    print_area_load(console, load, "ModelScope models")

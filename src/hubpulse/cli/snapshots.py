@@ -166,6 +166,10 @@ def top(
         str | None,
         typer.Option(help="Only this family's credits, e.g. --by size --family Qwen."),
     ] = None,
+    hub: Annotated[
+        str,
+        typer.Option(help="hf (30-day), or modelscope / both: all-time downloads per hub."),
+    ] = "hf",
     selection: SelectionOptions = EVERYTHING,
     date: DateOpt = None,
     mode: ModeOpt = None,
@@ -175,13 +179,23 @@ def top(
     engine: EngineOpt = None,
     spark_master: SparkMasterOpt = None,
 ) -> None:
-    """Rank families, models, vendors, countries, authors or sizes by downloads."""
+    """Rank families, models, vendors, countries, authors or sizes by downloads (--hub
+    modelscope or both: all-time downloads on ModelScope, or on both hubs)."""
     from hubpulse.analysis.snapshot.ranking import rank_models
     from hubpulse.present import tables
 
     if by not in GROUPS:
         raise typer.BadParameter(f"choose one of {', '.join(GROUPS)}", param_hint="--by")
     settings = settings_of(warehouse, mode, families, engine, spark_master)
+    if hub != "hf":
+        from hubpulse.present.hubs import show_hubs
+
+        if not selection.build(families).everything or family:
+            raise typer.BadParameter(
+                "counts every model: no selection or --family", param_hint="--hub"
+            )
+        show_hubs(console, settings, hub=hub, by=by, date=parse_date(date), limit=limit, fmt=fmt)
+        return
     chosen = selection.build(families)
     analysis = analysis_of(settings, date)
     table = rank_models(

@@ -182,6 +182,27 @@ def print_area_load(console: Console, load: AreaLoad, what: str) -> None:
     )
 
 
+def modelscope_with_progress(
+    console: Console, settings: Settings, owners: list[str], *, resume: bool, page_size: int
+) -> None:
+    """Crawl ModelScope owner by owner with a status line, then store the models."""
+    from hubpulse.store.modelscope import crawl_into
+    from hubpulse.store.warehouse import open_store
+
+    store = open_store(settings, engine="duckdb")
+    with console.status("Listing the owners' models on ModelScope…"):
+        load, truncated = crawl_into(
+            store, owners, resume=resume, endpoint=settings.modelscope_endpoint, page_size=page_size
+        )
+    print_area_load(console, load, "ModelScope models")
+    for owner in truncated:
+        console.print(
+            f"[yellow]warning:[/] {escape(owner)} has more than 3,000 models on ModelScope; a "
+            "listing returns at most 3,000, the most downloaded: the rest are not counted",
+            highlight=False,
+        )
+
+
 def providers_with_progress(
     console: Console, settings: Settings, hub: Hub, scope: CrawlScope | None, *, resume: bool
 ) -> None:

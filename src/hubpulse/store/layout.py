@@ -13,6 +13,7 @@ import os
 from pathlib import Path
 
 from hubpulse.store.health import (
+    MODELSCOPE_FILES,
     PROVIDER_FILES,
     ROUTER_FILES,
     SERIES_FILES,
@@ -27,6 +28,7 @@ AREAS = {
     "spaces": SPACE_FILES,
     "router": ROUTER_FILES,
     "providers": PROVIDER_FILES,
+    "modelscope": MODELSCOPE_FILES,
 }
 """Directories of loads published by renaming (``<area>/<load_id>/``), each with its files."""
 

@@ -58,6 +58,7 @@ from hubpulse.ingest.files import (
     bundled_aliases,
     read_snapshot,
 )
+from hubpulse.ingest.modelscope import MODELSCOPE_AREA, MODELSCOPE_TABLES
 from hubpulse.ingest.providers import PROVIDER_TABLES, PROVIDERS_AREA
 from hubpulse.ingest.router import ROUTER_AREA, ROUTER_TABLES
 from hubpulse.ingest.series import (
@@ -116,7 +117,7 @@ SERIES_TABLES = {
     SERIES_MONTHS: SERIES_MONTHS_SCHEMA,
 }
 AREA_TABLES = {SERIES: SERIES_TABLES, SPACES_AREA: SPACE_TABLES, ROUTER_AREA: ROUTER_TABLES}
-AREA_TABLES[PROVIDERS_AREA] = PROVIDER_TABLES
+AREA_TABLES |= {PROVIDERS_AREA: PROVIDER_TABLES, MODELSCOPE_AREA: MODELSCOPE_TABLES}
 
 
 class Warehouse:
@@ -282,8 +283,7 @@ class Warehouse:
         return series_result("loaded", row)
 
     def remove_series(self, load_id: str) -> str:
-        """Remove series load ``load_id`` (damaged or not); returns the file it was imported
-        from ("" when its load log is unreadable)."""
+        """Remove series load ``load_id`` (damaged or not); the file it came from (or "")."""
         directory = self.root / SERIES / load_id
         if load_id.startswith(".") or "/" in load_id or not directory.is_dir():
             held = ", ".join(d.name for d in self.survey.series_health) or "none"

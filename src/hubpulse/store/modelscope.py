@@ -1,0 +1,84 @@
+"""ModelScope in the warehouse: each crawl (or imported listing) of the families' owners one
+load of the ``modelscope`` area (``modelscope_models``, ``modelscope_rejects``,
+``modelscope_loads``), of one day. A crawl of some owners is a partial listing of the hub."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import ibis.expr.types as ir
+
+from hubpulse.ingest.modelscope import (
+    MODELSCOPE_AREA,
+    ModelScopeError,
+    crawl_modelscope,
+    read_modelscope,
+)
+from hubpulse.registry import Registry
+from hubpulse.store.areas import AreaData, AreaLoad, newest_per_day, store_area
+
+if TYPE_CHECKING:
+    from hubpulse.store.warehouse import Warehouse
+
+
+def import_modelscope(
+    store: Warehouse, path: Path | str, day: dt.date, *, owners: str = "", replace: bool = False
+) -> AreaLoad:
+    """Store a ModelScope listing as the ModelScope models of ``day`` (``owners``: whose)."""
+    rows, rejects, sha256 = read_modelscope(path, day)
+    data = AreaData(
+        area=MODELSCOPE_AREA,
+        path=Path(path),
+        file_sha256=sha256,
+        options=owners,
+        first_day=day,
+        last_day=day,
+        complete=False,  # the families' owners, never the whole hub
+        tables={"modelscope_models": rows, "modelscope_rejects": rejects},
+        rows=rows.num_rows,
+        rejects=rejects.num_rows,
+    )
+    with store.lock():
+        return store_area(store, data, replace=replace, what="the ModelScope models of")
+
+
+def modelscope_owners(registry: Registry, families: list[str], owners: list[str]) -> list[str]:
+    """The owners to list: those named, and the organisations of the families named."""
+    found = list(owners)
+    for name in families:
+        found += registry.get(name).orgs
+    if not found:
+        raise ModelScopeError("nothing to crawl: give --family or --owner")
+    return list(dict.fromkeys(found))
+
+
+def crawl_into(
+    store: Warehouse,
+    owners: list[str],
+    *,
+    resume: bool = False,
+    endpoint: str | None = None,
+    page_size: int = 100,
+) -> tuple[AreaLoad, list[str]]:
+    """Crawl ``owners``' models on ModelScope (or continue the newest unfinished crawl) and store
+    them as the ModelScope models of the crawl's day; the owners the query cap cut short."""
+    base = store.work_dir("crawls") / MODELSCOPE_AREA
+    pending = sorted(d for d in base.iterdir() if not (d / "done").exists()) if resume else []
+    if resume and not pending:
+        raise ModelScopeError(f"no unfinished ModelScope crawl in {base} to resume")
+    state_dir = (
+        pending[-1] if pending else base / dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%f")
+    )
+    path, truncated = crawl_modelscope(owners, state_dir, endpoint=endpoint, page_size=page_size)
+    day = dt.date.fromisoformat(path.stem.removeprefix("modelscope_"))
+    load = import_modelscope(store, path, day, owners=",".join(owners), replace=True)
+    (state_dir / "done").write_text(str(load.row["load_id"]) + "\n")
+    return load, truncated
+
+
+def current_modelscope(store: Warehouse) -> ir.Table:
+    """The ModelScope models of each stored day, from its newest load."""
+    loads = store.series_table("modelscope_loads")
+    return newest_per_day(store.series_table("modelscope_models"), loads, "day")
