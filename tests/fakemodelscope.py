@@ -6,7 +6,6 @@ answering ``{"success": true, "data": {"models": [...], "total_count": N, "page_
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,7 +14,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from fakehub import serving
+from fakehub import send_json, serving
 
 
 @dataclass
@@ -60,14 +59,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._json(200, {"success": True, "data": data, "request_id": f"req-{number}"})
 
     def _json(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        for key, value in (headers or {}).items():
-            self.send_header(key, value)
-        self.end_headers()
-        self.wfile.write(data)
+        send_json(self, status, body, headers)
 
 
 @contextmanager

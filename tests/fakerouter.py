@@ -14,7 +14,6 @@ The truth is a dict ``{date: {permaslug: tokens}}``; the server ranks it as Open
 from __future__ import annotations
 
 import datetime as dt
-import json
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,7 +22,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from fakehub import serving
+from fakehub import send_json, serving
 
 FLOOR = dt.date(2025, 1, 1)
 KEY = "sk-or-v1-test0123456789abcdef"
@@ -106,14 +105,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._json(200, fake.answer(max(start, FLOOR), end))
 
     def _json(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        for key, value in (headers or {}).items():
-            self.send_header(key, value)
-        self.end_headers()
-        self.wfile.write(data)
+        send_json(self, status, body, headers)
 
 
 @contextmanager

@@ -95,20 +95,27 @@ def spaces_days(store: Warehouse) -> list[dt.date]:
     return sorted(days.to_pylist())
 
 
+def pick_day(days: list[dt.date], date: dt.date | None, what: str, how: str) -> dt.date:
+    """``date`` if ``days`` holds it, the newest when None; else a clear error (``how``: the
+    warehouse and the command that would store some)."""
+    if not days:
+        raise SnapshotNotFoundError(f"no {what} stored in {how} first")
+    if date is not None and date not in days:
+        held = ", ".join(str(d) for d in days)
+        raise SnapshotNotFoundError(f"no {what} stored for {date} (stored: {held})")
+    return days[-1] if date is None else date
+
+
 def spaces_day(store: Warehouse, date: dt.date | None = None) -> SpacesDay:
     """The Spaces of ``date`` (the newest stored day when None); a clear error when none are."""
     from hubpulse.store.spaces import current_spaces
 
-    days = spaces_days(store)
-    if not days:
-        raise SnapshotNotFoundError(
-            f"warehouse {store.root} holds no Spaces: run `hubpulse spaces crawl --all` or "
-            "`hubpulse spaces import FILE` first"
-        )
-    day = days[-1] if date is None else date
-    if day not in days:
-        held = ", ".join(str(d) for d in days)
-        raise SnapshotNotFoundError(f"no Spaces stored for {day} (stored: {held})")
+    day = pick_day(
+        spaces_days(store),
+        date,
+        "Spaces",
+        f"{store.root}: run `hubpulse spaces crawl --all` or `hubpulse spaces import FILE`",
+    )
     spaces, links, loads = current_spaces(store)
     spaces = spaces.filter(spaces.snapshot_date == day)
     links = links.filter(links.snapshot_date == day)

@@ -19,8 +19,7 @@ from typing import TYPE_CHECKING
 import ibis
 import ibis.expr.types as ir
 
-from hubpulse.analysis.snapshot.applications import model_families, used_models
-from hubpulse.errors import SnapshotNotFoundError
+from hubpulse.analysis.snapshot.applications import model_families, pick_day, used_models
 from hubpulse.terms import GroupBy, Mode
 
 if TYPE_CHECKING:
@@ -36,15 +35,8 @@ def providers_day(store: Warehouse, date: dt.date | None = None) -> tuple[ir.Tab
 
     rows, loads = current_providers(store)
     days = sorted(store.execute(loads.select("first_day"))["first_day"].to_pylist())
-    if not days:
-        raise SnapshotNotFoundError(
-            f"warehouse {store.root} holds no inference providers: run `hubpulse providers "
-            "crawl --all` first"
-        )
-    day = days[-1] if date is None else date
-    if day not in days:
-        held = ", ".join(str(d) for d in days)
-        raise SnapshotNotFoundError(f"no inference providers stored for {day} (stored: {held})")
+    how = f"{store.root}: run `hubpulse providers crawl` or `hubpulse providers import FILE`"
+    day = pick_day(days, date, "inference providers", how)
     log = store.execute(loads.filter(loads.first_day == day)).to_pylist()[0]
     return rows.filter(rows.day == day), log
 
