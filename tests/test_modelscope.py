@@ -97,6 +97,15 @@ def test_the_owners_models_ranked_beside_hugging_face(tmp_path: Path) -> None:
     for row in both["rows"]:
         if row["hf_all_time"] is not None:
             assert row["all_time"] == row["hf_all_time"] + (row["ms_all_time"] or 0)
+    compared = strict_json(
+        cli("compare", "Qwen", "--hub", "both", "--next", "3", "--mode", "lineage", "-f", "json",
+            "-w", str(root)).stdout
+    )["comparisons"][0]  # fmt: skip
+    ranked = [r for r in both["rows"] if r["family"] != "(unattributed)"]
+    at = [r["family"] for r in ranked].index("Qwen")
+    assert compared["value"] == ranked[at]["all_time"]
+    assert compared["combined_next"] == sum(r["all_time"] for r in ranked[at + 1 : at + 4])
+    assert "Hugging Face + ModelScope" in compared["sentence"]
     shown = cli("top", "--hub", "both", "-w", str(root))
     assert shown.returncode == 0, shown.stderr
     assert "never with a 30-day figure" in " ".join(shown.stdout.split())

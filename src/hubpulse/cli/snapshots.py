@@ -227,6 +227,9 @@ def compare(
     month: Annotated[
         str | None, typer.Option(help="Calendar month YYYY-MM: compare estimated downloads.")
     ] = None,
+    hub: Annotated[
+        str, typer.Option(help="hf, or modelscope / both: all-time downloads per hub.")
+    ] = "hf",
     selection: SelectionOptions = EVERYTHING,
     date: DateOpt = None,
     mode: ModeOpt = None,
@@ -256,6 +259,7 @@ def compare(
         month=month,
         selection=chosen,
         date=parse_date(date),
+        hub=hub,
     )
     print_claims(console, found, sources, fmt, chosen)
 

@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from hubpulse.analysis.snapshot.hubs import HUB_GROUPS, HUBS, rank_hubs
-from hubpulse.errors import OptionError, SnapshotNotFoundError
+from hubpulse.errors import OptionError
 from hubpulse.present import tables
 from hubpulse.present.tables import emit, rich_table
 from hubpulse.settings import Settings
@@ -31,23 +31,16 @@ def hubs_answer(
 ) -> tuple[pa.Table, dict[str, Any]]:
     """The ranking of ``hub`` (modelscope, both) and its facts."""
     from hubpulse.analysis.snapshot.stored import load_analysis
-    from hubpulse.store.modelscope import current_modelscope
+    from hubpulse.store.modelscope import modelscope_day
 
     if hub not in HUBS:
         raise OptionError(f"--hub {hub!r}: choose one of {', '.join(HUBS)}")
     if by not in HUB_GROUPS:
         raise OptionError(f"--hub {hub} ranks by {', '.join(HUB_GROUPS)}, not {by!r}")
     store = open_store(settings)
-    rows = current_modelscope(store)
+    rows, day = modelscope_day(store)
     loads = store.execute(store.series_table("modelscope_loads"))
-    if loads.num_rows == 0:
-        raise SnapshotNotFoundError(
-            f"warehouse {store.root} holds no ModelScope models: run `hubpulse modelscope "
-            "crawl --family NAME` first"
-        )
-    day = max(loads["first_day"].to_pylist())
     analysis = load_analysis(settings, date, store)
-    rows = rows.filter(rows.day == day)
     table = rank_hubs(analysis, rows, hub=hub, by=by, mode=settings.mode, limit=limit)  # type: ignore[arg-type]
     owners = sorted({o for row in loads.to_pylist() for o in str(row["options"]).split(",") if o})
     meta = tables.meta(analysis, None) | {

@@ -82,3 +82,18 @@ def current_modelscope(store: Warehouse) -> ir.Table:
     """The ModelScope models of each stored day, from its newest load."""
     loads = store.series_table("modelscope_loads")
     return newest_per_day(store.series_table("modelscope_models"), loads, "day")
+
+
+def modelscope_day(store: Warehouse) -> tuple[ir.Table, dt.date]:
+    """The ModelScope models of the newest stored day, and the day; a clear error when none."""
+    from hubpulse.errors import SnapshotNotFoundError
+
+    loads = store.execute(store.series_table("modelscope_loads"))
+    if loads.num_rows == 0:
+        raise SnapshotNotFoundError(
+            f"warehouse {store.root} holds no ModelScope models: run `hubpulse modelscope "
+            "crawl --family NAME` first"
+        )
+    day = max(loads["first_day"].to_pylist())
+    rows = current_modelscope(store)
+    return rows.filter(rows.day == day), day

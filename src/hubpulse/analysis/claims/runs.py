@@ -19,7 +19,11 @@ from hubpulse.analysis.claims.audit import (
 from hubpulse.analysis.claims.comparison import Against
 from hubpulse.analysis.claims.derivative_audit import audit_derivatives
 from hubpulse.analysis.claims.month_comparison import compare_month
-from hubpulse.analysis.claims.snapshot_comparison import compare_snapshot
+from hubpulse.analysis.claims.snapshot_comparison import (
+    SnapshotComparison,
+    compare_snapshot,
+    compare_snapshot_rows,
+)
 from hubpulse.analysis.snapshot.selection import Selection
 from hubpulse.errors import OptionError, UnknownFamilyError
 from hubpulse.registry import MODES, Registry, load_comparison_sets
@@ -128,6 +132,42 @@ def run_audit(
     return found, analysis
 
 
+def compare_hubs(
+    store: Warehouse,
+    analysis: Analysis,
+    subject: str,
+    against: Against,
+    hub: str,
+    by: str,
+    mode: Mode,
+    selection: Selection | None,
+) -> SnapshotComparison:
+    """``subject`` against ``against`` by all-time downloads on ModelScope or on both hubs."""
+    from hubpulse.analysis.snapshot.hubs import rank_hubs
+    from hubpulse.store.modelscope import modelscope_day
+
+    if hub not in ("modelscope", "both"):
+        raise OptionError(f"--hub {hub!r}: choose hf, modelscope or both")
+    if selection is not None and not selection.everything:
+        raise OptionError("--hub counts every model: no --task, --llm, --exclude or --count")
+    rows, day = modelscope_day(store)
+    ranking = store.execute(rank_hubs(analysis, rows, hub=hub, by=by, mode=mode))  # type: ignore[arg-type]
+    column = "all_time" if hub == "both" else "ms_all_time"
+    table = ranking.append_column("downloads_all_time", ranking[column]).to_pylist()
+    what = "Hugging Face + ModelScope" if hub == "both" else "ModelScope"
+    return compare_snapshot_rows(
+        table,
+        analysis.registry.group(by, subject),
+        against.next,
+        mode=mode,
+        metric="downloads_all_time",
+        snapshot_date=analysis.snapshot_date,
+        by=by,
+        against=against,
+        hub=f"all-time downloads on {what} (ModelScope of {day}, its count treated as all-time)",
+    )
+
+
 def _applications(
     settings: Settings, store: Warehouse, subject: str, threshold: int, date: dt.date | None
 ) -> tuple[Audit, Analysis]:
@@ -205,11 +245,13 @@ def run_compare(
     date: dt.date | None = None,
     warehouse: Warehouse | None = None,
     analysis: Analysis | None = None,
+    hub: str = "hf",
 ) -> tuple[list[Any], list[Any]]:
     """``compare``: the comparison under each of ``modes`` (default: the settings' mode when it
     was chosen, else both), over the snapshot or the
     month, and what each read (its analysis, or its history); ``warehouse`` and ``analysis``
-    (read through it) when the caller holds them."""
+    (read through it) when the caller holds them. ``hub`` modelscope or both: all-time downloads
+    on ModelScope, or on both hubs (``analysis.snapshot.hubs``)."""
     from hubpulse.analysis.history.history import load_history
     from hubpulse.analysis.snapshot.stored import load_analysis
     from hubpulse.store.warehouse import open_store
@@ -218,24 +260,23 @@ def run_compare(
     refuse_excluded(settings, subject, selection)
     modes = modes or ((settings.mode,) if settings.mode_given else MODES)
     store = warehouse or open_store(settings)
+    if month is not None and hub != "hf":
+        raise OptionError("--hub compares all-time downloads of one snapshot: not with --month")
     if month is not None:
         histories = [
-            load_history(
-                settings.model_copy(update={"mode": m}),
-                month,
-                month,
-                store,
-                analysis,
-                selection=selection,
-            )
+            load_history(settings.model_copy(update={"mode": m}), month, month, store, analysis,
+                         selection=selection)
             for m in modes
-        ]
+        ]  # fmt: skip
         found = [
             compare_month(h, subject, next_n, month, by=by, against=vs, selection=selection)
             for h in histories
         ]
         return found, histories
     analysis = analysis or load_analysis(settings, date, store)
+    if hub != "hf":
+        hubs = [compare_hubs(store, analysis, subject, vs, hub, by, m, selection) for m in modes]
+        return hubs, [analysis for _ in hubs]
     results = [
         compare_snapshot(
             analysis,

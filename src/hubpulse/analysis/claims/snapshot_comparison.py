@@ -33,6 +33,7 @@ class SnapshotComparison(Comparison):
     snapshot_date: dt.date
     value: int
     combined: int
+    hub: str = ""  # "" for Hugging Face alone; else what the all-time counts add up
 
     @property
     def margin(self) -> int:
@@ -65,13 +66,15 @@ class SnapshotComparison(Comparison):
             f"{self.subject} ({standing(self.rank, self.above, self.unranked)}) "
             f"{self.metric} {self.value:,} {self.verdict} {self.compared} combined "
             f"{self.combined:,}: margin {self.margin:+,}{ratio} "
-            f"[snapshot {self.snapshot_date}, by {self.by}, {self.mode} mode{self.scope}]"
+            f"[snapshot {self.snapshot_date}, by {self.by}, {self.mode} mode{self.scope}"
+            f"{'; ' + self.hub if self.hub else ''}]"
         )
 
     def to_dict(self) -> dict[str, Any]:
         return {
             **self.common_fields(metric=self.metric, snapshot_date=self.snapshot_date.isoformat()),
             "value": self.value,
+            "hub": self.hub or "Hugging Face",
             "combined_next": self.combined,
             "verdict": self.verdict,
             "margin": self.margin,
@@ -94,15 +97,14 @@ def compare_snapshot_rows(
     by: str = "family",
     against: Against | None = None,
     selection: Selection | None = None,
+    hub: str = "",
 ) -> SnapshotComparison:
-    """Compare ``family`` (a group of ``by``) with the ``next_n`` attributed groups ranked just
-    below it by ``metric``, or with ``against``'s groups. ``ranking`` is an executed ranking
-    (``rank_models(by=by)``)."""
+    """Compare ``family`` (a group of ``by``) with the ``next_n`` groups ranked below it by
+    ``metric``, or ``against``'s; ``ranking``: ``rank_models(by=by)`` (or ``rank_hubs``)."""
     against = against or Against(next=next_n)
     attributed = [r for r in ranking if r[by] != UNATTRIBUTED]
-    ordered = sorted(
-        (r for r in attributed if r[metric] is not None), key=lambda r: (-r[metric], r[by])
-    )
+    known = (r for r in attributed if r[metric] is not None)
+    ordered = sorted(known, key=lambda r: (-r[metric], r[by]))
     names = [r[by].lower() for r in ordered]
     if subject.lower() not in names:
         held = any(r[by].lower() == subject.lower() for r in attributed)
@@ -142,6 +144,7 @@ def compare_snapshot_rows(
         against=against,
         absent=absent,
         selection=selection or Selection(),
+        hub=hub,
     )
 
 
