@@ -342,3 +342,45 @@ def test_synthetic_spaces_are_deterministic_and_import_whole(tmp_path: Path) -> 
     distinct = sum(len(set(r["models"])) for r in records)
     assert (load.spaces, load.rejects, load.links) == (500, 0, distinct)
     assert sum(1 for r in records if not r["models"]) > 50  # many Spaces declare no model
+
+
+def test_a_reader_meets_a_replacing_writer_and_never_counts_twice(tmp_path: Path) -> None:
+    """One thread replaces a day's Spaces again and again while readers count them: one that
+    surveys the warehouse again before each question, one that never does (as a server between
+    two surveys). Every answer is one load's, whole; none fails on a file that went."""
+    import threading
+
+    root = tmp_path / "wh"
+    spaces = make_spaces(30)
+    files = [
+        write_jsonl(tmp_path / "a.jsonl", spaces),
+        write_jsonl(tmp_path / "b.jsonl", spaces[:10]),
+    ]
+    import_spaces(open_warehouse(root), files[0], DAY)
+    stale, fresh = open_warehouse(root), open_warehouse(root)
+    seen: list[int] = []
+    failures: list[BaseException] = []
+    done = threading.Event()
+
+    def write() -> None:
+        store = open_warehouse(root)
+        try:
+            for n in range(16):
+                import_spaces(store, files[(n + 1) % 2], DAY, replace_day=True)
+        except BaseException as exc:
+            failures.append(exc)
+        finally:
+            done.set()
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    try:
+        while not done.is_set() or len(seen) < 4:
+            fresh.refresh_views()
+            seen += [spaces_day(fresh).total, spaces_day(stale).total]
+    finally:
+        writer.join()
+    assert not failures, failures
+    assert set(seen) <= {30, 10} and 30 in seen
+    fresh.refresh_views()
+    assert spaces_day(fresh).total == 30  # the 16th replace stored the first file again

@@ -3,10 +3,11 @@ each stored under ``<root>/<area>/<load_id>/`` (its tables and ``<area>_loads``,
 row), written under ``.tmp-<load_id>`` and published by renaming the directory, all or nothing.
 
 A load covers the days ``first_day`` … ``last_day`` (one day for a listing). The same file (and
-options) again is a no-op; another load over a day already held is refused unless ``replace``,
-which publishes the new load first and then removes the old ones it covers. Readers read, for
-each day, only the newest load covering it (``newest_per_day``), so nothing is counted twice
-while an old load is being removed, and restated figures replace the ones before.
+options) as the newest load of those days is a no-op; another load over a day already held is
+refused unless ``replace``, which publishes the new load beside the old ones. Readers read, for
+each day, only the newest load covering it (``newest_per_day``), so nothing is counted twice and
+restated figures replace the ones before. A superseded load is never deleted: a reader that
+registered its files before the new load came keeps reading them whole (these loads are small).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from hubpulse.errors import SnapshotConflictError
 from hubpulse.ingest.sources import AREA_LOAD_SCHEMA as LOAD_SCHEMA
 from hubpulse.ingest.sources import Origin
 from hubpulse.store.durable import fsync_dir, staged, write_parquet
-from hubpulse.store.loads import origin_columns, unpublish_series
+from hubpulse.store.loads import origin_columns
 
 if TYPE_CHECKING:
     from hubpulse.store.warehouse import Warehouse
@@ -69,10 +70,11 @@ def store_area(store: Warehouse, data: AreaData, *, replace: bool, what: str) ->
     covered = [
         r for r in held if r["first_day"] <= data.last_day and data.first_day <= r["last_day"]
     ]
-    for row in covered:
-        same = (row["file_sha256"], row["options"], row["complete"])
+    newest = max(covered, key=lambda r: r["loaded_at"], default=None)  # what readers read
+    if newest is not None:
+        same = (newest["file_sha256"], newest["options"], newest["complete"])
         if same == (data.file_sha256, data.options, data.complete):
-            return AreaLoad("unchanged", row)
+            return AreaLoad("unchanged", newest)
     if covered and not replace:
         row = covered[0]
         raise SnapshotConflictError(
@@ -80,10 +82,7 @@ def store_area(store: Warehouse, data: AreaData, *, replace: bool, what: str) ->
             f"{Path(str(row['file'])).name} (load {row['load_id']}); pass --replace to store "
             f"{data.path} in their place"
         )
-    row = _publish(data, base)
-    for old in covered:
-        if data.first_day <= old["first_day"] and old["last_day"] <= data.last_day:
-            unpublish_series(base / str(old["load_id"]))  # wholly replaced
+    row = _publish(data, base)  # the loads it supersedes stay: a reader may be reading them
     store.refresh_views()
     store.refresh_catalog()
     return AreaLoad("replaced" if covered else "loaded", row)

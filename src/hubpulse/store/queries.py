@@ -89,8 +89,12 @@ def list_spaces_rejects(warehouse: Warehouse) -> pa.Table:
     """Spaces records kept aside at import, with file, row, field and reason."""
     from hubpulse.ingest.spaces import SPACE_REJECT_SCHEMA
 
-    rejects = warehouse.series_table("space_rejects").order_by(["file", "row"])
-    return warehouse.execute(rejects.select(*SPACE_REJECT_SCHEMA.names))
+    from hubpulse.store.spaces import current_spaces
+
+    current = current_spaces(warehouse)[2].select("load_id")
+    rejects = warehouse.series_table("space_rejects").semi_join(current, "load_id")
+    ordered = rejects.order_by(["file", "row"])
+    return warehouse.execute(ordered.select(*SPACE_REJECT_SCHEMA.names))
 
 
 def list_series_rejects(warehouse: Warehouse) -> pa.Table:

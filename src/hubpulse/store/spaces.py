@@ -3,9 +3,8 @@
 by renaming its directory, all or nothing.
 
 A load is of one day. The same file again is a no-op; another file for a day already held is
-refused unless ``replace``, which publishes the new load and then removes the old one. A reader
-that sees both for a moment reads only the newer (``current_spaces``), so nothing is counted
-twice.
+refused unless ``replace``, which publishes the new load beside the old one; every reader reads
+only the newest (``current_spaces``), so nothing is counted twice.
 """
 
 from __future__ import annotations
@@ -112,7 +111,7 @@ def _store(store: Warehouse, data: SpacesData, replace_day: bool) -> SpacesLoad:
 
 def current_spaces(store: Warehouse) -> tuple[ir.Table, ir.Table, ir.Table]:
     """The Spaces, their model links and the load log (with ``snapshot_date``), one load per
-    day (the newest: a replaced day is never counted twice while its old load goes)."""
+    day (the newest: a replaced day is never counted twice)."""
     loads = store.series_table("spaces_loads")
     spaces = newest_per_day(store.series_table("spaces"), loads, "snapshot_date")
     keep = spaces.select("load_id").distinct()
