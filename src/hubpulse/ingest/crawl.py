@@ -304,6 +304,14 @@ def _read_page(state_dir: Path, page: int) -> Iterator[Any]:
             yield json.loads(line)
 
 
+def crawl_scope(state_dir: Path) -> CrawlScope:
+    """The scope of the crawl checkpointed in ``state_dir`` (a resumed crawl keeps its own)."""
+    state = _load_state(state_dir)
+    if state is None:
+        raise HubError(f"no crawl state in {state_dir}")
+    return CrawlScope(**state["scope"])
+
+
 def _load_state(state_dir: Path) -> dict[str, Any] | None:
     path = state_dir / "state.json"
     if not path.is_file():

@@ -5,13 +5,19 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import ibis.expr.types as ir
 
-from hubpulse.ingest.crawl import CrawlResult, CrawlScope, crawl_models, finish_crawl, start_crawl
+from hubpulse.ingest.crawl import (
+    CrawlResult,
+    CrawlScope,
+    crawl_models,
+    crawl_scope,
+    finish_crawl,
+    start_crawl,
+)
 from hubpulse.ingest.hub import Hub
 from hubpulse.ingest.providers import PROVIDERS_AREA, read_providers
 from hubpulse.store.areas import AreaData, AreaLoad, newest_per_day, store_area
@@ -49,8 +55,7 @@ def crawl_providers(
     crawl), then store them as the providers of the crawl's day."""
     state_dir = start_crawl(store.work_dir("crawls") / PROVIDERS_AREA, scope, resume=resume)
     result = crawl_models(hub, state_dir)
-    state = json.loads((state_dir / "state.json").read_text(encoding="utf-8"))
-    complete = not CrawlScope(**state["scope"]).providers  # inference_provider=all
+    complete = not crawl_scope(state_dir).providers  # inference_provider=all
     load = import_providers(
         store, result.path, result.snapshot_date, complete=complete, replace=True
     )

@@ -88,7 +88,6 @@ def list_spaces(warehouse: Warehouse) -> pa.Table:
 def list_spaces_rejects(warehouse: Warehouse) -> pa.Table:
     """Spaces records kept aside at import, with file, row, field and reason."""
     from hubpulse.ingest.spaces import SPACE_REJECT_SCHEMA
-
     from hubpulse.store.spaces import current_spaces
 
     current = current_spaces(warehouse)[2].select("load_id")

@@ -10,7 +10,6 @@ only the newest (``current_spaces``), so nothing is counted twice.
 from __future__ import annotations
 
 import datetime as dt
-import json
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -18,7 +17,14 @@ from typing import TYPE_CHECKING
 import ibis.expr.types as ir
 import pyarrow.parquet as pq
 
-from hubpulse.ingest.crawl import CrawlResult, CrawlScope, crawl_models, finish_crawl, start_crawl
+from hubpulse.ingest.crawl import (
+    CrawlResult,
+    CrawlScope,
+    crawl_models,
+    crawl_scope,
+    finish_crawl,
+    start_crawl,
+)
 from hubpulse.ingest.hub import Hub
 from hubpulse.ingest.sources import Origin
 from hubpulse.ingest.spaces import SPACES_AREA, SpacesData, read_spaces
@@ -66,17 +72,12 @@ def crawl_spaces(
     Spaces of the crawl's day; complete when the crawl listed every Space (``--all``)."""
     state_dir = start_crawl(store.work_dir("crawls") / SPACES_AREA, scope, resume=resume)
     result = crawl_models(hub, state_dir)
-    everything = _scope_of(state_dir).everything
+    everything = crawl_scope(state_dir).everything
     load = import_spaces(
         store, result.path, result.snapshot_date, complete=everything, replace_day=True
     )
     finish_crawl(state_dir, load.load_id)
     return result, load
-
-
-def _scope_of(state_dir: Path) -> CrawlScope:
-    state = json.loads((state_dir / "state.json").read_text(encoding="utf-8"))
-    return CrawlScope(**state["scope"])
 
 
 def _store(store: Warehouse, data: SpacesData, replace_day: bool) -> SpacesLoad:
