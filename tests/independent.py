@@ -67,11 +67,14 @@ def roots(model_id: str, parents: dict[str, list[str]]) -> set[str]:
     return found
 
 
-def publisher(model_id: str, families: list[dict]) -> str | None:
+def publisher(model_id: str, families: list[dict], hub: str = "hf") -> str | None:
     org, _, name = model_id.partition("/")
     best = None
     for position, fam in enumerate(families):
-        orgs = [o.lower() for o in fam.get("orgs", [])]
+        named = fam.get("orgs", [])
+        if hub == "modelscope":
+            named = fam.get("modelscope_orgs") or named
+        orgs = [o.lower() for o in named]
         rules = []
         if org.lower() in orgs:
             pats = fam.get("patterns") or []

@@ -72,7 +72,8 @@ def expected(models: list[dict[str, Any]], cap_owner: str = "someone") -> dict[s
     for model in kept + capped:
         if model.get("downloads") is None:
             continue
-        totals[publisher(model["id"], families) or "(unattributed)"] += model["downloads"]
+        family = publisher(model["id"], families, "modelscope")
+        totals[family or "(unattributed)"] += model["downloads"]
     return dict(totals)
 
 
@@ -93,6 +94,7 @@ def test_the_owners_models_ranked_beside_hugging_face(tmp_path: Path) -> None:
     )  # fmt: skip
     got = {r["family"]: r["ms_all_time"] for r in answer["rows"]}
     assert got == expected(models)
+    assert got["GLM"] == sum(m["downloads"] for m in models if m["id"].startswith("ZhipuAI/"))
     both = strict_json(cli("top", "--hub", "both", "-f", "json", "-w", str(root)).stdout)
     for row in both["rows"]:
         if row["hf_all_time"] is not None:
@@ -136,3 +138,50 @@ def test_a_killed_crawl_resumes_and_bad_records_are_kept_aside(tmp_path: Path) -
     )
     assert result.returncode == 0, result.stderr
     assert "1 rows, 2 rejected" in result.stdout
+
+
+def test_a_family_is_crawled_and_attributed_under_its_modelscope_names() -> None:
+    from hubpulse.registry import load_registry
+    from hubpulse.store.modelscope import modelscope_owners
+
+    registry = load_registry()
+    assert modelscope_owners(registry, ["GLM", "Qwen"], ["extra"]) == [
+        "extra",
+        "ZhipuAI",
+        "Qwen",
+        "Alibaba-NLP",
+    ]
+    assert ("zhipuai", None) in registry.get("GLM").rules("modelscope")
+    assert ("zhipuai", None) not in registry.get("GLM").rules()
+
+
+def test_audit_by_all_time_downloads_on_modelscope(tmp_path: Path) -> None:
+    models = [m for m in served() if not m["id"].startswith("someone/")]
+    root = tmp_path / "wh"
+    store = open_warehouse(root)
+    store.ingest(HUB_STATS)
+    with serve_modelscope(FakeModelScope(models)) as fake:
+        crawl_into(store, ["deepseek-ai", "ZhipuAI"], endpoint=fake.url)
+        crawl_into(store, ["Qwen"], endpoint=fake.url)  # same day: kept beside the first
+    sums = expected(models)
+
+    def audit(*args: str) -> dict[str, dict[str, Any]]:
+        found = strict_json(cli("audit", *args, "-f", "json", "-w", str(root)).stdout)
+        return {r["definition"]: r for r in found["definitions"]}
+
+    rows = audit("DeepSeek", "--hub", "modelscope", "--against", "GLM")
+    pub = rows["family/publisher/all/raw"]
+    assert (pub["value"], pub["combined"]) == (sums["DeepSeek"], sums["GLM"])
+    # both families' organisations were listed in full: publisher counts are exact
+    assert pub["verdict"] == ("holds" if sums["DeepSeek"] > sums["GLM"] else "fails")
+    assert rows["family/lineage/all/raw"]["verdict"] in ("undecided", "cannot refute")
+    # Qwen's Alibaba-NLP was never listed: its count is a lower bound
+    rows = audit("Qwen", "--hub", "modelscope", "--milestone", str(sums["Qwen"] + 1))
+    assert rows["family/publisher/all/raw"]["verdict"] == "cannot refute"
+    rows = audit("Qwen", "--hub", "modelscope", "--milestone", str(sums["Qwen"]))
+    assert rows["family/publisher/all/raw"]["verdict"] == "holds"
+    # the next N: a family whose organisations no crawl listed may belong in the set
+    rows = audit("Qwen", "--hub", "both", "--next", "2")
+    assert {r["verdict"] for r in rows.values()} <= {"undecided", "cannot refute"}
+    refused = cli("audit", "Qwen", "--hub", "both", "--month", "2026-05", "-w", str(root))
+    assert refused.returncode != 0 and "--hub" in refused.stderr

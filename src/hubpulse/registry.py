@@ -53,15 +53,22 @@ class Family(BaseModel):
     orgs: list[str] = Field(default_factory=list)
     patterns: list[str] = Field(default_factory=list)
     repos: list[str] = Field(default_factory=list)
+    modelscope_orgs: list[str] = Field(default_factory=list)
 
-    def rules(self) -> list[tuple[str, str | None]]:
-        """(organisation, name glob or None) pairs that make a repo first-party."""
+    def rules(self, hub: str = "hf") -> list[tuple[str, str | None]]:
+        """(organisation, name glob or None) pairs that make a repo first-party on ``hub``
+        (``modelscope``: the family's ModelScope organisations where given, else its own)."""
         named: list[str | None] = [p.lower() for p in self.patterns] or [None]
-        rules = [(org.lower(), glob) for org in self.orgs for glob in named]
+        orgs = self.owners(hub)
+        rules = [(org.lower(), glob) for org in orgs for glob in named]
         for repo in self.repos:
             org, _, name = repo.partition("/")
             rules.append((org.lower(), name.lower()))
         return rules
+
+    def owners(self, hub: str = "hf") -> list[str]:
+        """The organisations publishing the family's first-party repos on ``hub``."""
+        return (self.modelscope_orgs or self.orgs) if hub == "modelscope" else self.orgs
 
 
 @dataclass(frozen=True)
@@ -115,11 +122,11 @@ class Registry:
         rows.append(_unattributed_row(len(rows)))
         return ibis.memtable(pa.Table.from_pylist(rows))
 
-    def rules(self) -> ir.Table:
-        """rule_org, rule_regex, rule_like (the same rule as a LIKE pattern, where the glob
-        has no character LIKE reads as a wildcard or escape; matching it costs far less than
-        a regular expression that differs by row), family, priority (0 = specific, 1 = bare
-        org), position."""
+    def rules(self, hub: str = "hf") -> ir.Table:
+        """The first-party rules on ``hub`` (``Family.rules``): rule_org, rule_regex, rule_like (the
+        same rule as a LIKE pattern, where the glob has no character LIKE reads as a wildcard or
+        escape; matching it costs far less than a regular expression that differs by row), family,
+        priority (0 = specific, 1 = bare org), position."""
         rows = [
             {
                 "rule_org": org,
@@ -130,7 +137,7 @@ class Registry:
                 "position": position,
             }
             for position, family in enumerate(self.families)
-            for org, glob in family.rules()
+            for org, glob in family.rules(hub)
         ]
         schema = pa.schema(
             [

@@ -15,6 +15,7 @@ from hubpulse.cli.options import (
     EngineOpt,
     FamiliesOpt,
     FormatOpt,
+    HubOpt,
     NextOpt,
     SelectionOptions,
     SparkMasterOpt,
@@ -58,6 +59,7 @@ def audit(
             show_default=False,
         ),
     ] = None,
+    hub: HubOpt = "hf",
     selection: SelectionOptions = EVERYTHING,
     date: DateOpt = None,
     fmt: FormatOpt = "table",
@@ -87,6 +89,7 @@ def audit(
         base=selection.build(families),
         date=parse_date(date),
         applications=parse_amount(applications, "--applications") if applications else None,
+        hub=hub,
     )
     meta = tables.meta(analysis, None)
     print_audit(console, result, fmt, meta)

@@ -193,6 +193,10 @@ def modelscope_crawl(
 def modelscope_import(
     path: Annotated[Path, typer.Argument(help="ModelScope models as JSON / JSON Lines.")],
     date: Annotated[str, typer.Option(help="The day the listing is of YYYY-MM-DD.")],
+    owner: Annotated[
+        list[str] | None,
+        typer.Option(help="An owner the listing holds in full (repeatable); audits read it."),
+    ] = None,
     replace: Annotated[bool, typer.Option(help="Replace the stored models of the day.")] = False,
     warehouse: WarehouseOpt = None,
 ) -> None:
@@ -204,5 +208,5 @@ def modelscope_import(
     day = parse_date(date)
     assert day is not None  # a required option
     store = open_store(settings_of(warehouse), engine="duckdb")
-    load = import_modelscope(store, path, day, replace=replace)
+    load = import_modelscope(store, path, day, owners=",".join(owner or []), replace=replace)
     print_area_load(console, load, "ModelScope models")

@@ -146,6 +146,13 @@ ThresholdOpt = Annotated[
     ),
 ]
 
+HubOpt = Annotated[
+    str,
+    typer.Option(
+        help="hf (Hugging Face alone), or modelscope / both: all-time downloads on ModelScope "
+        "or on both hubs."
+    ),
+]
 NextOpt = Annotated[int, typer.Option("--next", min=1, help="Compare with the next N groups.")]
 AgainstOpt = Annotated[
     str | None,

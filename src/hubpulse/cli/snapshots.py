@@ -18,6 +18,7 @@ from hubpulse.cli.options import (
     EngineOpt,
     FamiliesOpt,
     FormatOpt,
+    HubOpt,
     ModeOpt,
     NextOpt,
     SelectionOptions,
@@ -166,10 +167,7 @@ def top(
         str | None,
         typer.Option(help="Only this family's credits, e.g. --by size --family Qwen."),
     ] = None,
-    hub: Annotated[
-        str,
-        typer.Option(help="hf (30-day), or modelscope / both: all-time downloads per hub."),
-    ] = "hf",
+    hub: HubOpt = "hf",
     selection: SelectionOptions = EVERYTHING,
     date: DateOpt = None,
     mode: ModeOpt = None,
@@ -227,9 +225,7 @@ def compare(
     month: Annotated[
         str | None, typer.Option(help="Calendar month YYYY-MM: compare estimated downloads.")
     ] = None,
-    hub: Annotated[
-        str, typer.Option(help="hf, or modelscope / both: all-time downloads per hub.")
-    ] = "hf",
+    hub: HubOpt = "hf",
     selection: SelectionOptions = EVERYTHING,
     date: DateOpt = None,
     mode: ModeOpt = None,

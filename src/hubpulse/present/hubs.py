@@ -22,7 +22,8 @@ NOTES = [
     "is compared with Hugging Face's all-time downloads only, never with a 30-day figure",
     "ModelScope: the models of the owners crawled (the families' organisations), not the whole "
     "hub: its figures are lower bounds; a model not on Hugging Face is attributed by its name, "
-    "so an owner named otherwise there (ZhipuAI for GLM) is unattributed",
+    "with the registry's ModelScope organisations (ZhipuAI for GLM); an owner the registry "
+    "does not name there is unattributed",
 ]
 
 

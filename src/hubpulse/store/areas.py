@@ -127,12 +127,15 @@ def _publish(data: AreaData, base: Path) -> dict[str, Any]:
     return row
 
 
-def newest_per_day(rows: ir.Table, loads: ir.Table, day: str) -> ir.Table:
+def newest_per_day(rows: ir.Table, loads: ir.Table, day: str, part: str | None = None) -> ir.Table:
     """``rows`` (with ``load_id`` and the date column ``day``) kept where their load is the
-    newest covering that day."""
+    newest covering that day (with ``part``, a column of ``rows``: that day's ``part``)."""
+    keys = [day] if part is None else [day, part]
     covering = (
-        rows.select(day, "load_id").distinct().join(loads.select("load_id", "loaded_at"), "load_id")
+        rows.select(*keys, "load_id")
+        .distinct()
+        .join(loads.select("load_id", "loaded_at"), "load_id")
     )
-    newest = covering.loaded_at.max().over(ibis.window(group_by=covering[day]))
-    kept = covering.filter(covering.loaded_at == newest).select(day, "load_id")
-    return rows.semi_join(kept, [day, "load_id"])
+    newest = covering.loaded_at.max().over(ibis.window(group_by=[covering[k] for k in keys]))
+    kept = covering.filter(covering.loaded_at == newest).select(*keys, "load_id")
+    return rows.semi_join(kept, [*keys, "load_id"])

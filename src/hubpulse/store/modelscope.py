@@ -12,6 +12,7 @@ import ibis.expr.types as ir
 
 from hubpulse.ingest.modelscope import (
     MODELSCOPE_AREA,
+    QUERY_CAP,
     ModelScopeError,
     crawl_modelscope,
     read_modelscope,
@@ -45,10 +46,11 @@ def import_modelscope(
 
 
 def modelscope_owners(registry: Registry, families: list[str], owners: list[str]) -> list[str]:
-    """The owners to list: those named, and the organisations of the families named."""
+    """The owners to list: those named, and the ModelScope organisations of the families
+    named (their ``modelscope_orgs``, else their Hugging Face ones)."""
     found = list(owners)
     for name in families:
-        found += registry.get(name).orgs
+        found += registry.get(name).owners("modelscope")
     if not found:
         raise ModelScopeError("nothing to crawl: give --family or --owner")
     return list(dict.fromkeys(found))
@@ -79,9 +81,12 @@ def crawl_into(
 
 
 def current_modelscope(store: Warehouse) -> ir.Table:
-    """The ModelScope models of each stored day, from its newest load."""
+    """The ModelScope models of each stored day and owner, from the newest load listing that
+    owner that day: a crawl of GLM's owners keeps the same day's crawl of Qwen's."""
     loads = store.series_table("modelscope_loads")
-    return newest_per_day(store.series_table("modelscope_models"), loads, "day")
+    rows = store.series_table("modelscope_models")
+    rows = rows.mutate(owner=rows.model_id.split("/")[0].lower())
+    return newest_per_day(rows, loads, "day", part="owner").drop("owner")
 
 
 def modelscope_day(store: Warehouse) -> tuple[ir.Table, dt.date]:
@@ -97,3 +102,23 @@ def modelscope_day(store: Warehouse) -> tuple[ir.Table, dt.date]:
     day = max(loads["first_day"].to_pylist())
     rows = current_modelscope(store)
     return rows.filter(rows.day == day), day
+
+
+def listed_owners(store: Warehouse, day: dt.date) -> tuple[frozenset[str], frozenset[str]]:
+    """The owners (lower case) the loads of ``day`` listed, and those of them holding
+    ``QUERY_CAP`` models or more that day: a query may have cut them short."""
+    loads = store.execute(store.series_table("modelscope_loads"))
+    owners = {
+        o.strip().lower()
+        for first, options in zip(
+            loads["first_day"].to_pylist(), loads["options"].to_pylist(), strict=True
+        )
+        if first == day
+        for o in (options or "").split(",")
+        if o.strip()
+    }
+    rows = current_modelscope(store)
+    rows = rows.filter(rows.day == day)
+    counts = rows.group_by(owner=rows.model_id.split("/")[0].lower()).aggregate(n=rows.count())
+    cut = store.execute(counts.filter(counts.n >= QUERY_CAP))["owner"].to_pylist()
+    return frozenset(owners), frozenset(cut)

@@ -145,7 +145,7 @@ def subject_in(registry: Registry, subject: str, by: str) -> str | None:
     return own[0] if len(own) == 1 else None
 
 
-def _against(registry: Registry, against: Against, by: str, subject: str) -> Against:
+def against_in(registry: Registry, against: Against, by: str, subject: str) -> Against:
     """``against`` translated to grouping ``by`` (see the module docstring)."""
     if not against.groups:
         return against
@@ -197,7 +197,7 @@ def audit_exceeds(
     window = f"month {month}" if month else f"snapshot {analysis.snapshot_date} (30 days)"
     rows: list[dict[str, Any]] = []
     for d, name, row in _definitions(registry, subject, rows):
-        vs_d = _against(registry, against, d.by, name)
+        vs_d = against_in(registry, against, d.by, name)
         selection = d.selection(base)
         try:
             if month and histories is not None:

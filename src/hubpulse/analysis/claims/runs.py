@@ -99,12 +99,13 @@ def run_audit(
     warehouse: Warehouse | None = None,
     analysis: Analysis | None = None,
     applications: int | None = None,
+    hub: str = "hf",
 ) -> tuple[Audit, Analysis]:
     """The audit a command asks for — derivatives, milestone or (default) exceeds — with the
-    snapshot it read; histories and the snapshot share one warehouse connection (``warehouse``,
-    and ``analysis`` read through it), since a history is restricted by the snapshot's stored
-    tables. ``applications``: the Spaces of ``date`` (default: the newest) and the model
-    snapshot on or before it."""
+    snapshot it read (``hub`` modelscope or both: by all-time downloads on that hub); histories and
+    the snapshot share one warehouse connection (``warehouse``, and ``analysis`` read through it),
+    since a history is restricted by the snapshot's stored tables. ``applications``: the Spaces of
+    ``date`` (default: the newest) and the model snapshot on or before it."""
     from hubpulse.analysis.history.history import load_history
     from hubpulse.analysis.snapshot.stored import load_analysis
     from hubpulse.store.warehouse import open_store
@@ -114,6 +115,11 @@ def run_audit(
     if applications is not None:
         return _applications(settings, store, subject, applications, date)
     analysis = analysis or load_analysis(settings, date, store)
+    if hub != "hf":
+        if month is not None or derivatives is not None:
+            raise OptionError("--hub audits all-time downloads of one snapshot: no --month")
+        vs = comparison_set(settings, None, against, next_n)
+        return _hubs(store, analysis, subject, hub, vs, milestone, base), analysis
     analyses: dict[Mode, Analysis] = {m: analysis for m in MODES}
     if derivatives is not None:
         return audit_derivatives(analysis, subject, derivatives, floor), analysis
@@ -166,6 +172,29 @@ def compare_hubs(
         against=against,
         hub=f"all-time downloads on {what} (ModelScope of {day}, its count treated as all-time)",
     )
+
+
+def _hubs(
+    store: Warehouse,
+    analysis: Analysis,
+    subject: str,
+    hub: str,
+    against: Against,
+    milestone: int | None,
+    selection: Selection | None,
+) -> Audit:
+    """An exceeds or milestone claim by all-time downloads on ModelScope or both hubs."""
+    from hubpulse.analysis.claims.hub_audit import Listing, audit_hubs
+    from hubpulse.store.modelscope import listed_owners, modelscope_day
+
+    if hub not in ("modelscope", "both"):
+        raise OptionError(f"--hub {hub!r}: choose hf, modelscope or both")
+    if selection is not None and not selection.everything:
+        raise OptionError("--hub counts every model: no --task, --llm, --exclude or --count")
+    rows, day = modelscope_day(store)
+    listing = Listing(rows, day, *listed_owners(store, day))
+    against.refuse(subject)
+    return audit_hubs(analysis, listing, subject, hub, against=against, milestone=milestone)
 
 
 def _applications(

@@ -159,17 +159,18 @@ def used_models(links: ir.Table, aliases: ir.Table, key: str = "space_id") -> ir
 
 
 def model_families(
-    analysis: Analysis, used: ir.Table, mode: Mode, key: str = "space_id"
+    analysis: Analysis, used: ir.Table, mode: Mode, key: str = "space_id", hub: str = "hf"
 ) -> ir.Table:
     """``key`` (space_id), model_id, family: each used model's families under ``mode`` (a model
-    the snapshot lacks by the publisher rule on its name; neither: unattributed). Every model
-    of the snapshot has an attribution, so one left join finds both."""
+    the snapshot lacks by the publisher rule on its name, with ``hub``'s organisations;
+    neither: unattributed). Every model of the snapshot has an attribution, so one left join
+    finds both."""
     attributed = analysis.attribution(mode).select("model_id", "family")
     joined = used.left_join(attributed, "model_id").select(key, "model_id", "family")
     known = joined.filter(joined.family.notnull())
     missing = joined.filter(joined.family.isnull()).select(key, "model_id")
     ids = missing.select("model_id").distinct()
-    owners = match_publishers(ids, analysis.registry).select("model_id", "family")
+    owners = match_publishers(ids, analysis.registry, hub).select("model_id", "family")
     outside = missing.left_join(owners, "model_id").select(
         key, "model_id", family=ibis._.family.fill_null(UNATTRIBUTED)
     )

@@ -71,14 +71,15 @@ def assign_publishers(ids: ir.Table, registry: Registry) -> ir.Table:
     )
 
 
-def match_publishers(ids: ir.Table, registry: Registry) -> ir.Table:
-    """model_id → family for the ids in ``ids`` that a registry rule claims (first-party)."""
+def match_publishers(ids: ir.Table, registry: Registry, hub: str = "hf") -> ir.Table:
+    """model_id → family for the ids in ``ids`` that a registry rule claims (first-party on
+    ``hub``)."""
     split = ids.select(
         "model_id",
         org=ids.model_id.split("/")[0].lower(),
         name=ids.model_id.split("/")[1].lower(),
     )
-    rules = registry.rules()
+    rules = registry.rules(hub)
     candidates = split.join(rules, split.org == rules.rule_org)
     by_like = candidates.name.like(candidates.rule_like)
     by_regex = candidates.name.re_search(candidates.rule_regex)

@@ -4,8 +4,10 @@ ModelScope does not document the window of its ``downloads``; it looks lifetime,
 compared with Hugging Face's all-time downloads (``downloadsAllTime``) only, never with or
 added to a 30-day figure. A ModelScope model whose id is a model of the Hugging Face snapshot
 belongs to that model's families under ``mode``; another by the publisher rule on its name (its
-lineage is unknown there). A model split between n families gives each ⌊v/n⌋ whole downloads
-and the remainder one each to its first families by name, as on Hugging Face.
+lineage is unknown there), with the family's ModelScope organisations (``modelscope_orgs``:
+GLM publishes as ``ZhipuAI`` there) where the registry names them. A model split between n
+families gives each ⌊v/n⌋ whole downloads and the remainder one each to its first families by
+name, as on Hugging Face.
 
 ``both`` is the sum of the two hubs' all-time downloads where each side is known: a group with
 Hugging Face models but no all-time count (a dump without ``downloadsAllTime``) has no total.
@@ -32,7 +34,7 @@ HUB_GROUPS: tuple[GroupBy, ...] = ("family", "vendor", "country")
 def modelscope_credits(analysis: Analysis, rows: ir.Table, mode: Mode, by: GroupBy) -> ir.Table:
     """key, modelscope_all_time, modelscope_models: ModelScope downloads per group."""
     used = rows.select(owner="model_id", model_id=rows.model_id).view()
-    families = model_families(analysis, used, mode, key="owner")
+    families = model_families(analysis, used, mode, key="owner", hub="modelscope")
     facts = rows.select("model_id", "downloads")
     joined = families.join(facts, "model_id")
     n = joined.family.count().over(ibis.window(group_by=joined.model_id))
