@@ -73,8 +73,21 @@ def family_of(slug: str) -> str:
     return "(unmapped)"
 
 
-def expected_month(truth: dict[dt.date, dict[str, int]], month: str) -> dict[str, dict[str, Any]]:
-    """Tokens and share per family for the month, straight from the truth."""
+def model_of(slug: str) -> str:
+    """The Hub model a [[model]] link names, else the family's "no Hub model" group."""
+    text = resources.files("hubpulse").joinpath("data", "routes.toml").read_text()
+    links = {m["name"].lower(): m["model"] for m in tomllib.loads(text)["model"]}
+    family = family_of(slug)
+    if family in ("(outside the top 50)", "(unmapped)", "(closed weights)"):
+        return family
+    return links.get(slug.split(":")[0].lower(), f"{family}: no Hub model named")
+
+
+def expected_month(
+    truth: dict[dt.date, dict[str, int]], month: str, key: Any = None
+) -> dict[str, dict[str, Any]]:
+    """Tokens and share per family (or ``key`` of a name) for the month, from the truth."""
+    key = key or family_of
     tokens: dict[str, int] = defaultdict(int)
     total = 0
     for day, counts in truth.items():
@@ -82,7 +95,7 @@ def expected_month(truth: dict[dt.date, dict[str, int]], month: str) -> dict[str
             continue
         ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
         for slug, count in ranked[:50]:
-            tokens[family_of(slug)] += count
+            tokens[key(slug)] += count
         tokens["(outside the top 50)"] += sum(c for _, c in ranked[50:])
         total += sum(counts.values())
     return {f: {"tokens": t, "share": t / total} for f, t in tokens.items()}
@@ -252,3 +265,36 @@ def test_the_dashboard_and_the_report_show_the_cli_s_tokens(tmp_path: Path, keye
     html = (tmp_path / "r.html").read_text()
     assert 'id="section-tokens"' in html
     assert html.count("Source: OpenRouter (openrouter.ai/rankings), as of 2026-01-02") >= 2
+
+
+def test_tokens_per_hub_model_beside_its_downloads(tmp_path: Path, keyed: None) -> None:
+    import pyarrow.parquet as pq
+    from conftest import HUB_STATS
+
+    truth = make_truth()
+    root = tmp_path / "wh"
+    store = open_warehouse(root)
+    store.ingest(HUB_STATS)
+    with serve_router(FakeRouter(truth)) as fake:
+        pull_rankings(
+            store, dt.date(2025, 12, 1), dt.date(2025, 12, 31), endpoint=fake.url, politeness=FAST
+        )
+    answer = strict_json(
+        cli("tokens", "--by", "model", "--month", "2025-12", "-f", "json", "-w", str(root)).stdout
+    )
+    expected = expected_month(truth, "2025-12", model_of)
+    assert {r["model"]: r["tokens"] for r in answer["rows"]} == {
+        m: e["tokens"] for m, e in expected.items()
+    }
+    # the :free variant counts for the same Hub model as the plain name
+    assert "Qwen/Qwen3-Coder-480B-A35B-Instruct" in expected
+    hub = pq.read_table(HUB_STATS, columns=["id", "downloads"]).to_pylist()
+    downloads = {r["id"]: r["downloads"] for r in hub}
+    total = sum(d for d in downloads.values() if d is not None)
+    for row in answer["rows"]:
+        assert row["downloads_30d"] == downloads.get(row["model"])
+        if row["downloads_30d"] is not None:
+            assert row["downloads_share"] == pytest.approx(row["downloads_30d"] / total)
+    assert any(r["downloads_30d"] for r in answer["rows"])
+    assert "Mistral: no Hub model named" in expected  # a name no [[model]] links
+    assert "(closed weights)" in expected

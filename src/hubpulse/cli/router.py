@@ -66,7 +66,10 @@ def router_import(
 
 @app.command()
 def tokens(
-    by: Annotated[str, typer.Option(help="family, vendor, country or permaslug")] = "family",
+    by: Annotated[
+        str,
+        typer.Option(help="family, vendor, country, model (a linked Hub model) or permaslug"),
+    ] = "family",
     month: Annotated[
         str | None, typer.Option(help="Calendar month YYYY-MM (default: the newest).")
     ] = None,

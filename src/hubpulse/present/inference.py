@@ -7,12 +7,14 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+import ibis
 import pyarrow as pa
 from rich.console import Console
 from rich.markup import escape
 
 from hubpulse.analysis.history.tokens import (
     UNMAPPED,
+    Routes,
     load_routes,
     routed,
     token_shares,
@@ -85,7 +87,8 @@ def tokens_answer(
     if "snapshot" in table.column_names:
         day = table["snapshot"][0].as_py()
         meta["downloads"] = (
-            f"downloads_share: the group's share of the 30-day downloads of snapshot {day} "
+            f"downloads_share: the {'model' if by == 'model' else 'group'}'s share of the 30-day "
+            f"downloads of snapshot {day} "
             f"({settings.mode} mode)"
             + (", which is not of this month" if str(day)[:7] != newest else "")
         )
@@ -96,26 +99,38 @@ def _beside_downloads(
     store: Warehouse, settings: Settings, table: pa.Table, by: str, month: str
 ) -> pa.Table:
     """``table`` with ``downloads_share``: the group's share of 30-day downloads at the newest
-    snapshot on or before the month's end (else the oldest), and that snapshot's date."""
+    snapshot on or before the month's end (else the oldest), and that snapshot's date; by
+    model, also the Hub model's ``downloads_30d`` (a renamed id followed to its new one)."""
     from hubpulse.analysis.snapshot.ranking import rank_models
     from hubpulse.analysis.snapshot.stored import load_analysis
 
     dates = store.snapshot_dates()
-    if by not in ("family", "vendor", "country") or not dates:
+    if by not in ("family", "vendor", "country", "model") or not dates:
         return table
     end = month_days(month)[1]
     before = [d for d in dates if d <= end]
     chosen = before[-1] if before else dates[0]
     analysis = load_analysis(settings, chosen, store)
-    ranking = store.execute(rank_models(analysis, by=by, mode=settings.mode))  # type: ignore[arg-type]
-    share = dict(zip(ranking[by].to_pylist(), ranking["share"].to_pylist(), strict=True))
-    column = pa.array([share.get(k) for k in table[by].to_pylist()], pa.float64())
+    keys = table[by].to_pylist()
+    ranking = rank_models(analysis, by=by, mode=settings.mode)  # type: ignore[arg-type]
+    if by == "model":
+        aliases = store.aliases()
+        renamed = aliases.filter(aliases.old_id.isin(keys)).to_pyarrow().to_pylist()
+        new_id = {r["old_id"]: r["new_id"] for r in renamed}
+        keys = [new_id.get(k, k) for k in keys]
+        ranking = ranking.filter(ranking.model_id.isin(keys)).mutate(model=ibis._.model_id)
+    found = store.execute(ranking).to_pylist()
+    rows = {r[by]: r for r in found}
+    column = pa.array([rows.get(k, {}).get("share") for k in keys], pa.float64())
+    if by == "model":
+        counts = [rows.get(k, {}).get("downloads_30d") for k in keys]
+        table = table.append_column("downloads_30d", pa.array(counts, pa.int64()))
     table = table.append_column("downloads_share", column)
     return table.append_column("snapshot", pa.array([chosen] * table.num_rows, pa.date32()))
 
 
 def _unmapped(
-    store: Warehouse, routes: list[Any], first: dt.date | None, last: dt.date | None
+    store: Warehouse, routes: Routes, first: dt.date | None, last: dt.date | None
 ) -> list[dict[str, Any]]:
     rows = current_tokens(store)
     if first is not None:

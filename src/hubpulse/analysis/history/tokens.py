@@ -11,7 +11,10 @@ Definitions (``docs/inference.md`` says the same to users):
   another, so shares say where routed traffic goes, not how much text each model read;
 - ``days`` is how many days of the month have rankings; a month with none is no data;
 - a name no route matches is *unmapped*, listed with its tokens; a route to ``(closed
-  weights)`` marks an open family's vendor's model whose weights are not published.
+  weights)`` marks an open family's vendor's model whose weights are not published;
+- a ``[[model]]`` entry links one router name (exactly, its ``:variant`` dropped) to the Hub
+  repo whose weights it serves; ``--by model`` counts tokens per Hub model, a name without a
+  link under ``FAMILY: no Hub model named``.
 """
 
 from __future__ import annotations
@@ -37,7 +40,8 @@ if TYPE_CHECKING:
 CLOSED = "(closed weights)"
 UNMAPPED = "(unmapped)"
 OUTSIDE = "(outside the top 50)"
-TOKEN_GROUPS = ("family", "vendor", "country", "permaslug")
+TOKEN_GROUPS = ("family", "vendor", "country", "model", "permaslug")
+NO_MODEL = ": no Hub model named"
 
 
 @dataclass(frozen=True)
@@ -46,9 +50,18 @@ class Route:
     family: str
 
 
-def load_routes(path: Path | None, registry: Registry) -> list[Route]:
+@dataclass(frozen=True)
+class Routes:
+    """The family routes in order, and the links of router names to Hub models."""
+
+    routes: list[Route]
+    models: dict[str, str]
+
+
+def load_routes(path: Path | None, registry: Registry) -> Routes:
     """The routes of ``path`` (default: the bundled ``data/routes.toml``), in order (the first
-    match wins); a route to a family the registry lacks is an error naming it."""
+    match wins), and its model links; a route to a family the registry lacks, or a model link
+    without a name and an ``org/name`` model, is an error naming it."""
     text = (
         path.read_text(encoding="utf-8")
         if path is not None
@@ -56,9 +69,10 @@ def load_routes(path: Path | None, registry: Registry) -> list[Route]:
     )
     where = str(path) if path is not None else "data/routes.toml"
     try:
-        entries = tomllib.loads(text).get("route", [])
+        parsed = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise OptionError(f"{where}: not TOML ({exc})") from None
+    entries = parsed.get("route", [])
     known = {f.name for f in registry.families} | {CLOSED}
     routes = []
     for number, entry in enumerate(entries, start=1):
@@ -68,19 +82,33 @@ def load_routes(path: Path | None, registry: Registry) -> list[Route]:
         if family not in known:
             raise OptionError(f"{where}: route {number} ({pattern}) names no family {family!r}")
         routes.append(Route(pattern.lower(), family))
-    return routes
+    return Routes(routes, _model_links(parsed.get("model", []), where))
 
 
-def routed(rows: ir.Table, routes: list[Route]) -> ir.Table:
+def _model_links(entries: list[dict[str, object]], where: str) -> dict[str, str]:
+    links: dict[str, str] = {}
+    for number, entry in enumerate(entries, start=1):
+        name, model = entry.get("name"), entry.get("model")
+        if not isinstance(name, str) or not isinstance(model, str) or model.count("/") != 1:
+            raise OptionError(f"{where}: model {number} needs a name and a model org/name")
+        if name.lower() in links:
+            raise OptionError(f"{where}: model {number} links {name!r} a second time")
+        links[name.lower()] = model
+    return links
+
+
+def routed(rows: ir.Table, routes: Routes) -> ir.Table:
     """``rows`` (``permaslug``) with ``family``: the first route whose pattern matches the
     name (its ``:variant`` suffix dropped), ``(outside the top 50)`` for ``other``, else
-    ``(unmapped)``."""
+    ``(unmapped)``; and ``model``: the linked Hub model, else ``FAMILY: no Hub model named``
+    (``family`` itself for the outside, unmapped and closed-weight rows)."""
+    ordered = routes.routes
     table = ibis.memtable(
         pa.table(
             {
-                "regex": ["^" + re.escape(r.pattern).replace(r"\*", ".*") + "$" for r in routes],
-                "route_family": [r.family for r in routes],
-                "order": list(range(len(routes))),
+                "regex": ["^" + re.escape(r.pattern).replace(r"\*", ".*") + "$" for r in ordered],
+                "route_family": [r.family for r in ordered],
+                "order": list(range(len(ordered))),
             }
         )
     )
@@ -90,18 +118,27 @@ def routed(rows: ir.Table, routes: list[Route]) -> ir.Table:
     hits = names.join(table, names.bare.re_search(table.regex))
     first = hits.order.min().over(ibis.window(group_by=hits.permaslug))
     chosen = hits.filter(hits.order == first).select("permaslug", "route_family")
-    joined = rows.left_join(chosen, "permaslug")
+    links = ibis.memtable(
+        pa.table(
+            {"link_name": list(routes.models), "link_model": list(routes.models.values())},
+            schema=pa.schema([("link_name", pa.string()), ("link_model", pa.string())]),
+        )
+    )
+    linked = names.left_join(links, names.bare == links.link_name).select("permaslug", "link_model")
+    joined = rows.left_join(chosen, "permaslug").left_join(linked.view(), "permaslug")
     family = ibis.cases(
         (joined.permaslug == "other", OUTSIDE),
         else_=joined.route_family.fill_null(UNMAPPED),
     )
-    return joined.select(*(joined[c] for c in rows.columns), family=family)
+    plain = family.isin([OUTSIDE, UNMAPPED, CLOSED])
+    model = joined.link_model.fill_null(ibis.ifelse(plain, family, family.concat(NO_MODEL)))
+    return joined.select(*(joined[c] for c in rows.columns), family=family, model=model)
 
 
 def token_shares(
     store: Warehouse,
     registry: Registry,
-    routes: list[Route],
+    routes: Routes,
     *,
     by: str = "family",
     first: dt.date | None = None,
