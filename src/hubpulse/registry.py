@@ -50,6 +50,7 @@ class Family(BaseModel):
     vendor: str = Field(min_length=1)
     country: str = Field(min_length=1)
     ticker: str | None = None
+    tickers: list[str] = Field(default_factory=list)
     orgs: list[str] = Field(default_factory=list)
     patterns: list[str] = Field(default_factory=list)
     repos: list[str] = Field(default_factory=list)

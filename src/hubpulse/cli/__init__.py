@@ -21,7 +21,7 @@ from hubpulse.ingest.connection import engine_failure
 __all__ = ["app", "main"]
 
 # The commands register themselves on ``app`` when their modules are imported, in help order.
-from hubpulse.cli import snapshots, history, audit, spaces, router, hub, report, synth  # noqa: F401, I001
+from hubpulse.cli import snapshots, history, audit, spaces, router, hub, market, report, synth  # noqa: F401, I001
 
 
 def _show_warning(message: Warning | str, *args: object, **kwargs: object) -> None:

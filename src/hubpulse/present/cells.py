@@ -21,11 +21,14 @@ def plural(count: float, noun: str) -> str:
 
 def pretty(column: str, value: Any) -> str:
     """A cell for people: no data is "—" (never blank, never 0), an unbounded upper bound "∞",
-    shares, growth and coverage in per cent, download counts without cents."""
+    shares, growth, coverage, returns and price moves in per cent, download counts without
+    cents."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return BLANK_NO_DATA.get(column, NO_DATA)
     if column.endswith(("share", "growth", "coverage")) and isinstance(value, float):
         return f"{value:.1%}"
+    if column.endswith(("return", "move")) and isinstance(value, float):
+        return f"{value:+.1%}"
     if isinstance(value, float):
         return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:,.2f}"
     if isinstance(value, int) and not isinstance(value, bool) and column != "rank":

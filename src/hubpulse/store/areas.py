@@ -52,6 +52,7 @@ class AreaData:
     rows: int
     rejects: int
     origin: Origin | None = None
+    parted: bool = False  # loads of other ``options`` (another ticker) never cover its days
 
 
 @dataclass(frozen=True)
@@ -68,7 +69,11 @@ def store_area(store: Warehouse, data: AreaData, *, replace: bool, what: str) ->
     base = store.root / data.area
     held = area_loads(store, data.area)
     covered = [
-        r for r in held if r["first_day"] <= data.last_day and data.first_day <= r["last_day"]
+        r
+        for r in held
+        if r["first_day"] <= data.last_day
+        and data.first_day <= r["last_day"]
+        and (not data.parted or r["options"] == data.options)
     ]
     newest = max(covered, key=lambda r: r["loaded_at"], default=None)  # what readers read
     if newest is not None:

@@ -28,6 +28,7 @@ SPACE_FILES = ("spaces", "space_models", "space_rejects", "spaces_loads")
 ROUTER_FILES = ("router_tokens", "router_rejects", "router_loads")
 PROVIDER_FILES = ("provider_models", "provider_rejects", "providers_loads")
 MODELSCOPE_FILES = ("modelscope_models", "modelscope_rejects", "modelscope_loads")
+PRICE_FILES = ("prices", "price_rejects", "prices_loads")
 
 
 class DamagedWarehouseWarning(UserWarning):

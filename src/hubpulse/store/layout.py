@@ -14,6 +14,7 @@ from pathlib import Path
 
 from hubpulse.store.health import (
     MODELSCOPE_FILES,
+    PRICE_FILES,
     PROVIDER_FILES,
     ROUTER_FILES,
     SERIES_FILES,
@@ -29,6 +30,7 @@ AREAS = {
     "router": ROUTER_FILES,
     "providers": PROVIDER_FILES,
     "modelscope": MODELSCOPE_FILES,
+    "prices": PRICE_FILES,
 }
 """Directories of loads published by renaming (``<area>/<load_id>/``), each with its files."""
 

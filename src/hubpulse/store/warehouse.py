@@ -10,7 +10,7 @@ This is the only module that knows the file layout and the table names::
     <root>/series/<load_id>/*.parquet        one imported download series (ingest.series tables
                                              + series_loads, its load log row; daily counts
                                              as series_months sums, the file under raw/)
-    <root>/{spaces,router}/<load_id>/        Spaces (store.spaces), router tokens (store.router)
+    <root>/{spaces,router,…}/<load_id>/      Spaces, router tokens, … prices (ingest.areas)
     <root>/crawls/<crawl_id>/                crawl checkpoints: state.json, pages/, the snapshot
     <root>/hub/                              huggingface_hub download cache of pulled dumps
     <root>/derived/<load_id>/                what a snapshot implies, built once (``derived``)
@@ -48,6 +48,7 @@ import pyarrow.parquet as pq
 from ibis.backends import BaseBackend
 
 from hubpulse.errors import SeriesNotFoundError, SnapshotConflictError, SnapshotNotFoundError
+from hubpulse.ingest.areas import SIGNAL_TABLES
 from hubpulse.ingest.connection import Limits
 from hubpulse.ingest.daily import read_series
 from hubpulse.ingest.files import (
@@ -58,9 +59,6 @@ from hubpulse.ingest.files import (
     bundled_aliases,
     read_snapshot,
 )
-from hubpulse.ingest.modelscope import MODELSCOPE_AREA, MODELSCOPE_TABLES
-from hubpulse.ingest.providers import PROVIDER_TABLES, PROVIDERS_AREA
-from hubpulse.ingest.router import ROUTER_AREA, ROUTER_TABLES
 from hubpulse.ingest.series import (
     COVERAGE_SCHEMA,
     SERIES_LOAD_SCHEMA,
@@ -72,7 +70,6 @@ from hubpulse.ingest.series import (
     series_result,
 )
 from hubpulse.ingest.sources import Origin
-from hubpulse.ingest.spaces import SPACE_TABLES, SPACES_AREA
 from hubpulse.settings import Settings
 from hubpulse.store.catalog import write_catalog
 from hubpulse.store.derived import DERIVED, remove_unpinned, sweep_leftovers
@@ -116,8 +113,7 @@ SERIES_TABLES = {
     SERIES_LOADS: SERIES_LOAD_SCHEMA,
     SERIES_MONTHS: SERIES_MONTHS_SCHEMA,
 }
-AREA_TABLES = {SERIES: SERIES_TABLES, SPACES_AREA: SPACE_TABLES, ROUTER_AREA: ROUTER_TABLES}
-AREA_TABLES |= {PROVIDERS_AREA: PROVIDER_TABLES, MODELSCOPE_AREA: MODELSCOPE_TABLES}
+AREA_TABLES = {SERIES: SERIES_TABLES, **SIGNAL_TABLES}
 
 
 class Warehouse:

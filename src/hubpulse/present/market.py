@@ -1,0 +1,202 @@
+"""``hubpulse market`` and ``hubpulse events``: adoption beside the share price, with the
+caveats an investor needs (``analysis.history.market`` and ``events`` define every figure)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+import pyarrow as pa
+from rich.console import Console
+from rich.markup import escape
+
+from hubpulse.analysis.history.events import adoption_events, event_moves
+from hubpulse.analysis.history.market import (
+    CAUSE,
+    market_months,
+    monthly_returns,
+    rank_correlations,
+)
+from hubpulse.errors import OptionError, SnapshotNotFoundError, UnknownFamilyError
+from hubpulse.ingest.prices import check_ticker
+from hubpulse.present.tables import emit, history_meta, rich_table
+from hubpulse.registry import Registry, load_registry
+from hubpulse.settings import Settings
+from hubpulse.store.prices import current_prices
+from hubpulse.store.warehouse import Warehouse, open_store
+from hubpulse.terms import OutputFormat
+
+PRICE_NOTE = (
+    "price: the adjusted close (dividends and splits) where the source gives one, else the "
+    "close; return: the month's last price over the previous month's, minus 1 (no data "
+    "across a month without prices)"
+)
+
+
+@dataclass(frozen=True)
+class Priced:
+    """What an answer is about: the group (``key`` family or vendor), its ticker and the
+    benchmark, and the prices' sources."""
+
+    key: str
+    group: str
+    ticker: str
+    benchmark: str | None
+    sources: list[str]
+
+
+def priced(
+    store: Warehouse, registry: Registry, subject: str, ticker: str | None, benchmark: str | None
+) -> Priced:
+    """The subject as a family or vendor, its ticker (``ticker``, else the registry's) and the
+    sources of the stored prices of it and the benchmark; a clear error for a missing one."""
+    family = next((f for f in registry.families if f.name.lower() == subject.lower()), None)
+    vendors = [f for f in registry.families if f.vendor.lower() == subject.lower()]
+    if family is None and not vendors:
+        raise UnknownFamilyError(f"{subject!r} is neither a family nor a vendor of the registry")
+    key, group = ("family", family.name) if family else ("vendor", vendors[0].vendor)
+    listed = [t for f in ([family] if family else vendors) for t in [f.ticker, *f.tickers] if t]
+    chosen = check_ticker(ticker) if ticker else (listed[0] if listed else None)
+    if chosen is None:
+        raise OptionError(
+            f"the registry names no ticker for {group} (privately held?): give --ticker"
+        )
+    bench = check_ticker(benchmark) if benchmark else None
+    loads = store.execute(store.series_table("prices_loads")).to_pylist()
+    sources = []
+    for symbol in [chosen, *([bench] if bench else [])]:
+        held = [r for r in loads if r["options"] == symbol]
+        if not held:
+            raise SnapshotNotFoundError(
+                f"warehouse {store.root} holds no prices of {symbol}: run `hubpulse prices "
+                f"import FILE --ticker {symbol}` (or `hubpulse prices pull {symbol}`)"
+            )
+        sources += sorted({f"{symbol}: {r['dataset']} ({r['licence']})" for r in held})
+    return Priced(key, group, chosen, bench, sources)
+
+
+def market_answer(
+    store: Warehouse,
+    settings: Settings,
+    subject: str,
+    *,
+    ticker: str | None = None,
+    benchmark: str | None = None,
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Per month: adoption (estimate, bounds, share, growth) beside the return, the excess
+    return; and in the facts the rank correlations by lag with the months they pair."""
+    from hubpulse.analysis.history.history import load_history
+
+    registry = load_registry(settings.families_file)
+    about = priced(store, registry, subject, ticker, benchmark)
+    history = load_history(settings, None, None, store)
+    symbols = [about.ticker, *([about.benchmark] if about.benchmark else [])]
+    returns = store.execute(monthly_returns(current_prices(store), symbols))
+    rows = market_months(history, about.key, about.group, returns, about.ticker, about.benchmark)
+    column = "excess_return" if about.benchmark else "return"
+    meta = history_meta(history) | {
+        "subject": about.group,
+        "by": about.key,
+        "ticker": about.ticker,
+        "benchmark": about.benchmark,
+        "sources": about.sources,
+        "price": PRICE_NOTE,
+        "growth": "adoption growth: the month's estimate over the previous month's, minus 1, "
+        "only where both months are complete and the group's coverage is at or above "
+        f"{history.checks.min_coverage:.0%}",
+        "correlations": rank_correlations(rows, column),
+        "cause": CAUSE,
+    }
+    return rows, meta
+
+
+def events_answer(
+    store: Warehouse,
+    settings: Settings,
+    subject: str,
+    *,
+    ticker: str | None = None,
+    benchmark: str | None = None,
+    thresholds: list[int] | None = None,
+    extra: list[tuple[dt.date, str]] | None = None,
+    window: tuple[int, int] = (-1, 3),
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The dated events of ``subject`` (and ``extra``, the user's) with the price move over
+    ``window`` trading days around each, and the excess over ``benchmark``."""
+    from hubpulse.analysis.history.history import load_history
+
+    if window[0] > window[1]:
+        raise OptionError(f"--window {window[0]}..{window[1]}: the first day comes first")
+    registry = load_registry(settings.families_file)
+    about = priced(store, registry, subject, ticker, benchmark)
+    history = load_history(settings, None, None, store)
+    events = adoption_events(history, about.key, about.group, thresholds or [])
+    events += [{"date": d, "kind": "given", "event": label} for d, label in extra or []]
+    events.sort(key=lambda e: (e["date"], e["kind"]))
+    symbols = [about.ticker, *([about.benchmark] if about.benchmark else [])]
+    prices = current_prices(store)
+    rows = store.execute(
+        prices.filter(prices.ticker.isin(symbols)).order_by(["ticker", "day"])
+    ).to_pylist()
+    series: dict[str, list[tuple[dt.date, float]]] = {}
+    for r in rows:
+        price = r["adj_close"] if r["adj_close"] is not None else r["close"]
+        series.setdefault(r["ticker"], []).append((r["day"], price))
+    moved = event_moves(events, series, about.ticker, about.benchmark, window)
+    column = "excess_move" if about.benchmark else "move"
+    seen = [e[column] for e in moved if e["kind"] != "given" and e.get(column) is not None]
+    meta = history_meta(history) | {
+        "mean": None if not seen else sum(seen) / len(seen),
+        "mean_of": f"the mean {column.replace('_', ' ')} over the {len(seen)} dated adoption "
+        "events with prices (your own events left out)",
+        "subject": about.group,
+        "ticker": about.ticker,
+        "benchmark": about.benchmark,
+        "window": f"trading days {window[0]:+d} … {window[1]:+d} around t, the first trading "
+        "day on or after the event (move: the price at the window's end over the close before "
+        "it opens, minus 1)",
+        "dating": "a month's event is dated the first day of the next month, when the month's "
+        "figure can first be known",
+        "sources": about.sources,
+        "price": PRICE_NOTE,
+        "cause": "an event study describes the moves around dates; with a handful of events it "
+        "cannot separate them from the rest of the news: " + CAUSE,
+    }
+    return moved, meta
+
+
+def show_market(
+    console: Console, settings: Settings, subject: str, fmt: OutputFormat, **options: Any
+) -> None:
+    """Print ``market_answer``: the months, then the correlations and the caveats."""
+    rows, meta = market_answer(open_store(settings), settings, subject, **options)
+    title = f"{meta['subject']} adoption beside {meta['ticker']}"
+    if fmt != "table":
+        emit(console, rows, fmt, title=title, meta=meta)
+        return
+    emit(console, rows, fmt, title=title)
+    found = meta["correlations"]
+    title = "Rank correlation of adoption growth with the return"
+    console.print(rich_table(found, list(found[0]), title=title))
+    notes = [meta["price"], meta["growth"], meta["cause"], *meta["sources"], meta["method"]]
+    for note in notes:
+        console.print(f"[dim]{escape(note)}[/]", highlight=False)
+
+
+def show_events(
+    console: Console, settings: Settings, subject: str, fmt: OutputFormat, **options: Any
+) -> None:
+    """Print ``events_answer``: the event-study table, then its window and caveats."""
+    rows, meta = events_answer(open_store(settings), settings, subject, **options)
+    title = f"{meta['subject']}: dated events and {meta['ticker']}'s move around each"
+    if fmt != "table" or not rows:
+        emit(console, rows or pa.table({"date": []}).to_pylist(), fmt, title=title, meta=meta)
+        if not rows and fmt == "table":
+            console.print("no dated events: see `hubpulse milestones` and `hubpulse monthly`")
+        return
+    emit(console, rows, fmt, title=title)
+    if meta["mean"] is not None:
+        console.print(f"{meta['mean_of']}: {meta['mean']:+.1%}", highlight=False)
+    for note in [meta["window"], meta["dating"], meta["price"], meta["cause"], *meta["sources"]]:
+        console.print(f"[dim]{escape(note)}[/]", highlight=False)
