@@ -76,9 +76,10 @@ def test_the_runs_cover_every_command_with_json_output() -> None:
         for name in get_command(app).commands  # type: ignore[attr-defined]
         if "table|json|csv" in CliRunner().invoke(app, [name, "--help"]).output
     }
-    # applications, tokens and inference need stored Spaces, router tokens and providers, which
-    # the demo has not: test_spaces, test_router and test_providers check their JSON
-    assert with_json == set(RUNS) | {"applications", "tokens", "inference"}
+    # applications, tokens, inference, market and events need stored Spaces, router tokens,
+    # providers and prices, which the demo has not: test_spaces, test_router, test_providers and
+    # test_market check their JSON
+    assert with_json == set(RUNS) | {"applications", "tokens", "inference", "market", "events"}
 
 
 @pytest.mark.slow

@@ -254,7 +254,7 @@ def test_api_fuzzed_from_its_schema_never_fails_on_the_server(app: FastAPI) -> N
     4xx is fine, a 5xx or a response that breaks the schema is not."""
     schema = schemathesis.openapi.from_asgi("/openapi.json", app)
     operations = [result.ok() for result in schema.get_all_operations()]
-    assert len(operations) == 12
+    assert len(operations) == 13
     for operation in operations:
 
         @given(case=operation.as_strategy())

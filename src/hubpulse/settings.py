@@ -70,6 +70,11 @@ class Settings(BaseSettings):
         description="TOML of routes from router model names to families (default: the "
         "bundled routes.toml).",
     )
+    benchmark: str | None = Field(
+        default=None,
+        description="The benchmark ticker the report and dashboard read excess returns over "
+        "(an index or ETF the warehouse holds prices of, e.g. SPY).",
+    )
     modelscope_endpoint: str | None = Field(
         default=None,
         description="ModelScope's endpoint (default: the client's, MODELSCOPE_ENDPOINT).",

@@ -22,22 +22,14 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from hubpulse.present.chart_marks import plotly_extras, png_extras
+
 if TYPE_CHECKING:
     import plotly.graph_objects as go
 
 ChartKind = Literal["bar", "stack", "line", "area"]
-PALETTE = (
-    "#4C78A8",
-    "#F58518",
-    "#54A24B",
-    "#E45756",
-    "#72B7B2",
-    "#EECA3B",
-    "#B279A2",
-    "#FF9DA6",
-    "#9D755D",
-    "#BAB0AC",
-)
+PALETTE: tuple[str, ...] = ("#4C78A8", "#F58518", "#54A24B", "#E45756", "#72B7B2", "#EECA3B")
+PALETTE += ("#B279A2", "#FF9DA6", "#9D755D", "#BAB0AC")
 
 
 OTHERS = "#9AA3B2"  # the combined rest, "other" groups
@@ -89,6 +81,9 @@ class Chart:
     horizontal: bool = False
     notes: list[str] = field(default_factory=list)
     why_empty: str = "no data"  # said instead of drawing when no series has a value
+    secondary: Series | None = None  # on a second value axis, right (a share price)
+    secondary_title: str = ""
+    marks: Sequence[tuple[str, str]] = ()  # (x, label): dated events, vertical lines
 
     @property
     def empty(self) -> bool:
@@ -128,6 +123,7 @@ def plotly_figure(chart: Chart) -> go.Figure:
             if series.upper is not None and None in series.upper:
                 fig.add_trace(_open_ends(chart, series))
     _layout(fig, chart)
+    plotly_extras(fig, chart)
     return fig
 
 
@@ -299,6 +295,7 @@ def write_png(chart: Chart, path: Path) -> Path:
     else:
         _png_series(ax, chart)
         _png_axes(fig, ax, chart)
+        png_extras(ax, chart)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path)

@@ -18,8 +18,15 @@ from hubpulse.analysis.history.market import (
     monthly_returns,
     rank_correlations,
 )
-from hubpulse.errors import OptionError, SnapshotNotFoundError, UnknownFamilyError
+from hubpulse.errors import (
+    HubpulseError,
+    OptionError,
+    SnapshotNotFoundError,
+    UnknownFamilyError,
+    one_line,
+)
 from hubpulse.ingest.prices import check_ticker
+from hubpulse.present.charts import Chart, Series
 from hubpulse.present.tables import emit, history_meta, rich_table
 from hubpulse.registry import Registry, load_registry
 from hubpulse.settings import Settings
@@ -171,15 +178,20 @@ def show_market(
 ) -> None:
     """Print ``market_answer``: the months, then the correlations and the caveats."""
     rows, meta = market_answer(open_store(settings), settings, subject, **options)
+    bench = meta["benchmark"]
     title = f"{meta['subject']} adoption beside {meta['ticker']}"
     if fmt != "table":
         emit(console, rows, fmt, title=title, meta=meta)
         return
-    emit(console, rows, fmt, title=title)
-    found = meta["correlations"]
-    title = "Rank correlation of adoption growth with the return"
-    console.print(rich_table(found, list(found[0]), title=title))
-    notes = [meta["price"], meta["growth"], meta["cause"], *meta["sources"], meta["method"]]
+    keep = ["month", "estimate", "lower", "upper", "growth", "return"]  # JSON: every column
+    keep += ["excess_return"] if bench else []
+    emit(console, [{k: r[k] for k in keep} for r in rows], fmt, title=title)
+    shown = ("lag", "pairs", "months", "rho", "note")
+    found = [{k: c[k] for k in shown} for c in meta["correlations"]]
+    what = f"excess return over {bench}" if bench else "return"
+    console.print(rich_table(found, list(found[0]), title=f"Rank correlation with the {what}"))
+    notes = [meta["price"], meta["growth"], meta["cause"], *meta["sources"]]
+    notes.append(f"{meta['mode']} mode; ∞ = unbounded, — = no data; `--format json`: every column")
     for note in notes:
         console.print(f"[dim]{escape(note)}[/]", highlight=False)
 
@@ -195,8 +207,78 @@ def show_events(
         if not rows and fmt == "table":
             console.print("no dated events: see `hubpulse milestones` and `hubpulse monthly`")
         return
-    emit(console, rows, fmt, title=title)
+    keep = ["date", "kind", "event", "move"] + (["excess_move"] if meta["benchmark"] else [])
+    emit(console, [{k: r.get(k) for k in [*keep, "note"]} for r in rows], fmt, title=title)
     if meta["mean"] is not None:
         console.print(f"{meta['mean_of']}: {meta['mean']:+.1%}", highlight=False)
     for note in [meta["window"], meta["dating"], meta["price"], meta["cause"], *meta["sources"]]:
         console.print(f"[dim]{escape(note)}[/]", highlight=False)
+
+
+def market_view(
+    store: Warehouse,
+    settings: Settings,
+    subject: str,
+    ticker: str | None = None,
+    *,
+    strict: bool = False,
+) -> dict[str, Any]:
+    """The market answer and the events of ``subject`` (default thresholds) for the report and
+    the dashboard: rows, correlations, events and notes; empty when no prices of its ticker
+    (or of the settings' benchmark) are stored or the warehouse holds no history: then only
+    ``missing``, why (``strict``: the error itself)."""
+    try:
+        rows, meta = market_answer(
+            store, settings, subject, ticker=ticker, benchmark=settings.benchmark
+        )
+        found, facts = events_answer(
+            store, settings, subject, ticker=ticker, benchmark=settings.benchmark,
+            thresholds=[100_000_000, 500_000_000, 700_000_000],
+        )  # fmt: skip
+    except HubpulseError as exc:  # no ticker, no prices, no history: said, not drawn
+        if strict:
+            raise
+        return {"missing": one_line(str(exc))}
+    notes = [meta["price"], meta["growth"], facts["window"], facts["dating"], meta["cause"]]
+    if not settings.benchmark:
+        notes.append("excess returns: set a benchmark (`hubpulse market --benchmark T`)")
+    return {
+        "subject": meta["subject"],
+        "ticker": meta["ticker"],
+        "benchmark": meta["benchmark"],
+        "rows": rows,
+        "correlations": meta["correlations"],
+        "cause": meta["cause"],
+        "events": [_plain(e) for e in found],
+        "notes": notes + meta["sources"],
+    }
+
+
+def _plain(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: v.isoformat() if isinstance(v, dt.date) else v for k, v in row.items()}
+
+
+def market_chart(market: dict[str, Any]) -> Chart:
+    """The adoption line with its bounds, the month-end price on a second axis, and the dated
+    events marked at their months."""
+    rows = market["rows"]
+    months = [r["month"] for r in rows]
+    marks = [(e["date"][:7], e["kind"]) for e in market["events"] if e["date"][:7] in months]
+    return Chart(
+        "market",
+        f"{market['subject']} monthly downloads beside {market['ticker']}",
+        "line",
+        months,
+        [
+            Series(
+                f"{market['subject']} downloads (estimate)",
+                [r["estimate"] for r in rows],
+                lower=[r["lower"] for r in rows],
+                upper=[r["upper"] for r in rows],
+            )
+        ],
+        "estimated downloads per month",
+        secondary=Series(f"{market['ticker']} month-end price", [r["close"] for r in rows]),
+        secondary_title=f"{market['ticker']} price",
+        marks=marks,
+    )

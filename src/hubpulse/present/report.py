@@ -127,6 +127,10 @@ def build_report(
         **_tokens(store, settings),
         **_providers(store, settings),
     }
+    if _priced(store):
+        from hubpulse.present.market import market_view
+
+        data["market"] = market_view(store, settings, subject)
     meta = _meta(analysis, store, mode, subject, next_n, data, chosen)
     history = _add_monthly(
         data, meta, settings, store, analysis, month=month, months=months, selection=chosen
@@ -221,6 +225,10 @@ def _applications(store: Warehouse, settings: Settings) -> dict[str, Any]:
     table, meta, _ = applications_answer(store, settings, by="family", limit=None)
     warning = [meta["coverage"]] if meta["coverage"].startswith("a partial") else []
     return {"applications": table.to_pylist(), "applications_note": warning + fine_print(meta)}
+
+
+def _priced(store: Warehouse) -> bool:
+    return bool(store.execute(store.series_table("prices_loads").count().as_table())[0][0].as_py())
 
 
 def _tokens(store: Warehouse, settings: Settings) -> dict[str, Any]:

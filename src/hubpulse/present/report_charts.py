@@ -29,6 +29,10 @@ def report_charts(data: dict[str, Any], meta: dict[str, Any]) -> list[Chart]:
     charts.append(_group_chart(data["vendors"], "vendor", "Downloads by vendor (30 days)"))
     charts.append(_group_chart(data["countries"], "country", "Downloads by country of origin"))
     charts.append(_size_chart(data["sizes"]))
+    if data.get("market", {}).get("rows"):
+        from hubpulse.present.market import market_chart
+
+        charts.append(market_chart(data["market"]))
     if data["concentration"]:
         rows = data["concentration"]
         charts.append(

@@ -11,11 +11,12 @@ from fastapi import APIRouter, Query
 
 from hubpulse.analysis.snapshot.ranking import GROUPS, GroupBy, rank_models
 from hubpulse.present.tables import selection_meta
-from hubpulse.web.claims import audit_in_view, compare_in_view
+from hubpulse.web.claims import audit_in_view, compare_in_view, market_in_view
 from hubpulse.web.details import family_detail, model_detail, search_models
 from hubpulse.web.params import (
     MONTH_PATTERN,
     AgainstQ,
+    BenchmarkQ,
     Board,
     DateQ,
     FamilyP,
@@ -26,6 +27,7 @@ from hubpulse.web.params import (
     NextQ,
     Picked,
     SearchQ,
+    TickerQ,
 )
 from hubpulse.web.views import view_meta
 
@@ -144,6 +146,19 @@ def api_inference(dash: Board, mode: ModeQ = None, date: DateQ = None) -> dict[s
     view = dash.view(date, mode)
     data = view.report.data
     return {**view_meta(view), "notes": data["providers_note"], "rows": data["providers"]}
+
+
+@router.get("/market")
+def api_market(
+    dash: Board,
+    subject: Annotated[str, Query(min_length=1, max_length=80, description="Family or vendor")],
+    ticker: TickerQ = None,
+    benchmark: BenchmarkQ = None,
+    mode: ModeQ = None,
+) -> dict[str, Any]:
+    """Monthly adoption beside the share price, rank correlations by lag and dated events with
+    the price move around each (as ``hubpulse market`` and ``hubpulse events``)."""
+    return market_in_view(dash.view(None, mode), subject, ticker, benchmark, strict=True)
 
 
 @router.get("/models/{model_id:path}")

@@ -141,3 +141,26 @@ def audit_in_view(
 
 class MonthNotHeldError(LookupError, HubpulseError):
     """A month the dashboard holds no estimates for (404)."""
+
+
+def market_in_view(
+    view: View,
+    subject: str,
+    ticker: str | None,
+    benchmark: str | None,
+    *,
+    strict: bool = False,
+) -> dict[str, Any]:
+    """``hubpulse market`` and ``events`` of ``subject`` (``present.market.market_view``),
+    computed once per question and kept with the view."""
+    from hubpulse.present.market import market_view
+
+    update = {"mode": view.mode, "benchmark": benchmark or view.settings.benchmark}
+    settings = view.settings.model_copy(update=update)
+
+    def make() -> dict[str, Any]:
+        with view.engine:
+            return market_view(view.store, settings, subject, ticker, strict=strict)
+
+    key = ("market", subject.lower(), ticker, settings.benchmark, strict)
+    return {**view_meta(view), **view.remember(key, make)}

@@ -10,11 +10,23 @@ from fastapi.responses import HTMLResponse, Response
 
 from hubpulse.present.cells import NO_DATA
 from hubpulse.present.charts import Chart, Series, chart_html, plotly_js
+from hubpulse.present.market import market_chart
 from hubpulse.present.report_charts import comparison_chart
 from hubpulse.registry import UNATTRIBUTED, load_comparison_sets
-from hubpulse.web.claims import audit_in_view, compare_page_claim, months_held
+from hubpulse.web.claims import audit_in_view, compare_page_claim, market_in_view, months_held
 from hubpulse.web.details import family_detail, model_detail, search_models
-from hubpulse.web.params import AgainstQ, Board, DateQ, FamilyP, ModelP, ModeQ, MonthQ, NextQ
+from hubpulse.web.params import (
+    AgainstQ,
+    BenchmarkQ,
+    Board,
+    DateQ,
+    FamilyP,
+    ModelP,
+    ModeQ,
+    MonthQ,
+    NextQ,
+    TickerQ,
+)
 from hubpulse.web.views import view_meta
 
 router = APIRouter(include_in_schema=False)
@@ -134,6 +146,30 @@ def audit_page(
         "month": window,
     }
     return render(request, "audit.html", meta=view_meta(view), **context)
+
+
+@router.get("/market", response_class=HTMLResponse)
+def market_page(
+    request: Request,
+    dash: Board,
+    subject: Annotated[str | None, Query(max_length=80)] = None,
+    ticker: TickerQ = None,
+    benchmark: BenchmarkQ = None,
+    mode: ModeQ = None,
+) -> Response:
+    view = dash.view(None, mode)
+    registry = view.analysis.registry
+    listed = [f for f in registry.families if f.ticker]
+    subjects = [f.name for f in listed] + sorted({f.vendor for f in listed})
+    subject = subject or view.report.meta["family"]
+    result = market_in_view(view, subject, ticker or None, benchmark or None)
+    chart = view.remember(
+        ("market-chart", subject.lower(), ticker, benchmark),
+        lambda: chart_html(market_chart(result)) if result.get("rows") else "",
+    )
+    context = {"r": result, "subjects": subjects, "subject": subject, "chart": chart}
+    context |= {"ticker": ticker or "", "benchmark": benchmark or ""}
+    return render(request, "market.html", meta=view_meta(view), **context)
 
 
 @router.get("/search", response_class=HTMLResponse)

@@ -33,6 +33,15 @@ AgainstQ = Annotated[
         "(qwen-team); default: the next N",
     ),
 ]
+TICKER = r"^[A-Za-z0-9^][A-Za-z0-9.\-=^]{0,19}$"
+TickerQ = Annotated[
+    str | None,
+    Query(pattern=TICKER, description="A ticker, e.g. BABA or 9988.HK (default: the registry's)"),
+]
+BenchmarkQ = Annotated[
+    str | None,
+    Query(pattern=TICKER, description="A benchmark ticker for excess returns, e.g. SPY"),
+]
 SearchQ = Annotated[str, Query(min_length=2, max_length=100, description="Part of a model id")]
 LimitQ = Annotated[int, Query(ge=1, le=500, description="Most rows to return")]
 

@@ -121,7 +121,7 @@ def rank_correlations(rows: list[dict[str, Any]], column: str) -> list[dict[str,
         found.append(
             {
                 "lag": lag,
-                "pairs": f"growth in m, {column} in m{lag:+d}" if lag else "both in m",
+                "pairs": f"growth in m, return in m{lag:+d}" if lag else "both in m",
                 "months": len(pairs),
                 "rho": None if rho is None else round(rho, 3),
                 "note": "" if rho is not None else f"fewer than {MIN_PAIRS} months: no figure",
