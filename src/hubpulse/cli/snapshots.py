@@ -341,3 +341,10 @@ def demo(
         f"Report: {path} (open it in a browser; `hubpulse serve -w {warehouse}` for the dashboard)",
         highlight=False,
     )
+    console.print(
+        "Share prices are not bundled (their licences do not allow it): to see adoption beside "
+        f"one, `hubpulse prices import FILE --ticker BABA -w {warehouse}` (a Yahoo-style CSV) "
+        "or `hubpulse prices pull BABA` (pip install 'hubpulse[market]'), then `hubpulse "
+        "market Qwen` and `hubpulse events Qwen`",
+        highlight=False,
+    )

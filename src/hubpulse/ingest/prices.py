@@ -134,7 +134,10 @@ def read_prices(
         seen.add(row["day"])
         rows.append(row)
     if not rows:
-        raise SnapshotFormatError(f"{path}: no valid price rows ({len(rejects)} rejected)")
+        first = f"; row {rejects[0]['row']}, {rejects[0]['field']}: {rejects[0]['reason']}"
+        raise SnapshotFormatError(
+            f"{path}: no valid price rows ({len(rejects)} rejected{first if rejects else ''})"
+        )
     days = [r["day"] for r in rows]
     facts = {"ticker": ticker, "first_day": min(days), "last_day": max(days)}
     return (
