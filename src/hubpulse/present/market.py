@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 from rich.console import Console
@@ -34,6 +34,9 @@ from hubpulse.store.prices import current_prices
 from hubpulse.store.warehouse import Warehouse, open_store
 from hubpulse.terms import OutputFormat
 
+if TYPE_CHECKING:
+    from hubpulse.analysis.history.history import History
+
 PRICE_NOTE = (
     "price: the adjusted close (dividends and splits) where the source gives one, else the "
     "close; return: the month's last price over the previous month's, minus 1 (no data "
@@ -51,6 +54,21 @@ class Priced:
     ticker: str
     benchmark: str | None
     sources: list[str]
+
+    @property
+    def symbols(self) -> list[str]:
+        return [self.ticker, *([self.benchmark] if self.benchmark else [])]
+
+    def facts(self) -> dict[str, Any]:
+        """What every answer about it states: the group, the tickers, the prices' sources."""
+        return {
+            "subject": self.group,
+            "by": self.key,
+            "ticker": self.ticker,
+            "benchmark": self.benchmark,
+            "sources": self.sources,
+            "price": PRICE_NOTE,
+        }
 
 
 def priced(
@@ -83,6 +101,16 @@ def priced(
     return Priced(key, group, chosen, bench, sources)
 
 
+def _priced_history(
+    store: Warehouse, settings: Settings, subject: str, ticker: str | None, benchmark: str | None
+) -> tuple[Priced, History]:
+    from hubpulse.analysis.history.history import load_history
+
+    registry = load_registry(settings.families_file)
+    about = priced(store, registry, subject, ticker, benchmark)
+    return about, load_history(settings, None, None, store)
+
+
 def market_answer(
     store: Warehouse,
     settings: Settings,
@@ -93,28 +121,21 @@ def market_answer(
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Per month: adoption (estimate, bounds, share, growth) beside the return, the excess
     return; and in the facts the rank correlations by lag with the months they pair."""
-    from hubpulse.analysis.history.history import load_history
-
-    registry = load_registry(settings.families_file)
-    about = priced(store, registry, subject, ticker, benchmark)
-    history = load_history(settings, None, None, store)
-    symbols = [about.ticker, *([about.benchmark] if about.benchmark else [])]
-    returns = store.execute(monthly_returns(current_prices(store), symbols))
+    about, history = _priced_history(store, settings, subject, ticker, benchmark)
+    returns = store.execute(monthly_returns(current_prices(store), about.symbols))
     rows = market_months(history, about.key, about.group, returns, about.ticker, about.benchmark)
     column = "excess_return" if about.benchmark else "return"
-    meta = history_meta(history) | {
-        "subject": about.group,
-        "by": about.key,
-        "ticker": about.ticker,
-        "benchmark": about.benchmark,
-        "sources": about.sources,
-        "price": PRICE_NOTE,
-        "growth": "adoption growth: the month's estimate over the previous month's, minus 1, "
-        "only where both months are complete and the group's coverage is at or above "
-        f"{history.checks.min_coverage:.0%}",
-        "correlations": rank_correlations(rows, column),
-        "cause": CAUSE,
-    }
+    meta = (
+        history_meta(history)
+        | about.facts()
+        | {
+            "growth": "adoption growth: the month's estimate over the previous month's, minus 1, "
+            "only where both months are complete and the group's coverage is at or above "
+            f"{history.checks.min_coverage:.0%}",
+            "correlations": rank_correlations(rows, column),
+            "cause": CAUSE,
+        }
+    )
     return rows, meta
 
 
@@ -131,20 +152,15 @@ def events_answer(
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """The dated events of ``subject`` (and ``extra``, the user's) with the price move over
     ``window`` trading days around each, and the excess over ``benchmark``."""
-    from hubpulse.analysis.history.history import load_history
-
     if window[0] > window[1]:
         raise OptionError(f"--window {window[0]}..{window[1]}: the first day comes first")
-    registry = load_registry(settings.families_file)
-    about = priced(store, registry, subject, ticker, benchmark)
-    history = load_history(settings, None, None, store)
+    about, history = _priced_history(store, settings, subject, ticker, benchmark)
     events = adoption_events(history, about.key, about.group, thresholds or [])
     events += [{"date": d, "kind": "given", "event": label} for d, label in extra or []]
     events.sort(key=lambda e: (e["date"], e["kind"]))
-    symbols = [about.ticker, *([about.benchmark] if about.benchmark else [])]
     prices = current_prices(store)
     rows = store.execute(
-        prices.filter(prices.ticker.isin(symbols)).order_by(["ticker", "day"])
+        prices.filter(prices.ticker.isin(about.symbols)).order_by(["ticker", "day"])
     ).to_pylist()
     series: dict[str, list[tuple[dt.date, float]]] = {}
     for r in rows:
@@ -153,23 +169,22 @@ def events_answer(
     moved = event_moves(events, series, about.ticker, about.benchmark, window)
     column = "excess_move" if about.benchmark else "move"
     seen = [e[column] for e in moved if e["kind"] != "given" and e.get(column) is not None]
-    meta = history_meta(history) | {
-        "mean": None if not seen else sum(seen) / len(seen),
-        "mean_of": f"the mean {column.replace('_', ' ')} over the {len(seen)} dated adoption "
-        "events with prices (your own events left out)",
-        "subject": about.group,
-        "ticker": about.ticker,
-        "benchmark": about.benchmark,
-        "window": f"trading days {window[0]:+d} … {window[1]:+d} around t, the first trading "
-        "day on or after the event (move: the price at the window's end over the close before "
-        "it opens, minus 1)",
-        "dating": "a month's event is dated the first day of the next month, when the month's "
-        "figure can first be known",
-        "sources": about.sources,
-        "price": PRICE_NOTE,
-        "cause": "an event study describes the moves around dates; with a handful of events it "
-        "cannot separate them from the rest of the news: " + CAUSE,
-    }
+    meta = (
+        history_meta(history)
+        | about.facts()
+        | {
+            "mean": None if not seen else sum(seen) / len(seen),
+            "mean_of": f"the mean {column.replace('_', ' ')} over the {len(seen)} dated adoption "
+            "events with prices (your own events left out)",
+            "window": f"trading days {window[0]:+d} … {window[1]:+d} around t, the first trading "
+            "day on or after the event (move: the price at the window's end over the close before "
+            "it opens, minus 1)",
+            "dating": "a month's event is dated the first day of the next month, when the month's "
+            "figure can first be known",
+            "cause": "an event study describes the moves around dates; with a handful of events it "
+            "cannot separate them from the rest of the news: " + CAUSE,
+        }
+    )
     return moved, meta
 
 

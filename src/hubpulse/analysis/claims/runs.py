@@ -150,13 +150,8 @@ def compare_hubs(
 ) -> SnapshotComparison:
     """``subject`` against ``against`` by all-time downloads on ModelScope or on both hubs."""
     from hubpulse.analysis.snapshot.hubs import rank_hubs
-    from hubpulse.store.modelscope import modelscope_day
 
-    if hub not in ("modelscope", "both"):
-        raise OptionError(f"--hub {hub!r}: choose hf, modelscope or both")
-    if selection is not None and not selection.everything:
-        raise OptionError("--hub counts every model: no --task, --llm, --exclude or --count")
-    rows, day = modelscope_day(store)
+    rows, day = _hub_rows(store, hub, selection)
     ranking = store.execute(rank_hubs(analysis, rows, hub=hub, by=by, mode=mode))  # type: ignore[arg-type]
     column = "all_time" if hub == "both" else "ms_all_time"
     table = ranking.append_column("downloads_all_time", ranking[column]).to_pylist()
@@ -185,16 +180,24 @@ def _hubs(
 ) -> Audit:
     """An exceeds or milestone claim by all-time downloads on ModelScope or both hubs."""
     from hubpulse.analysis.claims.hub_audit import Listing, audit_hubs
-    from hubpulse.store.modelscope import listed_owners, modelscope_day
+    from hubpulse.store.modelscope import listed_owners
+
+    rows, day = _hub_rows(store, hub, selection)
+    listing = Listing(rows, day, *listed_owners(store, day))
+    against.refuse(subject)
+    return audit_hubs(analysis, listing, subject, hub, against=against, milestone=milestone)
+
+
+def _hub_rows(store: Warehouse, hub: str, selection: Selection | None) -> tuple[Any, dt.date]:
+    """The newest day's ModelScope models for a ``--hub`` question, after refusing what it
+    cannot answer (another hub, a selection of models)."""
+    from hubpulse.store.modelscope import modelscope_day
 
     if hub not in ("modelscope", "both"):
         raise OptionError(f"--hub {hub!r}: choose hf, modelscope or both")
     if selection is not None and not selection.everything:
         raise OptionError("--hub counts every model: no --task, --llm, --exclude or --count")
-    rows, day = modelscope_day(store)
-    listing = Listing(rows, day, *listed_owners(store, day))
-    against.refuse(subject)
-    return audit_hubs(analysis, listing, subject, hub, against=against, milestone=milestone)
+    return modelscope_day(store)
 
 
 def _applications(
