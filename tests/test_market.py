@@ -345,3 +345,35 @@ def test_the_report_the_dashboard_and_the_api_show_the_cli_s_market(tmp_path: Pa
     assert report.returncode == 0, report.stderr
     html = (tmp_path / "r.html").read_text()
     assert 'id="chart-market"' in html and "not evidence of cause" in html
+
+
+def test_hostile_price_files_are_one_line_errors(tmp_path: Path) -> None:
+    root = str(tmp_path / "wh")
+    huge = tmp_path / "huge.csv"
+    with huge.open("wb") as handle:
+        handle.truncate(65 << 20)  # sparse: 65 MB of nothing
+    binary = tmp_path / "bin.csv"
+    binary.write_bytes(b"\xff\xfe\x00garbage")
+    empty = tmp_path / "empty.csv"
+    empty.write_text("")
+    for path, said in (
+        (huge, "no daily price file"),
+        (binary, "not UTF-8"),
+        (empty, "empty file"),
+        (tmp_path, "is a directory"),
+        (write_csv(tmp_path / "bad.csv", [["2025-01-02", "1", "1", "1", "x", "1", "1"]]),
+         "no valid price rows (1 rejected; row 2, close"),
+    ):  # fmt: skip
+        result = cli("prices", "import", str(path), "--ticker", "BABA", "-w", root)
+        assert result.returncode == 1 and said in result.stderr, result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1
+    for args, said in (
+        (["events", "Qwen", "--window", "3..1"], "the first day comes first"),
+        (["events", "Qwen", "--on", "2025-01-01"], "DATE=LABEL"),
+        (["market", "Nobody"], "neither a family nor a vendor"),
+        (["market", "DeepSeek"], "names no ticker for DeepSeek"),
+        (["market", "Qwen", "--ticker", "not a ticker"], "expected a symbol"),
+    ):
+        result = cli(*args, "-w", root)
+        assert result.returncode != 0 and said in result.stderr, (args, result.stderr)
+        assert "Traceback" not in result.stderr

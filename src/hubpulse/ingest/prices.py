@@ -66,6 +66,7 @@ PRICES_TABLES = {
     "price_rejects": PRICE_REJECT_SCHEMA,
     "prices_loads": AREA_LOAD_SCHEMA,
 }
+MAX_PRICE_BYTES = 64 << 20  # a century of daily rows is ~2 MB; more is no price file
 _TICKER = re.compile(r"[A-Za-z0-9^][A-Za-z0-9.\-=^]{0,19}")
 
 
@@ -96,6 +97,11 @@ def read_prices(
     ``sha256``). The ticker is ``ticker``, else yfinance's ``Ticker`` header row; neither is a
     clear error."""
     path = existing_file(path)
+    if path.stat().st_size > MAX_PRICE_BYTES:
+        raise SnapshotFormatError(
+            f"{path}: {path.stat().st_size:,} bytes is no daily price file (at most "
+            f"{MAX_PRICE_BYTES:,}; a century of daily rows is about 2 MB)"
+        )
     try:
         text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as exc:
