@@ -339,10 +339,13 @@ def test_the_report_the_dashboard_and_the_api_show_the_cli_s_market(tmp_path: Pa
         "publisher",
         "-o",
         str(tmp_path / "r.html"),
+        "--png",
+        str(tmp_path / "png"),
         "-w",
         str(root),
     )
     assert report.returncode == 0, report.stderr
+    assert (tmp_path / "png" / "market.png").stat().st_size > 10_000  # drawn by matplotlib too
     html = (tmp_path / "r.html").read_text()
     assert 'id="chart-market"' in html and "not evidence of cause" in html
 

@@ -58,6 +58,8 @@ def png_extras(ax: Any, chart: Chart) -> None:
             color=chart.secondary.color or SECONDARY, label=chart.secondary.name,
         )  # fmt: skip
         twin.set_ylabel(chart.secondary_title)
+        lines = ax.get_legend_handles_labels()[0] + twin.get_legend_handles_labels()[0]
+        ax.legend(lines, [line.get_label() for line in lines], fontsize=8, loc="upper left")
     for i, (x, label) in enumerate(chart.marks):
         if x in positions:
             ax.axvline(positions[x], color=MARK, linestyle="--", linewidth=1)
