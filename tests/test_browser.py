@@ -307,3 +307,41 @@ def test_family_pages_fit_the_window_and_count_in_words(
     assert wide <= 0
     text = page.page.inner_text("main")
     assert not re.search(r"(?<![\d,.])1 (models|derivatives)\b", text)
+
+
+def test_market_page_draws_adoption_beside_the_price(
+    demo_store: Path, tmp_path: Path, browser: Browser
+) -> None:
+    """The Market page on a copy of the demo warehouse with the synthetic prices: the chart
+    with its second axis, the form submitted with blank fields, the one-line reason for a
+    family whose ticker has no prices."""
+    from conftest import cli
+
+    root = tmp_path / "wh"
+    shutil.copytree(demo_store, root, symlinks=True)
+    fixtures = Path(__file__).resolve().parent / "fixtures"
+    for name, ticker in (("prices_synthetic.csv", "BABA"), ("prices_synthetic_index.csv", "IDX")):
+        loaded = cli("prices", "import", str(fixtures / name), "--ticker", ticker, "-w", str(root))
+        assert loaded.returncode == 0, loaded.stderr
+    page = Watched(browser)
+    try:
+        with serve(root) as url:
+            page.goto(url + "/")
+            with page.page.expect_navigation():
+                page.page.click("header.top a[href='/market']")
+            page.settle()
+            page.page.select_option("#subject", "Qwen")
+            page.page.fill("#benchmark", "IDX")
+            with page.page.expect_navigation():
+                page.page.click("#market-submit")
+            page.settle()
+            assert "benchmark=IDX" in page.page.url and "ticker=" in page.page.url
+            chart = page.page.locator("#chart-market")
+            assert chart.locator("svg.main-svg").count() >= 1
+            assert chart.locator(".y2tick").count() > 0  # the price's axis, on the right
+            assert "Not evidence of cause" in page.page.inner_text("#market-cause")
+            page.shot("market-qwen")
+            page.goto(url + "/market?subject=Llama")
+            assert "no prices of META" in page.page.inner_text("#market-missing")
+    finally:
+        page.page.close()

@@ -328,8 +328,11 @@ def test_the_report_the_dashboard_and_the_api_show_the_cli_s_market(tmp_path: Pa
     assert any("not evidence of cause" in n for n in api["notes"])
     missing = client.get("/api/market", params={"subject": "Llama"})
     assert missing.status_code == 404 and "no prices of META" in missing.json()["detail"]
-    page = client.get("/market", params={"subject": "Qwen"}).text
+    # the form as a browser submits it: blank ticker and benchmark fields
+    form = {"subject": "Qwen", "ticker": "", "benchmark": "", "mode": "publisher"}
+    page = client.get("/market", params=form).text
     assert 'id="chart-market"' in page and "Not evidence of cause" in page
+    assert client.get("/market", params=form | {"ticker": "no such"}).status_code == 422
     assert 'id="market-missing"' in client.get("/market", params={"subject": "Llama"}).text
     report = cli(
         "report",

@@ -158,7 +158,8 @@ def api_market(
 ) -> dict[str, Any]:
     """Monthly adoption beside the share price, rank correlations by lag and dated events with
     the price move around each (as ``hubpulse market`` and ``hubpulse events``)."""
-    return market_in_view(dash.view(None, mode), subject, ticker, benchmark, strict=True)
+    view = dash.view(None, mode)
+    return market_in_view(view, subject, ticker or None, benchmark or None, strict=True)
 
 
 @router.get("/models/{model_id:path}")

@@ -33,7 +33,7 @@ AgainstQ = Annotated[
         "(qwen-team); default: the next N",
     ),
 ]
-TICKER = r"^[A-Za-z0-9^][A-Za-z0-9.\-=^]{0,19}$"
+TICKER = r"^([A-Za-z0-9^][A-Za-z0-9.\-=^]{0,19})?$"  # empty: a form's blank field
 TickerQ = Annotated[
     str | None,
     Query(pattern=TICKER, description="A ticker, e.g. BABA or 9988.HK (default: the registry's)"),
