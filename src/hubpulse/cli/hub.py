@@ -197,7 +197,9 @@ def modelscope_import(
         list[str] | None,
         typer.Option(help="An owner the listing holds in full (repeatable); audits read it."),
     ] = None,
-    replace: Annotated[bool, typer.Option(help="Replace the stored models of the day.")] = False,
+    replace: Annotated[
+        bool, typer.Option(help="Store it over a day held: the owners it lists replace theirs.")
+    ] = False,
     warehouse: WarehouseOpt = None,
 ) -> None:
     """Import a listing of ModelScope models (id, downloads, likes, …) as those of a day."""
