@@ -383,3 +383,11 @@ def test_hostile_price_files_are_one_line_errors(tmp_path: Path) -> None:
         result = cli(*args, "-w", root)
         assert result.returncode != 0 and said in result.stderr, (args, result.stderr)
         assert "Traceback" not in result.stderr
+
+
+def test_the_demo_says_how_to_put_a_share_price_beside_adoption(tmp_path: Path) -> None:
+    demo = cli("demo", "--warehouse", str(tmp_path / "wh"), env={"COLUMNS": "200"})
+    assert demo.returncode == 0, demo.stderr
+    said = " ".join(demo.stdout.split())
+    assert "Share prices are not bundled" in said
+    assert "pip install 'hubpulse[market]'" in said and "hubpulse prices import FILE" in said

@@ -342,9 +342,11 @@ def demo(
         highlight=False,
     )
     console.print(
-        "Share prices are not bundled (their licences do not allow it): to see adoption beside "
-        f"one, `hubpulse prices import FILE --ticker BABA -w {warehouse}` (a Yahoo-style CSV) "
-        "or `hubpulse prices pull BABA` (pip install 'hubpulse[market]'), then `hubpulse "
-        "market Qwen` and `hubpulse events Qwen`",
+        escape(
+            "Share prices are not bundled (their licences do not allow it): to see adoption "
+            f"beside one, `hubpulse prices import FILE --ticker BABA -w {warehouse}` (a "
+            "Yahoo-style CSV) or `hubpulse prices pull BABA` (pip install 'hubpulse[market]'), "
+            "then `hubpulse market Qwen` and `hubpulse events Qwen`"
+        ),
         highlight=False,
     )
