@@ -238,6 +238,9 @@ def test_audit_prints_its_matrix_in_every_format(demo_store: Path) -> None:
     table = cli("audit", "Alibaba", "--against", "qwen-team", "-w", str(demo_store))
     assert table.returncode == 0, table.stderr
     assert "vendor/lineage/llm/robust" in table.stdout and "of 16" in table.stdout
+    # the table's title names the window it read (once eaten by Rich as a markup tag)
+    title = " ".join(table.stdout.split("┏")[0].split())
+    assert title.endswith(f"combined [snapshot {HUB_STATS_DATE} (30 days)]"), title
     csv = cli("audit", "Qwen", "--month", "2024-12", "-w", str(demo_store), "-f", "csv")
     assert csv.returncode == 0, csv.stderr
     lines = csv.stdout.splitlines()

@@ -155,7 +155,8 @@ def print_audit(console: Console, audit: Audit, fmt: OutputFormat, meta: dict[st
                 raw["combined"], raw["combined_lower"], raw["combined_upper"]
             )
     print_warning(console, meta)
-    console.print(rich_table(rows, list(rows[0]), title=f"Audit: {audit.claim} [{audit.window}]"))
+    title = escape(f"Audit: {audit.claim} [{audit.window}]")  # a window in brackets is no markup
+    console.print(rich_table(rows, list(rows[0]), title=title))
     console.print(escape(audit.summary), highlight=False, soft_wrap=True)
     notes = (
         audit.notes
