@@ -97,16 +97,7 @@ def read_prices(
     ``sha256``). The ticker is ``ticker``, else yfinance's ``Ticker`` header row; neither is a
     clear error."""
     path = existing_file(path)
-    if path.stat().st_size > MAX_PRICE_BYTES:
-        raise SnapshotFormatError(
-            f"{path}: {path.stat().st_size:,} bytes is no daily price file (at most "
-            f"{MAX_PRICE_BYTES:,}; a century of daily rows is about 2 MB)"
-        )
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise SnapshotFormatError(f"{path}: not UTF-8 text ({exc.reason})") from None
-    lines = list(csv.reader(io.StringIO(text)))
+    lines = list(csv.reader(io.StringIO(_text(path))))
     header, body, found = _header(lines, path)
     if not (ticker or found):
         raise SnapshotFormatError(f"{path}: which ticker are these prices of? give --ticker")
@@ -151,6 +142,19 @@ def read_prices(
         pa.Table.from_pylist(rejects, PRICE_REJECT_SCHEMA),
         facts | {"sha256": file_sha256(path)},
     )
+
+
+def _text(path: Path) -> str:
+    """The file's text: at most ``MAX_PRICE_BYTES``, UTF-8 (a byte-order mark dropped)."""
+    if path.stat().st_size > MAX_PRICE_BYTES:
+        raise SnapshotFormatError(
+            f"{path}: {path.stat().st_size:,} bytes is no daily price file (at most "
+            f"{MAX_PRICE_BYTES:,}; a century of daily rows is about 2 MB)"
+        )
+    try:
+        return path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise SnapshotFormatError(f"{path}: not UTF-8 text ({exc.reason})") from None
 
 
 def _header(lines: list[list[str]], path: Path) -> tuple[list[str], list[list[str]], str | None]:
