@@ -200,11 +200,12 @@ def test_bad_rows_are_kept_aside_and_a_rerun_never_double_counts(tmp_path: Path)
         ["2025-01-06", "1", "1", "1", "-3", "1", "5"],
         ["2025-01-02", "1", "1", "1", "11", "11", "5"],  # a repeated day
         ["2025-01-07", "1", "1", "1", "12", "", "7"],  # no adjusted close: the close is read
+        ["2025-01-08", "1", "1", "1", "12", "0", "7"],  # a zero adjusted close: no price
     ]
     path = write_csv(tmp_path / "p.csv", rows)
     first = cli("prices", "import", str(path), "--ticker", "baba", "-w", str(root))
     assert first.returncode == 0, first.stderr
-    assert "2 rows, 4 rejected" in first.stdout
+    assert "2 rows, 5 rejected" in first.stdout
     again = cli("prices", "import", str(path), "--ticker", "BABA", "-w", str(root))
     assert "already imported" in again.stdout
     other = cli("prices", "import", str(path), "--ticker", "META", "-w", str(root))
@@ -216,7 +217,7 @@ def test_bad_rows_are_kept_aside_and_a_rerun_never_double_counts(tmp_path: Path)
     rejects = strict_json(cli("prices", "rejects", "-f", "json", "-w", str(root)).stdout)["rows"]
     reasons = {(r["ticker"], r["row"], r["field"]) for r in rejects}
     assert {("BABA", 3, "close"), ("BABA", 4, "date"), ("BABA", 5, "close"),
-            ("BABA", 6, "date")} <= reasons  # fmt: skip
+            ("BABA", 6, "date"), ("BABA", 8, "adj_close")} <= reasons  # fmt: skip
     store = Warehouse(root)
     from hubpulse.store.prices import current_prices
 

@@ -7,7 +7,7 @@ own ``to_csv`` writes two more header rows (``Ticker,BABA,…`` and ``Date,,…`
 too, and the ticker taken from them.
 
 A row is a reject, with the field and the reason, when its date is not a date, its close is
-missing, not a number or not positive, a price or the volume is negative, or its date repeats an
+missing or not a number, a price is not positive, the volume is negative, or its date repeats an
 earlier row's. The rest load: nothing else is lost. ``adj_close`` (dividends and splits
 adjusted) is what returns are read from where the source gives it; else ``close``.
 """
@@ -202,7 +202,7 @@ def _row(
             value = float(text)
         except ValueError:
             return row, (field, f"{text!r} is not a number")
-        if not math.isfinite(value) or value < 0 or (field == "close" and value == 0):
+        if not math.isfinite(value) or value <= 0:  # a price of 0 would divide a return by 0
             return row, (field, f"{text} is not a price (a positive number)")
         row[field] = value
     volume = cell("volume")
