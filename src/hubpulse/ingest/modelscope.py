@@ -37,8 +37,8 @@ from hubpulse.ingest.files import (
 )
 from hubpulse.ingest.records import (
     Reject,
-    Unparsed,
     count_value,
+    json_object,
     repo_id,
     text_value,
     timestamp_value,
@@ -168,10 +168,7 @@ def read_modelscope(path: Path | str, day: dt.date) -> tuple[pa.Table, pa.Table,
 
 
 def normalise_modelscope(record: Any) -> dict[str, Any]:
-    if isinstance(record, Unparsed):
-        raise Reject("line", f"unparseable JSON: {record.error}")
-    if not isinstance(record, dict):
-        raise Reject("record", f"expected a JSON object, got {type(record).__name__}")
+    record = json_object(record)
     model_id = repo_id(record)
     if "/" not in model_id:
         raise Reject("id", f"{model_id!r} is no owner/name id")

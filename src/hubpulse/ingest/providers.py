@@ -28,7 +28,7 @@ from hubpulse.ingest.files import (
     open_records,
     reject_row,
 )
-from hubpulse.ingest.records import Reject, Unparsed, repo_id, text_value
+from hubpulse.ingest.records import Reject, json_object, repo_id, text_value
 from hubpulse.ingest.sources import AREA_LOAD_SCHEMA
 
 PROVIDER_EXPAND = ["inferenceProviderMapping", "pipeline_tag"]
@@ -79,10 +79,7 @@ def read_providers(path: Path | str, day: dt.date) -> tuple[pa.Table, pa.Table, 
 
 def normalise_mapping(record: Any) -> tuple[str, list[dict[str, Any]]]:
     """One model record → its id and one entry per provider; ``Reject`` when malformed."""
-    if isinstance(record, Unparsed):
-        raise Reject("line", f"unparseable JSON: {record.error}")
-    if not isinstance(record, dict):
-        raise Reject("record", f"expected a JSON object, got {type(record).__name__}")
+    record = json_object(record)
     model_id = repo_id(record)
     mapping = record.get("inferenceProviderMapping")
     if mapping is None:

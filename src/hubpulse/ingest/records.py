@@ -42,15 +42,22 @@ class Reject(Exception):
         self.reason = reason
 
 
+def json_object(record: Any) -> dict[str, Any]:
+    """``record`` as the JSON object it must be; ``Reject`` for an unparseable line or any other
+    JSON value."""
+    if isinstance(record, Unparsed):
+        raise Reject("line", f"unparseable JSON: {record.error}")
+    if not isinstance(record, dict):
+        raise Reject("record", f"expected a JSON object, got {type(record).__name__}")
+    return record
+
+
 def normalise_record(record: Any) -> tuple[dict[str, Any], set[tuple[str, str]]]:
     """One raw Hub record (hub-stats row or API body) → canonical row and aliases found.
 
     Raises ``Reject`` naming the field when the record is malformed.
     """
-    if isinstance(record, Unparsed):
-        raise Reject("line", f"unparseable JSON: {record.error}")
-    if not isinstance(record, dict):
-        raise Reject("record", f"expected a JSON object, got {type(record).__name__}")
+    record = json_object(record)
     model_id = repo_id(record)
     card = _json_object(record.get("cardData"), "cardData")
     gguf = _json_object(record.get("gguf"), "gguf")

@@ -48,8 +48,8 @@ from hubpulse.ingest.files import (
 )
 from hubpulse.ingest.records import (
     Reject,
-    Unparsed,
     count_value,
+    json_object,
     number_value,
     repo_id,
     text_value,
@@ -150,10 +150,7 @@ def read_spaces(
 def normalise_space(record: Any) -> tuple[dict[str, Any], list[str]]:
     """One raw Space record → its row and the distinct model ids it declares (first-seen
     order); ``Reject`` naming the field when the record is malformed."""
-    if isinstance(record, Unparsed):
-        raise Reject("line", f"unparseable JSON: {record.error}")
-    if not isinstance(record, dict):
-        raise Reject("record", f"expected a JSON object, got {type(record).__name__}")
+    record = json_object(record)
     try:
         space_id = repo_id(record)
     except Reject as reject:
