@@ -138,6 +138,22 @@ def test_a_killed_crawl_resumes_and_bad_records_are_kept_aside(tmp_path: Path) -
     )
     assert result.returncode == 0, result.stderr
     assert "1 rows, 2 rejected" in result.stdout
+    # another owner's listing of the same day is stored beside it, without --replace
+    other = tmp_path / "ms2.jsonl"
+    other.write_text(json.dumps({"id": "ZhipuAI/c", "downloads": 7}) + "\n")
+    wh = str(tmp_path / "wh")
+    beside = cli("modelscope", "import", str(other), "--date", "2026-05-02", "--owner",
+                 "ZhipuAI", "-w", wh)  # fmt: skip
+    assert beside.returncode == 0, beside.stderr
+    again = cli("modelscope", "import", str(other), "--date", "2026-05-02", "-w", wh)
+    assert again.returncode == 1 and "--replace" in again.stderr  # the same owners: refused
+    store = open_warehouse(tmp_path / "wh")
+    from hubpulse.store.modelscope import current_modelscope
+
+    held = store.execute(current_modelscope(store))
+    days = [str(d) for d in held["day"].to_pylist()]
+    ids = {i for i, d in zip(held["model_id"].to_pylist(), days, strict=True) if d == "2026-05-02"}
+    assert ids == {"Qwen/a", "ZhipuAI/c"}
 
 
 def test_a_family_is_crawled_and_attributed_under_its_modelscope_names() -> None:

@@ -52,7 +52,7 @@ class AreaData:
     rows: int
     rejects: int
     origin: Origin | None = None
-    parted: bool = False  # loads of other ``options`` (another ticker) never cover its days
+    parted: bool = False  # loads of other ``options`` (a ticker, owners) never cover its days
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,7 @@ def import_modelscope(
         tables={"modelscope_models": rows, "modelscope_rejects": rejects},
         rows=rows.num_rows,
         rejects=rejects.num_rows,
+        parted=True,  # a listing of other owners that day is stored beside, never over, it
     )
     with store.lock():
         return store_area(store, data, replace=replace, what="the ModelScope models of")
