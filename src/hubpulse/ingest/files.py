@@ -157,7 +157,7 @@ def read_snapshot(
     date, inferred = _snapshot_date(path, good, snapshot_date)
     aliases = _aliases(good)
     good = good.drop_columns(["row", "alias_old"]).set_column(
-        0, "snapshot_date", pa.array([date] * good.num_rows, pa.date32())
+        0, "snapshot_date", pa.repeat(pa.scalar(date, pa.date32()), good.num_rows)
     )
     return Snapshot(
         path=path,

@@ -202,6 +202,6 @@ def _date(path: Path, table: pa.Table, given: dt.date | None) -> tuple[dt.date, 
 
 
 def _dated(table: pa.Table, date: dt.date, schema: pa.Schema | None) -> pa.Table:
-    column = pa.array([date] * table.num_rows, pa.date32())
+    column = pa.repeat(pa.scalar(date, pa.date32()), table.num_rows)
     dated = table.add_column(0, "snapshot_date", column)
     return dated.cast(schema) if schema is not None else dated

@@ -126,7 +126,9 @@ def _beside_downloads(
         counts = [rows.get(k, {}).get("downloads_30d") for k in keys]
         table = table.append_column("downloads_30d", pa.array(counts, pa.int64()))
     table = table.append_column("downloads_share", column)
-    return table.append_column("snapshot", pa.array([chosen] * table.num_rows, pa.date32()))
+    return table.append_column(
+        "snapshot", pa.repeat(pa.scalar(chosen, pa.date32()), table.num_rows)
+    )
 
 
 def _unmapped(

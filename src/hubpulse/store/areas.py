@@ -122,7 +122,7 @@ def _publish(data: AreaData, base: Path) -> dict[str, Any]:
     }
     with staged(base / f".tmp-{load_id}") as staging:
         for name, table in data.tables.items():
-            ids = pa.array([load_id] * table.num_rows, pa.string())
+            ids = pa.repeat(pa.scalar(load_id, pa.string()), table.num_rows)
             write_parquet(staging / f"{name}.parquet", table.append_column("load_id", ids))
         log = pa.Table.from_pylist([row], LOAD_SCHEMA)
         write_parquet(staging / f"{data.area}_loads.parquet", log)

@@ -214,9 +214,9 @@ def write_load(load_dir: Path, snapshot: Snapshot) -> Path:
     load log row) written to ``load_dir``, named after the load id; not yet published."""
     load_id = load_dir.name
     load_dir.mkdir(parents=True)
-    stamp = pa.array([load_id] * snapshot.rows.num_rows, pa.string())
+    stamp = pa.repeat(pa.scalar(load_id, pa.string()), snapshot.rows.num_rows)
     write_parquet(load_dir / "models.parquet", snapshot.rows.append_column("load_id", stamp))
-    reject_ids = pa.array([load_id] * snapshot.rejects.num_rows, pa.string())
+    reject_ids = pa.repeat(pa.scalar(load_id, pa.string()), snapshot.rejects.num_rows)
     write_parquet(
         load_dir / "rejects.parquet", snapshot.rejects.append_column("load_id", reject_ids)
     )
