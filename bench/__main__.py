@@ -33,6 +33,7 @@ TARGETS = {
     "pipeline_3.5M_gb": 3.0,
     "query_floor_ratio": 4.0,
     "first_answer_peer_ratio": 3.0,
+    "first_answer_s": 6.0,
     "help_s": 0.3,
     "serve_first_s": 2.0,
     "audit_3.5M_s": 5.0,
@@ -359,6 +360,8 @@ def check(rows: list[Row]) -> list[str]:
             ratio = by[("peer", row.size)].seconds / row.seconds
             text = f"first answer at {row.size}: {ratio:.1f}× faster than pandas + networkx"
             lines.append(_verdict(text, ratio >= TARGETS["first_answer_peer_ratio"], "≥ 3×"))
+            text = f"first answer at {row.size}: {row.seconds:.1f} s"
+            lines.append(_verdict(text, row.seconds <= TARGETS["first_answer_s"], "≤ 6 s"))
         if row.job == "pipeline" and row.size == "3.5M":
             text = f"3.5M ingest + stored analysis: {row.seconds:.1f} s"
             lines.append(_verdict(text, row.seconds <= TARGETS["pipeline_3.5M_s"], "≤ 30 s"))
