@@ -353,6 +353,21 @@ def parquet_writer(expr: ir.Table | Callable[[], ir.Table], order: list[str]) ->
     return write
 
 
+def written_writer(expr: ir.Table, order: list[str], then: Callable[[ir.Table], None]) -> Writer:
+    """A ``parquet_writer`` of ``expr`` that hands ``then`` the file it wrote, as a table of
+    ``expr``'s engine: the tables written after it in the same build read it, rather than
+    computing ``expr`` again or holding it in memory."""
+
+    def write(path: Path) -> None:
+        parquet_writer(expr, order)(path)
+        backend = expr._find_backend(use_default=True)
+        name = re.sub(r"[^0-9A-Za-z_]", "_", f"hp_{path.parent.name}_{path.stem}")
+        register_views(backend, [(name, [str(path.absolute())])])
+        then(backend.table(name))
+
+    return write
+
+
 def sliced_writer(make: Callable[[int], ir.Table], parts: int, order: list[str]) -> Writer:
     """A writer of the union of ``make(0)`` … ``make(parts - 1)`` (disjoint slices of one
     table), each computed and written in its turn sorted by ``order``, then copied in that

@@ -63,9 +63,8 @@ def compute_credits(analysis: Analysis, mode: Mode, *, cached: bool = True) -> i
     """``model_credits`` computed (the stored stage writes it straight from this expression,
     ``cached=False``: its attribution computed in the same query, not stored first)."""
     dims = model_dimensions(analysis)
-    if mode == "publisher":  # one family per model, the one its dimensions name
-        shares = dims.select("model_id", family=dims.publisher.fill_null(UNATTRIBUTED))
-        return _whole(dims.join(shares.mutate(weight=ibis.literal(1.0)), "model_id"))
+    if mode == "publisher":
+        return publisher_credits(dims)
     shares = analysis.attribution(mode) if cached else analysis.attribute(mode)
     joined = dims.join(shares, "model_id")
     # most models have one family: only the split ones need the windows below
@@ -90,6 +89,13 @@ def compute_credits(analysis: Analysis, mode: Mode, *, cached: bool = True) -> i
 CREDIT_KEYS = ("model_id", "family", "weight", "author", "size")
 
 
+def publisher_credits(dims: ir.Table) -> ir.Table:
+    """The credits under publisher mode: each model whole for the family its dimensions name
+    (``dims``, ``model_dimensions``): a projection of the dimensions, so never stored apart."""
+    family = dims.publisher.fill_null(UNATTRIBUTED)
+    return _whole(dims.mutate(family=family, weight=ibis.literal(1.0)))
+
+
 def _whole(joined: ir.Table) -> ir.Table:
     """The credits of models counted whole for one family."""
     return joined.select(
@@ -105,10 +111,11 @@ def model_dimensions(analysis: Analysis) -> ir.Table:
     publisher (the family whose rule claims the repo; null when none), descendants (models in
     the snapshot below it, any depth): the per-model facts
     questions group by, computed once per snapshot and stored (``stored``)."""
-    return analysis.once(DIMENSIONS, lambda: _dimensions(analysis))
+    return analysis.once(DIMENSIONS, lambda: dimensions_of(analysis))
 
 
-def _dimensions(analysis: Analysis) -> ir.Table:
+def dimensions_of(analysis: Analysis) -> ir.Table:
+    """``model_dimensions`` as an expression (the stored stage writes it from this)."""
     models = analysis.models
     owners = match_publishers(models.select("model_id"), analysis.registry)
     params = parameter_count(models)

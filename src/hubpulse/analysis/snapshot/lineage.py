@@ -20,7 +20,7 @@ Graph repairs, each reported in ``Lineage.issues``:
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import ibis
 import ibis.expr.types as ir
@@ -45,9 +45,9 @@ class Lineage:
       returns it, an expression over the stored edges and closure)
     - ``issues``: model_id, parent_id, kind (self_reference | cycle_break | alias), detail
     - ``rounds``: closure iterations used
-    - ``by_ancestor``: makes the closure again, stored ordered by ``ancestor_id`` so that
-      descendant lookups read a few row groups (built on the first lookup; None: use
-      ``closure``)
+    - ``lookups``: makes the tables again sorted for lookups, so that a lookup reads a few
+      row groups (``LOOKUPS``; stored apart, built on the first lookup; None: use the tables
+      above, as a snapshot's first question writes them unsorted)
     """
 
     edges: ir.Table
@@ -55,12 +55,34 @@ class Lineage:
     roots: ir.Table
     issues: ir.Table
     rounds: int
-    by_ancestor: Callable[[], ir.Table] | None = None
+    lookups: Callable[[], dict[str, ir.Table]] | None = None
 
     @property
     def below(self) -> ir.Table:
         """The closure, for lookups by ``ancestor_id``."""
-        return self.closure if self.by_ancestor is None else self.by_ancestor()
+        return self.closure if self.lookups is None else self.lookups()["by_ancestor"]
+
+    def by_model(self) -> Lineage:
+        """This lineage with its edges, closure and roots sorted for lookups by model (by
+        child, by model_id): what ``describe_lineage`` reads."""
+        if self.lookups is None:
+            return self
+        tables = self.lookups()
+        return replace(
+            self,
+            edges=tables["edges_by_child"],
+            closure=tables["closure_by_model"],
+            roots=tables["roots_by_model"],
+        )
+
+
+LOOKUPS = {
+    "by_ancestor": ("closure", ["ancestor_id", "model_id"]),
+    "closure_by_model": ("closure", ["model_id", "ancestor_id"]),
+    "roots_by_model": ("roots", ["model_id", "root_id"]),
+    "edges_by_child": ("edges", ["child", "parent"]),
+}
+"""Each lookup table: the lineage table it sorts, and its sort keys."""
 
 
 GRAPH_COLUMNS = ("model_id", "base_models", "base_relation", "created_at")
@@ -108,9 +130,14 @@ def resolve_lineage(models: ir.Table, aliases: ir.Table, *, max_depth: int = 256
 
 def _apply_aliases(raw: ir.Table, models: ir.Table, aliases: ir.Table) -> tuple[ir.Table, ir.Table]:
     """Map parent ids through the (transitively closed) alias table."""
-    live = models.select(live_id=models.model_id)
     mapping = aliases.select("old_id", "new_id").distinct(on="old_id")
-    mapping = mapping.anti_join(live, mapping.old_id == live.live_id)
+    # the live repos among the (few) old ids: the snapshot's ids probe the small mapping, rather
+    # than every id being hashed to drop a few hundred renames
+    live = models.select(live_id=models.model_id)
+    live = live.filter(live.live_id.isin(mapping.old_id))
+    # materialised: each round below reads the one before twice, so an expression would repeat
+    # this scan of the snapshot 2**_ALIAS_ROUNDS times
+    mapping = materialise(mapping.anti_join(live, mapping.old_id == live.live_id))
     for _ in range(_ALIAS_ROUNDS):  # pointer jumping: each round doubles the chain length covered
         hop = mapping.select(hop_old=mapping.old_id, hop_new=mapping.new_id)
         mapping = mapping.left_join(hop, mapping.new_id == hop.hop_old).select(
@@ -261,6 +288,7 @@ def describe_lineage(
     from hubpulse.errors import ModelNotFoundError
 
     run = run or _run
+    lineage = lineage.by_model()
     here = run(models.filter(models.model_id == model_id).select("model_id").limit(1))
     in_snapshot = bool(here.num_rows)
     below = lineage.below.filter(lineage.below.ancestor_id == model_id)

@@ -5,10 +5,12 @@ Its stages, each stored beside the snapshot (``store.derived``) under a key of w
 
 - ``lineage`` — edges, closure (by model), roots, repairs — depends on the snapshot's load, the
   known renames (aliases), the depth limit and ``LINEAGE_RULES``;
-- ``lookup`` — the closure again, sorted by ancestor for descendant lookups — depends on the
-  lineage stage; built by the first lookup of a model's descendants;
-- ``families`` — each model's attribution under both modes (with weights) and its dimensions
-  (downloads, size, first-party family): what a first ``top`` or ``compare`` reads — depends on
+- ``lookup`` — the closure again sorted by ancestor (descendant lookups), and the closure,
+  roots and edges sorted by model (the lineage stage stores them unsorted: a first question
+  reads them whole) — depends on the lineage stage; built by the first lookup of a model;
+- ``families`` — each model's dimensions (downloads, size, first-party family) and its
+  attribution under lineage mode with weights (publisher mode's is a projection of the
+  dimensions): what a first ``top`` or ``compare`` reads — depends on
   the lineage stage, the family registry's content (built-in plus any ``--families`` file) and
   ``ATTRIBUTION_RULES``;
 - ``pairs_family``, ``pairs_vendor``, ``pairs_country``, ``pairs_author`` — the derivative
@@ -42,8 +44,9 @@ from hubpulse.analysis.snapshot.dimensions import (
     compute_credits,
     compute_pairs,
     credits_key,
-    model_dimensions,
+    dimensions_of,
     pairs_key,
+    publisher_credits,
 )
 from hubpulse.analysis.snapshot.flags import (
     SIGNALS,
@@ -52,7 +55,7 @@ from hubpulse.analysis.snapshot.flags import (
     compute_signals,
     marks_key,
 )
-from hubpulse.analysis.snapshot.lineage import GRAPH_COLUMNS, Lineage, resolve_lineage
+from hubpulse.analysis.snapshot.lineage import GRAPH_COLUMNS, LOOKUPS, Lineage, resolve_lineage
 from hubpulse.analysis.snapshot.snapshot import (
     FAMILIES,
     Analysis,
@@ -72,6 +75,7 @@ from hubpulse.store.derived import (
     load_stage,
     parquet_writer,
     stage_rows,
+    written_writer,
 )
 from hubpulse.store.engines import materialise
 from hubpulse.store.warehouse import ALIASES, Warehouse, open_store
@@ -80,13 +84,16 @@ from hubpulse.terms import GroupBy
 LINEAGE_RULES = 1
 LINEAGE_INPUTS = "the known renames or lineage rules"
 FAMILY_INPUTS = "the family registry or attribution rules"
-ATTRIBUTION_RULES = 4  # 3: whole-download splits, nulls kept; 4: (signals, since moved out)
+ATTRIBUTION_RULES = 5  # 3: whole-download splits, nulls kept; 4: (signals, since moved out);
+# 5: publisher credits read from the dimensions, not stored
 SIGNAL_RULES = 1
+LOOKUP_RULES = 2  # 2: sorted by model too (the lineage stage is written unsorted)
 PAIRS_RULES = 1
 SIGNAL_TABLES = (SIGNALS, marks_key(Thresholds()))
 LINEAGE_TABLES = ("edges", "closure", "roots", "issues")
-LOOKUP_TABLES = ("by_ancestor",)
-FAMILY_TABLES = (*(credits_key(m) for m in MODES), DIMENSIONS, FAMILIES)
+LOOKUP_TABLES = tuple(LOOKUPS)
+STORED_CREDITS = credits_key("lineage")  # publisher credits are a projection of dimensions
+FAMILY_TABLES = (STORED_CREDITS, DIMENSIONS, FAMILIES)
 PAIR_TABLES = tuple(pairs_key(by) for by in PAIR_GROUPS)
 
 log = logging.getLogger("hubpulse")
@@ -189,9 +196,9 @@ def _stored(
         )
     if lineage_built or families_built:
         log.info("stored analysis of %s ready in %.1f s", day, time.perf_counter() - started)
-    stored = dict(tables)
+    stored = tables | {credits_key("publisher"): publisher_credits(tables[DIMENSIONS])}
     for mode in MODES:
-        credits = tables[credits_key(mode)]
+        credits = stored[credits_key(mode)]
         stored[attribution_key(mode)] = credits.select("model_id", "family", "weight")
     analysis = Analysis(day, models, held["graph"], registry, stored)
     for spec, in_memory in _later_specs(store, analysis, families):
@@ -265,22 +272,20 @@ def _later_specs(
 
 
 def _lineage_writers(lineage: Lineage) -> dict[str, Writer]:
-    return {
-        "edges": parquet_writer(lineage.edges, ["child", "parent"]),
-        "closure": parquet_writer(lineage.closure, ["model_id", "ancestor_id"]),
-        "roots": parquet_writer(lineage.roots, ["model_id", "root_id"]),
-        "issues": parquet_writer(lineage.issues, ["model_id", "parent_id", "kind"]),
-    }
+    """Unsorted (a first question reads them whole): the lookup stage sorts them."""
+    order = {"issues": ["model_id", "parent_id", "kind"]}
+    return {t: parquet_writer(getattr(lineage, t), order.get(t, [])) for t in LINEAGE_TABLES}
 
 
 def _family_writers(analysis: Analysis) -> dict[str, Writer]:
-    """Each table computed in its turn, when it is written."""
+    """Each table computed in its turn, when it is written; the credits read the dimensions
+    from the file just written, not from a copy held in the engine."""
+    written = partial(analysis.stored.__setitem__, DIMENSIONS)
     return {
-        **{
-            credits_key(m): parquet_writer(partial(compute_credits, analysis, m, cached=False), [])
-            for m in MODES
-        },
-        DIMENSIONS: parquet_writer(model_dimensions(analysis), ["model_id"]),
+        DIMENSIONS: written_writer(dimensions_of(analysis), ["model_id"], written),
+        STORED_CREDITS: parquet_writer(
+            partial(compute_credits, analysis, "lineage", cached=False), []
+        ),
         FAMILIES: parquet_writer(analysis.families(), ["position"]),
     }
 
@@ -343,26 +348,31 @@ def _signals_in_memory(analysis: Analysis) -> dict[str, ir.Table]:
 
 
 def _lineage(store: Warehouse, day: dt.date, tables: dict[str, ir.Table], stage: Stage) -> Lineage:
-    """The stored lineage, its closure by ancestor (``LOOKUP_TABLES``) built on first lookup."""
-    closure = tables["closure"]
-    spec = _lookup_spec(store, day, stage, closure)
-    lookup = _once(partial(_later, store, day, spec, lambda: {"by_ancestor": closure}))
+    """The stored lineage, its tables sorted for lookups (``LOOKUP_TABLES``) built on the
+    first lookup."""
+    spec = _lookup_spec(store, day, stage, tables)
+    unsorted = {name: tables[source] for name, (source, _) in LOOKUPS.items()}
+    lookup = _once(partial(_later, store, day, spec, lambda: unsorted))
     return Lineage(
         edges=tables["edges"],
-        closure=closure,
+        closure=tables["closure"],
         roots=tables["roots"],
         issues=tables["issues"],
         rounds=int(stage.meta["rounds"]),
-        by_ancestor=partial(_pick, lookup, "by_ancestor"),
+        lookups=lookup,
     )
 
 
-def _lookup_spec(store: Warehouse, day: dt.date, lineage: Stage, closure: ir.Table) -> StageSpec:
+def _lookup_spec(
+    store: Warehouse, day: dt.date, lineage: Stage, tables: dict[str, ir.Table]
+) -> StageSpec:
     def build() -> tuple[dict[str, Writer], dict[str, Any]]:
-        writers = {"by_ancestor": parquet_writer(closure, ["ancestor_id", "model_id"])}
-        return writers, {"snapshot_date": day, "rules": LINEAGE_RULES, **_built(store)}
+        writers = {
+            name: parquet_writer(tables[source], order) for name, (source, order) in LOOKUPS.items()
+        }
+        return writers, {"snapshot_date": day, "rules": LOOKUP_RULES, **_built(store)}
 
-    key = digest({"lineage": lineage.meta["key"]})
+    key = digest({"lineage": lineage.meta["key"], "rules": LOOKUP_RULES})
     of = f"snapshot {day}"
     return StageSpec("lookup", key, LOOKUP_TABLES, build, of, LINEAGE_INPUTS, "descendant lookups")
 
@@ -385,7 +395,9 @@ def analyse(
     registry = load_registry(settings.families_file)
     with build_lock(store.root, store.load_id(day)):  # a racer waits, then finds them all
         analysis, stages = _stored(store, day, registry, settings.max_lineage_depth, rebuild)
-        lookup = _lookup_spec(store, day, stages[0][1], analysis.lineage.closure)
+        lineage = analysis.lineage
+        tables = {"edges": lineage.edges, "closure": lineage.closure, "roots": lineage.roots}
+        lookup = _lookup_spec(store, day, stages[0][1], tables)
         for spec, _ in [(lookup, None), *_later_specs(store, analysis, stages[1][1])]:
             stage, _, built = load_stage(
                 store.root, store.load_id(day), store.reader, spec, rebuild=rebuild
