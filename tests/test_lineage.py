@@ -7,7 +7,8 @@ from graphs import aliases, model, records, snapshot
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hubpulse.analysis.snapshot.lineage import describe_lineage, model_depths, resolve_lineage
+from hubpulse.analysis.snapshot.lineage import model_depths, resolve_lineage
+from hubpulse.analysis.snapshot.lineage_report import describe_lineage
 from hubpulse.errors import LineageError
 from hubpulse.ingest.records import normalise_record
 

@@ -22,7 +22,7 @@ from graphs import model
 
 from hubpulse.analysis.claims.snapshot_comparison import compare_snapshot
 from hubpulse.analysis.snapshot.dimensions import PAIR_GROUPS, derivative_pairs, pairs_key
-from hubpulse.analysis.snapshot.lineage import describe_lineage
+from hubpulse.analysis.snapshot.lineage_report import describe_lineage
 from hubpulse.analysis.snapshot.ranking import (
     GROUPS,
     count_derivatives,

@@ -22,7 +22,7 @@ from independent import family_totals
 from typer.testing import CliRunner
 
 from hubpulse.analysis.claims.snapshot_comparison import compare_snapshot
-from hubpulse.analysis.snapshot.lineage import describe_lineage
+from hubpulse.analysis.snapshot.lineage_report import describe_lineage
 from hubpulse.analysis.snapshot.ranking import count_derivatives, derivatives_by_family, rank_models
 from hubpulse.analysis.snapshot.snapshot import Analysis, analyse_snapshot
 from hubpulse.analysis.snapshot.stored import (

@@ -45,7 +45,7 @@ _LAZY = {
     "create_app": "hubpulse.web.app",
     "cumulative_downloads": "hubpulse.analysis.history.trends",
     "describe_flags": "hubpulse.analysis.snapshot.flags",
-    "describe_lineage": "hubpulse.analysis.snapshot.lineage",
+    "describe_lineage": "hubpulse.analysis.snapshot.lineage_report",
     "engine_failure": "hubpulse.ingest.connection",
     "estimate_monthly_downloads": "hubpulse.analysis.history.estimator",
     "family_milestones": "hubpulse.analysis.history.trends",

@@ -316,7 +316,7 @@ def lineage(
     flags with reasons and its derivative credit."""
     from hubpulse.analysis.snapshot.dimensions import model_dimensions
     from hubpulse.analysis.snapshot.indicators import model_extras
-    from hubpulse.analysis.snapshot.lineage import describe_lineage
+    from hubpulse.analysis.snapshot.lineage_report import describe_lineage
     from hubpulse.present import tables
 
     settings = settings_of(warehouse, mode, families, engine, spark_master)

@@ -14,7 +14,7 @@ from hubpulse.analysis.claims.month_comparison import compare_month
 from hubpulse.analysis.claims.snapshot_comparison import compare_snapshot
 from hubpulse.analysis.history.history import History, load_history
 from hubpulse.analysis.snapshot.dimensions import model_dimensions
-from hubpulse.analysis.snapshot.lineage import describe_lineage
+from hubpulse.analysis.snapshot.lineage_report import describe_lineage
 from hubpulse.analysis.snapshot.ranking import count_derivatives, rank_models
 from hubpulse.analysis.snapshot.snapshot import Analysis
 from hubpulse.analysis.snapshot.stored import load_analysis

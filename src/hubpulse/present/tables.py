@@ -28,7 +28,7 @@ from hubpulse.terms import Mode, OutputFormat
 
 if TYPE_CHECKING:
     from hubpulse.analysis.history.history import History
-    from hubpulse.analysis.snapshot.lineage import LineageReport
+    from hubpulse.analysis.snapshot.lineage_report import LineageReport
     from hubpulse.analysis.snapshot.selection import Selection
     from hubpulse.analysis.snapshot.snapshot import Analysis
     from hubpulse.registry import Registry
