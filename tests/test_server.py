@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
 from test_report import cli_json, same
 
-from hubpulse.analysis.snapshot.lineage import describe_lineage
+from hubpulse.analysis.snapshot.lineage_report import describe_lineage
 from hubpulse.analysis.snapshot.snapshot import Analysis
 from hubpulse.analysis.snapshot.stored import analyse
 from hubpulse.settings import load_settings
@@ -129,11 +129,14 @@ def test_api_model_lineage_equals_the_cli(client: TestClient, demo_store: Path) 
 
 @pytest.mark.slow
 def test_model_pages_read_the_stored_graph_and_equal_a_fresh_computation(
-    client: TestClient, demo_analysis: Analysis
+    app: FastAPI, client: TestClient, demo_analysis: Analysis
 ) -> None:
-    """A model page looks its rows up in the stored tables; it answers exactly what
+    """A model page looks its rows up in the stored tables with statements prepared once (the
+    view's facts in memory, as a warm dashboard holds them); it answers exactly what
     `describe_lineage` answers on a from-scratch analysis, for busy parents, external parents,
     merges, repaired edges and a random sample."""
+    view = app.state.board.view()
+    assert len(view.models) and view.statements is not None  # the prepared lookups are used
     edges = demo_analysis.lineage.edges.to_pyarrow().to_pylist()
     busiest = Counter(e["parent"] for e in edges).most_common(15)
     external = [e["parent"] for e in edges if not e["parent_known"]][:10]

@@ -3,29 +3,38 @@ model (ancestry, descendants, children) and model search, each read from a ``Vie
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import ibis
+import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.compute as pc
 
 from hubpulse.analysis.snapshot.dimensions import model_dimensions
-from hubpulse.analysis.snapshot.lineage import Run, describe_lineage
+from hubpulse.analysis.snapshot.lineage_report import Run, describe_lineage
+from hubpulse.web.lookups import SqlLookups
 from hubpulse.web.views import View, clean_row, model_facts
 
 
 def children_of(
-    view: View, model_id: str, limit: int, run: Run
+    view: View, model_id: str, limit: int, run: Run, found: pa.Table | None = None
 ) -> tuple[list[dict[str, Any]], int]:
     """A model's direct children, most downloaded first, and how many it has: the depth-1 rows
     of the closure stored by ancestor (the kept edges; an edge's relation is its child's base
-    relation), each child's facts read from those in memory once the view holds them, else
-    looked up in the stored dimensions."""
+    relation; or of ``found``, its descendants already looked up), each child's facts read
+    from those in memory once the view holds them, else looked up in the stored dimensions."""
+    if found is not None and "models" in view.pieces:
+        frame = view.models  # most downloaded first, then by id; children are in the snapshot
+        ids = found.filter(pc.equal(found["depth"], 1)).column("model_id").to_pylist()
+        rows = frame.iloc[np.sort(frame.index.get_indexer(pd.Index(ids)))]
+        return _children(model_id, rows.head(limit).to_dict("records")), len(ids)
     below = view.analysis.lineage.below
     kids = below.filter((below.ancestor_id == model_id) & (below.depth == 1)).select("model_id")
     if "models" in view.pieces:
-        frame = view.models  # most downloaded first, then by id; children are in the snapshot
+        frame = view.models
         ids = run(kids).column("model_id").to_pylist()
         rows = frame.iloc[np.sort(frame.index.get_indexer(pd.Index(ids)))]
         total, top = len(ids), rows.head(limit).to_dict("records")
@@ -37,6 +46,10 @@ def children_of(
         ordered = found.order_by([ibis.desc(found.downloads_30d.fill_null(0)), "model_id"])
         total = run(kids.count().as_table())[0][0].as_py()
         top = run(ordered.limit(limit)).to_pylist()
+    return _children(model_id, top), total
+
+
+def _children(model_id: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [
         {
             "child": r["model_id"],
@@ -45,8 +58,8 @@ def children_of(
             "downloads_30d": r["downloads_30d"] or 0,
             "descendants": r["descendants"] or 0,
         }
-        for r in (clean_row(x) for x in top)
-    ], total
+        for r in (clean_row(x) for x in rows)
+    ]
 
 
 def family_detail(view: View, name: str) -> dict[str, Any]:
@@ -83,19 +96,32 @@ def model_detail(view: View, model_id: str) -> dict[str, Any]:
     those in memory once the view holds them."""
     analysis = view.analysis
     held = "models" in view.pieces  # per-model facts in memory (built in the background)
-    with view.cursor() as run:
+    with view.raw_cursor() as con:
+        engine = functools.cache(lambda: ibis.duckdb.from_connection(con))  # only if needed
+
+        def run(table: ir.Table) -> pa.Table:
+            return engine().to_pyarrow(table)
+
         if not (held and model_id in view.models.index):  # else: as spelt, case aside
             model_id = analysis.find_model(model_id, run)
-        dims = model_dimensions(analysis)
+        lookups = None
+        if held and view.statements is not None:  # prepared lookups, no expression built
+            lookups = SqlLookups(view.statements, con, view.models.index.__contains__)
         lineage = describe_lineage(
-            analysis.lineage, dims, model_id, run=run, facts=view.facts_of if held else None
+            analysis.lineage,
+            model_dimensions(analysis),
+            model_id,
+            run=run,
+            facts=view.facts_of if held else None,
+            lookups=lookups,
         )
         if held:
             at = view.models.index.get_indexer([model_id])
             found = view.models.iloc[at[at >= 0]]
         else:
             found = model_facts(analysis, view.mode, model_id, run)
-        kids, total = children_of(view, model_id, 25, run)
+        below = lookups.below(model_id) if lookups is not None else None
+        kids, total = children_of(view, model_id, 25, run, below)
     facts = clean_row(found.iloc[0].to_dict()) if len(found) else None
     return {
         "snapshot_date": view.analysis.snapshot_date.isoformat(),

@@ -29,7 +29,7 @@ import pyarrow.compute as pc
 from hubpulse.analysis.history.history import month_range
 from hubpulse.analysis.history.trends import family_trend
 from hubpulse.analysis.snapshot.dimensions import model_dimensions
-from hubpulse.analysis.snapshot.lineage import Run
+from hubpulse.analysis.snapshot.lineage_report import Run
 from hubpulse.analysis.snapshot.ranking import model_families
 from hubpulse.analysis.snapshot.snapshot import Analysis
 from hubpulse.analysis.snapshot.stored import load_analysis, load_later
@@ -40,6 +40,7 @@ from hubpulse.settings import Mode, Settings
 from hubpulse.store.engines import duckdb_limits
 from hubpulse.store.queries import list_snapshots, partial_extract_warning
 from hubpulse.store.warehouse import Warehouse, open_store
+from hubpulse.web.lookups import Statements
 
 MEMO_SIZE = 1024
 WARMER = "hubpulse-warm"  # the name of a thread building a view's pieces in the background
@@ -193,11 +194,22 @@ class View:
         """A query runner on a cursor of its own (DuckDB runs cursors of one database in
         parallel): a request made of lookups in the stored tables takes no lock, so it never
         queues behind another request's."""
+        with self.raw_cursor() as con:
+            yield ibis.duckdb.from_connection(con).to_pyarrow
+
+    @contextlib.contextmanager
+    def raw_cursor(self) -> Iterator[Any]:
+        """A DuckDB cursor of its own (see ``cursor``), for statements prepared once."""
         con = self.store.reader.con.cursor()  # type: ignore[attr-defined]
         try:
-            yield ibis.duckdb.from_connection(con).to_pyarrow
+            yield con
         finally:
             con.close()
+
+    @cached_property
+    def statements(self) -> Statements | None:
+        """The model page's lookups over the stored lineage (``web.lookups``)."""
+        return Statements.of(self.analysis.lineage)
 
     def facts_of(self, ids: list[str]) -> pa.Table:
         """model_id, author, downloads_30d, base_relation of the given models, read from the

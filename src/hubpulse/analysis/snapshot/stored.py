@@ -65,6 +65,7 @@ from hubpulse.analysis.snapshot.snapshot import (
 from hubpulse.registry import MODES, Registry, load_registry
 from hubpulse.settings import Settings
 from hubpulse.store.derived import (
+    LOOKUP_ROW_GROUP,
     Stage,
     StageSpec,
     Writer,
@@ -87,7 +88,7 @@ FAMILY_INPUTS = "the family registry or attribution rules"
 ATTRIBUTION_RULES = 5  # 3: whole-download splits, nulls kept; 4: (signals, since moved out);
 # 5: publisher credits read from the dimensions, not stored
 SIGNAL_RULES = 1
-LOOKUP_RULES = 2  # 2: sorted by model too (the lineage stage is written unsorted)
+LOOKUP_RULES = 3  # 2: sorted by model too (the lineage stage unsorted); 3: smaller row groups
 PAIRS_RULES = 1
 SIGNAL_TABLES = (SIGNALS, marks_key(Thresholds()))
 LINEAGE_TABLES = ("edges", "closure", "roots", "issues")
@@ -368,7 +369,8 @@ def _lookup_spec(
 ) -> StageSpec:
     def build() -> tuple[dict[str, Writer], dict[str, Any]]:
         writers = {
-            name: parquet_writer(tables[source], order) for name, (source, order) in LOOKUPS.items()
+            name: parquet_writer(tables[source], order, LOOKUP_ROW_GROUP)
+            for name, (source, order) in LOOKUPS.items()
         }
         return writers, {"snapshot_date": day, "rules": LOOKUP_RULES, **_built(store)}
 
