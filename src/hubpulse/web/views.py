@@ -6,7 +6,8 @@ keeps it: rankings, monthly figures, derivatives, per-model facts for search. A 
 (``web.details``) looks its rows up in the stored tables (each sorted by the key it is looked up
 by, so a lookup reads a few row groups) with ``describe_lineage``, the same answer as ``hubpulse
 lineage`` (tested), on a cursor of its own (no lock: model pages run in parallel), taking each
-model's facts from those in memory once built; it is remembered.
+model's facts from those in memory once built, then with statements prepared once per view
+(``web.lookups``) rather than an expression compiled per lookup; it is remembered.
 """
 
 from __future__ import annotations
