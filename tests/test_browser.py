@@ -81,6 +81,12 @@ class Watched:
         self.page.wait_for_load_state("networkidle")
         assert self.problems == []
 
+    def follow(self, selector: str) -> None:
+        """Click ``selector`` and wait for the page it leads to, then settle."""
+        with self.page.expect_navigation():
+            self.page.click(selector)
+        self.settle()
+
     def shot(self, name: str, *, full_page: bool = True) -> Path:
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         path = ARTIFACTS / f"{name}.png"
@@ -103,9 +109,7 @@ def test_overview_draws_its_charts(server: str, page: Watched) -> None:
         assert charts.nth(i).locator("svg.main-svg").count() >= 1
     assert "does not exceed" in page.page.inner_text("#verdict")
     page.shot("overview", full_page=False)
-    with page.page.expect_navigation():
-        page.page.click("table a[href='/family/Qwen']")
-    page.settle()
+    page.follow("table a[href='/family/Qwen']")
     assert page.page.url.endswith("/family/Qwen")
     assert page.page.locator("#family-tree li").count() > 5
     page.shot("family-qwen")
@@ -116,9 +120,7 @@ def test_compare_form_changes_the_verdict_with_n(server: str, page: Watched) -> 
     assert page.page.inner_text("#verdict") == "does not exceed"
     assert page.page.input_value("#next") == "8"
     page.page.fill("#next", "1")
-    with page.page.expect_navigation():
-        page.page.click("#compare-submit")
-    page.settle()
+    page.follow("#compare-submit")
     assert "next=1" in page.page.url
     assert page.page.inner_text("#verdict") == "exceeds"
     assert page.page.locator("#verdict-month").count() == 1
@@ -131,9 +133,7 @@ def test_audit_form_audits_a_named_set_over_a_month(server: str, page: Watched) 
     page.page.select_option("#subject", "Alibaba")
     page.page.select_option("#against", "qwen-team")
     page.page.select_option("#month", "2024-12")
-    with page.page.expect_navigation():
-        page.page.click("#audit-submit")
-    page.settle()
+    page.follow("#audit-submit")
     assert "against=qwen-team" in page.page.url and "month=2024-12" in page.page.url
     headline = page.page.inner_text("#audit-headline")
     assert "qwen-team set" in headline and "month 2024-12" in headline
@@ -148,9 +148,7 @@ def test_search_leads_to_the_lineage_page(server: str, page: Watched) -> None:
     with page.page.expect_navigation():
         page.page.press("#q", "Enter")
     page.settle()
-    with page.page.expect_navigation():
-        page.page.click(f"a[href='/model/{MODEL}']")
-    page.settle()
+    page.follow(f"a[href='/model/{MODEL}']")
     assert page.page.inner_text("#model-id") == MODEL
     ancestry = page.page.inner_text("#ancestry")
     assert "Qwen/Qwen2.5-32B" in ancestry
@@ -271,9 +269,7 @@ def test_month_comparison_draws_the_subject_against_the_combined_rest(
     assert page.page.locator("#month option").all_inner_texts() == with_data
     assert page.page.eval_on_selector("#month", "el => el.value") == with_data[0]
     page.page.select_option("#month", "2024-12")
-    with page.page.expect_navigation():
-        page.page.click("#compare-submit")
-    page.settle()
+    page.follow("#compare-submit")
     traces = page.page.evaluate("() => document.getElementById('chart-compare_month').data")
     (bars,) = [t for t in traces if t["type"] == "bar"]
     api = page.page.request.get(server + "/api/compare?family=Qwen&month=2024-12&mode=publisher")
@@ -327,14 +323,10 @@ def test_market_page_draws_adoption_beside_the_price(
     try:
         with serve(root) as url:
             page.goto(url + "/")
-            with page.page.expect_navigation():
-                page.page.click("header.top a[href='/market']")
-            page.settle()
+            page.follow("header.top a[href='/market']")
             page.page.select_option("#subject", "Qwen")
             page.page.fill("#benchmark", "IDX")
-            with page.page.expect_navigation():
-                page.page.click("#market-submit")
-            page.settle()
+            page.follow("#market-submit")
             assert "benchmark=IDX" in page.page.url and "ticker=" in page.page.url
             chart = page.page.locator("#chart-market")
             assert chart.locator("svg.main-svg").count() >= 1
