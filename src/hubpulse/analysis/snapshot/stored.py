@@ -397,8 +397,7 @@ def analyse(
     registry = load_registry(settings.families_file)
     with build_lock(store.root, store.load_id(day)):  # a racer waits, then finds them all
         analysis, stages = _stored(store, day, registry, settings.max_lineage_depth, rebuild)
-        lineage = analysis.lineage
-        tables = {"edges": lineage.edges, "closure": lineage.closure, "roots": lineage.roots}
+        tables = {t: getattr(analysis.lineage, t) for t in LINEAGE_TABLES}
         lookup = _lookup_spec(store, day, stages[0][1], tables)
         for spec, _ in [(lookup, None), *_later_specs(store, analysis, stages[1][1])]:
             stage, _, built = load_stage(
