@@ -38,8 +38,9 @@ from hubpulse.errors import NotComparableError
 from hubpulse.ingest.synth import synthesize
 from hubpulse.registry import load_registry
 from hubpulse.settings import load_settings
-from hubpulse.store.derived import DERIVED
+from hubpulse.store.derived import DERIVED, Stage, read_stage, stage_rows
 from hubpulse.store.warehouse import open_warehouse
+from hubpulse.store.writers import partitioned_writer
 from hubpulse.terms import GROUPS, MODES
 
 
@@ -266,3 +267,30 @@ def test_a_damaged_stored_table_is_built_again(
     assert not credits.parent.exists()  # the damaged build is gone, a new one read
     (rebuilt,) = (root / DERIVED).glob("*/families-*/credits_lineage.parquet")
     pq.read_metadata(rebuilt)
+
+
+def test_a_table_written_in_parts_holds_a_file_per_value_and_slice(tmp_path: Path) -> None:
+    """``partitioned_writer``: each slice's rows land in one file per value of the column, the
+    stage reads the files as one table, row for row; with no rows, a file of the columns."""
+    con = open_warehouse(tmp_path / "wh").con
+    rows = [{"month": f"2025-0{1 + i % 3}", "n": i} for i in range(30)]
+    whole = con.create_table("t", pa.Table.from_pylist(rows))
+    build = tmp_path / "build"
+    build.mkdir()
+    partitioned_writer(lambda part: whole.filter(whole.n % 2 == part), 2, "month")(
+        build / "t.parquet"
+    )
+    empty = whole.filter(whole.n < 0)
+    partitioned_writer(lambda part: empty, 1, "month")(build / "e.parquet")
+    stage = Stage(build, {})
+    names = [f.name for f in stage.files("t")]
+    assert len(names) == 6 and names == sorted(names)  # 3 months x 2 slices
+    for piece in stage.files("t"):
+        held = pq.read_table(piece).to_pylist()
+        assert {r["month"] for r in held} == {piece.name[:7]}, piece.name
+        assert {r["n"] % 2 for r in held} == {int(piece.name.split("-")[2])}
+    assert [f.name for f in stage.files("e")] == ["empty.parquet"]
+    assert stage_rows(stage, ["t", "e"]) == {"t": 30, "e": 0}
+    tables = read_stage(con, stage, ["t", "e"])
+    assert sorted(tables["t"].to_pyarrow().to_pylist(), key=lambda r: r["n"]) == rows
+    assert tables["e"].schema() == whole.schema() and tables["e"].count().execute() == 0

@@ -145,11 +145,9 @@ def test_analyse_builds_the_history_and_no_question_builds_after_it(tmp_path: Pa
     assert rows["history"]["status"] == "built" and rows["history"]["scope"].startswith("months")
     (build,) = (root / DERIVED / WAREHOUSE).glob("history-*")
     assert rows["history"]["path"] == str(build)
-    assert (
-        rows["history"]["rows"]["estimates"]
-        == pq.read_metadata(build / "estimates.parquet").num_rows
-    )
-    ids = pq.read_table(build / "estimates.parquet", columns=["model_id"]).column("model_id")
+    estimates = pq.read_table(build / "estimates.parquet")  # a directory: a file per month
+    assert rows["history"]["rows"]["estimates"] == estimates.num_rows
+    ids = estimates.column("model_id")
     for mode in ("publisher", "lineage"):  # both modes' groups: every model with history
         groups = rows[f"groups_{mode}"]
         assert groups["status"] == "built" and groups["scope"] == rows["history"]["scope"]
@@ -255,8 +253,13 @@ def test_a_history_built_a_slice_of_models_at_a_time_equals_one_built_whole(
     (build,) = (root / DERIVED / WAREHOUSE).glob("history-*")
     assert json.loads((build / "meta.json").read_text())["slices"] >= 3
     assert want and got == want
-    leftovers = [*build.glob(".estimates-*"), *build.glob(".evidence*")]
+    leftovers = [*build.glob(".estimates*"), *build.glob(".evidence*")]
     assert not leftovers  # no slice and no scratch copy of the evidence stays
+    pieces = list((build / "estimates.parquet").iterdir())
+    assert len(pieces) >= 3
+    for piece in pieces:  # a file per month and slice, named after its month
+        months = set(pq.read_table(piece, columns=["month"]).column("month").to_pylist())
+        assert months == {piece.name[:7]}, piece.name
 
 
 def test_a_history_build_runs_every_query_on_its_own_warehouse(

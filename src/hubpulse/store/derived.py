@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import gc
 import hashlib
 import json
 import logging
@@ -45,14 +44,13 @@ import pyarrow.parquet as pq
 from hubpulse.errors import DerivedDamagedError, first_line
 from hubpulse.ingest.files import bundled_aliases_text
 from hubpulse.store.durable import fsync_dir, staged
-from hubpulse.store.engines import is_spark, register_views
+from hubpulse.store.engines import register_views
 from hubpulse.store.names import DERIVED, META
 from hubpulse.store.pins import claimed, pin, unpin
+from hubpulse.store.writers import Writer
 
 KEEP = 3
 log = logging.getLogger("hubpulse")
-ROW_GROUP = 65_536  # small row groups: a lookup by a sorted key reads one or two of them
-LOOKUP_ROW_GROUP = 16_384  # tables read only by lookups: a third of the time per lookup
 
 
 def digest(parts: Any) -> str:
@@ -71,8 +69,16 @@ class Stage:
     def path(self, table: str) -> Path:
         return self.directory / f"{table}.parquet"
 
+    def files(self, table: str) -> list[Path]:
+        """The Parquet files holding ``table``: its file, or those in its directory (a table
+        written in parts, ``writers.partitioned_writer``), in name order."""
+        path = self.path(table)
+        return sorted(path.glob("*.parquet")) if path.is_dir() else [path]
 
-Writer = Callable[[Path], None]
+    def holds(self, table: str) -> bool:
+        """Whether ``table`` was written (a file, or a directory of at least one file)."""
+        path = self.path(table)
+        return path.is_file() or (path.is_dir() and any(path.glob("*.parquet")))
 
 
 @dataclass(frozen=True)
@@ -126,7 +132,7 @@ def find_stage(root: Path, load_id: str, spec: StageSpec) -> Stage | None:
         except (OSError, ValueError):
             continue
         found = Stage(directory, meta)
-        if _sound(meta, spec) and all(found.path(t).is_file() for t in spec.tables):
+        if _sound(meta, spec) and all(found.holds(t) for t in spec.tables):
             return found
     return None
 
@@ -245,7 +251,7 @@ def pinned_stage(
 
 def stage_rows(stage: Stage, tables: Iterable[str]) -> dict[str, int]:
     """Rows of each of the stage's ``tables`` (read from the Parquet footers)."""
-    return {t: pq.read_metadata(stage.path(t)).num_rows for t in tables}
+    return {t: sum(pq.read_metadata(f).num_rows for f in stage.files(t)) for t in tables}
 
 
 def publish_stage(
@@ -337,72 +343,12 @@ def sweep_leftovers(root: Path) -> None:
                 shutil.rmtree(stale, ignore_errors=True)
 
 
-def parquet_writer(
-    expr: ir.Table | Callable[[], ir.Table], order: list[str], row_group: int = ROW_GROUP
-) -> Writer:
-    """A writer of ``expr`` (or of what ``expr()`` makes, when writing: nothing is computed
-    before its turn) sorted by ``order`` (so lookups by the first key prune row groups) in
-    groups of ``row_group`` rows, streamed by DuckDB or collected from Spark."""
-
-    def write(path: Path) -> None:
-        table = expr if isinstance(expr, ir.Table) else expr()
-        ordered = table.order_by(order) if order else table
-        backend = ordered._find_backend(use_default=True)
-        if is_spark(backend):
-            pq.write_table(ordered.to_pyarrow(), path, row_group_size=row_group)
-        else:
-            ordered.to_parquet(path, row_group_size=row_group)
-
-    return write
-
-
-def written_writer(expr: ir.Table, order: list[str], then: Callable[[ir.Table], None]) -> Writer:
-    """A ``parquet_writer`` of ``expr`` that hands ``then`` the file it wrote, as a table of
-    ``expr``'s engine: the tables written after it in the same build read it, rather than
-    computing ``expr`` again or holding it in memory."""
-
-    def write(path: Path) -> None:
-        parquet_writer(expr, order)(path)
-        backend = expr._find_backend(use_default=True)
-        name = re.sub(r"[^0-9A-Za-z_]", "_", f"hp_{path.parent.name}_{path.stem}")
-        register_views(backend, [(name, [str(path.absolute())])])
-        then(backend.table(name))
-
-    return write
-
-
-def sliced_writer(make: Callable[[int], ir.Table], parts: int, order: list[str]) -> Writer:
-    """A writer of the union of ``make(0)`` … ``make(parts - 1)`` (disjoint slices of one
-    table), each computed and written in its turn sorted by ``order``, then copied in that
-    order into one file: a build whose whole would not fit the memory limit runs a slice at a
-    time, and a lookup by the first key still prunes row groups (each holds one slice's
-    rows of a key or two)."""
-    if parts == 1:
-        return parquet_writer(lambda: make(0), order)
-
-    def write(path: Path) -> None:
-        pieces = [path.with_name(f".{path.stem}-{part}.parquet") for part in range(parts)]
-        try:
-            for part, piece in enumerate(pieces):
-                parquet_writer(lambda p=part: make(p), order)(piece)  # type: ignore[misc]
-                gc.collect()  # what the slice stored in the engine is dropped with its tables
-            with pq.ParquetWriter(path, pq.read_schema(pieces[0])) as out:
-                for piece in pieces:
-                    for group in pq.ParquetFile(piece).iter_batches(batch_size=ROW_GROUP):
-                        out.write_batch(group, row_group_size=ROW_GROUP)
-        finally:
-            for piece in pieces:
-                piece.unlink(missing_ok=True)
-
-    return write
-
-
 def read_stage(backend: Any, stage: Stage, tables: list[str]) -> dict[str, ir.Table]:
     """The stage's tables as views of ``backend`` (named after the build, so two builds never
     share a view name)."""
     name = f"hp_{stage.directory.parent.name}_{stage.directory.name}"
     prefix = re.sub(r"[^0-9A-Za-z_]", "_", name)  # a name Spark accepts too (no "=" or "-")
-    views = [(f"{prefix}_{t}", [str(stage.path(t).absolute())]) for t in tables]
+    views = [(f"{prefix}_{t}", [str(f.absolute()) for f in stage.files(t)]) for t in tables]
     try:
         register_views(backend, views)  # reads each file's footer
     except Exception as exc:  # the engine's own error for an unreadable file

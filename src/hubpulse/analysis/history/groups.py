@@ -30,18 +30,11 @@ from hubpulse.analysis.history.stored import (
 from hubpulse.analysis.snapshot.families import assign_publishers
 from hubpulse.analysis.snapshot.stored import analyse, load_analysis, stage_keys
 from hubpulse.registry import MODES, Registry, load_registry
-from hubpulse.store.derived import (
-    Stage,
-    StageSpec,
-    Writer,
-    digest,
-    load_stage,
-    parquet_writer,
-    stage_rows,
-)
+from hubpulse.store.derived import Stage, StageSpec, digest, load_stage, stage_rows
 from hubpulse.store.engines import materialise
 from hubpulse.store.names import WAREHOUSE
 from hubpulse.store.warehouse import open_store
+from hubpulse.store.writers import Writer, parquet_writer
 from hubpulse.terms import Mode, TrendBy
 
 if TYPE_CHECKING:

@@ -42,17 +42,15 @@ from hubpulse.analysis.history.monthly import newest_counts, with_jumps
 from hubpulse.store.derived import (
     Stage,
     StageSpec,
-    Writer,
     aliases_digest,
     digest,
     find_stage,
     load_stage,
-    parquet_writer,
-    sliced_writer,
 )
 from hubpulse.store.engines import is_spark, materialise
 from hubpulse.store.names import WAREHOUSE
 from hubpulse.store.warehouse import ALIASES
+from hubpulse.store.writers import Writer, parquet_writer, partitioned_writer
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -214,8 +212,8 @@ def _build(store: Warehouse, settings: Settings) -> tuple[dict[str, Writer], dic
             )
             return with_jumps(table, settings.spike_factor)
 
-        # by month only: a month range prunes, and a sort by model too costs a fifth
-        sliced_writer(estimates, parts, ["month"])(path)
+        # a file per month (and slice): a month range reads its months' files alone
+        partitioned_writer(estimates, parts, "month")(path)
 
     def write_basis(path: Path) -> None:
         whole = settled(path.parent)

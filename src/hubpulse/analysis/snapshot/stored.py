@@ -65,21 +65,18 @@ from hubpulse.analysis.snapshot.snapshot import (
 from hubpulse.registry import MODES, Registry, load_registry
 from hubpulse.settings import Settings
 from hubpulse.store.derived import (
-    LOOKUP_ROW_GROUP,
     Stage,
     StageSpec,
-    Writer,
     aliases_digest,
     build_lock,
     digest,
     find_stage,
     load_stage,
-    parquet_writer,
     stage_rows,
-    written_writer,
 )
 from hubpulse.store.engines import materialise
 from hubpulse.store.warehouse import ALIASES, Warehouse, open_store
+from hubpulse.store.writers import LOOKUP_ROW_GROUP, Writer, parquet_writer, written_writer
 from hubpulse.terms import GroupBy
 
 LINEAGE_RULES = 1
