@@ -15,13 +15,21 @@ the model-months itself, reading the stored shares.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
+import ibis
 import ibis.expr.types as ir
 
-from hubpulse.analysis.history.monthly import group_sums
+from hubpulse.analysis.history.monthly import (
+    credited_estimates,
+    finish_sums,
+    group_sums,
+    partial_sums,
+    roll_up,
+)
 from hubpulse.analysis.history.stored import (
     HISTORY_TABLES,
     StoredHistory,
@@ -42,7 +50,7 @@ if TYPE_CHECKING:
     from hubpulse.settings import Settings
     from hubpulse.store.warehouse import Warehouse
 
-GROUP_RULES = 1  # bump when what the stage holds changes
+GROUP_RULES = 2  # bump when what the stage holds changes
 REGISTRY_GROUPS: tuple[TrendBy, ...] = ("family", "vendor", "country")
 GROUP_TABLES = ("shares", *REGISTRY_GROUPS)
 GROUP_INPUTS = "the stored history, the family registry or the newest snapshot's lineage"
@@ -98,8 +106,16 @@ def stored_groups(
         ids = history.estimates.select("model_id")
         shares = materialise(attribute_history(ids, registry, mode, analysis))
         writers = {"shares": parquet_writer(shares, ["model_id"])}
+        held: list[ir.Table] = []
+
+        def families() -> ir.Table:  # one pass over the model-months, read by every group
+            if not held:
+                credited = credited_estimates(history.estimates, shares, registry, history.basis)
+                held.append(materialise(partial_sums(credited, ["month", "family"])))
+            return held[0]
+
         for by in REGISTRY_GROUPS:
-            sums = partial(group_sums, history.estimates, shares, registry, by, history.basis)
+            sums = partial(_sums, history, shares, registry, by, families)
             writers[by] = parquet_writer(sums, ["month", by])
         meta = {
             "mode": mode,
@@ -122,6 +138,30 @@ def stored_groups(
     stage, tables, built = load_stage(store.root, WAREHOUSE, store.reader, spec, rebuild=rebuild)
     sums: dict[str, ir.Table] = {by: tables[by] for by in REGISTRY_GROUPS}
     return StoredGroups(tables["shares"], sums, stage, built)
+
+
+def _sums(
+    history: StoredHistory,
+    shares: ir.Table,
+    registry: Registry,
+    by: TrendBy,
+    families: Callable[[], ir.Table],
+) -> ir.Table:
+    """The stored ``group_sums`` of ``by``: the families' partial sums (``families()``), added
+    up by vendor or country where that is exact (``_split``), else a pass of its own."""
+    if by == "family":
+        return finish_sums(families())
+    if _split(shares, registry, by):
+        return group_sums(history.estimates, shares, registry, by, history.basis)
+    return finish_sums(roll_up(families(), registry.table().select("family", by), by))
+
+
+def _split(shares: ir.Table, registry: Registry, by: TrendBy) -> bool:
+    """Whether a model counts in two families of one ``by`` group (lineage mode may split a
+    model between families; the group counts it once)."""
+    keyed = shares.join(registry.table().select("family", by), "family")
+    twice = keyed.group_by(["model_id", by]).aggregate(n=keyed.count()).filter(ibis._.n > 1)
+    return bool(twice.count().to_pyarrow().as_py())
 
 
 def analyse_warehouse(

@@ -154,7 +154,7 @@ def group_sums(
     what the stored ``groups`` stage holds for the registry's groups)."""
     key = "model_id" if by == "model" else by
     credited = credited_estimates(estimates, _once_per_group(shares, registry, by), registry, basis)
-    return _group_sums(credited, ["month", key])
+    return finish_sums(partial_sums(credited, ["month", key]))
 
 
 def _once_per_group(shares: ir.Table, registry: Registry, by: TrendBy) -> ir.Table:
@@ -216,20 +216,25 @@ def monthly_figures(g: ir.Table, by: TrendBy, checks: Checks = Checks()) -> ir.T
     ).order_by(["month", ibis.desc("estimate"), key])
 
 
-def _group_sums(credited: ir.Table, keys: list[str]) -> ir.Table:
+def partial_sums(credited: ir.Table, keys: list[str]) -> ir.Table:
     """Per group-month: weighted sums (exact decimals), model counts, coverage weights, the top
-    model and the largest jump, and the method counts — in one pass over the model-months, each
-    model once per group (``_once_per_group``), so counting rows counts models."""
+    model and the largest jump, and a count per method — in one pass over the model-months,
+    each model once per group (``_once_per_group``), so counting rows counts models. Sums a
+    group of groups adds up again (``roll_up``); ``finish_sums`` makes them what is stored.
+    A tie for the top model or the largest jump goes to the greater id, so the pick does not
+    depend on how the engine split the rows."""
     existing = credited.method != "not_created"
     known = existing & credited.estimate.notnull()
     weight = credited.basis.cast("float64") * credited.weight.cast("float64")
     value = exact(credited.estimate) * exact(credited.weight)
     odd = credited.jump.notnull()
+    top = ibis.struct({"v": value, "m": credited.model_id})
+    largest = ibis.struct({"s": credited.jump_size, "m": credited.model_id})
 
     def models(where: ir.BooleanValue) -> ir.IntegerScalar:
         return credited.model_id.count(where=where)
 
-    grouped = credited.group_by(keys).aggregate(
+    return credited.group_by(keys).aggregate(
         estimate=value.sum(),
         lower=(exact(credited.lower) * exact(credited.weight)).sum(),
         upper=(exact(credited.upper) * exact(credited.weight)).sum(),
@@ -238,17 +243,53 @@ def _group_sums(credited: ir.Table, keys: list[str]) -> ir.Table:
         estimated=models(known),
         basis_all=weight.sum(where=existing),
         basis_known=weight.sum(where=known).fill_null(0.0),
-        top_model=credited.model_id.argmax(value),
-        top_value=value.max().cast("float64"),
-        odd_model=credited.model_id.argmax(credited.jump_size, where=odd),
-        odd_jump=credited.jump.argmax(credited.jump_size, where=odd),
+        top_model=credited.model_id.argmax(top, where=value.notnull()),
+        top_exact=value.max(),
+        odd_model=credited.model_id.argmax(largest, where=odd),
+        odd_jump=credited.jump.argmax(largest, where=odd),
+        odd_top=credited.jump_size.max(where=odd),
         odd_size=(credited.jump_size * credited.weight.cast("float64")).max(where=odd),
         complete=credited.complete.min(),
         month_end=credited.month_end.max(),
         **{f"n_{m}": models(credited.method == m) for m in METHODS},
     )
-    # "method:count" by count, most first, then by name: sorted on a key that holds both
-    # (a few hundred group-months, so lists are cheap here)
+
+
+def roll_up(partials: ir.Table, groups: ir.Table, by: str) -> ir.Table:
+    """``partial_sums`` of the groups ``by`` from those of smaller groups (``groups`` maps
+    ``partials``' group column to ``by``): exact where no model counts in two of the smaller
+    groups of one ``by`` group — such a model would count twice, where ``_once_per_group``
+    counts it once."""
+    small = next(c for c in groups.columns if c != by)
+    t = partials.join(groups.select(small, by), small)
+    top = ibis.struct({"v": t.top_exact, "m": t.top_model})
+    largest = ibis.struct({"s": t.odd_top, "m": t.odd_model})
+    odd = t.odd_model.notnull()
+    return t.group_by(["month", by]).aggregate(
+        estimate=t.estimate.sum(),
+        lower=t.lower.sum(),
+        upper=t.upper.sum(),
+        open_ended=t.open_ended.any(),
+        models=t.models.sum().cast("int64"),
+        estimated=t.estimated.sum().cast("int64"),
+        basis_all=t.basis_all.sum(),
+        basis_known=t.basis_known.sum(),
+        top_model=t.top_model.argmax(top, where=t.top_exact.notnull()),
+        top_exact=t.top_exact.max(),
+        odd_model=t.odd_model.argmax(largest, where=odd),
+        odd_jump=t.odd_jump.argmax(largest, where=odd),
+        odd_top=t.odd_top.max(),
+        odd_size=t.odd_size.max(),
+        complete=t.complete.min(),
+        month_end=t.month_end.max(),
+        **{f"n_{m}": t[f"n_{m}"].sum().cast("int64") for m in METHODS},
+    )
+
+
+def finish_sums(grouped: ir.Table) -> ir.Table:
+    """``partial_sums`` as ``monthly_figures`` reads them: the top value as a float and the
+    method counts as one text, ``method:count`` by count, most first, then by name."""
+    # sorted on a key that holds both (a few hundred group-months, so lists are cheap here)
     entries = [
         ibis.ifelse(
             grouped[f"n_{m}"] > 0,
@@ -264,7 +305,8 @@ def _group_sums(credited: ir.Table, keys: list[str]) -> ir.Table:
     listed = ibis.array(entries).filter(lambda e: e.notnull()).sort()
     # past the 13-digit sort key and "|" (by position: Spark's split reads "|" as a regex)
     text = listed.map(lambda e: e.substr(14)).join(" ")
-    return grouped.mutate(methods=text).drop(*[f"n_{m}" for m in METHODS])
+    finished = grouped.mutate(methods=text, top_value=grouped.top_exact.cast("float64"))
+    return finished.drop("top_exact", "odd_top", *[f"n_{m}" for m in METHODS])
 
 
 def _coverage(
