@@ -29,8 +29,12 @@ def children_of(
     if found is not None and "models" in view.pieces:
         frame = view.models  # most downloaded first, then by id; children are in the snapshot
         ids = found.filter(pc.equal(found["depth"], 1)).column("model_id").to_pylist()
-        rows = frame.iloc[np.sort(frame.index.get_indexer(pd.Index(ids)))]
-        return _children(model_id, rows.head(limit).to_dict("records")), len(ids)
+        at = frame.index.get_indexer(pd.Index(ids))
+        at = np.sort(at[at >= 0])[:limit]
+        columns = ("model_id", "relation", "downloads_30d", "descendants")
+        values = {c: frame[c].array.take(at).to_numpy() for c in columns}  # a few rows
+        rows = [{c: values[c][i] for c in columns} for i in range(len(at))]
+        return _children(model_id, rows), len(ids)
     below = view.analysis.lineage.below
     kids = below.filter((below.ancestor_id == model_id) & (below.depth == 1)).select("model_id")
     if "models" in view.pieces:

@@ -23,6 +23,7 @@ from functools import cached_property
 from typing import Any
 
 import ibis
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -214,13 +215,17 @@ class View:
 
     def facts_of(self, ids: list[str]) -> pa.Table:
         """model_id, author, downloads_30d, base_relation of the given models, read from the
-        facts in memory (``models``; the caller checks they are built)."""
+        facts in memory (``models``; the caller checks they are built) by position: a page
+        takes a few rows of four columns, not a frame of every column."""
         frame: pd.DataFrame = self.pieces["models"]
-        found = frame.index.get_indexer(pd.Index(ids))
-        rows = frame.iloc[found[found >= 0]]
-        rows = rows[["model_id", "author", "downloads_30d", "relation"]]
-        return pa.Table.from_pandas(
-            rows.rename(columns={"relation": "base_relation"}), preserve_index=False
+        at = frame.index.get_indexer(pd.Index(ids))
+        return pa.table(
+            {
+                "model_id": _taken(frame, "model_id", at, pa.string()),
+                "author": _taken(frame, "author", at, pa.string()),
+                "downloads_30d": _taken(frame, "downloads_30d", at, pa.int64()),
+                "base_relation": _taken(frame, "relation", at, pa.string()),
+            }
         )
 
     def remember(self, key: Any, make: Callable[[], Any]) -> Any:
@@ -340,6 +345,12 @@ def warm(view: View) -> None:
     finally:
         if store is not None:
             store.release()
+
+
+def _taken(frame: pd.DataFrame, column: str, at: np.ndarray, kind: pa.DataType) -> pa.Array:
+    """The values of ``column`` at the positions ``at`` (-1: not held, skipped)."""
+    taken = frame[column].array.take(at[at >= 0])  # a few values, whatever the column holds
+    return pa.array(taken.to_numpy(), kind, from_pandas=True)
 
 
 def model_facts(
