@@ -103,7 +103,10 @@ def stored_groups(
     key = digest([history.key, registry.digest(), mode, graph, GROUP_RULES])
 
     def build() -> tuple[dict[str, Writer], dict[str, Any]]:
-        ids = history.estimates.select("model_id")
+        # every model has a row in every month (the estimator's grid): the newest month's
+        # file names them all, where the whole would be a distinct over every model-month
+        newest = history.estimates.filter(history.estimates.month == history.span[1])
+        ids = newest.select("model_id")
         shares = materialise(attribute_history(ids, registry, mode, analysis))
         writers = {"shares": parquet_writer(shares, ["model_id"])}
         held: list[ir.Table] = []
