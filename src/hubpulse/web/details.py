@@ -26,22 +26,19 @@ def children_of(
     of the closure stored by ancestor (the kept edges; an edge's relation is its child's base
     relation; or of ``found``, its descendants already looked up), each child's facts read
     from those in memory once the view holds them, else looked up in the stored dimensions."""
-    if found is not None and "models" in view.pieces:
+    below = view.analysis.lineage.below
+    kids = below.filter((below.ancestor_id == model_id) & (below.depth == 1)).select("model_id")
+    if "models" in view.pieces:
+        if found is not None:
+            ids = found.filter(pc.equal(found["depth"], 1)).column("model_id").to_pylist()
+        else:
+            ids = run(kids).column("model_id").to_pylist()
         frame = view.models  # most downloaded first, then by id; children are in the snapshot
-        ids = found.filter(pc.equal(found["depth"], 1)).column("model_id").to_pylist()
         at = frame.index.get_indexer(pd.Index(ids))
         at = np.sort(at[at >= 0])[:limit]
         columns = ("model_id", "relation", "downloads_30d", "descendants")
         values = {c: frame[c].array.take(at).to_numpy() for c in columns}  # a few rows
-        rows = [{c: values[c][i] for c in columns} for i in range(len(at))]
-        return _children(model_id, rows), len(ids)
-    below = view.analysis.lineage.below
-    kids = below.filter((below.ancestor_id == model_id) & (below.depth == 1)).select("model_id")
-    if "models" in view.pieces:
-        frame = view.models
-        ids = run(kids).column("model_id").to_pylist()
-        rows = frame.iloc[np.sort(frame.index.get_indexer(pd.Index(ids)))]
-        total, top = len(ids), rows.head(limit).to_dict("records")
+        total, top = len(ids), [{c: values[c][i] for c in columns} for i in range(len(at))]
     else:
         dims = model_dimensions(view.analysis)
         found = dims.semi_join(kids, "model_id").select(
